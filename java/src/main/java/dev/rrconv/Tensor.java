@@ -1,0 +1,475 @@
+package dev.rrconv;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * A strided view of a {@link MemorySegment}: element type, shape and per-dimension strides (counted
+ * in elements). Any segment works: one from an {@link Arena}, a mapped file, a slice, or a heap array.
+ * Nothing is copied; the tensor is valid as long as its segment is.
+ *
+ * <p>Element {@code [i0, i1, ...]} lives at byte offset {@code (i0*strides[0] + i1*strides[1] + ...) *
+ * dtype.byteSize()} of the segment. The factories check that every element lies inside the segment,
+ * that sizes and strides are non-negative, and that offsets cannot overflow.
+ *
+ * {@snippet :
+ * try (Arena arena = Arena.ofConfined()) {
+ *     Tensor src = Tensor.allocate(arena, DType.FLOAT32, 1, 3, 32, 32);   // dense, zero-filled
+ *     Tensor view = src.permute(0, 1, 3, 2);                                // transposed view, no copy
+ * }
+ * }
+ */
+public final class Tensor {
+    private static final long[] NO_LONGS = new long[0];
+
+    private final MemorySegment segment;
+    private final DType dtype;
+    private final long[] shape;
+    private final long[] strides;
+    private final long elementCount;
+    private final long spanBytes;
+
+    private Tensor(MemorySegment segment, DType dtype, long[] shape, long[] strides) {
+        this.segment = Objects.requireNonNull(segment, "segment");
+        this.dtype = Objects.requireNonNull(dtype, "dtype");
+        Objects.requireNonNull(shape, "shape");
+        Objects.requireNonNull(strides, "strides");
+        if (shape.length != strides.length) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has rank " + shape.length
+                    + " but strides " + Arrays.toString(strides) + " have " + strides.length);
+        }
+        this.shape = shape.clone();
+        this.strides = strides.clone();
+        long count = 1;
+        long maxOffset = 0;
+        try {
+            for (int i = 0; i < shape.length; i++) {
+                if (shape[i] < 0) {
+                    throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative size");
+                }
+                if (strides[i] < 0) {
+                    throw new IllegalArgumentException("strides " + Arrays.toString(strides)
+                            + " contain a negative stride (not supported)");
+                }
+                count = Math.multiplyExact(count, shape[i]);
+            }
+            if (count > 0) {
+                for (int i = 0; i < shape.length; i++) {
+                    maxOffset = Math.addExact(maxOffset, Math.multiplyExact(shape[i] - 1, strides[i]));
+                }
+            }
+            this.spanBytes = count == 0 ? 0 : Math.multiplyExact(Math.addExact(maxOffset, 1), (long) dtype.byteSize());
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " with strides "
+                    + Arrays.toString(strides) + " overflows 64-bit offsets", e);
+        }
+        this.elementCount = count;
+        if (spanBytes > segment.byteSize()) {
+            throw new IllegalArgumentException("segment of " + segment.byteSize() + " bytes is too small for "
+                    + dtype + Arrays.toString(shape) + " with strides " + Arrays.toString(strides) + ": needs "
+                    + spanBytes + " bytes");
+        }
+    }
+
+    /**
+     * A dense, C-order (row-major) tensor over a segment.
+     *
+     * @param segment the memory; element 0 at its offset 0
+     * @param dtype element type
+     * @param shape sizes, outermost first
+     * @return the tensor
+     * @throws IllegalArgumentException if a size is negative or the segment is too small
+     */
+    public static Tensor of(MemorySegment segment, DType dtype, long... shape) {
+        return new Tensor(segment, dtype, shape, denseStrides(shape));
+    }
+
+    /**
+     * A tensor with explicit strides (in elements, not bytes) over a segment.
+     *
+     * @param segment the memory; element {@code [0, ..., 0]} at its offset 0
+     * @param dtype element type
+     * @param shape sizes, outermost first
+     * @param strides element strides, one per dimension, each {@code >= 0}
+     * @return the tensor
+     * @throws IllegalArgumentException on a negative size or stride, a rank mismatch, an offset
+     *     overflow, or a segment too small for the largest offset
+     */
+    public static Tensor ofStrided(MemorySegment segment, DType dtype, long[] shape, long[] strides) {
+        return new Tensor(segment, dtype, shape, strides);
+    }
+
+    /**
+     * Allocates a dense, zero-filled tensor in an arena, aligned to 64 bytes.
+     *
+     * @param arena owner of the memory
+     * @param dtype element type
+     * @param shape sizes
+     * @return the tensor
+     * @throws IllegalArgumentException if a size is negative or the byte size overflows
+     */
+    public static Tensor allocate(Arena arena, DType dtype, long... shape) {
+        long bytes;
+        try {
+            bytes = Math.multiplyExact(checkedCount(shape), (long) dtype.byteSize());
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " overflows 64-bit byte sizes", e);
+        }
+        MemorySegment seg = arena.allocate(Math.max(bytes, 1), 64).asSlice(0, bytes);
+        return of(seg, dtype, shape);
+    }
+
+    /**
+     * A float32 tensor over a Java array (a heap segment; no copy).
+     *
+     * @param data the values in C order
+     * @param shape sizes; their product must equal {@code data.length}
+     * @return the tensor
+     */
+    public static Tensor ofFloats(float[] data, long... shape) {
+        requireLength(data.length, shape);
+        return of(MemorySegment.ofArray(data), DType.FLOAT32, shape);
+    }
+
+    /**
+     * An int32 tensor over a Java array (a heap segment; no copy).
+     *
+     * @param data the values in C order
+     * @param shape sizes; their product must equal {@code data.length}
+     * @return the tensor
+     */
+    public static Tensor ofInts(int[] data, long... shape) {
+        requireLength(data.length, shape);
+        return of(MemorySegment.ofArray(data), DType.INT32, shape);
+    }
+
+    /**
+     * A uint8 tensor over a Java array (a heap segment; no copy). Bytes are read as unsigned 0..255.
+     *
+     * @param data the values in C order
+     * @param shape sizes; their product must equal {@code data.length}
+     * @return the tensor
+     */
+    public static Tensor ofBytes(byte[] data, long... shape) {
+        requireLength(data.length, shape);
+        return of(MemorySegment.ofArray(data), DType.UINT8, shape);
+    }
+
+    private static void requireLength(int length, long[] shape) {
+        long count = checkedCount(shape);
+        if (count != length) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has " + count
+                    + " elements but the array has " + length);
+        }
+    }
+
+    private static long checkedCount(long[] shape) {
+        long count = 1;
+        for (long s : shape) {
+            if (s < 0) {
+                throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative size");
+            }
+            try {
+                count = Math.multiplyExact(count, s);
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " overflows 64-bit sizes", e);
+            }
+        }
+        return count;
+    }
+
+    /**
+     * The C-order (row-major) strides of a shape, in elements.
+     *
+     * @param shape sizes
+     * @return strides with the last dimension 1
+     */
+    public static long[] denseStrides(long... shape) {
+        long[] st = shape.length == 0 ? NO_LONGS : new long[shape.length];
+        long s = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            st[i] = s;
+            s *= Math.max(shape[i], 1);
+        }
+        return st;
+    }
+
+    /** @return the underlying segment (element {@code [0, ..., 0]} at offset 0) */
+    public MemorySegment segment() {
+        return segment;
+    }
+
+    /** @return the element type */
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** @return a copy of the shape */
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    /** @return a copy of the strides, in elements */
+    public long[] strides() {
+        return strides.clone();
+    }
+
+    /** @return the number of dimensions */
+    public int rank() {
+        return shape.length;
+    }
+
+    /**
+     * The size of one dimension.
+     *
+     * @param i dimension index
+     * @return its size
+     */
+    public long dim(int i) {
+        return shape[i];
+    }
+
+    /**
+     * The stride of one dimension, in elements.
+     *
+     * @param i dimension index
+     * @return its stride
+     */
+    public long stride(int i) {
+        return strides[i];
+    }
+
+    /** @return the number of elements (product of the shape) */
+    public long elementCount() {
+        return elementCount;
+    }
+
+    /** @return bytes from the first to one past the last element the view can reach (0 if empty) */
+    public long spanBytes() {
+        return spanBytes;
+    }
+
+    /** @return true if the strides are the dense C-order strides (sizes-1 dimensions ignored) */
+    public boolean isContiguous() {
+        long expected = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            if (shape[i] != 1 && strides[i] != expected) {
+                return false;
+            }
+            expected *= shape[i];
+        }
+        return true;
+    }
+
+    /**
+     * The byte offset of an element.
+     *
+     * @param index one index per dimension
+     * @return its offset in the segment
+     * @throws IndexOutOfBoundsException if an index is out of range
+     */
+    public long byteOffset(long... index) {
+        if (index.length != shape.length) {
+            throw new IllegalArgumentException("index " + Arrays.toString(index) + " has rank " + index.length
+                    + ", tensor has rank " + shape.length);
+        }
+        long off = 0;
+        for (int i = 0; i < index.length; i++) {
+            Objects.checkIndex(index[i], shape[i]);
+            off += index[i] * strides[i];
+        }
+        return off * dtype.byteSize();
+    }
+
+    /**
+     * Reads a float32 element.
+     *
+     * @param index one index per dimension
+     * @return the value
+     */
+    public float getFloat(long... index) {
+        requireType(DType.FLOAT32);
+        return segment.get(ValueLayout.JAVA_FLOAT_UNALIGNED, byteOffset(index));
+    }
+
+    /**
+     * Writes a float32 element.
+     *
+     * @param value the value
+     * @param index one index per dimension
+     */
+    public void setFloat(float value, long... index) {
+        requireType(DType.FLOAT32);
+        segment.set(ValueLayout.JAVA_FLOAT_UNALIGNED, byteOffset(index), value);
+    }
+
+    /**
+     * Reads an integer element: int32 as is, uint8 as 0..255.
+     *
+     * @param index one index per dimension
+     * @return the value
+     */
+    public int getInt(long... index) {
+        long off = byteOffset(index);
+        return switch (dtype) {
+            case INT32 -> segment.get(ValueLayout.JAVA_INT_UNALIGNED, off);
+            case UINT8 -> Byte.toUnsignedInt(segment.get(ValueLayout.JAVA_BYTE, off));
+            case FLOAT32 -> throw new IllegalArgumentException("getInt on a float32 tensor");
+        };
+    }
+
+    /**
+     * Writes an integer element (int32, or uint8 from its low 8 bits).
+     *
+     * @param value the value
+     * @param index one index per dimension
+     */
+    public void setInt(int value, long... index) {
+        long off = byteOffset(index);
+        switch (dtype) {
+            case INT32 -> segment.set(ValueLayout.JAVA_INT_UNALIGNED, off, value);
+            case UINT8 -> segment.set(ValueLayout.JAVA_BYTE, off, (byte) value);
+            case FLOAT32 -> throw new IllegalArgumentException("setInt on a float32 tensor");
+        }
+    }
+
+    private void requireType(DType t) {
+        if (dtype != t) {
+            throw new IllegalArgumentException("expected a " + t + " tensor, got " + this);
+        }
+    }
+
+    /** @return the float32 elements in C order (a copy) */
+    public float[] toFloatArray() {
+        requireType(DType.FLOAT32);
+        float[] out = new float[Math.toIntExact(elementCount)];
+        long[] idx = new long[shape.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = segment.get(ValueLayout.JAVA_FLOAT_UNALIGNED, offsetOf(idx));
+            increment(idx);
+        }
+        return out;
+    }
+
+    /** @return the int32 or uint8 elements in C order, as ints (a copy) */
+    public int[] toIntArray() {
+        if (dtype == DType.FLOAT32) {
+            throw new IllegalArgumentException("toIntArray on a float32 tensor");
+        }
+        int[] out = new int[Math.toIntExact(elementCount)];
+        long[] idx = new long[shape.length];
+        for (int i = 0; i < out.length; i++) {
+            long off = offsetOf(idx);
+            out[i] = dtype == DType.INT32 ? segment.get(ValueLayout.JAVA_INT_UNALIGNED, off)
+                    : Byte.toUnsignedInt(segment.get(ValueLayout.JAVA_BYTE, off));
+            increment(idx);
+        }
+        return out;
+    }
+
+    private long offsetOf(long[] idx) {
+        long off = 0;
+        for (int d = 0; d < idx.length; d++) {
+            off += idx[d] * strides[d];
+        }
+        return off * dtype.byteSize();
+    }
+
+    private void increment(long[] idx) {
+        for (int d = idx.length - 1; d >= 0; d--) {
+            if (++idx[d] < shape[d]) {
+                return;
+            }
+            idx[d] = 0;
+        }
+    }
+
+    /**
+     * Copies every element of {@code source} (same dtype and shape, any strides) into this tensor.
+     *
+     * @param source the values
+     * @throws IllegalArgumentException on a dtype or shape mismatch
+     */
+    public void copyFrom(Tensor source) {
+        if (source.dtype != dtype || !Arrays.equals(source.shape, shape)) {
+            throw new IllegalArgumentException("cannot copy " + source + " into " + this);
+        }
+        if (isContiguous() && source.isContiguous()) {
+            MemorySegment.copy(source.segment, 0, segment, 0, elementCount * dtype.byteSize());
+            return;
+        }
+        int bs = dtype.byteSize();
+        long[] idx = new long[shape.length];
+        for (long i = 0; i < elementCount; i++) {
+            MemorySegment.copy(source.segment, source.offsetOf(idx), segment, offsetOf(idx), bs);
+            increment(idx);
+        }
+    }
+
+    /**
+     * A dense copy in the given arena, or this tensor itself if it is already contiguous.
+     *
+     * @param arena where a copy is allocated
+     * @return a contiguous tensor with the same values
+     */
+    public Tensor contiguous(Arena arena) {
+        if (isContiguous()) {
+            return this;
+        }
+        Tensor t = allocate(arena, dtype, shape);
+        t.copyFrom(this);
+        return t;
+    }
+
+    /**
+     * A view with the dimensions reordered (no copy): dimension {@code i} of the result is
+     * dimension {@code order[i]} of this tensor.
+     *
+     * @param order a permutation of {@code 0..rank-1}
+     * @return the view
+     */
+    public Tensor permute(int... order) {
+        if (order.length != shape.length) {
+            throw new IllegalArgumentException("permutation " + Arrays.toString(order) + " for rank " + shape.length);
+        }
+        long[] sh = new long[order.length];
+        long[] st = new long[order.length];
+        boolean[] seen = new boolean[order.length];
+        for (int i = 0; i < order.length; i++) {
+            int o = order[i];
+            if (o < 0 || o >= order.length || seen[o]) {
+                throw new IllegalArgumentException("not a permutation: " + Arrays.toString(order));
+            }
+            seen[o] = true;
+            sh[i] = shape[o];
+            st[i] = strides[o];
+        }
+        return new Tensor(segment, dtype, sh, st);
+    }
+
+    /**
+     * A view of a contiguous tensor with another shape of the same element count (no copy).
+     *
+     * @param newShape the shape
+     * @return the view
+     * @throws IllegalArgumentException if this tensor is not contiguous or the counts differ
+     */
+    public Tensor reshape(long... newShape) {
+        if (!isContiguous()) {
+            throw new IllegalArgumentException("reshape needs a contiguous tensor, got strides " + Arrays.toString(strides));
+        }
+        if (checkedCount(newShape) != elementCount) {
+            throw new IllegalArgumentException("cannot reshape " + this + " to " + Arrays.toString(newShape));
+        }
+        return of(segment, dtype, newShape);
+    }
+
+    /** @return e.g. {@code float32[1, 1, 4, 4]}, with the strides when not contiguous */
+    @Override
+    public String toString() {
+        return dtype + Arrays.toString(shape) + (isContiguous() ? "" : " strides " + Arrays.toString(strides));
+    }
+}

@@ -1,0 +1,115 @@
+package dev.rrconv.internal;
+
+import dev.rrconv.ConvParams;
+import dev.rrconv.ConvShape;
+import dev.rrconv.DType;
+import dev.rrconv.Mode;
+import dev.rrconv.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * The native backend: marshals validated tensors into {@code rrconv_*_f32} downcalls. Off-heap
+ * tensors are passed as they are (zero-copy, any strides); heap-array tensors, which a downcall
+ * cannot take, are copied to a temporary off-heap buffer (and an output copied back).
+ */
+public final class NativeBackend implements ConvBackend {
+    /** {@code rrconv_algorithm}: the fastest kernel available. */
+    public static final int ALGO_AUTO = 0;
+    /** {@code rrconv_algorithm}: the plain reference loops. */
+    public static final int ALGO_REFERENCE = 1;
+
+    private final NativeLibrary lib;
+    private final int algorithm;
+
+    NativeBackend(NativeLibrary lib) {
+        this(lib, ALGO_AUTO);
+    }
+
+    private NativeBackend(NativeLibrary lib, int algorithm) {
+        this.lib = lib;
+        this.algorithm = algorithm;
+    }
+
+    /** @return the native backend running the C reference loops (for benchmarks and cross-checks) */
+    public static NativeBackend reference() {
+        return new NativeBackend(NativeLibrary.get(), ALGO_REFERENCE);
+    }
+
+    @Override
+    public void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst) {
+        call(lib.forward, "rrconv_forward_f32", s, p, rin.dtype(), src, filter, rin, rout, dst);
+    }
+
+    @Override
+    public void backwardData(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
+                             Tensor gradSrc) {
+        call(lib.backwardData, "rrconv_backward_data_f32", s, p, rin.dtype(), filter, diff, rin, rout, gradSrc);
+    }
+
+    @Override
+    public void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
+                               Tensor gradFilter) {
+        call(lib.backwardFilter, "rrconv_backward_filter_f32", s, p, rin.dtype(), src, diff, rin, rout, gradFilter);
+    }
+
+    /** Inputs a, b, rin, rout; output out. */
+    private void call(MethodHandle h, String name, ConvShape s, ConvParams p, DType maskType,
+                      Tensor a, Tensor b, Tensor rin, Tensor rout, Tensor out) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment desc = descriptor(arena, s, p, maskType, algorithm);
+            Tensor a2 = offHeap(arena, a);
+            Tensor b2 = offHeap(arena, b);
+            Tensor rin2 = offHeap(arena, rin);
+            Tensor rout2 = offHeap(arena, rout);
+            Tensor out2 = out.segment().isNative() ? out : Tensor.allocate(arena, out.dtype(), out.shape());
+            int status;
+            try {
+                status = (int) h.invokeExact(desc,
+                        a2.segment(), strides(arena, a2),
+                        b2.segment(), strides(arena, b2),
+                        rin2.segment(), strides(arena, rin2),
+                        rout2.segment(), strides(arena, rout2),
+                        out2.segment(), strides(arena, out2));
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+            lib.check(status, name);
+            if (out2 != out) {
+                out.copyFrom(out2);
+            }
+        }
+    }
+
+    private static Tensor offHeap(Arena arena, Tensor t) {
+        if (t.segment().isNative()) {
+            return t;
+        }
+        Tensor copy = Tensor.allocate(arena, t.dtype(), t.shape());
+        copy.copyFrom(t);
+        return copy;
+    }
+
+    private static MemorySegment strides(Arena arena, Tensor t) {
+        return arena.allocateFrom(ValueLayout.JAVA_LONG, t.strides());
+    }
+
+    static MemorySegment descriptor(Arena arena, ConvShape s, ConvParams p, DType maskType, int algorithm) {
+        MemorySegment d = arena.allocate(NativeLibrary.DESC);
+        long[] v = {s.n(), s.groups(), s.icpg(), s.ocpg(), s.ih(), s.iw(), s.oh(), s.ow(), s.fh(), s.fw(),
+                p.strideH(), p.strideW(), p.padH(), p.padW(), p.dilationH(), p.dilationW()};
+        for (int i = 0; i < v.length; i++) {
+            d.setAtIndex(ValueLayout.JAVA_LONG, i, v[i]);
+        }
+        long base = v.length * 8L;
+        d.set(ValueLayout.JAVA_INT, base, p.mode() == Mode.CONVOLUTION ? 1 : 0);
+        d.set(ValueLayout.JAVA_INT, base + 4, maskType == DType.UINT8 ? 1 : 0);
+        d.set(ValueLayout.JAVA_INT, base + 8, algorithm);
+        d.set(ValueLayout.JAVA_INT, base + 12, 0);
+        return d;
+    }
+}
