@@ -53,4 +53,151 @@ typedef enum rr_isa { RR_ISA_SCALAR = 0, RR_ISA_AVX2 = 1, RR_ISA_AVX512 = 2 } rr
 
 rr_isa rr_active_isa(void);
 
+/* ---- the validated problem, dispatch, reference loops, normalization (api.c, dispatch.c, ref/) - */
+
+/*
+ * Everything below describes a problem that api.c has already validated: sizes >= 1, shapes
+ * consistent, every element offset of every tensor fits in int64 (so index*stride products inside
+ * the tensors never overflow), outputs non-overlapping and disjoint from every input.
+ */
+
+/* Which public entry point. */
+typedef enum rr_direction {
+    RR_FORWARD = 0,         /* src, filter           -> out = dst         [N, OC, OH, OW] */
+    RR_BACKWARD_DATA = 1,   /* filter, diff          -> out = grad_src    [N, IC, IH, IW] */
+    RR_BACKWARD_FILTER = 2  /* src, diff             -> out = grad_filter [G, OCPG, ICPG, FH, FW] */
+} rr_direction;
+
+/* The sizes of one convolution, copied from rrconv_conv_desc plus the derived IC and OC. */
+typedef struct rr_conv {
+    int64_t n, groups, icpg, ocpg;
+    int64_t ic, oc;              /* groups*icpg, groups*ocpg */
+    int64_t ih, iw, oh, ow, fh, fw;
+    int64_t sh, sw, ph, pw, dh, dw;
+    rrconv_mode mode;
+    rrconv_mask_type mask_type;
+    rrconv_algorithm algorithm;
+} rr_conv;
+
+/* The written tensor; strides in elements, always filled in. */
+typedef struct rr_out_view {
+    float *data;
+    int64_t strides[5];
+} rr_out_view;
+
+/*
+ * One validated call. Tensors a direction does not read have data == NULL (forward: diff;
+ * backward_data: src; backward_filter: filter). rin/rout data points at int32_t or uint8_t
+ * elements according to c.mask_type. Dimension order of each view:
+ *   src [N, IC, IH, IW]   filter [G, OCPG, ICPG, FH, FW]   diff [N, OC, OH, OW]
+ *   rin [N, IH, IW]       rout [N, OH, OW]                 out: see rr_direction
+ */
+typedef struct rr_problem {
+    rr_conv c;
+    rr_direction dir;
+    const char *op;              /* public function name, for messages */
+    rr_view src, filter, diff, rin, rout;
+    rr_out_view out;
+} rr_problem;
+
+/* The tensors of a problem, for rr_tensor_shape. */
+typedef enum rr_tensor {
+    RR_T_SRC = 0,    /* also grad_src */
+    RR_T_FILTER = 1, /* also grad_filter */
+    RR_T_DIFF = 2,   /* also dst */
+    RR_T_RIN = 3,
+    RR_T_ROUT = 4
+} rr_tensor;
+
+/* Writes the extents of tensor t (unused trailing entries = 1); returns its rank (3, 4 or 5). */
+int rr_tensor_shape(const rr_conv *c, rr_tensor t, int64_t shape[5]);
+
+/* Shape of the output of direction dir. */
+rr_tensor rr_out_tensor(rr_direction dir);
+
+/*
+ * A kernel: computes p->out from the inputs of p, overwriting every element of the output view.
+ * Returns RRCONV_OK or an error status after rr_fail (then it must not have written p->out).
+ * The reference loops have this type, so do the fast kernels.
+ */
+typedef rrconv_status (*rr_kernel_fn)(const rr_problem *p);
+
+/* dispatch.c: runs a validated problem (algorithm, ISA, normalization). */
+rrconv_status rr_dispatch(const rr_problem *p);
+
+/*
+ * Reference loops (ref/): any strides (zero and negative included), both modes, both mask types.
+ * Float accumulation in a fixed order per output element, independent of the thread count:
+ *   forward         dst[n,oc,oh,ow]          : icg, then kh, then kw (ascending)
+ *   backward_data   grad_src[n,ic,ih,iw]     : ocg, then kh, then kw (ascending)
+ *   backward_filter grad_filter[g,ocg,icg,..]: n, then oh, then ow (ascending)
+ * Parallel over (n, oc) planes, (n, ic) planes and filter elements respectively.
+ */
+rrconv_status rr_ref_forward(const rr_problem *p);
+rrconv_status rr_ref_backward_data(const rr_problem *p);
+rrconv_status rr_ref_backward_filter(const rr_problem *p);
+
+/* ---- normalization for fast kernels (dispatch.c) --------------------------------------------- */
+
+/* Dense C-order strides for shape[0..ndim). */
+void rr_dense_strides(const int64_t *shape, int ndim, int64_t *strides);
+
+/* 1 if strides are dense C order for shape (the stride of an extent-1 dimension is ignored). */
+int rr_is_dense(const int64_t *shape, const int64_t *strides, int ndim);
+
+/*
+ * Copies a float tensor of the given shape (ndim 1..5) from (src, src_strides) to
+ * (dst, dst_strides). Strides in elements; any sign (a flip is a negative stride on a base
+ * pointer moved to the last element). The views must not overlap. Parallel over rows.
+ */
+void rr_copy_f32(float *dst, const int64_t *dst_strides, const float *src,
+                 const int64_t *src_strides, const int64_t *shape, int ndim);
+
+/* Strided -> dense C order (dst has prod(shape) elements). */
+void rr_pack_f32(float *dst, const float *src, const int64_t *src_strides,
+                 const int64_t *shape, int ndim);
+
+/* Dense C order -> strided. */
+void rr_unpack_f32(float *dst, const int64_t *dst_strides, const float *src,
+                   const int64_t *shape, int ndim);
+
+/*
+ * Filter [G, OCPG, ICPG, FH, FW] strided -> dense; flip != 0 also mirrors FH and FW, i.e.
+ * dst[g,o,i,kh,kw] = src[g,o,i,FH-1-kh,FW-1-kw] (turns a convolution into a cross-correlation).
+ */
+void rr_pack_filter_f32(float *dst, const float *src, const int64_t src_strides[5],
+                        const rr_conv *c, int flip);
+
+/* The inverse of rr_pack_filter_f32: dense (flipped if flip) -> strided filter layout. */
+void rr_unpack_filter_f32(float *dst, const int64_t dst_strides[5], const float *src,
+                          const rr_conv *c, int flip);
+
+/* Mask [N, H, W] of mask_type (strided) -> dense int32 (equality is preserved exactly). */
+void rr_widen_mask(int32_t *dst, const void *src, rrconv_mask_type mask_type,
+                   const int64_t src_strides[3], const int64_t shape[3]);
+
+/* Scratch owned by one rr_normalize call. */
+typedef struct rr_scratch {
+    void *blocks[6];
+    int count;
+} rr_scratch;
+
+/*
+ * Builds q, the same problem in the form fast kernels want: every tensor dense C order,
+ * c.mode = RRCONV_CROSS_CORRELATION, c.mask_type = RRCONV_MASK_INT32. Inputs that already
+ * qualify are used in place, others are packed / flipped / widened into scratch. q->out is
+ * p->out when that is dense and needs no flip, else dense scratch that rr_finish copies back.
+ * Returns RRCONV_OUT_OF_MEMORY (message set, nothing written) if scratch cannot be allocated;
+ * release s with rr_scratch_free in every case.
+ */
+rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_scratch *s);
+
+/* After a kernel ran on q = rr_normalize(p): copies q->out into p->out if they differ. */
+void rr_finish(const rr_problem *p, const rr_problem *q);
+
+void rr_scratch_free(rr_scratch *s);
+
+/* rr_normalize + kernel(q) + rr_finish + rr_scratch_free. */
+rrconv_status rr_run_normalized(const rr_problem *p, rr_kernel_fn kernel);
+
 #endif /* RRCONV_INTERNAL_H */

@@ -1,0 +1,88 @@
+/*
+ * cpu.c -- which instruction set the fast kernels may use, decided once per process.
+ *
+ *   avx512  AVX-512F, with the OS saving the opmask/ZMM state (XCR0 bits 1,2,5,6,7)
+ *   avx2    AVX2 + FMA, with the OS saving the YMM state (XCR0 bits 1,2)
+ *   scalar  anything else (and every non-x86 CPU)
+ *
+ * The environment variable RRCONV_MAX_ISA (avx512 | avx2 | scalar, case-insensitive), read at that
+ * moment, caps the choice; an unknown value is ignored.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "internal.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define RR_X86 1
+#else
+#define RR_X86 0
+#endif
+
+static rr_isa rr_isa_value = RR_ISA_SCALAR;
+static pthread_once_t rr_isa_once = PTHREAD_ONCE_INIT;
+
+#if RR_X86
+static uint64_t read_xcr0(void)
+{
+    uint32_t eax, edx;
+    __asm__ __volatile__("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((uint64_t)edx << 32) | eax;
+}
+#endif
+
+static rr_isa detect_hardware(void)
+{
+    rr_isa isa = RR_ISA_SCALAR;
+#if RR_X86
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return isa;
+    const int fma = (ecx >> 12) & 1;
+    const int osxsave = (ecx >> 27) & 1;
+    const int avx = (ecx >> 28) & 1;
+    if (!osxsave || !avx) return isa;
+    const uint64_t xcr0 = read_xcr0();
+    const int ymm_state = (xcr0 & 0x6) == 0x6;
+    const int zmm_state = (xcr0 & 0xe6) == 0xe6;
+    if (__get_cpuid_max(0, NULL) < 7) return isa;
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    const int avx2 = (ebx >> 5) & 1;
+    const int avx512f = (ebx >> 16) & 1;
+    if (ymm_state && avx && avx2 && fma) isa = RR_ISA_AVX2;
+    if (isa == RR_ISA_AVX2 && zmm_state && avx512f) isa = RR_ISA_AVX512;
+#endif
+    return isa;
+}
+
+static int name_is(const char *s, const char *name)
+{
+    for (; *s && *name; s++, name++) {
+        if (tolower((unsigned char)*s) != *name) return 0;
+    }
+    return *s == '\0' && *name == '\0';
+}
+
+static void detect(void)
+{
+    rr_isa isa = detect_hardware();
+    const char *cap = getenv("RRCONV_MAX_ISA");
+    if (cap != NULL) {
+        rr_isa limit = isa;
+        if (name_is(cap, "scalar")) limit = RR_ISA_SCALAR;
+        else if (name_is(cap, "avx2")) limit = RR_ISA_AVX2;
+        else if (name_is(cap, "avx512")) limit = RR_ISA_AVX512;
+        if (limit < isa) isa = limit;
+    }
+    rr_isa_value = isa;
+}
+
+rr_isa rr_active_isa(void)
+{
+    pthread_once(&rr_isa_once, detect);
+    return rr_isa_value;
+}

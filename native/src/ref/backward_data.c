@@ -1,0 +1,70 @@
+/*
+ * ref/backward_data.c -- reference backward-data loop: any strides, both modes, both mask types.
+ *
+ * grad_src[n, ic, ih, iw] = sum of diff[n, g*OCPG+ocg, oh, ow] * filter[g, ocg, icg, kh', kw'] over
+ * the forward taps that read src[n, ic, ih, iw]: ih = oh*sh - ph + kh*dh (likewise iw) for some
+ * output (oh, ow) inside the output, with rin[n, ih, iw] == rout[n, oh, ow]. Other taps are skipped.
+ *
+ * Accumulation: one float accumulator per element, from 0.0f, adding taps in the order ocg, kh, kw
+ * (all ascending; kh/kw are the spatial tap indices, before any flip).
+ * Work items are (n, ic) planes of grad_src; an item's result does not depend on the thread count.
+ */
+#include "ref_util.h"
+
+static void backward_data_range(void *vctx, int64_t begin, int64_t end)
+{
+    const rr_problem *p = (const rr_problem *)vctx;
+    const rr_conv *c = &p->c;
+    const float *flt = (const float *)p->filter.data;
+    const float *diff = (const float *)p->diff.data;
+    const void *rin = p->rin.data, *rout = p->rout.data;
+    const int64_t *fs = p->filter.strides, *dfs = p->diff.strides, *gs = p->out.strides;
+    const int64_t *ris = p->rin.strides, *ros = p->rout.strides;
+    const rrconv_mask_type mt = c->mask_type;
+    const int flip = c->mode == RRCONV_CONVOLUTION;
+
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t n = item / c->ic, ic = item % c->ic;
+        const int64_t g = ic / c->icpg, icg = ic % c->icpg;
+        const float *d_ng = diff + n * dfs[0] + g * c->ocpg * dfs[1];
+        const float *w_gi = flt + g * fs[0] + icg * fs[2];
+        float *gs_ni = p->out.data + n * gs[0] + ic * gs[1];
+        const int64_t rin_n = n * ris[0], rout_n = n * ros[0];
+
+        for (int64_t ih = 0; ih < c->ih; ih++) {
+            for (int64_t iw = 0; iw < c->iw; iw++) {
+                const int64_t region = rr_mask_at(rin, mt, rin_n + ih * ris[1] + iw * ris[2]);
+                float acc = 0.0f;
+                for (int64_t ocg = 0; ocg < c->ocpg; ocg++) {
+                    const float *d_c = d_ng + ocg * dfs[1];
+                    const float *w_c = w_gi + ocg * fs[1];
+                    for (int64_t kh = 0; kh < c->fh; kh++) {
+                        const int64_t th = ih + c->ph - kh * c->dh; /* = oh*sh */
+                        if (th < 0) break;                          /* decreasing in kh */
+                        if (th % c->sh != 0) continue;
+                        const int64_t oh = th / c->sh;
+                        if (oh >= c->oh) continue;
+                        const int64_t khf = flip ? c->fh - 1 - kh : kh;
+                        for (int64_t kw = 0; kw < c->fw; kw++) {
+                            const int64_t tw = iw + c->pw - kw * c->dw;
+                            if (tw < 0) break;
+                            if (tw % c->sw != 0) continue;
+                            const int64_t ow = tw / c->sw;
+                            if (ow >= c->ow) continue;
+                            if (rr_mask_at(rout, mt, rout_n + oh * ros[1] + ow * ros[2]) != region) continue;
+                            const int64_t kwf = flip ? c->fw - 1 - kw : kw;
+                            acc += d_c[oh * dfs[2] + ow * dfs[3]] * w_c[khf * fs[3] + kwf * fs[4]];
+                        }
+                    }
+                }
+                gs_ni[ih * gs[2] + iw * gs[3]] = acc;
+            }
+        }
+    }
+}
+
+rrconv_status rr_ref_backward_data(const rr_problem *p)
+{
+    rr_parallel_for(p->c.n * p->c.ic, backward_data_range, (void *)(uintptr_t)p);
+    return RRCONV_OK;
+}

@@ -1,0 +1,238 @@
+/*
+ * threadpool.c -- the library's persistent worker pool and rr_parallel_for.
+ *
+ * Design (simple and deterministic):
+ *  - One pool per process, created lazily. Workers sleep on a condition variable between jobs.
+ *  - rr_parallel_for splits [0, n) statically into k = min(threads, n) contiguous ranges; the
+ *    calling thread runs range 0, worker i runs range i. The split never changes what is computed
+ *    for an item, so results are identical for every thread count.
+ *  - One job at a time: `use_lock` is taken with trylock. A caller that finds the pool busy (another
+ *    thread's call, or a nested rr_parallel_for) runs its whole range itself.
+ *  - The pool grows on demand up to the requested count (max 1024 threads per call).
+ *  - At unload / exit a destructor stops and joins the workers; after fork() the child starts with
+ *    an empty pool (the workers were not copied).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RR_MAX_THREADS 1024
+
+/* ---- thread count ---------------------------------------------------------------------------- */
+
+static atomic_int rr_requested_threads; /* 0 = default */
+static int rr_default_threads = 1;
+static pthread_once_t rr_default_once = PTHREAD_ONCE_INIT;
+
+static int parse_thread_env(const char *s)
+{
+    if (s == NULL || *s == '\0') return 0;
+    long v = 0;
+    for (const char *q = s; *q; q++) {
+        if (*q < '0' || *q > '9') return 0;
+        v = v * 10 + (*q - '0');
+        if (v > RR_MAX_THREADS) return RR_MAX_THREADS;
+    }
+    return (int)v;
+}
+
+static void init_default_threads(void)
+{
+    int n = parse_thread_env(getenv("RRCONV_NUM_THREADS"));
+    if (n <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1 : cpus > RR_MAX_THREADS ? RR_MAX_THREADS : (int)cpus;
+    }
+    rr_default_threads = n;
+}
+
+rrconv_status rrconv_set_num_threads(int32_t n)
+{
+    if (n > RR_MAX_THREADS) {
+        return rr_fail(RRCONV_INVALID_ARGUMENT,
+                       "rrconv_set_num_threads: n is %d but must be <= %d (or <= 0 for the default)",
+                       (int)n, RR_MAX_THREADS);
+    }
+    atomic_store(&rr_requested_threads, n < 0 ? 0 : (int)n);
+    rr_clear_error();
+    return RRCONV_OK;
+}
+
+int32_t rrconv_get_num_threads(void)
+{
+    int n = atomic_load(&rr_requested_threads);
+    if (n > 0) return n;
+    pthread_once(&rr_default_once, init_default_threads);
+    return rr_default_threads;
+}
+
+/* ---- the pool -------------------------------------------------------------------------------- */
+
+typedef struct rr_worker {
+    pthread_t tid;
+    int index;          /* the range this worker runs: 1 .. RR_MAX_THREADS-1 */
+    uint64_t seen_gen;  /* last job generation looked at */
+} rr_worker;
+
+typedef struct rr_pool {
+    pthread_mutex_t use_lock;  /* held by the one caller using the workers */
+    pthread_mutex_t mu;        /* protects everything below */
+    pthread_cond_t work_cv;    /* a new job (gen changed) or shutdown */
+    pthread_cond_t done_cv;    /* pending dropped to 0 */
+    int nworkers;
+    int shutdown;
+    uint64_t gen;
+    /* the current job */
+    rr_range_fn fn;
+    void *ctx;
+    int64_t n_items;
+    int nranges;
+    int pending;
+    rr_worker workers[RR_MAX_THREADS]; /* workers[i] runs range i+1 */
+} rr_pool;
+
+static rr_pool rr_P;
+static pthread_once_t rr_pool_once = PTHREAD_ONCE_INIT;
+static int rr_pool_ok;
+
+/* Static split of [0, n) into k ranges: the first n%k ranges get one extra item. */
+static void range_of(int64_t n, int k, int r, int64_t *begin, int64_t *end)
+{
+    const int64_t base = n / k, rem = n % k;
+    *begin = (int64_t)r * base + (r < rem ? r : rem);
+    *end = *begin + base + (r < rem ? 1 : 0);
+}
+
+static void *worker_main(void *arg)
+{
+    rr_worker *w = (rr_worker *)arg;
+    rr_pool *P = &rr_P;
+    pthread_mutex_lock(&P->mu);
+    for (;;) {
+        while (P->gen == w->seen_gen && !P->shutdown) pthread_cond_wait(&P->work_cv, &P->mu);
+        if (P->shutdown) break;
+        w->seen_gen = P->gen;
+        if (w->index < P->nranges) {
+            const rr_range_fn fn = P->fn;
+            void *const ctx = P->ctx;
+            int64_t b, e;
+            range_of(P->n_items, P->nranges, w->index, &b, &e);
+            pthread_mutex_unlock(&P->mu);
+            fn(ctx, b, e);
+            pthread_mutex_lock(&P->mu);
+            if (--P->pending == 0) pthread_cond_signal(&P->done_cv);
+        }
+    }
+    pthread_mutex_unlock(&P->mu);
+    return NULL;
+}
+
+static void pool_reset_after_fork(void)
+{
+    /* Only the forking thread exists in the child: forget the workers, reinitialize the locks. */
+    pthread_mutex_init(&rr_P.use_lock, NULL);
+    pthread_mutex_init(&rr_P.mu, NULL);
+    pthread_cond_init(&rr_P.work_cv, NULL);
+    pthread_cond_init(&rr_P.done_cv, NULL);
+    rr_P.nworkers = 0;
+    rr_P.shutdown = 0;
+    rr_P.pending = 0;
+    rr_P.nranges = 0;
+}
+
+static void pool_init(void)
+{
+    if (pthread_mutex_init(&rr_P.use_lock, NULL) != 0) return;
+    if (pthread_mutex_init(&rr_P.mu, NULL) != 0) return;
+    if (pthread_cond_init(&rr_P.work_cv, NULL) != 0) return;
+    if (pthread_cond_init(&rr_P.done_cv, NULL) != 0) return;
+    if (pthread_atfork(NULL, NULL, pool_reset_after_fork) != 0) return;
+    rr_pool_ok = 1;
+}
+
+__attribute__((destructor)) static void pool_shutdown(void)
+{
+    if (!rr_pool_ok) return;
+    rr_pool *P = &rr_P;
+    pthread_mutex_lock(&P->mu);
+    const int nw = P->nworkers;
+    P->shutdown = 1;
+    pthread_cond_broadcast(&P->work_cv);
+    pthread_mutex_unlock(&P->mu);
+    for (int i = 0; i < nw; i++) pthread_join(P->workers[i].tid, NULL);
+    pthread_mutex_lock(&P->mu);
+    P->nworkers = 0;
+    pthread_mutex_unlock(&P->mu);
+}
+
+/* With mu held: grows the pool to at least `want` workers; returns how many exist. */
+static int pool_grow(rr_pool *P, int want)
+{
+    while (P->nworkers < want) {
+        rr_worker *w = &P->workers[P->nworkers];
+        w->index = P->nworkers + 1;
+        w->seen_gen = P->gen;  /* the job about to be published is gen+1: the worker will see it */
+        if (pthread_create(&w->tid, NULL, worker_main, w) != 0) break;
+        P->nworkers++;
+    }
+    return P->nworkers;
+}
+
+void rr_parallel_for(int64_t n_items, rr_range_fn fn, void *ctx)
+{
+    if (n_items <= 0) return;
+    int64_t k = rrconv_get_num_threads();
+    if (k > n_items) k = n_items;
+    if (k <= 1) {
+        fn(ctx, 0, n_items);
+        return;
+    }
+    pthread_once(&rr_pool_once, pool_init);
+    rr_pool *P = &rr_P;
+    if (!rr_pool_ok || pthread_mutex_trylock(&P->use_lock) != 0) {
+        fn(ctx, 0, n_items);  /* pool busy (or unavailable): same items, same results */
+        return;
+    }
+    pthread_mutex_lock(&P->mu);
+    if (P->shutdown) {
+        pthread_mutex_unlock(&P->mu);
+        pthread_mutex_unlock(&P->use_lock);
+        fn(ctx, 0, n_items);
+        return;
+    }
+    const int have = pool_grow(P, (int)k - 1);
+    if (k > (int64_t)have + 1) k = have + 1;
+    if (k <= 1) {
+        pthread_mutex_unlock(&P->mu);
+        pthread_mutex_unlock(&P->use_lock);
+        fn(ctx, 0, n_items);
+        return;
+    }
+    P->fn = fn;
+    P->ctx = ctx;
+    P->n_items = n_items;
+    P->nranges = (int)k;
+    P->pending = (int)k - 1;
+    P->gen++;
+    pthread_cond_broadcast(&P->work_cv);
+    pthread_mutex_unlock(&P->mu);
+
+    int64_t b, e;
+    range_of(n_items, (int)k, 0, &b, &e);
+    fn(ctx, b, e);
+
+    pthread_mutex_lock(&P->mu);
+    while (P->pending > 0) pthread_cond_wait(&P->done_cv, &P->mu);
+    P->fn = NULL;
+    P->ctx = NULL;
+    pthread_mutex_unlock(&P->mu);
+    pthread_mutex_unlock(&P->use_lock);
+}
