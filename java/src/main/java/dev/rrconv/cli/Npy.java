@@ -1,0 +1,560 @@
+package dev.rrconv.cli;
+
+import dev.rrconv.DType;
+import dev.rrconv.Tensor;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Reads and writes NumPy {@code .npy} files holding the tensor types of rrconv: float32 ({@code '<f4'}),
+ * int32 ({@code '<i4'}) and uint8 ({@code '|u1'} or {@code '<u1'}), little-endian, C order.
+ *
+ * <p>{@link #read} accepts format versions 1.0, 2.0 and 3.0 and maps the data into an {@link Arena}
+ * without copying it (falling back to a plain read when the data is not aligned to its element size).
+ * Any other content (another dtype, big-endian data, {@code fortran_order: True}, a bad magic string,
+ * a malformed header, truncated data, a shape whose byte size overflows) is reported by a
+ * {@link NpyFormatException} whose message starts with the file's path.
+ *
+ * <p>{@link #write} writes version 1.0, byte for byte as {@code numpy.save} does, into a temporary file
+ * in the target's folder that is then atomically renamed: on any error the target is left untouched
+ * (absent or with its previous content), never partially written.
+ */
+public final class Npy {
+    /** The six magic bytes every {@code .npy} file starts with. */
+    private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
+    /** numpy aligns the start of the data to this many bytes. */
+    private static final int ARRAY_ALIGN = 64;
+    /** numpy pads the header so that the first dimension can grow to this many digits in place. */
+    private static final int GROWTH_AXIS_MAX_DIGITS = 21;
+    /** Larger headers are refused (numpy itself refuses over 10000 bytes by default). */
+    private static final int MAX_HEADER_BYTES = 1 << 20;
+    private static final boolean LITTLE_ENDIAN_HOST = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+    /** Bytes per write call. */
+    private static final long CHUNK = 1L << 30;
+
+    private Npy() {}
+
+    // ---- reading --------------------------------------------------------------------------------
+
+    /**
+     * Reads a {@code .npy} file into a dense tensor whose memory belongs to {@code arena}: a read-only
+     * mapping of the file (zero-copy) when the data is aligned, else a copy.
+     *
+     * @param path the file
+     * @param arena owner of the tensor's memory (the mapping lives until the arena is closed)
+     * @return the tensor, C-order, dtype float32, int32 or uint8
+     * @throws NpyFormatException if the file is not a {@code .npy} file rrconv can use; the message
+     *     names the file and the problem
+     * @throws IOException if the file cannot be read (e.g. {@link NoSuchFileException})
+     */
+    public static Tensor read(Path path, Arena arena) throws IOException {
+        if (Files.isDirectory(path)) {
+            throw new NpyFormatException(path, "is a directory, not a .npy file");
+        }
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = ch.size();
+            byte[] pre = readBytes(ch, 0, (int) Math.min(size, 12));
+            if (pre.length < MAGIC.length || !Arrays.equals(pre, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+                throw new NpyFormatException(path, "not a .npy file (it does not start with the magic \\x93NUMPY"
+                        + (size < MAGIC.length ? "; it has only " + size + " bytes" : "") + ")");
+            }
+            if (pre.length < 8) {
+                throw new NpyFormatException(path, "truncated .npy header (" + size + " bytes)");
+            }
+            int major = Byte.toUnsignedInt(pre[6]);
+            int minor = Byte.toUnsignedInt(pre[7]);
+            if ((major != 1 && major != 2 && major != 3) || minor != 0) {
+                throw new NpyFormatException(path, "unsupported .npy format version " + major + "." + minor
+                        + " (rrconv reads 1.0, 2.0 and 3.0)");
+            }
+            int lenBytes = major == 1 ? 2 : 4;
+            int prelude = 8 + lenBytes;
+            if (size < prelude) {
+                throw new NpyFormatException(path, "truncated .npy header (" + size + " bytes)");
+            }
+            ByteBuffer lb = ByteBuffer.wrap(pre, 8, lenBytes).order(ByteOrder.LITTLE_ENDIAN);
+            long headerLen = major == 1 ? Short.toUnsignedInt(lb.getShort()) : Integer.toUnsignedLong(lb.getInt());
+            if (headerLen > size - prelude) {
+                throw new NpyFormatException(path, "truncated .npy header: it declares " + headerLen
+                        + " header bytes but only " + (size - prelude) + " follow");
+            }
+            if (headerLen > MAX_HEADER_BYTES) {
+                throw new NpyFormatException(path, "the .npy header of " + headerLen + " bytes is too large");
+            }
+            byte[] raw = readBytes(ch, prelude, (int) headerLen);
+            String text = decodeHeader(path, raw, major);
+            Header h = parseHeader(path, text);
+
+            long count = 1;
+            long bytes;
+            try {
+                for (long d : h.shape) {
+                    count = Math.multiplyExact(count, d);
+                }
+                bytes = Math.multiplyExact(count, (long) h.dtype.byteSize());
+            } catch (ArithmeticException e) {
+                throw new NpyFormatException(path, "shape " + tuple(h.shape) + " is too large: its byte size"
+                        + " overflows 64 bits");
+            }
+            long dataOffset = prelude + headerLen;
+            long available = size - dataOffset;
+            if (bytes > available) {
+                throw new NpyFormatException(path, "truncated data: shape " + tuple(h.shape) + " of " + h.dtype
+                        + " needs " + bytes + " bytes but only " + available + " follow the header");
+            }
+            if (bytes == 0) {
+                return Tensor.allocate(arena, h.dtype, h.shape);
+            }
+            MemorySegment seg;
+            if (LITTLE_ENDIAN_HOST && dataOffset % h.dtype.byteSize() == 0) {
+                seg = ch.map(FileChannel.MapMode.READ_ONLY, dataOffset, bytes, arena);
+            } else {
+                seg = arena.allocate(bytes, 64);
+                readFully(ch, dataOffset, seg);
+                if (!LITTLE_ENDIAN_HOST && h.dtype.byteSize() > 1) {
+                    ValueLayout le = h.dtype.layout().withOrder(ByteOrder.LITTLE_ENDIAN);
+                    MemorySegment.copy(seg, le, 0, seg, h.dtype.layout(), 0, count);
+                }
+            }
+            return Tensor.of(seg, h.dtype, h.shape);
+        }
+    }
+
+    private static byte[] readBytes(FileChannel ch, long position, int n) throws IOException {
+        byte[] b = new byte[n];
+        ByteBuffer buf = ByteBuffer.wrap(b);
+        long pos = position;
+        while (buf.hasRemaining()) {
+            int r = ch.read(buf, pos);
+            if (r < 0) {
+                throw new IOException("unexpected end of file");
+            }
+            pos += r;
+        }
+        return b;
+    }
+
+    private static void readFully(FileChannel ch, long position, MemorySegment seg) throws IOException {
+        for (long off = 0; off < seg.byteSize(); off += CHUNK) {
+            ByteBuffer buf = seg.asSlice(off, Math.min(CHUNK, seg.byteSize() - off)).asByteBuffer();
+            long pos = position + off;
+            while (buf.hasRemaining()) {
+                int r = ch.read(buf, pos);
+                if (r < 0) {
+                    throw new IOException("unexpected end of file");
+                }
+                pos += r;
+            }
+        }
+    }
+
+    private static String decodeHeader(Path path, byte[] raw, int major) throws NpyFormatException {
+        if (major < 3) {
+            return new String(raw, StandardCharsets.ISO_8859_1);
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(raw)).toString();
+        } catch (CharacterCodingException e) {
+            throw new NpyFormatException(path, "the version 3.0 header is not valid UTF-8");
+        }
+    }
+
+    /** The three keys of a {@code .npy} header. */
+    private record Header(DType dtype, long[] shape) {}
+
+    private static Header parseHeader(Path path, String text) throws NpyFormatException {
+        Map<String, Object> dict = new LiteralParser(path, text).parseHeaderDict();
+        for (String key : List.of("descr", "fortran_order", "shape")) {
+            if (!dict.containsKey(key)) {
+                throw new NpyFormatException(path, "malformed .npy header: no '" + key + "' key in " + quoted(text));
+            }
+        }
+        if (dict.size() != 3) {
+            List<String> extra = new ArrayList<>(dict.keySet());
+            extra.removeAll(List.of("descr", "fortran_order", "shape"));
+            throw new NpyFormatException(path, "malformed .npy header: unexpected key(s) " + extra);
+        }
+        Object descr = dict.get("descr");
+        if (!(descr instanceof String d)) {
+            throw new NpyFormatException(path, "unsupported dtype " + LiteralParser.show(descr)
+                    + " (a structured dtype); rrconv reads float32 '<f4', int32 '<i4' and uint8 '|u1'");
+        }
+        DType dtype = dtypeOf(path, d);
+        Object fortran = dict.get("fortran_order");
+        if (!(fortran instanceof Boolean f)) {
+            throw new NpyFormatException(path, "malformed .npy header: fortran_order is "
+                    + LiteralParser.show(fortran) + ", not True or False");
+        }
+        if (f) {
+            throw new NpyFormatException(path, "fortran_order is True (column-major data), which rrconv does not"
+                    + " read; save a C-order array, e.g. np.save(f, np.ascontiguousarray(a))");
+        }
+        Object shape = dict.get("shape");
+        if (!(shape instanceof long[] s)) {
+            throw new NpyFormatException(path, "malformed .npy header: shape is " + LiteralParser.show(shape)
+                    + ", not a tuple of integers");
+        }
+        return new Header(dtype, s);
+    }
+
+    private static DType dtypeOf(Path path, String descr) throws NpyFormatException {
+        switch (descr) {
+            case "<f4":
+                return DType.FLOAT32;
+            case "<i4":
+                return DType.INT32;
+            case "|u1":
+            case "<u1":
+                return DType.UINT8;
+            default:
+                break;
+        }
+        String supported = "rrconv reads float32 '<f4', int32 '<i4' and uint8 '|u1'";
+        if (descr.length() >= 2 && descr.charAt(0) == '>') {
+            String le = "<" + descr.substring(1);
+            String name = typeName(descr.substring(1));
+            if (name != null && (le.equals("<f4") || le.equals("<i4") || le.equals("<u1"))) {
+                throw new NpyFormatException(path, "big-endian dtype '" + descr + "' (" + name + ") is not supported;"
+                        + " save little-endian data, e.g. a.astype('" + le + "')");
+            }
+        }
+        String name = descr.length() >= 2 ? typeName(descr.substring(1)) : null;
+        throw new NpyFormatException(path, "unsupported dtype '" + descr + "'" + (name != null ? " (" + name + ")" : "")
+                + "; " + supported + (name != null ? ", e.g. a.astype(np.float32)" : ""));
+    }
+
+    private static String typeName(String code) {
+        return switch (code) {
+            case "f2" -> "float16";
+            case "f4" -> "float32";
+            case "f8" -> "float64";
+            case "f16" -> "float128";
+            case "i1" -> "int8";
+            case "i2" -> "int16";
+            case "i4" -> "int32";
+            case "i8" -> "int64";
+            case "u1" -> "uint8";
+            case "u2" -> "uint16";
+            case "u4" -> "uint32";
+            case "u8" -> "uint64";
+            case "b1" -> "bool";
+            case "c8" -> "complex64";
+            case "c16" -> "complex128";
+            case "O" -> "object";
+            default -> null;
+        };
+    }
+
+    private static String quoted(String text) {
+        String t = text.strip();
+        return "\"" + (t.length() > 120 ? t.substring(0, 120) + "..." : t) + "\"";
+    }
+
+    /**
+     * Parses the Python literal of a {@code .npy} header: a dict of str keys whose values are strs,
+     * True/False, tuples of non-negative ints, or (for structured dtypes) lists.
+     */
+    private static final class LiteralParser {
+        private final Path path;
+        private final String s;
+        private int i;
+
+        LiteralParser(Path path, String s) {
+            this.path = path;
+            this.s = s;
+        }
+
+        static String show(Object v) {
+            if (v instanceof long[] a) {
+                return tuple(a);
+            }
+            if (v instanceof String str) {
+                return "'" + str + "'";
+            }
+            if (v instanceof List<?> l) {
+                return "a sequence of " + l.size() + " items";
+            }
+            return String.valueOf(v);
+        }
+
+        private NpyFormatException error(String what) {
+            return new NpyFormatException(path, "malformed .npy header: " + what + " at character " + i + " of "
+                    + quoted(s));
+        }
+
+        private void skipSpace() {
+            while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
+                i++;
+            }
+        }
+
+        private boolean peek(char c) {
+            skipSpace();
+            return i < s.length() && s.charAt(i) == c;
+        }
+
+        private void expect(char c) throws NpyFormatException {
+            if (!peek(c)) {
+                throw error("expected '" + c + "'");
+            }
+            i++;
+        }
+
+        Map<String, Object> parseHeaderDict() throws NpyFormatException {
+            Map<String, Object> dict = new LinkedHashMap<>();
+            expect('{');
+            while (!peek('}')) {
+                Object key = value();
+                if (!(key instanceof String k)) {
+                    throw error("a dict key that is not a string");
+                }
+                expect(':');
+                Object v = value();
+                if (dict.put(k, v) != null) {
+                    throw error("key '" + k + "' given twice");
+                }
+                if (!peek('}')) {
+                    expect(',');
+                }
+            }
+            i++;
+            skipSpace();
+            if (i != s.length()) {
+                throw error("unexpected text after the dict");
+            }
+            return dict;
+        }
+
+        private Object value() throws NpyFormatException {
+            skipSpace();
+            if (i >= s.length()) {
+                throw error("unexpected end");
+            }
+            char c = s.charAt(i);
+            if (c == '\'' || c == '"') {
+                int end = s.indexOf(c, i + 1);
+                if (end < 0) {
+                    throw error("unterminated string");
+                }
+                String v = s.substring(i + 1, end);
+                i = end + 1;
+                return v;
+            }
+            if (c == '(' || c == '[') {
+                char close = c == '(' ? ')' : ']';
+                i++;
+                List<Object> items = new ArrayList<>();
+                while (!peek(close)) {
+                    items.add(value());
+                    if (!peek(close)) {
+                        expect(',');
+                    }
+                }
+                i++;
+                if (c == '[') {
+                    return items;
+                }
+                long[] dims = new long[items.size()];
+                for (int k = 0; k < dims.length; k++) {
+                    if (!(items.get(k) instanceof Long d)) {
+                        return items; // not a shape (e.g. a field of a structured dtype)
+                    }
+                    dims[k] = d;
+                }
+                return dims;
+            }
+            if (s.startsWith("True", i)) {
+                i += 4;
+                return Boolean.TRUE;
+            }
+            if (s.startsWith("False", i)) {
+                i += 5;
+                return Boolean.FALSE;
+            }
+            if (c >= '0' && c <= '9') {
+                int start = i;
+                while (i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9') {
+                    i++;
+                }
+                String digits = s.substring(start, i);
+                if (i < s.length() && s.charAt(i) == 'L') {
+                    i++; // Python 2 long
+                }
+                try {
+                    return Long.parseLong(digits);
+                } catch (NumberFormatException e) {
+                    throw new NpyFormatException(path, "shape dimension " + digits + " is too large");
+                }
+            }
+            if (c == '-') {
+                throw error("a negative number");
+            }
+            throw error("unexpected '" + c + "'");
+        }
+    }
+
+    // ---- writing --------------------------------------------------------------------------------
+
+    /**
+     * Writes a tensor as a version 1.0 {@code .npy} file (C order, little-endian), exactly as
+     * {@code numpy.save} would. The data goes to a temporary file in the same folder that then
+     * replaces {@code path} atomically: on error {@code path} is untouched.
+     *
+     * @param path the file to create or replace
+     * @param tensor the values (any strides)
+     * @throws IOException if the file cannot be written; the message names it
+     */
+    public static void write(Path path, Tensor tensor) throws IOException {
+        Path target = Files.isSymbolicLink(path) ? path.toRealPath() : path;
+        if (Files.isDirectory(target)) {
+            throw new IOException(path + ": is a directory");
+        }
+        Path abs = target.toAbsolutePath();
+        Path dir = abs.getParent();
+        if (dir == null || abs.getFileName() == null) {
+            throw new IOException(path + ": not a file name");
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new IOException(path + ": cannot write: directory " + dir + " does not exist");
+        }
+        byte[] header = header(tensor.dtype(), tensor.shape());
+        Path tmp = dir.resolve("." + abs.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong())
+                + ".tmp");
+        boolean done = false;
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                writeFully(ch, ByteBuffer.wrap(header));
+                writeData(ch, tensor);
+                ch.force(false);
+            } catch (IOException e) {
+                throw new IOException(path + ": cannot write a file in " + dir + ": " + Main.describe(e), e);
+            }
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+            done = true;
+        } finally {
+            if (!done) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort: the temporary file is hidden and named after the target
+                }
+            }
+        }
+    }
+
+    private static void writeData(FileChannel ch, Tensor t) throws IOException {
+        long bytes = t.elementCount() * t.dtype().byteSize();
+        if (bytes == 0) {
+            return;
+        }
+        MemorySegment seg = t.segment();
+        boolean direct = t.isContiguous() && LITTLE_ENDIAN_HOST
+                && (seg.isNative() || seg.heapBase().map(o -> o instanceof byte[]).orElse(false));
+        if (direct) {
+            writeSegment(ch, seg.asSlice(0, bytes));
+            return;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor dense = Tensor.allocate(arena, t.dtype(), t.shape());
+            dense.copyFrom(t);
+            MemorySegment out = dense.segment();
+            if (!LITTLE_ENDIAN_HOST && t.dtype().byteSize() > 1) {
+                ValueLayout le = t.dtype().layout().withOrder(ByteOrder.LITTLE_ENDIAN);
+                MemorySegment.copy(out, t.dtype().layout(), 0, out, le, 0, t.elementCount());
+            }
+            writeSegment(ch, out);
+        }
+    }
+
+    private static void writeSegment(FileChannel ch, MemorySegment seg) throws IOException {
+        for (long off = 0; off < seg.byteSize(); off += CHUNK) {
+            writeFully(ch, seg.asSlice(off, Math.min(CHUNK, seg.byteSize() - off)).asByteBuffer());
+        }
+    }
+
+    private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
+        while (buf.hasRemaining()) {
+            ch.write(buf);
+        }
+    }
+
+    /**
+     * The header numpy writes for a C-order array: magic, version, length and the padded dict, with
+     * the data starting at a multiple of 64 bytes. Version 1.0 unless the dict needs more than 65535
+     * bytes (then 2.0).
+     *
+     * @param dtype element type
+     * @param shape the shape
+     * @return the header bytes
+     */
+    static byte[] header(DType dtype, long[] shape) {
+        StringBuilder d = new StringBuilder();
+        d.append("{'descr': '").append(dtype.npyDescr()).append("', 'fortran_order': False, 'shape': ")
+                .append(tuple(shape)).append(", }");
+        if (shape.length > 0) {
+            d.append(" ".repeat(Math.max(0, GROWTH_AXIS_MAX_DIGITS - Long.toString(shape[0]).length())));
+        }
+        byte[] dict = d.toString().getBytes(StandardCharsets.ISO_8859_1);
+        int major = 1;
+        int lenBytes = 2;
+        int hlen = dict.length + 1;
+        int padlen = ARRAY_ALIGN - ((MAGIC.length + 2 + lenBytes + hlen) % ARRAY_ALIGN);
+        if (hlen + padlen > 0xFFFF) {
+            major = 2;
+            lenBytes = 4;
+            padlen = ARRAY_ALIGN - ((MAGIC.length + 2 + lenBytes + hlen) % ARRAY_ALIGN);
+        }
+        ByteBuffer b = ByteBuffer.allocate(MAGIC.length + 2 + lenBytes + hlen + padlen).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(MAGIC).put((byte) major).put((byte) 0);
+        if (major == 1) {
+            b.putShort((short) (hlen + padlen));
+        } else {
+            b.putInt(hlen + padlen);
+        }
+        b.put(dict);
+        for (int k = 0; k < padlen; k++) {
+            b.put((byte) ' ');
+        }
+        b.put((byte) '\n');
+        return b.array();
+    }
+
+    /** A shape as Python writes a tuple: {@code ()}, {@code (3,)}, {@code (1, 2)}. */
+    static String tuple(long[] shape) {
+        if (shape.length == 1) {
+            return "(" + shape[0] + ",)";
+        }
+        StringBuilder sb = new StringBuilder("(");
+        for (int k = 0; k < shape.length; k++) {
+            sb.append(k > 0 ? ", " : "").append(shape[k]);
+        }
+        return sb.append(')').toString();
+    }
+}
