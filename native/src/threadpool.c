@@ -2,7 +2,8 @@
  * threadpool.c -- the library's persistent worker pool and rr_parallel_for.
  *
  * Design (simple and deterministic):
- *  - One pool per process, created lazily. Workers sleep on a condition variable between jobs.
+ *  - One pool per process, created lazily. Each worker sleeps on its own condition variable
+ *    between jobs; a job wakes only the workers it uses.
  *  - rr_parallel_for splits [0, n) statically into k = min(threads, n) contiguous ranges; the
  *    calling thread runs range 0, worker i runs range i. The split never changes what is computed
  *    for an item, so results are identical for every thread count.
@@ -78,14 +79,15 @@ int32_t rrconv_get_num_threads(void)
 
 typedef struct rr_worker {
     pthread_t tid;
+    pthread_cond_t cv;  /* signalled when work is assigned or at shutdown */
     int index;          /* the range this worker runs: 1 .. RR_MAX_THREADS-1 */
-    uint64_t seen_gen;  /* last job generation looked at */
+    uint64_t assigned;  /* generation of the last job assigned to this worker */
+    uint64_t done;      /* generation of the last job this worker ran */
 } rr_worker;
 
 typedef struct rr_pool {
     pthread_mutex_t use_lock;  /* held by the one caller using the workers */
     pthread_mutex_t mu;        /* protects everything below */
-    pthread_cond_t work_cv;    /* a new job (gen changed) or shutdown */
     pthread_cond_t done_cv;    /* pending dropped to 0 */
     int nworkers;
     int shutdown;
@@ -117,19 +119,17 @@ static void *worker_main(void *arg)
     rr_pool *P = &rr_P;
     pthread_mutex_lock(&P->mu);
     for (;;) {
-        while (P->gen == w->seen_gen && !P->shutdown) pthread_cond_wait(&P->work_cv, &P->mu);
-        if (P->shutdown) break;
-        w->seen_gen = P->gen;
-        if (w->index < P->nranges) {
-            const rr_range_fn fn = P->fn;
-            void *const ctx = P->ctx;
-            int64_t b, e;
-            range_of(P->n_items, P->nranges, w->index, &b, &e);
-            pthread_mutex_unlock(&P->mu);
-            fn(ctx, b, e);
-            pthread_mutex_lock(&P->mu);
-            if (--P->pending == 0) pthread_cond_signal(&P->done_cv);
-        }
+        while (w->assigned == w->done && !P->shutdown) pthread_cond_wait(&w->cv, &P->mu);
+        if (w->assigned == w->done) break; /* shutdown, nothing left to run */
+        w->done = w->assigned;
+        const rr_range_fn fn = P->fn;
+        void *const ctx = P->ctx;
+        int64_t b, e;
+        range_of(P->n_items, P->nranges, w->index, &b, &e);
+        pthread_mutex_unlock(&P->mu);
+        fn(ctx, b, e);
+        pthread_mutex_lock(&P->mu);
+        if (--P->pending == 0) pthread_cond_signal(&P->done_cv);
     }
     pthread_mutex_unlock(&P->mu);
     return NULL;
@@ -140,7 +140,6 @@ static void pool_reset_after_fork(void)
     /* Only the forking thread exists in the child: forget the workers, reinitialize the locks. */
     pthread_mutex_init(&rr_P.use_lock, NULL);
     pthread_mutex_init(&rr_P.mu, NULL);
-    pthread_cond_init(&rr_P.work_cv, NULL);
     pthread_cond_init(&rr_P.done_cv, NULL);
     rr_P.nworkers = 0;
     rr_P.shutdown = 0;
@@ -152,7 +151,6 @@ static void pool_init(void)
 {
     if (pthread_mutex_init(&rr_P.use_lock, NULL) != 0) return;
     if (pthread_mutex_init(&rr_P.mu, NULL) != 0) return;
-    if (pthread_cond_init(&rr_P.work_cv, NULL) != 0) return;
     if (pthread_cond_init(&rr_P.done_cv, NULL) != 0) return;
     if (pthread_atfork(NULL, NULL, pool_reset_after_fork) != 0) return;
     rr_pool_ok = 1;
@@ -165,9 +163,12 @@ __attribute__((destructor)) static void pool_shutdown(void)
     pthread_mutex_lock(&P->mu);
     const int nw = P->nworkers;
     P->shutdown = 1;
-    pthread_cond_broadcast(&P->work_cv);
+    for (int i = 0; i < nw; i++) pthread_cond_signal(&P->workers[i].cv);
     pthread_mutex_unlock(&P->mu);
-    for (int i = 0; i < nw; i++) pthread_join(P->workers[i].tid, NULL);
+    for (int i = 0; i < nw; i++) {
+        pthread_join(P->workers[i].tid, NULL);
+        pthread_cond_destroy(&P->workers[i].cv);
+    }
     pthread_mutex_lock(&P->mu);
     P->nworkers = 0;
     pthread_mutex_unlock(&P->mu);
@@ -179,8 +180,12 @@ static int pool_grow(rr_pool *P, int want)
     while (P->nworkers < want) {
         rr_worker *w = &P->workers[P->nworkers];
         w->index = P->nworkers + 1;
-        w->seen_gen = P->gen;  /* the job about to be published is gen+1: the worker will see it */
-        if (pthread_create(&w->tid, NULL, worker_main, w) != 0) break;
+        w->assigned = w->done = 0;
+        if (pthread_cond_init(&w->cv, NULL) != 0) break;
+        if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
+            pthread_cond_destroy(&w->cv);
+            break;
+        }
         P->nworkers++;
     }
     return P->nworkers;
@@ -222,7 +227,10 @@ void rr_parallel_for(int64_t n_items, rr_range_fn fn, void *ctx)
     P->nranges = (int)k;
     P->pending = (int)k - 1;
     P->gen++;
-    pthread_cond_broadcast(&P->work_cv);
+    for (int i = 0; i < (int)k - 1; i++) {
+        P->workers[i].assigned = P->gen;
+        pthread_cond_signal(&P->workers[i].cv);
+    }
     pthread_mutex_unlock(&P->mu);
 
     int64_t b, e;
