@@ -97,7 +97,9 @@ typedef struct rrconv_conv_desc {
 
 /*
  * Stride arrays (elements; NULL = dense C order; negative strides are rejected; a zero stride is
- * allowed on inputs, e.g. a broadcast, and rejected on outputs):
+ * allowed on inputs, e.g. a broadcast, and rejected on outputs except on a dimension of extent 1;
+ * an output's strides, sorted ascending over its dimensions of extent > 1, must each be at least
+ * the previous stride times the previous extent, so that no two elements share memory):
  *   src / grad_src        [N, IC, IH, IW]          4 strides
  *   dst / diff            [N, OC, OH, OW]          4 strides
  *   filter / grad_filter  [G, OCPG, ICPG, FH, FW]  5 strides
