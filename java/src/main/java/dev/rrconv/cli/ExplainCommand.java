@@ -55,15 +55,16 @@ final class ExplainCommand implements Command {
                 A tap (oh, ow, kh, kw) reads ih = oh*SH - PH + kh*DH, iw = ow*SW - PW + kw*DW, and counts
                 only if (ih, iw) is inside the image and rin[n][ih][iw] == rout[n][oh][ow].
                 With --verbose the skipped taps are listed too, with the reason:
-                  ... skips <factor> * <factor> (region A != B)   rin[n][ih][iw] = A, rout[n][oh][ow] = B
-                  ... skips src[0][0][-1][2] * ...  (padding)      (ih, iw) outside the image
+                  ... skips <factor> * <factor> (region A != B)   rin[n][ih][iw] is A, rout[n][oh][ow] is B
+                  ... skips src[n][ic][-1][iw] * <factor> (padding)   (ih, iw) is outside the image
                 With no shape option it explains the project's worked example (b): backward data, a 4x4
                 input, a 2x2 filter, stride 1, and the region masks below. Problems that would print more
                 than 10000 lines are refused.
 
                 options:
                   --op OP              backward-data (default) | forward | backward-filter
-                  --src-shape N,IC,IH,IW   the input (default 1,G*ICPG,4,4)
+                  --src-shape N,IC,IH,IW
+                                       the input (default 1,G*ICPG,4,4)
                   --input IH,IW        shorthand for --src-shape 1,G*ICPG,IH,IW (one number: square)
                   --filter-shape G,OCPG,ICPG,FH,FW or OC,ICPG,FH,FW
                                        the filter (default G,OC/G,IC/G,FH,FW from the other options)
@@ -92,7 +93,7 @@ final class ExplainCommand implements Command {
     }
 
     /** A resolved problem: sizes, parameters and the flat region masks. */
-    private record Problem(String op, ConvShape s, ConvParams p, int[] rin, int[] rout) {
+    private record Problem(String op, ConvShape s, ConvParams p, int[] rin, int[] rout, String masksNote) {
         int rin(long n, long ih, long iw) {
             return rin[(int) ((n * s.ih() + ih) * s.iw() + iw)];
         }
@@ -228,7 +229,10 @@ final class ExplainCommand implements Command {
         boolean example = Arrays.equals(s.rinShape(), new long[] {1, 4, 4}) && Arrays.equals(s.routShape(), new long[] {1, 3, 3});
         int[] rin = mask(a, "rin", rinFile, s.rinShape(), example ? DemoCommand.RIN_B : null);
         int[] rout = mask(a, "rout", routFile, s.routShape(), example ? DemoCommand.ROUT_B : null);
-        return new Problem(op, s, p, rin, rout);
+        String note = a.has("rin") && a.has("rout") ? null
+                : (a.has("rin") ? "rout" : a.has("rout") ? "rin" : "rin and rout") + " not given: "
+                + (example ? "the masks of example (b)" : "one region (0) everywhere");
+        return new Problem(op, s, p, rin, rout, note);
     }
 
     private static String tooLarge() {
@@ -245,7 +249,7 @@ final class ExplainCommand implements Command {
         if (v == null || !isFile(v)) {
             return null;
         }
-        Tensor t = Npy.read(Path.of(v), arena);
+        Tensor t = RunCommand.readOption(key, Path.of(v), arena);
         if (t.dtype() == DType.FLOAT32) {
             throw new CliException("--" + key + " " + v + ": region masks must be int32 or uint8, got float32");
         }
@@ -306,6 +310,9 @@ final class ExplainCommand implements Command {
         if (p.mode() == Mode.CONVOLUTION) {
             out.printf(Locale.ROOT, "  convolution: tap (kh, kw) multiplies filter element (%d-kh, %d-kw)%n",
                     s.fh() - 1, s.fw() - 1);
+        }
+        if (pr.masksNote != null) {
+            out.println("  " + pr.masksNote);
         }
         Grid.print(out, "  ", "rin", Tensor.ofInts(pr.rin, s.rinShape()));
         Grid.print(out, "  ", "rout", Tensor.ofInts(pr.rout, s.routShape()));

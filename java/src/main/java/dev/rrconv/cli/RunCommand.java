@@ -10,7 +10,9 @@ import dev.rrconv.internal.NativeLibrary;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Set;
@@ -200,9 +202,28 @@ final class RunCommand implements Command {
         }
     }
 
+    /**
+     * Reads the .npy file of an option; a missing or unreadable file is reported with the option.
+     *
+     * @param key option name
+     * @param path its value
+     * @param arena owner of the memory
+     * @return the tensor
+     * @throws IOException on other I/O errors
+     */
+    static Tensor readOption(String key, Path path, Arena arena) throws IOException {
+        try {
+            return Npy.read(path, arena);
+        } catch (NoSuchFileException e) {
+            throw new CliException("--" + key + " " + path + ": no such file", e);
+        } catch (AccessDeniedException e) {
+            throw new CliException("--" + key + " " + path + ": permission denied", e);
+        }
+    }
+
     private static Tensor input(Args a, String key, Arena arena, DType dtype) throws IOException {
         Path path = Path.of(a.get(key));
-        Tensor t = Npy.read(path, arena);
+        Tensor t = readOption(key, path, arena);
         if (dtype != null && t.dtype() != dtype) {
             throw new CliException("--" + key + " " + path + ": " + key + " must be " + dtype + " ('" + dtype.npyDescr()
                     + "'), got " + t.dtype() + " ('" + t.dtype().npyDescr() + "')");
