@@ -79,9 +79,9 @@ final class ExplainCommand implements Command {
                                        one value for all pixels, or an int32/uint8 .npy file (which
                                        also gives N, IH, IW when no --src-shape/--input is given)
                   --rout MASK          output regions (N, OH, OW), likewise
-                                       Defaults: the masks of example (b) when the problem has its sizes
-                                       (rin 1,1,1,1,0,1,1,1,0,0,1,1,0,1,1,1; rout 0,1,1,1,0,0,1,0,1),
-                                       else one region everywhere (0).
+                                       When neither is given and the problem has the sizes of example (b),
+                                       its masks (rin 1,1,1,1,0,1,1,1,0,0,1,1,0,1,1,1; rout 0,1,1,1,0,0,1,0,1);
+                                       otherwise a mask not given is one region everywhere (0).
                   --verbose            also list skipped taps and why
 
                 examples:
@@ -226,7 +226,8 @@ final class ExplainCommand implements Command {
         if (outElems > MAX_LINES || work > MAX_WORK) {
             throw new CliException(tooLarge());
         }
-        boolean example = Arrays.equals(s.rinShape(), new long[] {1, 4, 4}) && Arrays.equals(s.routShape(), new long[] {1, 3, 3});
+        boolean example = !a.has("rin") && !a.has("rout") && Arrays.equals(s.rinShape(), new long[] {1, 4, 4})
+                && Arrays.equals(s.routShape(), new long[] {1, 3, 3});
         int[] rin = mask(a, "rin", rinFile, s.rinShape(), example ? DemoCommand.RIN_B : null);
         int[] rout = mask(a, "rout", routFile, s.routShape(), example ? DemoCommand.ROUT_B : null);
         String note = a.has("rin") && a.has("rout") ? null
