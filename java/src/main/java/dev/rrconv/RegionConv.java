@@ -213,6 +213,7 @@ public final class RegionConv {
             throw new IllegalArgumentException("gradFilter must have rank 5 (G, OCPG, ICPG, FH, FW) or 4 (OC, ICPG, FH, FW), got shape "
                     + Arrays.toString(g));
         }
+        ConvShape.requirePositive("gradFilter", g); // name the tensor, not just "kernel size", for a zero size
         ConvShape s = checkBackwardFilter(src, diff, rin, rout, params, g[g.length - 2], g[g.length - 1]);
         long[] expected = g.length == 5 ? s.filterShape() : new long[] {s.oc(), s.icpg(), s.fh(), s.fw()};
         checkOutput("gradFilter", gradFilter, expected, src, diff, rin, rout);
