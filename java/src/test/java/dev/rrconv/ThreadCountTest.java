@@ -3,6 +3,7 @@ package dev.rrconv;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
@@ -146,6 +147,7 @@ class ThreadCountTest {
         try (Arena arena = Arena.ofConfined()) {
             RegionConv.setThreads(1);
             int[][] reference = runAll(conv, s, in, arena);
+            checkAgainstOracle(backend, s, in, reference);
             for (int t : new int[] {2, 3, 7}) {
                 RegionConv.setThreads(t);
                 assertEquals(t, RegionConv.threads());
@@ -156,6 +158,28 @@ class ThreadCountTest {
                 }
             }
         }
+    }
+
+    /** The one-thread results are also right: |got - exact| <= 1e-4 * sum|terms| (see RandomConfigTest). */
+    static void checkAgainstOracle(Backend backend, Shape s, Inputs in, int[][] bits) {
+        Oracle.Geometry g = s.g();
+        double[] x = TestTensors.toDoubles(in.src.toFloatArray());
+        double[] w = TestTensors.toDoubles(in.filter.toFloatArray());
+        double[] dy = TestTensors.toDoubles(in.diff.toFloatArray());
+        int[] rin = in.rin.toIntArray();
+        int[] rout = in.rout.toIntArray();
+        Oracle.Result[] expected = {Oracle.forward(g, x, w, rin, rout), Oracle.backwardData(g, w, dy, rin, rout),
+                Oracle.backwardFilter(g, x, dy, rin, rout)};
+        List<String> errors = new ArrayList<>();
+        String[] dirs = {"forward", "backward data", "backward filter"};
+        for (int d = 0; d < 3; d++) {
+            double[] got = new double[bits[d].length];
+            for (int i = 0; i < got.length; i++) {
+                got[i] = Float.intBitsToFloat(bits[d][i]);
+            }
+            RandomConfigTest.compare(backend + " " + dirs[d], expected[d], got, false, errors);
+        }
+        assertTrue(errors.isEmpty(), s + ": " + errors);
     }
 
     @ParameterizedTest
