@@ -1,0 +1,83 @@
+package dev.rrconv.internal.javaimpl;
+
+import dev.rrconv.ConvParams;
+import dev.rrconv.ConvShape;
+import dev.rrconv.Tensor;
+
+/** Forward: packs src, masks and filter, then runs one {@link GatherConv} over the source planes. */
+public final class ForwardLoops {
+    private ForwardLoops() {}
+
+    /**
+     * dst = rrconv(src, filter); arguments as in {@code ConvBackend.forward}.
+     *
+     * @param threads thread count
+     * @throws ArithmeticException if a packed plane would not fit in a Java array
+     */
+    public static void run(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst,
+                           int threads) {
+        Gather geo = Gather.forward(s, p);
+        PlaneLayout layout = geo.layout;
+        int n = Math.toIntExact(s.n());
+        int g = Math.toIntExact(s.groups());
+        int icpg = Math.toIntExact(s.icpg());
+        int ocpg = Math.toIntExact(s.ocpg());
+        int ic = Math.multiplyExact(g, icpg);
+        int planes = Math.multiplyExact(n, ic);
+        int outLen = Math.multiplyExact(geo.rows, geo.pitch);
+        float[][] in = new float[planes][];
+        boolean[] finite = new boolean[planes];
+        int[][] inMask = new int[n][];
+        int[][][] outMask = new int[1][n][];
+        boolean shared = Packing.sharable(src) && Packing.sharable(rin) && Packing.sharable(rout);
+        Parallel.forEach(planes + n, shared ? threads : 1, i -> {
+            Workspace ws = Workspace.get();
+            if (i < planes) {
+                in[i] = new float[layout.length];
+                finite[i] = Packing.packPlane(src, i / ic, i % ic, layout, in[i], ws);
+            } else {
+                int img = i - planes;
+                inMask[img] = new int[layout.length];
+                Packing.packMask(rin, img, layout, inMask[img], ws);
+                outMask[0][img] = new int[outLen];
+                Packing.packMaskGrid(rout, img, 0, 1, geo.rows, 0, 1, geo.cols, geo.pitch, outMask[0][img]);
+            }
+        });
+        boolean[] groupFinite = groupFinite(finite, n, g, icpg);
+        float[] f = Packing.readFilter(filter, Workspace.get());
+        int fhw = Math.toIntExact(s.fh() * s.fw());
+        int taps = geo.taps;
+        float[] w = new float[Math.multiplyExact(g * ocpg * icpg, taps)];
+        boolean[] wFinite = new boolean[g * ocpg];
+        for (int oc = 0; oc < g * ocpg; oc++) {
+            boolean ok = true;
+            for (int ci = 0; ci < icpg; ci++) {
+                int src0 = (oc * icpg + ci) * fhw;
+                int dst0 = (oc * icpg + ci) * taps;
+                for (int k = 0; k < taps; k++) {
+                    float v = f[src0 + geo.filterTap[k]];
+                    w[dst0 + k] = v;
+                    ok &= Float.isFinite(v);
+                }
+            }
+            wFinite[oc] = ok;
+        }
+        Output out = Output.of(dst, false);
+        new GatherConv(new Gather[] {geo}, n, g, icpg, ocpg, new float[][] {w}, new boolean[][] {wFinite}, in,
+                groupFinite, inMask, outMask, out, threads).run(threads);
+        out.flush(threads);
+    }
+
+    /** {@code [n*groups + g]}: true if the planes {@code [(n*groups + g)*per + i]} are all finite. */
+    static boolean[] groupFinite(boolean[] finite, int n, int groups, int per) {
+        boolean[] out = new boolean[n * groups];
+        for (int i = 0; i < out.length; i++) {
+            boolean ok = true;
+            for (int c = 0; c < per; c++) {
+                ok &= finite[i * per + c];
+            }
+            out[i] = ok;
+        }
+        return out;
+    }
+}

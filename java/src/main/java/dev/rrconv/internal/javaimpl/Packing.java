@@ -1,0 +1,207 @@
+package dev.rrconv.internal.javaimpl;
+
+import dev.rrconv.DType;
+import dev.rrconv.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Copies between strided tensors (any segment: heap arrays of any element type, off-heap, mapped) and
+ * the dense Java arrays the loops run on. Contiguous rows move with one bulk copy; other rows element
+ * by element. All accesses are unaligned-safe.
+ */
+final class Packing {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT_UNALIGNED;
+
+    /** An unstarted thread: a segment accessible by it is accessible by every thread (not confined). */
+    private static final Thread OTHER = new Thread(() -> { }, "rrconv-probe");
+
+    private Packing() {}
+
+    /**
+     * @param t a tensor
+     * @return true if its segment may be accessed from the worker threads (heap, global, auto or shared)
+     */
+    static boolean sharable(Tensor t) {
+        return t.segment().isAccessibleBy(OTHER);
+    }
+
+    /**
+     * Reads one row of a float tensor: {@code count} elements from byte offset {@code base}, element
+     * stride {@code stride} (in elements), into {@code dst[0, count)}.
+     */
+    static void readFloats(MemorySegment seg, long base, long stride, float[] dst, int count) {
+        if (stride == 1) {
+            MemorySegment.copy(seg, F, base, dst, 0, count);
+        } else {
+            long step = 4 * stride;
+            for (int i = 0; i < count; i++) {
+                dst[i] = seg.get(F, base + i * step);
+            }
+        }
+    }
+
+    /**
+     * Packs plane {@code (i0, i1)} of a 4-D float tensor into {@code dst} according to {@code layout}
+     * (elements of {@code dst} outside the image are left as they are, normally zero).
+     *
+     * @return true if every value of the plane is finite
+     */
+    static boolean packPlane(Tensor t, long i0, long i1, PlaneLayout layout, float[] dst, Workspace ws) {
+        int h = layout.height;
+        int w = layout.width;
+        float[] row = ws.row(Workspace.ROW, w);
+        float[] chk = ws.row(Workspace.LANE, w);
+        java.util.Arrays.fill(chk, 0, w, 0f);
+        MemorySegment seg = t.segment();
+        long base = 4 * (i0 * t.stride(0) + i1 * t.stride(1));
+        long rowStep = 4 * t.stride(2);
+        long colStride = t.stride(3);
+        int pw = layout.phasesW;
+        for (int y = 0; y < h; y++) {
+            readFloats(seg, base + y * rowStep, colStride, row, w);
+            Kernels.accumulateNonFinite(chk, row, w);
+            if (pw == 1) {
+                System.arraycopy(row, 0, dst, layout.index(y, 0), w);
+            } else {
+                for (int phi = 0; phi < pw && phi < w; phi++) {
+                    int at = layout.index(y, phi);
+                    for (int x = phi, c = 0; x < w; x += pw, c++) {
+                        dst[at + c] = row[x];
+                    }
+                }
+            }
+        }
+        for (int x = 0; x < w; x++) {
+            if (chk[x] != 0f) {
+                return false; // NaN: some value of column x is NaN or infinite
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Packs image {@code n} of a 3-D int32 or uint8 mask into {@code dst} according to {@code layout}.
+     */
+    static void packMask(Tensor t, long n, PlaneLayout layout, int[] dst, Workspace ws) {
+        int h = layout.height;
+        int w = layout.width;
+        int[] row = ws.ints(w);
+        MemorySegment seg = t.segment();
+        boolean i32 = t.dtype() == DType.INT32;
+        long base = n * t.stride(0);
+        long rowStep = t.stride(1);
+        long colStride = t.stride(2);
+        byte[] bytes = i32 ? null : ws.bytes(w);
+        int pw = layout.phasesW;
+        for (int y = 0; y < h; y++) {
+            long off = base + y * rowStep;
+            if (i32) {
+                if (colStride == 1) {
+                    MemorySegment.copy(seg, I, 4 * off, row, 0, w);
+                } else {
+                    for (int x = 0; x < w; x++) {
+                        row[x] = seg.get(I, 4 * (off + x * colStride));
+                    }
+                }
+            } else {
+                if (colStride == 1) {
+                    MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, off, bytes, 0, w);
+                    for (int x = 0; x < w; x++) {
+                        row[x] = bytes[x] & 0xFF;
+                    }
+                } else {
+                    for (int x = 0; x < w; x++) {
+                        row[x] = seg.get(ValueLayout.JAVA_BYTE, off + x * colStride) & 0xFF;
+                    }
+                }
+            }
+            if (pw == 1) {
+                System.arraycopy(row, 0, dst, layout.index(y, 0), w);
+            } else {
+                for (int phi = 0; phi < pw && phi < w; phi++) {
+                    int at = layout.index(y, phi);
+                    for (int x = phi, c = 0; x < w; x += pw, c++) {
+                        dst[at + c] = row[x];
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs the sub-grid {@code (rowOff + p*rowStep, colOff + q*colStep)} of image {@code n} of a mask
+     * into {@code dst[p*pitch + q]} for {@code p < rows, q < cols}.
+     */
+    static void packMaskGrid(Tensor t, long n, int rowOff, int rowStep, int rows, int colOff, int colStep, int cols,
+                             int pitch, int[] dst) {
+        MemorySegment seg = t.segment();
+        boolean i32 = t.dtype() == DType.INT32;
+        for (int p = 0; p < rows; p++) {
+            long off = n * t.stride(0) + (rowOff + (long) p * rowStep) * t.stride(1) + colOff * t.stride(2);
+            long step = colStep * t.stride(2);
+            int at = p * pitch;
+            if (i32) {
+                if (step == 1) {
+                    MemorySegment.copy(seg, I, 4 * off, dst, at, cols);
+                } else {
+                    for (int q = 0; q < cols; q++) {
+                        dst[at + q] = seg.get(I, 4 * (off + q * step));
+                    }
+                }
+            } else {
+                for (int q = 0; q < cols; q++) {
+                    dst[at + q] = seg.get(ValueLayout.JAVA_BYTE, off + q * step) & 0xFF;
+                }
+            }
+        }
+    }
+
+    /**
+     * Writes {@code count} floats {@code src[srcOff, srcOff+count)} to a 4-D float tensor at
+     * {@code [i0, i1, row, col0 + q*colStep]}.
+     */
+    static void writeRow(Tensor t, long i0, long i1, long row, long col0, long colStep, float[] src, int srcOff,
+                         int count) {
+        MemorySegment seg = t.segment();
+        long base = 4 * (i0 * t.stride(0) + i1 * t.stride(1) + row * t.stride(2) + col0 * t.stride(3));
+        long step = colStep * t.stride(3);
+        if (step == 1) {
+            MemorySegment.copy(src, srcOff, seg, F, base, count);
+        } else {
+            long bstep = 4 * step;
+            for (int q = 0; q < count; q++) {
+                seg.set(F, base + q * bstep, src[srcOff + q]);
+            }
+        }
+    }
+
+    /**
+     * Reads a 5-D float filter (G, OCPG, ICPG, FH, FW), any strides, into a dense C-order array.
+     */
+    static float[] readFilter(Tensor f, Workspace ws) {
+        int g = Math.toIntExact(f.dim(0));
+        int ocpg = Math.toIntExact(f.dim(1));
+        int icpg = Math.toIntExact(f.dim(2));
+        int fh = Math.toIntExact(f.dim(3));
+        int fw = Math.toIntExact(f.dim(4));
+        float[] out = new float[Math.multiplyExact(Math.multiplyExact(g * ocpg, icpg), fh * fw)];
+        float[] row = ws.row(Workspace.ROW, fw);
+        MemorySegment seg = f.segment();
+        int at = 0;
+        for (int a = 0; a < g; a++) {
+            for (int b = 0; b < ocpg; b++) {
+                for (int c = 0; c < icpg; c++) {
+                    for (int d = 0; d < fh; d++) {
+                        long base = 4 * (a * f.stride(0) + b * f.stride(1) + c * f.stride(2) + d * f.stride(3));
+                        readFloats(seg, base, f.stride(4), row, fw);
+                        System.arraycopy(row, 0, out, at, fw);
+                        at += fw;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,102 @@
+package dev.rrconv.internal.javaimpl;
+
+import java.lang.ref.SoftReference;
+
+/**
+ * Per-thread scratch arrays, reused across tasks and calls (softly referenced, so a large workspace
+ * left on an idle thread can be reclaimed). Contents are undefined on return: callers initialise what
+ * they read.
+ */
+final class Workspace {
+    /** Slot numbers of the float rows; each slot is an independent array of rows. */
+    static final int ACC = 0;
+    static final int TMP = 1;
+    static final int MASK = 2;
+    static final int X = 3;
+    static final int ROW = 4;
+    static final int DIFF = 5;
+    static final int LANE = 6;
+    private static final int SLOTS = 8;
+
+    private static final ThreadLocal<SoftReference<Workspace>> LOCAL = new ThreadLocal<>();
+
+    private final float[][][] rows = new float[SLOTS][][];
+    private int[] ints = new int[0];
+    private byte[] bytes = new byte[0];
+
+    private Workspace() {}
+
+    /** @return this thread's workspace */
+    static Workspace get() {
+        SoftReference<Workspace> ref = LOCAL.get();
+        Workspace ws = ref == null ? null : ref.get();
+        if (ws == null) {
+            ws = new Workspace();
+            LOCAL.set(new SoftReference<>(ws));
+        }
+        return ws;
+    }
+
+    /**
+     * At least {@code count} rows of at least {@code length} floats each, all distinct arrays.
+     *
+     * @param slot which slot ({@link #ACC}, ...)
+     * @param count number of rows
+     * @param length minimum row length
+     * @return the rows (possibly more than asked)
+     */
+    float[][] rows(int slot, int count, int length) {
+        float[][] r = rows[slot];
+        if (r == null || r.length < count) {
+            float[][] grown = new float[Math.max(count, r == null ? 0 : r.length)][];
+            if (r != null) {
+                System.arraycopy(r, 0, grown, 0, r.length);
+            }
+            r = grown;
+            rows[slot] = r;
+        }
+        for (int i = 0; i < count; i++) {
+            if (r[i] == null || r[i].length < length) {
+                r[i] = new float[length];
+            }
+        }
+        return r;
+    }
+
+    /**
+     * One row of at least {@code length} floats.
+     *
+     * @param slot which slot
+     * @param length minimum length
+     * @return the row
+     */
+    float[] row(int slot, int length) {
+        return rows(slot, 1, length)[0];
+    }
+
+    /**
+     * An int array of at least {@code length} elements.
+     *
+     * @param length minimum length
+     * @return the array
+     */
+    int[] ints(int length) {
+        if (ints.length < length) {
+            ints = new int[length];
+        }
+        return ints;
+    }
+
+    /**
+     * A byte array of at least {@code length} elements.
+     *
+     * @param length minimum length
+     * @return the array
+     */
+    byte[] bytes(int length) {
+        if (bytes.length < length) {
+            bytes = new byte[length];
+        }
+        return bytes;
+    }
+}

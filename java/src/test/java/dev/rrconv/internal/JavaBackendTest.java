@@ -1,0 +1,577 @@
+package dev.rrconv.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.rrconv.ConvParams;
+import dev.rrconv.ConvShape;
+import dev.rrconv.DType;
+import dev.rrconv.Mode;
+import dev.rrconv.Tensor;
+import dev.rrconv.internal.javaimpl.ReferenceLoops;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The fast Java backend against {@link SimpleLoops} (double precision, tolerance relative to the sum of
+ * absolute terms) and against the float {@link ReferenceLoops} (forward and backward data sum in the same
+ * order, so those must match bit for bit), on seeded random problems: dense, grouped, depthwise and
+ * depthwise-multiplier channels, asymmetric strides, padding and dilation, non-square kernels, both
+ * modes, int32 and uint8 masks with extreme values, every tensor in a random memory layout (heap
+ * float[], unaligned heap byte[], shared or confined off-heap, permuted or padded-stride views).
+ * Results must be bitwise identical for 1, 2, 3 and 7 threads, and NaN or infinity where no tap reads
+ * must not reach any output.
+ */
+class JavaBackendTest {
+    private static final JavaBackend BACKEND = new JavaBackend();
+    private static final int[] INT_PALETTE = {Integer.MIN_VALUE, Integer.MAX_VALUE, 16777216, 16777217, 0, -1, 7};
+    private static final int[] BYTE_PALETTE = {0, 255, 1, 128};
+    private static final int LAYOUTS = 6;
+
+    @AfterEach
+    void resetThreads() {
+        Backends.setThreads(0);
+    }
+
+    /** One problem: sizes, parameters and dense C-order data. */
+    record Problem(ConvShape s, ConvParams p, float[] src, float[] filter, float[] diff, int[] rin, int[] rout,
+                   boolean u8) {
+        @Override
+        public String toString() {
+            return s + " " + p + (u8 ? " uint8" : " int32");
+        }
+    }
+
+    static IntStream smallSeeds() {
+        return IntStream.range(0, 240);
+    }
+
+    static IntStream largeSeeds() {
+        return IntStream.range(1000, 1010);
+    }
+
+    static IntStream nanSeeds() {
+        return IntStream.range(2000, 2040);
+    }
+
+    @ParameterizedTest
+    @MethodSource("smallSeeds")
+    void randomSmallProblems(int seed) {
+        Random r = new Random(seed * 0x9E3779B97F4A7C15L + 17);
+        Problem pr = randomProblem(r, seed % 5, 40_000, 16, 3);
+        int alt = new int[] {2, 3, 7}[seed % 3];
+        checkAll(pr, r, new int[] {1, alt}, true);
+    }
+
+    @ParameterizedTest
+    @MethodSource("largeSeeds")
+    void randomLargerProblemsAllThreadCounts(int seed) {
+        Random r = new Random(seed * 0x9E3779B97F4A7C15L + 17);
+        Problem pr = randomProblem(r, seed % 5, 1_500_000, 72, 4);
+        checkAll(pr, r, new int[] {1, 2, 3, 7}, false);
+    }
+
+    @Test
+    void depthwiseAndDenseReferenceShapesAreConsistent() {
+        Random r = new Random(5);
+        // Small versions of the benchmark shapes: depthwise 7x7 pad 3, dense 3x3 pad 1, strided dense.
+        checkAll(problem(r, 2, 24, 1, 1, 20, 20, 7, 7, ConvParams.DEFAULT.withPadding(3, 3).withGroups(24), 0, false),
+                r, new int[] {1, 2, 7}, false);
+        checkAll(problem(r, 2, 1, 16, 16, 18, 18, 3, 3, ConvParams.DEFAULT.withPadding(1, 1), 0, false), r,
+                new int[] {1, 3}, false);
+        checkAll(problem(r, 2, 1, 8, 12, 17, 19, 3, 3, ConvParams.DEFAULT.withPadding(1, 1).withStride(2, 2), 1,
+                true), r, new int[] {1, 2}, false);
+    }
+
+    @Test
+    void masksCompareAsIntsNotFloats() {
+        // 16777216 and 16777217 are one float but two regions; INT_MIN/INT_MAX and uint8 255 are regions too.
+        Random r = new Random(9);
+        for (boolean u8 : new boolean[] {false, true}) {
+            ConvParams p = ConvParams.DEFAULT.withPadding(1, 1);
+            ConvShape s = ConvShape.ofForward(new long[] {1, 1, 4, 4}, new long[] {1, 1, 1, 3, 3}, p);
+            int a = u8 ? 0 : 16777216;
+            int b = u8 ? 255 : 16777217;
+            int[] rin = new int[16];
+            int[] rout = new int[16];
+            for (int i = 0; i < 16; i++) {
+                rin[i] = (i % 4) < 2 ? a : b;
+                rout[i] = (i / 4) < 2 ? a : (u8 ? 128 : Integer.MIN_VALUE);
+            }
+            float[] src = new float[16];
+            Arrays.fill(src, 1f);
+            float[] f = new float[9];
+            Arrays.fill(f, 1f);
+            Problem pr = new Problem(s, p, src, f, randomFloats(r, 16), rin, rout, u8);
+            float[] got = runForward(pr, 0, 0, 0, 0, 0, 1);
+            double[] want = SimpleLoops.forward(s, p, src, f, rin, rout)[0];
+            for (int i = 0; i < 16; i++) {
+                assertEquals(want[i], got[i], 0.0, "pixel " + i);
+            }
+            assertEquals(0f, got[15], "rout region matches no input region");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("nanSeeds")
+    void nonFiniteValuesNoTapReadsNeverReachOutputs(int seed) {
+        Random r = new Random(seed * 31L + 7);
+        Problem base = randomProblem(r, seed % 5, 40_000, 12, 2);
+        ConvShape s = base.s();
+        // Stripe masks leave whole taps unused; random masks leave scattered pixels unused.
+        int[] rin = base.rin().clone();
+        int[] rout = base.rout().clone();
+        if (seed % 2 == 0) {
+            for (int i = 0; i < rin.length; i++) {
+                rin[i] = (int) ((i % s.iw()) % 2);
+            }
+            for (int i = 0; i < rout.length; i++) {
+                rout[i] = (int) ((i % s.ow()) % 2);
+            }
+        }
+        boolean[][] used = usage(s, base.p(), rin, rout);
+        float[] poison = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+        float[] src = base.src().clone();
+        float[] diff = base.diff().clone();
+        float[] filter = base.filter().clone();
+        int poisoned = 0;
+        for (int i = 0; i < src.length; i++) {
+            if (!used[0][i]) {
+                src[i] = poison[i % 3];
+                poisoned++;
+            }
+        }
+        for (int i = 0; i < diff.length; i++) {
+            if (!used[1][i]) {
+                diff[i] = poison[i % 3];
+                poisoned++;
+            }
+        }
+        for (int i = 0; i < filter.length; i++) {
+            if (!used[2][i]) {
+                filter[i] = poison[i % 3];
+                poisoned++;
+            }
+        }
+        Problem pr = new Problem(s, base.p(), src, filter, diff, rin, rout, base.u8());
+        checkAll(pr, r, new int[] {1, 2}, false);
+        if (seed == 2000) {
+            assertTrue(poisoned > 0, "the test should poison something");
+        }
+        // A NaN at a position a tap does read must propagate exactly where the reference puts it.
+        int live = -1;
+        for (int i = 0; i < src.length && live < 0; i++) {
+            if (used[0][i]) {
+                live = i;
+            }
+        }
+        if (live >= 0) {
+            src[live] = Float.NaN;
+            Problem hot = new Problem(s, base.p(), src, filter, diff, rin, rout, base.u8());
+            double[] want = SimpleLoops.forward(s, hot.p(), src, filter, rin, rout)[0];
+            float[] got = runForward(hot, r.nextInt(LAYOUTS), 0, 0, 0, 0, 2);
+            for (int i = 0; i < want.length; i++) {
+                assertEquals(Double.isNaN(want[i]), Float.isNaN(got[i]), "NaN pattern at " + i + " of " + hot);
+            }
+        }
+    }
+
+    // ---- checking ---------------------------------------------------------------------------------
+
+    private static void checkAll(Problem pr, Random r, int[] threadCounts, boolean quick) {
+        ConvShape s = pr.s();
+        int[] lay = new int[7];
+        for (int i = 0; i < lay.length; i++) {
+            lay[i] = r.nextInt(LAYOUTS);
+        }
+        double[][] wantF = SimpleLoops.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout());
+        double[][] wantD = SimpleLoops.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout());
+        double[][] wantW = SimpleLoops.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout());
+        float[] f1 = null;
+        float[] d1 = null;
+        float[] w1 = null;
+        for (int t : threadCounts) {
+            float[] f = runForward(pr, lay[0], lay[1], lay[2], lay[3], lay[4], t);
+            float[] d = runBackwardData(pr, lay[1], lay[5], lay[2], lay[3], lay[6], t);
+            float[] w = runBackwardFilter(pr, lay[0], lay[5], lay[2], lay[3], lay[4], t);
+            if (f1 == null) {
+                f1 = f;
+                d1 = d;
+                w1 = w;
+                assertClose("forward", pr, f, wantF);
+                assertClose("backward data", pr, d, wantD);
+                assertClose("backward filter", pr, w, wantW);
+            } else {
+                assertBitwise("forward, " + t + " threads", pr, f1, f);
+                assertBitwise("backward data, " + t + " threads", pr, d1, d);
+                assertBitwise("backward filter, " + t + " threads", pr, w1, w);
+            }
+        }
+        if (!quick || r.nextInt(4) == 0) {
+            // Forward and backward data add the same terms in the same order as the float reference.
+            assertBitwise("forward vs float reference", pr, referenceForward(pr), f1);
+            assertBitwise("backward data vs float reference", pr, referenceBackwardData(pr), d1);
+        }
+    }
+
+    private static void assertClose(String what, Problem pr, float[] got, double[][] want) {
+        assertEquals(want[0].length, got.length, what);
+        for (int i = 0; i < got.length; i++) {
+            double w = want[0][i];
+            double tol = 1e-4 * want[1][i] + 1e-6;
+            if (!Double.isFinite(w) || !Float.isFinite(got[i]) || Math.abs(got[i] - w) > tol) {
+                fail(what + ": element " + i + " is " + got[i] + ", expected " + w + " (+-" + tol + ") in " + pr);
+            }
+        }
+    }
+
+    private static void assertBitwise(String what, Problem pr, float[] want, float[] got) {
+        for (int i = 0; i < want.length; i++) {
+            if (Float.floatToIntBits(want[i]) != Float.floatToIntBits(got[i])) {
+                fail(what + ": element " + i + " is " + got[i] + ", expected exactly " + want[i] + " in " + pr);
+            }
+        }
+    }
+
+    // ---- running the backend ------------------------------------------------------------------------
+
+    private static float[] runForward(Problem pr, int lSrc, int lFilter, int lRin, int lRout, int lOut, int threads) {
+        Backends.setThreads(threads);
+        ConvShape s = pr.s();
+        try (Arena confined = Arena.ofConfined(); Arena shared = Arena.ofShared()) {
+            Random r = new Random(lSrc * 7 + lOut);
+            Tensor src = floats(pr.src(), s.srcShape(), lSrc, r, confined, shared);
+            Tensor filter = floats(pr.filter(), s.filterShape(), lFilter, r, confined, shared);
+            Tensor rin = mask(pr.rin(), s.rinShape(), pr.u8(), lRin, r, confined, shared);
+            Tensor rout = mask(pr.rout(), s.routShape(), pr.u8(), lRout, r, confined, shared);
+            Tensor dst = output(s.dstShape(), lOut, r, confined, shared);
+            ConvShape checked = ConvShape.ofForward(src.shape(), filter.shape(), pr.p());
+            assertEquals(s, checked);
+            BACKEND.forward(s, pr.p(), src, filter, rin, rout, dst);
+            return dst.toFloatArray();
+        }
+    }
+
+    private static float[] runBackwardData(Problem pr, int lFilter, int lDiff, int lRin, int lRout, int lOut,
+                                           int threads) {
+        Backends.setThreads(threads);
+        ConvShape s = pr.s();
+        try (Arena confined = Arena.ofConfined(); Arena shared = Arena.ofShared()) {
+            Random r = new Random(lDiff * 7 + lOut);
+            Tensor filter = floats(pr.filter(), s.filterShape(), lFilter, r, confined, shared);
+            Tensor diff = floats(pr.diff(), s.dstShape(), lDiff, r, confined, shared);
+            Tensor rin = mask(pr.rin(), s.rinShape(), pr.u8(), lRin, r, confined, shared);
+            Tensor rout = mask(pr.rout(), s.routShape(), pr.u8(), lRout, r, confined, shared);
+            Tensor grad = output(s.srcShape(), lOut, r, confined, shared);
+            assertEquals(s, ConvShape.ofBackwardData(filter.shape(), diff.shape(), rin.shape(), pr.p()));
+            BACKEND.backwardData(s, pr.p(), filter, diff, rin, rout, grad);
+            return grad.toFloatArray();
+        }
+    }
+
+    private static float[] runBackwardFilter(Problem pr, int lSrc, int lDiff, int lRin, int lRout, int lOut,
+                                             int threads) {
+        Backends.setThreads(threads);
+        ConvShape s = pr.s();
+        try (Arena confined = Arena.ofConfined(); Arena shared = Arena.ofShared()) {
+            Random r = new Random(lSrc * 7 + lOut + 3);
+            Tensor src = floats(pr.src(), s.srcShape(), lSrc, r, confined, shared);
+            Tensor diff = floats(pr.diff(), s.dstShape(), lDiff, r, confined, shared);
+            Tensor rin = mask(pr.rin(), s.rinShape(), pr.u8(), lRin, r, confined, shared);
+            Tensor rout = mask(pr.rout(), s.routShape(), pr.u8(), lRout, r, confined, shared);
+            Tensor grad = output(s.filterShape(), lOut, r, confined, shared);
+            assertEquals(s, ConvShape.ofBackwardFilter(src.shape(), diff.shape(), s.fh(), s.fw(), pr.p()));
+            BACKEND.backwardFilter(s, pr.p(), src, diff, rin, rout, grad);
+            return grad.toFloatArray();
+        }
+    }
+
+    private static float[] referenceForward(Problem pr) {
+        ConvShape s = pr.s();
+        Tensor dst = Tensor.ofFloats(new float[(int) product(s.dstShape())], s.dstShape());
+        ReferenceLoops.forward(s, pr.p(), Tensor.ofFloats(pr.src().clone(), s.srcShape()),
+                Tensor.ofFloats(pr.filter().clone(), s.filterShape()), Tensor.ofInts(pr.rin().clone(), s.rinShape()),
+                Tensor.ofInts(pr.rout().clone(), s.routShape()), dst);
+        return dst.toFloatArray();
+    }
+
+    private static float[] referenceBackwardData(Problem pr) {
+        ConvShape s = pr.s();
+        Tensor grad = Tensor.ofFloats(new float[(int) product(s.srcShape())], s.srcShape());
+        ReferenceLoops.backwardData(s, pr.p(), Tensor.ofFloats(pr.filter().clone(), s.filterShape()),
+                Tensor.ofFloats(pr.diff().clone(), s.dstShape()), Tensor.ofInts(pr.rin().clone(), s.rinShape()),
+                Tensor.ofInts(pr.rout().clone(), s.routShape()), grad);
+        return grad.toFloatArray();
+    }
+
+    // ---- tensors in assorted memory layouts -------------------------------------------------------------
+
+    /** Storage for {@code count} elements of {@code bytes} bytes: heap or off-heap, by layout. */
+    private static MemorySegment storage(long count, DType type, int layout, Random r, Arena confined, Arena shared) {
+        long bytes = count * type.byteSize();
+        return switch (layout) {
+            case 0 -> switch (type) {
+                case FLOAT32 -> MemorySegment.ofArray(new float[(int) count]);
+                case INT32 -> MemorySegment.ofArray(new int[(int) count]);
+                case UINT8 -> MemorySegment.ofArray(new byte[(int) count]);
+            };
+            // heap byte[], deliberately misaligned for 4-byte elements
+            case 1 -> MemorySegment.ofArray(new byte[(int) bytes + 3]).asSlice(type == DType.UINT8 ? 0 : 1 + r.nextInt(3), bytes);
+            case 2 -> shared.allocate(Math.max(1, bytes), 64);
+            case 3 -> confined.allocate(Math.max(1, bytes), 64);
+            default -> r.nextBoolean() ? MemorySegment.ofArray(new byte[(int) bytes]) : shared.allocate(Math.max(1, bytes), 16);
+        };
+    }
+
+    /** A tensor of the given logical shape in one of the layouts; layouts 4 and 5 are non-contiguous views. */
+    private static Tensor tensor(long[] shape, DType type, int layout, Random r, Arena confined, Arena shared) {
+        int rank = shape.length;
+        if (layout == 4) { // permuted storage, viewed back in logical order
+            int[] perm = IntStream.range(0, rank).toArray();
+            for (int i = rank - 1; i > 0; i--) {
+                int j = r.nextInt(i + 1);
+                int t = perm[i];
+                perm[i] = perm[j];
+                perm[j] = t;
+            }
+            long[] stored = new long[rank];
+            for (int i = 0; i < rank; i++) {
+                stored[i] = shape[perm[i]];
+            }
+            Tensor base = Tensor.of(storage(product(shape), type, layout, r, confined, shared), type, stored);
+            int[] inverse = new int[rank];
+            for (int i = 0; i < rank; i++) {
+                inverse[perm[i]] = i;
+            }
+            return base.permute(inverse);
+        }
+        if (layout == 5) { // padded strides (gaps between rows, planes, images)
+            long[] padded = new long[rank];
+            for (int i = 0; i < rank; i++) {
+                padded[i] = shape[i] + r.nextInt(3);
+            }
+            long[] strides = Tensor.denseStrides(padded);
+            return Tensor.ofStrided(storage(product(padded), type, layout, r, confined, shared), type, shape, strides);
+        }
+        return Tensor.of(storage(product(shape), type, layout, r, confined, shared), type, shape);
+    }
+
+    private static Tensor floats(float[] data, long[] shape, int layout, Random r, Arena confined, Arena shared) {
+        Tensor t = tensor(shape, DType.FLOAT32, layout, r, confined, shared);
+        long[] idx = new long[shape.length];
+        for (float v : data) {
+            t.setFloat(v, idx);
+            increment(idx, shape);
+        }
+        return t;
+    }
+
+    private static Tensor mask(int[] data, long[] shape, boolean u8, int layout, Random r, Arena confined,
+                               Arena shared) {
+        Tensor t = tensor(shape, u8 ? DType.UINT8 : DType.INT32, layout, r, confined, shared);
+        long[] idx = new long[shape.length];
+        for (int v : data) {
+            t.setInt(v, idx);
+            increment(idx, shape);
+        }
+        return t;
+    }
+
+    /** An output tensor pre-filled with NaN, so that an element the backend fails to write shows. */
+    private static Tensor output(long[] shape, int layout, Random r, Arena confined, Arena shared) {
+        Tensor t = tensor(shape, DType.FLOAT32, layout, r, confined, shared);
+        long[] idx = new long[shape.length];
+        for (long i = 0; i < product(shape); i++) {
+            t.setFloat(Float.NaN, idx);
+            increment(idx, shape);
+        }
+        return t;
+    }
+
+    private static void increment(long[] idx, long[] shape) {
+        for (int d = idx.length - 1; d >= 0; d--) {
+            if (++idx[d] < shape[d]) {
+                return;
+            }
+            idx[d] = 0;
+        }
+    }
+
+    private static long product(long[] shape) {
+        long c = 1;
+        for (long d : shape) {
+            c *= d;
+        }
+        return c;
+    }
+
+    // ---- random problems ----------------------------------------------------------------------------
+
+    /**
+     * A random problem of a channel kind (0 dense, 1 grouped, 2 depthwise, 3 depthwise multiplier,
+     * 4 many channels) with at most {@code maxMacs} multiply-adds per direction.
+     */
+    private static Problem randomProblem(Random r, int kind, long maxMacs, int maxSize, int maxBatch) {
+        while (true) {
+            int g;
+            int icpg;
+            int ocpg;
+            switch (kind) {
+                case 0 -> { g = 1; icpg = 1 + r.nextInt(6); ocpg = 1 + r.nextInt(6); }
+                case 1 -> { g = 2 + r.nextInt(2); icpg = 1 + r.nextInt(4); ocpg = 1 + r.nextInt(4); }
+                case 2 -> { g = 1 + r.nextInt(8); icpg = 1; ocpg = 1; }
+                case 3 -> { g = 1 + r.nextInt(5); icpg = 1; ocpg = 2 + r.nextInt(3); }
+                default -> { g = 1 + r.nextInt(2); icpg = 4 + r.nextInt(8); ocpg = 4 + r.nextInt(8); }
+            }
+            int fh = 1 + r.nextInt(7);
+            int fw = 1 + r.nextInt(7);
+            int sh = small(r);
+            int sw = small(r);
+            int dh = small(r);
+            int dw = small(r);
+            int ph = r.nextInt(dh * (fh - 1) + 3);
+            int pw = r.nextInt(dw * (fw - 1) + 3);
+            int ih = 1 + r.nextInt(maxSize);
+            int iw = 1 + r.nextInt(maxSize);
+            int n = 1 + r.nextInt(maxBatch);
+            ConvParams p = new ConvParams(sh, sw, ph, pw, dh, dw, g, r.nextBoolean() ? Mode.CONVOLUTION
+                    : Mode.CROSS_CORRELATION);
+            long oh = ConvParams.outputSize(ih, fh, ph, dh, sh);
+            long ow = ConvParams.outputSize(iw, fw, pw, dw, sw);
+            if (oh < 1 || ow < 1) {
+                continue;
+            }
+            long macs = (long) n * g * ocpg * oh * ow * icpg * fh * fw;
+            long touched = (long) n * g * (icpg + ocpg) * ih * iw;
+            if (macs > maxMacs || touched > 8 * maxMacs) {
+                continue;
+            }
+            return problem(r, n, g, icpg, ocpg, ih, iw, fh, fw, p, r.nextInt(4), r.nextBoolean());
+        }
+    }
+
+    private static int small(Random r) {
+        int v = r.nextInt(6);
+        return v < 3 ? 1 : v < 5 ? 2 : 3;
+    }
+
+    private static Problem problem(Random r, int n, int g, int icpg, int ocpg, int ih, int iw, int fh, int fw,
+                                   ConvParams p, int maskKind, boolean u8) {
+        p = p.withGroups(g);
+        ConvShape s = ConvShape.ofForward(new long[] {n, (long) g * icpg, ih, iw}, new long[] {g, ocpg, icpg, fh, fw}, p);
+        int[] palette = palette(r, u8);
+        int[] rin = new int[(int) product(s.rinShape())];
+        int[] rout = new int[(int) product(s.routShape())];
+        int bh = 1 + r.nextInt(5);
+        int bw = 1 + r.nextInt(5);
+        for (int b = 0; b < n; b++) {
+            for (int y = 0; y < ih; y++) {
+                for (int x = 0; x < iw; x++) {
+                    rin[(b * ih + y) * iw + x] = region(r, maskKind, palette, y, x, bh, bw);
+                }
+            }
+            for (int y = 0; y < s.oh(); y++) {
+                for (int x = 0; x < s.ow(); x++) {
+                    int cy = y * p.strideH() - p.padH() + p.dilationH() * (fh / 2);
+                    int cx = x * p.strideW() - p.padW() + p.dilationW() * (fw / 2);
+                    rout[(int) ((b * s.oh() + y) * s.ow() + x)] = region(r, maskKind, palette, cy, cx, bh, bw);
+                }
+            }
+        }
+        return new Problem(s, p, randomFloats(r, (int) product(s.srcShape())), randomFloats(r, (int) product(s.filterShape())),
+                randomFloats(r, (int) product(s.dstShape())), rin, rout, u8);
+    }
+
+    private static int[] palette(Random r, boolean u8) {
+        int[] from = u8 ? BYTE_PALETTE : INT_PALETTE;
+        int[] p = new int[2 + r.nextInt(2)];
+        if (!u8 && r.nextBoolean()) { // one float, two ints
+            p[0] = 16777216;
+            p[1] = 16777217;
+            p[p.length - 1] = from[r.nextInt(from.length)];
+            return p;
+        }
+        for (int i = 0; i < p.length; i++) {
+            p[i] = from[r.nextInt(from.length)];
+        }
+        return p;
+    }
+
+    /** A region id: 0 random, 1 blocks (with a little noise), 2 one region, 3 vertical stripes. */
+    private static int region(Random r, int kind, int[] palette, int y, int x, int bh, int bw) {
+        return switch (kind) {
+            case 0 -> palette[r.nextInt(palette.length)];
+            case 1 -> r.nextInt(20) == 0 ? palette[r.nextInt(palette.length)]
+                    : palette[Math.floorMod(Math.floorDiv(y, bh) + Math.floorDiv(x, bw), palette.length)];
+            case 2 -> palette[0];
+            default -> palette[Math.floorMod(x, palette.length)];
+        };
+    }
+
+    private static float[] randomFloats(Random r, int count) {
+        float[] v = new float[count];
+        for (int i = 0; i < count; i++) {
+            v[i] = (float) (r.nextGaussian());
+        }
+        return v;
+    }
+
+    /** Which src, diff and filter elements any non-skipped tap reads: {@code {src, diff, filter}}. */
+    private static boolean[][] usage(ConvShape s, ConvParams p, int[] rin, int[] rout) {
+        int n = (int) s.n(), g = (int) s.groups(), icpg = (int) s.icpg(), ocpg = (int) s.ocpg();
+        int ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow(), fh = (int) s.fh(), fw = (int) s.fw();
+        boolean flip = p.mode() == Mode.CONVOLUTION;
+        boolean[] src = new boolean[n * g * icpg * ih * iw];
+        boolean[] diff = new boolean[n * g * ocpg * oh * ow];
+        boolean[] filter = new boolean[g * ocpg * icpg * fh * fw];
+        for (int b = 0; b < n; b++) {
+            for (int y = 0; y < oh; y++) {
+                for (int x = 0; x < ow; x++) {
+                    for (int kh = 0; kh < fh; kh++) {
+                        int yy = y * p.strideH() - p.padH() + kh * p.dilationH();
+                        for (int kw = 0; kw < fw; kw++) {
+                            int xx = x * p.strideW() - p.padW() + kw * p.dilationW();
+                            if (yy < 0 || yy >= ih || xx < 0 || xx >= iw
+                                    || rin[(b * ih + yy) * iw + xx] != rout[(b * oh + y) * ow + x]) {
+                                continue;
+                            }
+                            int fkh = flip ? fh - 1 - kh : kh, fkw = flip ? fw - 1 - kw : kw;
+                            for (int gi = 0; gi < g; gi++) {
+                                for (int ocg = 0; ocg < ocpg; ocg++) {
+                                    diff[((b * g * ocpg + gi * ocpg + ocg) * oh + y) * ow + x] = true;
+                                    for (int icg = 0; icg < icpg; icg++) {
+                                        src[((b * g * icpg + gi * icpg + icg) * ih + yy) * iw + xx] = true;
+                                        filter[(((gi * ocpg + ocg) * icpg + icg) * fh + fkh) * fw + fkw] = true;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return new boolean[][] {src, diff, filter};
+    }
+
+    @Test
+    void helpersRoundTrip() {
+        // The layout helpers themselves: every layout reads back what was written.
+        Random r = new Random(1);
+        long[] shape = {2, 3, 4, 5};
+        float[] data = randomFloats(r, 120);
+        try (Arena confined = Arena.ofConfined(); Arena shared = Arena.ofShared()) {
+            for (int layout = 0; layout < LAYOUTS; layout++) {
+                assertArrayEquals(data, floats(data, shape, layout, r, confined, shared).toFloatArray());
+            }
+        }
+    }
+}
