@@ -1,8 +1,9 @@
 /*
  * cpu.c -- which instruction set the fast kernels may use, decided once per process.
  *
- *   avx512  AVX-512F, with the OS saving the opmask/ZMM state (XCR0 bits 1,2,5,6,7)
- *   avx2    AVX2 + FMA, with the OS saving the YMM state (XCR0 bits 1,2)
+ *   avx512  AVX-512 F, DQ, BW and VL (Skylake-X and later, Zen 4 and later), with the OS saving the
+ *           opmask/ZMM state (XCR0 bits 1,2,5,6,7)
+ *   avx2    AVX2 + FMA + BMI2, with the OS saving the YMM state (XCR0 bits 1,2)
  *   scalar  anything else (and every non-x86 CPU)
  *
  * The environment variable RRCONV_MAX_ISA (avx512 | avx2 | scalar, case-insensitive), read at that
@@ -52,9 +53,10 @@ static rr_isa detect_hardware(void)
     if (__get_cpuid_max(0, NULL) < 7) return isa;
     __cpuid_count(7, 0, eax, ebx, ecx, edx);
     const int avx2 = (ebx >> 5) & 1;
-    const int avx512f = (ebx >> 16) & 1;
-    if (ymm_state && avx && avx2 && fma) isa = RR_ISA_AVX2;
-    if (isa == RR_ISA_AVX2 && zmm_state && avx512f) isa = RR_ISA_AVX512;
+    const int bmi2 = (ebx >> 8) & 1;
+    const int avx512 = ((ebx >> 16) & 1) && ((ebx >> 17) & 1) && ((ebx >> 30) & 1) && ((ebx >> 31) & 1);
+    if (ymm_state && avx && avx2 && fma && bmi2) isa = RR_ISA_AVX2;
+    if (isa == RR_ISA_AVX2 && zmm_state && avx512) isa = RR_ISA_AVX512;
 #endif
     return isa;
 }

@@ -9,6 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "internal.h"
+#include "kernels/kernels.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -320,16 +321,18 @@ rrconv_status rr_run_normalized(const rr_problem *p, rr_kernel_fn kernel)
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
 /*
- * The fast path. A fast kernel is chosen here when the problem suits it and the CPU allows it,
- * e.g.
- *     if (p->dir == RR_FORWARD && rr_active_isa() >= RR_ISA_AVX512 && rr_fwd_avx512_suits(&p->c))
- *         return rr_fwd_avx512;
- * The kernel then runs on the normalized problem (rr_run_normalized): dense tensors,
- * cross-correlation, int32 masks. NULL: no fast kernel, use the reference loops.
+ * The fast path: each direction's picker (kernels/) looks at the sizes and the active ISA and returns a
+ * kernel, or NULL when none suits. The kernel runs on the normalized problem (rr_run_normalized):
+ * dense tensors, cross-correlation, int32 masks.
  */
 static rr_kernel_fn pick_fast_kernel(const rr_problem *p)
 {
-    (void)p;
+    const rr_isa isa = rr_active_isa();
+    switch (p->dir) {
+    case RR_FORWARD: return rr_pick_forward(&p->c, isa);
+    case RR_BACKWARD_DATA: return rr_pick_backward_data(&p->c, isa);
+    case RR_BACKWARD_FILTER: return rr_pick_backward_filter(&p->c, isa);
+    }
     return NULL;
 }
 

@@ -117,8 +117,15 @@ public record ConvParams(int strideH, int strideW, int padH, int padW, int dilat
      * @return the output size; {@code <= 0} when the dilated filter does not fit in the padded input
      */
     public static long outputSize(long in, long k, long pad, long dilation, long stride) {
-        long span = in + 2 * pad - dilation * (k - 1) - 1;
-        return span < 0 ? 0 : span / stride + 1;
+        // Exact arithmetic: a dilated extent or padded size that overflows a long means "empty".
+        try {
+            long extent = Math.addExact(Math.multiplyExact(dilation, Math.subtractExact(k, 1)), 1);
+            long padded = Math.addExact(in, Math.multiplyExact(2, pad));
+            long span = padded - extent;
+            return span < 0 ? 0 : span / stride + 1;
+        } catch (ArithmeticException overflow) {
+            return 0;
+        }
     }
 
     @Override

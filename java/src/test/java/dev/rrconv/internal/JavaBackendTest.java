@@ -23,8 +23,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The fast Java backend against {@link SimpleLoops} (double precision, tolerance relative to the sum of
- * absolute terms) and against the float {@link ReferenceLoops} (forward and backward data sum in the same
- * order, so those must match bit for bit), on seeded random problems: dense, grouped, depthwise and
+ * absolute terms) and, where it sums in float in the same order, bit for bit against the float
+ * {@link ReferenceLoops}, on seeded random problems: dense, grouped, depthwise and
  * depthwise-multiplier channels, asymmetric strides, padding and dilation, non-square kernels, both
  * modes, int32 and uint8 masks with extreme values, every tensor in a random memory layout (heap
  * float[], unaligned heap byte[], shared or confined off-heap, permuted or padded-stride views).
@@ -69,7 +69,7 @@ class JavaBackendTest {
         Random r = new Random(seed * 0x9E3779B97F4A7C15L + 17);
         Problem pr = randomProblem(r, seed % 5, 40_000, 16, 3);
         int alt = new int[] {2, 3, 7}[seed % 3];
-        checkAll(pr, r, new int[] {1, alt}, true);
+        checkAll(pr, r, new int[] {1, alt});
     }
 
     @ParameterizedTest
@@ -77,7 +77,7 @@ class JavaBackendTest {
     void randomLargerProblemsAllThreadCounts(int seed) {
         Random r = new Random(seed * 0x9E3779B97F4A7C15L + 17);
         Problem pr = randomProblem(r, seed % 5, 1_500_000, 72, 4);
-        checkAll(pr, r, new int[] {1, 2, 3, 7}, false);
+        checkAll(pr, r, new int[] {1, 2, 3, 7});
     }
 
     @Test
@@ -85,11 +85,11 @@ class JavaBackendTest {
         Random r = new Random(5);
         // Small versions of the benchmark shapes: depthwise 7x7 pad 3, dense 3x3 pad 1, strided dense.
         checkAll(problem(r, 2, 24, 1, 1, 20, 20, 7, 7, ConvParams.DEFAULT.withPadding(3, 3).withGroups(24), 0, false),
-                r, new int[] {1, 2, 7}, false);
+                r, new int[] {1, 2, 7});
         checkAll(problem(r, 2, 1, 16, 16, 18, 18, 3, 3, ConvParams.DEFAULT.withPadding(1, 1), 0, false), r,
-                new int[] {1, 3}, false);
+                new int[] {1, 3});
         checkAll(problem(r, 2, 1, 8, 12, 17, 19, 3, 3, ConvParams.DEFAULT.withPadding(1, 1).withStride(2, 2), 1,
-                true), r, new int[] {1, 2}, false);
+                true), r, new int[] {1, 2});
     }
 
     @Test
@@ -163,7 +163,7 @@ class JavaBackendTest {
             }
         }
         Problem pr = new Problem(s, base.p(), src, filter, diff, rin, rout, base.u8());
-        checkAll(pr, r, new int[] {1, 2}, false);
+        checkAll(pr, r, new int[] {1, 2});
         if (seed == 2000) {
             assertTrue(poisoned > 0, "the test should poison something");
         }
@@ -187,7 +187,7 @@ class JavaBackendTest {
 
     // ---- checking ---------------------------------------------------------------------------------
 
-    private static void checkAll(Problem pr, Random r, int[] threadCounts, boolean quick) {
+    private static void checkAll(Problem pr, Random r, int[] threadCounts) {
         ConvShape s = pr.s();
         int[] lay = new int[7];
         for (int i = 0; i < lay.length; i++) {
@@ -216,9 +216,12 @@ class JavaBackendTest {
                 assertBitwise("backward filter, " + t + " threads", pr, w1, w);
             }
         }
-        if (!quick || r.nextInt(4) == 0) {
-            // Forward and backward data add the same terms in the same order as the float reference.
+        // With several output channels per group, forward and backward data sum in float in the same
+        // order as the straightforward float loops (skipped taps adding exact zeros), so bit for bit.
+        if (s.ocpg() > 1) {
             assertBitwise("forward vs float reference", pr, referenceForward(pr), f1);
+        }
+        if (s.icpg() > 1) {
             assertBitwise("backward data vs float reference", pr, referenceBackwardData(pr), d1);
         }
     }

@@ -12,12 +12,12 @@ import java.util.Arrays;
  * diff[n, g*cout+co][t]} over the taps the mask lets through, on the forward {@link Gather} grid.
  *
  * <p>The data is cut into units (image, segment of output rows) and the units into chunks, both
- * fixed by the problem shape alone. Each chunk yields a partial gradient; partial gradients are added
- * in chunk order at the end, so results do not depend on the thread count. Tasks are (chunk, block of
+ * fixed by the problem shape alone. Each chunk yields a partial gradient (double); partial gradients
+ * are added in chunk order at the end, so results do not depend on the thread count. Tasks are (chunk, block of
  * output channels); a task builds the tap masks of each unit once for all its channels.
  * <ul>
- * <li>lane path (few channels per group, e.g. depthwise): per (channel, ci, tap) a segment-long row of
- *     lane sums {@code P += (x * m) * d}, accumulated over the chunk and folded once at its end;</li>
+ * <li>lane path (few channels per group, e.g. depthwise): per (channel, ci, tap) a segment-long double
+ *     row of lane sums {@code P += (x * m) * d}, accumulated over the chunk and folded once at its end;</li>
  * <li>GEMM path (many output channels): per block of pixels, rows {@code XT[t][ci*taps + k]} of masked
  *     inputs, then {@code C[co][:] += d0*XT[t0] + d1*XT[t1] + ...} vectorized over (ci, tap).</li>
  * </ul>
@@ -26,13 +26,15 @@ import java.util.Arrays;
  */
 public final class BackwardFilterLoops {
     /** Target pixels per unit (segment of rows). */
-    private static final int SEGMENT = 512;
+    private static final int SEGMENT = 256;
     /** Minimum units per chunk, so that folding lane rows stays cheap. */
     private static final int MIN_UNITS = 8;
     /** Cap on the floats held by all partial gradients together. */
     private static final long PARTIAL_BUDGET = 1L << 22;
-    /** Cap on the floats of lane rows one task holds. */
-    private static final long LANE_BUDGET = 1L << 18;
+    /** Cap on the doubles of lane rows one task holds. */
+    private static final long LANE_BUDGET = 1L << 19;
+    /** Cap on the mask floats of the units one task holds at once. */
+    private static final long MASK_BUDGET = 1L << 18;
     /** Pixels per GEMM step. */
     private static final int PIXEL_BLOCK = 64;
 
@@ -53,7 +55,7 @@ public final class BackwardFilterLoops {
     private final int blocks;
     private final boolean gemm;
     private final int filterSize;
-    private final float[][] partial;
+    private final double[][] partial;
 
     private BackwardFilterLoops(Gather geo, int images, int groups, int cin, int cout, float[][] src, float[][] diff,
                                 int[][] inMask, int[][] outMask, int threads) {
@@ -83,7 +85,7 @@ public final class BackwardFilterLoops {
         }
         long wanted = threads <= 1 ? 1 : Gather.ceilDiv((gemm ? 2L : 4L) * threads, chunks);
         blocks = (int) Math.max(1, Math.min(total, Math.max(minBlocks, wanted)));
-        partial = new float[chunks][];
+        partial = new double[chunks][];
     }
 
     /**
@@ -94,6 +96,7 @@ public final class BackwardFilterLoops {
      */
     public static void run(ConvShape s, ConvParams p, Tensor srcT, Tensor diffT, Tensor rin, Tensor rout,
                            Tensor gradFilter, int threads) {
+        long T0 = System.nanoTime();
         Gather geo = Gather.forward(s, p);
         PlaneLayout layout = geo.layout;
         int n = Math.toIntExact(s.n());
@@ -129,13 +132,17 @@ public final class BackwardFilterLoops {
                 Packing.packMaskGrid(rout, img, 0, 1, geo.rows, 0, 1, geo.cols, geo.pitch, outMask[img]);
             }
         });
+        long T1 = System.nanoTime();
         BackwardFilterLoops bf = new BackwardFilterLoops(geo, n, g, icpg, ocpg, src, diff, inMask, outMask, threads);
         for (int c = 0; c < bf.chunks; c++) {
-            bf.partial[c] = new float[bf.filterSize];
+            bf.partial[c] = new double[bf.filterSize];
         }
         Parallel.forEach(bf.chunks * bf.blocks, threads, bf::task);
-        float[] total = bf.reduce(threads);
+        long T2 = System.nanoTime();
+        double[] total = bf.reduce(threads);
         bf.store(total, gradFilter, s);
+        long T3 = System.nanoTime();
+        if (System.getProperty("dbg") != null) System.out.printf("pack %.2f compute %.2f store %.2f chunks %d blocks %d gemm %b%n", (T1-T0)/1e6, (T2-T1)/1e6, (T3-T2)/1e6, bf.chunks, bf.blocks, bf.gemm);
     }
 
     private void task(int t) {
@@ -187,45 +194,49 @@ public final class BackwardFilterLoops {
         return active;
     }
 
+    /**
+     * The lane path for output channels {@code [oc0, oc1)}: lane row (oc, ci, k) holds one double per
+     * pixel position of a unit; each unit adds its masked products there, and
+     * the row is folded into the partial gradient once, at the end of the chunk.
+     */
     private void laneTask(int chunk, int u0, int u1, int oc0, int oc1) {
         Workspace ws = Workspace.get();
         int taps = geo.taps;
         int pitch = geo.pitch;
         int segLen = segRows * pitch;
-        int rowsPerOutput = cin * taps;
-        int laneRows = (oc1 - oc0) * rowsPerOutput;
-        float[][] lanes = ws.rows(Workspace.LANE, laneRows, segLen);
+        int laneRows = (oc1 - oc0) * cin * taps;
+        double[][] lanes = ws.doubleRows(Workspace.LANE, laneRows, segLen);
         for (int r = 0; r < laneRows; r++) {
-            Arrays.fill(lanes[r], 0, segLen, 0f);
+            Arrays.fill(lanes[r], 0, segLen, 0.0);
         }
-        float[][] m = ws.rows(Workspace.MASK, Math.max(1, taps), segLen);
-        float[] tmp = ws.row(Workspace.TMP, segLen);
-        float[] d = ws.row(Workspace.DIFF, segLen);
-        for (int u = u0; u < u1; u++) {
-            int n = u / segsPerImage;
-            int p0 = (u % segsPerImage) * segRows;
-            int p1 = Math.min(geo.rows, p0 + segRows);
-            int t0 = p0 * pitch;
-            int len = (p1 - p0) * pitch;
-            boolean[] active = masks(n, p0, p1, m);
+        int window = (int) Math.max(1, Math.min(u1 - u0, MASK_BUDGET / ((long) Math.max(1, taps) * segLen)));
+        float[][] m = ws.rows(Workspace.MASK, window * Math.max(1, taps), segLen);
+        float[][] mu = new float[Math.max(1, taps)][];
+        boolean[][] active = new boolean[window][];
+        for (int w0 = u0; w0 < u1; w0 += window) {
+            int w1 = Math.min(u1, w0 + window);
+            for (int u = w0; u < w1; u++) {
+                System.arraycopy(m, (u - w0) * taps, mu, 0, taps);
+                int p0 = (u % segsPerImage) * segRows;
+                active[u - w0] = masks(u / segsPerImage, p0, Math.min(geo.rows, p0 + segRows), mu);
+            }
             for (int oc = oc0; oc < oc1; oc++) {
                 int g = oc / cout;
-                System.arraycopy(diff[n * groups * cout + oc], t0, d, 0, len);
                 for (int ci = 0; ci < cin; ci++) {
-                    float[] plane = src[(n * groups + g) * cin + ci];
                     int lr = ((oc - oc0) * cin + ci) * taps;
                     for (int k = 0; k < taps; k++) {
-                        if (!active[k]) {
-                            continue;
+                        double[] lane = lanes[lr + k];
+                        for (int u = w0; u < w1; u++) {
+                            if (active[u - w0][k]) {
+                                accumulate(lane, u, w0, oc, g, ci, k, m);
+                            }
                         }
-                        System.arraycopy(plane, t0 + geo.shift[k], tmp, 0, len);
-                        Kernels.maskedProductAccumulate(lanes[lr + k], tmp, m[k], d, len);
                     }
                 }
             }
         }
-        float[] part = partial[chunk];
-        float[] scratch = ws.row(Workspace.X, segLen);
+        double[] part = partial[chunk];
+        double[] scratch = ws.doubleRows(Workspace.X, 1, segLen)[0];
         for (int oc = oc0; oc < oc1; oc++) {
             for (int ci = 0; ci < cin; ci++) {
                 int lr = ((oc - oc0) * cin + ci) * taps;
@@ -237,6 +248,33 @@ public final class BackwardFilterLoops {
         }
     }
 
+    /** Adds unit u of the current mask window, tap k, into a lane row. */
+    private void accumulate(double[] lane, int u, int w0, int oc, int g, int ci, int k, float[][] m) {
+        int n = u / segsPerImage;
+        int p0 = (u % segsPerImage) * segRows;
+        int t0 = p0 * geo.pitch;
+        Kernels.maskedProductAccumulate(lane, src[(n * groups + g) * cin + ci], t0 + geo.shift[k],
+                m[(u - w0) * geo.taps + k], diff[n * groups * cout + oc], t0, lo(k, p0),
+                hi(k, p0, Math.min(geo.rows, p0 + segRows)));
+    }
+
+    /** First index of unit rows {@code [p0, ...)} where tap k can be valid. */
+    private int lo(int k, int p0) {
+        return (Math.max(p0, geo.rowLo[k]) - p0) * geo.pitch + geo.colLo[k];
+    }
+
+    /** One past the last index of unit rows {@code [p0, p1)} where tap k can be valid. */
+    private int hi(int k, int p0, int p1) {
+        return (Math.min(p1, geo.rowHi[k]) - 1 - p0) * geo.pitch + geo.colHi[k];
+    }
+
+    /**
+     * The GEMM path for output channels {@code [c0, c1)} of group g: per unit, the group's input planes
+     * are transposed to pixel-major rows ({@code st[t][ci]}); for each pixel the row of masked inputs
+     * {@code xt[k*cin + ci]} is then a copy of one transposed row per tap (or zeros where the tap is
+     * masked: skipped taps contribute exact zeros), and blocks of such rows update every channel's
+     * gradient row with {@code acc[co][:] += d0*xt0 + d1*xt1 + d2*xt2 + d3*xt3}.
+     */
     private void gemmTask(int chunk, int u0, int u1, int g, int c0, int c1) {
         Workspace ws = Workspace.get();
         int taps = geo.taps;
@@ -252,6 +290,14 @@ public final class BackwardFilterLoops {
         float[][] dv = ws.rows(Workspace.DIFF, nco, PIXEL_BLOCK);
         float[][] m = ws.rows(Workspace.MASK, Math.max(1, taps), segLen);
         int[] shift = geo.shift;
+        int minShift = Integer.MAX_VALUE;
+        int maxShift = Integer.MIN_VALUE;
+        for (int k = 0; k < taps; k++) {
+            minShift = Math.min(minShift, shift[k]);
+            maxShift = Math.max(maxShift, shift[k]);
+        }
+        int span = segLen + maxShift - minShift;
+        float[] st = ws.row(Workspace.TMP, Math.multiplyExact(span, cin));
         for (int u = u0; u < u1; u++) {
             int n = u / segsPerImage;
             int p0 = (u % segsPerImage) * segRows;
@@ -260,17 +306,32 @@ public final class BackwardFilterLoops {
             boolean[] active = masks(n, p0, p1, m);
             int srcBase = (n * groups + g) * cin;
             int diffBase = (n * groups + g) * cout + c0;
+            int base = t0 + minShift;
+            int rows = (p1 - p0) * pitch + maxShift - minShift;
+            for (int ci = 0; ci < cin; ci++) {
+                float[] plane = src[srcBase + ci];
+                for (int r = 0, at = ci; r < rows; r++, at += cin) {
+                    st[at] = plane[base + r];
+                }
+            }
             int filled = 0;
             for (int p = p0; p < p1; p++) {
                 for (int q = 0; q < geo.cols; q++) {
                     int t = p * pitch + q;
                     int i = t - t0;
                     float[] row = xt[filled];
-                    for (int ci = 0; ci < cin; ci++) {
-                        float[] plane = src[srcBase + ci];
-                        int j0 = ci * taps;
-                        for (int k = 0; k < taps; k++) {
-                            row[j0 + k] = active[k] ? plane[t + shift[k]] * m[k][i] : 0f;
+                    for (int k = 0; k < taps; k++) {
+                        if (active[k] && m[k][i] != 0f) {
+                            int from = (t + shift[k] - base) * cin;
+                            if (cin >= 16) {
+                                System.arraycopy(st, from, row, k * cin, cin);
+                            } else {
+                                for (int c = 0; c < cin; c++) {
+                                    row[k * cin + c] = st[from + c];
+                                }
+                            }
+                        } else {
+                            Arrays.fill(row, k * cin, (k + 1) * cin, 0f);
                         }
                     }
                     for (int co = 0; co < nco; co++) {
@@ -286,15 +347,37 @@ public final class BackwardFilterLoops {
                 gemmStep(acc, xt, dv, nco, filled, jn);
             }
         }
-        float[] part = partial[chunk];
+        double[] part = partial[chunk];
         for (int co = 0; co < nco; co++) {
-            System.arraycopy(acc[co], 0, part, ((g * cout + c0 + co) * cin) * taps, jn);
+            int f = (g * cout + c0 + co) * cin * taps;
+            float[] a = acc[co];
+            for (int ci = 0; ci < cin; ci++) {
+                for (int k = 0; k < taps; k++) {
+                    part[f + ci * taps + k] = a[k * cin + ci];
+                }
+            }
         }
     }
 
     /** acc[co] += sum over pixels j of dv[co][j] * xt[j], j in increasing order. */
     private static void gemmStep(float[][] acc, float[][] xt, float[][] dv, int nco, int filled, int jn) {
-        for (int co = 0; co < nco; co++) {
+        int co = 0;
+        for (; co + 2 <= nco; co += 2) {
+            float[] a0 = acc[co];
+            float[] a1 = acc[co + 1];
+            float[] d = dv[co];
+            float[] e = dv[co + 1];
+            int j = 0;
+            for (; j + 4 <= filled; j += 4) {
+                Kernels.axpy4x2(a0, a1, xt[j], xt[j + 1], xt[j + 2], xt[j + 3], d[j], d[j + 1], d[j + 2], d[j + 3],
+                        e[j], e[j + 1], e[j + 2], e[j + 3], jn);
+            }
+            for (; j < filled; j++) {
+                Kernels.axpy1(a0, xt[j], d[j], jn);
+                Kernels.axpy1(a1, xt[j], e[j], jn);
+            }
+        }
+        for (; co < nco; co++) {
             float[] a = acc[co];
             float[] d = dv[co];
             int j = 0;
@@ -309,7 +392,7 @@ public final class BackwardFilterLoops {
 
     /** Recomputes, skipping masked taps, every partial sum of the task that came out NaN. */
     private void repair(int chunk, int u0, int u1, int oc0, int oc1) {
-        float[] part = partial[chunk];
+        double[] part = partial[chunk];
         int taps = geo.taps;
         for (int oc = oc0; oc < oc1; oc++) {
             int g = oc / cout;
@@ -324,8 +407,8 @@ public final class BackwardFilterLoops {
         }
     }
 
-    private float exact(int u0, int u1, int g, int oc, int ci, int k) {
-        float s = 0f;
+    private double exact(int u0, int u1, int g, int oc, int ci, int k) {
+        double s = 0;
         int pitch = geo.pitch;
         int sh = geo.shift[k];
         for (int u = u0; u < u1; u++) {
@@ -340,7 +423,7 @@ public final class BackwardFilterLoops {
                 for (int q = geo.colLo[k]; q < geo.colHi[k]; q++) {
                     int t = p * pitch + q;
                     if (im[t + sh] == om[t]) {
-                        s += plane[t + sh] * d[t];
+                        s += (double) (plane[t + sh] * d[t]);
                     }
                 }
             }
@@ -349,17 +432,17 @@ public final class BackwardFilterLoops {
     }
 
     /** Sums the partial gradients in chunk order. */
-    private float[] reduce(int threads) {
+    private double[] reduce(int threads) {
+        double[] total = partial[0];
         if (chunks == 1) {
-            return partial[0];
+            return total;
         }
-        float[] total = partial[0];
         int pieces = Math.max(1, Math.min(threads * 4, filterSize / 4096));
         Parallel.forEach(pieces, threads, piece -> {
             int lo = (int) ((long) piece * filterSize / pieces);
             int hi = (int) ((long) (piece + 1) * filterSize / pieces);
             for (int c = 1; c < chunks; c++) {
-                float[] part = partial[c];
+                double[] part = partial[c];
                 for (int i = lo; i < hi; i++) {
                     total[i] = total[i] + part[i];
                 }
@@ -369,7 +452,7 @@ public final class BackwardFilterLoops {
     }
 
     /** Writes the gradient, tap k going to its stored (un-flipped) filter position. */
-    private void store(float[] total, Tensor gradFilter, ConvShape s) {
+    private void store(double[] total, Tensor gradFilter, ConvShape s) {
         MemorySegment seg = gradFilter.segment();
         int fw = Math.toIntExact(s.fw());
         int taps = geo.taps;
@@ -381,7 +464,7 @@ public final class BackwardFilterLoops {
                         int ft = geo.filterTap[k];
                         long off = g * gradFilter.stride(0) + co * gradFilter.stride(1) + ci * gradFilter.stride(2)
                                 + (ft / fw) * gradFilter.stride(3) + (ft % fw) * gradFilter.stride(4);
-                        seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, 4 * off, total[f + k]);
+                        seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, 4 * off, (float) total[f + k]);
                     }
                 }
             }

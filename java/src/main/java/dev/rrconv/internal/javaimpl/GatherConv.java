@@ -12,14 +12,16 @@ import java.util.Arrays;
  * builds, once for all its channels, one 0/1 mask row per tap over its band (the mask does not
  * depend on the channel), then for each output channel accumulates a band-long row:
  * <ul>
- * <li>direct path (one output channel per group and input): per (input channel, tap) copy the shifted
- *     input window and do {@code acc += w * (x * m)};</li>
+ * <li>direct path (one output channel per group): per (input channel, pair of taps)
+ *     {@code acc += w0 * (x0 * m0) + w1 * (x1 * m1)} straight from the packed plane, with float
+ *     products and a double accumulator;</li>
  * <li>GEMM path (several output channels per group): per block of (input channel, tap) pairs build
  *     masked input rows {@code X[j] = x * m} once, then update every output channel's row with
  *     register-blocked {@code acc += w0*X[j] + w1*X[j+1] + ...}.</li>
  * </ul>
  * Every output element is computed by one task as a sum over (ci, k) in increasing order, whatever the
- * blocking, so results do not depend on the thread count (and equal plain sequential float sums).
+ * blocking, so results do not depend on the thread count (the GEMM path's float sums even equal plain
+ * sequential float sums bit for bit; the direct path's equal sequential double sums of float products).
  * Outputs that may have met a non-finite value at a masked tap are checked for NaN and recomputed
  * exactly (see {@link Kernels}).
  */
@@ -186,24 +188,44 @@ final class GatherConv {
         Gather geo = geos[c];
         int len = (p1 - p0) * geo.pitch;
         int t0 = p0 * geo.pitch;
-        float[] acc = ws.row(Workspace.ACC, len);
-        float[] tmp = ws.row(Workspace.TMP, len);
-        Arrays.fill(acc, 0, len, 0f);
+        double[] acc = ws.doubleRows(Workspace.ACC, 1, len)[0];
+        Arrays.fill(acc, 0, len, 0.0);
         float[] w = weights[c];
         for (int ci = 0; ci < cin; ci++) {
             float[] plane = in[(n * groups + g) * cin + ci];
             int wb = ((g * cout + co) * cin + ci) * geo.taps;
+            int pending = -1;
             for (int k = 0; k < geo.taps; k++) {
                 if (!active[k]) {
                     continue;
                 }
-                int lo = lo(geo, k, p0);
-                int hi = hi(geo, k, p0, p1);
-                System.arraycopy(plane, t0 + geo.shift[k] + lo, tmp, lo, hi - lo);
-                Kernels.maskedAxpy(acc, tmp, m[k], w[wb + k], lo, hi);
+                if (pending < 0) {
+                    pending = k;
+                    continue;
+                }
+                int a = pending;
+                pending = -1;
+                Kernels.maskedAxpy2(acc, plane, t0 + geo.shift[a], m[a], w[wb + a], t0 + geo.shift[k], m[k], w[wb + k],
+                        Math.min(lo(geo, a, p0), lo(geo, k, p0)), Math.max(hi(geo, a, p0, p1), hi(geo, k, p0, p1)));
+            }
+            if (pending >= 0) {
+                Kernels.maskedAxpy(acc, plane, t0 + geo.shift[pending], m[pending], w[wb + pending], lo(geo, pending, p0),
+                        hi(geo, pending, p0, p1));
             }
         }
-        finish(c, n, g, co, p0, p1, acc, m, active);
+        if (!groupFinite[n * groups + g] || !weightFinite[c][g * cout + co]) {
+            for (int p = p0; p < p1; p++) {
+                for (int q = 0; q < geo.cols; q++) {
+                    int i = (p - p0) * geo.pitch + q;
+                    if (acc[i] != acc[i]) {
+                        acc[i] = exactDouble(c, n, g, co, p0, i, m, active);
+                    }
+                }
+            }
+        }
+        float[] row = ws.row(Workspace.TMP, len);
+        Kernels.toFloat(row, acc, len);
+        store(c, n, g * cout + co, p0, p1, row);
     }
 
     private void gemmGroup(int c, int n, int g, int c0, int c1, int p0, int p1, float[][] m, boolean[] active,
@@ -247,7 +269,18 @@ final class GatherConv {
             gemmStep(w, taps, g, c0, c1, acc, x, jci, jk, filled, len);
         }
         for (int co = c0; co < c1; co++) {
-            finish(c, n, g, co, p0, p1, acc[co - c0], m, active);
+            float[] a = acc[co - c0];
+            if (!groupFinite[n * groups + g] || !weightFinite[c][g * cout + co]) {
+                for (int p = p0; p < p1; p++) {
+                    for (int q = 0; q < geo.cols; q++) {
+                        int i = (p - p0) * geo.pitch + q;
+                        if (a[i] != a[i]) {
+                            a[i] = exactFloat(c, n, g, co, p0, i, m, active);
+                        }
+                    }
+                }
+            }
+            store(c, n, g * cout + co, p0, p1, a);
         }
     }
 
@@ -290,29 +323,18 @@ final class GatherConv {
         }
     }
 
-    /** Repairs outputs that may have met a non-finite value at a masked tap, then stores the band. */
-    private void finish(int c, int n, int g, int co, int p0, int p1, float[] acc, float[][] m, boolean[] active) {
+    /** Stores the band's rows of output channel {@code oc}. */
+    private void store(int c, int n, int oc, int p0, int p1, float[] row) {
         Gather geo = geos[c];
-        int pitch = geo.pitch;
-        if (!groupFinite[n * groups + g] || !weightFinite[c][g * cout + co]) {
-            for (int p = p0; p < p1; p++) {
-                for (int q = 0; q < geo.cols; q++) {
-                    int i = (p - p0) * pitch + q;
-                    if (acc[i] != acc[i]) {
-                        acc[i] = exact(c, n, g, co, p0, i, m, active);
-                    }
-                }
-            }
-        }
-        int oc = g * cout + co;
-        for (int p = p0; p < p1; p++) {
-            out.put(n, oc, geo.outRowOff + p * geo.outRowStep, geo.outColOff, geo.outColStep, acc, (p - p0) * pitch,
-                    geo.cols);
-        }
+        out.putRows(n, oc, geo.outRowOff + p0 * geo.outRowStep, geo.outRowStep, geo.outColOff, geo.outColStep, row,
+                geo.pitch, p1 - p0, geo.cols);
     }
 
-    /** Output element i of the band, summed in the same order as the fast paths but skipping masked taps. */
-    private float exact(int c, int n, int g, int co, int p0, int i, float[][] m, boolean[] active) {
+    /**
+     * Output element i of the band as the GEMM path sums it (float, (ci, k) in increasing order) but
+     * skipping masked taps instead of multiplying them by zero.
+     */
+    private float exactFloat(int c, int n, int g, int co, int p0, int i, float[][] m, boolean[] active) {
         Gather geo = geos[c];
         int t = p0 * geo.pitch + i;
         float[] w = weights[c];
@@ -323,6 +345,24 @@ final class GatherConv {
             for (int k = 0; k < geo.taps; k++) {
                 if (active[k] && m[k][i] != 0f) {
                     s += w[wb + k] * plane[t + geo.shift[k]];
+                }
+            }
+        }
+        return s;
+    }
+
+    /** As {@link #exactFloat}, summed like the direct path: float products, double sums. */
+    private double exactDouble(int c, int n, int g, int co, int p0, int i, float[][] m, boolean[] active) {
+        Gather geo = geos[c];
+        int t = p0 * geo.pitch + i;
+        float[] w = weights[c];
+        double s = 0;
+        for (int ci = 0; ci < cin; ci++) {
+            float[] plane = in[(n * groups + g) * cin + ci];
+            int wb = ((g * cout + co) * cin + ci) * geo.taps;
+            for (int k = 0; k < geo.taps; k++) {
+                if (active[k] && m[k][i] != 0f) {
+                    s += (double) (w[wb + k] * plane[t + geo.shift[k]]);
                 }
             }
         }

@@ -3,12 +3,14 @@ package dev.rrconv.internal.javaimpl;
 /**
  * The innermost loops, written so that HotSpot's C2 compiler auto-vectorizes them.
  *
- * <p>C2 (up to at least JDK 25) vectorizes a loop over float arrays only when it can prove the
- * stores do not overlap the loads of other iterations; for arrays passed in as parameters it can
- * prove that only when every array is indexed with the very same expression. So every loop here
- * indexes all its float arrays with the plain loop variable {@code i}; shifted input windows are
- * first moved into a 0-based scratch row with {@link System#arraycopy} (itself a vectorized stub).
- * Int-array loads may use other offsets (ints and floats never alias).
+ * <p>C2 (up to at least JDK 25) vectorizes a loop only when it can prove that its stores do not
+ * overlap the loads of other iterations. For arrays passed in as parameters it proves that only
+ * when the stored array and every loaded array of the same element type are indexed with the very
+ * same expression; arrays of different element types never alias. So the loops either index every
+ * float array with the plain loop variable {@code i} (shifted input windows are first moved into a
+ * 0-based scratch row with {@link System#arraycopy}, itself a vectorized stub), or store into a
+ * {@code double[]} accumulator, which frees the float loads to use any offsets and also gives the
+ * long per-pixel sums of the depthwise-like paths double precision.
  *
  * <p>Masked taps are applied as a multiplication by an exact 0/1 mask <em>on the input value</em>,
  * before the weight: {@code w * (x * m)}. For finite {@code x} and {@code w} a masked tap then adds an
@@ -33,6 +35,31 @@ final class Kernels {
     static void maskedAxpy(float[] acc, float[] x, float[] m, float w, int lo, int hi) {
         for (int i = lo; i < hi; i++) {
             acc[i] = acc[i] + w * (x[i] * m[i]);
+        }
+    }
+
+    /** {@code acc[i] += (double) (w * (x[off+i] * m[i]))} for {@code lo <= i < hi}. */
+    static void maskedAxpy(double[] acc, float[] x, int off, float[] m, float w, int lo, int hi) {
+        for (int i = lo; i < hi; i++) {
+            acc[i] = acc[i] + (double) (w * (x[off + i] * m[i]));
+        }
+    }
+
+    /**
+     * Two taps in one pass: {@code acc[i] = (acc[i] + w0*(x[off0+i]*m0[i])) + w1*(x[off1+i]*m1[i])},
+     * each product rounded to float, the sums in double. (C2 vectorizes two such terms; four it does not.)
+     */
+    static void maskedAxpy2(double[] acc, float[] x, int off0, float[] m0, float w0, int off1, float[] m1, float w1,
+                            int lo, int hi) {
+        for (int i = lo; i < hi; i++) {
+            acc[i] = acc[i] + (double) (w0 * (x[off0 + i] * m0[i])) + (double) (w1 * (x[off1 + i] * m1[i]));
+        }
+    }
+
+    /** {@code out[i] = (float) acc[i]} for {@code i < len}. */
+    static void toFloat(float[] out, double[] acc, int len) {
+        for (int i = 0; i < len; i++) {
+            out[i] = (float) acc[i];
         }
     }
 
@@ -71,18 +98,34 @@ final class Kernels {
         }
     }
 
-    /** {@code p[i] = p[i] + (x[i] * m[i]) * d[i]} for {@code i < len}. */
-    static void maskedProductAccumulate(float[] p, float[] x, float[] m, float[] d, int len) {
-        for (int i = 0; i < len; i++) {
-            p[i] = p[i] + (x[i] * m[i]) * d[i];
+    /** {@code p[i] += (double) ((x[xOff+i] * m[i]) * d[dOff+i])} for {@code lo <= i < hi}. */
+    static void maskedProductAccumulate(double[] p, float[] x, int xOff, float[] m, float[] d, int dOff, int lo,
+                                        int hi) {
+        for (int i = lo; i < hi; i++) {
+            p[i] = p[i] + (double) ((x[xOff + i] * m[i]) * d[dOff + i]);
         }
     }
 
-    /** {@code chk[i] = chk[i] + x[i] * 0f}: chk[i] becomes NaN once any x[i] is NaN or infinite. */
-    static void accumulateNonFinite(float[] chk, float[] x, int len) {
-        for (int i = 0; i < len; i++) {
-            chk[i] = chk[i] + x[i] * 0f;
+    /**
+     * @return true if every element of {@code x[off, off+len)} is finite. Adds {@code x * 0} (NaN for
+     *     NaN or infinite x, else zero) into lanes of {@code chk}, vectorized, then inspects the lanes.
+     */
+    static boolean allFinite(float[] x, int off, int len, double[] chk) {
+        int lanes = Math.min(len, chk.length);
+        java.util.Arrays.fill(chk, 0, lanes, 0.0);
+        for (int s = 0; s < len; s += lanes) {
+            int n = Math.min(lanes, len - s);
+            int o = off + s;
+            for (int i = 0; i < n; i++) {
+                chk[i] = chk[i] + (double) (x[o + i] * 0f);
+            }
         }
+        for (int i = 0; i < lanes; i++) {
+            if (chk[i] != 0.0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -90,7 +133,7 @@ final class Kernels {
      * upper half onto the lower half (vectorized, through {@code tmp}), then adds the last few
      * elements in sequence. Destroys {@code p}.
      */
-    static float foldSum(float[] p, float[] tmp, int len) {
+    static double foldSum(double[] p, double[] tmp, int len) {
         while (len > 16) {
             int h = len >>> 1;
             System.arraycopy(p, len - h, tmp, 0, h);
@@ -99,7 +142,7 @@ final class Kernels {
             }
             len -= h;
         }
-        float s = 0f;
+        double s = 0;
         for (int i = 0; i < len; i++) {
             s += p[i];
         }

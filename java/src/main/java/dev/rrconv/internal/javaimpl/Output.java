@@ -58,6 +58,23 @@ final class Output {
         }
     }
 
+    /**
+     * Stores {@code rows} rows of {@code count} values, row r taken from {@code src[r*pitch, ...)} and
+     * put at row {@code row0 + r*rowStep} as in {@link #put}; one bulk copy where the destination rows
+     * are contiguous.
+     */
+    void putRows(int n, int c, int row0, int rowStep, int col0, int colStep, float[] src, int pitch, int rows,
+                 int count) {
+        if (planes == null && rowStep == 1 && colStep == 1 && pitch == count && count == width
+                && (rows == 1 || tensor.stride(2) == width) && (width == 1 || tensor.stride(3) == 1)) {
+            Packing.writeContiguous(tensor, n, c, row0, src, 0, rows * count);
+            return;
+        }
+        for (int r = 0; r < rows; r++) {
+            put(n, c, row0 + r * rowStep, col0, colStep, src, r * pitch, count);
+        }
+    }
+
     /** Writes buffered planes to the tensor (on several threads where the segment allows). */
     void flush(int threads) {
         if (planes == null) {
@@ -66,6 +83,10 @@ final class Output {
         int height = Math.toIntExact(tensor.dim(2));
         Parallel.forEach(planes.length, Packing.sharable(tensor) ? threads : 1, i -> {
             float[] plane = planes[i];
+            if ((height == 1 || tensor.stride(2) == width) && (width == 1 || tensor.stride(3) == 1)) {
+                Packing.writeContiguous(tensor, i / channels, i % channels, 0, plane, 0, height * width);
+                return;
+            }
             for (int y = 0; y < height; y++) {
                 Packing.writeRow(tensor, i / channels, i % channels, y, 0, 1, plane, y * width, width);
             }

@@ -29,15 +29,15 @@ final class Packing {
 
     /**
      * Reads one row of a float tensor: {@code count} elements from byte offset {@code base}, element
-     * stride {@code stride} (in elements), into {@code dst[0, count)}.
+     * stride {@code stride} (in elements), into {@code dst[at, at+count)}.
      */
-    static void readFloats(MemorySegment seg, long base, long stride, float[] dst, int count) {
-        if (stride == 1) {
-            MemorySegment.copy(seg, F, base, dst, 0, count);
+    static void readFloats(MemorySegment seg, long base, long stride, float[] dst, int at, int count) {
+        if (stride == 1 || count == 1) {
+            MemorySegment.copy(seg, F, base, dst, at, count);
         } else {
             long step = 4 * stride;
             for (int i = 0; i < count; i++) {
-                dst[i] = seg.get(F, base + i * step);
+                dst[at + i] = seg.get(F, base + i * step);
             }
         }
     }
@@ -51,20 +51,29 @@ final class Packing {
     static boolean packPlane(Tensor t, long i0, long i1, PlaneLayout layout, float[] dst, Workspace ws) {
         int h = layout.height;
         int w = layout.width;
-        float[] row = ws.row(Workspace.ROW, w);
-        float[] chk = ws.row(Workspace.LANE, w);
-        java.util.Arrays.fill(chk, 0, w, 0f);
         MemorySegment seg = t.segment();
         long base = 4 * (i0 * t.stride(0) + i1 * t.stride(1));
+        double[] chk = ws.doubleRows(Workspace.CHECK, 1, 256)[0];
+        if (layout.phasesH == 1 && layout.phasesW == 1 && layout.pitch == w && (h == 1 || t.stride(2) == w)
+                && (w == 1 || t.stride(3) == 1)) {
+            // the whole plane is one contiguous run, in the tensor and in the packed array
+            int at = layout.index(0, 0);
+            MemorySegment.copy(seg, F, base, dst, at, h * w);
+            return Kernels.allFinite(dst, at, h * w, chk);
+        }
+        float[] row = ws.row(Workspace.ROW, w);
         long rowStep = 4 * t.stride(2);
         long colStride = t.stride(3);
         int pw = layout.phasesW;
+        boolean finite = true;
         for (int y = 0; y < h; y++) {
-            readFloats(seg, base + y * rowStep, colStride, row, w);
-            Kernels.accumulateNonFinite(chk, row, w);
             if (pw == 1) {
-                System.arraycopy(row, 0, dst, layout.index(y, 0), w);
+                int at = layout.index(y, 0);
+                readFloats(seg, base + y * rowStep, colStride, dst, at, w);
+                finite &= Kernels.allFinite(dst, at, w, chk);
             } else {
+                readFloats(seg, base + y * rowStep, colStride, row, 0, w);
+                finite &= Kernels.allFinite(row, 0, w, chk);
                 for (int phi = 0; phi < pw && phi < w; phi++) {
                     int at = layout.index(y, phi);
                     for (int x = phi, c = 0; x < w; x += pw, c++) {
@@ -73,12 +82,7 @@ final class Packing {
                 }
             }
         }
-        for (int x = 0; x < w; x++) {
-            if (chk[x] != 0f) {
-                return false; // NaN: some value of column x is NaN or infinite
-            }
-        }
-        return true;
+        return finite;
     }
 
     /**
@@ -95,6 +99,11 @@ final class Packing {
         long colStride = t.stride(2);
         byte[] bytes = i32 ? null : ws.bytes(w);
         int pw = layout.phasesW;
+        if (i32 && layout.phasesH == 1 && pw == 1 && layout.pitch == w && (h == 1 || rowStep == w)
+                && (w == 1 || colStride == 1)) {
+            MemorySegment.copy(seg, I, 4 * base, dst, layout.index(0, 0), h * w);
+            return;
+        }
         for (int y = 0; y < h; y++) {
             long off = base + y * rowStep;
             if (i32) {
@@ -138,6 +147,12 @@ final class Packing {
                              int pitch, int[] dst) {
         MemorySegment seg = t.segment();
         boolean i32 = t.dtype() == DType.INT32;
+        if (i32 && rowStep == 1 && colStep == 1 && pitch == cols && cols == t.dim(2) && (rows == 1 || t.stride(1) == cols)
+                && (cols == 1 || t.stride(2) == 1)) {
+            long off = n * t.stride(0) + (long) rowOff * t.stride(1) + colOff * t.stride(2);
+            MemorySegment.copy(seg, I, 4 * off, dst, 0, rows * cols);
+            return;
+        }
         for (int p = 0; p < rows; p++) {
             long off = n * t.stride(0) + (rowOff + (long) p * rowStep) * t.stride(1) + colOff * t.stride(2);
             long step = colStep * t.stride(2);
@@ -156,6 +171,15 @@ final class Packing {
                 }
             }
         }
+    }
+
+    /**
+     * Writes {@code count} floats to consecutive elements of a 4-D float tensor's memory, starting at
+     * element {@code [i0, i1, row, 0]} (the caller has checked that the destination is contiguous).
+     */
+    static void writeContiguous(Tensor t, long i0, long i1, long row, float[] src, int srcOff, int count) {
+        long base = 4 * (i0 * t.stride(0) + i1 * t.stride(1) + row * t.stride(2));
+        MemorySegment.copy(src, srcOff, t.segment(), F, base, count);
     }
 
     /**
@@ -195,7 +219,7 @@ final class Packing {
                 for (int c = 0; c < icpg; c++) {
                     for (int d = 0; d < fh; d++) {
                         long base = 4 * (a * f.stride(0) + b * f.stride(1) + c * f.stride(2) + d * f.stride(3));
-                        readFloats(seg, base, f.stride(4), row, fw);
+                        readFloats(seg, base, f.stride(4), row, 0, fw);
                         System.arraycopy(row, 0, out, at, fw);
                         at += fw;
                     }

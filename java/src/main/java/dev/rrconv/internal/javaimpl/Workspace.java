@@ -16,11 +16,13 @@ final class Workspace {
     static final int ROW = 4;
     static final int DIFF = 5;
     static final int LANE = 6;
+    static final int CHECK = 7;
     private static final int SLOTS = 8;
 
     private static final ThreadLocal<SoftReference<Workspace>> LOCAL = new ThreadLocal<>();
 
     private final float[][][] rows = new float[SLOTS][][];
+    private final double[][][] doubleRows = new double[SLOTS][][];
     private int[] ints = new int[0];
     private byte[] bytes = new byte[0];
 
@@ -58,6 +60,32 @@ final class Workspace {
         for (int i = 0; i < count; i++) {
             if (r[i] == null || r[i].length < length) {
                 r[i] = new float[length];
+            }
+        }
+        return r;
+    }
+
+    /**
+     * At least {@code count} rows of at least {@code length} doubles each, all distinct arrays.
+     *
+     * @param slot which slot ({@link #ACC}, ...), independent of the float slots
+     * @param count number of rows
+     * @param length minimum row length
+     * @return the rows (possibly more than asked)
+     */
+    double[][] doubleRows(int slot, int count, int length) {
+        double[][] r = doubleRows[slot];
+        if (r == null || r.length < count) {
+            double[][] grown = new double[Math.max(count, r == null ? 0 : r.length)][];
+            if (r != null) {
+                System.arraycopy(r, 0, grown, 0, r.length);
+            }
+            r = grown;
+            doubleRows[slot] = r;
+        }
+        for (int i = 0; i < count; i++) {
+            if (r[i] == null || r[i].length < length) {
+                r[i] = new double[length];
             }
         }
         return r;

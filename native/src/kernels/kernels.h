@@ -1,0 +1,24 @@
+/*
+ * kernels.h -- the fast kernels behind dispatch.c.
+ *
+ * Every fast kernel runs on a *normalized* problem (see rr_normalize in internal.h): all tensors dense
+ * C order, cross-correlation (filter already flipped for convolution mode), int32 masks. It must give
+ * results that do not depend on the thread count (static split over outputs, fixed summation order per
+ * output element), must skip masked-out taps entirely (never multiply a skipped element by zero: a NaN
+ * or Inf there must not reach the output), and must never read outside the tensors.
+ *
+ * One picker per direction: given the normalized sizes and the active ISA (already capped by
+ * RRCONV_MAX_ISA), returns the kernel to run, or NULL to fall back to the reference loops.
+ * Files: <direction>.c holds the picker and the portable code; <direction>_<variant>__<isa>.c hold
+ * the ISA-specific loops (compiled with that ISA's flags only, called only after run-time detection).
+ */
+#ifndef RRCONV_KERNELS_H
+#define RRCONV_KERNELS_H
+
+#include "../internal.h"
+
+rr_kernel_fn rr_pick_forward(const rr_conv *c, rr_isa isa);
+rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa);
+rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa);
+
+#endif /* RRCONV_KERNELS_H */
