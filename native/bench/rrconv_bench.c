@@ -1,0 +1,332 @@
+/*
+ * rrconv_bench.c -- times the public C API on the benchmark shapes of issue 3 (no JDK needed).
+ *
+ * Usage: rrconv_bench [--shapes DW-K3,DW-K7,...] [--ops forward,backward-data,backward-filter]
+ *                     [--threads 1,2] [--mask random|blocky|random,blocky] [--mask-dtype int32|uint8]
+ *                     [--algo auto,reference] [--reps N] [--max-seconds S] [--seed N]
+ *
+ * Per row: one untimed warm-up call, then up to N timed calls (fewer when the timed calls of that row
+ * pass --max-seconds, at least one), and the median time. GFLOP counts 2*N*OC*OH*OW*ICPG*FH*FW for
+ * every direction (all taps, masked or not). Masks: `random` draws every pixel from {1,2,3};
+ * `blocky` paints a few rectangles (values 1..4 over a background of 0) per image, the same
+ * rectangles in rin and rout (scaled to each one's size). algo `reference` sets
+ * desc.algorithm = RRCONV_ALGO_REFERENCE (the plain C loop).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "rrconv.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct shape {
+    const char *name;
+    int64_t n, groups, icpg, ocpg, hw, k, stride, dil, pad;
+} shape;
+
+static const shape SHAPES[] = {
+    {"DW-K3", 4, 384, 1, 1, 32, 3, 1, 1, 1},
+    {"DW-K7", 4, 384, 1, 1, 32, 7, 1, 1, 3},
+    {"DW-K13", 4, 384, 1, 1, 32, 13, 1, 1, 6},
+    {"DW-K31", 4, 384, 1, 1, 32, 31, 1, 1, 15},
+    {"GRP", 8, 4, 16, 16, 56, 3, 1, 1, 1},
+    {"DENSE", 8, 1, 64, 64, 56, 3, 1, 1, 1},
+    {"DENSE-S2D2", 8, 1, 64, 64, 56, 3, 2, 2, 2},
+};
+#define N_SHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
+
+static const char *OPS[] = {"forward", "backward-data", "backward-filter"};
+
+/* ---- small helpers --------------------------------------------------------------------------- */
+
+static void die(const char *msg, const char *arg)
+{
+    fprintf(stderr, "rrconv_bench: %s%s\n", msg, arg ? arg : "");
+    exit(2);
+}
+
+static void *xmalloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (p == NULL) die("out of memory", NULL);
+    return p;
+}
+
+static uint64_t next_rand(uint64_t *s) /* splitmix64 */
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double unit(uint64_t *s) /* [0, 1) */
+{
+    return (double)(next_rand(s) >> 11) / 9007199254740992.0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Splits a comma list into at most max items (pointers into a copy of s). */
+static int split_list(const char *s, char **items, int max)
+{
+    char *copy = (char *)xmalloc(strlen(s) + 1);
+    strcpy(copy, s);
+    int n = 0;
+    for (char *tok = strtok(copy, ","); tok != NULL && n < max; tok = strtok(NULL, ",")) items[n++] = tok;
+    return n;
+}
+
+/* ---- problem data ---------------------------------------------------------------------------- */
+
+typedef struct problem {
+    rrconv_conv_desc d;
+    float *src, *flt, *diff, *dst, *gsrc, *gflt;
+    void *rin, *rout;
+    size_t n_src, n_flt, n_dst;
+} problem;
+
+static rrconv_conv_desc desc_of(const shape *s, int mask_type)
+{
+    rrconv_conv_desc d;
+    memset(&d, 0, sizeof d);
+    d.n = s->n;
+    d.groups = s->groups;
+    d.icpg = s->icpg;
+    d.ocpg = s->ocpg;
+    d.ih = d.iw = s->hw;
+    d.fh = d.fw = s->k;
+    d.stride_h = d.stride_w = s->stride;
+    d.dil_h = d.dil_w = s->dil;
+    d.pad_h = d.pad_w = s->pad;
+    d.oh = (d.ih + 2 * d.pad_h - d.dil_h * (d.fh - 1) - 1) / d.stride_h + 1;
+    d.ow = (d.iw + 2 * d.pad_w - d.dil_w * (d.fw - 1) - 1) / d.stride_w + 1;
+    d.mode = RRCONV_CROSS_CORRELATION;
+    d.mask_type = mask_type;
+    d.algorithm = RRCONV_ALGO_AUTO;
+    return d;
+}
+
+static void set_mask(void *m, int mask_type, size_t i, int v)
+{
+    if (mask_type == RRCONV_MASK_INT32) ((int32_t *)m)[i] = v;
+    else ((uint8_t *)m)[i] = (uint8_t)v;
+}
+
+/* Fills rin [N, IH, IW] and rout [N, OH, OW]. */
+static void fill_masks(problem *p, int blocky, uint64_t *rng)
+{
+    const rrconv_conv_desc *d = &p->d;
+    for (int64_t n = 0; n < d->n; n++) {
+        if (!blocky) {
+            for (int64_t i = 0; i < d->ih * d->iw; i++)
+                set_mask(p->rin, d->mask_type, (size_t)(n * d->ih * d->iw + i), 1 + (int)(next_rand(rng) % 3));
+            for (int64_t i = 0; i < d->oh * d->ow; i++)
+                set_mask(p->rout, d->mask_type, (size_t)(n * d->oh * d->ow + i), 1 + (int)(next_rand(rng) % 3));
+            continue;
+        }
+        double rect[4][4]; /* y0, y1, x0, x1 in [0, 1) */
+        for (int r = 0; r < 4; r++) {
+            const double h = 0.2 + 0.4 * unit(rng), w = 0.2 + 0.4 * unit(rng);
+            rect[r][0] = unit(rng) * (1 - h);
+            rect[r][1] = rect[r][0] + h;
+            rect[r][2] = unit(rng) * (1 - w);
+            rect[r][3] = rect[r][2] + w;
+        }
+        for (int which = 0; which < 2; which++) {
+            const int64_t H = which ? d->oh : d->ih, W = which ? d->ow : d->iw;
+            void *m = which ? p->rout : p->rin;
+            for (int64_t y = 0; y < H; y++) {
+                for (int64_t x = 0; x < W; x++) {
+                    const double fy = (y + 0.5) / (double)H, fx = (x + 0.5) / (double)W;
+                    int v = 0;
+                    for (int r = 0; r < 4; r++) {
+                        if (fy >= rect[r][0] && fy < rect[r][1] && fx >= rect[r][2] && fx < rect[r][3]) v = r + 1;
+                    }
+                    set_mask(m, d->mask_type, (size_t)((n * H + y) * W + x), v);
+                }
+            }
+        }
+    }
+}
+
+static void make_problem(problem *p, const shape *s, int mask_type, int blocky, uint64_t seed)
+{
+    memset(p, 0, sizeof *p);
+    p->d = desc_of(s, mask_type);
+    const rrconv_conv_desc *d = &p->d;
+    const int64_t ic = d->groups * d->icpg, oc = d->groups * d->ocpg;
+    p->n_src = (size_t)(d->n * ic * d->ih * d->iw);
+    p->n_dst = (size_t)(d->n * oc * d->oh * d->ow);
+    p->n_flt = (size_t)(d->groups * d->ocpg * d->icpg * d->fh * d->fw);
+    const size_t mes = mask_type == RRCONV_MASK_INT32 ? 4 : 1;
+    p->src = (float *)xmalloc(p->n_src * 4);
+    p->gsrc = (float *)xmalloc(p->n_src * 4);
+    p->diff = (float *)xmalloc(p->n_dst * 4);
+    p->dst = (float *)xmalloc(p->n_dst * 4);
+    p->flt = (float *)xmalloc(p->n_flt * 4);
+    p->gflt = (float *)xmalloc(p->n_flt * 4);
+    p->rin = xmalloc((size_t)(d->n * d->ih * d->iw) * mes);
+    p->rout = xmalloc((size_t)(d->n * d->oh * d->ow) * mes);
+    uint64_t rng = seed;
+    for (size_t i = 0; i < p->n_src; i++) p->src[i] = (float)(2 * unit(&rng) - 1);
+    for (size_t i = 0; i < p->n_dst; i++) p->diff[i] = (float)(2 * unit(&rng) - 1);
+    for (size_t i = 0; i < p->n_flt; i++) p->flt[i] = (float)(2 * unit(&rng) - 1);
+    fill_masks(p, blocky, &rng);
+}
+
+static void free_problem(problem *p)
+{
+    free(p->src); free(p->gsrc); free(p->diff); free(p->dst); free(p->flt); free(p->gflt);
+    free(p->rin); free(p->rout);
+}
+
+static rrconv_status run_op(const problem *p, const rrconv_conv_desc *d, int op)
+{
+    switch (op) {
+    case 0: return rrconv_forward_f32(d, p->src, NULL, p->flt, NULL, p->rin, NULL, p->rout, NULL, p->dst, NULL);
+    case 1: return rrconv_backward_data_f32(d, p->flt, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gsrc, NULL);
+    default: return rrconv_backward_filter_f32(d, p->src, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
+    }
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    const char *shapes_arg = NULL, *ops_arg = "forward,backward-data,backward-filter", *threads_arg = "1,2";
+    const char *mask_arg = "random", *algo_arg = "auto,reference", *dtype_arg = "int32";
+    int reps = 7;
+    double max_seconds = 5.0;
+    uint64_t seed = 20240601u;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: rrconv_bench [--shapes LIST] [--ops LIST] [--threads LIST] [--mask random|blocky]\n"
+                   "                    [--mask-dtype int32|uint8] [--algo auto,reference] [--reps N]\n"
+                   "                    [--max-seconds S] [--seed N]\nshapes:");
+            for (int s = 0; s < N_SHAPES; s++) printf(" %s", SHAPES[s].name);
+            printf("\n");
+            return 0;
+        }
+        if (i + 1 >= argc) die("missing value after ", a);
+        const char *v = argv[++i];
+        if (strcmp(a, "--shapes") == 0) shapes_arg = v;
+        else if (strcmp(a, "--ops") == 0) ops_arg = v;
+        else if (strcmp(a, "--threads") == 0) threads_arg = v;
+        else if (strcmp(a, "--mask") == 0) mask_arg = v;
+        else if (strcmp(a, "--mask-dtype") == 0) dtype_arg = v;
+        else if (strcmp(a, "--algo") == 0) algo_arg = v;
+        else if (strcmp(a, "--reps") == 0) reps = atoi(v);
+        else if (strcmp(a, "--max-seconds") == 0) max_seconds = atof(v);
+        else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
+        else die("unknown option ", a);
+    }
+    if (reps < 1) die("--reps must be >= 1", NULL);
+
+    char *items[64];
+    int shape_idx[N_SHAPES], n_shapes = 0;
+    if (shapes_arg == NULL) {
+        for (int s = 0; s < N_SHAPES; s++) shape_idx[n_shapes++] = s;
+    } else {
+        const int k = split_list(shapes_arg, items, 64);
+        for (int j = 0; j < k; j++) {
+            int found = -1;
+            for (int s = 0; s < N_SHAPES; s++) if (strcmp(items[j], SHAPES[s].name) == 0) found = s;
+            if (found < 0) die("unknown shape ", items[j]);
+            if (n_shapes < N_SHAPES) shape_idx[n_shapes++] = found;
+        }
+    }
+    int ops[3], n_ops = split_list(ops_arg, items, 3);
+    for (int j = 0; j < n_ops; j++) {
+        ops[j] = -1;
+        for (int o = 0; o < 3; o++) if (strcmp(items[j], OPS[o]) == 0) ops[j] = o;
+        if (ops[j] < 0) die("unknown op ", items[j]);
+    }
+    int threads[16], n_threads = split_list(threads_arg, items, 16);
+    for (int j = 0; j < n_threads; j++) {
+        threads[j] = atoi(items[j]);
+        if (threads[j] < 1) die("bad thread count ", items[j]);
+    }
+    int masks[2], n_masks = split_list(mask_arg, items, 2);
+    for (int j = 0; j < n_masks; j++) {
+        if (strcmp(items[j], "random") == 0) masks[j] = 0;
+        else if (strcmp(items[j], "blocky") == 0) masks[j] = 1;
+        else die("unknown mask ", items[j]);
+    }
+    int algos[2], n_algos = split_list(algo_arg, items, 2);
+    for (int j = 0; j < n_algos; j++) {
+        if (strcmp(items[j], "auto") == 0) algos[j] = RRCONV_ALGO_AUTO;
+        else if (strcmp(items[j], "reference") == 0) algos[j] = RRCONV_ALGO_REFERENCE;
+        else die("unknown algo ", items[j]);
+    }
+    int mask_type;
+    if (strcmp(dtype_arg, "int32") == 0) mask_type = RRCONV_MASK_INT32;
+    else if (strcmp(dtype_arg, "uint8") == 0) mask_type = RRCONV_MASK_UINT8;
+    else die("unknown mask dtype ", dtype_arg);
+
+    printf("# rrconv %s, isa %s, mask dtype %s, up to %d reps (median), %.1f s per row max\n", rrconv_version(),
+           rrconv_active_isa(), dtype_arg, reps, max_seconds);
+    printf("%-11s %-16s %-7s %-10s %7s %11s %9s\n", "shape", "op", "mask", "algo", "threads", "median-ms",
+           "GFLOP/s");
+    double *times = (double *)xmalloc((size_t)reps * sizeof(double));
+    int status = 0;
+    for (int si = 0; si < n_shapes; si++) {
+        const shape *s = &SHAPES[shape_idx[si]];
+        for (int mi = 0; mi < n_masks; mi++) {
+            problem p;
+            make_problem(&p, s, mask_type, masks[mi], seed);
+            const rrconv_conv_desc *d = &p.d;
+            const double gflop = 2.0 * (double)d->n * (double)(d->groups * d->ocpg) * (double)(d->oh * d->ow) *
+                                 (double)d->icpg * (double)(d->fh * d->fw) * 1e-9;
+            for (int oi = 0; oi < n_ops; oi++) {
+                for (int ai = 0; ai < n_algos; ai++) {
+                    for (int ti = 0; ti < n_threads; ti++) {
+                        rrconv_conv_desc dd = *d;
+                        dd.algorithm = algos[ai];
+                        rrconv_set_num_threads(threads[ti]);
+                        rrconv_status st = run_op(&p, &dd, ops[oi]); /* warm-up */
+                        if (st != RRCONV_OK) {
+                            fprintf(stderr, "rrconv_bench: %s %s: %s: %s\n", s->name, OPS[ops[oi]],
+                                    rrconv_status_name(st), rrconv_last_error());
+                            status = 1;
+                            continue;
+                        }
+                        int done = 0;
+                        double spent = 0;
+                        while (done < reps && (done == 0 || spent < max_seconds)) {
+                            const double t0 = now_s();
+                            run_op(&p, &dd, ops[oi]);
+                            times[done] = now_s() - t0;
+                            spent += times[done++];
+                        }
+                        qsort(times, (size_t)done, sizeof(double), cmp_double);
+                        const double med = done % 2 ? times[done / 2] : 0.5 * (times[done / 2 - 1] + times[done / 2]);
+                        printf("%-11s %-16s %-7s %-10s %7d %11.3f %9.1f\n", s->name, OPS[ops[oi]],
+                               masks[mi] ? "blocky" : "random",
+                               algos[ai] == RRCONV_ALGO_AUTO ? "auto" : "reference", threads[ti], med * 1e3,
+                               gflop / med);
+                        fflush(stdout);
+                    }
+                }
+            }
+            free_problem(&p);
+        }
+    }
+    free(times);
+    return status;
+}
