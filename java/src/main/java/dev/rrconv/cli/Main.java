@@ -159,9 +159,15 @@ public final class Main {
         return t.getClass().getSimpleName() + ": " + msg;
     }
 
-    /** @return the version from the jar's manifest, or "(development build)" when run from classes */
+    /**
+     * @return the version from the jar's manifest (class path) or module descriptor (module path), or
+     *     "(development build)" when run from classes
+     */
     static String version() {
         String v = Main.class.getPackage().getImplementationVersion();
+        if (v == null && Main.class.getModule().getDescriptor() != null) {
+            v = Main.class.getModule().getDescriptor().rawVersion().orElse(null);
+        }
         return v != null ? v : "(development build)";
     }
 

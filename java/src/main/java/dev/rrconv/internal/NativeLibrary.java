@@ -275,8 +275,9 @@ public final class NativeLibrary {
         try {
             return SymbolLookup.libraryLookup(p, Arena.global());
         } catch (IllegalCallerException e) {
-            throw new IllegalCallerException("native access is not enabled: run java with"
-                    + " --enable-native-access=ALL-UNNAMED (or the module name), or use Backend.JAVA", e);
+            Module m = NativeLibrary.class.getModule();
+            throw new IllegalCallerException("native access is not enabled: run java with --enable-native-access="
+                    + (m.isNamed() ? m.getName() : "ALL-UNNAMED") + ", or use Backend.JAVA", e);
         } catch (IllegalArgumentException e) {
             UnsatisfiedLinkError err = new UnsatisfiedLinkError("cannot open " + p + ": " + e.getMessage());
             err.initCause(e);
