@@ -11,7 +11,7 @@ import java.util.Map;
 
 /**
  * The {@code rrconv} command-line tool: {@code rrconv <command> [options]} with the commands of
- * {@link #COMMANDS} ({@code run}, {@code demo}, {@code explain}, {@code info}).
+ * {@link #COMMANDS} ({@code run}, {@code demo}, {@code explain}, {@code info}, {@code bench}).
  *
  * <p>Exit codes: 0 success, 1 error (bad input file, shape mismatch, unavailable native library, ...),
  * 2 bad command line. An error is one line on standard error, {@code rrconv: error: <message>},
@@ -24,7 +24,8 @@ public final class Main {
             new RunCommand(),
             new DemoCommand(),
             new ExplainCommand(),
-            new InfoCommand());
+            new InfoCommand(),
+            new BenchCommand());
 
     private Main() {}
 

@@ -1,0 +1,31 @@
+package dev.rrconv.cli;
+
+import java.util.Locale;
+
+/**
+ * One measured line of {@code rrconv bench}: the median time of one direction of one shape on one
+ * backend and thread count.
+ *
+ * @param shape shape name, e.g. {@code DW-K7}
+ * @param op {@code forward}, {@code backward-data} or {@code backward-filter}
+ * @param mask {@code random} or {@code blocky}
+ * @param backend {@code native}, {@code java} or {@code reference}
+ * @param threads threads per call
+ * @param ms median milliseconds per call
+ * @param gflops {@code 2*N*OC*OH*OW*ICPG*FH*FW / ms / 1e6}
+ */
+record BenchResult(String shape, String op, String mask, String backend, int threads, double ms, double gflops) {
+
+    /** @return the series this result belongs to in a chart, e.g. {@code native t=2} */
+    String series() {
+        return backend + " t=" + threads;
+    }
+
+    /** @return this result as one JSON object with the keys of the record */
+    String toJson() {
+        return String.format(Locale.ROOT,
+                "{\"shape\": \"%s\", \"op\": \"%s\", \"mask\": \"%s\", \"backend\": \"%s\", \"threads\": %d,"
+                        + " \"ms\": %.6f, \"gflops\": %.4f}",
+                shape, op, mask, backend, threads, ms, gflops);
+    }
+}
