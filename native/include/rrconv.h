@@ -15,11 +15,29 @@
  * A masked-out or padded tap is skipped, never multiplied by zero: a NaN there cannot reach the output.
  * backward_data and backward_filter are the exact gradients of forward w.r.t. src and filter.
  *
- * Ownership: the library never keeps a pointer past the call and never frees caller memory.
- * Outputs are overwritten (not accumulated into) and must not overlap any input.
- * Thread safety: every entry point may be called from many threads at once; the calls share the
- * library's worker pool (see rrconv_set_num_threads). Results are bitwise identical for every thread
- * count. Error messages are kept per calling thread (rrconv_last_error).
+ * Ownership: the caller owns every tensor and the descriptor. The library only reads the inputs
+ * and writes the one output during the call, never keeps a pointer past the call and never frees
+ * caller memory. Outputs are overwritten (not accumulated into) and must not overlap any input (an
+ * overlap is detected and rejected). Scratch memory the library needs is allocated and freed within
+ * the call. Strings returned by the library (messages, names, version) are owned by the library:
+ * never free them.
+ *
+ * Thread safety: every function may be called from any number of threads at once, on the same or
+ * on different data (as long as no call's output is another concurrent call's input or output).
+ * The library keeps no per-call global state. A process-wide pool of worker threads, created on
+ * the first call that uses more than one thread and kept until the process exits (or the library
+ * is unloaded), splits each call's work; a call that finds the pool busy with another call runs on
+ * its own thread instead of waiting. Results are bitwise identical for every thread count,
+ * whichever way a call is split. The pool is fork-safe: a child process starts with none and
+ * creates its own. Error messages are kept per calling thread (rrconv_last_error). No function is
+ * async-signal-safe.
+ *
+ * Linking: pkg-config --cflags --libs rrconv, or CMake find_package(rrconv) with the target
+ * rrconv::rrconv (shared, soname librrconv.so.<major>) or rrconv::rrconv_static (librrconv.a; it
+ * needs -pthread -lm, which the CMake target and pkg-config --static add). Only rrconv_* symbols
+ * are exported. The header is C99/C11 and C++ compatible (extern "C"). RRCONV_VERSION_* give the
+ * version compiled against, rrconv_version() the version running; rrconv_active_isa() tells which
+ * kernels run.
  */
 #ifndef RRCONV_H
 #define RRCONV_H
@@ -41,11 +59,17 @@
 extern "C" {
 #endif
 
+/* The version of this header (compile time); rrconv_version() returns the loaded library's. The
+ * shared library's soname carries the major version: librrconv.so.RRCONV_VERSION_MAJOR. */
 #define RRCONV_VERSION_MAJOR 0
 #define RRCONV_VERSION_MINOR 1
 #define RRCONV_VERSION_PATCH 0
 
-/** Status of every call. Zero is success; a non-zero status leaves every output untouched. */
+/**
+ * Status of every call. Zero is success; a non-zero status leaves every output untouched and sets
+ * the calling thread's rrconv_last_error() message, which names the function, the argument and the
+ * expected and actual values.
+ */
 typedef enum rrconv_status {
     RRCONV_OK = 0,
     RRCONV_INVALID_ARGUMENT = 1, /**< a NULL pointer, an inconsistent shape, a bad parameter */
@@ -108,7 +132,24 @@ typedef struct rrconv_conv_desc {
  * Pointers need the natural alignment of their element type (4 bytes for float and int32).
  */
 
-/** Forward:  dst = rrconv(src, filter). */
+/*
+ * The three directions share their parameters:
+ *   desc               shapes and parameters (rrconv_conv_desc); read only; must not be NULL.
+ *   <tensor>           base pointer of a tensor, never NULL, element-aligned: float for data,
+ *                      int32_t or uint8_t for rin/rout as desc->mask_type says.
+ *   <tensor>_strides   that tensor's strides in elements (see above), or NULL for dense C order.
+ * Inputs are const and only read. The last tensor is the output: every element of it is written
+ * on success (masked-out or unreached positions get 0), nothing on failure.
+ * Returns RRCONV_OK, or RRCONV_INVALID_ARGUMENT (bad descriptor, NULL pointer, misaligned pointer,
+ * bad strides, overlapping output, sizes that overflow), RRCONV_OUT_OF_MEMORY (scratch allocation
+ * failed) or RRCONV_INTERNAL_ERROR (a bug). Thread-safe (see the top of this file).
+ */
+
+/**
+ * Forward:  dst = rrconv(src, filter).
+ * Inputs src [N, IC, IH, IW], filter [G, OCPG, ICPG, FH, FW], rin [N, IH, IW], rout [N, OH, OW];
+ * output dst [N, OC, OH, OW].
+ */
 RRCONV_API rrconv_status rrconv_forward_f32(
     const rrconv_conv_desc *desc,
     const float *src,    const int64_t *src_strides,     /* [N, IC, IH, IW] */
@@ -117,7 +158,12 @@ RRCONV_API rrconv_status rrconv_forward_f32(
     const void *rout,    const int64_t *rout_strides,    /* [N, OH, OW], int32 or uint8 */
     float *dst,          const int64_t *dst_strides);    /* [N, OC, OH, OW], written */
 
-/** Backward data:  grad_src = d<forward, diff>/d src. */
+/**
+ * Backward data:  grad_src = d<forward, diff>/d src, i.e. for every input pixel the sum of
+ * filter * diff over the taps of the same region that read it.
+ * Inputs filter [G, OCPG, ICPG, FH, FW], diff [N, OC, OH, OW] (the gradient of dst), rin, rout;
+ * output grad_src [N, IC, IH, IW] (the shape of src; IH, IW from desc).
+ */
 RRCONV_API rrconv_status rrconv_backward_data_f32(
     const rrconv_conv_desc *desc,
     const float *filter, const int64_t *filter_strides,  /* [G, OCPG, ICPG, FH, FW] */
@@ -126,7 +172,12 @@ RRCONV_API rrconv_status rrconv_backward_data_f32(
     const void *rout,    const int64_t *rout_strides,    /* [N, OH, OW] */
     float *grad_src,     const int64_t *grad_src_strides); /* [N, IC, IH, IW], written */
 
-/** Backward filter:  grad_filter = d<forward, diff>/d filter, in the stored (un-flipped) layout. */
+/**
+ * Backward filter:  grad_filter = d<forward, diff>/d filter, in the stored (un-flipped) layout
+ * (also in RRCONV_CONVOLUTION mode), summed over the batch.
+ * Inputs src [N, IC, IH, IW], diff [N, OC, OH, OW], rin, rout;
+ * output grad_filter [G, OCPG, ICPG, FH, FW] (FH, FW from desc).
+ */
 RRCONV_API rrconv_status rrconv_backward_filter_f32(
     const rrconv_conv_desc *desc,
     const float *src,    const int64_t *src_strides,     /* [N, IC, IH, IW] */
@@ -136,31 +187,46 @@ RRCONV_API rrconv_status rrconv_backward_filter_f32(
     float *grad_filter,  const int64_t *grad_filter_strides); /* [G, OCPG, ICPG, FH, FW], written */
 
 /**
- * The message of the last failed call on the calling thread ("" if none). The string is owned by
- * the library and stays valid until the next rrconv call on this thread.
+ * The message of the last failed call on the calling thread, or "" if none failed since the last
+ * successful call on this thread of rrconv_forward_f32, rrconv_backward_data_f32,
+ * rrconv_backward_filter_f32 or rrconv_set_num_threads (a success clears it). Never NULL. The
+ * string is owned by the library (a per-thread buffer): do not free it; it stays valid until the
+ * next rrconv call on this thread. Other threads' failures never change it.
  */
 RRCONV_API const char *rrconv_last_error(void);
 
-/** A short name for a status code, e.g. "RRCONV_INVALID_ARGUMENT". Never NULL. */
+/**
+ * A short name for a status code, e.g. "RRCONV_INVALID_ARGUMENT"; "RRCONV_UNKNOWN_STATUS" for a
+ * value that is not an rrconv_status. Never NULL; static storage (do not free). Thread-safe.
+ */
 RRCONV_API const char *rrconv_status_name(rrconv_status status);
 
-/** The library version, e.g. "0.1.0". Static storage. */
+/**
+ * The version of the library actually loaded, "MAJOR.MINOR.PATCH" (e.g. "0.1.0"), which may differ
+ * from the RRCONV_VERSION_* macros this file was compiled with if another build is loaded at run
+ * time. Never NULL; static storage (do not free). Thread-safe.
+ */
 RRCONV_API const char *rrconv_version(void);
 
 /**
- * The instruction set the fast kernels use: "avx512", "avx2" or "scalar". Chosen once from the CPU;
- * the environment variable RRCONV_MAX_ISA (avx512 | avx2 | scalar), read at that moment, caps it.
+ * The instruction set the fast kernels use: "avx512", "avx2" or "scalar" (portable C). Chosen once
+ * per process, on the first call that needs it, from the CPU (and the OS's support for its
+ * registers); the environment variable RRCONV_MAX_ISA (avx512 | avx2 | scalar), read at that
+ * moment, caps it. Calls with desc->algorithm = RRCONV_ALGO_REFERENCE use the reference loops
+ * whatever this says. Never NULL; static storage (do not free). Thread-safe.
  */
 RRCONV_API const char *rrconv_active_isa(void);
 
 /**
- * Worker threads used per call (the caller's thread counts as one). n <= 0 restores the default,
- * the number of online CPUs (or the environment variable RRCONV_NUM_THREADS if set). Returns
- * RRCONV_INVALID_ARGUMENT for n > 1024. Takes effect for calls that start afterwards.
+ * Threads used per call (the caller's thread counts as one), process-wide. n <= 0 restores the
+ * default: the environment variable RRCONV_NUM_THREADS if set (read once), else the number of
+ * online CPUs. Returns RRCONV_OK, or RRCONV_INVALID_ARGUMENT for n > 1024 (the setting is then
+ * unchanged). Takes effect for calls that start afterwards; thread-safe. Results never depend on
+ * it.
  */
 RRCONV_API rrconv_status rrconv_set_num_threads(int32_t n);
 
-/** The thread count calls will use. */
+/** The thread count calls will use (>= 1): the last rrconv_set_num_threads value or the default. */
 RRCONV_API int32_t rrconv_get_num_threads(void);
 
 #ifdef __cplusplus
