@@ -7,7 +7,9 @@
  *
  * Per row: one untimed warm-up call, then up to N timed calls (fewer when the timed calls of that row
  * pass --max-seconds, at least one), and the median time. GFLOP counts 2*N*OC*OH*OW*ICPG*FH*FW for
- * every direction (all taps, masked or not). Masks: `random` draws every pixel from {1,2,3};
+ * every direction (all taps, masked or not). cpu-ms is the median process CPU time of a call (all threads
+ * together): on a loaded machine, cpu-ms of a 1-thread row shows the kernel's own cost better than
+ * the wall clock. Masks: `random` draws every pixel from {1,2,3};
  * `blocky` paints a few rectangles (values 1..4 over a background of 0) per image, the same
  * rectangles in rin and rout (scaled to each one's size). algo `reference` sets
  * desc.algorithm = RRCONV_ALGO_REFERENCE (the plain C loop).
@@ -75,10 +77,23 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Splits a comma list into at most max items (pointers into a copy of s). */
@@ -281,9 +296,10 @@ int main(int argc, char **argv)
 
     printf("# rrconv %s, isa %s, mask dtype %s, up to %d reps (median), %.1f s per row max\n", rrconv_version(),
            rrconv_active_isa(), dtype_arg, reps, max_seconds);
-    printf("%-11s %-16s %-7s %-10s %7s %11s %9s\n", "shape", "op", "mask", "algo", "threads", "median-ms",
-           "GFLOP/s");
+    printf("%-11s %-16s %-7s %-10s %7s %11s %9s %11s\n", "shape", "op", "mask", "algo", "threads", "median-ms",
+           "GFLOP/s", "cpu-ms");
     double *times = (double *)xmalloc((size_t)reps * sizeof(double));
+    double *cpu = (double *)xmalloc((size_t)reps * sizeof(double));
     int status = 0;
     for (int si = 0; si < n_shapes; si++) {
         const shape *s = &SHAPES[shape_idx[si]];
@@ -309,17 +325,17 @@ int main(int argc, char **argv)
                         int done = 0;
                         double spent = 0;
                         while (done < reps && (done == 0 || spent < max_seconds)) {
-                            const double t0 = now_s();
+                            const double c0 = cpu_s(), t0 = now_s();
                             run_op(&p, &dd, ops[oi]);
                             times[done] = now_s() - t0;
+                            cpu[done] = cpu_s() - c0;
                             spent += times[done++];
                         }
-                        qsort(times, (size_t)done, sizeof(double), cmp_double);
-                        const double med = done % 2 ? times[done / 2] : 0.5 * (times[done / 2 - 1] + times[done / 2]);
-                        printf("%-11s %-16s %-7s %-10s %7d %11.3f %9.1f\n", s->name, OPS[ops[oi]],
+                        const double med = median(times, done), med_cpu = median(cpu, done);
+                        printf("%-11s %-16s %-7s %-10s %7d %11.3f %9.1f %11.3f\n", s->name, OPS[ops[oi]],
                                masks[mi] ? "blocky" : "random",
                                algos[ai] == RRCONV_ALGO_AUTO ? "auto" : "reference", threads[ti], med * 1e3,
-                               gflop / med);
+                               gflop / med, med_cpu * 1e3);
                         fflush(stdout);
                     }
                 }
@@ -328,5 +344,6 @@ int main(int argc, char **argv)
         }
     }
     free(times);
+    free(cpu);
     return status;
 }

@@ -1,9 +1,226 @@
-/* forward.c -- picks the fast forward kernel (see kernels.h). */
-#include "kernels.h"
+/*
+ * forward.c -- picks the fast forward kernel (see kernels.h) and sets up its plan.
+ *
+ * One direct kernel family covers dense, grouped and depthwise forward convolutions with any
+ * stride, dilation and padding (forward_direct.h explains the plan). Two inner loops:
+ *   oc  (ICPG > 1 or OCPG > 1): per item a tile x up to 12 output channels of one group; per tap
+ *       and input channel one masked load per block feeds up to 12 broadcast FMAs;
+ *   dw  (ICPG == OCPG == 1): per item a tile x up to 8 channels, one mask per tap for all of them.
+ * Scratch (phase planes, packed weights, masks) is allocated before anything is written; the
+ * masks are computed in chunks of tiles so their memory stays bounded for huge images.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "forward_direct.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Register tiles (see the ISA files): output channels per oc item, channels per depthwise item. */
+#define FWD_MAX_OCB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 5)
+#define FWD_MAX_CB(isa) ((isa) == RR_ISA_AVX512 ? 8 : 4)
+#define FWD_MASK_BUDGET ((int64_t)4 << 20) /* bytes of masks per chunk */
+#define FWD_COORD_LIMIT ((int64_t)1 << 28) /* lane coordinates are int32 */
+
+/* ---- scratch --------------------------------------------------------------------------------- */
+
+typedef struct fwd_scratch {
+    void *blocks[6];
+    int count;
+} fwd_scratch;
+
+static void *fwd_alloc(fwd_scratch *s, int64_t count, int64_t esize, const char *what)
+{
+    int64_t bytes;
+    if (count < 1) count = 1;
+    if (__builtin_mul_overflow(count, esize, &bytes) || __builtin_add_overflow(bytes, 63, &bytes) ||
+        (uint64_t)bytes > SIZE_MAX) {
+        rr_fail(RRCONV_OUT_OF_MEMORY, "rrconv_forward_f32: scratch for %s (%" PRId64 " elements) is too large",
+                what, count);
+        return NULL;
+    }
+    bytes -= bytes % 64;
+    void *mem = aligned_alloc(64, (size_t)bytes);
+    if (mem == NULL) {
+        rr_fail(RRCONV_OUT_OF_MEMORY, "rrconv_forward_f32: could not allocate %" PRId64 " bytes of scratch for %s",
+                bytes, what);
+        return NULL;
+    }
+    s->blocks[s->count++] = mem;
+    return mem;
+}
+
+static void fwd_free(fwd_scratch *s)
+{
+    for (int i = 0; i < s->count; i++) free(s->blocks[i]);
+    s->count = 0;
+}
+
+/* ---- phase planes (stride_w > 1) ------------------------------------------------------------- */
+
+typedef struct phase_ctx {
+    const rr_fwd_plan *pl;
+    const float *src;      /* normalized src [N][IC][IH][IW] */
+    float *src_pk;
+    const int32_t *rin;    /* normalized rin [N][IH][IW] */
+    int32_t *rin_pk;
+} phase_ctx;
+
+/* Items: rows (n, ic, ih) of src, then rows (n, ih) of rin. Unused slots are zeroed. */
+static void phase_rows(void *vctx, int64_t begin, int64_t end)
+{
+    const phase_ctx *x = (const phase_ctx *)vctx;
+    const rr_conv *c = &x->pl->c;
+    const int64_t sw = c->sw, pw = x->pl->pw, plane = x->pl->plane;
+    const int64_t src_rows = c->n * c->ic * c->ih;
+    for (int64_t row = begin; row < end; row++) {
+        if (row < src_rows) {
+            const int64_t nc = row / c->ih, ih = row % c->ih;
+            const float *s = x->src + row * c->iw;
+            float *d = x->src_pk + nc * x->pl->src_chan + ih * pw;
+            for (int64_t r = 0; r < sw; r++) d[r * plane + pw - 1] = 0.0f;
+            for (int64_t iw = 0; iw < c->iw; iw++) d[(iw % sw) * plane + iw / sw] = s[iw];
+        } else {
+            const int64_t r2 = row - src_rows, n = r2 / c->ih, ih = r2 % c->ih;
+            const int32_t *s = x->rin + r2 * c->iw;
+            int32_t *d = x->rin_pk + n * sw * plane + ih * pw;
+            for (int64_t r = 0; r < sw; r++) d[r * plane + pw - 1] = 0;
+            for (int64_t iw = 0; iw < c->iw; iw++) d[(iw % sw) * plane + iw / sw] = s[iw];
+        }
+    }
+}
+
+/* ---- the kernel ------------------------------------------------------------------------------ */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    const int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
+{
+    const rr_conv *c = &p->c;
+    rr_fwd_plan pl;
+    fwd_scratch s;
+    memset(&pl, 0, sizeof pl);
+    s.count = 0;
+    pl.c = *c;
+    pl.lanes = isa == RR_ISA_AVX512 ? 16 : 8;
+    pl.flat = c->sh == 1 && c->sw == 1 && c->ow == c->iw;
+    pl.pw = (c->iw + c->sw - 1) / c->sw;
+    pl.plane = c->ih * pl.pw;
+    pl.src_chan = c->sw * pl.plane;
+    pl.bpr = (c->ow + pl.lanes - 1) / pl.lanes;
+    pl.bpi = pl.flat ? (c->oh * c->ow + pl.lanes - 1) / pl.lanes : c->oh * pl.bpr;
+    pl.tpi = (pl.bpi + 1) / 2;
+    pl.taps = c->fh * c->fw;
+    pl.rout = (const int32_t *)p->rout.data;
+    pl.dst = p->out.data;
+    const int dw = c->icpg == 1 && c->ocpg == 1;
+    const int64_t mask_esize = isa == RR_ISA_AVX512 ? 2 : 1;
+    const int64_t total_tiles = c->n * pl.tpi;
+    const int64_t tile_bytes = 2 * pl.taps * mask_esize;
+    int64_t chunk = FWD_MASK_BUDGET / tile_bytes;
+    if (chunk < 1) chunk = 1;
+    if (chunk > total_tiles) chunk = total_tiles;
+
+    /* tables */
+    int64_t *toff = (int64_t *)fwd_alloc(&s, pl.taps + c->fh + 2 * c->fw, 8, "the tap tables");
+    if (toff == NULL) goto fail;
+    int32_t *khoff = (int32_t *)(toff + pl.taps), *q = khoff + c->fh, *lr = q + c->fw;
+    for (int64_t kh = 0; kh < c->fh; kh++) khoff[kh] = (int32_t)(kh * c->dh - c->ph);
+    for (int64_t kw = 0; kw < c->fw; kw++) {
+        const int64_t off = kw * c->dw - c->pw, qq = floor_div(off, c->sw), r = off - qq * c->sw;
+        q[kw] = (int32_t)qq;
+        lr[kw] = (int32_t)(r < c->iw ? (c->iw - r + c->sw - 1) / c->sw : 0);
+        for (int64_t kh = 0; kh < c->fh; kh++) toff[kh * c->fw + kw] = khoff[kh] * pl.pw + r * pl.plane + qq;
+    }
+    pl.toff = toff;
+    pl.khoff = khoff;
+    pl.q = q;
+    pl.lr = lr;
+
+    /* src and rin in phase planes */
+    if (c->sw > 1) {
+        phase_ctx x;
+        x.pl = &pl;
+        x.src = (const float *)p->src.data;
+        x.rin = (const int32_t *)p->rin.data;
+        x.src_pk = (float *)fwd_alloc(&s, c->n * c->ic * pl.src_chan, 4, "src phase planes");
+        if (x.src_pk == NULL) goto fail;
+        x.rin_pk = (int32_t *)fwd_alloc(&s, c->n * pl.src_chan, 4, "rin phase planes");
+        if (x.rin_pk == NULL) goto fail;
+        pl.src = x.src_pk;
+        pl.rin = x.rin_pk;
+        /* allocate everything before the first parallel pass; run it below */
+        void *masks = fwd_alloc(&s, chunk * 2 * pl.taps, mask_esize, "tap masks");
+        if (masks == NULL) goto fail;
+        pl.masks = masks;
+        rr_parallel_for(c->n * (c->ic + 1) * c->ih, phase_rows, &x);
+    } else {
+        pl.src = (const float *)p->src.data;
+        pl.rin = (const int32_t *)p->rin.data;
+        pl.masks = fwd_alloc(&s, chunk * 2 * pl.taps, mask_esize, "tap masks");
+        if (pl.masks == NULL) goto fail;
+    }
+
+    /* weights */
+    const float *flt = (const float *)p->filter.data;
+    const int64_t nflt = c->groups * c->ocpg * c->icpg * pl.taps;
+    if (dw) {
+        pl.w = flt;
+        pl.cb = c->groups < FWD_MAX_CB(isa) ? c->groups : FWD_MAX_CB(isa);
+        pl.ncb = (c->groups + pl.cb - 1) / pl.cb;
+    } else {
+        float *wpk = (float *)fwd_alloc(&s, nflt, 4, "packed weights");
+        if (wpk == NULL) goto fail;
+        for (int64_t g = 0; g < c->groups; g++)
+            for (int64_t o = 0; o < c->ocpg; o++)
+                for (int64_t i = 0; i < c->icpg; i++)
+                    for (int64_t t = 0; t < pl.taps; t++)
+                        wpk[((g * c->icpg + i) * pl.taps + t) * c->ocpg + o] =
+                            flt[((g * c->ocpg + o) * c->icpg + i) * pl.taps + t];
+        pl.w = wpk;
+        pl.nob = (c->ocpg + FWD_MAX_OCB(isa) - 1) / FWD_MAX_OCB(isa);
+        pl.ocb = (c->ocpg + pl.nob - 1) / pl.nob;
+    }
+
+    const rr_range_fn masks_fn = isa == RR_ISA_AVX512 ? rr_fwd_masks_avx512 : rr_fwd_masks_avx2;
+    const rr_range_fn compute_fn = dw ? (isa == RR_ISA_AVX512 ? rr_fwd_dw_avx512 : rr_fwd_dw_avx2)
+                                      : (isa == RR_ISA_AVX512 ? rr_fwd_oc_avx512 : rr_fwd_oc_avx2);
+    const int64_t per_tile = dw ? pl.ncb : c->groups * pl.nob;
+    for (int64_t t0 = 0; t0 < total_tiles; t0 += chunk) {
+        pl.tile0 = t0;
+        pl.ntiles = total_tiles - t0 < chunk ? total_tiles - t0 : chunk;
+        rr_parallel_for(pl.ntiles, masks_fn, &pl);
+        rr_parallel_for(pl.ntiles * per_tile, compute_fn, &pl);
+    }
+    fwd_free(&s);
+    return RRCONV_OK;
+fail:
+    fwd_free(&s);
+    return RRCONV_OUT_OF_MEMORY;
+}
+
+static rrconv_status forward_direct_avx512(const rr_problem *p)
+{
+    return run_direct(p, RR_ISA_AVX512);
+}
+
+static rrconv_status forward_direct_avx2(const rr_problem *p)
+{
+    return run_direct(p, RR_ISA_AVX2);
+}
 
 rr_kernel_fn rr_pick_forward(const rr_conv *c, rr_isa isa)
 {
-    (void)c;
-    (void)isa;
-    return NULL; /* no fast kernel yet: the reference loops run */
+    if (isa < RR_ISA_AVX2) return NULL; /* no portable fast path: the reference loop runs */
+    const int64_t lim = FWD_COORD_LIMIT;
+    if (c->ih >= lim || c->iw >= lim || c->oh >= lim || c->ow >= lim || c->ph >= lim || c->pw >= lim ||
+        c->sh >= lim || c->sw >= lim || c->oh * c->sh >= lim || c->ow * c->sw >= lim ||
+        (c->fh - 1) >= lim / c->dh || (c->fw - 1) >= lim / c->dw || c->fh * c->fw >= lim)
+        return NULL;
+    return isa == RR_ISA_AVX512 ? forward_direct_avx512 : forward_direct_avx2;
 }

@@ -1,0 +1,107 @@
+/*
+ * forward_direct.h -- the plan shared by the direct forward kernels (forward.c sets it up, the
+ * forward_direct__<isa>.c files run it).
+ *
+ * The output is cut into BLOCKS of `lanes` consecutive output pixels (16 for AVX-512, 8 for AVX2)
+ * and a TILE is two consecutive blocks of one image (the last tile of an image may hold one):
+ *   flat      (stride 1 and OW == IW): a block is lanes consecutive pixels of the flattened OH*OW
+ *             plane, so rows need no tail blocks; lanes that wrap into the next row are correct
+ *             because their taps' bounds are checked per lane;
+ *   row-wise  otherwise: a block is lanes consecutive pixels of one output row.
+ * For stride_w > 1, src and rin are repacked into stride_w phase planes ([sw][IH][PW], column j of
+ * phase r = input column j*sw + r), so that the input pixels of one tap over a block are contiguous.
+ *
+ * For every block and tap, the lane mask (pixel inside the image AND rin == rout) is computed once
+ * and reused for every channel: masks[tile][tap][2 blocks]. A tap with an all-zero mask is skipped;
+ * inside a tap, masked-out lanes are neither loaded nor accumulated (masked loads + masked FMAs on
+ * AVX-512, masked loads + blends on AVX2), so a NaN there never reaches dst.
+ *
+ * The address of a tap's input pixels for a block: channel base + sbase(block) + toff[tap].
+ * Each output element is summed by one item in the order icg, kh, kw: results do not depend on the
+ * thread count.
+ */
+#ifndef RRCONV_FORWARD_DIRECT_H
+#define RRCONV_FORWARD_DIRECT_H
+
+#include "kernels.h"
+
+#include <stdint.h>
+
+typedef struct rr_fwd_plan {
+    rr_conv c;
+    int lanes;            /* pixels per block: 16 or 8 */
+    int flat;             /* blocks run over the flattened OH*OW plane */
+    int64_t pw;           /* width of a phase plane (IW when stride_w == 1) */
+    int64_t plane;        /* IH * pw */
+    int64_t src_chan;     /* elements of one channel of src: stride_w * plane */
+    int64_t bpr;          /* blocks per output row (row-wise) */
+    int64_t bpi;          /* blocks per image */
+    int64_t tpi;          /* tiles per image: ceil(bpi / 2) */
+    int64_t taps;         /* FH * FW */
+    const float *src;     /* [N][IC][sw][IH][pw] (or the normalized src when stride_w == 1) */
+    const int32_t *rin;   /* [N][sw][IH][pw] */
+    const int32_t *rout;  /* [N][OH][OW] */
+    const float *w;       /* oc kernel: [G][ICPG][taps][OCPG];  depthwise: [G][taps] */
+    float *dst;           /* [N][OC][OH][OW] */
+    const int64_t *toff;  /* [taps]: (kh*dh - ph)*pw + r*plane + q */
+    const int32_t *khoff; /* [FH]: kh*dh - ph */
+    const int32_t *q;     /* [FW]: floor((kw*dw - pw) / sw) */
+    const int32_t *lr;    /* [FW]: columns of the tap's phase plane */
+    void *masks;          /* [chunk tiles][taps][2] of uint16_t (AVX-512) or uint8_t (AVX2) */
+    int64_t tile0;        /* first global tile (n*tpi + tile) of the current chunk */
+    int64_t ntiles;       /* tiles in the current chunk */
+    int64_t ocb, nob;     /* oc kernel: output channels per item, items per group */
+    int64_t cb, ncb;      /* depthwise kernel: channels per item, items per image-tile */
+} rr_fwd_plan;
+
+/* Block number blk (0 .. bpi-1) of an image: where its pixels are, how many lanes are real. */
+static inline void rr_fwd_block(const rr_fwd_plan *pl, int64_t blk, int64_t *dbase, int64_t *sbase, int *nvalid)
+{
+    const int64_t L = pl->lanes;
+    if (pl->flat) {
+        const int64_t p0 = blk * L, total = pl->c.oh * pl->c.ow;
+        *dbase = p0;
+        *sbase = p0;
+        *nvalid = (int)(total - p0 < L ? total - p0 : L);
+    } else {
+        const int64_t oh = blk / pl->bpr, ow0 = (blk % pl->bpr) * L;
+        *dbase = oh * pl->c.ow + ow0;
+        *sbase = oh * pl->c.sh * pl->pw + ow0;
+        *nvalid = (int)(pl->c.ow - ow0 < L ? pl->c.ow - ow0 : L);
+    }
+}
+
+/* Output coordinates of the lanes of block blk (lanes past nvalid get copies of the last one). */
+static inline void rr_fwd_block_lanes(const rr_fwd_plan *pl, int64_t blk, int32_t *oh_l, int32_t *ow_l)
+{
+    const int64_t L = pl->lanes;
+    int64_t oh, ow;
+    if (pl->flat) {
+        oh = blk * L / pl->c.ow;
+        ow = blk * L % pl->c.ow;
+    } else {
+        oh = blk / pl->bpr;
+        ow = (blk % pl->bpr) * L;
+    }
+    for (int64_t l = 0; l < L; l++) {
+        oh_l[l] = (int32_t)oh;
+        ow_l[l] = (int32_t)ow;
+        if (ow + 1 < pl->c.ow) {
+            ow++;
+        } else if (pl->flat && oh + 1 < pl->c.oh) {
+            ow = 0;
+            oh++;
+        }
+    }
+}
+
+/* The ISA entry points (forward_direct__<isa>.c). masks: tiles [b, e) of the current chunk;
+ * oc / dw: rr_range_fn over the chunk's items, ctx = the plan. */
+void rr_fwd_masks_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_oc_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_dw_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_masks_avx2(void *plan, int64_t begin, int64_t end);
+void rr_fwd_oc_avx2(void *plan, int64_t begin, int64_t end);
+void rr_fwd_dw_avx2(void *plan, int64_t begin, int64_t end);
+
+#endif /* RRCONV_FORWARD_DIRECT_H */

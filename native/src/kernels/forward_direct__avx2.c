@@ -1,0 +1,243 @@
+/*
+ * forward_direct__avx2.c -- the direct forward kernel's loops on AVX2 + FMA (see forward_direct.h).
+ *
+ * 8 output pixels per block, two blocks per tile; masks are one byte per block and tap. Masked-out
+ * lanes are never loaded (_mm256_maskload_ps, which never faults on them) and the FMA result is
+ * blended in only on the tap's lanes, so a NaN in src or an Inf weight on a skipped tap cannot
+ * reach dst.
+ */
+#include "forward_direct.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define RR_INLINE static inline __attribute__((always_inline))
+
+/* The two blocks' masks of one tap (stored as two uint8_t) in one load. */
+RR_INLINE uint32_t mask_pair(const uint8_t *m, int64_t t)
+{
+    uint16_t v;
+    memcpy(&v, m + 2 * t, sizeof v);
+    return v;
+}
+
+/* Lane i of the result is all-ones iff bit i of bits is set. */
+RR_INLINE __m256i lanes_of(uint32_t bits)
+{
+    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int32_t)bits), sel), sel);
+}
+
+RR_INLINE uint32_t bits_of(__m256i v)
+{
+    return (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(v));
+}
+
+/* lo <= v < hi, per lane, as a vector mask */
+RR_INLINE __m256i in_range(__m256i v, __m256i lo_minus_1, __m256i hi)
+{
+    return _mm256_and_si256(_mm256_cmpgt_epi32(v, lo_minus_1), _mm256_cmpgt_epi32(hi, v));
+}
+
+/* ---- masks ----------------------------------------------------------------------------------- */
+
+void rr_fwd_masks_avx2(void *vpl, int64_t begin, int64_t end)
+{
+    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_conv *c = &pl->c;
+    const int64_t taps = pl->taps;
+    const __m256i minus1 = _mm256_set1_epi32(-1), ihmax = _mm256_set1_epi32((int32_t)c->ih);
+    const __m256i shv = _mm256_set1_epi32((int32_t)c->sh);
+    for (int64_t tl = begin; tl < end; tl++) {
+        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, tile = gt % pl->tpi;
+        uint8_t *m = (uint8_t *)pl->masks + tl * taps * 2;
+        for (int j = 0; j < 2; j++) {
+            const int64_t blk = tile * 2 + j;
+            if (blk >= pl->bpi) {
+                for (int64_t t = 0; t < taps; t++) m[2 * t + j] = 0;
+                continue;
+            }
+            int64_t dbase, sbase;
+            int nvalid;
+            int32_t ohl[8], owl[8];
+            rr_fwd_block(pl, blk, &dbase, &sbase, &nvalid);
+            rr_fwd_block_lanes(pl, blk, ohl, owl);
+            const __m256i lv = lanes_of((1u << nvalid) - 1u);
+            const __m256i ohs = _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)ohl), shv);
+            const __m256i owv = _mm256_loadu_si256((const __m256i *)owl);
+            const __m256i routv = _mm256_maskload_epi32(pl->rout + n * c->oh * c->ow + dbase, lv);
+            const int32_t *rin_b = pl->rin + n * pl->src_chan + sbase;
+            for (int64_t kh = 0; kh < c->fh; kh++) {
+                const __m256i ihv = _mm256_add_epi32(ohs, _mm256_set1_epi32(pl->khoff[kh]));
+                const __m256i kr = _mm256_and_si256(lv, in_range(ihv, minus1, ihmax));
+                uint8_t *mk = m + 2 * kh * c->fw + j;
+                if (bits_of(kr) == 0) {
+                    for (int64_t kw = 0; kw < c->fw; kw++) mk[2 * kw] = 0;
+                    continue;
+                }
+                for (int64_t kw = 0; kw < c->fw; kw++) {
+                    const __m256i jv = _mm256_add_epi32(owv, _mm256_set1_epi32(pl->q[kw]));
+                    const __m256i kc = _mm256_and_si256(kr, in_range(jv, minus1, _mm256_set1_epi32(pl->lr[kw])));
+                    uint32_t k = 0;
+                    if (bits_of(kc) != 0) {
+                        const __m256i rinv = _mm256_maskload_epi32(rin_b + pl->toff[kh * c->fw + kw], kc);
+                        k = bits_of(_mm256_and_si256(kc, _mm256_cmpeq_epi32(rinv, routv)));
+                    }
+                    mk[2 * kw] = (uint8_t)k;
+                }
+            }
+        }
+    }
+}
+
+/* acc + x*w on the lanes of vm, acc elsewhere */
+RR_INLINE __m256 fma_on(__m256 x, __m256 w, __m256 acc, __m256 vm)
+{
+    return _mm256_blendv_ps(acc, _mm256_fmadd_ps(x, w, acc), vm);
+}
+
+/* ---- dense / grouped: a tile x OCB output channels of one group ------------------------------- */
+
+RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint8_t *m, const float *src_g, const float *w_g,
+                       float *dst_o, int64_t s0, int64_t s1, int64_t d0, int64_t d1, __m256i lv0,
+                       __m256i lv1, const int OCB, const int NB)
+{
+    const rr_conv *c = &pl->c;
+    const int64_t taps = pl->taps, ocpg = c->ocpg, ohw = c->oh * c->ow;
+    const int64_t *toff = pl->toff;
+    __m256 acc[5][2];
+#pragma GCC unroll 5
+    for (int o = 0; o < OCB; o++) {
+        acc[o][0] = _mm256_setzero_ps();
+        acc[o][1] = _mm256_setzero_ps();
+    }
+    for (int64_t icg = 0; icg < c->icpg; icg++) {
+        const float *sc = src_g + icg * pl->src_chan;
+        const float *wc = w_g + icg * taps * ocpg;
+        for (int64_t t = 0; t < taps; t++) {
+            const uint32_t kk = mask_pair(m, t);
+            if (kk == 0) continue;
+            const float *sp = sc + toff[t];
+            const float *wt = wc + t * ocpg;
+            const __m256i k0 = lanes_of(kk & 0xffu);
+            const __m256 x0 = _mm256_maskload_ps(sp + s0, k0);
+            const __m256 vm0 = _mm256_castsi256_ps(k0);
+            if (NB == 2) {
+                const __m256i k1 = lanes_of(kk >> 8);
+                const __m256 x1 = _mm256_maskload_ps(sp + s1, k1);
+                const __m256 vm1 = _mm256_castsi256_ps(k1);
+#pragma GCC unroll 5
+                for (int o = 0; o < OCB; o++) {
+                    const __m256 wv = _mm256_broadcast_ss(wt + o);
+                    acc[o][0] = fma_on(x0, wv, acc[o][0], vm0);
+                    acc[o][1] = fma_on(x1, wv, acc[o][1], vm1);
+                }
+            } else {
+#pragma GCC unroll 5
+                for (int o = 0; o < OCB; o++) acc[o][0] = fma_on(x0, _mm256_broadcast_ss(wt + o), acc[o][0], vm0);
+            }
+        }
+    }
+#pragma GCC unroll 5
+    for (int o = 0; o < OCB; o++) {
+        _mm256_maskstore_ps(dst_o + o * ohw + d0, lv0, acc[o][0]);
+        if (NB == 2) _mm256_maskstore_ps(dst_o + o * ohw + d1, lv1, acc[o][1]);
+    }
+}
+
+#define OC_CASE(K)                                                                                     \
+    case K:                                                                                            \
+        if (two) oc_tile(pl, m, src_g, w_g, dst_o, s0, s1, d0, d1, lv0, lv1, K, 2);                    \
+        else oc_tile(pl, m, src_g, w_g, dst_o, s0, s1, d0, d1, lv0, lv1, K, 1);                        \
+        break;
+
+void rr_fwd_oc_avx2(void *vpl, int64_t begin, int64_t end)
+{
+    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_conv *c = &pl->c;
+    const int64_t per_tile = c->groups * pl->nob;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t tl = item / per_tile, rem = item % per_tile, g = rem / pl->nob, ob = rem % pl->nob;
+        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, blk0 = (gt % pl->tpi) * 2;
+        const int two = blk0 + 1 < pl->bpi;
+        int64_t d0, s0, d1 = 0, s1 = 0;
+        int nv0, nv1 = 0;
+        rr_fwd_block(pl, blk0, &d0, &s0, &nv0);
+        if (two) rr_fwd_block(pl, blk0 + 1, &d1, &s1, &nv1);
+        const __m256i lv0 = lanes_of((1u << nv0) - 1u), lv1 = lanes_of((1u << nv1) - 1u);
+        const int64_t oc0 = ob * pl->ocb, no = c->ocpg - oc0 < pl->ocb ? c->ocpg - oc0 : pl->ocb;
+        const uint8_t *m = (const uint8_t *)pl->masks + tl * pl->taps * 2;
+        const float *src_g = pl->src + (n * c->ic + g * c->icpg) * pl->src_chan;
+        const float *w_g = pl->w + g * c->icpg * pl->taps * c->ocpg + oc0;
+        float *dst_o = pl->dst + (n * c->oc + g * c->ocpg + oc0) * c->oh * c->ow;
+        switch (no) {
+            OC_CASE(1) OC_CASE(2) OC_CASE(3) OC_CASE(4) OC_CASE(5)
+        default: break;
+        }
+    }
+}
+
+/* ---- depthwise: a tile x CB channels, one mask per tap for all of them ------------------------ */
+
+RR_INLINE void dw_tile(const rr_fwd_plan *pl, const uint8_t *m, const float *src_c, const float *w_c,
+                       float *dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, __m256i lv0,
+                       __m256i lv1, const int CB, const int NB)
+{
+    const int64_t taps = pl->taps, chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow;
+    const int64_t *toff = pl->toff;
+    __m256 acc[4][2];
+#pragma GCC unroll 4
+    for (int ci = 0; ci < CB; ci++) {
+        acc[ci][0] = _mm256_setzero_ps();
+        acc[ci][1] = _mm256_setzero_ps();
+    }
+    for (int64_t t = 0; t < taps; t++) {
+        const uint32_t kk = mask_pair(m, t);
+        if (kk == 0) continue;
+        const __m256i k0 = lanes_of(kk & 0xffu), k1 = lanes_of(kk >> 8);
+        const __m256 vm0 = _mm256_castsi256_ps(k0), vm1 = _mm256_castsi256_ps(k1);
+        const float *sp = src_c + toff[t];
+#pragma GCC unroll 4
+        for (int ci = 0; ci < CB; ci++) {
+            const __m256 wv = _mm256_broadcast_ss(w_c + ci * taps + t);
+            acc[ci][0] = fma_on(_mm256_maskload_ps(sp + ci * chan + s0, k0), wv, acc[ci][0], vm0);
+            if (NB == 2) acc[ci][1] = fma_on(_mm256_maskload_ps(sp + ci * chan + s1, k1), wv, acc[ci][1], vm1);
+        }
+    }
+#pragma GCC unroll 4
+    for (int ci = 0; ci < CB; ci++) {
+        _mm256_maskstore_ps(dst_c + ci * ohw + d0, lv0, acc[ci][0]);
+        if (NB == 2) _mm256_maskstore_ps(dst_c + ci * ohw + d1, lv1, acc[ci][1]);
+    }
+}
+
+#define DW_CASE(K)                                                                                     \
+    case K:                                                                                            \
+        if (two) dw_tile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K, 2);                    \
+        else dw_tile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K, 1);                        \
+        break;
+
+void rr_fwd_dw_avx2(void *vpl, int64_t begin, int64_t end)
+{
+    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_conv *c = &pl->c;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t tl = item / pl->ncb, cbi = item % pl->ncb;
+        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, blk0 = (gt % pl->tpi) * 2;
+        const int two = blk0 + 1 < pl->bpi;
+        int64_t d0, s0, d1 = 0, s1 = 0;
+        int nv0, nv1 = 0;
+        rr_fwd_block(pl, blk0, &d0, &s0, &nv0);
+        if (two) rr_fwd_block(pl, blk0 + 1, &d1, &s1, &nv1);
+        const __m256i lv0 = lanes_of((1u << nv0) - 1u), lv1 = lanes_of((1u << nv1) - 1u);
+        const int64_t g0 = cbi * pl->cb, nc = c->groups - g0 < pl->cb ? c->groups - g0 : pl->cb;
+        const uint8_t *m = (const uint8_t *)pl->masks + tl * pl->taps * 2;
+        const float *src_c = pl->src + (n * c->ic + g0) * pl->src_chan;
+        const float *w_c = pl->w + g0 * pl->taps;
+        float *dst_c = pl->dst + (n * c->oc + g0) * c->oh * c->ow;
+        switch (nc) {
+            DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4)
+        default: break;
+        }
+    }
+}

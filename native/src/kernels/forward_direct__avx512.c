@@ -1,0 +1,220 @@
+/*
+ * forward_direct__avx512.c -- the direct forward kernel's loops on AVX-512 (see forward_direct.h).
+ *
+ * 16 output pixels per block, two blocks per tile. Masked-out lanes are never loaded
+ * (_mm512_maskz_loadu_ps) and never accumulated (_mm512_mask3_fmadd_ps keeps acc where k = 0).
+ */
+#include "forward_direct.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define RR_INLINE static inline __attribute__((always_inline))
+
+/* The two blocks' masks of one tap (stored as two uint16_t) in one load. */
+RR_INLINE uint32_t mask_pair(const uint16_t *m, int64_t t)
+{
+    uint32_t v;
+    memcpy(&v, m + 2 * t, sizeof v);
+    return v;
+}
+
+/* ---- masks ----------------------------------------------------------------------------------- */
+
+void rr_fwd_masks_avx512(void *vpl, int64_t begin, int64_t end)
+{
+    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_conv *c = &pl->c;
+    const int64_t taps = pl->taps;
+    const __m512i zero = _mm512_setzero_si512(), ihmax = _mm512_set1_epi32((int32_t)c->ih);
+    const __m512i shv = _mm512_set1_epi32((int32_t)c->sh);
+    for (int64_t tl = begin; tl < end; tl++) {
+        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, tile = gt % pl->tpi;
+        uint16_t *m = (uint16_t *)pl->masks + tl * taps * 2;
+        for (int j = 0; j < 2; j++) {
+            const int64_t blk = tile * 2 + j;
+            if (blk >= pl->bpi) {
+                for (int64_t t = 0; t < taps; t++) m[2 * t + j] = 0;
+                continue;
+            }
+            int64_t dbase, sbase;
+            int nvalid;
+            int32_t ohl[16], owl[16];
+            rr_fwd_block(pl, blk, &dbase, &sbase, &nvalid);
+            rr_fwd_block_lanes(pl, blk, ohl, owl);
+            const __mmask16 lv = (__mmask16)((1u << nvalid) - 1u);
+            const __m512i ohs = _mm512_mullo_epi32(_mm512_loadu_si512(ohl), shv);
+            const __m512i owv = _mm512_loadu_si512(owl);
+            const __m512i routv = _mm512_maskz_loadu_epi32(lv, pl->rout + n * c->oh * c->ow + dbase);
+            const int32_t *rin_b = pl->rin + n * pl->src_chan + sbase;
+            for (int64_t kh = 0; kh < c->fh; kh++) {
+                const __m512i ihv = _mm512_add_epi32(ohs, _mm512_set1_epi32(pl->khoff[kh]));
+                const __mmask16 kr = _mm512_mask_cmplt_epi32_mask(_mm512_mask_cmpge_epi32_mask(lv, ihv, zero), ihv, ihmax);
+                uint16_t *mk = m + 2 * kh * c->fw + j;
+                if (kr == 0) {
+                    for (int64_t kw = 0; kw < c->fw; kw++) mk[2 * kw] = 0;
+                    continue;
+                }
+                for (int64_t kw = 0; kw < c->fw; kw++) {
+                    const __m512i jv = _mm512_add_epi32(owv, _mm512_set1_epi32(pl->q[kw]));
+                    const __mmask16 kc = _mm512_mask_cmplt_epi32_mask(_mm512_mask_cmpge_epi32_mask(kr, jv, zero), jv,
+                                                                      _mm512_set1_epi32(pl->lr[kw]));
+                    __mmask16 k = 0;
+                    if (kc != 0) {
+                        const __m512i rinv = _mm512_maskz_loadu_epi32(kc, rin_b + pl->toff[kh * c->fw + kw]);
+                        k = _mm512_mask_cmpeq_epi32_mask(kc, rinv, routv);
+                    }
+                    mk[2 * kw] = (uint16_t)k;
+                }
+            }
+        }
+    }
+}
+
+/* ---- dense / grouped: a tile x OCB output channels of one group ------------------------------- */
+
+RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint16_t *m, const float *src_g, const float *w_g,
+                       float *dst_o, int64_t s0, int64_t s1, int64_t d0, int64_t d1, __mmask16 lv0,
+                       __mmask16 lv1, const int OCB, const int NB)
+{
+    const rr_conv *c = &pl->c;
+    const int64_t taps = pl->taps, ocpg = c->ocpg, ohw = c->oh * c->ow;
+    const int64_t *toff = pl->toff;
+    __m512 acc[12][2];
+#pragma GCC unroll 12
+    for (int o = 0; o < OCB; o++) {
+        acc[o][0] = _mm512_setzero_ps();
+        acc[o][1] = _mm512_setzero_ps();
+    }
+    for (int64_t icg = 0; icg < c->icpg; icg++) {
+        const float *sc = src_g + icg * pl->src_chan;
+        const float *wc = w_g + icg * taps * ocpg;
+        for (int64_t t = 0; t < taps; t++) {
+            const uint32_t kk = mask_pair(m, t);
+            if (kk == 0) continue;
+            const float *sp = sc + toff[t];
+            const float *wt = wc + t * ocpg;
+            const __mmask16 k0 = (__mmask16)kk, k1 = (__mmask16)(kk >> 16);
+            const __m512 x0 = _mm512_maskz_loadu_ps(k0, sp + s0);
+            if (NB == 2) {
+                const __m512 x1 = _mm512_maskz_loadu_ps(k1, sp + s1);
+#pragma GCC unroll 12
+                for (int o = 0; o < OCB; o++) {
+                    const __m512 wv = _mm512_set1_ps(wt[o]);
+                    acc[o][0] = _mm512_mask3_fmadd_ps(x0, wv, acc[o][0], k0);
+                    acc[o][1] = _mm512_mask3_fmadd_ps(x1, wv, acc[o][1], k1);
+                }
+            } else {
+#pragma GCC unroll 12
+                for (int o = 0; o < OCB; o++)
+                    acc[o][0] = _mm512_mask3_fmadd_ps(x0, _mm512_set1_ps(wt[o]), acc[o][0], k0);
+            }
+        }
+    }
+#pragma GCC unroll 12
+    for (int o = 0; o < OCB; o++) {
+        _mm512_mask_storeu_ps(dst_o + o * ohw + d0, lv0, acc[o][0]);
+        if (NB == 2) _mm512_mask_storeu_ps(dst_o + o * ohw + d1, lv1, acc[o][1]);
+    }
+}
+
+#define OC_CASE(K)                                                                                     \
+    case K:                                                                                            \
+        if (two) oc_tile(pl, m, src_g, w_g, dst_o, s0, s1, d0, d1, lv0, lv1, K, 2);                    \
+        else oc_tile(pl, m, src_g, w_g, dst_o, s0, s1, d0, d1, lv0, lv1, K, 1);                        \
+        break;
+
+void rr_fwd_oc_avx512(void *vpl, int64_t begin, int64_t end)
+{
+    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_conv *c = &pl->c;
+    const int64_t per_tile = c->groups * pl->nob;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t tl = item / per_tile, rem = item % per_tile, g = rem / pl->nob, ob = rem % pl->nob;
+        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, blk0 = (gt % pl->tpi) * 2;
+        const int two = blk0 + 1 < pl->bpi;
+        int64_t d0, s0, d1 = 0, s1 = 0;
+        int nv0, nv1 = 0;
+        rr_fwd_block(pl, blk0, &d0, &s0, &nv0);
+        if (two) rr_fwd_block(pl, blk0 + 1, &d1, &s1, &nv1);
+        const __mmask16 lv0 = (__mmask16)((1u << nv0) - 1u), lv1 = (__mmask16)((1u << nv1) - 1u);
+        const int64_t oc0 = ob * pl->ocb, no = c->ocpg - oc0 < pl->ocb ? c->ocpg - oc0 : pl->ocb;
+        const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
+        const float *src_g = pl->src + (n * c->ic + g * c->icpg) * pl->src_chan;
+        const float *w_g = pl->w + g * c->icpg * pl->taps * c->ocpg + oc0;
+        float *dst_o = pl->dst + (n * c->oc + g * c->ocpg + oc0) * c->oh * c->ow;
+        switch (no) {
+            OC_CASE(1) OC_CASE(2) OC_CASE(3) OC_CASE(4) OC_CASE(5) OC_CASE(6)
+            OC_CASE(7) OC_CASE(8) OC_CASE(9) OC_CASE(10) OC_CASE(11) OC_CASE(12)
+        default: break;
+        }
+    }
+}
+
+/* ---- depthwise: a tile x CB channels, one mask load per tap for all of them ------------------- */
+
+RR_INLINE void dw_tile(const rr_fwd_plan *pl, const uint16_t *m, const float *src_c, const float *w_c,
+                       float *dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, __mmask16 lv0,
+                       __mmask16 lv1, const int CB, const int NB)
+{
+    const int64_t taps = pl->taps, chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow;
+    const int64_t *toff = pl->toff;
+    __m512 acc[8][2];
+#pragma GCC unroll 8
+    for (int ci = 0; ci < CB; ci++) {
+        acc[ci][0] = _mm512_setzero_ps();
+        acc[ci][1] = _mm512_setzero_ps();
+    }
+    for (int64_t t = 0; t < taps; t++) {
+        const uint32_t kk = mask_pair(m, t);
+        if (kk == 0) continue;
+        const __mmask16 k0 = (__mmask16)kk, k1 = (__mmask16)(kk >> 16);
+        const float *sp = src_c + toff[t];
+#pragma GCC unroll 8
+        for (int ci = 0; ci < CB; ci++) {
+            const __m512 wv = _mm512_set1_ps(w_c[ci * taps + t]);
+            const __m512 x0 = _mm512_maskz_loadu_ps(k0, sp + ci * chan + s0);
+            acc[ci][0] = _mm512_mask3_fmadd_ps(x0, wv, acc[ci][0], k0);
+            if (NB == 2) {
+                const __m512 x1 = _mm512_maskz_loadu_ps(k1, sp + ci * chan + s1);
+                acc[ci][1] = _mm512_mask3_fmadd_ps(x1, wv, acc[ci][1], k1);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int ci = 0; ci < CB; ci++) {
+        _mm512_mask_storeu_ps(dst_c + ci * ohw + d0, lv0, acc[ci][0]);
+        if (NB == 2) _mm512_mask_storeu_ps(dst_c + ci * ohw + d1, lv1, acc[ci][1]);
+    }
+}
+
+#define DW_CASE(K)                                                                                     \
+    case K:                                                                                            \
+        if (two) dw_tile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K, 2);                    \
+        else dw_tile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K, 1);                        \
+        break;
+
+void rr_fwd_dw_avx512(void *vpl, int64_t begin, int64_t end)
+{
+    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_conv *c = &pl->c;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t tl = item / pl->ncb, cbi = item % pl->ncb;
+        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, blk0 = (gt % pl->tpi) * 2;
+        const int two = blk0 + 1 < pl->bpi;
+        int64_t d0, s0, d1 = 0, s1 = 0;
+        int nv0, nv1 = 0;
+        rr_fwd_block(pl, blk0, &d0, &s0, &nv0);
+        if (two) rr_fwd_block(pl, blk0 + 1, &d1, &s1, &nv1);
+        const __mmask16 lv0 = (__mmask16)((1u << nv0) - 1u), lv1 = (__mmask16)((1u << nv1) - 1u);
+        const int64_t g0 = cbi * pl->cb, nc = c->groups - g0 < pl->cb ? c->groups - g0 : pl->cb;
+        const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
+        const float *src_c = pl->src + (n * c->ic + g0) * pl->src_chan;
+        const float *w_c = pl->w + g0 * pl->taps;
+        float *dst_c = pl->dst + (n * c->oc + g0) * c->oh * c->ow;
+        switch (nc) {
+            DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4) DW_CASE(5) DW_CASE(6) DW_CASE(7) DW_CASE(8)
+        default: break;
+        }
+    }
+}
