@@ -13,7 +13,11 @@ public enum Backend {
         this.cliName = cliName;
     }
 
-    /** The name used on the command line: {@code native} or {@code java}. */
+    /**
+     * The name used on the command line.
+     *
+     * @return {@code native} or {@code java}
+     */
     public String cliName() {
         return cliName;
     }

@@ -29,42 +29,75 @@ import java.util.Arrays;
 public record ConvShape(long n, long groups, long icpg, long ocpg, long ih, long iw, long oh, long ow,
                         long fh, long fw) {
 
-    /** @return input channels, {@code groups * icpg} */
+    /**
+     * The number of input channels.
+     *
+     * @return {@code groups * icpg}
+     */
     public long ic() {
         return groups * icpg;
     }
 
-    /** @return output channels, {@code groups * ocpg} */
+    /**
+     * The number of output channels.
+     *
+     * @return {@code groups * ocpg}
+     */
     public long oc() {
         return groups * ocpg;
     }
 
-    /** @return the shape of src and grad src */
+    /**
+     * The shape of src and grad src.
+     *
+     * @return {@code (n, ic, ih, iw)}
+     */
     public long[] srcShape() {
         return new long[] {n, ic(), ih, iw};
     }
 
-    /** @return the shape of dst and diff */
+    /**
+     * The shape of dst and diff.
+     *
+     * @return {@code (n, oc, oh, ow)}
+     */
     public long[] dstShape() {
         return new long[] {n, oc(), oh, ow};
     }
 
-    /** @return the 5-D shape of the filter and its gradient */
+    /**
+     * The 5-D shape of the filter and its gradient.
+     *
+     * @return {@code (groups, ocpg, icpg, fh, fw)}
+     */
     public long[] filterShape() {
         return new long[] {groups, ocpg, icpg, fh, fw};
     }
 
-    /** @return the shape of rin */
+    /**
+     * The shape of the input region mask rin.
+     *
+     * @return {@code (n, ih, iw)}
+     */
     public long[] rinShape() {
         return new long[] {n, ih, iw};
     }
 
-    /** @return the shape of rout */
+    /**
+     * The shape of the output region mask rout.
+     *
+     * @return {@code (n, oh, ow)}
+     */
     public long[] routShape() {
         return new long[] {n, oh, ow};
     }
 
-    /** @return multiply-adds times two of an unmasked convolution of this shape, {@code 2*N*OC*OH*OW*ICPG*FH*FW} */
+    /**
+     * The floating-point operations of an unmasked convolution of this shape (two per multiply-add), the
+     * same for every direction.
+     *
+     * @return {@code 2*N*OC*OH*OW*ICPG*FH*FW}
+     */
     public double flops() {
         return 2.0 * n * oc() * oh * ow * icpg * fh * fw;
     }

@@ -21,17 +21,29 @@ public enum DType {
         this.layout = layout;
     }
 
-    /** Bytes per element. */
+    /**
+     * The size of one element.
+     *
+     * @return bytes per element: 4 or 1
+     */
     public int byteSize() {
         return byteSize;
     }
 
-    /** The NumPy {@code descr} string of this type, e.g. {@code "<f4"}. */
+    /**
+     * The NumPy {@code descr} string of this type.
+     *
+     * @return {@code "<f4"}, {@code "<i4"} or {@code "|u1"}
+     */
     public String npyDescr() {
         return npyDescr;
     }
 
-    /** The (unaligned) value layout used to access elements of this type. */
+    /**
+     * The (unaligned) value layout used to access elements of this type.
+     *
+     * @return the layout
+     */
     public ValueLayout layout() {
         return layout;
     }

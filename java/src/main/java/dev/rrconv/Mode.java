@@ -13,7 +13,11 @@ public enum Mode {
         this.cliName = cliName;
     }
 
-    /** The name used on the command line, e.g. {@code cross-correlation}. */
+    /**
+     * The name used on the command line.
+     *
+     * @return {@code cross-correlation} or {@code convolution}
+     */
     public String cliName() {
         return cliName;
     }

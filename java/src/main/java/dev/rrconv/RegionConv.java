@@ -56,7 +56,11 @@ public final class RegionConv {
         return new RegionConv(backend, Backends.get(backend));
     }
 
-    /** @return the backend this instance uses */
+    /**
+     * The backend this instance uses.
+     *
+     * @return the backend
+     */
     public Backend backend() {
         return backend;
     }
@@ -72,7 +76,11 @@ public final class RegionConv {
         Backends.setThreads(threads);
     }
 
-    /** @return the number of threads each call uses */
+    /**
+     * The number of threads each call uses (see {@link #setThreads}).
+     *
+     * @return the thread count, {@code >= 1}
+     */
     public static int threads() {
         return Backends.threads();
     }

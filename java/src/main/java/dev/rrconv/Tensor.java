@@ -197,27 +197,47 @@ public final class Tensor {
         return st;
     }
 
-    /** @return the underlying segment (element {@code [0, ..., 0]} at offset 0) */
+    /**
+     * The memory this tensor views.
+     *
+     * @return the underlying segment (element {@code [0, ..., 0]} at offset 0)
+     */
     public MemorySegment segment() {
         return segment;
     }
 
-    /** @return the element type */
+    /**
+     * The element type.
+     *
+     * @return the dtype
+     */
     public DType dtype() {
         return dtype;
     }
 
-    /** @return a copy of the shape */
+    /**
+     * The sizes of the dimensions, outermost first.
+     *
+     * @return a copy of the shape
+     */
     public long[] shape() {
         return shape.clone();
     }
 
-    /** @return a copy of the strides, in elements */
+    /**
+     * The strides of the dimensions, in elements (not bytes).
+     *
+     * @return a copy of the strides
+     */
     public long[] strides() {
         return strides.clone();
     }
 
-    /** @return the number of dimensions */
+    /**
+     * The number of dimensions.
+     *
+     * @return the rank
+     */
     public int rank() {
         return shape.length;
     }
@@ -242,17 +262,29 @@ public final class Tensor {
         return strides[i];
     }
 
-    /** @return the number of elements (product of the shape) */
+    /**
+     * The number of elements.
+     *
+     * @return the product of the shape
+     */
     public long elementCount() {
         return elementCount;
     }
 
-    /** @return bytes from the first to one past the last element the view can reach (0 if empty) */
+    /**
+     * The bytes of the segment this view can reach.
+     *
+     * @return bytes from the first to one past the last element it can reach (0 if empty)
+     */
     public long spanBytes() {
         return spanBytes;
     }
 
-    /** @return true if the strides are the dense C-order strides (sizes-1 dimensions ignored) */
+    /**
+     * Whether the elements are dense and in C order.
+     *
+     * @return true if the strides are the dense C-order strides (sizes-1 dimensions ignored)
+     */
     public boolean isContiguous() {
         long expected = 1;
         for (int i = shape.length - 1; i >= 0; i--) {
@@ -342,7 +374,11 @@ public final class Tensor {
         }
     }
 
-    /** @return the float32 elements in C order (a copy) */
+    /**
+     * Copies the float32 elements into a new array.
+     *
+     * @return the elements in C order
+     */
     public float[] toFloatArray() {
         requireType(DType.FLOAT32);
         float[] out = new float[Math.toIntExact(elementCount)];
@@ -354,7 +390,11 @@ public final class Tensor {
         return out;
     }
 
-    /** @return the int32 or uint8 elements in C order, as ints (a copy) */
+    /**
+     * Copies the int32 or uint8 elements into a new array (uint8 as 0..255).
+     *
+     * @return the elements in C order
+     */
     public int[] toIntArray() {
         if (dtype == DType.FLOAT32) {
             throw new IllegalArgumentException("toIntArray on a float32 tensor");
@@ -467,7 +507,11 @@ public final class Tensor {
         return of(segment, dtype, newShape);
     }
 
-    /** @return e.g. {@code float32[1, 1, 4, 4]}, with the strides when not contiguous */
+    /**
+     * A short description: dtype, shape, and the strides when not contiguous.
+     *
+     * @return e.g. {@code float32[1, 1, 4, 4]}
+     */
     @Override
     public String toString() {
         return dtype + Arrays.toString(shape) + (isContiguous() ? "" : " strides " + Arrays.toString(strides));
