@@ -1,9 +1,236 @@
-/* backward_data.c -- picks the fast backward_data kernel (see kernels.h). */
-#include "kernels.h"
+/*
+ * backward_data.c -- picks the fast backward_data kernel (see kernels.h) and drives it: builds the
+ * phase / tap / block plan, packs the weights, then per batch of images runs the mask pass and the
+ * compute pass (ISA loops in backward_data_gen__<isa>.c; the plan is described in backward_data_gen.h).
+ */
+#include "backward_data_gen.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Masks of at most this many bytes are live at once (images are processed in batches). */
+#define BD_MASK_BUDGET ((int64_t)32 << 20)
+
+/* Every coordinate and offset the vector loops compute in int32 stays below this. */
+#define BD_COORD_LIMIT ((int64_t)1 << 29)
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    const int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* The register tile for icpg input channels per group: icb channels x nbt blocks. */
+static void choose_tile(const rr_conv *c, int32_t *icb, int32_t *nbt)
+{
+    if (c->icpg == 1) { *icb = 1; *nbt = 8; }
+    else if (c->icpg == 2) { *icb = 2; *nbt = 8; }
+    else if (c->icpg <= 4) { *icb = 4; *nbt = 6; }
+    else { *icb = 8; *nbt = 3; }
+}
+
+typedef struct bd_alloc {
+    void *ptr[8];
+    int count;
+} bd_alloc;
+
+static void *bd_calloc(bd_alloc *a, int64_t count, int64_t esize)
+{
+    if (count < 1) count = 1;
+    if (a->count >= 8 || count > INT64_MAX / esize / 2) return NULL;
+    void *m = calloc((size_t)count, (size_t)esize);
+    if (m != NULL) a->ptr[a->count++] = m;
+    return m;
+}
+
+static void bd_free_all(bd_alloc *a)
+{
+    for (int i = 0; i < a->count; i++) free(a->ptr[i]);
+    a->count = 0;
+}
+
+/* Taps (kh, kw) reaching phase (rh, rw) whose diff row / column can be inside the output. */
+static int32_t phase_taps(const rr_conv *c, int64_t rh, int64_t rw, int64_t plane_h, int64_t plane_w,
+                          bd_tap *out)
+{
+    int32_t nt = 0;
+    for (int64_t kh = 0; kh < c->fh; kh++) {
+        const int64_t th = rh + c->ph - kh * c->dh;
+        if (((th % c->sh) + c->sh) % c->sh != 0) continue;
+        const int64_t offh = floor_div(th, c->sh);
+        if (offh + plane_h - 1 < 0 || offh >= c->oh) continue;
+        for (int64_t kw = 0; kw < c->fw; kw++) {
+            const int64_t tw = rw + c->pw - kw * c->dw;
+            if (((tw % c->sw) + c->sw) % c->sw != 0) continue;
+            const int64_t offw = floor_div(tw, c->sw);
+            if (offw + plane_w - 1 < 0 || offw >= c->ow) continue;
+            out[nt].offh = (int32_t)offh;
+            out[nt].offw = (int32_t)offw;
+            out[nt].doff = offh * c->ow + offw;
+            out[nt].widx = (int32_t)(kh * c->fw + kw);
+            nt++;
+        }
+    }
+    return nt;
+}
+
+/* wpack[g][icb][kh*FW+kw][ocg][i] = filter[g, ocg, icb*ICB+i, kh, kw] (0 past ICPG). */
+static void pack_weights(const rr_problem *p, const bd_plan *pl, float *wp)
+{
+    const rr_conv *c = &p->c;
+    const float *f = (const float *)p->filter.data;
+    const int64_t fhw = c->fh * c->fw, icb = pl->icb;
+    for (int64_t g = 0; g < c->groups; g++)
+        for (int64_t b = 0; b < pl->nicb; b++)
+            for (int64_t t = 0; t < fhw; t++)
+                for (int64_t ocg = 0; ocg < c->ocpg; ocg++)
+                    for (int64_t i = 0; i < icb; i++) {
+                        const int64_t icg = b * icb + i;
+                        *wp++ = icg < c->icpg ? f[((g * c->ocpg + ocg) * c->icpg + icg) * fhw + t] : 0.0f;
+                    }
+}
+
+static rrconv_status bd_run(const rr_problem *p, int32_t vl)
+{
+    const rr_conv *c = &p->c;
+    bd_alloc a;
+    a.count = 0;
+    bd_plan pl;
+    memset(&pl, 0, sizeof pl);
+    pl.p = p;
+    pl.vl = vl;
+    choose_tile(c, &pl.icb, &pl.nbt);
+    pl.nicb = ceil_div(c->icpg, pl.icb);
+    pl.nphases = (int32_t)(c->sh * c->sw);
+    const int flat = c->sh == 1 && c->sw == 1 && c->iw == c->ow;
+
+    /* Sizes first: blocks and chunks per phase; each tap reaches exactly one phase. */
+    int64_t nblocks = 0, nchunks = 0;
+    for (int64_t rh = 0; rh < c->sh; rh++) {
+        for (int64_t rw = 0; rw < c->sw; rw++) {
+            const int64_t plane_h = rh < c->ih ? ceil_div(c->ih - rh, c->sh) : 0;
+            const int64_t plane_w = rw < c->iw ? ceil_div(c->iw - rw, c->sw) : 0;
+            const int64_t nb = flat ? ceil_div(plane_h * plane_w, vl) : plane_h * ceil_div(plane_w, vl);
+            nblocks += nb;
+            nchunks += ceil_div(nb, pl.nbt);
+        }
+    }
+    pl.phases = (bd_phase *)bd_calloc(&a, pl.nphases, sizeof(bd_phase));
+    pl.taps = (bd_tap *)bd_calloc(&a, c->fh * c->fw, sizeof(bd_tap));
+    pl.blocks = (bd_block *)bd_calloc(&a, nblocks, sizeof(bd_block));
+    pl.chunks = (bd_chunk *)bd_calloc(&a, nchunks, sizeof(bd_chunk));
+    float *wpack = (float *)bd_calloc(&a, c->groups * pl.nicb * c->fh * c->fw * c->ocpg * pl.icb, sizeof(float));
+    if (pl.phases == NULL || pl.taps == NULL || pl.blocks == NULL || pl.chunks == NULL || wpack == NULL) {
+        bd_free_all(&a);
+        return rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate the backward-data plan", p->op);
+    }
+
+    int32_t ntaps_all = 0;
+    int64_t bi = 0, ci = 0, moff = 0;
+    for (int64_t rh = 0; rh < c->sh; rh++) {
+        for (int64_t rw = 0; rw < c->sw; rw++) {
+            bd_phase *ph = &pl.phases[rh * c->sw + rw];
+            const int64_t plane_h = rh < c->ih ? ceil_div(c->ih - rh, c->sh) : 0;
+            const int64_t plane_w = rw < c->iw ? ceil_div(c->iw - rw, c->sw) : 0;
+            ph->rh = (int32_t)rh;
+            ph->rw = (int32_t)rw;
+            ph->plane_w = (int32_t)plane_w;
+            ph->flat = flat;
+            ph->tap0 = ntaps_all;
+            ph->ntaps = phase_taps(c, rh, rw, plane_h, plane_w, pl.taps + ntaps_all);
+            ntaps_all += ph->ntaps;
+            if (ph->ntaps > pl.max_taps) pl.max_taps = ph->ntaps;
+            ph->blk0 = bi;
+            ph->mask_off = moff;
+            const int64_t first = bi;
+            if (flat) {
+                for (int64_t q0 = 0; q0 < plane_h * plane_w; q0 += vl, bi++) {
+                    bd_block *b = &pl.blocks[bi];
+                    b->jh0 = (int32_t)(q0 / plane_w);
+                    b->jw0 = (int32_t)(q0 % plane_w);
+                    b->dbase = q0;
+                    b->obase = q0;
+                    b->nvalid = (int32_t)(plane_h * plane_w - q0 < vl ? plane_h * plane_w - q0 : vl);
+                    b->phase = (int32_t)(rh * c->sw + rw);
+                }
+            } else {
+                for (int64_t jh = 0; jh < plane_h; jh++) {
+                    for (int64_t jw0 = 0; jw0 < plane_w; jw0 += vl, bi++) {
+                        bd_block *b = &pl.blocks[bi];
+                        b->jh0 = (int32_t)jh;
+                        b->jw0 = (int32_t)jw0;
+                        b->dbase = jh * c->ow + jw0;
+                        b->obase = (rh + c->sh * jh) * c->iw + rw + c->sw * jw0;
+                        b->nvalid = (int32_t)(plane_w - jw0 < vl ? plane_w - jw0 : vl);
+                        b->phase = (int32_t)(rh * c->sw + rw);
+                    }
+                }
+            }
+            ph->nblk = bi - first;
+            moff += ph->nblk * ph->ntaps;
+            for (int64_t b0 = first; b0 < bi; b0 += pl.nbt, ci++) {
+                pl.chunks[ci].blk0 = b0;
+                pl.chunks[ci].nb = (int32_t)(bi - b0 < pl.nbt ? bi - b0 : pl.nbt);
+                pl.chunks[ci].phase = (int32_t)(rh * c->sw + rw);
+            }
+        }
+    }
+    pl.nblocks = nblocks;
+    pl.nchunks = nchunks;
+    pl.masks_per_image = moff;
+
+    const int64_t mbytes = vl == 16 ? 2 : 1;
+    int64_t per_img = moff * mbytes;
+    if (per_img < 1) per_img = 1;
+    int64_t batch = BD_MASK_BUDGET / per_img;
+    if (batch < 1) batch = 1;
+    if (batch > c->n) batch = c->n;
+    pl.masks = bd_calloc(&a, batch * moff, mbytes);
+    void *zeros = bd_calloc(&a, pl.max_taps, mbytes);
+    if (pl.masks == NULL || zeros == NULL) {
+        bd_free_all(&a);
+        return rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate %" PRId64 " bytes of backward-data masks",
+                       p->op, batch * moff * mbytes);
+    }
+    pl.zero_masks = zeros;
+    pack_weights(p, &pl, wpack);
+    pl.wpack = wpack;
+
+    const rr_range_fn masks_fn = vl == 16 ? rr_bd_masks_avx512 : rr_bd_masks_avx2;
+    const rr_range_fn compute_fn = vl == 16 ? rr_bd_compute_avx512 : rr_bd_compute_avx2;
+    for (int64_t n0 = 0; n0 < c->n; n0 += batch) {
+        pl.n0 = n0;
+        pl.nimg = c->n - n0 < batch ? c->n - n0 : batch;
+        rr_parallel_for(pl.nimg * nblocks, masks_fn, &pl);
+        rr_parallel_for(pl.nimg * c->groups * nchunks * pl.nicb, compute_fn, &pl);
+    }
+    bd_free_all(&a);
+    return RRCONV_OK;
+}
+
+static rrconv_status bd_run_avx512(const rr_problem *p)
+{
+    return bd_run(p, 16);
+}
+
+static rrconv_status bd_run_avx2(const rr_problem *p)
+{
+    return bd_run(p, 8);
+}
 
 rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa)
 {
-    (void)c;
-    (void)isa;
-    return NULL; /* no fast kernel yet: the reference loops run */
+    if (isa < RR_ISA_AVX2) return NULL;
+    const int64_t lim = BD_COORD_LIMIT;
+    if (c->ih >= lim || c->iw >= lim || c->oh >= lim || c->ow >= lim || c->ph >= lim || c->pw >= lim ||
+        (c->fh - 1) * c->dh >= lim || (c->fw - 1) * c->dw >= lim || c->fh * c->fw >= lim) {
+        return NULL;
+    }
+    return isa >= RR_ISA_AVX512 ? bd_run_avx512 : bd_run_avx2;
 }
