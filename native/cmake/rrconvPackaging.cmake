@@ -49,6 +49,9 @@ endif()
 # Installed consumers include <rrconv.h> from P/include.
 target_include_directories(rrconv PUBLIC $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 
+# The installed package's names also work in this build tree (add_subdirectory / FetchContent users).
+add_library(rrconv::rrconv ALIAS rrconv)
+
 set(RRCONV_INSTALL_TARGETS rrconv)
 if(RRCONV_BUILD_STATIC)
   # The same (PIC, hidden-visibility) objects as the shared library. Threads and libm are private
@@ -63,6 +66,7 @@ if(RRCONV_BUILD_STATIC)
   if(NOT MSVC)
     set_target_properties(rrconv_static PROPERTIES OUTPUT_NAME rrconv)   # librrconv.a
   endif()
+  add_library(rrconv::rrconv_static ALIAS rrconv_static)
   list(APPEND RRCONV_INSTALL_TARGETS rrconv_static)
 endif()
 
