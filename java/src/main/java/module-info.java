@@ -3,7 +3,8 @@
  * bundled C library through {@code java.lang.foreign}, or by a pure-Java backend.
  *
  * <p>Only {@code dev.rrconv} is exported: {@link dev.rrconv.RegionConv} (the operator),
- * {@link dev.rrconv.Tensor} and their parameter types. The backends, the native binding and the
+ * {@link dev.rrconv.RegionConvLayer} (filter and bias for training code), {@link dev.rrconv.Tensor} and
+ * their parameter types. The backends, the native binding and the
  * command-line tool live in packages that are not exported.
  *
  * <p>The native backend calls restricted methods of {@code java.lang.foreign}; grant this module
