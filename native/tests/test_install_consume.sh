@@ -13,7 +13,8 @@
 #       builds the example with plain `cc $(pkg-config --cflags --libs rrconv)` (PKG_CONFIG_PATH=prefix
 #       only) and statically with `pkg-config --static`; runs and compares. Exit 77 (ctest: skipped)
 #       when pkg-config is not installed.
-# CC (default: cc) is the C compiler; CMAKE (default: cmake) the cmake to use.
+# CC (default: cc) is the C compiler; CMAKE (default: cmake) the cmake to use; CMAKE_GENERATOR (if
+# set) the generator of every build here.
 set -euo pipefail
 
 mode=${1:?mode}; src=${2:?source dir}; work=${3:?work dir}; version=${4:?version}
@@ -85,10 +86,10 @@ setup)
   "$cmake_cmd" -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER="$cc" \
     -DRRCONV_BUILD_TESTS=OFF -DRRCONV_BUILD_BENCH=OFF >"$work/configure.log" 2>&1 \
     || { cat "$work/configure.log" >&2; fail "configure"; }
-  "$cmake_cmd" --build "$work/build" --parallel 2 >"$work/build.log" 2>&1 \
+  "$cmake_cmd" --build "$work/build" --config Release --parallel 2 >"$work/build.log" 2>&1 \
     || { cat "$work/build.log" >&2; fail "build"; }
   say "cmake --install $work/build --prefix $prefix"
-  "$cmake_cmd" --install "$work/build" --prefix "$prefix" >"$work/install.log" 2>&1 \
+  "$cmake_cmd" --install "$work/build" --config Release --prefix "$prefix" >"$work/install.log" 2>&1 \
     || { cat "$work/install.log" >&2; fail "install"; }
 
   libdir=$(find_libdir)
@@ -133,8 +134,9 @@ cmake)
     found=$(sed -n 's/^rrconv_DIR:PATH=//p' "$b/CMakeCache.txt")
     [ "$(cd "$found" && pwd -P)" = "$(cd "$libdir/cmake/rrconv" && pwd -P)" ] \
       || fail "find_package ($kind) found rrconv in '$found', not in the test prefix"
-    "$cmake_cmd" --build "$b" >"$b.build.log" 2>&1 || { cat "$b.build.log" >&2; fail "find_package ($kind): build"; }
-    exe="$b/backward_data_example"
+    "$cmake_cmd" --build "$b" --config Release >"$b.build.log" 2>&1 || { cat "$b.build.log" >&2; fail "find_package ($kind): build"; }
+    exe=$(find "$b" -name backward_data_example -type f -perm -u+x | head -1)   # <config>/ if multi-config
+    [ -n "$exe" ] || fail "find_package ($kind): no backward_data_example built in $b"
     if [ "$kind" = shared ]; then
       LDPATH="" expect_shared_link "find_package (rrconv::rrconv)" "$exe" "$libdir"   # RUNPATH from CMake
       check_run "find_package (rrconv::rrconv)" "$exe" env
