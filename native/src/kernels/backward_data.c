@@ -80,12 +80,24 @@ static int32_t phase_taps(const rr_conv *c, int64_t rh, int64_t rw, int64_t plan
     return nt;
 }
 
-/* wpack[g][icb][kh*FW+kw][ocg][i] = filter[g, ocg, icb*ICB+i, kh, kw] (0 past ICPG). */
+/*
+ * Generic: wpack[g][icb][kh*FW+kw][ocg][i] = filter[g, ocg, icb*ICB+i, kh, kw] (0 past ICPG).
+ * Depthwise: wpack[cb][kh*FW+kw][i] = filter[cb*CB+i, 0, 0, kh, kw] (0 past G).
+ */
 static void pack_weights(const rr_problem *p, const bd_plan *pl, float *wp)
 {
     const rr_conv *c = &p->c;
     const float *f = (const float *)p->filter.data;
     const int64_t fhw = c->fh * c->fw, icb = pl->icb;
+    if (pl->dw) {
+        for (int64_t cb = 0; cb < pl->ncb; cb++)
+            for (int64_t t = 0; t < fhw; t++)
+                for (int64_t i = 0; i < pl->dw_cb; i++) {
+                    const int64_t g = cb * pl->dw_cb + i;
+                    *wp++ = g < c->groups ? f[g * fhw + t] : 0.0f;
+                }
+        return;
+    }
     for (int64_t g = 0; g < c->groups; g++)
         for (int64_t b = 0; b < pl->nicb; b++)
             for (int64_t t = 0; t < fhw; t++)
@@ -105,10 +117,16 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     memset(&pl, 0, sizeof pl);
     pl.p = p;
     pl.vl = vl;
-    choose_tile(c, &pl.icb, &pl.nbt);
-    pl.nicb = ceil_div(c->icpg, pl.icb);
     pl.nphases = (int32_t)(c->sh * c->sw);
     const int flat = c->sh == 1 && c->sw == 1 && c->iw == c->ow;
+    choose_tile(c, &pl.icb, &pl.nbt);
+    pl.nicb = ceil_div(c->icpg, pl.icb);
+    pl.dw = flat && c->icpg == 1 && c->ocpg == 1;
+    if (pl.dw) {
+        pl.nbt = RR_BD_DW_NB;
+        pl.dw_cb = RR_BD_DW_CB;
+        pl.ncb = ceil_div(c->groups, pl.dw_cb);
+    }
 
     /* Sizes first: blocks and chunks per phase; each tap reaches exactly one phase. */
     int64_t nblocks = 0, nchunks = 0;
@@ -125,14 +143,16 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     pl.taps = (bd_tap *)bd_calloc(&a, c->fh * c->fw, sizeof(bd_tap));
     pl.blocks = (bd_block *)bd_calloc(&a, nblocks, sizeof(bd_block));
     pl.chunks = (bd_chunk *)bd_calloc(&a, nchunks, sizeof(bd_chunk));
-    float *wpack = (float *)bd_calloc(&a, c->groups * pl.nicb * c->fh * c->fw * c->ocpg * pl.icb, sizeof(float));
+    const int64_t wcount = pl.dw ? pl.ncb * c->fh * c->fw * pl.dw_cb
+                                 : c->groups * pl.nicb * c->fh * c->fw * c->ocpg * pl.icb;
+    float *wpack = (float *)bd_calloc(&a, wcount, sizeof(float));
     if (pl.phases == NULL || pl.taps == NULL || pl.blocks == NULL || pl.chunks == NULL || wpack == NULL) {
         bd_free_all(&a);
         return rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate the backward-data plan", p->op);
     }
 
     int32_t ntaps_all = 0;
-    int64_t bi = 0, ci = 0, moff = 0;
+    int64_t bi = 0, ci = 0, moff = 0, loff = 0;
     for (int64_t rh = 0; rh < c->sh; rh++) {
         for (int64_t rw = 0; rw < c->sw; rw++) {
             bd_phase *ph = &pl.phases[rh * c->sw + rw];
@@ -145,9 +165,10 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
             ph->tap0 = ntaps_all;
             ph->ntaps = phase_taps(c, rh, rw, plane_h, plane_w, pl.taps + ntaps_all);
             ntaps_all += ph->ntaps;
-            if (ph->ntaps > pl.max_taps) pl.max_taps = ph->ntaps;
             ph->blk0 = bi;
+            ph->chunk0 = ci;
             ph->mask_off = moff;
+            ph->list_off = loff;
             const int64_t first = bi;
             if (flat) {
                 for (int64_t q0 = 0; q0 < plane_h * plane_w; q0 += vl, bi++) {
@@ -173,32 +194,34 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
                 }
             }
             ph->nblk = bi - first;
-            moff += ph->nblk * ph->ntaps;
             for (int64_t b0 = first; b0 < bi; b0 += pl.nbt, ci++) {
                 pl.chunks[ci].blk0 = b0;
                 pl.chunks[ci].nb = (int32_t)(bi - b0 < pl.nbt ? bi - b0 : pl.nbt);
                 pl.chunks[ci].phase = (int32_t)(rh * c->sw + rw);
+                pl.chunks[ci].local = ci - ph->chunk0;
             }
+            moff += (ci - ph->chunk0) * ph->ntaps * pl.nbt;
+            loff += (ci - ph->chunk0) * ph->ntaps;
         }
     }
     pl.nblocks = nblocks;
     pl.nchunks = nchunks;
     pl.masks_per_image = moff;
+    pl.lists_per_image = loff;
 
     const int64_t mbytes = vl == 16 ? 2 : 1;
-    int64_t per_img = moff * mbytes;
-    if (per_img < 1) per_img = 1;
+    int64_t per_img = moff * mbytes + (loff + nchunks) * 4;
     int64_t batch = BD_MASK_BUDGET / per_img;
     if (batch < 1) batch = 1;
     if (batch > c->n) batch = c->n;
     pl.masks = bd_calloc(&a, batch * moff, mbytes);
-    void *zeros = bd_calloc(&a, pl.max_taps, mbytes);
-    if (pl.masks == NULL || zeros == NULL) {
+    pl.lists = (int32_t *)bd_calloc(&a, batch * loff, sizeof(int32_t));
+    pl.counts = (int32_t *)bd_calloc(&a, batch * nchunks, sizeof(int32_t));
+    if (pl.masks == NULL || pl.lists == NULL || pl.counts == NULL) {
         bd_free_all(&a);
         return rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate %" PRId64 " bytes of backward-data masks",
-                       p->op, batch * moff * mbytes);
+                       p->op, batch * per_img);
     }
-    pl.zero_masks = zeros;
     pack_weights(p, &pl, wpack);
     pl.wpack = wpack;
 
@@ -207,8 +230,9 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     for (int64_t n0 = 0; n0 < c->n; n0 += batch) {
         pl.n0 = n0;
         pl.nimg = c->n - n0 < batch ? c->n - n0 : batch;
-        rr_parallel_for(pl.nimg * nblocks, masks_fn, &pl);
-        rr_parallel_for(pl.nimg * c->groups * nchunks * pl.nicb, compute_fn, &pl);
+        rr_parallel_for(pl.nimg * nchunks, masks_fn, &pl);
+        rr_parallel_for(pl.dw ? pl.nimg * nchunks * pl.ncb : pl.nimg * c->groups * nchunks * pl.nicb, compute_fn,
+                        &pl);
     }
     bd_free_all(&a);
     return RRCONV_OK;

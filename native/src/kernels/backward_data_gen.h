@@ -8,9 +8,14 @@
  *     diff offset of lane l = block.dbase + l + tap.doff   (in one [OH, OW] plane)
  * Blocks are VL consecutive pixels of a phase row, or, when sh == sw == 1 and IW == OW, VL
  * consecutive pixels of the whole flattened image (row wraps are masked by the bounds bits).
- * Per image, block and tap a VL-bit lane mask (bounds and rin == rout) is computed once and reused
- * for every channel. Each grad_src element is summed by one work item, taps in the phase's tap order
- * (kh, kw ascending), then ocg ascending: results do not depend on the thread count.
+ * Blocks are grouped into chunks of nbt blocks of one phase (one register tile). Per image and chunk
+ * the mask pass lists the taps with any lane set, each with nbt VL-bit lane masks (bounds and
+ * rin == rout), once for all channels; the compute pass runs that list for every channel. Each
+ * grad_src element is summed by one work item, taps in the phase's tap order (kh, kw ascending),
+ * then ocg ascending: results do not depend on the thread count.
+ *
+ * Depthwise (ICPG == OCPG == 1) with flattened blocks has its own tile: dw_cb channels x nbt blocks,
+ * the blocks of a chunk being consecutive pixels.
  */
 #ifndef RRCONV_BACKWARD_DATA_GEN_H
 #define RRCONV_BACKWARD_DATA_GEN_H
@@ -39,13 +44,16 @@ typedef struct bd_phase {
     int32_t flat;      /* blocks run over the flattened plane */
     int32_t tap0, ntaps;
     int64_t blk0, nblk;
-    int64_t mask_off;  /* offset of this phase's masks in one image: [nblk][ntaps] */
+    int64_t chunk0;    /* first chunk */
+    int64_t mask_off;  /* offset of this phase's masks in one image: [chunks][ntaps][nbt] */
+    int64_t list_off;  /* offset of this phase's tap lists in one image: [chunks][ntaps] */
 } bd_phase;
 
 typedef struct bd_chunk {
     int64_t blk0;      /* first block; all blocks of a chunk belong to one phase */
     int32_t nb;        /* blocks in the chunk, 1..tile width */
     int32_t phase;
+    int64_t local;     /* index of the chunk inside its phase */
 } bd_chunk;
 
 typedef struct bd_plan {
@@ -53,7 +61,10 @@ typedef struct bd_plan {
     int32_t vl;                  /* lanes: 16 (AVX-512) or 8 (AVX2) */
     int32_t icb;                 /* input channels per register tile */
     int32_t nbt;                 /* blocks per register tile */
-    int64_t nicb;                /* ceil(icpg / icb) */
+    int64_t nicb;                /* ceil(icpg / icb) (generic tile) */
+    int32_t dw;                  /* depthwise tile: dw_cb channels x nbt consecutive blocks */
+    int32_t dw_cb;
+    int64_t ncb;                 /* ceil(groups / dw_cb) (depthwise tile) */
     int32_t nphases;
     bd_phase *phases;
     bd_tap *taps;
@@ -61,23 +72,29 @@ typedef struct bd_plan {
     bd_block *blocks;
     int64_t nchunks;
     bd_chunk *chunks;
-    int32_t max_taps;
-    int64_t masks_per_image;     /* sum over phases of nblk * ntaps */
+    int64_t masks_per_image;     /* sum over phases of chunks * ntaps * nbt */
+    int64_t lists_per_image;     /* sum over phases of chunks * ntaps */
     void *masks;                 /* [batch images][masks_per_image], uint16 (VL 16) or uint8 (VL 8) */
-    const void *zero_masks;      /* max_taps zero masks (padding blocks of a short chunk) */
+    int32_t *lists;              /* [batch images][lists_per_image]: tap index in the phase */
+    int32_t *counts;             /* [batch images][nchunks]: listed taps */
     int64_t n0, nimg;            /* the image batch being processed */
-    const float *wpack;          /* [G][nicb][FH*FW][OCPG][icb], zero-padded icg >= ICPG */
+    const float *wpack;          /* generic: [G][nicb][FH*FW][OCPG][icb], zero-padded icg >= ICPG;
+                                    depthwise: [ncb][FH*FW][dw_cb], zero-padded g >= G */
 } bd_plan;
 
-/* Work items of the mask pass: (image of the batch, block). */
+/* Work items of the mask pass: (image of the batch, chunk). */
 void rr_bd_masks_avx512(void *plan, int64_t begin, int64_t end);
 void rr_bd_masks_avx2(void *plan, int64_t begin, int64_t end);
 
-/* Work items of the compute pass: (image of the batch, g, chunk, icb) with icb fastest. */
+/* Work items of the compute pass: generic (image of the batch, g, chunk, icb) with icb fastest;
+   depthwise (image of the batch, channel block, chunk) with the chunk fastest (streams through planes). */
 void rr_bd_compute_avx512(void *plan, int64_t begin, int64_t end);
 void rr_bd_compute_avx2(void *plan, int64_t begin, int64_t end);
 
 /* The register tiles each ISA file implements (icb x nbt). */
 #define RR_BD_TILES(X) X(1, 8) X(2, 8) X(4, 6) X(8, 3)
+/* The depthwise tile (channels x blocks). */
+#define RR_BD_DW_CB 4
+#define RR_BD_DW_NB 6
 
 #endif /* RRCONV_BACKWARD_DATA_GEN_H */

@@ -1,6 +1,6 @@
 /*
- * backward_data_gen_body.h -- the compute pass of the fast backward-data kernel, written once over a
- * few vector macros; included by backward_data_gen__avx512.c and backward_data_gen__avx2.c only.
+ * backward_data_gen_body.h -- the mask and compute passes of the fast backward-data kernel, written
+ * once over a few vector macros; included by backward_data_gen__avx512.c and __avx2.c only.
  *
  * The including file defines:
  *   BD_VL             lanes per vector
@@ -14,38 +14,110 @@
  *   BD_STOREN(p, v, n) stores lanes 0..n-1
  *   BD_STOREU(p, v)   stores all lanes
  *   BD_FN(name)       name with the ISA suffix
+ * and the function
+ *   BD_BITS bd_tap_bits(jh, jw, rv, nvalid, offh, offw, rout_at, oh, ow)
+ *     bit l set iff l < nvalid, 0 <= jh[l]+offh < oh, 0 <= jw[l]+offw < ow and
+ *     rout_at[l] == rv[l] (rout_at[l] read only for lanes inside those bounds).
  */
 #include "backward_data_gen.h"
 
+/* Lane coordinates (phase plane) and rin values of one block. */
+static void BD_FN(block_lanes)(const bd_plan *pl, const bd_phase *ph, const bd_block *blk, const int32_t *rin_n,
+                               int32_t *jh, int32_t *jw, int32_t *rv)
+{
+    const rr_conv *c = &pl->p->c;
+    const int64_t q0 = (int64_t)blk->jh0 * ph->plane_w + blk->jw0;
+    for (int l = 0; l < BD_VL; l++) {
+        if (l < blk->nvalid) {
+            if (ph->flat) {
+                jh[l] = (int32_t)((q0 + l) / ph->plane_w);
+                jw[l] = (int32_t)((q0 + l) % ph->plane_w);
+            } else {
+                jh[l] = blk->jh0;
+                jw[l] = blk->jw0 + l;
+            }
+            rv[l] = rin_n[(ph->rh + c->sh * (int64_t)jh[l]) * c->iw + ph->rw + c->sw * (int64_t)jw[l]];
+        } else {
+            jh[l] = jw[l] = rv[l] = 0;
+        }
+    }
+}
+
+void BD_FN(rr_bd_masks)(void *vplan, int64_t begin, int64_t end)
+{
+    const bd_plan *pl = (const bd_plan *)vplan;
+    const rr_conv *c = &pl->p->c;
+    const int32_t *rin = (const int32_t *)pl->p->rin.data, *rout = (const int32_t *)pl->p->rout.data;
+    const int nbt = pl->nbt;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t nl = item / pl->nchunks, ci = item % pl->nchunks;
+        const int64_t n = pl->n0 + nl;
+        const bd_chunk *ch = &pl->chunks[ci];
+        const bd_phase *ph = &pl->phases[ch->phase];
+        const int32_t *rin_n = rin + n * c->ih * c->iw;
+        const int32_t *rout_n = rout + n * c->oh * c->ow;
+        int32_t jh[8][BD_VL], jw[8][BD_VL], rv[8][BD_VL];
+        for (int b = 0; b < ch->nb; b++)
+            BD_FN(block_lanes)(pl, ph, &pl->blocks[ch->blk0 + b], rin_n, jh[b], jw[b], rv[b]);
+        BD_BITS *mo = (BD_BITS *)pl->masks + nl * pl->masks_per_image + ph->mask_off + ch->local * ph->ntaps * nbt;
+        int32_t *lo = pl->lists + nl * pl->lists_per_image + ph->list_off + ch->local * ph->ntaps;
+        const bd_tap *taps = pl->taps + ph->tap0;
+        int32_t cnt = 0;
+        for (int32_t t = 0; t < ph->ntaps; t++) {
+            BD_BITS m[8];
+            unsigned any = 0;
+            for (int b = 0; b < nbt; b++) {
+                m[b] = 0;
+                if (b < ch->nb) {
+                    const bd_block *blk = &pl->blocks[ch->blk0 + b];
+                    m[b] = bd_tap_bits(jh[b], jw[b], rv[b], blk->nvalid, taps[t].offh, taps[t].offw,
+                                       rout_n + blk->dbase + taps[t].doff, (int32_t)c->oh, (int32_t)c->ow);
+                }
+                any |= m[b];
+            }
+            if (any == 0) continue;
+            for (int b = 0; b < nbt; b++) mo[cnt * nbt + b] = m[b];
+            lo[cnt++] = t;
+        }
+        pl->counts[nl * pl->nchunks + ci] = cnt;
+    }
+}
+
+/* Stores acc (lanes of block blk) into the [IH, IW] plane o. */
+static inline __attribute__((always_inline)) void BD_FN(store_block)(float *o, const bd_block *blk, int64_t sw,
+                                                                      BD_VEC acc)
+{
+    if (sw == 1) {
+        if (blk->nvalid == BD_VL) BD_STOREU(o + blk->obase, acc);
+        else BD_STOREN(o + blk->obase, acc, blk->nvalid);
+    } else {
+        float tmp[BD_VL];
+        BD_STOREU(tmp, acc);
+        for (int32_t l = 0; l < blk->nvalid; l++) o[blk->obase + l * sw] = tmp[l];
+    }
+}
+
 /*
- * One register tile: ICB input channels x NB blocks of one chunk (NB blocks of one phase).
- * Blocks missing from a short chunk get all-zero masks: their loads and FMAs do nothing.
+ * The generic tile: ICB input channels x NB blocks of one chunk. Blocks missing from a short chunk
+ * have all-zero masks: their loads and FMAs do nothing.
  */
 static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl, int64_t nl, int64_t g,
-                                                               int64_t icb, const bd_chunk *ch,
-                                                               const int ICB, const int NB)
+                                                               int64_t icb, int64_t ci, const int ICB, const int NB)
 {
     const rr_problem *p = pl->p;
     const rr_conv *c = &p->c;
     const int64_t ohw = c->oh * c->ow, ihw = c->ih * c->iw, ocpg = c->ocpg;
     const int64_t n = pl->n0 + nl;
+    const bd_chunk *ch = &pl->chunks[ci];
     const bd_phase *ph = &pl->phases[ch->phase];
     const bd_tap *taps = pl->taps + ph->tap0;
-    const int32_t ntaps = ph->ntaps;
-    const BD_BITS *mimg = (const BD_BITS *)pl->masks + nl * pl->masks_per_image + ph->mask_off;
-    const BD_BITS *mk[8];
+    const BD_BITS *mk = (const BD_BITS *)pl->masks + nl * pl->masks_per_image + ph->mask_off +
+                        ch->local * ph->ntaps * NB;
+    const int32_t *list = pl->lists + nl * pl->lists_per_image + ph->list_off + ch->local * ph->ntaps;
+    const int32_t cnt = pl->counts[nl * pl->nchunks + ci];
     int64_t dbase[8];
 #pragma GCC unroll 8
-    for (int b = 0; b < NB; b++) {
-        if (b < ch->nb) {
-            const int64_t blk = ch->blk0 + b;
-            mk[b] = mimg + (blk - ph->blk0) * ntaps;
-            dbase[b] = pl->blocks[blk].dbase;
-        } else {
-            mk[b] = (const BD_BITS *)pl->zero_masks;
-            dbase[b] = 0;
-        }
-    }
+    for (int b = 0; b < NB; b++) dbase[b] = b < ch->nb ? pl->blocks[ch->blk0 + b].dbase : 0;
     const float *dimg = (const float *)p->diff.data + (n * c->oc + g * ocpg) * ohw;
     const float *wg = pl->wpack + (g * pl->nicb + icb) * (c->fh * c->fw) * ocpg * ICB;
 
@@ -56,23 +128,16 @@ static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl,
         for (int b = 0; b < NB; b++) acc[i][b] = BD_ZERO();
     }
 
-    for (int32_t t = 0; t < ntaps; t++) {
-        BD_BITS bits[8];
-        unsigned any = 0;
-#pragma GCC unroll 8
-        for (int b = 0; b < NB; b++) {
-            bits[b] = mk[b][t];
-            any |= bits[b];
-        }
-        if (any == 0) continue;
+    for (int32_t e = 0; e < cnt; e++) {
+        const bd_tap *tap = &taps[list[e]];
         BD_MASK m[8];
         const float *d[8];
 #pragma GCC unroll 8
         for (int b = 0; b < NB; b++) {
-            m[b] = BD_TOMASK(bits[b]);
-            d[b] = dimg + dbase[b] + taps[t].doff;
+            m[b] = BD_TOMASK(mk[e * NB + b]);
+            d[b] = dimg + dbase[b] + tap->doff;
         }
-        const float *w = wg + (int64_t)taps[t].widx * ocpg * ICB;
+        const float *w = wg + (int64_t)tap->widx * ocpg * ICB;
         for (int64_t ocg = 0; ocg < ocpg; ocg++) {
             BD_VEC x[8];
 #pragma GCC unroll 8
@@ -86,7 +151,6 @@ static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl,
         }
     }
 
-    const int64_t sw = c->sw;
 #pragma GCC unroll 8
     for (int i = 0; i < ICB; i++) {
         const int64_t icg = icb * ICB + i;
@@ -95,43 +159,102 @@ static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl,
 #pragma GCC unroll 8
         for (int b = 0; b < NB; b++) {
             if (b >= ch->nb) break;
-            const bd_block *blk = &pl->blocks[ch->blk0 + b];
-            if (sw == 1) {
-                if (blk->nvalid == BD_VL) BD_STOREU(o + blk->obase, acc[i][b]);
-                else BD_STOREN(o + blk->obase, acc[i][b], blk->nvalid);
-            } else {
-                float tmp[BD_VL];
-                BD_STOREU(tmp, acc[i][b]);
-                for (int32_t l = 0; l < blk->nvalid; l++) o[blk->obase + l * sw] = tmp[l];
-            }
+            BD_FN(store_block)(o, &pl->blocks[ch->blk0 + b], c->sw, acc[i][b]);
         }
     }
 }
 
 #define BD_TILE_FN(ICB, NB)                                                                         \
-    static void BD_FN(tile_##ICB##x##NB)(const bd_plan *pl, int64_t nl, int64_t g, int64_t icb,     \
-                                          const bd_chunk *ch)                                       \
+    static void BD_FN(tile_##ICB##x##NB)(const bd_plan *pl, int64_t nl, int64_t g, int64_t icb, int64_t ci) \
     {                                                                                               \
-        BD_FN(tile)(pl, nl, g, icb, ch, ICB, NB);                                                   \
+        BD_FN(tile)(pl, nl, g, icb, ci, ICB, NB);                                                   \
     }
 RR_BD_TILES(BD_TILE_FN)
 #undef BD_TILE_FN
 
+/*
+ * The depthwise tile: CB channels x NB blocks of one chunk of flattened blocks, which are consecutive
+ * (block b starts BD_VL*b pixels after block 0), so one pointer per channel reaches every block.
+ * Channels past G (a short last channel block) read channel G-1 and are not stored.
+ */
+static void BD_FN(dw_tile)(const bd_plan *pl, int64_t nl, int64_t cb, int64_t ci)
+{
+    enum { CB = RR_BD_DW_CB, NB = RR_BD_DW_NB };
+    const rr_problem *p = pl->p;
+    const rr_conv *c = &p->c;
+    const int64_t ohw = c->oh * c->ow, ihw = c->ih * c->iw;
+    const int64_t n = pl->n0 + nl;
+    const bd_chunk *ch = &pl->chunks[ci];
+    const bd_phase *ph = &pl->phases[ch->phase];
+    const bd_tap *taps = pl->taps + ph->tap0;
+    const BD_BITS *mk = (const BD_BITS *)pl->masks + nl * pl->masks_per_image + ph->mask_off +
+                        ch->local * ph->ntaps * NB;
+    const int32_t *list = pl->lists + nl * pl->lists_per_image + ph->list_off + ch->local * ph->ntaps;
+    const int32_t cnt = pl->counts[nl * pl->nchunks + ci];
+    const int64_t q0 = pl->blocks[ch->blk0].dbase;
+    const float *dp[CB];
+    for (int i = 0; i < CB; i++) {
+        int64_t g = cb * CB + i;
+        if (g >= c->groups) g = c->groups - 1;
+        dp[i] = (const float *)p->diff.data + (n * c->oc + g) * ohw + q0;
+    }
+    const float *wc = pl->wpack + cb * (c->fh * c->fw) * CB;
+
+    BD_VEC acc[CB][NB];
+#pragma GCC unroll 8
+    for (int i = 0; i < CB; i++) {
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; b++) acc[i][b] = BD_ZERO();
+    }
+    for (int32_t e = 0; e < cnt; e++) {
+        const bd_tap *tap = &taps[list[e]];
+        const int64_t doff = tap->doff;
+        const float *w = wc + (int64_t)tap->widx * CB;
+        BD_VEC wv[CB];
+#pragma GCC unroll 8
+        for (int i = 0; i < CB; i++) wv[i] = BD_SET1(w[i]);
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; b++) {
+            const BD_MASK m = BD_TOMASK(mk[e * NB + b]);
+#pragma GCC unroll 8
+            for (int i = 0; i < CB; i++)
+                acc[i][b] = BD_FMA(acc[i][b], BD_LOADZ(m, dp[i] + doff + BD_VL * b), wv[i], m);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < CB; i++) {
+        const int64_t g = cb * CB + i;
+        if (g >= c->groups) break;
+        float *o = p->out.data + (n * c->ic + g) * ihw;
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; b++) {
+            if (b >= ch->nb) break;
+            BD_FN(store_block)(o, &pl->blocks[ch->blk0 + b], 1, acc[i][b]);
+        }
+    }
+}
+
 void BD_FN(rr_bd_compute)(void *vplan, int64_t begin, int64_t end)
 {
     const bd_plan *pl = (const bd_plan *)vplan;
+    if (pl->dw) {
+        for (int64_t item = begin; item < end; item++) {
+            const int64_t ci = item % pl->nchunks, r = item / pl->nchunks;
+            BD_FN(dw_tile)(pl, r / pl->ncb, r % pl->ncb, ci);
+        }
+        return;
+    }
     const int64_t groups = pl->p->c.groups;
     for (int64_t item = begin; item < end; item++) {
         int64_t r = item;
         const int64_t icb = r % pl->nicb;
         r /= pl->nicb;
-        const int64_t chunk = r % pl->nchunks;
+        const int64_t ci = r % pl->nchunks;
         r /= pl->nchunks;
         const int64_t g = r % groups, nl = r / groups;
-        const bd_chunk *ch = &pl->chunks[chunk];
 #define BD_TILE_CASE(ICB, NB)                                                                       \
         if (pl->icb == ICB && pl->nbt == NB) {                                                      \
-            BD_FN(tile_##ICB##x##NB)(pl, nl, g, icb, ch);                                           \
+            BD_FN(tile_##ICB##x##NB)(pl, nl, g, icb, ci);                                           \
             continue;                                                                               \
         }
         RR_BD_TILES(BD_TILE_CASE)
