@@ -224,6 +224,16 @@ public final class BenchProblem {
         return conv;
     }
 
+    /** @return the input regions (N, IH, IW) */
+    public Tensor rin() {
+        return rin;
+    }
+
+    /** @return the output regions (N, OH, OW) */
+    public Tensor rout() {
+        return rout;
+    }
+
     /** @return the mask dtype */
     public DType maskType() {
         return rin.dtype();
