@@ -9,7 +9,7 @@
  * pass --max-seconds, at least one), and the median time. GFLOP counts 2*N*OC*OH*OW*ICPG*FH*FW for
  * every direction (all taps, masked or not). cpu-ms is the median process CPU time of a call (all threads
  * together): on a loaded machine, cpu-ms of a 1-thread row shows the kernel's own cost better than
- * the wall clock. Masks: `random` draws every pixel from {1,2,3};
+ * the wall clock; min-ms is the fastest call. Masks: `random` draws every pixel from {1,2,3};
  * `blocky` paints a few rectangles (values 1..4 over a background of 0) per image, the same
  * rectangles in rin and rout (scaled to each one's size). algo `reference` sets
  * desc.algorithm = RRCONV_ALGO_REFERENCE (the plain C loop).
@@ -296,8 +296,8 @@ int main(int argc, char **argv)
 
     printf("# rrconv %s, isa %s, mask dtype %s, up to %d reps (median), %.1f s per row max\n", rrconv_version(),
            rrconv_active_isa(), dtype_arg, reps, max_seconds);
-    printf("%-11s %-16s %-7s %-10s %7s %11s %9s %11s\n", "shape", "op", "mask", "algo", "threads", "median-ms",
-           "GFLOP/s", "cpu-ms");
+    printf("%-11s %-16s %-7s %-10s %7s %11s %9s %11s %9s\n", "shape", "op", "mask", "algo", "threads", "median-ms",
+           "GFLOP/s", "cpu-ms", "min-ms");
     double *times = (double *)xmalloc((size_t)reps * sizeof(double));
     double *cpu = (double *)xmalloc((size_t)reps * sizeof(double));
     int status = 0;
@@ -332,10 +332,10 @@ int main(int argc, char **argv)
                             spent += times[done++];
                         }
                         const double med = median(times, done), med_cpu = median(cpu, done);
-                        printf("%-11s %-16s %-7s %-10s %7d %11.3f %9.1f %11.3f\n", s->name, OPS[ops[oi]],
+                        printf("%-11s %-16s %-7s %-10s %7d %11.3f %9.1f %11.3f %9.3f\n", s->name, OPS[ops[oi]],
                                masks[mi] ? "blocky" : "random",
                                algos[ai] == RRCONV_ALGO_AUTO ? "auto" : "reference", threads[ti], med * 1e3,
-                               gflop / med, med_cpu * 1e3);
+                               gflop / med, med_cpu * 1e3, times[0] * 1e3);
                         fflush(stdout);
                     }
                 }

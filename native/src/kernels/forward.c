@@ -158,12 +158,16 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
         void *masks = fwd_alloc(&s, chunk * 2 * pl.taps, mask_esize, "tap masks");
         if (masks == NULL) goto fail;
         pl.masks = masks;
+        pl.tiles = (rr_fwd_tile *)fwd_alloc(&s, chunk, (int64_t)sizeof(rr_fwd_tile), "tile table");
+        if (pl.tiles == NULL) goto fail;
         rr_parallel_for(c->n * (c->ic + 1) * c->ih, phase_rows, &x);
     } else {
         pl.src = (const float *)p->src.data;
         pl.rin = (const int32_t *)p->rin.data;
         pl.masks = fwd_alloc(&s, chunk * 2 * pl.taps, mask_esize, "tap masks");
         if (pl.masks == NULL) goto fail;
+        pl.tiles = (rr_fwd_tile *)fwd_alloc(&s, chunk, (int64_t)sizeof(rr_fwd_tile), "tile table");
+        if (pl.tiles == NULL) goto fail;
     }
 
     /* weights */
@@ -176,26 +180,32 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     } else {
         float *wpk = (float *)fwd_alloc(&s, nflt, 4, "packed weights");
         if (wpk == NULL) goto fail;
-        for (int64_t g = 0; g < c->groups; g++)
-            for (int64_t o = 0; o < c->ocpg; o++)
-                for (int64_t i = 0; i < c->icpg; i++)
-                    for (int64_t t = 0; t < pl.taps; t++)
-                        wpk[((g * c->icpg + i) * pl.taps + t) * c->ocpg + o] =
-                            flt[((g * c->ocpg + o) * c->icpg + i) * pl.taps + t];
-        pl.w = wpk;
         pl.nob = (c->ocpg + FWD_MAX_OCB(isa) - 1) / FWD_MAX_OCB(isa);
         pl.ocb = (c->ocpg + pl.nob - 1) / pl.nob;
+        const int64_t per_oc = c->icpg * pl.taps;
+        for (int64_t g = 0; g < c->groups; g++) {
+            for (int64_t oc0 = 0; oc0 < c->ocpg; oc0 += pl.ocb) {
+                const int64_t no = c->ocpg - oc0 < pl.ocb ? c->ocpg - oc0 : pl.ocb;
+                float *blk = wpk + (g * c->ocpg + oc0) * per_oc;
+                for (int64_t o = 0; o < no; o++)
+                    for (int64_t it = 0; it < per_oc; it++) blk[it * no + o] = flt[(g * c->ocpg + oc0 + o) * per_oc + it];
+            }
+        }
+        pl.w = wpk;
     }
 
     const rr_range_fn masks_fn = isa == RR_ISA_AVX512 ? rr_fwd_masks_avx512 : rr_fwd_masks_avx2;
     const rr_range_fn compute_fn = dw ? (isa == RR_ISA_AVX512 ? rr_fwd_dw_avx512 : rr_fwd_dw_avx2)
                                       : (isa == RR_ISA_AVX512 ? rr_fwd_oc_avx512 : rr_fwd_oc_avx2);
-    const int64_t per_tile = dw ? pl.ncb : c->groups * pl.nob;
+    const int64_t blocks = dw ? pl.ncb : c->groups * pl.nob;
     for (int64_t t0 = 0; t0 < total_tiles; t0 += chunk) {
         pl.tile0 = t0;
         pl.ntiles = total_tiles - t0 < chunk ? total_tiles - t0 : chunk;
+        /* spans of tiles: long enough to amortize an item's setup, enough items to share */
+        pl.span = pl.ntiles / 8 < 1 ? 1 : pl.ntiles / 8 > 32 ? 32 : pl.ntiles / 8;
+        pl.nspans = (pl.ntiles + pl.span - 1) / pl.span;
         rr_parallel_for(pl.ntiles, masks_fn, &pl);
-        rr_parallel_for(pl.ntiles * per_tile, compute_fn, &pl);
+        rr_parallel_for(blocks * pl.nspans, compute_fn, &pl);
     }
     fwd_free(&s);
     return RRCONV_OK;

@@ -27,6 +27,15 @@
 
 #include <stdint.h>
 
+/* Where the two blocks of a tile are (filled by the mask pass, read by the compute pass). */
+typedef struct rr_fwd_tile {
+    int64_t n;            /* image */
+    int64_t d0, d1;       /* dst offsets of the blocks inside an (n, oc) plane */
+    int64_t s0, s1;       /* src offsets (sbase) of the blocks inside an (n, ic) channel */
+    uint32_t lv;          /* real lanes: block 0 in bits 0..15, block 1 in bits 16..31 */
+    int32_t two;          /* the tile has a second block */
+} rr_fwd_tile;
+
 typedef struct rr_fwd_plan {
     rr_conv c;
     int lanes;            /* pixels per block: 16 or 8 */
@@ -48,10 +57,13 @@ typedef struct rr_fwd_plan {
     const int32_t *q;     /* [FW]: floor((kw*dw - pw) / sw) */
     const int32_t *lr;    /* [FW]: columns of the tap's phase plane */
     void *masks;          /* [chunk tiles][taps][2] of uint16_t (AVX-512) or uint8_t (AVX2) */
+    rr_fwd_tile *tiles;   /* [chunk tiles] */
+    int64_t span;         /* tiles per compute item */
+    int64_t nspans;       /* ceil(ntiles / span) */
     int64_t tile0;        /* first global tile (n*tpi + tile) of the current chunk */
     int64_t ntiles;       /* tiles in the current chunk */
-    int64_t ocb, nob;     /* oc kernel: output channels per item, items per group */
-    int64_t cb, ncb;      /* depthwise kernel: channels per item, items per image-tile */
+    int64_t ocb, nob;     /* oc kernel: output channels per block, blocks per group */
+    int64_t cb, ncb;      /* depthwise kernel: channels per block, blocks */
 } rr_fwd_plan;
 
 /* Block number blk (0 .. bpi-1) of an image: where its pixels are, how many lanes are real. */
@@ -95,8 +107,14 @@ static inline void rr_fwd_block_lanes(const rr_fwd_plan *pl, int64_t blk, int32_
     }
 }
 
-/* The ISA entry points (forward_direct__<isa>.c). masks: tiles [b, e) of the current chunk;
- * oc / dw: rr_range_fn over the chunk's items, ctx = the plan. */
+/*
+ * The ISA entry points (forward_direct__<isa>.c), rr_range_fn with ctx = the plan.
+ * masks: tiles [b, e) of the current chunk (fills masks and tiles).
+ * oc: items span * (G * nob) + g * nob + ob (all channel blocks of a span while its src is in cache);
+ * dw: items cb * nspans + span (each channel's src is read once).
+ * oc weights are packed per channel block: block (g, ob) with `no` channels starts at
+ * (g*OCPG + ob*ocb) * ICPG * taps and holds [ICPG][taps][no].
+ */
 void rr_fwd_masks_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_oc_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dw_avx512(void *plan, int64_t begin, int64_t end);

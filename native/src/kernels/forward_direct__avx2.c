@@ -51,6 +51,11 @@ void rr_fwd_masks_avx2(void *vpl, int64_t begin, int64_t end)
     for (int64_t tl = begin; tl < end; tl++) {
         const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, tile = gt % pl->tpi;
         uint8_t *m = (uint8_t *)pl->masks + tl * taps * 2;
+        rr_fwd_tile *ti = &pl->tiles[tl];
+        ti->n = n;
+        ti->d1 = ti->s1 = 0;
+        ti->lv = 0;
+        ti->two = tile * 2 + 1 < pl->bpi;
         for (int j = 0; j < 2; j++) {
             const int64_t blk = tile * 2 + j;
             if (blk >= pl->bpi) {
@@ -62,6 +67,14 @@ void rr_fwd_masks_avx2(void *vpl, int64_t begin, int64_t end)
             int32_t ohl[8], owl[8];
             rr_fwd_block(pl, blk, &dbase, &sbase, &nvalid);
             rr_fwd_block_lanes(pl, blk, ohl, owl);
+            if (j == 0) {
+                ti->d0 = dbase;
+                ti->s0 = sbase;
+            } else {
+                ti->d1 = dbase;
+                ti->s1 = sbase;
+            }
+            ti->lv |= ((1u << nvalid) - 1u) << (16 * j);
             const __m256i lv = lanes_of((1u << nvalid) - 1u);
             const __m256i ohs = _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)ohl), shv);
             const __m256i owv = _mm256_loadu_si256((const __m256i *)owl);
@@ -103,7 +116,7 @@ RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint8_t *m, const float *src
                        __m256i lv1, const int OCB, const int NB)
 {
     const rr_conv *c = &pl->c;
-    const int64_t taps = pl->taps, ocpg = c->ocpg, ohw = c->oh * c->ow;
+    const int64_t taps = pl->taps, ohw = c->oh * c->ow;
     const int64_t *toff = pl->toff;
     __m256 acc[5][2];
 #pragma GCC unroll 5
@@ -113,12 +126,12 @@ RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint8_t *m, const float *src
     }
     for (int64_t icg = 0; icg < c->icpg; icg++) {
         const float *sc = src_g + icg * pl->src_chan;
-        const float *wc = w_g + icg * taps * ocpg;
+        const float *wc = w_g + icg * taps * OCB;
         for (int64_t t = 0; t < taps; t++) {
             const uint32_t kk = mask_pair(m, t);
             if (kk == 0) continue;
             const float *sp = sc + toff[t];
-            const float *wt = wc + t * ocpg;
+            const float *wt = wc + t * OCB;
             const __m256i k0 = lanes_of(kk & 0xffu);
             const __m256 x0 = _mm256_maskload_ps(sp + s0, k0);
             const __m256 vm0 = _mm256_castsi256_ps(k0);
@@ -155,24 +168,24 @@ void rr_fwd_oc_avx2(void *vpl, int64_t begin, int64_t end)
 {
     const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
     const rr_conv *c = &pl->c;
-    const int64_t per_tile = c->groups * pl->nob;
     for (int64_t item = begin; item < end; item++) {
-        const int64_t tl = item / per_tile, rem = item % per_tile, g = rem / pl->nob, ob = rem % pl->nob;
-        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, blk0 = (gt % pl->tpi) * 2;
-        const int two = blk0 + 1 < pl->bpi;
-        int64_t d0, s0, d1 = 0, s1 = 0;
-        int nv0, nv1 = 0;
-        rr_fwd_block(pl, blk0, &d0, &s0, &nv0);
-        if (two) rr_fwd_block(pl, blk0 + 1, &d1, &s1, &nv1);
-        const __m256i lv0 = lanes_of((1u << nv0) - 1u), lv1 = lanes_of((1u << nv1) - 1u);
-        const int64_t oc0 = ob * pl->ocb, no = c->ocpg - oc0 < pl->ocb ? c->ocpg - oc0 : pl->ocb;
-        const uint8_t *m = (const uint8_t *)pl->masks + tl * pl->taps * 2;
-        const float *src_g = pl->src + (n * c->ic + g * c->icpg) * pl->src_chan;
-        const float *w_g = pl->w + g * c->icpg * pl->taps * c->ocpg + oc0;
-        float *dst_o = pl->dst + (n * c->oc + g * c->ocpg + oc0) * c->oh * c->ow;
-        switch (no) {
-            OC_CASE(1) OC_CASE(2) OC_CASE(3) OC_CASE(4) OC_CASE(5)
-        default: break;
+        const int64_t blocks = c->groups * pl->nob, sp = item / blocks, blkid = item % blocks;
+        const int64_t g = blkid / pl->nob, oc0 = (blkid % pl->nob) * pl->ocb;
+        const int64_t no = c->ocpg - oc0 < pl->ocb ? c->ocpg - oc0 : pl->ocb;
+        const float *w_g = pl->w + (g * c->ocpg + oc0) * c->icpg * pl->taps;
+        const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
+        for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
+            const rr_fwd_tile *ti = &pl->tiles[tl];
+            const int two = ti->two;
+            const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
+            const __m256i lv0 = lanes_of(ti->lv & 0xffu), lv1 = lanes_of(ti->lv >> 16);
+            const uint8_t *m = (const uint8_t *)pl->masks + tl * pl->taps * 2;
+            const float *src_g = pl->src + (ti->n * c->ic + g * c->icpg) * pl->src_chan;
+            float *dst_o = pl->dst + (ti->n * c->oc + g * c->ocpg + oc0) * c->oh * c->ow;
+            switch (no) {
+                OC_CASE(1) OC_CASE(2) OC_CASE(3) OC_CASE(4) OC_CASE(5)
+            default: break;
+            }
         }
     }
 }
@@ -222,22 +235,22 @@ void rr_fwd_dw_avx2(void *vpl, int64_t begin, int64_t end)
     const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
     const rr_conv *c = &pl->c;
     for (int64_t item = begin; item < end; item++) {
-        const int64_t tl = item / pl->ncb, cbi = item % pl->ncb;
-        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, blk0 = (gt % pl->tpi) * 2;
-        const int two = blk0 + 1 < pl->bpi;
-        int64_t d0, s0, d1 = 0, s1 = 0;
-        int nv0, nv1 = 0;
-        rr_fwd_block(pl, blk0, &d0, &s0, &nv0);
-        if (two) rr_fwd_block(pl, blk0 + 1, &d1, &s1, &nv1);
-        const __m256i lv0 = lanes_of((1u << nv0) - 1u), lv1 = lanes_of((1u << nv1) - 1u);
+        const int64_t cbi = item / pl->nspans, sp = item % pl->nspans;
         const int64_t g0 = cbi * pl->cb, nc = c->groups - g0 < pl->cb ? c->groups - g0 : pl->cb;
-        const uint8_t *m = (const uint8_t *)pl->masks + tl * pl->taps * 2;
-        const float *src_c = pl->src + (n * c->ic + g0) * pl->src_chan;
         const float *w_c = pl->w + g0 * pl->taps;
-        float *dst_c = pl->dst + (n * c->oc + g0) * c->oh * c->ow;
-        switch (nc) {
-            DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4)
-        default: break;
+        const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
+        for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
+            const rr_fwd_tile *ti = &pl->tiles[tl];
+            const int two = ti->two;
+            const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
+            const __m256i lv0 = lanes_of(ti->lv & 0xffu), lv1 = lanes_of(ti->lv >> 16);
+            const uint8_t *m = (const uint8_t *)pl->masks + tl * pl->taps * 2;
+            const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
+            float *dst_c = pl->dst + (ti->n * c->oc + g0) * c->oh * c->ow;
+            switch (nc) {
+                DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4)
+            default: break;
+            }
         }
     }
 }

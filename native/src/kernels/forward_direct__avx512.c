@@ -31,6 +31,11 @@ void rr_fwd_masks_avx512(void *vpl, int64_t begin, int64_t end)
     for (int64_t tl = begin; tl < end; tl++) {
         const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, tile = gt % pl->tpi;
         uint16_t *m = (uint16_t *)pl->masks + tl * taps * 2;
+        rr_fwd_tile *ti = &pl->tiles[tl];
+        ti->n = n;
+        ti->d1 = ti->s1 = 0;
+        ti->lv = 0;
+        ti->two = tile * 2 + 1 < pl->bpi;
         for (int j = 0; j < 2; j++) {
             const int64_t blk = tile * 2 + j;
             if (blk >= pl->bpi) {
@@ -42,6 +47,14 @@ void rr_fwd_masks_avx512(void *vpl, int64_t begin, int64_t end)
             int32_t ohl[16], owl[16];
             rr_fwd_block(pl, blk, &dbase, &sbase, &nvalid);
             rr_fwd_block_lanes(pl, blk, ohl, owl);
+            if (j == 0) {
+                ti->d0 = dbase;
+                ti->s0 = sbase;
+            } else {
+                ti->d1 = dbase;
+                ti->s1 = sbase;
+            }
+            ti->lv |= ((1u << nvalid) - 1u) << (16 * j);
             const __mmask16 lv = (__mmask16)((1u << nvalid) - 1u);
             const __m512i ohs = _mm512_mullo_epi32(_mm512_loadu_si512(ohl), shv);
             const __m512i owv = _mm512_loadu_si512(owl);
@@ -78,7 +91,7 @@ RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint16_t *m, const float *sr
                        __mmask16 lv1, const int OCB, const int NB)
 {
     const rr_conv *c = &pl->c;
-    const int64_t taps = pl->taps, ocpg = c->ocpg, ohw = c->oh * c->ow;
+    const int64_t taps = pl->taps, ohw = c->oh * c->ow;
     const int64_t *toff = pl->toff;
     __m512 acc[12][2];
 #pragma GCC unroll 12
@@ -88,12 +101,12 @@ RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint16_t *m, const float *sr
     }
     for (int64_t icg = 0; icg < c->icpg; icg++) {
         const float *sc = src_g + icg * pl->src_chan;
-        const float *wc = w_g + icg * taps * ocpg;
+        const float *wc = w_g + icg * taps * OCB;
         for (int64_t t = 0; t < taps; t++) {
             const uint32_t kk = mask_pair(m, t);
             if (kk == 0) continue;
             const float *sp = sc + toff[t];
-            const float *wt = wc + t * ocpg;
+            const float *wt = wc + t * OCB;
             const __mmask16 k0 = (__mmask16)kk, k1 = (__mmask16)(kk >> 16);
             const __m512 x0 = _mm512_maskz_loadu_ps(k0, sp + s0);
             if (NB == 2) {
@@ -128,25 +141,25 @@ void rr_fwd_oc_avx512(void *vpl, int64_t begin, int64_t end)
 {
     const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
     const rr_conv *c = &pl->c;
-    const int64_t per_tile = c->groups * pl->nob;
     for (int64_t item = begin; item < end; item++) {
-        const int64_t tl = item / per_tile, rem = item % per_tile, g = rem / pl->nob, ob = rem % pl->nob;
-        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, blk0 = (gt % pl->tpi) * 2;
-        const int two = blk0 + 1 < pl->bpi;
-        int64_t d0, s0, d1 = 0, s1 = 0;
-        int nv0, nv1 = 0;
-        rr_fwd_block(pl, blk0, &d0, &s0, &nv0);
-        if (two) rr_fwd_block(pl, blk0 + 1, &d1, &s1, &nv1);
-        const __mmask16 lv0 = (__mmask16)((1u << nv0) - 1u), lv1 = (__mmask16)((1u << nv1) - 1u);
-        const int64_t oc0 = ob * pl->ocb, no = c->ocpg - oc0 < pl->ocb ? c->ocpg - oc0 : pl->ocb;
-        const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
-        const float *src_g = pl->src + (n * c->ic + g * c->icpg) * pl->src_chan;
-        const float *w_g = pl->w + g * c->icpg * pl->taps * c->ocpg + oc0;
-        float *dst_o = pl->dst + (n * c->oc + g * c->ocpg + oc0) * c->oh * c->ow;
-        switch (no) {
-            OC_CASE(1) OC_CASE(2) OC_CASE(3) OC_CASE(4) OC_CASE(5) OC_CASE(6)
-            OC_CASE(7) OC_CASE(8) OC_CASE(9) OC_CASE(10) OC_CASE(11) OC_CASE(12)
-        default: break;
+        const int64_t blocks = c->groups * pl->nob, sp = item / blocks, blkid = item % blocks;
+        const int64_t g = blkid / pl->nob, oc0 = (blkid % pl->nob) * pl->ocb;
+        const int64_t no = c->ocpg - oc0 < pl->ocb ? c->ocpg - oc0 : pl->ocb;
+        const float *w_g = pl->w + (g * c->ocpg + oc0) * c->icpg * pl->taps;
+        const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
+        for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
+            const rr_fwd_tile *ti = &pl->tiles[tl];
+            const int two = ti->two;
+            const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
+            const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
+            const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
+            const float *src_g = pl->src + (ti->n * c->ic + g * c->icpg) * pl->src_chan;
+            float *dst_o = pl->dst + (ti->n * c->oc + g * c->ocpg + oc0) * c->oh * c->ow;
+            switch (no) {
+                OC_CASE(1) OC_CASE(2) OC_CASE(3) OC_CASE(4) OC_CASE(5) OC_CASE(6)
+                OC_CASE(7) OC_CASE(8) OC_CASE(9) OC_CASE(10) OC_CASE(11) OC_CASE(12)
+            default: break;
+            }
         }
     }
 }
@@ -199,22 +212,22 @@ void rr_fwd_dw_avx512(void *vpl, int64_t begin, int64_t end)
     const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
     const rr_conv *c = &pl->c;
     for (int64_t item = begin; item < end; item++) {
-        const int64_t tl = item / pl->ncb, cbi = item % pl->ncb;
-        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, blk0 = (gt % pl->tpi) * 2;
-        const int two = blk0 + 1 < pl->bpi;
-        int64_t d0, s0, d1 = 0, s1 = 0;
-        int nv0, nv1 = 0;
-        rr_fwd_block(pl, blk0, &d0, &s0, &nv0);
-        if (two) rr_fwd_block(pl, blk0 + 1, &d1, &s1, &nv1);
-        const __mmask16 lv0 = (__mmask16)((1u << nv0) - 1u), lv1 = (__mmask16)((1u << nv1) - 1u);
+        const int64_t cbi = item / pl->nspans, sp = item % pl->nspans;
         const int64_t g0 = cbi * pl->cb, nc = c->groups - g0 < pl->cb ? c->groups - g0 : pl->cb;
-        const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
-        const float *src_c = pl->src + (n * c->ic + g0) * pl->src_chan;
         const float *w_c = pl->w + g0 * pl->taps;
-        float *dst_c = pl->dst + (n * c->oc + g0) * c->oh * c->ow;
-        switch (nc) {
-            DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4) DW_CASE(5) DW_CASE(6) DW_CASE(7) DW_CASE(8)
-        default: break;
+        const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
+        for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
+            const rr_fwd_tile *ti = &pl->tiles[tl];
+            const int two = ti->two;
+            const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
+            const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
+            const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
+            const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
+            float *dst_c = pl->dst + (ti->n * c->oc + g0) * c->oh * c->ow;
+            switch (nc) {
+                DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4) DW_CASE(5) DW_CASE(6) DW_CASE(7) DW_CASE(8)
+            default: break;
+            }
         }
     }
 }
