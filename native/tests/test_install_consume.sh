@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # test_install_consume.sh -- the installed C package works for a consumer (ctest; see CMakeLists.txt here).
 #
-#   test_install_consume.sh setup      SOURCE_DIR WORK_DIR VERSION
+#   test_install_consume.sh setup      SOURCE_DIR WORK_DIR VERSION [OUTER_BUILD_DIR]
 #       configures and builds the library alone (own build dir, no tests, no bench), runs
 #       `cmake --install BUILD --prefix WORK_DIR/prefix` (configured prefix left at its default, so the
-#       package must be relocatable), and checks the installed file set: nothing more (no tests, no
-#       bench), nothing less, the soname links, the version everywhere.
+#       package must be relocatable), and checks the installed file set: nothing more, nothing less,
+#       the soname links, the version everywhere. With OUTER_BUILD_DIR (the build running this test,
+#       tests and bench included) also installs that one to a scratch prefix and fails on any file
+#       that is not part of the package (a test, the bench, the fuzzer).
 #   test_install_consume.sh cmake      SOURCE_DIR WORK_DIR VERSION
 #       builds native/examples with find_package(rrconv) (CMAKE_PREFIX_PATH=prefix), linked to
 #       rrconv::rrconv and to rrconv::rrconv_static, runs both and compares the printed result.
@@ -17,7 +19,7 @@
 # set) the generator of every build here.
 set -euo pipefail
 
-mode=${1:?mode}; src=${2:?source dir}; work=${3:?work dir}; version=${4:?version}
+mode=${1:?mode}; src=${2:?source dir}; work=${3:?work dir}; version=${4:?version}; outer=${5:-}
 cc=${CC:-cc}
 cmake_cmd=${CMAKE:-cmake}
 prefix="$work/prefix"
@@ -120,6 +122,16 @@ setup)
     || fail "rrconvConfigVersion.cmake is not version $version"
   grep -q 'api\.c\.o$' <<<"$(ar t "$libdir/librrconv.a")" || fail "librrconv.a lacks api.c.o"
   say "installed: $(echo "$actual" | wc -l) files and links as expected, soname $soname"
+
+  if [ -n "$outer" ]; then
+    "$cmake_cmd" --install "$outer" --config Release --prefix "$work/outer-prefix" >"$work/outer-install.log" 2>&1 \
+      || { cat "$work/outer-install.log" >&2; fail "install of the build with tests and bench ($outer)"; }
+    extra=$(cd "$work/outer-prefix" && find . \( -type f -o -type l \) -printf '%P\n' | grep -v -x -E \
+      'include/rrconv\.h|[^ ]*/librrconv\.(a|so(\.[0-9]+)*)|[^ ]*/cmake/rrconv/rrconv[A-Za-z-]*\.cmake|[^ ]*/pkgconfig/rrconv\.pc' \
+      || true)
+    [ -z "$extra" ] || fail "the build with tests and bench installs more than the package: $extra"
+    say "the build with tests and bench ($outer) installs only the package"
+  fi
   ;;
 
 cmake)
