@@ -26,7 +26,7 @@ prefix="$work/prefix"
 example="$src/native/examples/backward_data_example.c"
 # issue 2, worked example (b)
 expected_grad="grad = 0 2 5 3 1 6 5 3 0 13 9 9 0 7 9 9"
-unset LD_LIBRARY_PATH CMAKE_PREFIX_PATH PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR
+unset LD_LIBRARY_PATH CMAKE_PREFIX_PATH PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR DESTDIR CMAKE_INSTALL_PREFIX
 
 say() { echo "install-consume[$mode]: $*"; }
 fail() { echo "install-consume[$mode]: FAIL: $*" >&2; exit 1; }
