@@ -2,9 +2,12 @@ package dev.rrconv.bench;
 
 import dev.rrconv.Backend;
 import dev.rrconv.ConvParams;
+import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
 import dev.rrconv.RegionConv;
 import dev.rrconv.Tensor;
+import dev.rrconv.internal.Backends;
+import dev.rrconv.internal.ConvBackend;
 import java.lang.foreign.Arena;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -24,6 +27,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * (1,1,4,4), a 2x2 filter of ones, two regions), whose 36 multiply-adds cost nothing, so the time is
  * what a call costs: validation in Java, the descriptor and stride arrays, the downcall (native) or
  * packing (java), and the thread pool hand-off (1 thread here, so none).
+ *
+ * <p>{@link #forwardBackendOnly} skips the facade's validation (it calls the backend behind
+ * {@link RegionConv} with a precomputed shape), so the difference of the two is what the Java-side
+ * checks cost.
  *
  * <p>Three forks, because single-fork runs of nanosecond-scale benchmarks drifted by up to 1.5x
  * between runs on the 2-core machine (BUILD-NOTES); the setup checks the exact result.
@@ -45,6 +52,8 @@ public class CallOverheadBench {
     public String backend;
 
     private RegionConv conv;
+    private ConvBackend impl;
+    private ConvShape shape;
     private Tensor src;
     private Tensor filter;
     private Tensor rin;
@@ -67,14 +76,26 @@ public class CallOverheadBench {
         rout = Tensor.allocate(arena, DType.INT32, 1, 3, 3);
         rout.copyFrom(Tensor.ofInts(ROUT, 1, 3, 3));
         dst = Tensor.allocate(arena, DType.FLOAT32, 1, 1, 3, 3);
+        impl = Backends.get(conv.backend());
+        shape = ConvShape.ofForward(src.shape(), filter.shape(), params);
         forward();
         Check.exact("example (a) forward on " + backend, DST, dst.toFloatArray());
+        dst.copyFrom(Tensor.ofFloats(new float[9], 1, 1, 3, 3));
+        forwardBackendOnly();
+        Check.exact("example (a) forward on the " + backend + " backend directly", DST, dst.toFloatArray());
     }
 
     /** One forward call into the preallocated dst. */
     @Benchmark
     public Tensor forward() {
         conv.forward(src, filter, rin, rout, params, dst);
+        return dst;
+    }
+
+    /** The same call without the facade's validation: the backend alone. */
+    @Benchmark
+    public Tensor forwardBackendOnly() {
+        impl.forward(shape, params, src, filter, rin, rout, dst);
         return dst;
     }
 }

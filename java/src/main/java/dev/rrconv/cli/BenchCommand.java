@@ -151,8 +151,12 @@ final class BenchCommand implements Command {
         if (plan.plot() != null) {
             String title = "rrconv bench: GFLOP/s by shape and direction (mask " + plan.masks().cliName() + ", "
                     + plan.maskType() + ")";
-            writeAtomically(plan.plot(), BenchChart.svg(results, title, machine + " · median of " + plan.reps()
-                    + " calls · " + LocalDate.now(ZoneOffset.UTC)));
+            int refReps = plan.repsOf(BenchProblem.Target.REFERENCE);
+            String reps = "median of " + plan.reps() + (plan.reps() == 1 ? " call" : " calls")
+                    + (plan.targets().contains(BenchProblem.Target.REFERENCE) && refReps < plan.reps()
+                            ? " (reference: " + refReps + ")" : "");
+            writeAtomically(plan.plot(), BenchChart.svg(results, title, machine + " · " + reps + " · "
+                    + LocalDate.now(ZoneOffset.UTC)));
             out.println("wrote " + plan.plot());
         }
         return 0;
@@ -176,8 +180,13 @@ final class BenchCommand implements Command {
                                 err.printf(Locale.ROOT, "[%d/%d] %s %s %s t=%d ...", done, total, shape.name(),
                                         op.cliName(), target.cliName(), threads);
                                 err.flush();
-                                double ms = medianMillis(problem.call(op, target), plan.warmupOf(target),
-                                        plan.repsOf(target));
+                                double ms;
+                                try {
+                                    ms = medianMillis(problem.call(op, target), plan.warmupOf(target), plan.repsOf(target));
+                                } catch (RuntimeException | Error e) {
+                                    err.println(" failed"); // end the progress line before the error message
+                                    throw e;
+                                }
                                 double gflops = flops / ms / 1e6;
                                 err.printf(Locale.ROOT, " %s ms, %s GFLOP/s%n", ms(ms), gflops(gflops));
                                 err.flush();
