@@ -121,7 +121,7 @@ static void mask_rows(void *vctx, int64_t begin, int64_t end)
                 const int64_t iw0 = ow * c->sw - c->pw;
                 for (int64_t kw = 0; kw < c->fw; kw++) {
                     const int64_t iw = iw0 + kw * c->dw;
-                    if (iw >= 0 && iw < c->iw && rrow[iw] == rv) m[(kh * c->fw + kw) * Bn + b] |= bit;
+                    if (iw >= 0 && iw < c->iw && rrow[iw] == rv) m[b * T + kh * c->fw + kw] |= bit;
                 }
             }
         }

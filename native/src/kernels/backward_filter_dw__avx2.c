@@ -39,35 +39,43 @@ INLINE void dw_item(const rr_bwf_plan *P, int64_t oc0, int64_t kh, int64_t kw0, 
     const int64_t r_lo = P->flat ? 0 : P->r_lo[kh], r_hi = P->flat ? 1 : P->r_hi[kh];
     const int64_t lanes = P->lanes;
     int64_t coff[KWB];
+#pragma GCC unroll 16
     for (int j = 0; j < kn; j++) coff[j] = P->col_off[kw0 + j];
 
     __m256 acc[CB][KWB];
+#pragma GCC unroll 16
     for (int ch = 0; ch < cn; ch++)
+#pragma GCC unroll 16
         for (int j = 0; j < kn; j++) acc[ch][j] = _mm256_setzero_ps();
 
     for (int64_t n = P->n0; n < P->n1; n++) {
         const float *sb[CB], *db[CB];
+#pragma GCC unroll 16
         for (int ch = 0; ch < cn; ch++) {
             sb[ch] = P->src + n * P->src_n + ((oc0 + ch) / c->ocpg) * P->src_c;
             db[ch] = P->diff + n * P->diff_n + (oc0 + ch) * P->diff_c;
         }
-        const uint16_t *mb = P->mask + (n - P->n0) * R * T * Bn + (kh * c->fw + kw0) * Bn;
+        const uint16_t *mb = P->mask + (n - P->n0) * R * Bn * T + kh * c->fw + kw0;
         for (int64_t r = r_lo; r < r_hi; r++) {
             const int64_t roff = P->flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row;
-            const uint16_t *mp = mb + r * T * Bn;
+            const uint16_t *mp = mb + r * Bn * T;
             for (int64_t b = 0; b < Bn; b++) {
+#pragma GCC unroll 16
                 for (int h = 0; h < 2; h++) {
                     const int64_t off = 16 * b + 8 * h;
                     if (off >= lanes) break;
                     const int64_t rem = lanes - off;
                     const __m256i md = lane_mask(rem >= 8 ? 0xFFu : (1u << rem) - 1u);
                     __m256 dv[CB];
+#pragma GCC unroll 16
                     for (int ch = 0; ch < cn; ch++) dv[ch] = _mm256_maskload_ps(db[ch] + r * P->diff_r + off, md);
+#pragma GCC unroll 16
                     for (int j = 0; j < kn; j++) {
-                        const unsigned k8 = (mp[j * Bn + b] >> (8 * h)) & 0xFFu;
+                        const unsigned k8 = (mp[b * T + j] >> (8 * h)) & 0xFFu;
                         if (k8 == 0) continue;
                         const __m256i m = lane_mask(k8);
                         const __m256 mf = _mm256_castsi256_ps(m);
+#pragma GCC unroll 16
                         for (int ch = 0; ch < cn; ch++) {
                             const __m256 sv = _mm256_maskload_ps(sb[ch] + roff + coff[j] + off, m);
                             acc[ch][j] = _mm256_blendv_ps(acc[ch][j], _mm256_fmadd_ps(sv, dv[ch], acc[ch][j]), mf);
@@ -78,8 +86,10 @@ INLINE void dw_item(const rr_bwf_plan *P, int64_t oc0, int64_t kh, int64_t kw0, 
         }
     }
 
+#pragma GCC unroll 16
     for (int ch = 0; ch < cn; ch++) {
         float *out = P->out + (oc0 + ch) * T + kh * c->fw + kw0;
+#pragma GCC unroll 16
         for (int j = 0; j < kn; j++) {
             const float v = hsum(acc[ch][j]);
             out[j] = P->first_batch ? v : out[j] + v;

@@ -2,106 +2,194 @@
  * backward_filter_dw__avx512.c -- depthwise backward filter (icpg == 1), AVX-512 (see
  * backward_filter_plan.h).
  *
- * Item: (pair of output channels, kh, block of up to KWB kw). The channels' src planes are
- * g = oc / ocpg. Per 16-lane pixel block: one diff load per channel, then per kw one k-mask (shared
- * by both channels), one shifted src load and one masked FMA per channel, into CB*KWB accumulators.
+ * Item: (pair of output channels, block of up to 3 kh, block of up to 12 kw; at most 12 taps). The
+ * channels' src planes are g = oc / ocpg. Per 16-lane pixel block and kh: one diff load per channel,
+ * then per kw one k-mask (shared by both channels), one shifted src load and one masked FMA per
+ * channel, into up to 24 accumulators. Small kernels (3x3) thus read their data once per channel.
+ * With stride_w = dil_w = 1 the kw taps are consecutive columns (`unit`): one base pointer with
+ * constant offsets, which keeps the loop out of general-register spills.
  */
 #include "backward_filter_plan.h"
 
 #include <immintrin.h>
 
 #define CB 2
-#define KWB 12
+#define KWB 12 /* kw per item */
+#define KTB 12 /* taps per item */
+#define KHB 3  /* kh per item */
+#define PF_AHEAD 128 /* floats */
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE void dw_item(const rr_bwf_plan *P, int64_t oc0, int64_t kh, int64_t kw0, const int cn, const int kn)
+INLINE void dw_item(const rr_bwf_plan *P, int64_t oc0, int64_t kh0, int64_t kw0, const int cn, const int hn,
+                    const int kn, const int unit)
 {
     const rr_conv *c = &P->c;
-    const int64_t R = P->rows, Bn = P->blocks, T = P->ntaps;
-    const int64_t r_lo = P->flat ? 0 : P->r_lo[kh], r_hi = P->flat ? 1 : P->r_hi[kh];
+    const int64_t R = P->rows, Bn = P->blocks, T = P->ntaps, FW = c->fw;
     const int64_t rem = P->lanes - 16 * (Bn - 1);
     const __mmask16 last = (__mmask16)(rem >= 16 ? 0xFFFF : (1u << rem) - 1);
     int64_t coff[KWB];
-    for (int j = 0; j < kn; j++) coff[j] = P->col_off[kw0 + j];
+#pragma GCC unroll 16
+    for (int j = 0; j < kn; j++) coff[j] = P->col_off[kw0 + j] - P->col_off[kw0];
+    int64_t r_min = R, r_max = 0;
+#pragma GCC unroll 16
+    for (int i = 0; i < hn; i++) {
+        const int64_t lo = P->flat ? 0 : P->r_lo[kh0 + i], hi = P->flat ? 1 : P->r_hi[kh0 + i];
+        if (lo < hi && lo < r_min) r_min = lo;
+        if (lo < hi && hi > r_max) r_max = hi;
+    }
+    const int64_t src_cd = cn > 1 ? ((oc0 + 1) / c->ocpg - oc0 / c->ocpg) * P->src_c : 0;
 
-    __m512 acc[CB][KWB];
+    __m512 acc[CB][KTB];
+#pragma GCC unroll 16
     for (int ch = 0; ch < cn; ch++)
-        for (int j = 0; j < kn; j++) acc[ch][j] = _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int t = 0; t < hn * kn; t++) acc[ch][t] = _mm512_setzero_ps();
 
     for (int64_t n = P->n0; n < P->n1; n++) {
-        const float *sb[CB], *db[CB];
-        for (int ch = 0; ch < cn; ch++) {
-            sb[ch] = P->src + n * P->src_n + ((oc0 + ch) / c->ocpg) * P->src_c;
-            db[ch] = P->diff + n * P->diff_n + (oc0 + ch) * P->diff_c;
-        }
-        const uint16_t *mb = P->mask + (n - P->n0) * R * T * Bn + (kh * c->fw + kw0) * Bn;
-        for (int64_t r = r_lo; r < r_hi; r++) {
-            const int64_t roff = P->flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row;
-            const uint16_t *mp = mb + r * T * Bn;
+        const float *sb = P->src + n * P->src_n + (oc0 / c->ocpg) * P->src_c + P->col_off[kw0];
+        const float *db = P->diff + n * P->diff_n + oc0 * P->diff_c;
+        const uint16_t *mb = P->mask + (n - P->n0) * R * Bn * T + kh0 * FW + kw0;
+        for (int64_t r = r_min; r < r_max; r++) {
+            /* A kh whose row is outside the image has all-zero masks: its loads and FMAs do nothing
+               (and its src pointer is never dereferenced); no branch keeps the accumulators in registers. */
+            const float *dp = db + r * P->diff_r;
+            const float *sp[KHB];
+#pragma GCC unroll 16
+            for (int i = 0; i < hn; i++) {
+                const int64_t kh = kh0 + i;
+                sp[i] = sb + (P->flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row);
+            }
+            const uint16_t *mp = mb + r * Bn * T;
             for (int64_t b = 0; b < Bn; b++) {
                 const __mmask16 kd = b == Bn - 1 ? last : (__mmask16)0xFFFF;
                 __m512 dv[CB];
-                for (int ch = 0; ch < cn; ch++) dv[ch] = _mm512_maskz_loadu_ps(kd, db[ch] + r * P->diff_r + 16 * b);
-                for (int j = 0; j < kn; j++) {
-                    const __mmask16 k = mp[j * Bn + b];
-                    for (int ch = 0; ch < cn; ch++) {
-                        const __m512 sv = _mm512_maskz_loadu_ps(k, sb[ch] + roff + coff[j] + 16 * b);
-                        acc[ch][j] = _mm512_mask3_fmadd_ps(sv, dv[ch], acc[ch][j], k);
+#pragma GCC unroll 16
+                for (int ch = 0; ch < cn; ch++) {
+                    dv[ch] = _mm512_maskz_loadu_ps(kd, dp + ch * P->diff_c + 16 * b);
+                    /* the hardware prefetchers do not keep up with 2 x (1 + hn) streams per item */
+                    _mm_prefetch((const char *)(dp + ch * P->diff_c + 16 * b + PF_AHEAD), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(sp[hn - 1] + ch * src_cd + 16 * b + PF_AHEAD), _MM_HINT_T0);
+                }
+#pragma GCC unroll 16
+                for (int i = 0; i < hn; i++) {
+                    const uint16_t *mq = mp + b * T + i * FW;
+                    const float *sq = sp[i] + 16 * b;
+#pragma GCC unroll 16
+                    for (int j = 0; j < kn; j++) {
+                        const __mmask16 k = mq[j];
+                        const float *s = sq + (unit ? j : coff[j]);
+#pragma GCC unroll 16
+                        for (int ch = 0; ch < cn; ch++) {
+                            const __m512 sv = _mm512_maskz_loadu_ps(k, s + ch * src_cd);
+                            acc[ch][i * kn + j] = _mm512_mask3_fmadd_ps(sv, dv[ch], acc[ch][i * kn + j], k);
+                        }
                     }
                 }
             }
         }
     }
 
+#pragma GCC unroll 16
     for (int ch = 0; ch < cn; ch++) {
-        float *out = P->out + (oc0 + ch) * T + kh * c->fw + kw0;
-        for (int j = 0; j < kn; j++) {
-            const float v = _mm512_reduce_add_ps(acc[ch][j]);
-            out[j] = P->first_batch ? v : out[j] + v;
+        float *out = P->out + (oc0 + ch) * T + kh0 * FW + kw0;
+#pragma GCC unroll 16
+        for (int i = 0; i < hn; i++) {
+#pragma GCC unroll 16
+            for (int j = 0; j < kn; j++) {
+                const float v = _mm512_reduce_add_ps(acc[ch][i * kn + j]);
+                float *e = out + i * FW + j;
+                *e = P->first_batch ? v : *e + v;
+            }
         }
     }
 }
 
-#define DW_CASE(CN, KN)                                                                            \
-    case (CN - 1) * KWB + (KN - 1): dw_item(P, oc0, kh, kw0, CN, KN); break;
-#define DW_CASES(CN)                                                                               \
-    DW_CASE(CN, 1) DW_CASE(CN, 2) DW_CASE(CN, 3) DW_CASE(CN, 4) DW_CASE(CN, 5) DW_CASE(CN, 6)         \
-    DW_CASE(CN, 7) DW_CASE(CN, 8) DW_CASE(CN, 9) DW_CASE(CN, 10) DW_CASE(CN, 11) DW_CASE(CN, 12)
+/* Tap blocks: kw in as few blocks of <= KWB as possible, of (nearly) equal size; then as many kh
+   per block as KTB allows (at most 3), again balanced. */
+typedef struct dw_blocks {
+    int64_t nkb, kbs, nhb, hbs;
+} dw_blocks;
 
-/* kw blocks: as few as KWB allows, of (nearly) equal size */
-static void kw_blocks(int64_t fw, int64_t *nkb, int64_t *kbs)
+static dw_blocks blocks_of(const rr_conv *c)
 {
-    *nkb = (fw + KWB - 1) / KWB;
-    *kbs = (fw + *nkb - 1) / *nkb;
+    dw_blocks x;
+    x.nkb = (c->fw + KWB - 1) / KWB;
+    x.kbs = (c->fw + x.nkb - 1) / x.nkb;
+    int64_t hmax = KTB / x.kbs;
+    if (hmax > 3) hmax = 3;
+    if (hmax < 1) hmax = 1;
+    x.nhb = (c->fh + hmax - 1) / hmax;
+    x.hbs = (c->fh + x.nhb - 1) / x.nhb;
+    return x;
+}
+
+#define DW_K(CN, HN, KN, U) dw_item(P, oc0, kh0, kw0, CN, HN, KN, U)
+#define DW_KS(CN, HN, U, KN)                                                                        \
+    case (KN): DW_K(CN, HN, KN, U); break;
+
+/* Dispatch to a constant (cn, hn, kn, unit) instance. hn > 1 only for kn <= 12 / hn. */
+static void dw_dispatch(const rr_bwf_plan *P, int64_t oc0, int64_t kh0, int64_t kw0, int cn, int hn, int kn,
+                        int unit)
+{
+#define DW_ROW12(CN, U)                                                                            \
+    switch (kn) {                                                                                  \
+        DW_KS(CN, 1, U, 1) DW_KS(CN, 1, U, 2) DW_KS(CN, 1, U, 3) DW_KS(CN, 1, U, 4)                 \
+        DW_KS(CN, 1, U, 5) DW_KS(CN, 1, U, 6) DW_KS(CN, 1, U, 7) DW_KS(CN, 1, U, 8)                 \
+        DW_KS(CN, 1, U, 9) DW_KS(CN, 1, U, 10) DW_KS(CN, 1, U, 11) DW_KS(CN, 1, U, 12)              \
+    default: break;                                                                                \
+    }
+#define DW_ROW6(CN, U)                                                                             \
+    switch (kn) {                                                                                  \
+        DW_KS(CN, 2, U, 1) DW_KS(CN, 2, U, 2) DW_KS(CN, 2, U, 3)                                    \
+        DW_KS(CN, 2, U, 4) DW_KS(CN, 2, U, 5) DW_KS(CN, 2, U, 6)                                    \
+    default: break;                                                                                \
+    }
+#define DW_ROW4(CN, U)                                                                             \
+    switch (kn) {                                                                                  \
+        DW_KS(CN, 3, U, 1) DW_KS(CN, 3, U, 2) DW_KS(CN, 3, U, 3) DW_KS(CN, 3, U, 4)                 \
+    default: break;                                                                                \
+    }
+    if (unit) {
+        if (cn == 2) {
+            if (hn == 1) DW_ROW12(2, 1) else if (hn == 2) DW_ROW6(2, 1) else DW_ROW4(2, 1)
+        } else {
+            if (hn == 1) DW_ROW12(1, 1) else if (hn == 2) DW_ROW6(1, 1) else DW_ROW4(1, 1)
+        }
+    } else {
+        if (cn == 2) {
+            if (hn == 1) DW_ROW12(2, 0) else if (hn == 2) DW_ROW6(2, 0) else DW_ROW4(2, 0)
+        } else {
+            if (hn == 1) DW_ROW12(1, 0) else if (hn == 2) DW_ROW6(1, 0) else DW_ROW4(1, 0)
+        }
+    }
+#undef DW_ROW12
+#undef DW_ROW6
+#undef DW_ROW4
 }
 
 static void dw_range(void *vctx, int64_t begin, int64_t end)
 {
     const rr_bwf_plan *P = (const rr_bwf_plan *)vctx;
     const rr_conv *c = &P->c;
-    int64_t nkb, kbs;
-    kw_blocks(c->fw, &nkb, &kbs);
+    const dw_blocks x = blocks_of(c);
+    const int unit = c->sw == 1 && c->dw == 1;
     for (int64_t item = begin; item < end; item++) {
-        int64_t x = item;
-        const int64_t kb = x % nkb; x /= nkb;
-        const int64_t kh = x % c->fh; x /= c->fh;
-        const int64_t oc0 = x * CB;
-        const int64_t kw0 = kb * kbs;
-        const int kn = (int)(c->fw - kw0 < kbs ? c->fw - kw0 : kbs);
+        int64_t it = item;
+        const int64_t kb = it % x.nkb; it /= x.nkb;
+        const int64_t hb = it % x.nhb; it /= x.nhb;
+        const int64_t oc0 = it * CB;
+        const int64_t kw0 = kb * x.kbs, kh0 = hb * x.hbs;
+        const int kn = (int)(c->fw - kw0 < x.kbs ? c->fw - kw0 : x.kbs);
+        const int hn = (int)(c->fh - kh0 < x.hbs ? c->fh - kh0 : x.hbs);
         const int cn = (int)(c->oc - oc0 < CB ? c->oc - oc0 : CB);
-        switch ((cn - 1) * KWB + (kn - 1)) {
-            DW_CASES(1)
-            DW_CASES(2)
-        default: break;
-        }
+        dw_dispatch(P, oc0, kh0, kw0, cn, hn, kn, unit);
     }
 }
 
 void rr_bwf_pass_dw_avx512(const rr_bwf_plan *P)
 {
     const rr_conv *c = &P->c;
-    int64_t nkb, kbs;
-    kw_blocks(c->fw, &nkb, &kbs);
-    rr_parallel_for((c->oc + CB - 1) / CB * c->fh * nkb, dw_range, (void *)(uintptr_t)P);
+    const dw_blocks x = blocks_of(c);
+    rr_parallel_for((c->oc + CB - 1) / CB * x.nhb * x.nkb, dw_range, (void *)(uintptr_t)P);
 }

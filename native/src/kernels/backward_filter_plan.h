@@ -13,7 +13,7 @@
  * tap again reads a contiguous run of columns.
  *
  * Tap predicate bits (bounds and rin == rout, one bit per lane) are computed once per image,
- * mask[n][r][tap][b] (uint16, tap = kh*FW + kw), and shared by every channel. Every load of a lane
+ * mask[n][r][b][tap] (uint16, tap = kh*FW + kw), and shared by every channel. Every load of a lane
  * whose bit is clear is masked off (never faults, never reads), and such a lane never changes an
  * accumulator, so a NaN or Inf there cannot reach the output.
  *
@@ -38,7 +38,7 @@ typedef struct rr_bwf_plan {
     /* image batch [n0, n1) being processed; masks cover only this batch */
     int64_t n0, n1;
     int first_batch;          /* 1: write the output, 0: add to it */
-    const uint16_t *mask;     /* [n1-n0][R][ntaps][Bn] */
+    const uint16_t *mask;     /* [n1-n0][R][Bn][ntaps] */
 
     /* src (possibly phase-packed): element of (n, ic, r, kh, kw, lane j of block b) at
        src + n*src_n + ic*src_c + row_off(r, kh) + col_off[kw] + 16*b + j,

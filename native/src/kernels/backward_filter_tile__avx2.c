@@ -41,7 +41,9 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
     const int64_t R = P->rows, Bn = P->blocks, T = P->ntaps;
     __m256 accm[TC][OCB][ICB];
     for (int64_t t = 0; t < t1 - t0; t++)
+#pragma GCC unroll 16
         for (int o = 0; o < on; o++)
+#pragma GCC unroll 16
             for (int i = 0; i < in; i++) accm[t][o][i] = _mm256_setzero_ps();
 
     /* chunk of pixel blocks: whole rows (by rows) or a run of blocks (flat) */
@@ -72,31 +74,39 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
                 }
                 if (r0 >= r1) continue;
                 __m256 acc[OCB][ICB];
+#pragma GCC unroll 16
                 for (int o = 0; o < on; o++)
+#pragma GCC unroll 16
                     for (int i = 0; i < in; i++) acc[o][i] = accm[t - t0][o][i];
                 for (int64_t r = r0; r < r1; r++) {
                     const int64_t roff = P->flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row;
                     const float *sp = sb + roff + P->col_off[kw];
                     const float *dp = db + r * P->diff_r;
-                    const uint16_t *mp = mb + (r * T + t) * Bn;
+                    const uint16_t *mp = mb + r * Bn * T + t;
                     for (int64_t b = ba; b < bb; b++) {
-                        const unsigned k16 = mp[b];
+                        const unsigned k16 = mp[b * T];
                         if (k16 == 0) continue;
+#pragma GCC unroll 16
                         for (int h = 0; h < 2; h++) {
                             const unsigned k8 = (k16 >> (8 * h)) & 0xFFu;
                             if (k8 == 0) continue;
                             const __m256i m = lane_mask(k8);
                             const int64_t off = 16 * b + 8 * h;
                             __m256 dv[OCB];
+#pragma GCC unroll 16
                             for (int o = 0; o < on; o++) dv[o] = _mm256_maskload_ps(dp + o * diff_c + off, m);
+#pragma GCC unroll 16
                             for (int i = 0; i < in; i++) {
                                 const __m256 sv = _mm256_maskload_ps(sp + i * src_c + off, m);
+#pragma GCC unroll 16
                                 for (int o = 0; o < on; o++) acc[o][i] = _mm256_fmadd_ps(dv[o], sv, acc[o][i]);
                             }
                         }
                     }
                 }
+#pragma GCC unroll 16
                 for (int o = 0; o < on; o++)
+#pragma GCC unroll 16
                     for (int i = 0; i < in; i++) accm[t - t0][o][i] = acc[o][i];
             }
             if (P->flat) ba = bb;
@@ -106,7 +116,9 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
 
     float *out = P->out + ((g * c->ocpg + oc0) * c->icpg + ic0) * T;
     for (int64_t t = t0; t < t1; t++) {
+#pragma GCC unroll 16
         for (int o = 0; o < on; o++) {
+#pragma GCC unroll 16
             for (int i = 0; i < in; i++) {
                 const float v = hsum(accm[t - t0][o][i]);
                 float *e = out + (o * c->icpg + i) * T + t;

@@ -24,7 +24,9 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
     const int64_t R = P->rows, Bn = P->blocks, T = P->ntaps;
     __m512 accm[TC][OCB][ICB];
     for (int64_t t = 0; t < t1 - t0; t++)
+#pragma GCC unroll 16
         for (int o = 0; o < on; o++)
+#pragma GCC unroll 16
             for (int i = 0; i < in; i++) accm[t][o][i] = _mm512_setzero_ps();
 
     /* chunk of pixel blocks: whole rows (by rows) or a run of blocks (flat) */
@@ -55,25 +57,32 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
                 }
                 if (r0 >= r1) continue;
                 __m512 acc[OCB][ICB];
+#pragma GCC unroll 16
                 for (int o = 0; o < on; o++)
+#pragma GCC unroll 16
                     for (int i = 0; i < in; i++) acc[o][i] = accm[t - t0][o][i];
                 for (int64_t r = r0; r < r1; r++) {
                     const int64_t roff = P->flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row;
                     const float *sp = sb + roff + P->col_off[kw];
                     const float *dp = db + r * P->diff_r;
-                    const uint16_t *mp = mb + (r * T + t) * Bn;
+                    const uint16_t *mp = mb + r * Bn * T + t;
                     for (int64_t b = ba; b < bb; b++) {
-                        const __mmask16 k = mp[b];
+                        const __mmask16 k = mp[b * T];
                         if (k == 0) continue;
                         __m512 dv[OCB];
+#pragma GCC unroll 16
                         for (int o = 0; o < on; o++) dv[o] = _mm512_maskz_loadu_ps(k, dp + o * diff_c + 16 * b);
+#pragma GCC unroll 16
                         for (int i = 0; i < in; i++) {
                             const __m512 sv = _mm512_maskz_loadu_ps(k, sp + i * src_c + 16 * b);
+#pragma GCC unroll 16
                             for (int o = 0; o < on; o++) acc[o][i] = _mm512_mask3_fmadd_ps(dv[o], sv, acc[o][i], k);
                         }
                     }
                 }
+#pragma GCC unroll 16
                 for (int o = 0; o < on; o++)
+#pragma GCC unroll 16
                     for (int i = 0; i < in; i++) accm[t - t0][o][i] = acc[o][i];
             }
             if (P->flat) ba = bb;
@@ -83,7 +92,9 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
 
     float *out = P->out + ((g * c->ocpg + oc0) * c->icpg + ic0) * T;
     for (int64_t t = t0; t < t1; t++) {
+#pragma GCC unroll 16
         for (int o = 0; o < on; o++) {
+#pragma GCC unroll 16
             for (int i = 0; i < in; i++) {
                 const float v = _mm512_reduce_add_ps(accm[t - t0][o][i]);
                 float *e = out + (o * c->icpg + i) * T + t;
