@@ -36,14 +36,14 @@ static void choose_tile(const rr_conv *c, int32_t *icb, int32_t *nbt)
 }
 
 typedef struct bd_alloc {
-    void *ptr[8];
+    void *ptr[12];
     int count;
 } bd_alloc;
 
 static void *bd_calloc(bd_alloc *a, int64_t count, int64_t esize)
 {
     if (count < 1) count = 1;
-    if (a->count >= 8 || count > INT64_MAX / esize / 2) return NULL;
+    if (a->count >= 12 || count > INT64_MAX / esize / 2) return NULL;
     void *m = calloc((size_t)count, (size_t)esize);
     if (m != NULL) a->ptr[a->count++] = m;
     return m;
