@@ -90,16 +90,10 @@ static void pack_rows(void *vctx, int64_t begin, int64_t end)
 
 /* ---- tap predicate bits ---------------------------------------------------------------------- */
 
-typedef struct mask_ctx {
-    const rr_bwf_plan *plan;
-    uint16_t *mask;
-    const int32_t *rin, *rout;
-} mask_ctx;
-
 /* Item (n - n0)*R + r: the bits of every tap and block of row r of image n. */
 static void mask_rows(void *vctx, int64_t begin, int64_t end)
 {
-    const mask_ctx *x = (const mask_ctx *)vctx;
+    const rr_bwf_mask_ctx *x = (const rr_bwf_mask_ctx *)vctx;
     const rr_bwf_plan *P = x->plan;
     const rr_conv *c = &P->c;
     const int64_t R = P->rows, Bn = P->blocks, T = P->ntaps;
@@ -147,7 +141,15 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass)
+/* 1 if every coordinate the vector mask builders form fits in an int32 lane. */
+static int fits_int32_lanes(const rr_conv *c)
+{
+    const int64_t lim = (int64_t)1 << 30;
+    return c->ih * c->iw < lim && c->oh * c->ow < lim && c->oh * c->sh + c->fh * c->dh + c->ph < lim &&
+           c->ow * c->sw + c->fw * c->dw + c->pw + 16 < lim;
+}
+
+rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn mask_fn)
 {
     const rr_conv *c = &q->c;
     rr_bwf_plan P;
@@ -211,12 +213,13 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass)
     P.out = q->out.data;
     P.mask = mask;
 
-    mask_ctx mx = {&P, mask, (const int32_t *)q->rin.data, (const int32_t *)q->rout.data};
+    rr_bwf_mask_ctx mx = {&P, mask, (const int32_t *)q->rin.data, (const int32_t *)q->rout.data};
+    if (mask_fn == NULL || !fits_int32_lanes(c)) mask_fn = mask_rows;
     for (int64_t n0 = 0; n0 < c->n; n0 += batch) {
         P.n0 = n0;
         P.n1 = n0 + batch < c->n ? n0 + batch : c->n;
         P.first_batch = n0 == 0;
-        rr_parallel_for((P.n1 - P.n0) * P.rows, mask_rows, &mx);
+        rr_parallel_for((P.n1 - P.n0) * P.rows, mask_fn, &mx);
         pass(&P);
     }
     free(pk);
@@ -227,10 +230,16 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass)
 
 /* ---- kernels and the picker ------------------------------------------------------------------ */
 
-static rrconv_status bwf_tile_avx512(const rr_problem *q) { return rr_bwf_run(q, rr_bwf_pass_tile_avx512); }
-static rrconv_status bwf_dw_avx512(const rr_problem *q) { return rr_bwf_run(q, rr_bwf_pass_dw_avx512); }
-static rrconv_status bwf_tile_avx2(const rr_problem *q) { return rr_bwf_run(q, rr_bwf_pass_tile_avx2); }
-static rrconv_status bwf_dw_avx2(const rr_problem *q) { return rr_bwf_run(q, rr_bwf_pass_dw_avx2); }
+static rrconv_status bwf_tile_avx512(const rr_problem *q)
+{
+    return rr_bwf_run(q, rr_bwf_pass_tile_avx512, rr_bwf_mask_rows_avx512);
+}
+static rrconv_status bwf_dw_avx512(const rr_problem *q)
+{
+    return rr_bwf_run(q, rr_bwf_pass_dw_avx512, rr_bwf_mask_rows_avx512);
+}
+static rrconv_status bwf_tile_avx2(const rr_problem *q) { return rr_bwf_run(q, rr_bwf_pass_tile_avx2, NULL); }
+static rrconv_status bwf_dw_avx2(const rr_problem *q) { return rr_bwf_run(q, rr_bwf_pass_dw_avx2, NULL); }
 
 rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa)
 {

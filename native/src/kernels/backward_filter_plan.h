@@ -59,12 +59,23 @@ typedef struct rr_bwf_plan {
 /* A kernel's image-batch pass: runs all its work items over the batch of plan (in parallel). */
 typedef void (*rr_bwf_pass_fn)(const rr_bwf_plan *plan);
 
+/* What a mask builder gets: items (n - n0)*R + r, each writing mask[n - n0][r][*][*]. */
+typedef struct rr_bwf_mask_ctx {
+    const rr_bwf_plan *plan;
+    uint16_t *mask;
+    const int32_t *rin, *rout;
+} rr_bwf_mask_ctx;
+
 /*
- * Builds the plan of normalized problem q (packs src if needed, computes masks batch by batch)
- * and calls pass once per image batch. Returns RRCONV_OUT_OF_MEMORY (nothing written) if the
- * scratch cannot be allocated.
+ * Builds the plan of normalized problem q (packs src if needed, computes masks batch by batch with
+ * mask_rows, or the portable loop if NULL or the coordinates do not fit in int32 lanes) and calls
+ * pass once per image batch. Returns RRCONV_OUT_OF_MEMORY (nothing written) if the scratch cannot
+ * be allocated.
  */
-rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass);
+rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn mask_rows);
+
+/* The AVX-512 mask builder (an rr_range_fn over rr_bwf_mask_ctx). */
+void rr_bwf_mask_rows_avx512(void *ctx, int64_t begin, int64_t end);
 
 /* The byte size of the mask of one image (0 if it does not fit in int64). */
 int64_t rr_bwf_mask_bytes_per_image(const rr_conv *c);
