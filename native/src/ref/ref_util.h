@@ -22,7 +22,8 @@ static inline int64_t rr_mask_at(const void *base, rrconv_mask_type type, int64_
 static inline void rr_valid_range(int64_t off, int64_t step, int64_t limit, int64_t count,
                                   int64_t *lo, int64_t *hi)
 {
-    int64_t l = off >= 0 ? 0 : (-off + step - 1) / step;
+    /* ceil(-off / step) written so that it cannot overflow for any step (-off - 1 >= 0 here) */
+    int64_t l = off >= 0 ? 0 : (-(off + 1)) / step + 1;
     int64_t h = limit - 1 - off < 0 ? 0 : (limit - 1 - off) / step + 1;
     if (h > count) h = count;
     if (l > h) l = h;
