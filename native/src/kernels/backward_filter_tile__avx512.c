@@ -1,16 +1,16 @@
 /*
  * backward_filter_tile__avx512.c -- dense / grouped backward filter, AVX-512 (see backward_filter_plan.h).
  *
- * Item: (g, block of up to 4 ocg, block of up to 4 icg, chunk of up to TC taps). Per 16-lane pixel
- * block and tap: 4 diff + 4 src masked loads (one k-mask: the tap's predicate bits) and 16 FMAs
- * into 16 zmm accumulators. The pixel domain is walked in chunks that stay in L1; the accumulators of
+ * Item: (g, block of up to 6 ocg, block of up to 4 icg, chunk of up to TC taps). Per 16-lane pixel
+ * block and tap: 6 diff + 4 src masked loads (one k-mask: the tap's predicate bits) and 24 FMAs
+ * into 24 zmm accumulators. The pixel domain is walked in chunks that stay in L1; the accumulators of
  * the chunk's taps live in a small stack array between chunks.
  */
 #include "backward_filter_plan.h"
 
 #include <immintrin.h>
 
-#define OCB 4
+#define OCB 6
 #define ICB 4
 #define TC 16 /* taps per item */
 #define CHUNK_BYTES (20 * 1024)
@@ -33,6 +33,9 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
     int64_t chunk_blocks = CHUNK_BYTES / (64 * (on + in));
     if (chunk_blocks < 1) chunk_blocks = 1;
     const int64_t rows_per_chunk = P->flat ? 1 : (chunk_blocks / Bn > 0 ? chunk_blocks / Bn : 1);
+    /* the first tap's pass over a chunk prefetches the next chunk (prefetches never fault) */
+    const int64_t pf_d = P->flat ? 16 * chunk_blocks : rows_per_chunk * P->diff_r;
+    const int64_t pf_s = P->flat ? 16 * chunk_blocks : rows_per_chunk * c->sh * P->src_row;
     const int64_t src_c = P->src_c, diff_c = P->diff_c;
 
     for (int64_t n = P->n0; n < P->n1; n++) {
@@ -67,6 +70,14 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
                     const float *dp = db + r * P->diff_r;
                     const uint16_t *mp = mb + r * Bn * T + t;
                     for (int64_t b = ba; b < bb; b++) {
+                        if (t == t0) {
+#pragma GCC unroll 16
+                            for (int o = 0; o < on; o++)
+                                _mm_prefetch((const char *)(dp + o * diff_c + 16 * b + pf_d), _MM_HINT_T0);
+#pragma GCC unroll 16
+                            for (int i = 0; i < in; i++)
+                                _mm_prefetch((const char *)(sp + i * src_c + 16 * b + pf_s), _MM_HINT_T0);
+                        }
                         const __mmask16 k = mp[b * T];
                         if (k == 0) continue;
                         __m512 dv[OCB];
@@ -128,6 +139,8 @@ static void tile_range(void *vctx, int64_t begin, int64_t end)
             TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(2, 3) TILE_CASE(2, 4)
             TILE_CASE(3, 1) TILE_CASE(3, 2) TILE_CASE(3, 3) TILE_CASE(3, 4)
             TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(4, 3) TILE_CASE(4, 4)
+            TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(5, 3) TILE_CASE(5, 4)
+            TILE_CASE(6, 1) TILE_CASE(6, 2) TILE_CASE(6, 3) TILE_CASE(6, 4)
         default: break;
         }
     }
