@@ -79,14 +79,22 @@ static void phase_rows(void *vctx, int64_t begin, int64_t end)
             const int64_t nc = row / c->ih, ih = row % c->ih;
             const float *s = x->src + row * c->iw;
             float *d = x->src_pk + nc * x->pl->src_chan + ih * pw;
-            for (int64_t r = 0; r < sw; r++) d[r * plane + pw - 1] = 0.0f;
-            for (int64_t iw = 0; iw < c->iw; iw++) d[(iw % sw) * plane + iw / sw] = s[iw];
+            for (int64_t r = 0; r < sw; r++) {
+                float *dr = d + r * plane;
+                int64_t j = 0;
+                for (int64_t iw = r; iw < c->iw; iw += sw) dr[j++] = s[iw];
+                for (; j < pw; j++) dr[j] = 0.0f;
+            }
         } else {
             const int64_t r2 = row - src_rows, n = r2 / c->ih, ih = r2 % c->ih;
             const int32_t *s = x->rin + r2 * c->iw;
             int32_t *d = x->rin_pk + n * sw * plane + ih * pw;
-            for (int64_t r = 0; r < sw; r++) d[r * plane + pw - 1] = 0;
-            for (int64_t iw = 0; iw < c->iw; iw++) d[(iw % sw) * plane + iw / sw] = s[iw];
+            for (int64_t r = 0; r < sw; r++) {
+                int32_t *dr = d + r * plane;
+                int64_t j = 0;
+                for (int64_t iw = r; iw < c->iw; iw += sw) dr[j++] = s[iw];
+                for (; j < pw; j++) dr[j] = 0;
+            }
         }
     }
 }
@@ -173,13 +181,19 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     /* weights */
     const float *flt = (const float *)p->filter.data;
     const int64_t nflt = c->groups * c->ocpg * c->icpg * pl.taps;
+    float *wpk = (float *)fwd_alloc(&s, nflt, 4, "packed weights");
+    if (wpk == NULL) goto fail;
     if (dw) {
-        pl.w = flt;
+        /* block of nc channels from g0: [taps][nc] at g0 * taps */
         pl.cb = c->groups < FWD_MAX_CB(isa) ? c->groups : FWD_MAX_CB(isa);
         pl.ncb = (c->groups + pl.cb - 1) / pl.cb;
+        for (int64_t g0 = 0; g0 < c->groups; g0 += pl.cb) {
+            const int64_t nc = c->groups - g0 < pl.cb ? c->groups - g0 : pl.cb;
+            for (int64_t ci = 0; ci < nc; ci++)
+                for (int64_t t = 0; t < pl.taps; t++) wpk[g0 * pl.taps + t * nc + ci] = flt[(g0 + ci) * pl.taps + t];
+        }
     } else {
-        float *wpk = (float *)fwd_alloc(&s, nflt, 4, "packed weights");
-        if (wpk == NULL) goto fail;
+        /* block of no output channels from (g, oc0): [taps][ICPG][no] at (g*OCPG + oc0) * ICPG * taps */
         pl.nob = (c->ocpg + FWD_MAX_OCB(isa) - 1) / FWD_MAX_OCB(isa);
         pl.ocb = (c->ocpg + pl.nob - 1) / pl.nob;
         const int64_t per_oc = c->icpg * pl.taps;
@@ -188,11 +202,13 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
                 const int64_t no = c->ocpg - oc0 < pl.ocb ? c->ocpg - oc0 : pl.ocb;
                 float *blk = wpk + (g * c->ocpg + oc0) * per_oc;
                 for (int64_t o = 0; o < no; o++)
-                    for (int64_t it = 0; it < per_oc; it++) blk[it * no + o] = flt[(g * c->ocpg + oc0 + o) * per_oc + it];
+                    for (int64_t i = 0; i < c->icpg; i++)
+                        for (int64_t t = 0; t < pl.taps; t++)
+                            blk[(t * c->icpg + i) * no + o] = flt[((g * c->ocpg + oc0 + o) * c->icpg + i) * pl.taps + t];
             }
         }
-        pl.w = wpk;
     }
+    pl.w = wpk;
 
     const rr_range_fn masks_fn = isa == RR_ISA_AVX512 ? rr_fwd_masks_avx512 : rr_fwd_masks_avx2;
     const rr_range_fn compute_fn = dw ? (isa == RR_ISA_AVX512 ? rr_fwd_dw_avx512 : rr_fwd_dw_avx2)

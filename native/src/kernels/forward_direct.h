@@ -17,8 +17,8 @@
  * AVX-512, masked loads + blends on AVX2), so a NaN there never reaches dst.
  *
  * The address of a tap's input pixels for a block: channel base + sbase(block) + toff[tap].
- * Each output element is summed by one item in the order icg, kh, kw: results do not depend on the
- * thread count.
+ * Each output element is summed by one item in a fixed order (kh, kw, then icg): results do not
+ * depend on the thread count.
  */
 #ifndef RRCONV_FORWARD_DIRECT_H
 #define RRCONV_FORWARD_DIRECT_H
@@ -50,7 +50,7 @@ typedef struct rr_fwd_plan {
     const float *src;     /* [N][IC][sw][IH][pw] (or the normalized src when stride_w == 1) */
     const int32_t *rin;   /* [N][sw][IH][pw] */
     const int32_t *rout;  /* [N][OH][OW] */
-    const float *w;       /* oc kernel: [G][ICPG][taps][OCPG];  depthwise: [G][taps] */
+    const float *w;       /* packed per channel block: oc [taps][ICPG][no], depthwise [taps][nc] */
     float *dst;           /* [N][OC][OH][OW] */
     const int64_t *toff;  /* [taps]: (kh*dh - ph)*pw + r*plane + q */
     const int32_t *khoff; /* [FH]: kh*dh - ph */
@@ -112,8 +112,9 @@ static inline void rr_fwd_block_lanes(const rr_fwd_plan *pl, int64_t blk, int32_
  * masks: tiles [b, e) of the current chunk (fills masks and tiles).
  * oc: items span * (G * nob) + g * nob + ob (all channel blocks of a span while its src is in cache);
  * dw: items cb * nspans + span (each channel's src is read once).
- * oc weights are packed per channel block: block (g, ob) with `no` channels starts at
- * (g*OCPG + ob*ocb) * ICPG * taps and holds [ICPG][taps][no].
+ * Weights are packed per channel block: oc block (g, ob) with `no` channels starts at
+ * (g*OCPG + ob*ocb) * ICPG * taps and holds [taps][ICPG][no]; depthwise block from channel g0 with
+ * nc channels starts at g0 * taps and holds [taps][nc].
  */
 void rr_fwd_masks_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_oc_avx512(void *plan, int64_t begin, int64_t end);

@@ -124,21 +124,17 @@ RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint8_t *m, const float *src
         acc[o][0] = _mm256_setzero_ps();
         acc[o][1] = _mm256_setzero_ps();
     }
-    for (int64_t icg = 0; icg < c->icpg; icg++) {
-        const float *sc = src_g + icg * pl->src_chan;
-        const float *wc = w_g + icg * taps * OCB;
-        for (int64_t t = 0; t < taps; t++) {
-            const uint32_t kk = mask_pair(m, t);
-            if (kk == 0) continue;
-            const float *sp = sc + toff[t];
-            const float *wt = wc + t * OCB;
-            const __m256i k0 = lanes_of(kk & 0xffu);
+    for (int64_t t = 0; t < taps; t++) {
+        const uint32_t kk = mask_pair(m, t);
+        if (kk == 0) continue;
+        const __m256i k0 = lanes_of(kk & 0xffu), k1 = lanes_of(kk >> 8);
+        const __m256 vm0 = _mm256_castsi256_ps(k0), vm1 = _mm256_castsi256_ps(k1);
+        const float *sp = src_g + toff[t];
+        const float *wt = w_g + t * c->icpg * OCB;
+        for (int64_t icg = 0; icg < c->icpg; icg++, sp += pl->src_chan, wt += OCB) {
             const __m256 x0 = _mm256_maskload_ps(sp + s0, k0);
-            const __m256 vm0 = _mm256_castsi256_ps(k0);
             if (NB == 2) {
-                const __m256i k1 = lanes_of(kk >> 8);
                 const __m256 x1 = _mm256_maskload_ps(sp + s1, k1);
-                const __m256 vm1 = _mm256_castsi256_ps(k1);
 #pragma GCC unroll 5
                 for (int o = 0; o < OCB; o++) {
                     const __m256 wv = _mm256_broadcast_ss(wt + o);
@@ -212,7 +208,7 @@ RR_INLINE void dw_tile(const rr_fwd_plan *pl, const uint8_t *m, const float *src
         const float *sp = src_c + toff[t];
 #pragma GCC unroll 4
         for (int ci = 0; ci < CB; ci++) {
-            const __m256 wv = _mm256_broadcast_ss(w_c + ci * taps + t);
+            const __m256 wv = _mm256_broadcast_ss(w_c + t * CB + ci);
             acc[ci][0] = fma_on(_mm256_maskload_ps(sp + ci * chan + s0, k0), wv, acc[ci][0], vm0);
             if (NB == 2) acc[ci][1] = fma_on(_mm256_maskload_ps(sp + ci * chan + s1, k1), wv, acc[ci][1], vm1);
         }

@@ -99,15 +99,13 @@ RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint16_t *m, const float *sr
         acc[o][0] = _mm512_setzero_ps();
         acc[o][1] = _mm512_setzero_ps();
     }
-    for (int64_t icg = 0; icg < c->icpg; icg++) {
-        const float *sc = src_g + icg * pl->src_chan;
-        const float *wc = w_g + icg * taps * OCB;
-        for (int64_t t = 0; t < taps; t++) {
-            const uint32_t kk = mask_pair(m, t);
-            if (kk == 0) continue;
-            const float *sp = sc + toff[t];
-            const float *wt = wc + t * OCB;
-            const __mmask16 k0 = (__mmask16)kk, k1 = (__mmask16)(kk >> 16);
+    for (int64_t t = 0; t < taps; t++) {
+        const uint32_t kk = mask_pair(m, t);
+        if (kk == 0) continue;
+        const __mmask16 k0 = (__mmask16)kk, k1 = (__mmask16)(kk >> 16);
+        const float *sp = src_g + toff[t];
+        const float *wt = w_g + t * c->icpg * OCB;
+        for (int64_t icg = 0; icg < c->icpg; icg++, sp += pl->src_chan, wt += OCB) {
             const __m512 x0 = _mm512_maskz_loadu_ps(k0, sp + s0);
             if (NB == 2) {
                 const __m512 x1 = _mm512_maskz_loadu_ps(k1, sp + s1);
@@ -185,7 +183,7 @@ RR_INLINE void dw_tile(const rr_fwd_plan *pl, const uint16_t *m, const float *sr
         const float *sp = src_c + toff[t];
 #pragma GCC unroll 8
         for (int ci = 0; ci < CB; ci++) {
-            const __m512 wv = _mm512_set1_ps(w_c[ci * taps + t]);
+            const __m512 wv = _mm512_set1_ps(w_c[t * CB + ci]);
             const __m512 x0 = _mm512_maskz_loadu_ps(k0, sp + ci * chan + s0);
             acc[ci][0] = _mm512_mask3_fmadd_ps(x0, wv, acc[ci][0], k0);
             if (NB == 2) {
