@@ -6,6 +6,7 @@
 #include "backward_data_gen.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,13 +27,19 @@ static int64_t ceil_div(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
-/* The register tile for icpg input channels per group: icb channels x nbt blocks. */
-static void choose_tile(const rr_conv *c, int32_t *icb, int32_t *nbt)
+/* The generic register tile for icpg input channels per group: icb channels x nbt blocks. */
+static void choose_tile(const rr_conv *c, int32_t vl, int32_t *icb, int32_t *nbt)
 {
-    if (c->icpg == 1) { *icb = 1; *nbt = 8; }
-    else if (c->icpg == 2) { *icb = 2; *nbt = 8; }
-    else if (c->icpg <= 4) { *icb = 4; *nbt = 6; }
-    else { *icb = 8; *nbt = 3; }
+    if (vl == 16) {
+        if (c->icpg == 1) { *icb = 1; *nbt = 8; }
+        else if (c->icpg == 2) { *icb = 2; *nbt = 8; }
+        else if (c->icpg <= 4) { *icb = 4; *nbt = 6; }
+        else { *icb = 8; *nbt = 3; }
+    } else {
+        if (c->icpg == 1) { *icb = 1; *nbt = 5; }
+        else if (c->icpg == 2) { *icb = 2; *nbt = 3; }
+        else { *icb = 4; *nbt = 2; }
+    }
 }
 
 typedef struct bd_alloc {
@@ -119,12 +126,12 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     pl.vl = vl;
     pl.nphases = (int32_t)(c->sh * c->sw);
     const int flat = c->sh == 1 && c->sw == 1 && c->iw == c->ow;
-    choose_tile(c, &pl.icb, &pl.nbt);
+    choose_tile(c, vl, &pl.icb, &pl.nbt);
     pl.nicb = ceil_div(c->icpg, pl.icb);
     pl.dw = flat && c->icpg == 1 && c->ocpg == 1;
     if (pl.dw) {
-        pl.nbt = RR_BD_DW_NB;
-        pl.dw_cb = RR_BD_DW_CB;
+        pl.nbt = vl == 16 ? RR_BD_DW_NB_AVX512 : RR_BD_DW_NB_AVX2;
+        pl.dw_cb = vl == 16 ? RR_BD_DW_CB_AVX512 : RR_BD_DW_CB_AVX2;
         pl.ncb = ceil_div(c->groups, pl.dw_cb);
     }
 
@@ -224,6 +231,13 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     }
     pack_weights(p, &pl, wpack);
     pl.wpack = wpack;
+    pl.finite_w = 1;
+    for (int64_t i = 0; i < wcount; i++) {
+        if (!isfinite(wpack[i])) {
+            pl.finite_w = 0;
+            break;
+        }
+    }
 
     const rr_range_fn masks_fn = vl == 16 ? rr_bd_masks_avx512 : rr_bd_masks_avx2;
     const rr_range_fn compute_fn = vl == 16 ? rr_bd_compute_avx512 : rr_bd_compute_avx2;

@@ -78,6 +78,7 @@ typedef struct bd_plan {
     int32_t *lists;              /* [batch images][lists_per_image]: tap index in the phase */
     int32_t *counts;             /* [batch images][nchunks]: listed taps */
     int64_t n0, nimg;            /* the image batch being processed */
+    int32_t finite_w;            /* every packed weight is finite (see BD_FMA_FINITE) */
     const float *wpack;          /* generic: [G][nicb][FH*FW][OCPG][icb], zero-padded icg >= ICPG;
                                     depthwise: [ncb][FH*FW][dw_cb], zero-padded g >= G */
 } bd_plan;
@@ -91,10 +92,15 @@ void rr_bd_masks_avx2(void *plan, int64_t begin, int64_t end);
 void rr_bd_compute_avx512(void *plan, int64_t begin, int64_t end);
 void rr_bd_compute_avx2(void *plan, int64_t begin, int64_t end);
 
-/* The register tiles each ISA file implements (icb x nbt). */
-#define RR_BD_TILES(X) X(1, 8) X(2, 8) X(4, 6) X(8, 3)
-/* The depthwise tile (channels x blocks). */
-#define RR_BD_DW_CB 4
-#define RR_BD_DW_NB 6
+/*
+ * The register tiles (icb x nbt) and the depthwise tile (channels x blocks) of each ISA: they fit the
+ * register file (32 zmm; 16 ymm, where the lane masks of the blocks take registers too).
+ */
+#define RR_BD_TILES_AVX512(X) X(1, 8) X(2, 8) X(4, 6) X(8, 3)
+#define RR_BD_DW_CB_AVX512 4
+#define RR_BD_DW_NB_AVX512 6
+#define RR_BD_TILES_AVX2(X) X(1, 5) X(2, 3) X(4, 2)
+#define RR_BD_DW_CB_AVX2 2
+#define RR_BD_DW_NB_AVX2 4
 
 #endif /* RRCONV_BACKWARD_DATA_GEN_H */

@@ -32,9 +32,14 @@ static inline void bd_store_n(float *p, __m256 v, int32_t n)
 #define BD_SET1(x) _mm256_set1_ps(x)
 #define BD_LOADZ(m, p) _mm256_maskload_ps((p), (m))
 #define BD_FMA(a, x, w, m) bd_fma_masked((a), (x), (w), (m))
+#define BD_FMA_FINITE(a, x, w, m) _mm256_fmadd_ps((x), (w), (a))
+#define BD_SPLIT_FINITE 1 /* a blend per FMA halves the throughput */
 #define BD_STOREN(p, v, n) bd_store_n((p), (v), (n))
 #define BD_STOREU(p, v) _mm256_storeu_ps((p), (v))
 #define BD_FN(name) name##_avx2
+#define BD_TILES(X) RR_BD_TILES_AVX2(X)
+#define BD_DW_CB RR_BD_DW_CB_AVX2
+#define BD_DW_NB RR_BD_DW_NB_AVX2
 
 static inline uint8_t bd_tap_bits(const int32_t *jh, const int32_t *jw, const int32_t *rv, int32_t nvalid,
                                   int32_t offh, int32_t offw, const int32_t *rout_at, int32_t oh, int32_t ow)

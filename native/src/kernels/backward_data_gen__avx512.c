@@ -16,9 +16,14 @@
 #define BD_SET1(x) _mm512_set1_ps(x)
 #define BD_LOADZ(m, p) _mm512_maskz_loadu_ps((m), (p))
 #define BD_FMA(a, x, w, m) _mm512_mask3_fmadd_ps((x), (w), (a), (m))
+#define BD_FMA_FINITE(a, x, w, m) BD_FMA(a, x, w, m)
+#define BD_SPLIT_FINITE 0 /* masked FMAs cost nothing extra */
 #define BD_STOREN(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
 #define BD_STOREU(p, v) _mm512_storeu_ps((p), (v))
 #define BD_FN(name) name##_avx512
+#define BD_TILES(X) RR_BD_TILES_AVX512(X)
+#define BD_DW_CB RR_BD_DW_CB_AVX512
+#define BD_DW_NB RR_BD_DW_NB_AVX512
 
 static inline uint16_t bd_tap_bits(const int32_t *jh, const int32_t *jw, const int32_t *rv, int32_t nvalid,
                                    int32_t offh, int32_t offw, const int32_t *rout_at, int32_t oh, int32_t ow)

@@ -11,9 +11,14 @@
  *   BD_SET1(x)        broadcast
  *   BD_LOADZ(m, p)    masked load, masked-off lanes neither read nor faulting
  *   BD_FMA(a, x, w, m) lanes in m: a + x*w (one rounding); others: a unchanged
+ *   BD_FMA_FINITE(a, x, w, m)  the same when w is finite and x is 0 outside m (a BD_LOADZ): there
+ *                     a + 0*w == a bitwise (a is never -0: it starts at +0, and a sum only gives -0
+ *                     from two -0 terms), so an ISA without masked FMAs may skip the merge
  *   BD_STOREN(p, v, n) stores lanes 0..n-1
  *   BD_STOREU(p, v)   stores all lanes
  *   BD_FN(name)       name with the ISA suffix
+ *   BD_TILES(X)       the generic tiles, X(icb, nbt) each; BD_DW_CB, BD_DW_NB the depthwise tile
+ *   BD_SPLIT_FINITE   1: also build BD_FMA_FINITE variants, run when the weights are all finite
  * and the function
  *   BD_BITS bd_tap_bits(jh, jw, rv, nvalid, offh, offw, rout_at, oh, ow)
  *     bit l set iff l < nvalid, 0 <= jh[l]+offh < oh, 0 <= jw[l]+offw < ow and
@@ -102,7 +107,8 @@ static inline __attribute__((always_inline)) void BD_FN(store_block)(float *o, c
  * have all-zero masks: their loads and FMAs do nothing.
  */
 static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl, int64_t nl, int64_t g,
-                                                               int64_t icb, int64_t ci, const int ICB, const int NB)
+                                                               int64_t icb, int64_t ci, const int ICB, const int NB,
+                                                               const int FINITE)
 {
     const rr_problem *p = pl->p;
     const rr_conv *c = &p->c;
@@ -146,7 +152,8 @@ static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl,
             for (int i = 0; i < ICB; i++) {
                 const BD_VEC wv = BD_SET1(w[ocg * ICB + i]);
 #pragma GCC unroll 8
-                for (int b = 0; b < NB; b++) acc[i][b] = BD_FMA(acc[i][b], x[b], wv, m[b]);
+                for (int b = 0; b < NB; b++)
+                    acc[i][b] = FINITE ? BD_FMA_FINITE(acc[i][b], x[b], wv, m[b]) : BD_FMA(acc[i][b], x[b], wv, m[b]);
             }
         }
     }
@@ -167,9 +174,10 @@ static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl,
 #define BD_TILE_FN(ICB, NB)                                                                         \
     static void BD_FN(tile_##ICB##x##NB)(const bd_plan *pl, int64_t nl, int64_t g, int64_t icb, int64_t ci) \
     {                                                                                               \
-        BD_FN(tile)(pl, nl, g, icb, ci, ICB, NB);                                                   \
+        if (BD_SPLIT_FINITE && pl->finite_w) BD_FN(tile)(pl, nl, g, icb, ci, ICB, NB, 1);           \
+        else BD_FN(tile)(pl, nl, g, icb, ci, ICB, NB, 0);                                           \
     }
-RR_BD_TILES(BD_TILE_FN)
+BD_TILES(BD_TILE_FN)
 #undef BD_TILE_FN
 
 /*
@@ -177,9 +185,10 @@ RR_BD_TILES(BD_TILE_FN)
  * (block b starts BD_VL*b pixels after block 0), so one pointer per channel reaches every block.
  * Channels past G (a short last channel block) read channel G-1 and are not stored.
  */
-static void BD_FN(dw_tile)(const bd_plan *pl, int64_t nl, int64_t cb, int64_t ci)
+static inline __attribute__((always_inline)) void BD_FN(dw_tile)(const bd_plan *pl, int64_t nl, int64_t cb,
+                                                                  int64_t ci, const int FINITE)
 {
-    enum { CB = RR_BD_DW_CB, NB = RR_BD_DW_NB };
+    enum { CB = BD_DW_CB, NB = BD_DW_NB };
     const rr_problem *p = pl->p;
     const rr_conv *c = &p->c;
     const int64_t ohw = c->oh * c->ow, ihw = c->ih * c->iw;
@@ -218,7 +227,10 @@ static void BD_FN(dw_tile)(const bd_plan *pl, int64_t nl, int64_t cb, int64_t ci
             const BD_MASK m = BD_TOMASK(mk[e * NB + b]);
 #pragma GCC unroll 8
             for (int i = 0; i < CB; i++)
-                acc[i][b] = BD_FMA(acc[i][b], BD_LOADZ(m, dp[i] + doff + BD_VL * b), wv[i], m);
+            {
+                const BD_VEC x = BD_LOADZ(m, dp[i] + doff + BD_VL * b);
+                acc[i][b] = FINITE ? BD_FMA_FINITE(acc[i][b], x, wv[i], m) : BD_FMA(acc[i][b], x, wv[i], m);
+            }
         }
     }
 #pragma GCC unroll 8
@@ -234,13 +246,31 @@ static void BD_FN(dw_tile)(const bd_plan *pl, int64_t nl, int64_t cb, int64_t ci
     }
 }
 
+static void BD_FN(dw_tile_masked)(const bd_plan *pl, int64_t nl, int64_t cb, int64_t ci)
+{
+    BD_FN(dw_tile)(pl, nl, cb, ci, 0);
+}
+
+#if BD_SPLIT_FINITE
+static void BD_FN(dw_tile_finite)(const bd_plan *pl, int64_t nl, int64_t cb, int64_t ci)
+{
+    BD_FN(dw_tile)(pl, nl, cb, ci, 1);
+}
+#endif
+
 void BD_FN(rr_bd_compute)(void *vplan, int64_t begin, int64_t end)
 {
     const bd_plan *pl = (const bd_plan *)vplan;
     if (pl->dw) {
         for (int64_t item = begin; item < end; item++) {
             const int64_t ci = item % pl->nchunks, r = item / pl->nchunks;
-            BD_FN(dw_tile)(pl, r / pl->ncb, r % pl->ncb, ci);
+#if BD_SPLIT_FINITE
+            if (pl->finite_w) {
+                BD_FN(dw_tile_finite)(pl, r / pl->ncb, r % pl->ncb, ci);
+                continue;
+            }
+#endif
+            BD_FN(dw_tile_masked)(pl, r / pl->ncb, r % pl->ncb, ci);
         }
         return;
     }
@@ -257,7 +287,7 @@ void BD_FN(rr_bd_compute)(void *vplan, int64_t begin, int64_t end)
             BD_FN(tile_##ICB##x##NB)(pl, nl, g, icb, ci);                                           \
             continue;                                                                               \
         }
-        RR_BD_TILES(BD_TILE_CASE)
+        BD_TILES(BD_TILE_CASE)
 #undef BD_TILE_CASE
     }
 }
