@@ -231,6 +231,113 @@ class ConcurrencyStressTest {
         }
     }
 
+    /**
+     * Another thread closes the (shared) arena of the inputs while a call runs. FFM keeps the segments
+     * passed to a downcall alive until it returns: for the native backend a close during the call must
+     * be refused ({@link IllegalStateException}) and the call must finish with the right result, or, if
+     * the close won the race before the downcall, the call must fail with IllegalStateException having
+     * written nothing. The Java backend reads the segments itself: a close may make it fail with
+     * IllegalStateException, never crash or hang, and a call that succeeds must be right. A use after
+     * free would show as a wrong result (or a crash); AddressSanitizer-free proof comes from the refusals:
+     * the memory cannot be freed while the call holds it.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(Backend.class)
+    void arenaClosedByAnotherThreadDuringACall(Backend backend) throws Exception {
+        RegionConv conv = RegionConv.of(backend);
+        Random r = new Random(77);
+        long[] srcShape = {8, 16, 48, 48};
+        long[] filterShape = {1, 16, 16, 3, 3};
+        long[] maskShape = {8, 48, 48};
+        ConvParams p = ConvParams.DEFAULT.withPadding(1, 1);
+        int iterations = 24;
+        int succeeded = 0;
+        int failedClosed = 0;
+        int refusedWhileRunning = 0;
+        try (Arena keep = Arena.ofConfined()) {
+            Tensor src0 = floats(keep, r, srcShape);
+            Tensor filter0 = floats(keep, r, filterShape);
+            Tensor rin0 = masks(keep, r, DType.INT32, maskShape);
+            Tensor rout0 = masks(keep, r, DType.INT32, maskShape);
+            int[] expected = bits(conv.forward(src0, filter0, rin0, rout0, p, keep));
+            ExecutorService closerPool = Executors.newSingleThreadExecutor();
+            try {
+                for (int it = 0; it < iterations; it++) {
+                    Arena inputs = Arena.ofShared();
+                    Tensor src = copy(inputs, src0);
+                    Tensor filter = copy(inputs, filter0);
+                    Tensor rin = copy(inputs, rin0);
+                    Tensor rout = copy(inputs, rout0);
+                    Tensor dst = Tensor.allocate(keep, DType.FLOAT32, srcShape[0], 16, 48, 48);
+                    dst.segment().fill((byte) 0x55);
+                    byte[] dstBefore = snapshot(dst);
+                    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+                    AtomicBoolean callDone = new AtomicBoolean(false);
+                    int delayMicros = it % 4 == 0 ? 0 : r.nextInt(3000);
+                    Future<Integer> closer = closerPool.submit(() -> {
+                        go.await();
+                        long until = System.nanoTime() + delayMicros * 1000L;
+                        while (System.nanoTime() < until) {
+                            Thread.onSpinWait();
+                        }
+                        int refusals = 0;
+                        while (true) {
+                            boolean running = !callDone.get();
+                            try {
+                                inputs.close();
+                                return refusals;
+                            } catch (IllegalStateException busy) {
+                                if (running) {
+                                    refusals++;
+                                }
+                            }
+                        }
+                    });
+                    Throwable thrown = null;
+                    go.countDown();
+                    try {
+                        conv.forward(src, filter, rin, rout, p, dst);
+                    } catch (Throwable t) {
+                        thrown = t;
+                    }
+                    callDone.set(true);
+                    int refusals = closer.get(1, TimeUnit.MINUTES);
+                    assertTrue(!inputs.scope().isAlive(), "the arena is closed in the end");
+                    if (thrown == null) {
+                        succeeded++;
+                        refusedWhileRunning += refusals;
+                        assertArrayEquals(expected, bits(dst), backend + " iteration " + it
+                                + ": the call succeeded but its result is wrong (memory freed under it?)");
+                    } else {
+                        if (!(thrown instanceof IllegalStateException)) {
+                            throw new AssertionError(backend + " iteration " + it + ": expected IllegalStateException",
+                                    thrown);
+                        }
+                        failedClosed++;
+                        if (backend == Backend.NATIVE) {
+                            assertArrayEquals(dstBefore, snapshot(dst), "a refused native call wrote its output");
+                        }
+                    }
+                }
+            } finally {
+                closerPool.shutdownNow();
+            }
+        }
+        System.out.printf("ConcurrencyStressTest %s: arena closed during %d calls: %d succeeded (close refused %d "
+                + "times while they ran), %d failed with IllegalStateException%n", backend, iterations, succeeded,
+                refusedWhileRunning, failedClosed);
+        assertEquals(iterations, succeeded + failedClosed);
+        if (backend == Backend.NATIVE) {
+            assertTrue(refusedWhileRunning > 0, "no close was ever refused while a native call ran");
+        }
+    }
+
+    static Tensor copy(Arena arena, Tensor t) {
+        Tensor c = Tensor.allocate(arena, t.dtype(), t.shape());
+        c.copyFrom(t);
+        return c;
+    }
+
     /** Sanity: a read-only heap or off-heap input segment is fine; only outputs must be writable. */
     @Test
     void readOnlyInputsAreAccepted() {
