@@ -62,21 +62,36 @@ static void bd_free_all(bd_alloc *a)
     a->count = 0;
 }
 
-/* Taps (kh, kw) reaching phase (rh, rw) whose diff row / column can be inside the output. */
-static int32_t phase_taps(const rr_conv *c, int64_t rh, int64_t rw, int64_t plane_h, int64_t plane_w,
+/*
+ * Taps (kh, kw) reaching phase (rh, rw) whose diff row / column can be inside the output, kh-major; or
+ * (!prune, stride 1, the row mode) all taps, kw-major.
+ */
+static int32_t phase_taps(const rr_conv *c, int64_t rh, int64_t rw, int64_t plane_h, int64_t plane_w, int prune,
                           bd_tap *out)
 {
     int32_t nt = 0;
+    if (!prune && c->sh == 1 && c->sw == 1) {
+        /* row mode: every tap, kw-major (tap kw*FH + kh) */
+        for (int64_t kw = 0; kw < c->fw; kw++) {
+            for (int64_t kh = 0; kh < c->fh; kh++, nt++) {
+                out[nt].offh = (int32_t)(c->ph - kh * c->dh);
+                out[nt].offw = (int32_t)(c->pw - kw * c->dw);
+                out[nt].doff = out[nt].offh * c->ow + out[nt].offw;
+                out[nt].widx = (int32_t)(kh * c->fw + kw);
+            }
+        }
+        return nt;
+    }
     for (int64_t kh = 0; kh < c->fh; kh++) {
         const int64_t th = rh + c->ph - kh * c->dh;
         if (((th % c->sh) + c->sh) % c->sh != 0) continue;
         const int64_t offh = floor_div(th, c->sh);
-        if (offh + plane_h - 1 < 0 || offh >= c->oh) continue;
+        if (prune && (offh + plane_h - 1 < 0 || offh >= c->oh)) continue;
         for (int64_t kw = 0; kw < c->fw; kw++) {
             const int64_t tw = rw + c->pw - kw * c->dw;
             if (((tw % c->sw) + c->sw) % c->sw != 0) continue;
             const int64_t offw = floor_div(tw, c->sw);
-            if (offw + plane_w - 1 < 0 || offw >= c->ow) continue;
+            if (prune && (offw + plane_w - 1 < 0 || offw >= c->ow)) continue;
             out[nt].offh = (int32_t)offh;
             out[nt].offw = (int32_t)offw;
             out[nt].doff = offh * c->ow + offw;
@@ -125,10 +140,15 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     pl.p = p;
     pl.vl = vl;
     pl.nphases = (int32_t)(c->sh * c->sw);
-    const int flat = c->sh == 1 && c->sw == 1 && c->iw == c->ow;
+    const int unit = c->sh == 1 && c->sw == 1, depthwise = c->icpg == 1 && c->ocpg == 1;
+    pl.dwr = vl == 16 && unit && depthwise && c->dh == 1 && (c->fh == 3 || c->fh == 5 || c->fh == 7);
+    pl.dense_masks = pl.dwr;
+    const int flat = unit && c->iw == c->ow && !pl.dwr;
+    const int64_t R = RR_BD_DWR_R(c->fh), ncol = ceil_div(c->iw, vl), npairs = ceil_div(ncol, 2);
     choose_tile(c, vl, &pl.icb, &pl.nbt);
     pl.nicb = ceil_div(c->icpg, pl.icb);
-    pl.dw = flat && c->icpg == 1 && c->ocpg == 1;
+    if (pl.dwr) pl.nbt = (int32_t)(2 * R);
+    pl.dw = flat && depthwise;
     if (pl.dw) {
         pl.nbt = vl == 16 ? RR_BD_DW_NB_AVX512 : RR_BD_DW_NB_AVX2;
         pl.dw_cb = vl == 16 ? RR_BD_DW_CB_AVX512 : RR_BD_DW_CB_AVX2;
@@ -141,6 +161,11 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
         for (int64_t rw = 0; rw < c->sw; rw++) {
             const int64_t plane_h = rh < c->ih ? ceil_div(c->ih - rh, c->sh) : 0;
             const int64_t plane_w = rw < c->iw ? ceil_div(c->iw - rw, c->sw) : 0;
+            if (pl.dwr) {
+                nblocks += npairs * plane_h * 2;
+                nchunks += npairs * ceil_div(plane_h, R);
+                continue;
+            }
             const int64_t nb = flat ? ceil_div(plane_h * plane_w, vl) : plane_h * ceil_div(plane_w, vl);
             nblocks += nb;
             nchunks += ceil_div(nb, pl.nbt);
@@ -153,7 +178,9 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     const int64_t wcount = pl.dw ? pl.ncb * c->fh * c->fw * pl.dw_cb
                                  : c->groups * pl.nicb * c->fh * c->fw * c->ocpg * pl.icb;
     float *wpack = (float *)bd_calloc(&a, wcount, sizeof(float));
-    if (pl.phases == NULL || pl.taps == NULL || pl.blocks == NULL || pl.chunks == NULL || wpack == NULL) {
+    uint16_t *colmask = (uint16_t *)bd_calloc(&a, pl.dwr ? npairs * 2 * c->fw : 1, sizeof(uint16_t));
+    if (pl.phases == NULL || pl.taps == NULL || pl.blocks == NULL || pl.chunks == NULL || wpack == NULL ||
+        colmask == NULL) {
         bd_free_all(&a);
         return rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate the backward-data plan", p->op);
     }
@@ -170,14 +197,49 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
             ph->plane_w = (int32_t)plane_w;
             ph->flat = flat;
             ph->tap0 = ntaps_all;
-            ph->ntaps = phase_taps(c, rh, rw, plane_h, plane_w, pl.taps + ntaps_all);
+            ph->ntaps = phase_taps(c, rh, rw, plane_h, plane_w, !pl.dwr, pl.taps + ntaps_all);
             ntaps_all += ph->ntaps;
             ph->blk0 = bi;
             ph->chunk0 = ci;
             ph->mask_off = moff;
             ph->list_off = loff;
             const int64_t first = bi;
-            if (flat) {
+            if (pl.dwr) {
+                /* stride 1: the only phase; blocks pair-major, chunks of R rows x 2 column blocks */
+                for (int64_t pair = 0; pair < npairs; pair++) {
+                    for (int64_t jh0 = 0; jh0 < plane_h; jh0 += R, ci++) {
+                        const int64_t rows = plane_h - jh0 < R ? plane_h - jh0 : R;
+                        pl.chunks[ci].blk0 = bi;
+                        pl.chunks[ci].nb = (int32_t)(2 * rows);
+                        pl.chunks[ci].phase = 0;
+                        pl.chunks[ci].local = ci;
+                        for (int64_t jh = jh0; jh < jh0 + rows; jh++) {
+                            for (int64_t j = 0; j < 2; j++, bi++) {
+                                bd_block *b = &pl.blocks[bi];
+                                const int64_t jw0 = (2 * pair + j) * vl;
+                                b->jh0 = (int32_t)jh;
+                                b->jw0 = (int32_t)jw0;
+                                b->phase = 0;
+                                if (jw0 < plane_w) {
+                                    b->dbase = jh * c->ow + jw0;
+                                    b->obase = jh * c->iw + jw0;
+                                    b->nvalid = (int32_t)(plane_w - jw0 < vl ? plane_w - jw0 : vl);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (int64_t col = 0; col < npairs * 2; col++) {
+                    for (int64_t kw = 0; kw < c->fw; kw++) {
+                        unsigned bits = 0;
+                        for (int64_t l = 0; l < vl; l++) {
+                            const int64_t iw = col * vl + l, x = iw + c->pw - kw * c->dw;
+                            if (iw < c->iw && x >= 0 && x < c->ow) bits |= 1u << l;
+                        }
+                        colmask[col * c->fw + kw] = (uint16_t)bits;
+                    }
+                }
+            } else if (flat) {
                 for (int64_t q0 = 0; q0 < plane_h * plane_w; q0 += vl, bi++) {
                     bd_block *b = &pl.blocks[bi];
                     b->jh0 = (int32_t)(q0 / plane_w);
@@ -201,7 +263,7 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
                 }
             }
             ph->nblk = bi - first;
-            for (int64_t b0 = first; b0 < bi; b0 += pl.nbt, ci++) {
+            for (int64_t b0 = first; b0 < bi && !pl.dwr; b0 += pl.nbt, ci++) {
                 pl.chunks[ci].blk0 = b0;
                 pl.chunks[ci].nb = (int32_t)(bi - b0 < pl.nbt ? bi - b0 : pl.nbt);
                 pl.chunks[ci].phase = (int32_t)(rh * c->sw + rw);
@@ -231,6 +293,7 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     }
     pack_weights(p, &pl, wpack);
     pl.wpack = wpack;
+    pl.colmask = colmask;
     pl.finite_w = 1;
     for (int64_t i = 0; i < wcount; i++) {
         if (!isfinite(wpack[i])) {
@@ -240,13 +303,14 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     }
 
     const rr_range_fn masks_fn = vl == 16 ? rr_bd_masks_avx512 : rr_bd_masks_avx2;
-    const rr_range_fn compute_fn = vl == 16 ? rr_bd_compute_avx512 : rr_bd_compute_avx2;
+    const rr_range_fn compute_fn = pl.dwr ? rr_bd_dwr_avx512 : vl == 16 ? rr_bd_compute_avx512 : rr_bd_compute_avx2;
     for (int64_t n0 = 0; n0 < c->n; n0 += batch) {
         pl.n0 = n0;
         pl.nimg = c->n - n0 < batch ? c->n - n0 : batch;
         rr_parallel_for(pl.nimg * nchunks, masks_fn, &pl);
-        rr_parallel_for(pl.dw ? pl.nimg * nchunks * pl.ncb : pl.nimg * c->groups * nchunks * pl.nicb, compute_fn,
-                        &pl);
+        rr_parallel_for(pl.dw ? pl.nimg * nchunks * pl.ncb
+                              : pl.dwr ? pl.nimg * c->groups * nchunks : pl.nimg * c->groups * nchunks * pl.nicb,
+                        compute_fn, &pl);
     }
     bd_free_all(&a);
     return RRCONV_OK;

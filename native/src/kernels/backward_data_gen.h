@@ -16,6 +16,11 @@
  *
  * Depthwise (ICPG == OCPG == 1) with flattened blocks has its own tile: dw_cb channels x nbt blocks,
  * the blocks of a chunk being consecutive pixels.
+ *
+ * Depthwise with stride 1, dilation_h 1 and FH in {3, 5, 7} on AVX-512 ("row" mode) shares each diff
+ * load across the output rows it reaches: a chunk is RR_BD_DWR_R(FH) rows x 2 column blocks (block
+ * 2*i + j = row i, column block j; a missing column block is a dummy with nvalid 0), its masks are
+ * kept for every tap (no list), tap index kw*FH + kh.
  */
 #ifndef RRCONV_BACKWARD_DATA_GEN_H
 #define RRCONV_BACKWARD_DATA_GEN_H
@@ -34,7 +39,7 @@ typedef struct bd_block {
     int64_t dbase;     /* diff (and rout) offset of lane 0 before the tap offset */
     int64_t obase;     /* grad_src (and rin) offset of lane 0 in one [IH, IW] plane */
     int32_t jh0, jw0;  /* phase-plane coordinates of lane 0 */
-    int32_t nvalid;    /* lanes that are real pixels (1..VL) */
+    int32_t nvalid;    /* lanes that are real pixels (1..VL; 0 for a dummy block in row mode) */
     int32_t phase;
 } bd_block;
 
@@ -65,6 +70,9 @@ typedef struct bd_plan {
     int32_t dw;                  /* depthwise tile: dw_cb channels x nbt consecutive blocks */
     int32_t dw_cb;
     int64_t ncb;                 /* ceil(groups / dw_cb) (depthwise tile) */
+    int32_t dwr;                 /* depthwise row mode (AVX-512) */
+    int32_t dense_masks;         /* the mask pass keeps every tap (counts = ntaps, lists unused) */
+    const uint16_t *colmask;     /* row mode: [column block][kw] lanes whose diff column is inside */
     int32_t nphases;
     bd_phase *phases;
     bd_tap *taps;
@@ -87,6 +95,9 @@ typedef struct bd_plan {
 void rr_bd_masks_avx512(void *plan, int64_t begin, int64_t end);
 void rr_bd_masks_avx2(void *plan, int64_t begin, int64_t end);
 
+/* Row mode compute pass: (image of the batch, channel, chunk) with the chunk fastest. */
+void rr_bd_dwr_avx512(void *plan, int64_t begin, int64_t end);
+
 /* Work items of the compute pass: generic (image of the batch, g, chunk, icb) with icb fastest;
    depthwise (image of the batch, channel block, chunk) with the chunk fastest (streams through planes). */
 void rr_bd_compute_avx512(void *plan, int64_t begin, int64_t end);
@@ -102,5 +113,9 @@ void rr_bd_compute_avx2(void *plan, int64_t begin, int64_t end);
 #define RR_BD_TILES_AVX2(X) X(1, 5) X(2, 3) X(4, 2)
 #define RR_BD_DW_CB_AVX2 2
 #define RR_BD_DW_NB_AVX2 4
+/* Row-mode rows per chunk: 2R accumulators + FH weights + 2 loads fit 32 zmm registers. */
+#define RR_BD_DWR_R(fh) ((fh) == 7 ? 11 : 12)
+/* The most blocks a chunk may have. */
+#define RR_BD_MAX_NB 24
 
 #endif /* RRCONV_BACKWARD_DATA_GEN_H */

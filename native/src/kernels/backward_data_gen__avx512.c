@@ -38,3 +38,84 @@ static inline uint16_t bd_tap_bits(const int32_t *jh, const int32_t *jw, const i
 }
 
 #include "backward_data_gen_body.h"
+
+/*
+ * Depthwise row mode (see backward_data_gen.h): one channel, RR_BD_DWR_R(FH) output rows x 2 column blocks.
+ * For each kw the FH weights stay in registers; each diff row is loaded once per column block and
+ * feeds every output row it reaches (kh = FH-1-rr+i for tile row i and window row rr). Taps are summed
+ * kw-major (kw, then kh), one fixed order per element.
+ */
+static inline __attribute__((always_inline)) void dwr_tile(const bd_plan *pl, int64_t nl, int64_t g, int64_t ci,
+                                                           const int FH)
+{
+    const int R = RR_BD_DWR_R(FH), NB = 2 * R;
+    const rr_problem *p = pl->p;
+    const rr_conv *c = &p->c;
+    const int64_t n = pl->n0 + nl, ow = c->ow, oh = c->oh, fw = c->fw;
+    const bd_chunk *ch = &pl->chunks[ci];
+    const bd_phase *ph = &pl->phases[0];
+    const uint16_t *mk = (const uint16_t *)pl->masks + nl * pl->masks_per_image + ph->mask_off +
+                         ch->local * ph->ntaps * NB;
+    const bd_block *first = &pl->blocks[ch->blk0];
+    const int64_t ih0 = first->jh0, col0 = first->jw0;
+    const float *dcol = (const float *)p->diff.data + (n * c->oc + g) * oh * ow + col0 + c->pw;
+    const uint16_t *cm = pl->colmask + (col0 / 16) * fw;
+    const float *wf = (const float *)p->filter.data + g * FH * fw;
+
+    __m512 acc[12][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+
+    for (int64_t kw = 0; kw < fw; kw++) {
+        __m512 w[7];
+#pragma GCC unroll 7
+        for (int kh = 0; kh < FH; kh++) w[kh] = _mm512_set1_ps(wf[kh * fw + kw]);
+        const __mmask16 c0 = cm[kw], c1 = cm[fw + kw];
+        const float *dk = dcol - kw * c->dw;
+        const uint16_t *mkw = mk + kw * FH * NB;
+#pragma GCC unroll 18
+        for (int rr = 0; rr < R + FH - 1; rr++) {
+            const int64_t r = ih0 + c->ph - (FH - 1) + rr;
+            if (r < 0 || r >= oh) continue;
+            const __m512 x0 = _mm512_maskz_loadu_ps(c0, dk + r * ow);
+            const __m512 x1 = _mm512_maskz_loadu_ps(c1, dk + r * ow + 16);
+#pragma GCC unroll 12
+            for (int i = 0; i < R; i++) {
+                const int kh = FH - 1 - rr + i;
+                if (kh < 0 || kh >= FH) continue;
+                __mmask16 *m = (__mmask16 *)(uintptr_t)(mkw + kh * NB + 2 * i);
+                acc[i][0] = _mm512_mask3_fmadd_ps(x0, w[kh], acc[i][0], _load_mask16(m));
+                acc[i][1] = _mm512_mask3_fmadd_ps(x1, w[kh], acc[i][1], _load_mask16(m + 1));
+            }
+        }
+    }
+
+    float *o = p->out.data + (n * c->ic + g) * c->ih * c->iw;
+#pragma GCC unroll 12
+    for (int i = 0; i < R; i++) {
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+            if (2 * i + j >= ch->nb) break;
+            const bd_block *blk = &pl->blocks[ch->blk0 + 2 * i + j];
+            if (blk->nvalid == 16) _mm512_storeu_ps(o + blk->obase, acc[i][j]);
+            else _mm512_mask_storeu_ps(o + blk->obase, (__mmask16)((1u << blk->nvalid) - 1u), acc[i][j]);
+        }
+    }
+}
+
+static void dwr_tile_3(const bd_plan *pl, int64_t nl, int64_t g, int64_t ci) { dwr_tile(pl, nl, g, ci, 3); }
+static void dwr_tile_5(const bd_plan *pl, int64_t nl, int64_t g, int64_t ci) { dwr_tile(pl, nl, g, ci, 5); }
+static void dwr_tile_7(const bd_plan *pl, int64_t nl, int64_t g, int64_t ci) { dwr_tile(pl, nl, g, ci, 7); }
+
+void rr_bd_dwr_avx512(void *vplan, int64_t begin, int64_t end)
+{
+    const bd_plan *pl = (const bd_plan *)vplan;
+    const int64_t groups = pl->p->c.groups, fh = pl->p->c.fh;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t ci = item % pl->nchunks, r = item / pl->nchunks;
+        const int64_t g = r % groups, nl = r / groups;
+        if (fh == 3) dwr_tile_3(pl, nl, g, ci);
+        else if (fh == 5) dwr_tile_5(pl, nl, g, ci);
+        else dwr_tile_7(pl, nl, g, ci);
+    }
+}

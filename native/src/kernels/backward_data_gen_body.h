@@ -61,7 +61,7 @@ void BD_FN(rr_bd_masks)(void *vplan, int64_t begin, int64_t end)
         const bd_phase *ph = &pl->phases[ch->phase];
         const int32_t *rin_n = rin + n * c->ih * c->iw;
         const int32_t *rout_n = rout + n * c->oh * c->ow;
-        int32_t jh[8][BD_VL], jw[8][BD_VL], rv[8][BD_VL];
+        int32_t jh[RR_BD_MAX_NB][BD_VL], jw[RR_BD_MAX_NB][BD_VL], rv[RR_BD_MAX_NB][BD_VL];
         for (int b = 0; b < ch->nb; b++)
             BD_FN(block_lanes)(pl, ph, &pl->blocks[ch->blk0 + b], rin_n, jh[b], jw[b], rv[b]);
         BD_BITS *mo = (BD_BITS *)pl->masks + nl * pl->masks_per_image + ph->mask_off + ch->local * ph->ntaps * nbt;
@@ -69,7 +69,7 @@ void BD_FN(rr_bd_masks)(void *vplan, int64_t begin, int64_t end)
         const bd_tap *taps = pl->taps + ph->tap0;
         int32_t cnt = 0;
         for (int32_t t = 0; t < ph->ntaps; t++) {
-            BD_BITS m[8];
+            BD_BITS m[RR_BD_MAX_NB];
             unsigned any = 0;
             for (int b = 0; b < nbt; b++) {
                 m[b] = 0;
@@ -80,7 +80,7 @@ void BD_FN(rr_bd_masks)(void *vplan, int64_t begin, int64_t end)
                 }
                 any |= m[b];
             }
-            if (any == 0) continue;
+            if (any == 0 && !pl->dense_masks) continue;
             for (int b = 0; b < nbt; b++) mo[cnt * nbt + b] = m[b];
             lo[cnt++] = t;
         }
