@@ -141,7 +141,7 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     pl.vl = vl;
     pl.nphases = (int32_t)(c->sh * c->sw);
     const int unit = c->sh == 1 && c->sw == 1, depthwise = c->icpg == 1 && c->ocpg == 1;
-    pl.dwr = vl == 16 && unit && depthwise && c->dh == 1 && (c->fh == 3 || c->fh == 5 || c->fh == 7);
+    pl.dwr = vl == 16 && unit && depthwise && c->dh == 1 && c->fh % 2 == 1 && c->fh >= 3 && c->fh <= 13;
     pl.dense_masks = pl.dwr;
     const int flat = unit && c->iw == c->ow && !pl.dwr;
     const int64_t R = RR_BD_DWR_R(c->fh), ncol = ceil_div(c->iw, vl), npairs = ceil_div(ncol, 2);

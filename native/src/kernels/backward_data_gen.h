@@ -17,7 +17,7 @@
  * Depthwise (ICPG == OCPG == 1) with flattened blocks has its own tile: dw_cb channels x nbt blocks,
  * the blocks of a chunk being consecutive pixels.
  *
- * Depthwise with stride 1, dilation_h 1 and FH in {3, 5, 7} on AVX-512 ("row" mode) shares each diff
+ * Depthwise with stride 1, dilation_h 1 and FH in {3, 5, ..., 13} on AVX-512 ("row" mode) shares each diff
  * load across the output rows it reaches: a chunk is RR_BD_DWR_R(FH) rows x 2 column blocks (block
  * 2*i + j = row i, column block j; a missing column block is a dummy with nvalid 0), its masks are
  * kept for every tap (no list), tap index kw*FH + kh.
@@ -114,7 +114,7 @@ void rr_bd_compute_avx2(void *plan, int64_t begin, int64_t end);
 #define RR_BD_DW_CB_AVX2 2
 #define RR_BD_DW_NB_AVX2 4
 /* Row-mode rows per chunk: 2R accumulators + FH weights + 2 loads fit 32 zmm registers. */
-#define RR_BD_DWR_R(fh) ((fh) == 7 ? 11 : 12)
+#define RR_BD_DWR_R(fh) ((fh) <= 5 ? 12 : (29 - (fh)) / 2)
 /* The most blocks a chunk may have. */
 #define RR_BD_MAX_NB 24
 

@@ -67,13 +67,13 @@ static inline __attribute__((always_inline)) void dwr_tile(const bd_plan *pl, in
     for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
 
     for (int64_t kw = 0; kw < fw; kw++) {
-        __m512 w[7];
-#pragma GCC unroll 7
+        __m512 w[13];
+#pragma GCC unroll 13
         for (int kh = 0; kh < FH; kh++) w[kh] = _mm512_set1_ps(wf[kh * fw + kw]);
         const __mmask16 c0 = cm[kw], c1 = cm[fw + kw];
         const float *dk = dcol - kw * c->dw;
         const uint16_t *mkw = mk + kw * FH * NB;
-#pragma GCC unroll 18
+#pragma GCC unroll 24
         for (int rr = 0; rr < R + FH - 1; rr++) {
             const int64_t r = ih0 + c->ph - (FH - 1) + rr;
             if (r < 0 || r >= oh) continue;
@@ -106,6 +106,9 @@ static inline __attribute__((always_inline)) void dwr_tile(const bd_plan *pl, in
 static void dwr_tile_3(const bd_plan *pl, int64_t nl, int64_t g, int64_t ci) { dwr_tile(pl, nl, g, ci, 3); }
 static void dwr_tile_5(const bd_plan *pl, int64_t nl, int64_t g, int64_t ci) { dwr_tile(pl, nl, g, ci, 5); }
 static void dwr_tile_7(const bd_plan *pl, int64_t nl, int64_t g, int64_t ci) { dwr_tile(pl, nl, g, ci, 7); }
+static void dwr_tile_9(const bd_plan *pl, int64_t nl, int64_t g, int64_t ci) { dwr_tile(pl, nl, g, ci, 9); }
+static void dwr_tile_11(const bd_plan *pl, int64_t nl, int64_t g, int64_t ci) { dwr_tile(pl, nl, g, ci, 11); }
+static void dwr_tile_13(const bd_plan *pl, int64_t nl, int64_t g, int64_t ci) { dwr_tile(pl, nl, g, ci, 13); }
 
 void rr_bd_dwr_avx512(void *vplan, int64_t begin, int64_t end)
 {
@@ -114,8 +117,13 @@ void rr_bd_dwr_avx512(void *vplan, int64_t begin, int64_t end)
     for (int64_t item = begin; item < end; item++) {
         const int64_t ci = item % pl->nchunks, r = item / pl->nchunks;
         const int64_t g = r % groups, nl = r / groups;
-        if (fh == 3) dwr_tile_3(pl, nl, g, ci);
-        else if (fh == 5) dwr_tile_5(pl, nl, g, ci);
-        else dwr_tile_7(pl, nl, g, ci);
+        switch (fh) {
+        case 3: dwr_tile_3(pl, nl, g, ci); break;
+        case 5: dwr_tile_5(pl, nl, g, ci); break;
+        case 7: dwr_tile_7(pl, nl, g, ci); break;
+        case 9: dwr_tile_9(pl, nl, g, ci); break;
+        case 11: dwr_tile_11(pl, nl, g, ci); break;
+        default: dwr_tile_13(pl, nl, g, ci); break;
+        }
     }
 }
