@@ -238,8 +238,14 @@ static rrconv_status bwf_dw_avx512(const rr_problem *q)
 {
     return rr_bwf_run(q, rr_bwf_pass_dw_avx512, rr_bwf_mask_rows_avx512);
 }
-static rrconv_status bwf_tile_avx2(const rr_problem *q) { return rr_bwf_run(q, rr_bwf_pass_tile_avx2, NULL); }
-static rrconv_status bwf_dw_avx2(const rr_problem *q) { return rr_bwf_run(q, rr_bwf_pass_dw_avx2, NULL); }
+static rrconv_status bwf_tile_avx2(const rr_problem *q)
+{
+    return rr_bwf_run(q, rr_bwf_pass_tile_avx2, rr_bwf_mask_rows_avx2);
+}
+static rrconv_status bwf_dw_avx2(const rr_problem *q)
+{
+    return rr_bwf_run(q, rr_bwf_pass_dw_avx2, rr_bwf_mask_rows_avx2);
+}
 
 rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa)
 {

@@ -2,17 +2,23 @@
  * backward_filter_dw__avx2.c -- depthwise backward filter (icpg == 1), AVX2 (see
  * backward_filter_plan.h).
  *
- * Item: (pair of output channels, kh, block of up to KWB kw). The channels' src planes are
- * g = oc / ocpg. Per 8-lane half of a pixel block: one diff load per channel, then per kw one lane
- * mask (shared by both channels), one masked shifted src load and one FMA per channel whose masked-off
- * lanes are blended back to the old accumulator (diff there may be NaN), into CB*KWB accumulators.
+ * Item: (output channel, block of up to 3 kh, block of up to 9 kw; at most 9 taps). The channel's
+ * src plane is g = oc / ocpg. Per 8-lane half of a pixel block: one diff load, then per tap a lane
+ * mask from the predicate bits, one masked shifted src load and one FMA whose masked-off lanes are
+ * blended back to the old accumulator (diff there may be NaN or Inf). Small kernels (3x3) thus read
+ * their data once per channel.
+ * With stride_w = dil_w = 1 the kw taps are consecutive columns (`unit`): one base pointer with
+ * constant offsets, which keeps the loop out of general-register spills.
  */
 #include "backward_filter_plan.h"
 
 #include <immintrin.h>
 
-#define CB 2
-#define KWB 6
+#define CB 1
+#define KWB 9 /* kw per item */
+#define KTB 9 /* taps per item */
+#define KHB 3  /* kh per item */
+#define PF_AHEAD 128 /* floats */
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -32,53 +38,74 @@ INLINE float hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-INLINE void dw_item(const rr_bwf_plan *P, int64_t oc0, int64_t kh, int64_t kw0, const int cn, const int kn)
+INLINE void dw_item(const rr_bwf_plan *P, int64_t oc0, int64_t kh0, int64_t kw0, const int cn, const int hn,
+                    const int kn, const int unit)
 {
     const rr_conv *c = &P->c;
-    const int64_t R = P->rows, Bn = P->blocks, T = P->ntaps;
-    const int64_t r_lo = P->flat ? 0 : P->r_lo[kh], r_hi = P->flat ? 1 : P->r_hi[kh];
+    const int64_t R = P->rows, Bn = P->blocks, T = P->ntaps, FW = c->fw;
     const int64_t lanes = P->lanes;
     int64_t coff[KWB];
 #pragma GCC unroll 16
-    for (int j = 0; j < kn; j++) coff[j] = P->col_off[kw0 + j];
+    for (int j = 0; j < kn; j++) coff[j] = P->col_off[kw0 + j] - P->col_off[kw0];
+    int64_t r_min = R, r_max = 0;
+#pragma GCC unroll 16
+    for (int i = 0; i < hn; i++) {
+        const int64_t lo = P->flat ? 0 : P->r_lo[kh0 + i], hi = P->flat ? 1 : P->r_hi[kh0 + i];
+        if (lo < hi && lo < r_min) r_min = lo;
+        if (lo < hi && hi > r_max) r_max = hi;
+    }
+    const int64_t src_cd = cn > 1 ? ((oc0 + 1) / c->ocpg - oc0 / c->ocpg) * P->src_c : 0;
 
-    __m256 acc[CB][KWB];
+    __m256 acc[CB][KTB];
 #pragma GCC unroll 16
     for (int ch = 0; ch < cn; ch++)
 #pragma GCC unroll 16
-        for (int j = 0; j < kn; j++) acc[ch][j] = _mm256_setzero_ps();
+        for (int t = 0; t < hn * kn; t++) acc[ch][t] = _mm256_setzero_ps();
 
     for (int64_t n = P->n0; n < P->n1; n++) {
-        const float *sb[CB], *db[CB];
+        const float *sb = P->src + n * P->src_n + (oc0 / c->ocpg) * P->src_c + P->col_off[kw0];
+        const float *db = P->diff + n * P->diff_n + oc0 * P->diff_c;
+        const uint16_t *mb = P->mask + (n - P->n0) * R * Bn * T + kh0 * FW + kw0;
+        for (int64_t r = r_min; r < r_max; r++) {
+            /* A kh whose row is outside the image has all-zero masks: its loads and FMAs do nothing
+               (and its src pointer is never dereferenced); no branch keeps the accumulators in registers. */
+            const float *dp = db + r * P->diff_r;
+            const float *sp[KHB];
 #pragma GCC unroll 16
-        for (int ch = 0; ch < cn; ch++) {
-            sb[ch] = P->src + n * P->src_n + ((oc0 + ch) / c->ocpg) * P->src_c;
-            db[ch] = P->diff + n * P->diff_n + (oc0 + ch) * P->diff_c;
-        }
-        const uint16_t *mb = P->mask + (n - P->n0) * R * Bn * T + kh * c->fw + kw0;
-        for (int64_t r = r_lo; r < r_hi; r++) {
-            const int64_t roff = P->flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row;
+            for (int i = 0; i < hn; i++) {
+                const int64_t kh = kh0 + i;
+                sp[i] = sb + (P->flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row);
+            }
             const uint16_t *mp = mb + r * Bn * T;
             for (int64_t b = 0; b < Bn; b++) {
-#pragma GCC unroll 16
+#pragma GCC unroll 2
                 for (int h = 0; h < 2; h++) {
                     const int64_t off = 16 * b + 8 * h;
                     if (off >= lanes) break;
-                    const int64_t rem = lanes - off;
-                    const __m256i md = lane_mask(rem >= 8 ? 0xFFu : (1u << rem) - 1u);
+                    const int64_t left = lanes - off;
+                    const __m256i md = lane_mask(left >= 8 ? 0xFFu : (1u << left) - 1u);
                     __m256 dv[CB];
 #pragma GCC unroll 16
-                    for (int ch = 0; ch < cn; ch++) dv[ch] = _mm256_maskload_ps(db[ch] + r * P->diff_r + off, md);
+                    for (int ch = 0; ch < cn; ch++) {
+                        dv[ch] = _mm256_maskload_ps(dp + ch * P->diff_c + off, md);
+                        _mm_prefetch((const char *)(dp + ch * P->diff_c + off + PF_AHEAD), _MM_HINT_T0);
+                        _mm_prefetch((const char *)(sp[hn - 1] + ch * src_cd + off + PF_AHEAD), _MM_HINT_T0);
+                    }
 #pragma GCC unroll 16
-                    for (int j = 0; j < kn; j++) {
-                        const unsigned k8 = (mp[b * T + j] >> (8 * h)) & 0xFFu;
-                        if (k8 == 0) continue;
-                        const __m256i m = lane_mask(k8);
-                        const __m256 mf = _mm256_castsi256_ps(m);
+                    for (int i = 0; i < hn; i++) {
+                        const uint16_t *mq = mp + b * T + i * FW;
+                        const float *sq = sp[i] + off;
 #pragma GCC unroll 16
-                        for (int ch = 0; ch < cn; ch++) {
-                            const __m256 sv = _mm256_maskload_ps(sb[ch] + roff + coff[j] + off, m);
-                            acc[ch][j] = _mm256_blendv_ps(acc[ch][j], _mm256_fmadd_ps(sv, dv[ch], acc[ch][j]), mf);
+                        for (int j = 0; j < kn; j++) {
+                            const __m256i m = lane_mask((mq[j] >> (8 * h)) & 0xFFu);
+                            const float *s = sq + (unit ? j : coff[j]);
+#pragma GCC unroll 16
+                            for (int ch = 0; ch < cn; ch++) {
+                                const __m256 sv = _mm256_maskload_ps(s + ch * src_cd, m);
+                                acc[ch][i * kn + j] = _mm256_blendv_ps(acc[ch][i * kn + j],
+                                                                       _mm256_fmadd_ps(sv, dv[ch], acc[ch][i * kn + j]),
+                                                                       _mm256_castsi256_ps(m));
+                            }
                         }
                     }
                 }
@@ -86,55 +113,97 @@ INLINE void dw_item(const rr_bwf_plan *P, int64_t oc0, int64_t kh, int64_t kw0, 
         }
     }
 
-#pragma GCC unroll 16
     for (int ch = 0; ch < cn; ch++) {
-        float *out = P->out + (oc0 + ch) * T + kh * c->fw + kw0;
+        float *out = P->out + (oc0 + ch) * T + kh0 * FW + kw0;
 #pragma GCC unroll 16
-        for (int j = 0; j < kn; j++) {
-            const float v = hsum(acc[ch][j]);
-            out[j] = P->first_batch ? v : out[j] + v;
+        for (int i = 0; i < hn; i++) {
+#pragma GCC unroll 16
+            for (int j = 0; j < kn; j++) {
+                const float v = hsum(acc[ch][i * kn + j]);
+                float *e = out + i * FW + j;
+                *e = P->first_batch ? v : *e + v;
+            }
         }
     }
 }
 
-#define DW_CASE(CN, KN)                                                                            \
-    case (CN - 1) * KWB + (KN - 1): dw_item(P, oc0, kh, kw0, CN, KN); break;
-#define DW_CASES(CN)                                                                               \
-    DW_CASE(CN, 1) DW_CASE(CN, 2) DW_CASE(CN, 3) DW_CASE(CN, 4) DW_CASE(CN, 5) DW_CASE(CN, 6)
+/* Tap blocks: kw in as few blocks of <= KWB as possible, of (nearly) equal size; then as many kh
+   per block as KTB allows (at most 3), again balanced. */
+typedef struct dw_blocks {
+    int64_t nkb, kbs, nhb, hbs;
+} dw_blocks;
 
-/* kw blocks: as few as KWB allows, of (nearly) equal size */
-static void kw_blocks(int64_t fw, int64_t *nkb, int64_t *kbs)
+static dw_blocks blocks_of(const rr_conv *c)
 {
-    *nkb = (fw + KWB - 1) / KWB;
-    *kbs = (fw + *nkb - 1) / *nkb;
+    dw_blocks x;
+    x.nkb = (c->fw + KWB - 1) / KWB;
+    x.kbs = (c->fw + x.nkb - 1) / x.nkb;
+    int64_t hmax = KTB / x.kbs;
+    if (hmax > 3) hmax = 3;
+    if (hmax < 1) hmax = 1;
+    x.nhb = (c->fh + hmax - 1) / hmax;
+    x.hbs = (c->fh + x.nhb - 1) / x.nhb;
+    return x;
+}
+
+#define DW_K(CN, HN, KN, U) dw_item(P, oc0, kh0, kw0, CN, HN, KN, U)
+#define DW_KS(CN, HN, U, KN)                                                                        \
+    case (KN): DW_K(CN, HN, KN, U); break;
+
+/* Dispatch to a constant (cn, hn, kn, unit) instance. hn > 1 only for kn <= 12 / hn. */
+static void dw_dispatch(const rr_bwf_plan *P, int64_t oc0, int64_t kh0, int64_t kw0, int cn, int hn, int kn,
+                        int unit)
+{
+#define DW_ROW12(CN, U)                                                                            \
+    switch (kn) {                                                                                  \
+        DW_KS(CN, 1, U, 1) DW_KS(CN, 1, U, 2) DW_KS(CN, 1, U, 3) DW_KS(CN, 1, U, 4)                 \
+        DW_KS(CN, 1, U, 5) DW_KS(CN, 1, U, 6) DW_KS(CN, 1, U, 7) DW_KS(CN, 1, U, 8)                 \
+        DW_KS(CN, 1, U, 9)                                                                         \
+    default: break;                                                                                \
+    }
+#define DW_ROW6(CN, U)                                                                             \
+    switch (kn) {                                                                                  \
+        DW_KS(CN, 2, U, 1) DW_KS(CN, 2, U, 2) DW_KS(CN, 2, U, 3) DW_KS(CN, 2, U, 4)                 \
+    default: break;                                                                                \
+    }
+#define DW_ROW4(CN, U)                                                                             \
+    switch (kn) {                                                                                  \
+        DW_KS(CN, 3, U, 1) DW_KS(CN, 3, U, 2) DW_KS(CN, 3, U, 3)                                    \
+    default: break;                                                                                \
+    }
+    (void)cn;
+    if (unit) {
+        if (hn == 1) DW_ROW12(1, 1) else if (hn == 2) DW_ROW6(1, 1) else DW_ROW4(1, 1)
+    } else {
+        if (hn == 1) DW_ROW12(1, 0) else if (hn == 2) DW_ROW6(1, 0) else DW_ROW4(1, 0)
+    }
+#undef DW_ROW12
+#undef DW_ROW6
+#undef DW_ROW4
 }
 
 static void dw_range(void *vctx, int64_t begin, int64_t end)
 {
     const rr_bwf_plan *P = (const rr_bwf_plan *)vctx;
     const rr_conv *c = &P->c;
-    int64_t nkb, kbs;
-    kw_blocks(c->fw, &nkb, &kbs);
+    const dw_blocks x = blocks_of(c);
+    const int unit = c->sw == 1 && c->dw == 1;
     for (int64_t item = begin; item < end; item++) {
-        int64_t x = item;
-        const int64_t kb = x % nkb; x /= nkb;
-        const int64_t kh = x % c->fh; x /= c->fh;
-        const int64_t oc0 = x * CB;
-        const int64_t kw0 = kb * kbs;
-        const int kn = (int)(c->fw - kw0 < kbs ? c->fw - kw0 : kbs);
+        int64_t it = item;
+        const int64_t kb = it % x.nkb; it /= x.nkb;
+        const int64_t hb = it % x.nhb; it /= x.nhb;
+        const int64_t oc0 = it * CB;
+        const int64_t kw0 = kb * x.kbs, kh0 = hb * x.hbs;
+        const int kn = (int)(c->fw - kw0 < x.kbs ? c->fw - kw0 : x.kbs);
+        const int hn = (int)(c->fh - kh0 < x.hbs ? c->fh - kh0 : x.hbs);
         const int cn = (int)(c->oc - oc0 < CB ? c->oc - oc0 : CB);
-        switch ((cn - 1) * KWB + (kn - 1)) {
-            DW_CASES(1)
-            DW_CASES(2)
-        default: break;
-        }
+        dw_dispatch(P, oc0, kh0, kw0, cn, hn, kn, unit);
     }
 }
 
 void rr_bwf_pass_dw_avx2(const rr_bwf_plan *P)
 {
     const rr_conv *c = &P->c;
-    int64_t nkb, kbs;
-    kw_blocks(c->fw, &nkb, &kbs);
-    rr_parallel_for((c->oc + CB - 1) / CB * c->fh * nkb, dw_range, (void *)(uintptr_t)P);
+    const dw_blocks x = blocks_of(c);
+    rr_parallel_for((c->oc + CB - 1) / CB * x.nhb * x.nkb, dw_range, (void *)(uintptr_t)P);
 }

@@ -74,8 +74,9 @@ typedef struct rr_bwf_mask_ctx {
  */
 rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn mask_rows);
 
-/* The AVX-512 mask builder (an rr_range_fn over rr_bwf_mask_ctx). */
+/* The AVX-512 and AVX2 mask builders (rr_range_fn over rr_bwf_mask_ctx). */
 void rr_bwf_mask_rows_avx512(void *ctx, int64_t begin, int64_t end);
+void rr_bwf_mask_rows_avx2(void *ctx, int64_t begin, int64_t end);
 
 /* The byte size of the mask of one image (0 if it does not fit in int64). */
 int64_t rr_bwf_mask_bytes_per_image(const rr_conv *c);
