@@ -19,7 +19,7 @@
 
 /* Register tiles (see the ISA files): output channels per oc item, channels per depthwise item. */
 #define FWD_MAX_OCB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 5)
-#define FWD_MAX_CB(isa) ((isa) == RR_ISA_AVX512 ? 8 : 4)
+#define FWD_MAX_CB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 4)
 #define FWD_MASK_BUDGET ((int64_t)4 << 20) /* bytes of masks per chunk */
 #define FWD_COORD_LIMIT ((int64_t)1 << 28) /* lane coordinates are int32 */
 
@@ -116,17 +116,18 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     s.count = 0;
     pl.c = *c;
     pl.lanes = isa == RR_ISA_AVX512 ? 16 : 8;
-    pl.flat = c->sh == 1 && c->sw == 1 && c->ow == c->iw;
+    const int dw = c->icpg == 1 && c->ocpg == 1;
+    pl.vertical = dw && isa == RR_ISA_AVX512 && c->sh == 1 && c->dh == 1 && c->oh >= 2;
+    pl.flat = !pl.vertical && c->sh == 1 && c->sw == 1 && c->ow == c->iw;
     pl.pw = (c->iw + c->sw - 1) / c->sw;
     pl.plane = c->ih * pl.pw;
     pl.src_chan = c->sw * pl.plane;
     pl.bpr = (c->ow + pl.lanes - 1) / pl.lanes;
     pl.bpi = pl.flat ? (c->oh * c->ow + pl.lanes - 1) / pl.lanes : c->oh * pl.bpr;
-    pl.tpi = (pl.bpi + 1) / 2;
+    pl.tpi = pl.vertical ? (c->oh + 1) / 2 * pl.bpr : (pl.bpi + 1) / 2;
     pl.taps = c->fh * c->fw;
     pl.rout = (const int32_t *)p->rout.data;
     pl.dst = p->out.data;
-    const int dw = c->icpg == 1 && c->ocpg == 1;
     const int64_t mask_esize = isa == RR_ISA_AVX512 ? 2 : 1;
     const int64_t total_tiles = c->n * pl.tpi;
     const int64_t tile_bytes = 2 * pl.taps * mask_esize;

@@ -3,7 +3,10 @@
  * forward_direct__<isa>.c files run it).
  *
  * The output is cut into BLOCKS of `lanes` consecutive output pixels (16 for AVX-512, 8 for AVX2)
- * and a TILE is two consecutive blocks of one image (the last tile of an image may hold one):
+ * and a TILE is two blocks of one image (the last tile of an image may hold one): two consecutive
+ * blocks, or with `vertical` (depthwise, stride_h == dil_h == 1, AVX-512) the blocks of the same
+ * columns in output rows 2r and 2r+1, whose taps (kh+1, kw) and (kh, kw) read the same pixels, so
+ * one load serves both. Blocks are laid out
  *   flat      (stride 1 and OW == IW): a block is lanes consecutive pixels of the flattened OH*OW
  *             plane, so rows need no tail blocks; lanes that wrap into the next row are correct
  *             because their taps' bounds are checked per lane;
@@ -40,12 +43,13 @@ typedef struct rr_fwd_plan {
     rr_conv c;
     int lanes;            /* pixels per block: 16 or 8 */
     int flat;             /* blocks run over the flattened OH*OW plane */
+    int vertical;         /* tiles pair the blocks of output rows 2r and 2r+1 (row-wise only) */
     int64_t pw;           /* width of a phase plane (IW when stride_w == 1) */
     int64_t plane;        /* IH * pw */
     int64_t src_chan;     /* elements of one channel of src: stride_w * plane */
     int64_t bpr;          /* blocks per output row (row-wise) */
     int64_t bpi;          /* blocks per image */
-    int64_t tpi;          /* tiles per image: ceil(bpi / 2) */
+    int64_t tpi;          /* tiles per image: ceil(bpi / 2), vertical: ceil(OH / 2) * bpr */
     int64_t taps;         /* FH * FW */
     const float *src;     /* [N][IC][sw][IH][pw] (or the normalized src when stride_w == 1) */
     const int32_t *rin;   /* [N][sw][IH][pw] */
@@ -81,6 +85,20 @@ static inline void rr_fwd_block(const rr_fwd_plan *pl, int64_t blk, int64_t *dba
         *sbase = oh * pl->c.sh * pl->pw + ow0;
         *nvalid = (int)(pl->c.ow - ow0 < L ? pl->c.ow - ow0 : L);
     }
+}
+
+/* The blocks of tile number tile (0 .. tpi-1) of an image; returns 1 if there is a second one. */
+static inline int rr_fwd_tile_blocks(const rr_fwd_plan *pl, int64_t tile, int64_t *b0, int64_t *b1)
+{
+    if (pl->vertical) {
+        const int64_t rp = tile / pl->bpr, col = tile % pl->bpr;
+        *b0 = 2 * rp * pl->bpr + col;
+        *b1 = *b0 + pl->bpr;
+        return 2 * rp + 1 < pl->c.oh;
+    }
+    *b0 = 2 * tile;
+    *b1 = 2 * tile + 1;
+    return *b1 < pl->bpi;
 }
 
 /* Output coordinates of the lanes of block blk (lanes past nvalid get copies of the last one). */

@@ -13,6 +13,13 @@
 
 #define RR_INLINE static inline __attribute__((always_inline))
 
+/* Full unrolling of the small constant-count register-tile loops keeps the accumulators in registers. */
+#if defined(__clang__)
+#define RR_UNROLL _Pragma("unroll")
+#else
+#define RR_UNROLL _Pragma("GCC unroll 16")
+#endif
+
 /* The two blocks' masks of one tap (stored as two uint8_t) in one load. */
 RR_INLINE uint32_t mask_pair(const uint8_t *m, int64_t t)
 {
@@ -55,10 +62,11 @@ void rr_fwd_masks_avx2(void *vpl, int64_t begin, int64_t end)
         ti->n = n;
         ti->d1 = ti->s1 = 0;
         ti->lv = 0;
-        ti->two = tile * 2 + 1 < pl->bpi;
+        int64_t blks[2];
+        ti->two = rr_fwd_tile_blocks(pl, tile, &blks[0], &blks[1]);
         for (int j = 0; j < 2; j++) {
-            const int64_t blk = tile * 2 + j;
-            if (blk >= pl->bpi) {
+            const int64_t blk = blks[j];
+            if (j == 1 && !ti->two) {
                 for (int64_t t = 0; t < taps; t++) m[2 * t + j] = 0;
                 continue;
             }
@@ -119,7 +127,7 @@ RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint8_t *m, const float *src
     const int64_t taps = pl->taps, ohw = c->oh * c->ow;
     const int64_t *toff = pl->toff;
     __m256 acc[5][2];
-#pragma GCC unroll 5
+RR_UNROLL
     for (int o = 0; o < OCB; o++) {
         acc[o][0] = _mm256_setzero_ps();
         acc[o][1] = _mm256_setzero_ps();
@@ -135,19 +143,19 @@ RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint8_t *m, const float *src
             const __m256 x0 = _mm256_maskload_ps(sp + s0, k0);
             if (NB == 2) {
                 const __m256 x1 = _mm256_maskload_ps(sp + s1, k1);
-#pragma GCC unroll 5
+RR_UNROLL
                 for (int o = 0; o < OCB; o++) {
                     const __m256 wv = _mm256_broadcast_ss(wt + o);
                     acc[o][0] = fma_on(x0, wv, acc[o][0], vm0);
                     acc[o][1] = fma_on(x1, wv, acc[o][1], vm1);
                 }
             } else {
-#pragma GCC unroll 5
+RR_UNROLL
                 for (int o = 0; o < OCB; o++) acc[o][0] = fma_on(x0, _mm256_broadcast_ss(wt + o), acc[o][0], vm0);
             }
         }
     }
-#pragma GCC unroll 5
+RR_UNROLL
     for (int o = 0; o < OCB; o++) {
         _mm256_maskstore_ps(dst_o + o * ohw + d0, lv0, acc[o][0]);
         if (NB == 2) _mm256_maskstore_ps(dst_o + o * ohw + d1, lv1, acc[o][1]);
@@ -195,7 +203,7 @@ RR_INLINE void dw_tile(const rr_fwd_plan *pl, const uint8_t *m, const float *src
     const int64_t taps = pl->taps, chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow;
     const int64_t *toff = pl->toff;
     __m256 acc[4][2];
-#pragma GCC unroll 4
+RR_UNROLL
     for (int ci = 0; ci < CB; ci++) {
         acc[ci][0] = _mm256_setzero_ps();
         acc[ci][1] = _mm256_setzero_ps();
@@ -206,14 +214,14 @@ RR_INLINE void dw_tile(const rr_fwd_plan *pl, const uint8_t *m, const float *src
         const __m256i k0 = lanes_of(kk & 0xffu), k1 = lanes_of(kk >> 8);
         const __m256 vm0 = _mm256_castsi256_ps(k0), vm1 = _mm256_castsi256_ps(k1);
         const float *sp = src_c + toff[t];
-#pragma GCC unroll 4
+RR_UNROLL
         for (int ci = 0; ci < CB; ci++) {
             const __m256 wv = _mm256_broadcast_ss(w_c + t * CB + ci);
             acc[ci][0] = fma_on(_mm256_maskload_ps(sp + ci * chan + s0, k0), wv, acc[ci][0], vm0);
             if (NB == 2) acc[ci][1] = fma_on(_mm256_maskload_ps(sp + ci * chan + s1, k1), wv, acc[ci][1], vm1);
         }
     }
-#pragma GCC unroll 4
+RR_UNROLL
     for (int ci = 0; ci < CB; ci++) {
         _mm256_maskstore_ps(dst_c + ci * ohw + d0, lv0, acc[ci][0]);
         if (NB == 2) _mm256_maskstore_ps(dst_c + ci * ohw + d1, lv1, acc[ci][1]);

@@ -11,6 +11,17 @@
 
 #define RR_INLINE static inline __attribute__((always_inline))
 
+/* Full unrolling of the small constant-count register-tile loops keeps the accumulators in registers. */
+#if defined(__clang__)
+#define RR_UNROLL _Pragma("unroll")
+#else
+#define RR_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+/* Keeps the compiler from hoisting per-channel addresses out of the tap loop (it would run out of
+ * general registers and park them in vector registers, costing a transfer per load). */
+#define RR_OPAQUE(p) __asm__("" : "+r"(p))
+
 /* The two blocks' masks of one tap (stored as two uint16_t) in one load. */
 RR_INLINE uint32_t mask_pair(const uint16_t *m, int64_t t)
 {
@@ -35,10 +46,11 @@ void rr_fwd_masks_avx512(void *vpl, int64_t begin, int64_t end)
         ti->n = n;
         ti->d1 = ti->s1 = 0;
         ti->lv = 0;
-        ti->two = tile * 2 + 1 < pl->bpi;
+        int64_t blks[2];
+        ti->two = rr_fwd_tile_blocks(pl, tile, &blks[0], &blks[1]);
         for (int j = 0; j < 2; j++) {
-            const int64_t blk = tile * 2 + j;
-            if (blk >= pl->bpi) {
+            const int64_t blk = blks[j];
+            if (j == 1 && !ti->two) {
                 for (int64_t t = 0; t < taps; t++) m[2 * t + j] = 0;
                 continue;
             }
@@ -94,7 +106,7 @@ RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint16_t *m, const float *sr
     const int64_t taps = pl->taps, ohw = c->oh * c->ow;
     const int64_t *toff = pl->toff;
     __m512 acc[12][2];
-#pragma GCC unroll 12
+RR_UNROLL
     for (int o = 0; o < OCB; o++) {
         acc[o][0] = _mm512_setzero_ps();
         acc[o][1] = _mm512_setzero_ps();
@@ -109,20 +121,20 @@ RR_INLINE void oc_tile(const rr_fwd_plan *pl, const uint16_t *m, const float *sr
             const __m512 x0 = _mm512_maskz_loadu_ps(k0, sp + s0);
             if (NB == 2) {
                 const __m512 x1 = _mm512_maskz_loadu_ps(k1, sp + s1);
-#pragma GCC unroll 12
+RR_UNROLL
                 for (int o = 0; o < OCB; o++) {
                     const __m512 wv = _mm512_set1_ps(wt[o]);
                     acc[o][0] = _mm512_mask3_fmadd_ps(x0, wv, acc[o][0], k0);
                     acc[o][1] = _mm512_mask3_fmadd_ps(x1, wv, acc[o][1], k1);
                 }
             } else {
-#pragma GCC unroll 12
+RR_UNROLL
                 for (int o = 0; o < OCB; o++)
                     acc[o][0] = _mm512_mask3_fmadd_ps(x0, _mm512_set1_ps(wt[o]), acc[o][0], k0);
             }
         }
     }
-#pragma GCC unroll 12
+RR_UNROLL
     for (int o = 0; o < OCB; o++) {
         _mm512_mask_storeu_ps(dst_o + o * ohw + d0, lv0, acc[o][0]);
         if (NB == 2) _mm512_mask_storeu_ps(dst_o + o * ohw + d1, lv1, acc[o][1]);
@@ -168,10 +180,10 @@ RR_INLINE void dw_tile(const rr_fwd_plan *pl, const uint16_t *m, const float *sr
                        float *dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, __mmask16 lv0,
                        __mmask16 lv1, const int CB, const int NB)
 {
-    const int64_t taps = pl->taps, chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow;
+    const int64_t taps = pl->taps, chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow, ds = s1 - s0;
     const int64_t *toff = pl->toff;
-    __m512 acc[8][2];
-#pragma GCC unroll 8
+    __m512 acc[12][2];
+RR_UNROLL
     for (int ci = 0; ci < CB; ci++) {
         acc[ci][0] = _mm512_setzero_ps();
         acc[ci][1] = _mm512_setzero_ps();
@@ -180,28 +192,78 @@ RR_INLINE void dw_tile(const rr_fwd_plan *pl, const uint16_t *m, const float *sr
         const uint32_t kk = mask_pair(m, t);
         if (kk == 0) continue;
         const __mmask16 k0 = (__mmask16)kk, k1 = (__mmask16)(kk >> 16);
-        const float *sp = src_c + toff[t];
-#pragma GCC unroll 8
+        const float *sp = src_c + toff[t] + s0;
+RR_UNROLL
         for (int ci = 0; ci < CB; ci++) {
             const __m512 wv = _mm512_set1_ps(w_c[t * CB + ci]);
-            const __m512 x0 = _mm512_maskz_loadu_ps(k0, sp + ci * chan + s0);
+            const __m512 x0 = _mm512_maskz_loadu_ps(k0, sp);
             acc[ci][0] = _mm512_mask3_fmadd_ps(x0, wv, acc[ci][0], k0);
             if (NB == 2) {
-                const __m512 x1 = _mm512_maskz_loadu_ps(k1, sp + ci * chan + s1);
+                const __m512 x1 = _mm512_maskz_loadu_ps(k1, sp + ds);
                 acc[ci][1] = _mm512_mask3_fmadd_ps(x1, wv, acc[ci][1], k1);
             }
+            sp += chan;
+            RR_OPAQUE(sp);
         }
     }
-#pragma GCC unroll 8
+RR_UNROLL
     for (int ci = 0; ci < CB; ci++) {
         _mm512_mask_storeu_ps(dst_c + ci * ohw + d0, lv0, acc[ci][0]);
         if (NB == 2) _mm512_mask_storeu_ps(dst_c + ci * ohw + d1, lv1, acc[ci][1]);
     }
 }
 
+/*
+ * Depthwise on a vertical tile (rows oh and oh+1, same columns; stride_h == dil_h == 1): input row
+ * oh - ph + r is tap row r of block 0 and tap row r-1 of block 1, so each window is loaded once
+ * (under the union of the two tap masks) and feeds both blocks' FMAs (each under its own mask).
+ * The per-output order of taps is unchanged (kh, then kw ascending).
+ */
+RR_INLINE void dw_vtile(const rr_fwd_plan *pl, const uint16_t *m, const float *src_c, const float *w_c,
+                        float *dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, __mmask16 lv0,
+                        __mmask16 lv1, const int CB)
+{
+    const rr_conv *c = &pl->c;
+    const int64_t fh = c->fh, fw = c->fw, chan = pl->src_chan, ohw = c->oh * c->ow;
+    const int64_t *toff = pl->toff;
+    __m512 acc[12][2];
+RR_UNROLL
+    for (int ci = 0; ci < CB; ci++) {
+        acc[ci][0] = _mm512_setzero_ps();
+        acc[ci][1] = _mm512_setzero_ps();
+    }
+    for (int64_t r = 0; r <= fh; r++) {
+        for (int64_t kw = 0; kw < fw; kw++) {
+            const __mmask16 k0 = r < fh ? (__mmask16)m[2 * (r * fw + kw)] : 0;
+            const __mmask16 k1 = r > 0 ? (__mmask16)m[2 * ((r - 1) * fw + kw) + 1] : 0;
+            const __mmask16 ku = k0 | k1;
+            if (ku == 0) continue;
+            const float *sp = src_c + (r < fh ? s0 + toff[r * fw + kw] : s1 + toff[(r - 1) * fw + kw]);
+            RR_OPAQUE(sp);
+            /* a row outside 0..fh-1 has mask 0: any valid weight address will do */
+            const float *w0 = w_c + ((r < fh ? r : r - 1) * fw + kw) * CB;
+            const float *w1 = w_c + ((r > 0 ? r - 1 : r) * fw + kw) * CB;
+RR_UNROLL
+            for (int ci = 0; ci < CB; ci++) {
+                const __m512 x = _mm512_maskz_loadu_ps(ku, sp);
+                acc[ci][0] = _mm512_mask3_fmadd_ps(x, _mm512_set1_ps(w0[ci]), acc[ci][0], k0);
+                acc[ci][1] = _mm512_mask3_fmadd_ps(x, _mm512_set1_ps(w1[ci]), acc[ci][1], k1);
+                sp += chan;
+                RR_OPAQUE(sp);
+            }
+        }
+    }
+RR_UNROLL
+    for (int ci = 0; ci < CB; ci++) {
+        _mm512_mask_storeu_ps(dst_c + ci * ohw + d0, lv0, acc[ci][0]);
+        _mm512_mask_storeu_ps(dst_c + ci * ohw + d1, lv1, acc[ci][1]);
+    }
+}
+
 #define DW_CASE(K)                                                                                     \
     case K:                                                                                            \
-        if (two) dw_tile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K, 2);                    \
+        if (two && pl->vertical) dw_vtile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K);      \
+        else if (two) dw_tile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K, 2);               \
         else dw_tile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K, 1);                        \
         break;
 
@@ -224,6 +286,7 @@ void rr_fwd_dw_avx512(void *vpl, int64_t begin, int64_t end)
             float *dst_c = pl->dst + (ti->n * c->oc + g0) * c->oh * c->ow;
             switch (nc) {
                 DW_CASE(1) DW_CASE(2) DW_CASE(3) DW_CASE(4) DW_CASE(5) DW_CASE(6) DW_CASE(7) DW_CASE(8)
+                DW_CASE(9) DW_CASE(10) DW_CASE(11) DW_CASE(12)
             default: break;
             }
         }
