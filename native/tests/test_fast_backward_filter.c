@@ -16,10 +16,11 @@
  *   threads     1, 2, 3, 7: results must be bitwise identical
  * Integer-valued inputs must match the oracle exactly; real values within 1e-5 of the sum of
  * |terms| (float accumulation of up to a few thousand terms). The reference loop is held to the
- * same oracle. A second pass puts dense src and diff right against an inaccessible page (before
- * and after), so a read outside a tensor crashes the test.
+ * same oracle. Then the benchmark shapes' geometry (smaller n and channel counts), integer data,
+ * random and blocky masks. A last pass puts dense src and diff right against an inaccessible page
+ * (before and after), so a read outside a tensor crashes the test.
  *
- * Usage: test_fast_backward_filter [configs [seed]]   (default 400 configs, seed 7)
+ * Usage: test_fast_backward_filter [configs [seed]]   (default 1500 configs, seed 7)
  */
 #define _DEFAULT_SOURCE
 
@@ -240,9 +241,8 @@ static rrconv_status call(const rrconv_conv_desc *d, const tview *src, const tvi
                                       tv_strides(out));
 }
 
-static void run_config(uint64_t *rng, int cfg, int expect_fast)
+static void run_config(config c, uint64_t *rng, int cfg, int expect_fast)
 {
-    config c = make_config(rng, cfg);
     rrconv_conv_desc *d = &c.d;
     const rr_conv conv = conv_of(d);
     const int fast = rr_pick_backward_filter(&conv, rr_active_isa()) != NULL;
@@ -369,15 +369,36 @@ static void run_guarded(uint64_t *rng, int cfg)
 
 int main(int argc, char **argv)
 {
-    const int configs = argc > 1 ? atoi(argv[1]) : 400;
+    const int configs = argc > 1 ? atoi(argv[1]) : 1500;
     uint64_t rng = argc > 2 ? strtoull(argv[2], NULL, 10) : 7;
     const rr_isa isa = rr_active_isa();
     const int expect_fast = isa != RR_ISA_SCALAR;
-    for (int i = 0; i < configs; i++) run_config(&rng, i, expect_fast);
+    for (int i = 0; i < configs; i++) run_config(make_config(&rng, i), &rng, i, expect_fast);
+    /* the benchmark shapes' geometry (fewer images and channels): depthwise 32x32 K x K "same",
+       grouped / dense 3x3 on a flattened 14x14 domain, dense stride 2 dilation 2 */
+    static const int64_t named[][10] = {
+        /* n, g, icpg, ocpg, hw, k, stride, dil, pad, kind */
+        {1, 3, 1, 1, 32, 3, 1, 1, 1, 0},  {1, 3, 1, 1, 32, 7, 1, 1, 3, 0},   {1, 3, 1, 1, 32, 13, 1, 1, 6, 0},
+        {1, 3, 1, 1, 32, 31, 1, 1, 15, 0}, {2, 2, 16, 16, 14, 3, 1, 1, 1, 1}, {1, 1, 9, 7, 14, 3, 1, 1, 1, 1},
+        {1, 1, 8, 8, 20, 3, 2, 2, 2, 1},
+    };
+    for (int i = 0; i < (int)(sizeof named / sizeof named[0]); i++) {
+        const int64_t *v = named[i];
+        for (int mk = 0; mk < 2; mk++) {
+            config c;
+            memset(&c, 0, sizeof c);
+            c.d = t_desc(v[0], v[1], v[2], v[3], v[4], v[4], v[5], v[5], v[6], v[6], v[8], v[8], v[7], v[7],
+                         RRCONV_CROSS_CORRELATION, RRCONV_MASK_INT32);
+            c.integers = 1;
+            c.mask_kind = mk; /* random, blocky */
+            c.poison = 1;
+            run_config(c, &rng, 10000 + 2 * i + mk, expect_fast);
+        }
+    }
     EXPECT_OK(rrconv_set_num_threads(2));
     for (int i = 0; i < configs / 4; i++) run_guarded(&rng, i);
     EXPECT_OK(rrconv_set_num_threads(0));
-    printf("isa %s: %d configs (%d on the fast kernel) x 4 thread counts + reference, %d guarded\n",
-           rrconv_active_isa(), configs, g_fast_configs, configs / 4);
+    printf("isa %s: %d random + 14 benchmark-like configs (%d on the fast kernel) x 4 thread counts + "
+           "reference, %d guarded\n", rrconv_active_isa(), configs, g_fast_configs, configs / 4);
     return t_finish("test_fast_backward_filter");
 }

@@ -13,7 +13,9 @@
 #define OCB 6
 #define ICB 4
 #define TC 16 /* taps per item */
+#ifndef CHUNK_BYTES
 #define CHUNK_BYTES (20 * 1024)
+#endif
 
 #define INLINE static inline __attribute__((always_inline))
 
