@@ -23,7 +23,7 @@
  * 1e-5 * sum|terms| of the oracle (exactly equal for integer data, where every sum is exact) and
  * AUTO == REFERENCE for integer data; elements outside a strided output view stay untouched.
  *
- * Usage: test_fast_forward [configs [seed]]   (default 600 configs, seed 7)
+ * Usage: test_fast_forward [configs [seed]]   (default 600 configs + 150 larger ones, seed 7)
  */
 #include "tensor_util.h"
 
@@ -42,7 +42,7 @@ static double work_of(const rrconv_conv_desc *d)
     return (double)d->n * d->groups * d->ocpg * d->icpg * d->oh * d->ow * d->fh * d->fw;
 }
 
-static config make_config(uint64_t *rng, int index)
+static config make_config(uint64_t *rng, int index, double min_work)
 {
     config c;
     for (;;) {
@@ -70,7 +70,7 @@ static config make_config(uint64_t *rng, int index)
         if (ih + 2 * ph < eh || iw + 2 * pw < ew) continue;
         c.d = t_desc(t_int(rng, 1, 2), g, icpg, ocpg, ih, iw, fh, fw, sh, sw, ph, pw, dh, dw, (int)t_int(rng, 0, 1),
                      t_int(rng, 0, 3) == 0 ? RRCONV_MASK_UINT8 : RRCONV_MASK_INT32);
-        if (work_of(&c.d) > 3e5) continue;
+        if (work_of(&c.d) > 3e5 || work_of(&c.d) < min_work) continue;
         break;
     }
     c.integers = index % 2;
@@ -179,9 +179,9 @@ static rrconv_status call(const rrconv_conv_desc *d, const tview *src, const tvi
 
 static long g_checked;
 
-static void run_config(uint64_t *rng, int cfg)
+static void run_config(uint64_t *rng, int cfg, double min_work)
 {
-    const config c = make_config(rng, cfg);
+    const config c = make_config(rng, cfg, min_work);
     const rrconv_conv_desc *d = &c.d;
     const int64_t IC = d->groups * d->icpg, OC = d->groups * d->ocpg;
     const int64_t s_src[4] = {d->n, IC, d->ih, d->iw}, s_dst[4] = {d->n, OC, d->oh, d->ow};
@@ -312,10 +312,12 @@ int main(int argc, char **argv)
 {
     const int configs = argc > 1 ? atoi(argv[1]) : 600;
     uint64_t rng = argc > 2 ? strtoull(argv[2], NULL, 10) : 7u;
-    for (int i = 0; i < configs; i++) run_config(&rng, i);
+    for (int i = 0; i < configs; i++) run_config(&rng, i, 0);
+    /* large enough for the kernel to use the worker threads (small problems stay on the caller) */
+    for (int i = 0; i < configs / 4; i++) run_config(&rng, configs + i, 1e5);
     run_bench_shapes(&rng);
     EXPECT_OK(rrconv_set_num_threads(0));
     printf("isa %s: %d random configurations x 4 thread counts, %ld output elements checked, 7 benchmark shapes\n",
-           rrconv_active_isa(), configs, g_checked);
+           rrconv_active_isa(), configs + configs / 4, g_checked);
     return t_finish("test_fast_forward");
 }

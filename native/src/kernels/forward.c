@@ -22,6 +22,7 @@
 #define FWD_MAX_CB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 4)
 #define FWD_MASK_BUDGET ((int64_t)4 << 20) /* bytes of masks per chunk */
 #define FWD_COORD_LIMIT ((int64_t)1 << 28) /* lane coordinates are int32 */
+#define FWD_SERIAL_MACS 65536.0             /* below this many multiply-adds: no worker threads */
 
 /* ---- scratch --------------------------------------------------------------------------------- */
 
@@ -215,14 +216,22 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     const rr_range_fn compute_fn = dw ? (isa == RR_ISA_AVX512 ? rr_fwd_dw_avx512 : rr_fwd_dw_avx2)
                                       : (isa == RR_ISA_AVX512 ? rr_fwd_oc_avx512 : rr_fwd_oc_avx2);
     const int64_t blocks = dw ? pl.ncb : c->groups * pl.nob;
+    /* waking the workers costs microseconds: tiny problems run on the calling thread */
+    const double macs = (double)c->n * (double)c->oc * (double)(c->oh * c->ow) * (double)c->icpg * (double)pl.taps;
+    const int small = macs < FWD_SERIAL_MACS;
     for (int64_t t0 = 0; t0 < total_tiles; t0 += chunk) {
         pl.tile0 = t0;
         pl.ntiles = total_tiles - t0 < chunk ? total_tiles - t0 : chunk;
         /* spans of tiles: long enough to amortize an item's setup, enough items to share */
         pl.span = pl.ntiles / 8 < 1 ? 1 : pl.ntiles / 8 > 32 ? 32 : pl.ntiles / 8;
         pl.nspans = (pl.ntiles + pl.span - 1) / pl.span;
-        rr_parallel_for(pl.ntiles, masks_fn, &pl);
-        rr_parallel_for(blocks * pl.nspans, compute_fn, &pl);
+        if (small) {
+            masks_fn(&pl, 0, pl.ntiles);
+            compute_fn(&pl, 0, blocks * pl.nspans);
+        } else {
+            rr_parallel_for(pl.ntiles, masks_fn, &pl);
+            rr_parallel_for(blocks * pl.nspans, compute_fn, &pl);
+        }
     }
     fwd_free(&s);
     return RRCONV_OK;
