@@ -31,7 +31,7 @@ static void domain_of(const rr_conv *c, int64_t *rows, int64_t *blocks, int64_t 
         *rows = c->oh;
         *lanes = c->ow;
     }
-    *blocks = (*lanes + 15) / 16;
+    *blocks = (*lanes + 15) / 16 + (flat_domain(c) ? 1 : 0); /* room for any origin */
 }
 
 int64_t rr_bwf_mask_bytes_per_image(const rr_conv *c)
@@ -105,8 +105,8 @@ static void mask_rows(void *vctx, int64_t begin, int64_t end)
         const int32_t *rout_n = x->rout + n * c->oh * c->ow;
         for (int64_t p = 0; p < P->lanes; p++) {
             const int64_t oh = P->flat ? p / c->ow : r, ow = P->flat ? p % c->ow : p;
-            const int64_t b = p / 16;
-            const uint16_t bit = (uint16_t)(1u << (p % 16));
+            const int64_t b = (p + P->origin) / 16;
+            const uint16_t bit = (uint16_t)(1u << ((p + P->origin) % 16));
             const int32_t rv = rout_n[oh * c->ow + ow];
             for (int64_t kh = 0; kh < c->fh; kh++) {
                 const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
@@ -149,7 +149,7 @@ static int fits_int32_lanes(const rr_conv *c)
            c->ow * c->sw + c->fw * c->dw + c->pw + 16 < lim;
 }
 
-rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn mask_fn)
+rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn mask_fn, int allow_origin)
 {
     const rr_conv *c = &q->c;
     rr_bwf_plan P;
@@ -158,6 +158,10 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     P.flat = flat_domain(c);
     domain_of(c, &P.rows, &P.blocks, &P.lanes);
     P.ntaps = c->fh * c->fw;
+    /* flat, and every (n, oc) plane of diff equally aligned: shift the blocks onto 64-byte lines */
+    if (P.flat && allow_origin && (c->oh * c->ow) % 16 == 0)
+        P.origin = (int64_t)(((uintptr_t)q->diff.data / sizeof(float)) % 16);
+    if (P.flat) P.blocks = (P.lanes + P.origin + 15) / 16;
 
     const int64_t per_image = rr_bwf_mask_bytes_per_image(c);
     int64_t batch = RR_BWF_MASK_BATCH_BYTES / (per_image > 0 ? per_image : 1);
@@ -184,7 +188,7 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
         P.src = pk;
         P.src_row = c->sw * pwc;
     } else {
-        P.src = src;
+        P.src = src - P.origin;
         P.src_row = c->iw;
     }
     P.src_c = c->ih * P.src_row;
@@ -206,7 +210,7 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     P.col_off = col_off;
     P.r_lo = r_lo;
     P.r_hi = r_hi;
-    P.diff = (const float *)q->diff.data;
+    P.diff = (const float *)q->diff.data - P.origin;
     P.diff_r = P.flat ? 0 : c->ow;
     P.diff_c = c->oh * c->ow;
     P.diff_n = c->oc * P.diff_c;
@@ -232,19 +236,19 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
 
 static rrconv_status bwf_tile_avx512(const rr_problem *q)
 {
-    return rr_bwf_run(q, rr_bwf_pass_tile_avx512, rr_bwf_mask_rows_avx512);
+    return rr_bwf_run(q, rr_bwf_pass_tile_avx512, rr_bwf_mask_rows_avx512, 1);
 }
 static rrconv_status bwf_dw_avx512(const rr_problem *q)
 {
-    return rr_bwf_run(q, rr_bwf_pass_dw_avx512, rr_bwf_mask_rows_avx512);
+    return rr_bwf_run(q, rr_bwf_pass_dw_avx512, rr_bwf_mask_rows_avx512, 0);
 }
 static rrconv_status bwf_tile_avx2(const rr_problem *q)
 {
-    return rr_bwf_run(q, rr_bwf_pass_tile_avx2, rr_bwf_mask_rows_avx2);
+    return rr_bwf_run(q, rr_bwf_pass_tile_avx2, rr_bwf_mask_rows_avx2, 1);
 }
 static rrconv_status bwf_dw_avx2(const rr_problem *q)
 {
-    return rr_bwf_run(q, rr_bwf_pass_dw_avx2, rr_bwf_mask_rows_avx2);
+    return rr_bwf_run(q, rr_bwf_pass_dw_avx2, rr_bwf_mask_rows_avx2, 0);
 }
 
 rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa)

@@ -40,16 +40,19 @@ void rr_bwf_mask_rows_avx2(void *vctx, int64_t begin, int64_t end)
         uint16_t *m = x->mask + item * Bn * T;
         const int32_t *rin_n = x->rin + n * c->ih * c->iw;
         const int32_t *rout_r = x->rout + n * c->oh * c->ow + (P->flat ? 0 : r * c->ow);
-        __m256i oh_v = _mm256_set1_epi32((int32_t)(P->flat ? 0 : r)), ow_v = lane;
+        __m256i oh_v = _mm256_set1_epi32((int32_t)(P->flat ? 0 : r));
+        __m256i ow_v = _mm256_sub_epi32(lane, _mm256_set1_epi32((int32_t)P->origin)); /* < 0: before pixel 0 */
         if (P->flat) wrap_rows(&oh_v, &ow_v, v_ow);
         for (int64_t b = 0; b < Bn; b++) {
             uint16_t *mb = m + b * T;
             for (int64_t t = 0; t < T; t++) mb[t] = 0;
             for (int h = 0; h < 2; h++) {
-                const int64_t p0 = 16 * b + 8 * h;
+                const int64_t p0 = 16 * b + 8 * h - P->origin; /* pixel of lane 0 */
                 const int64_t left = P->lanes - p0;
-                if (left > 0) {
-                    const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(left < 8 ? left : 8)), lane);
+                if (left > 0 && p0 > -8) {
+                    /* lanes l with 0 <= p0 + l < lanes */
+                    const __m256i pl = _mm256_add_epi32(lane, _mm256_set1_epi32((int32_t)p0));
+                    const __m256i valid = in_range(pl, _mm256_set1_epi32((int32_t)P->lanes));
                     const __m256i rv = _mm256_maskload_epi32(rout_r + p0, valid);
                     for (int64_t kh = 0; kh < c->fh; kh++) {
                         const __m256i ih_v = _mm256_add_epi32(_mm256_mullo_epi32(oh_v, _mm256_set1_epi32((int32_t)c->sh)),

@@ -23,7 +23,8 @@ void rr_bwf_mask_rows_avx512(void *vctx, int64_t begin, int64_t end)
         const int32_t *rin_n = x->rin + n * c->ih * c->iw;
         const int32_t *rout_r = x->rout + n * c->oh * c->ow + (P->flat ? 0 : r * c->ow);
         /* (oh, ow) of the lanes of block 0, advanced by 16 pixels per block */
-        __m512i oh_v = _mm512_set1_epi32((int32_t)(P->flat ? 0 : r)), ow_v = lane;
+        __m512i oh_v = _mm512_set1_epi32((int32_t)(P->flat ? 0 : r));
+        __m512i ow_v = _mm512_sub_epi32(lane, _mm512_set1_epi32((int32_t)P->origin)); /* < 0: before pixel 0 */
         if (P->flat) {
             for (;;) {
                 const __mmask16 wrap = _mm512_cmpge_epi32_mask(ow_v, v_ow);
@@ -33,9 +34,11 @@ void rr_bwf_mask_rows_avx512(void *vctx, int64_t begin, int64_t end)
             }
         }
         for (int64_t b = 0; b < Bn; b++) {
-            const int64_t left = P->lanes - 16 * b;
-            const __mmask16 valid = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
-            const __m512i rv = _mm512_maskz_loadu_epi32(valid, rout_r + 16 * b);
+            const int64_t p0 = 16 * b - P->origin; /* pixel of lane 0 */
+            const int64_t left = P->lanes - p0;
+            __mmask16 valid = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
+            if (p0 < 0) valid &= (__mmask16)(0xFFFFu << -p0);
+            const __m512i rv = _mm512_maskz_loadu_epi32(valid, rout_r + p0);
             uint16_t *mb = m + b * T;
             for (int64_t kh = 0; kh < c->fh; kh++) {
                 const __m512i ih_v = _mm512_add_epi32(_mm512_mullo_epi32(oh_v, _mm512_set1_epi32((int32_t)c->sh)),
@@ -50,10 +53,10 @@ void rr_bwf_mask_rows_avx512(void *vctx, int64_t begin, int64_t end)
                         const __mmask16 ok = _mm512_mask_cmplt_epu32_mask(okh, iw_v, v_iw);
                         __m512i iv;
                         if (c->sw == 1 && P->flat) {
-                            iv = _mm512_maskz_loadu_epi32(ok, rin_n + 16 * b + P->row_off0[kh] + kw * c->dw - c->pw);
+                            iv = _mm512_maskz_loadu_epi32(ok, rin_n + p0 + P->row_off0[kh] + kw * c->dw - c->pw);
                         } else if (c->sw == 1) {
                             const int64_t ih = r * c->sh - c->ph + kh * c->dh; /* okh != 0: inside */
-                            iv = _mm512_maskz_loadu_epi32(ok, rin_n + ih * c->iw + 16 * b + kw * c->dw - c->pw);
+                            iv = _mm512_maskz_loadu_epi32(ok, rin_n + ih * c->iw + p0 + kw * c->dw - c->pw);
                         } else {
                             const __m512i idx = _mm512_add_epi32(_mm512_mullo_epi32(ih_v, v_iw), iw_v);
                             iv = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), ok, idx, rin_n, 4);

@@ -33,6 +33,9 @@ typedef struct rr_bwf_plan {
     int flat;                 /* pixel domain flattened (see above) */
     int64_t rows, blocks;     /* R, Bn */
     int64_t lanes;            /* valid lanes per row: OW, or OH*OW when flat */
+    int64_t origin;           /* flat only (else 0): lane l of block b is pixel 16b + l - origin, chosen
+                                 so that diff blocks start on 64-byte boundaries; src and diff below
+                                 point origin elements before the tensors */
     int64_t ntaps;            /* FH*FW */
 
     /* image batch [n0, n1) being processed; masks cover only this batch */
@@ -69,10 +72,11 @@ typedef struct rr_bwf_mask_ctx {
 /*
  * Builds the plan of normalized problem q (packs src if needed, computes masks batch by batch with
  * mask_rows, or the portable loop if NULL or the coordinates do not fit in int32 lanes) and calls
- * pass once per image batch. Returns RRCONV_OUT_OF_MEMORY (nothing written) if the scratch cannot
+ * pass once per image batch. allow_origin: the pass handles a non-zero origin (its diff loads are
+ * masked by the tap bits). Returns RRCONV_OUT_OF_MEMORY (nothing written) if the scratch cannot
  * be allocated.
  */
-rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn mask_rows);
+rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn mask_rows, int allow_origin);
 
 /* The AVX-512 and AVX2 mask builders (rr_range_fn over rr_bwf_mask_ctx). */
 void rr_bwf_mask_rows_avx512(void *ctx, int64_t begin, int64_t end);
