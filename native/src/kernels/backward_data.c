@@ -294,6 +294,15 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     pack_weights(p, &pl, wpack);
     pl.wpack = wpack;
     pl.colmask = colmask;
+    if (c->sw >= 2 && c->sw <= 4) {
+        for (int64_t r = 0; r < c->sw; r++) {
+            for (int64_t q = 0; q < 16; q++) {
+                const int64_t pos = 16 * r + q;
+                pl.stride_idx[r][q] = (int32_t)(pos / c->sw);
+                if (pos % c->sw == 0) pl.stride_mask[r] |= (uint16_t)(1u << q);
+            }
+        }
+    }
     pl.finite_w = 1;
     for (int64_t i = 0; i < wcount; i++) {
         if (!isfinite(wpack[i])) {

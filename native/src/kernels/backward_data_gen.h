@@ -87,6 +87,8 @@ typedef struct bd_plan {
     int32_t *counts;             /* [batch images][nchunks]: listed taps */
     int64_t n0, nimg;            /* the image batch being processed */
     int32_t finite_w;            /* every packed weight is finite (see BD_FMA_FINITE) */
+    int32_t stride_idx[4][16];   /* 2 <= sw <= 4: run s of 16 row floats takes lane stride_idx[s][q]... */
+    uint16_t stride_mask[4];     /* ... at the positions q set here (q + 16*s a multiple of sw) */
     const float *wpack;          /* generic: [G][nicb][FH*FW][OCPG][icb], zero-padded icg >= ICPG;
                                     depthwise: [ncb][FH*FW][dw_cb], zero-padded g >= G */
 } bd_plan;

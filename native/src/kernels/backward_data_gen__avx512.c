@@ -37,6 +37,23 @@ static inline uint16_t bd_tap_bits(const int32_t *jh, const int32_t *jw, const i
     return (uint16_t)_mm512_mask_cmpeq_epi32_mask(k, ro, _mm512_loadu_si512(rv));
 }
 
+/*
+ * p[l*sw] = v[l] for l < n (2 <= sw <= 4): each run of 16 floats of the row gets its lanes by one
+ * permute and one masked store, with the plan's tables; every float written is a real element.
+ */
+static inline void bd_store_strided(const bd_plan *pl, float *p, __m512 v, int32_t n, int64_t sw)
+{
+    const int64_t span = (int64_t)(n - 1) * sw + 1;
+    for (int s = 0; s * 16 < span; s++) {
+        unsigned bits = pl->stride_mask[s];
+        if (span - s * 16 < 16) bits &= (1u << (span - s * 16)) - 1u;
+        const __m512 x = _mm512_permutexvar_ps(_mm512_loadu_si512(pl->stride_idx[s]), v);
+        _mm512_mask_storeu_ps(p + s * 16, (__mmask16)bits, x);
+    }
+}
+
+#define BD_STORE_STRIDED(pl, p, v, n, s) bd_store_strided((pl), (p), (v), (n), (s))
+
 #include "backward_data_gen_body.h"
 
 /*

@@ -19,6 +19,8 @@
  *   BD_FN(name)       name with the ISA suffix
  *   BD_TILES(X)       the generic tiles, X(icb, nbt) each; BD_DW_CB, BD_DW_NB the depthwise tile
  *   BD_SPLIT_FINITE   1: also build BD_FMA_FINITE variants, run when the weights are all finite
+ *   BD_STORE_STRIDED(pl, p, v, n, s)  optional, for 2 <= s <= 4: stores lanes 0..n-1 of v at p[0],
+ *                     p[s], p[2s], ... (the plan's stride_idx / stride_mask tables)
  * and the function
  *   BD_BITS bd_tap_bits(jh, jw, rv, nvalid, offh, offw, rout_at, oh, ow)
  *     bit l set iff l < nvalid, 0 <= jh[l]+offh < oh, 0 <= jw[l]+offw < ow and
@@ -89,13 +91,20 @@ void BD_FN(rr_bd_masks)(void *vplan, int64_t begin, int64_t end)
 }
 
 /* Stores acc (lanes of block blk) into the [IH, IW] plane o. */
-static inline __attribute__((always_inline)) void BD_FN(store_block)(float *o, const bd_block *blk, int64_t sw,
-                                                                      BD_VEC acc)
+static inline __attribute__((always_inline)) void BD_FN(store_block)(const bd_plan *pl, float *o,
+                                                                      const bd_block *blk, int64_t sw, BD_VEC acc)
 {
     if (sw == 1) {
         if (blk->nvalid == BD_VL) BD_STOREU(o + blk->obase, acc);
         else BD_STOREN(o + blk->obase, acc, blk->nvalid);
     } else {
+#ifdef BD_STORE_STRIDED
+        if (sw <= 4) {
+            BD_STORE_STRIDED(pl, o + blk->obase, acc, blk->nvalid, sw);
+            return;
+        }
+#endif
+        (void)pl;
         float tmp[BD_VL];
         BD_STOREU(tmp, acc);
         for (int32_t l = 0; l < blk->nvalid; l++) o[blk->obase + l * sw] = tmp[l];
@@ -166,7 +175,7 @@ static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl,
 #pragma GCC unroll 8
         for (int b = 0; b < NB; b++) {
             if (b >= ch->nb) break;
-            BD_FN(store_block)(o, &pl->blocks[ch->blk0 + b], c->sw, acc[i][b]);
+            BD_FN(store_block)(pl, o, &pl->blocks[ch->blk0 + b], c->sw, acc[i][b]);
         }
     }
 }
@@ -241,7 +250,7 @@ static inline __attribute__((always_inline)) void BD_FN(dw_tile)(const bd_plan *
 #pragma GCC unroll 8
         for (int b = 0; b < NB; b++) {
             if (b >= ch->nb) break;
-            BD_FN(store_block)(o, &pl->blocks[ch->blk0 + b], 1, acc[i][b]);
+            BD_FN(store_block)(pl, o, &pl->blocks[ch->blk0 + b], 1, acc[i][b]);
         }
     }
 }
