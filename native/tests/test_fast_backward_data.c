@@ -65,7 +65,8 @@ static config make_config(uint64_t *rng, int index)
         const int64_t fw = big ? t_int(rng, 1, 13) : t_int(rng, 1, 7);
         const int64_t sh = row_mode || t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3);
         const int64_t sw = row_mode || t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3);
-        const int64_t dh = row_mode || t_int(rng, 0, 1) ? 1 : t_int(rng, 2, 3), dw = t_int(rng, 0, 1) ? 1 : t_int(rng, 2, 3);
+        const int64_t dh = row_mode || t_int(rng, 0, 1) ? 1 : t_int(rng, 2, 3);
+        const int64_t dw = t_int(rng, 0, 1) ? 1 : t_int(rng, 2, 3);
         int64_t ph = t_int(rng, 0, fh + 1), pw = t_int(rng, 0, fw + 1);
         const int same = sw == 1 && sh == 1 && (fw % 2) == 1 && t_int(rng, 0, 2) == 0;
         if (same) {
@@ -365,7 +366,8 @@ static void test_bench_shapes(uint64_t *rng)
             for (int64_t y = 0; y < d.oh; y++)
                 for (int64_t x = 0; x < d.ow; x++) {
                     const int64_t iy = y * d.stride_h, ix = x * d.stride_w;
-                    rout[y * d.ow + x] = blocky ? 1 + (iy >= 9 && iy < 30 && ix >= 5 && ix < 20) : (int32_t)t_int(rng, 1, 3);
+                    rout[y * d.ow + x] =
+                        blocky ? 1 + (iy >= 9 && iy < 30 && ix >= 5 && ix < 20) : (int32_t)t_int(rng, 1, 3);
                 }
             d.algorithm = RRCONV_ALGO_REFERENCE;
             EXPECT_OK(rrconv_set_num_threads(2));

@@ -17,8 +17,8 @@
  * Depthwise (ICPG == OCPG == 1) with flattened blocks has its own tile: dw_cb channels x nbt blocks,
  * the blocks of a chunk being consecutive pixels.
  *
- * Depthwise with stride 1, dilation_h 1 and FH in {3, 5, ..., 13} on AVX-512 ("row" mode) shares each diff
- * load across the output rows it reaches: a chunk is RR_BD_DWR_R(FH) rows x 2 column blocks (block
+ * Depthwise with stride 1, dilation_h 1 and FH in {3, 5, ..., 13} on AVX-512 ("row" mode) shares each
+ * diff load across the output rows it reaches: a chunk is RR_BD_DWR_R(FH) rows x 2 column blocks (block
  * 2*i + j = row i, column block j; a missing column block is a dummy with nvalid 0), its masks are
  * kept for every tap (no list), tap index kw*FH + kh.
  */
