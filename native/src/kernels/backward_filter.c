@@ -2,9 +2,10 @@
  * backward_filter.c -- picks the fast backward_filter kernel (see kernels.h) and builds its plan
  * (backward_filter_plan.h): src phase packing for stride_w > 1, tap predicate bits per image.
  *
- * Kernels: `tile` (dense and grouped: a block of up to 4 output x 4 input channels per item, AVX2
- * 4x2) and `dw` (icpg == 1: depthwise and channel multipliers; one channel pair, one kh and up to 8
- * kw per item), each for AVX-512 and AVX2. The scalar ISA level keeps the reference loop.
+ * Kernels: `tile` (dense and grouped: a block of up to 6 output x 4 input channels per item, AVX2
+ * 4 x 2) and `dw` (icpg == 1: depthwise and channel multipliers; a pair of channels and up to 12
+ * taps of at most 3 kh per item, AVX2 one channel and up to 9 taps), each for AVX-512 and AVX2, and
+ * a mask builder per ISA. The scalar ISA level keeps the reference loop.
  */
 #include "backward_filter_plan.h"
 
@@ -12,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Masks of at most this many bytes are built at once; bigger problems run in image batches. */
+/* Masks of at most this many bytes are built at once; bigger problems run in image batches
+   (overridable at build time, which the batch test does). */
+#ifndef RR_BWF_MASK_BATCH_BYTES
 #define RR_BWF_MASK_BATCH_BYTES ((int64_t)32 << 20)
+#endif
 /* A single image's mask may not exceed this (else the reference loop runs). */
 #define RR_BWF_MASK_IMAGE_MAX ((int64_t)1 << 30)
 

@@ -4,8 +4,9 @@
  * Item: (g, block of up to 4 ocg, block of up to 2 icg, chunk of up to TC taps). Per 8-lane half of a
  * pixel block and tap: 4 diff + 2 src masked loads (one lane mask from the tap's predicate bits) and
  * 8 FMAs into 8 ymm accumulators. Both factors are loaded with the mask, so a masked-off lane adds
- * 0*0 = +0 and leaves its accumulator as it was (no blend needed); such loads never fault. The pixel domain is walked in chunks that stay in L1; the accumulators of
- * the chunk's taps live in a small stack array between chunks.
+ * 0*0 = +0 and leaves its accumulator as it was (no blend needed; at most a -0 lane turns +0);
+ * such loads never fault. The pixel domain is walked in chunks that stay in L1; the accumulators
+ * of the chunk's taps live in a small stack array between chunks.
  */
 #include "backward_filter_plan.h"
 
