@@ -37,6 +37,13 @@ final class BenchCommand implements Command {
     static final int REFERENCE_MAX_REPS = 3;
     /** ... and at most this many warm-up runs. */
     static final int REFERENCE_MAX_WARMUP = 1;
+    /**
+     * The Java backend's loops need the JIT: when there is a warm-up at all, it lasts at least this long on
+     * that backend (a few calls are not enough for C2 to compile them).
+     */
+    static final long JAVA_MIN_WARMUP_NANOS = 1_000_000_000L;
+    /** ... but at most this many calls. */
+    static final int JAVA_MAX_WARMUP_CALLS = 200;
 
     private static final Set<String> OPTIONS = Set.of("shapes", "ops", "backends", "threads", "mask", "mask-dtype",
             "warmup", "reps", "json", "plot", "seed");
@@ -80,7 +87,8 @@ final class BenchCommand implements Command {
                   --mask KIND        random (default): each pixel uniformly in {1,2,3};
                                      blocky: a few rectangles per image
                   --mask-dtype T     int32 (default) | uint8
-                  --warmup N         untimed calls before timing, >= 0 (default: 2)
+                  --warmup N         untimed calls before timing, >= 0 (default: 2); on the java
+                                     backend, if N > 0, at least 1 s of them (its JIT needs it)
                   --reps N           timed calls, >= 1 (default: 5); the median is reported
                   --seed S           seed of the data and masks (default: 1)
                   --json FILE        also write the results as a JSON array of objects
@@ -111,6 +119,10 @@ final class BenchCommand implements Command {
             return t == BenchProblem.Target.REFERENCE ? Math.min(warmup, REFERENCE_MAX_WARMUP) : warmup;
         }
 
+        long warmupNanosOf(BenchProblem.Target t) {
+            return t == BenchProblem.Target.JAVA && warmup > 0 ? JAVA_MIN_WARMUP_NANOS : 0;
+        }
+
         int repsOf(BenchProblem.Target t) {
             return t == BenchProblem.Target.REFERENCE ? Math.min(reps, REFERENCE_MAX_REPS) : reps;
         }
@@ -130,13 +142,17 @@ final class BenchCommand implements Command {
         }
         String machine = machine(plan);
         out.println("rrconv bench: " + machine);
+        List<String> notes = new ArrayList<>();
+        if (plan.warmupNanosOf(BenchProblem.Target.JAVA) > 0 && plan.targets().contains(BenchProblem.Target.JAVA)) {
+            notes.add("java: warm-up of at least 1 s, for its JIT");
+        }
+        BenchProblem.Target ref = BenchProblem.Target.REFERENCE;
+        if (plan.targets().contains(ref) && (plan.repsOf(ref) < plan.reps() || plan.warmupOf(ref) < plan.warmup())) {
+            notes.add(String.format(Locale.ROOT, "reference, which is slow: %d + %d", plan.warmupOf(ref), plan.repsOf(ref)));
+        }
         out.printf(Locale.ROOT, "mask %s (%s), seed %d; %d warm-up + %d timed calls per line, median%s%n",
                 plan.masks().cliName(), plan.maskType(), plan.seed(), plan.warmup(), plan.reps(),
-                plan.targets().contains(BenchProblem.Target.REFERENCE) && (plan.repsOf(BenchProblem.Target.REFERENCE)
-                        < plan.reps() || plan.warmupOf(BenchProblem.Target.REFERENCE) < plan.warmup())
-                        ? String.format(Locale.ROOT, " (reference, which is slow: %d + %d)",
-                                plan.warmupOf(BenchProblem.Target.REFERENCE), plan.repsOf(BenchProblem.Target.REFERENCE))
-                        : "");
+                notes.isEmpty() ? "" : " (" + String.join("; ", notes) + ")");
         out.flush();
 
         List<BenchResult> results = measure(plan, err);
@@ -182,7 +198,8 @@ final class BenchCommand implements Command {
                                 err.flush();
                                 double ms;
                                 try {
-                                    ms = medianMillis(problem.call(op, target), plan.warmupOf(target), plan.repsOf(target));
+                                    ms = medianMillis(problem.call(op, target), plan.warmupOf(target),
+                                            plan.warmupNanosOf(target), plan.repsOf(target));
                                 } catch (RuntimeException | Error e) {
                                     err.println(" failed"); // end the progress line before the error message
                                     throw e;
@@ -204,12 +221,14 @@ final class BenchCommand implements Command {
     }
 
     /**
-     * Calls {@code call} {@code warmup} times, then times {@code reps} calls.
+     * Calls {@code call} {@code warmup} times, and on until {@code warmupNanos} have passed (at most
+     * {@link #JAVA_MAX_WARMUP_CALLS} calls), then times {@code reps} calls.
      *
      * @return the median time of the timed calls in milliseconds (the mean of the middle two for an even count)
      */
-    static double medianMillis(Runnable call, int warmup, int reps) {
-        for (int i = 0; i < warmup; i++) {
+    static double medianMillis(Runnable call, int warmup, long warmupNanos, int reps) {
+        long start = System.nanoTime();
+        for (int i = 0; i < warmup || (i < JAVA_MAX_WARMUP_CALLS && System.nanoTime() - start < warmupNanos); i++) {
             call.run();
         }
         long[] ns = new long[reps];

@@ -285,9 +285,21 @@ class BenchCommandTest {
     @Test
     void medianOfTimedCallsAfterWarmup() {
         int[] calls = {0};
-        double ms = BenchCommand.medianMillis(() -> calls[0]++, 2, 5);
+        double ms = BenchCommand.medianMillis(() -> calls[0]++, 2, 0, 5);
         assertEquals(7, calls[0]);
         assertTrue(ms >= 0);
+        // a timed warm-up keeps calling (up to the cap) until the time has passed
+        int[] slow = {0};
+        long t0 = System.nanoTime();
+        BenchCommand.medianMillis(() -> {
+            slow[0]++;
+            long until = System.nanoTime() + 1_000_000;
+            while (System.nanoTime() < until) {
+                Thread.onSpinWait();
+            }
+        }, 1, 30_000_000L, 1);
+        assertTrue(System.nanoTime() - t0 >= 30_000_000L);
+        assertTrue(slow[0] >= 2 && slow[0] <= BenchCommand.JAVA_MAX_WARMUP_CALLS + 1, "calls: " + slow[0]);
     }
 
     @Test
