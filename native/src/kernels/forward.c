@@ -27,24 +27,29 @@
 /* ---- scratch --------------------------------------------------------------------------------- */
 
 typedef struct fwd_scratch {
-    void *blocks[6];
+    void *blocks[8];
     int count;
+    rrconv_status status; /* of the failed allocation */
 } fwd_scratch;
 
 static void *fwd_alloc(fwd_scratch *s, int64_t count, int64_t esize, const char *what)
 {
     int64_t bytes;
     if (count < 1) count = 1;
+    if (s->count >= (int)(sizeof s->blocks / sizeof s->blocks[0])) {
+        s->status = rr_fail(RRCONV_INTERNAL_ERROR, "rrconv_forward_f32: too many scratch blocks (%s)", what);
+        return NULL;
+    }
     if (__builtin_mul_overflow(count, esize, &bytes) || __builtin_add_overflow(bytes, 63, &bytes) ||
         (uint64_t)bytes > SIZE_MAX) {
-        rr_fail(RRCONV_OUT_OF_MEMORY, "rrconv_forward_f32: scratch for %s (%" PRId64 " elements) is too large",
+        s->status = rr_fail(RRCONV_OUT_OF_MEMORY, "rrconv_forward_f32: scratch for %s (%" PRId64 " elements) is too large",
                 what, count);
         return NULL;
     }
     bytes -= bytes % 64;
     void *mem = aligned_alloc(64, (size_t)bytes);
     if (mem == NULL) {
-        rr_fail(RRCONV_OUT_OF_MEMORY, "rrconv_forward_f32: could not allocate %" PRId64 " bytes of scratch for %s",
+        s->status = rr_fail(RRCONV_OUT_OF_MEMORY, "rrconv_forward_f32: could not allocate %" PRId64 " bytes of scratch for %s",
                 bytes, what);
         return NULL;
     }
@@ -66,9 +71,12 @@ typedef struct phase_ctx {
     float *src_pk;
     const int32_t *rin;    /* normalized rin [N][IH][IW] */
     int32_t *rin_pk;
+    const uint8_t *row_used;   /* [IH]: some tap reads this input row */
+    const uint8_t *phase_used; /* [sw]: some tap reads this phase */
 } phase_ctx;
 
-/* Items: rows (n, ic, ih) of src, then rows (n, ih) of rin. Unused slots are zeroed. */
+/* Items: rows (n, ic, ih) of src, then rows (n, ih) of rin. Unused slots are zeroed; rows and
+ * phases that no tap reads are left alone (never read). */
 static void phase_rows(void *vctx, int64_t begin, int64_t end)
 {
     const phase_ctx *x = (const phase_ctx *)vctx;
@@ -76,11 +84,13 @@ static void phase_rows(void *vctx, int64_t begin, int64_t end)
     const int64_t sw = c->sw, pw = x->pl->pw, plane = x->pl->plane;
     const int64_t src_rows = c->n * c->ic * c->ih;
     for (int64_t row = begin; row < end; row++) {
+        if (!x->row_used[row % c->ih]) continue;
         if (row < src_rows) {
             const int64_t nc = row / c->ih, ih = row % c->ih;
             const float *s = x->src + row * c->iw;
             float *d = x->src_pk + nc * x->pl->src_chan + ih * pw;
             for (int64_t r = 0; r < sw; r++) {
+                if (!x->phase_used[r]) continue;
                 float *dr = d + r * plane;
                 int64_t j = 0;
                 for (int64_t iw = r; iw < c->iw; iw += sw) dr[j++] = s[iw];
@@ -91,6 +101,7 @@ static void phase_rows(void *vctx, int64_t begin, int64_t end)
             const int32_t *s = x->rin + r2 * c->iw;
             int32_t *d = x->rin_pk + n * sw * plane + ih * pw;
             for (int64_t r = 0; r < sw; r++) {
+                if (!x->phase_used[r]) continue;
                 int32_t *dr = d + r * plane;
                 int64_t j = 0;
                 for (int64_t iw = r; iw < c->iw; iw += sw) dr[j++] = s[iw];
@@ -115,6 +126,7 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     fwd_scratch s;
     memset(&pl, 0, sizeof pl);
     s.count = 0;
+    s.status = RRCONV_OUT_OF_MEMORY;
     pl.c = *c;
     pl.lanes = isa == RR_ISA_AVX512 ? 16 : 8;
     const int dw = c->icpg == 1 && c->ocpg == 1;
@@ -162,6 +174,18 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
         if (x.src_pk == NULL) goto fail;
         x.rin_pk = (int32_t *)fwd_alloc(&s, c->n * pl.src_chan, 4, "rin phase planes");
         if (x.rin_pk == NULL) goto fail;
+        uint8_t *used = (uint8_t *)fwd_alloc(&s, c->ih + c->sw, 1, "row flags");
+        if (used == NULL) goto fail;
+        memset(used, 0, (size_t)(c->ih + c->sw));
+        for (int64_t kh = 0; kh < c->fh; kh++) {
+            for (int64_t oh = 0; oh < c->oh; oh++) {
+                const int64_t ih = oh * c->sh + khoff[kh];
+                if (ih >= 0 && ih < c->ih) used[ih] = 1;
+            }
+        }
+        for (int64_t kw = 0; kw < c->fw; kw++) used[c->ih + (kw * c->dw - c->pw - (int64_t)q[kw] * c->sw)] = 1;
+        x.row_used = used;
+        x.phase_used = used + c->ih;
         pl.src = x.src_pk;
         pl.rin = x.rin_pk;
         /* allocate everything before the first parallel pass; run it below */
@@ -237,7 +261,7 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     return RRCONV_OK;
 fail:
     fwd_free(&s);
-    return RRCONV_OUT_OF_MEMORY;
+    return s.status;
 }
 
 static rrconv_status forward_direct_avx512(const rr_problem *p)
