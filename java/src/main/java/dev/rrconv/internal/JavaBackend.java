@@ -5,6 +5,7 @@ import dev.rrconv.ConvShape;
 import dev.rrconv.Tensor;
 import dev.rrconv.internal.javaimpl.BackwardDataLoops;
 import dev.rrconv.internal.javaimpl.BackwardFilterLoops;
+import dev.rrconv.internal.javaimpl.DepthwiseLoops;
 import dev.rrconv.internal.javaimpl.ForwardLoops;
 import dev.rrconv.internal.javaimpl.ReferenceLoops;
 
@@ -14,7 +15,7 @@ import dev.rrconv.internal.javaimpl.ReferenceLoops;
  * (the caller plus a shared daemon pool), and writes the output. Results are bitwise identical for
  * every thread count. See {@code dev.rrconv.internal.javaimpl} for the loops.
  *
- * <p>Problems whose packed planes would not fit in a Java array run on the straightforward
+ * <p>Depthwise problems with enough channels run channels-last ({@link DepthwiseLoops}). Problems whose packed planes would not fit in a Java array run on the straightforward
  * {@link ReferenceLoops} instead.
  */
 public final class JavaBackend implements ConvBackend {
@@ -22,6 +23,10 @@ public final class JavaBackend implements ConvBackend {
     @Override
     public void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst) {
         try {
+            if (DepthwiseLoops.applies(s, p)) {
+                DepthwiseLoops.forward(s, p, src, filter, rin, rout, dst, Backends.threads());
+                return;
+            }
             ForwardLoops.run(s, p, src, filter, rin, rout, dst, Backends.threads());
         } catch (ArithmeticException tooLarge) {
             ReferenceLoops.forward(s, p, src, filter, rin, rout, dst);
@@ -32,6 +37,10 @@ public final class JavaBackend implements ConvBackend {
     public void backwardData(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
                              Tensor gradSrc) {
         try {
+            if (DepthwiseLoops.applies(s, p)) {
+                DepthwiseLoops.backwardData(s, p, filter, diff, rin, rout, gradSrc, Backends.threads());
+                return;
+            }
             BackwardDataLoops.run(s, p, filter, diff, rin, rout, gradSrc, Backends.threads());
         } catch (ArithmeticException tooLarge) {
             ReferenceLoops.backwardData(s, p, filter, diff, rin, rout, gradSrc);
@@ -42,6 +51,10 @@ public final class JavaBackend implements ConvBackend {
     public void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
                                Tensor gradFilter) {
         try {
+            if (DepthwiseLoops.applies(s, p)) {
+                DepthwiseLoops.backwardFilter(s, p, src, diff, rin, rout, gradFilter, Backends.threads());
+                return;
+            }
             BackwardFilterLoops.run(s, p, src, diff, rin, rout, gradFilter, Backends.threads());
         } catch (ArithmeticException tooLarge) {
             ReferenceLoops.backwardFilter(s, p, src, diff, rin, rout, gradFilter);

@@ -148,4 +148,36 @@ final class Kernels {
         }
         return s;
     }
+
+    /** {@code acc[i] = acc[i] + (double) (w[wo+i] * x[xo+i])} for {@code i < len}. */
+    static void axpy(double[] acc, float[] w, int wo, float[] x, int xo, int len) {
+        for (int i = 0; i < len; i++) {
+            acc[i] = acc[i] + (double) (w[wo + i] * x[xo + i]);
+        }
+    }
+
+    /**
+     * Two taps in one pass: {@code acc[i] = (acc[i] + (double) (w0[wo0+i] * x0[xo0+i])) + (double) (w1[wo1+i] *
+     * x1[xo1+i])} for {@code i < len}: the same sums as two {@link #axpy} calls in sequence.
+     */
+    static void axpy2(double[] acc, float[] w0, int wo0, float[] x0, int xo0, float[] w1, int wo1, float[] x1, int xo1,
+                      int len) {
+        for (int i = 0; i < len; i++) {
+            acc[i] = acc[i] + (double) (w0[wo0 + i] * x0[xo0 + i]) + (double) (w1[wo1 + i] * x1[xo1 + i]);
+        }
+    }
+
+    /** {@code out[off+i] = (float) acc[i]} for {@code i < len}. */
+    static void toFloat(float[] out, int off, double[] acc, int len) {
+        for (int i = 0; i < len; i++) {
+            out[off + i] = (float) acc[i];
+        }
+    }
+
+    /** {@code acc[ao+i] = acc[ao+i] + (double) (x[xo+i] * d[dOff+i])} for {@code i < len}. */
+    static void productAccumulate(double[] acc, int ao, float[] x, int xo, float[] d, int dOff, int len) {
+        for (int i = 0; i < len; i++) {
+            acc[ao + i] = acc[ao + i] + (double) (x[xo + i] * d[dOff + i]);
+        }
+    }
 }

@@ -1,0 +1,393 @@
+package dev.rrconv.internal.javaimpl;
+
+import dev.rrconv.ConvParams;
+import dev.rrconv.ConvShape;
+import dev.rrconv.Mode;
+import dev.rrconv.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * Depthwise convolutions (one input and one output channel per group) in channels-last order.
+ *
+ * <p>The region masks are the same for every channel, so each image is packed to
+ * {@code [H][W][C]} (channel fastest; here C = groups) and every (pixel, tap) pair is decided once
+ * for all channels: a tap that is outside the image or whose regions differ is skipped entirely,
+ * and an active tap is one contiguous, auto-vectorized loop over the channels. Skipped taps are never
+ * read, so NaN or infinity there cannot reach a result.
+ *
+ * <p>Sums are in double over float products ({@code acc += (double) (w * x)}), in a fixed order: forward
+ * and backward data add the taps of an output element in ascending {@code (kh, kw)} order; backward
+ * filter adds the pixels of a tap in ascending {@code (n, oh, ow)} order. Threads split only over
+ * disjoint outputs (rows of pixels, or filter rows and channel blocks), so results are bitwise the
+ * same for every thread count.
+ */
+public final class DepthwiseLoops {
+    /** Fewest channels for which this path beats the planar loops. */
+    static final int MIN_CHANNELS = 8;
+    /** Doubles of the backward-filter accumulator of one task (filter row x channel block). */
+    private static final int FILTER_ACC = 4096;
+    /** Channels per packing task. */
+    private static final int PACK_BLOCK = 16;
+
+    private final int n;
+    private final int c;
+    private final int ih;
+    private final int iw;
+    private final int oh;
+    private final int ow;
+    private final int fh;
+    private final int fw;
+    private final int sh;
+    private final int sw;
+    private final int ph;
+    private final int pw;
+    private final int dh;
+    private final int dw;
+    private final boolean flip;
+    private final int inLen;
+    private final int outLen;
+
+    private DepthwiseLoops(ConvShape s, ConvParams p) {
+        n = Math.toIntExact(s.n());
+        c = Math.toIntExact(s.groups());
+        ih = Math.toIntExact(s.ih());
+        iw = Math.toIntExact(s.iw());
+        oh = Math.toIntExact(s.oh());
+        ow = Math.toIntExact(s.ow());
+        fh = Math.toIntExact(s.fh());
+        fw = Math.toIntExact(s.fw());
+        sh = p.strideH();
+        sw = p.strideW();
+        ph = p.padH();
+        pw = p.padW();
+        dh = p.dilationH();
+        dw = p.dilationW();
+        flip = p.mode() == Mode.CONVOLUTION;
+        inLen = Math.multiplyExact(Math.multiplyExact(ih, iw), c);
+        outLen = Math.multiplyExact(Math.multiplyExact(oh, ow), c);
+        Math.multiplyExact(Math.multiplyExact(fh, fw), c);
+    }
+
+    /**
+     * @param s the problem
+     * @param p its parameters
+     * @return true if the problem is depthwise with enough channels for this path to pay
+     */
+    public static boolean applies(ConvShape s, ConvParams p) {
+        return s.icpg() == 1 && s.ocpg() == 1 && s.groups() >= MIN_CHANNELS;
+    }
+
+    /**
+     * dst = rrconv(src, filter) for a depthwise problem; arguments as in {@code ConvBackend.forward}.
+     *
+     * @param threads thread count
+     * @throws ArithmeticException if a packed image would not fit in a Java array
+     */
+    public static void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout,
+                               Tensor dst, int threads) {
+        DepthwiseLoops d = new DepthwiseLoops(s, p);
+        boolean shared = Packing.sharable(src) && Packing.sharable(rin) && Packing.sharable(rout);
+        float[][] x = d.pack(src, d.ih, d.iw, shared ? threads : 1);
+        int[][] inMask = d.masks(rin, d.ih, d.iw);
+        int[][] outMask = d.masks(rout, d.oh, d.ow);
+        float[] w = d.weights(filter);
+        float[][] y = new float[d.n][];
+        for (int i = 0; i < d.n; i++) {
+            y[i] = new float[d.outLen];
+        }
+        Parallel.forEach(d.n * d.oh, threads, t -> d.forwardRow(t / d.oh, t % d.oh, x[t / d.oh], w, inMask[t / d.oh],
+                outMask[t / d.oh], y[t / d.oh]));
+        d.unpack(y, d.oh, d.ow, dst, threads);
+    }
+
+    /**
+     * gradSrc = transposed rrconv of diff for a depthwise problem; arguments as in
+     * {@code ConvBackend.backwardData}.
+     *
+     * @param threads thread count
+     * @throws ArithmeticException if a packed image would not fit in a Java array
+     */
+    public static void backwardData(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
+                                    Tensor gradSrc, int threads) {
+        DepthwiseLoops d = new DepthwiseLoops(s, p);
+        boolean shared = Packing.sharable(diff) && Packing.sharable(rin) && Packing.sharable(rout);
+        float[][] x = d.pack(diff, d.oh, d.ow, shared ? threads : 1);
+        int[][] inMask = d.masks(rin, d.ih, d.iw);
+        int[][] outMask = d.masks(rout, d.oh, d.ow);
+        float[] w = d.weights(filter);
+        float[][] y = new float[d.n][];
+        for (int i = 0; i < d.n; i++) {
+            y[i] = new float[d.inLen];
+        }
+        Parallel.forEach(d.n * d.ih, threads, t -> d.backwardDataRow(t / d.ih, t % d.ih, x[t / d.ih], w,
+                inMask[t / d.ih], outMask[t / d.ih], y[t / d.ih]));
+        d.unpack(y, d.ih, d.iw, gradSrc, threads);
+    }
+
+    /**
+     * gradFilter = d(forward)/d(filter) applied to diff for a depthwise problem; arguments as in
+     * {@code ConvBackend.backwardFilter}.
+     *
+     * @param threads thread count
+     * @throws ArithmeticException if a packed image would not fit in a Java array
+     */
+    public static void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
+                                      Tensor gradFilter, int threads) {
+        DepthwiseLoops d = new DepthwiseLoops(s, p);
+        boolean shared = Packing.sharable(src) && Packing.sharable(diff) && Packing.sharable(rin)
+                && Packing.sharable(rout);
+        float[][] x = d.pack(src, d.ih, d.iw, shared ? threads : 1);
+        float[][] dy = d.pack(diff, d.oh, d.ow, shared ? threads : 1);
+        int[][] inMask = d.masks(rin, d.ih, d.iw);
+        int[][] outMask = d.masks(rout, d.oh, d.ow);
+        // Tasks: (filter row, channel block); each owns its outputs and sums pixels in (n, oh, ow) order.
+        int block = Math.min(d.c, Math.max(16, FILTER_ACC / d.fw / 16 * 16));
+        int blocks = Gather.ceilDiv(d.c, block);
+        if (threads > 1 && d.fh * blocks < 4 * threads) {
+            blocks = Math.min(Gather.ceilDiv(d.c, 8), Gather.ceilDiv(4 * threads, d.fh));
+            block = Gather.ceilDiv(d.c, blocks);
+            blocks = Gather.ceilDiv(d.c, block);
+        }
+        float[] g = new float[Math.multiplyExact(d.fh * d.fw, d.c)];
+        int cb = block;
+        int nb = blocks;
+        Parallel.forEach(d.fh * nb, threads, t -> {
+            int c0 = (t % nb) * cb;
+            d.backwardFilterRow(t / nb, c0, Math.min(d.c, c0 + cb), x, dy, inMask, outMask, g);
+        });
+        d.storeFilter(g, gradFilter);
+    }
+
+    // ---- the loops --------------------------------------------------------------------------------
+
+    /** Output row {@code y} of image {@code img}: {@code out[y, x, :]} for every column. */
+    private void forwardRow(int img, int y, float[] in, float[] w, int[] inMask, int[] outMask, float[] out) {
+        double[] acc = Workspace.get().doubleRows(Workspace.ACC, 1, c)[0];
+        int khLo = clampTap(ph - y * sh, dh, fh);
+        int khHi = tapEnd(ih - 1 + ph - y * sh, dh, fh);
+        for (int x = 0; x < ow; x++) {
+            Arrays.fill(acc, 0, c, 0.0);
+            int region = outMask[y * ow + x];
+            int kwLo = clampTap(pw - x * sw, dw, fw);
+            int kwHi = tapEnd(iw - 1 + pw - x * sw, dw, fw);
+            int pendX = -1;
+            int pendW = 0;
+            for (int kh = khLo; kh < khHi; kh++) {
+                int row = (y * sh - ph + kh * dh) * iw;
+                for (int kw = kwLo; kw < kwHi; kw++) {
+                    int pix = row + x * sw - pw + kw * dw;
+                    if (inMask[pix] != region) {
+                        continue;
+                    }
+                    int xo = pix * c;
+                    int wo = (kh * fw + kw) * c;
+                    if (pendX < 0) {
+                        pendX = xo;
+                        pendW = wo;
+                    } else {
+                        Kernels.axpy2(acc, w, pendW, in, pendX, w, wo, in, xo, c);
+                        pendX = -1;
+                    }
+                }
+            }
+            if (pendX >= 0) {
+                Kernels.axpy(acc, w, pendW, in, pendX, c);
+            }
+            Kernels.toFloat(out, (y * ow + x) * c, acc, c);
+        }
+    }
+
+    /** Input row {@code y} of image {@code img} of grad src. */
+    private void backwardDataRow(int img, int y, float[] diff, float[] w, int[] inMask, int[] outMask, float[] out) {
+        double[] acc = Workspace.get().doubleRows(Workspace.ACC, 1, c)[0];
+        for (int x = 0; x < iw; x++) {
+            Arrays.fill(acc, 0, c, 0.0);
+            int region = inMask[y * iw + x];
+            int pendX = -1;
+            int pendW = 0;
+            for (int kh = 0; kh < fh; kh++) {
+                int th = y + ph - kh * dh;
+                if (th < 0 || th % sh != 0 || th / sh >= oh) {
+                    continue;
+                }
+                int row = th / sh * ow;
+                for (int kw = 0; kw < fw; kw++) {
+                    int tw = x + pw - kw * dw;
+                    if (tw < 0 || tw % sw != 0 || tw / sw >= ow) {
+                        continue;
+                    }
+                    int pix = row + tw / sw;
+                    if (outMask[pix] != region) {
+                        continue;
+                    }
+                    int xo = pix * c;
+                    int wo = (kh * fw + kw) * c;
+                    if (pendX < 0) {
+                        pendX = xo;
+                        pendW = wo;
+                    } else {
+                        Kernels.axpy2(acc, w, pendW, diff, pendX, w, wo, diff, xo, c);
+                        pendX = -1;
+                    }
+                }
+            }
+            if (pendX >= 0) {
+                Kernels.axpy(acc, w, pendW, diff, pendX, c);
+            }
+            Kernels.toFloat(out, (y * iw + x) * c, acc, c);
+        }
+    }
+
+    /** Gradient of filter row {@code kh}, channels {@code [c0, c1)}, into {@code g[(kh*fw + kw)*c + ch]}. */
+    private void backwardFilterRow(int kh, int c0, int c1, float[][] src, float[][] diff, int[][] inMask,
+                                   int[][] outMask, float[] g) {
+        int cb = c1 - c0;
+        double[] acc = Workspace.get().doubleRows(Workspace.ACC, 1, fw * cb)[0];
+        Arrays.fill(acc, 0, fw * cb, 0.0);
+        for (int img = 0; img < n; img++) {
+            float[] x = src[img];
+            float[] d = diff[img];
+            int[] im = inMask[img];
+            int[] om = outMask[img];
+            for (int y = 0; y < oh; y++) {
+                int yy = y * sh - ph + kh * dh;
+                if (yy < 0 || yy >= ih) {
+                    continue;
+                }
+                for (int xq = 0; xq < ow; xq++) {
+                    int region = om[y * ow + xq];
+                    int kwLo = clampTap(pw - xq * sw, dw, fw);
+                    int kwHi = tapEnd(iw - 1 + pw - xq * sw, dw, fw);
+                    int dOff = (y * ow + xq) * c + c0;
+                    for (int kw = kwLo; kw < kwHi; kw++) {
+                        int pix = yy * iw + xq * sw - pw + kw * dw;
+                        if (im[pix] == region) {
+                            Kernels.productAccumulate(acc, kw * cb, x, pix * c + c0, d, dOff, cb);
+                        }
+                    }
+                }
+            }
+        }
+        for (int kw = 0; kw < fw; kw++) {
+            int at = (kh * fw + kw) * c + c0;
+            for (int i = 0; i < cb; i++) {
+                g[at + i] = (float) acc[kw * cb + i];
+            }
+        }
+    }
+
+    /** First tap index {@code k} with {@code k*dil >= need} (need = pad - pos*stride), clamped to {@code [0, taps]}. */
+    private static int clampTap(int need, int dil, int taps) {
+        if (need <= 0) {
+            return 0;
+        }
+        return Math.min(taps, (need + dil - 1) / dil);
+    }
+
+    /** One past the last tap index {@code k} with {@code k*dil <= room}, clamped to {@code [0, taps]}. */
+    private static int tapEnd(int room, int dil, int taps) {
+        if (room < 0) {
+            return 0;
+        }
+        return Math.min(taps, room / dil + 1);
+    }
+
+    // ---- packing ----------------------------------------------------------------------------------
+
+    /** Each image of a 4-D (N, C, h, w) float tensor as a dense {@code [h][w][C]} array. */
+    private float[][] pack(Tensor t, int h, int w, int threads) {
+        float[][] out = new float[n][];
+        int len = Math.multiplyExact(Math.multiplyExact(h, w), c);
+        for (int i = 0; i < n; i++) {
+            out[i] = new float[len];
+        }
+        int blocks = Gather.ceilDiv(c, PACK_BLOCK);
+        Parallel.forEach(n * blocks, threads, task -> {
+            int img = task / blocks;
+            int c0 = (task % blocks) * PACK_BLOCK;
+            int c1 = Math.min(c, c0 + PACK_BLOCK);
+            float[] row = Workspace.get().row(Workspace.ROW, w);
+            float[] dst = out[img];
+            MemorySegment seg = t.segment();
+            for (int ch = c0; ch < c1; ch++) {
+                long base = 4 * (img * t.stride(0) + ch * t.stride(1));
+                for (int y = 0; y < h; y++) {
+                    Packing.readFloats(seg, base + 4 * y * t.stride(2), t.stride(3), row, 0, w);
+                    for (int x = 0, at = y * w * c + ch; x < w; x++, at += c) {
+                        dst[at] = row[x];
+                    }
+                }
+            }
+        });
+        return out;
+    }
+
+    /** Each image of a 3-D mask as a dense {@code [h][w]} int array. */
+    private int[][] masks(Tensor m, int h, int w) {
+        int[][] out = new int[n][];
+        for (int i = 0; i < n; i++) {
+            out[i] = new int[Math.multiplyExact(h, w)];
+            Packing.packMaskGrid(m, i, 0, 1, h, 0, 1, w, w, out[i]);
+        }
+        return out;
+    }
+
+    /** The filter as {@code w[(kh*fw + kw)*c + ch]}, tap (kh, kw) in geometric order (flip applied). */
+    private float[] weights(Tensor filter) {
+        float[] f = Packing.readFilter(filter, Workspace.get());
+        int fhw = fh * fw;
+        float[] w = new float[fhw * c];
+        for (int kh = 0; kh < fh; kh++) {
+            for (int kw = 0; kw < fw; kw++) {
+                int ft = (flip ? fh - 1 - kh : kh) * fw + (flip ? fw - 1 - kw : kw);
+                int at = (kh * fw + kw) * c;
+                for (int ch = 0; ch < c; ch++) {
+                    w[at + ch] = f[ch * fhw + ft];
+                }
+            }
+        }
+        return w;
+    }
+
+    /** Writes channels-last images {@code [h][w][C]} to a 4-D (N, C, h, w) tensor. */
+    private void unpack(float[][] y, int h, int w, Tensor t, int threads) {
+        Output out = Output.of(t, false);
+        int blocks = Gather.ceilDiv(c, PACK_BLOCK);
+        int len = h * w;
+        Parallel.forEach(n * blocks, threads, task -> {
+            int img = task / blocks;
+            int c0 = (task % blocks) * PACK_BLOCK;
+            int c1 = Math.min(c, c0 + PACK_BLOCK);
+            float[][] planes = Workspace.get().rows(Workspace.TMP, PACK_BLOCK, len);
+            float[] src = y[img];
+            for (int pix = 0; pix < len; pix++) {
+                int at = pix * c;
+                for (int ch = c0; ch < c1; ch++) {
+                    planes[ch - c0][pix] = src[at + ch];
+                }
+            }
+            for (int ch = c0; ch < c1; ch++) {
+                out.putRows(img, ch, 0, 1, 0, 1, planes[ch - c0], w, h, w);
+            }
+        });
+        out.flush(threads);
+    }
+
+    /** Writes {@code g[(kh*fw + kw)*c + ch]} to the (G, 1, 1, FH, FW) gradient, undoing the flip. */
+    private void storeFilter(float[] g, Tensor gradFilter) {
+        MemorySegment seg = gradFilter.segment();
+        for (int kh = 0; kh < fh; kh++) {
+            for (int kw = 0; kw < fw; kw++) {
+                long fkh = flip ? fh - 1 - kh : kh;
+                long fkw = flip ? fw - 1 - kw : kw;
+                int at = (kh * fw + kw) * c;
+                for (int ch = 0; ch < c; ch++) {
+                    long off = ch * gradFilter.stride(0) + fkh * gradFilter.stride(3) + fkw * gradFilter.stride(4);
+                    seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, 4 * off, g[at + ch]);
+                }
+            }
+        }
+    }
+}

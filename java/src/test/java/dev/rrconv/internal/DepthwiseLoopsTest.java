@@ -1,0 +1,495 @@
+package dev.rrconv.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.rrconv.ConvParams;
+import dev.rrconv.ConvShape;
+import dev.rrconv.DType;
+import dev.rrconv.Mode;
+import dev.rrconv.Tensor;
+import dev.rrconv.internal.javaimpl.DepthwiseLoops;
+import java.lang.foreign.Arena;
+import java.util.Random;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The channels-last depthwise loops ({@link DepthwiseLoops}) on seeded random depthwise problems: 1 to 40
+ * channels (the backend uses the path from 8 up; the loops themselves take any count), images 1 to 40
+ * wide, kernels up to 7x7, strides and dilations 1 to 3, padding from none to beyond the dilated kernel
+ * (outputs with no tap, taps never inside), both modes, int32 and uint8 masks of several kinds.
+ *
+ * <p>The loops promise a fixed summation order (double sums of float products; taps in ascending
+ * {@code (kh, kw)} order for forward and backward data, pixels in ascending {@code (n, oh, ow)} order for
+ * backward filter), so they are compared bit for bit with plain loops that sum in exactly that order, for
+ * 1, 2, 3 and 7 threads, and within rounding with the double-precision {@link SimpleLoops}. Elements that
+ * no tap reads hold NaN or infinity, which must not reach any output; some problems also put infinities
+ * into weights and inputs that are read, which must come out exactly as the plain loops produce them.
+ */
+class DepthwiseLoopsTest {
+    private static final int[] THREADS = {1, 2, 3, 7};
+    private static final float[] POISON = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+
+    @AfterEach
+    void resetThreads() {
+        Backends.setThreads(0);
+    }
+
+    /** A depthwise problem: sizes, parameters and dense C-order data. */
+    record Problem(ConvShape s, ConvParams p, float[] src, float[] filter, float[] diff, int[] rin, int[] rout,
+                   boolean u8) {
+        @Override
+        public String toString() {
+            return s + " " + p + (u8 ? " uint8" : " int32");
+        }
+    }
+
+    static IntStream seeds() {
+        return IntStream.range(0, 300);
+    }
+
+    @ParameterizedTest
+    @MethodSource("seeds")
+    void randomProblemsMatchTheOrderedLoopsBitForBit(int seed) {
+        Random r = new Random(seed * 0x9E3779B97F4A7C15L + 101);
+        Problem pr = randomProblem(r);
+        int poison = r.nextInt(3); // 0 none, 1 poison what no tap reads, 2 also infinities that are read
+        if (poison > 0) {
+            pr = poisoned(pr, r, poison == 2);
+        }
+        check(pr, r.nextInt(3));
+    }
+
+    @Test
+    void benchmarkLikeShapeThroughTheBackend() {
+        // A small DW-K7: 48 channels, 20x20, 7x7 pad 3, random {1,2,3} masks; the backend picks this path.
+        Random r = new Random(3);
+        ConvParams p = ConvParams.DEFAULT.withPadding(3, 3).withGroups(48);
+        ConvShape s = ConvShape.ofForward(new long[] {2, 48, 20, 20}, new long[] {48, 1, 1, 7, 7}, p);
+        assertTrue(DepthwiseLoops.applies(s, p));
+        Problem pr = problem(r, s, p, 0, false);
+        JavaBackend backend = new JavaBackend();
+        for (int t : THREADS) {
+            Backends.setThreads(t);
+            Tensor dst = out(s.dstShape());
+            backend.forward(s, p, Tensor.ofFloats(pr.src(), s.srcShape()), Tensor.ofFloats(pr.filter(), s.filterShape()),
+                    Tensor.ofInts(pr.rin(), s.rinShape()), Tensor.ofInts(pr.rout(), s.routShape()), dst);
+            assertBitwise("backend forward, " + t + " threads", pr, orderedForward(pr), dst.toFloatArray());
+            Tensor gs = out(s.srcShape());
+            backend.backwardData(s, p, Tensor.ofFloats(pr.filter(), s.filterShape()), Tensor.ofFloats(pr.diff(), s.dstShape()),
+                    Tensor.ofInts(pr.rin(), s.rinShape()), Tensor.ofInts(pr.rout(), s.routShape()), gs);
+            assertBitwise("backend backward data, " + t + " threads", pr, orderedBackwardData(pr), gs.toFloatArray());
+            Tensor gf = out(s.filterShape());
+            backend.backwardFilter(s, p, Tensor.ofFloats(pr.src(), s.srcShape()), Tensor.ofFloats(pr.diff(), s.dstShape()),
+                    Tensor.ofInts(pr.rin(), s.rinShape()), Tensor.ofInts(pr.rout(), s.routShape()), gf);
+            assertBitwise("backend backward filter, " + t + " threads", pr, orderedBackwardFilter(pr), gf.toFloatArray());
+        }
+    }
+
+    @Test
+    void onlyDepthwiseProblemsWithEnoughChannelsSelectThePath() {
+        ConvParams p = ConvParams.DEFAULT.withPadding(1, 1);
+        assertTrue(DepthwiseLoops.applies(shape(p.withGroups(8), 8, 1, 1), p.withGroups(8)));
+        assertTrue(!DepthwiseLoops.applies(shape(p.withGroups(4), 4, 1, 1), p.withGroups(4)));
+        assertTrue(!DepthwiseLoops.applies(shape(p.withGroups(8), 8, 1, 2), p.withGroups(8)));
+        assertTrue(!DepthwiseLoops.applies(shape(p.withGroups(8), 8, 2, 1), p.withGroups(8)));
+        assertTrue(!DepthwiseLoops.applies(shape(p, 1, 16, 16), p));
+    }
+
+    private static ConvShape shape(ConvParams p, int groups, int icpg, int ocpg) {
+        return ConvShape.ofForward(new long[] {1, (long) groups * icpg, 5, 5}, new long[] {groups, ocpg, icpg, 3, 3}, p);
+    }
+
+    // ---- checking ---------------------------------------------------------------------------------
+
+    private static void check(Problem pr, int layout) {
+        ConvShape s = pr.s();
+        float[] wantF = orderedForward(pr);
+        float[] wantD = orderedBackwardData(pr);
+        float[] wantW = orderedBackwardFilter(pr);
+        assertNear("forward", pr, wantF, SimpleLoops.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout()));
+        assertNear("backward data", pr, wantD,
+                SimpleLoops.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout()));
+        assertNear("backward filter", pr, wantW,
+                SimpleLoops.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout()));
+        for (int t : THREADS) {
+            try (Arena confined = Arena.ofConfined()) {
+                Random r = new Random(t * 31L + layout);
+                Tensor src = floats(pr.src(), s.srcShape(), layout, r, confined);
+                Tensor filter = floats(pr.filter(), s.filterShape(), layout, r, confined);
+                Tensor diff = floats(pr.diff(), s.dstShape(), layout, r, confined);
+                Tensor rin = mask(pr.rin(), s.rinShape(), pr.u8(), layout, r, confined);
+                Tensor rout = mask(pr.rout(), s.routShape(), pr.u8(), layout, r, confined);
+                Tensor dst = output(s.dstShape(), layout, r, confined);
+                Tensor gradSrc = output(s.srcShape(), layout, r, confined);
+                Tensor gradFilter = output(s.filterShape(), layout, r, confined);
+                DepthwiseLoops.forward(s, pr.p(), src, filter, rin, rout, dst, t);
+                DepthwiseLoops.backwardData(s, pr.p(), filter, diff, rin, rout, gradSrc, t);
+                DepthwiseLoops.backwardFilter(s, pr.p(), src, diff, rin, rout, gradFilter, t);
+                assertBitwise("forward, " + t + " threads, layout " + layout, pr, wantF, dst.toFloatArray());
+                assertBitwise("backward data, " + t + " threads, layout " + layout, pr, wantD, gradSrc.toFloatArray());
+                assertBitwise("backward filter, " + t + " threads, layout " + layout, pr, wantW,
+                        gradFilter.toFloatArray());
+                assertArrayEqualsBits(pr.src(), src.toFloatArray(), "src modified");
+                assertArrayEqualsBits(pr.diff(), diff.toFloatArray(), "diff modified");
+            }
+        }
+    }
+
+    private static void assertBitwise(String what, Problem pr, float[] want, float[] got) {
+        assertEquals(want.length, got.length, what);
+        for (int i = 0; i < want.length; i++) {
+            if (Float.floatToIntBits(want[i]) != Float.floatToIntBits(got[i])) {
+                fail(what + ": element " + i + " is " + got[i] + ", expected exactly " + want[i] + " in " + pr);
+            }
+        }
+    }
+
+    private static void assertArrayEqualsBits(float[] want, float[] got, String what) {
+        for (int i = 0; i < want.length; i++) {
+            assertEquals(Float.floatToIntBits(want[i]), Float.floatToIntBits(got[i]), what + " at " + i);
+        }
+    }
+
+    /** The ordered loops against the double-precision loops (finite expectations only). */
+    private static void assertNear(String what, Problem pr, float[] got, double[][] want) {
+        for (int i = 0; i < got.length; i++) {
+            double w = want[0][i];
+            if (!Double.isFinite(w) || !Double.isFinite(want[1][i])) {
+                assertEquals(Double.isNaN(w), Float.isNaN(got[i]), what + " NaN pattern at " + i + " in " + pr);
+                continue;
+            }
+            double tol = 1e-6 * want[1][i] + 1e-30;
+            if (Math.abs(got[i] - w) > tol + Math.ulp((float) w)) {
+                fail(what + ": element " + i + " is " + got[i] + ", expected " + w + " in " + pr);
+            }
+        }
+    }
+
+    // ---- the loops in the promised order ----------------------------------------------------------
+
+    private static float[] orderedForward(Problem pr) {
+        ConvShape s = pr.s();
+        ConvParams p = pr.p();
+        int n = (int) s.n(), c = (int) s.groups(), ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow();
+        int fh = (int) s.fh(), fw = (int) s.fw();
+        boolean flip = p.mode() == Mode.CONVOLUTION;
+        float[] out = new float[n * c * oh * ow];
+        for (int b = 0; b < n; b++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int y = 0; y < oh; y++) {
+                    for (int x = 0; x < ow; x++) {
+                        int region = pr.rout()[(b * oh + y) * ow + x];
+                        double acc = 0;
+                        for (int kh = 0; kh < fh; kh++) {
+                            int yy = y * p.strideH() - p.padH() + kh * p.dilationH();
+                            for (int kw = 0; kw < fw; kw++) {
+                                int xx = x * p.strideW() - p.padW() + kw * p.dilationW();
+                                if (yy < 0 || yy >= ih || xx < 0 || xx >= iw || pr.rin()[(b * ih + yy) * iw + xx] != region) {
+                                    continue;
+                                }
+                                float wv = pr.filter()[(ch * fh + (flip ? fh - 1 - kh : kh)) * fw + (flip ? fw - 1 - kw : kw)];
+                                acc += (double) (wv * pr.src()[((b * c + ch) * ih + yy) * iw + xx]);
+                            }
+                        }
+                        out[((b * c + ch) * oh + y) * ow + x] = (float) acc;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private static float[] orderedBackwardData(Problem pr) {
+        ConvShape s = pr.s();
+        ConvParams p = pr.p();
+        int n = (int) s.n(), c = (int) s.groups(), ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow();
+        int fh = (int) s.fh(), fw = (int) s.fw();
+        boolean flip = p.mode() == Mode.CONVOLUTION;
+        float[] out = new float[n * c * ih * iw];
+        for (int b = 0; b < n; b++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int y = 0; y < ih; y++) {
+                    for (int x = 0; x < iw; x++) {
+                        int region = pr.rin()[(b * ih + y) * iw + x];
+                        double acc = 0;
+                        for (int kh = 0; kh < fh; kh++) {
+                            int th = y + p.padH() - kh * p.dilationH();
+                            if (th < 0 || th % p.strideH() != 0 || th / p.strideH() >= oh) {
+                                continue;
+                            }
+                            int yy = th / p.strideH();
+                            for (int kw = 0; kw < fw; kw++) {
+                                int tw = x + p.padW() - kw * p.dilationW();
+                                if (tw < 0 || tw % p.strideW() != 0 || tw / p.strideW() >= ow) {
+                                    continue;
+                                }
+                                int xx = tw / p.strideW();
+                                if (pr.rout()[(b * oh + yy) * ow + xx] != region) {
+                                    continue;
+                                }
+                                float wv = pr.filter()[(ch * fh + (flip ? fh - 1 - kh : kh)) * fw + (flip ? fw - 1 - kw : kw)];
+                                acc += (double) (wv * pr.diff()[((b * c + ch) * oh + yy) * ow + xx]);
+                            }
+                        }
+                        out[((b * c + ch) * ih + y) * iw + x] = (float) acc;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private static float[] orderedBackwardFilter(Problem pr) {
+        ConvShape s = pr.s();
+        ConvParams p = pr.p();
+        int n = (int) s.n(), c = (int) s.groups(), ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow();
+        int fh = (int) s.fh(), fw = (int) s.fw();
+        boolean flip = p.mode() == Mode.CONVOLUTION;
+        float[] out = new float[c * fh * fw];
+        for (int ch = 0; ch < c; ch++) {
+            for (int kh = 0; kh < fh; kh++) {
+                for (int kw = 0; kw < fw; kw++) {
+                    double acc = 0;
+                    for (int b = 0; b < n; b++) {
+                        for (int y = 0; y < oh; y++) {
+                            int yy = y * p.strideH() - p.padH() + kh * p.dilationH();
+                            for (int x = 0; x < ow; x++) {
+                                int xx = x * p.strideW() - p.padW() + kw * p.dilationW();
+                                if (yy < 0 || yy >= ih || xx < 0 || xx >= iw
+                                        || pr.rin()[(b * ih + yy) * iw + xx] != pr.rout()[(b * oh + y) * ow + x]) {
+                                    continue;
+                                }
+                                acc += (double) (pr.src()[((b * c + ch) * ih + yy) * iw + xx]
+                                        * pr.diff()[((b * c + ch) * oh + y) * ow + x]);
+                            }
+                        }
+                    }
+                    out[(ch * fh + (flip ? fh - 1 - kh : kh)) * fw + (flip ? fw - 1 - kw : kw)] = (float) acc;
+                }
+            }
+        }
+        return out;
+    }
+
+    // ---- random problems ----------------------------------------------------------------------------
+
+    private static Problem randomProblem(Random r) {
+        while (true) {
+            int c = 1 + r.nextInt(40);
+            int n = 1 + r.nextInt(3);
+            int fh = 1 + r.nextInt(7);
+            int fw = r.nextInt(3) == 0 ? fh : 1 + r.nextInt(7);
+            int sh = 1 + (r.nextInt(3) == 0 ? r.nextInt(3) : 0);
+            int sw = 1 + (r.nextInt(3) == 0 ? r.nextInt(3) : 0);
+            int dh = 1 + (r.nextInt(3) == 0 ? r.nextInt(3) : 0);
+            int dw = 1 + (r.nextInt(3) == 0 ? r.nextInt(3) : 0);
+            int extH = dh * (fh - 1) + 1;
+            int extW = dw * (fw - 1) + 1;
+            int ph = r.nextInt(8) == 0 ? extH + r.nextInt(2) : r.nextInt(extH / 2 + 2);
+            int pw = r.nextInt(8) == 0 ? extW + r.nextInt(2) : r.nextInt(extW / 2 + 2);
+            int ih = 1 + r.nextInt(40);
+            int iw = 1 + r.nextInt(40);
+            long oh = ConvParams.outputSize(ih, fh, ph, dh, sh);
+            long ow = ConvParams.outputSize(iw, fw, pw, dw, sw);
+            if (oh < 1 || ow < 1) {
+                continue;
+            }
+            long macs = (long) n * c * Math.max(oh * ow, (long) ih * iw) * fh * fw;
+            if (macs > 150_000) {
+                continue;
+            }
+            ConvParams p = new ConvParams(sh, sw, ph, pw, dh, dw, c, r.nextBoolean() ? Mode.CONVOLUTION
+                    : Mode.CROSS_CORRELATION);
+            ConvShape s = ConvShape.ofForward(new long[] {n, c, ih, iw}, new long[] {c, 1, 1, fh, fw}, p);
+            return problem(r, s, p, r.nextInt(4), r.nextBoolean());
+        }
+    }
+
+    /** Data and masks: kind 0 random {1,2,3}, 1 blocks, 2 one region, 3 extreme int32 / uint8 ids. */
+    private static Problem problem(Random r, ConvShape s, ConvParams p, int maskKind, boolean u8) {
+        int[] rin = new int[(int) product(s.rinShape())];
+        int[] rout = new int[(int) product(s.routShape())];
+        int[] palette = maskKind == 3 ? (u8 ? new int[] {0, 255, 128} : new int[] {Integer.MIN_VALUE, Integer.MAX_VALUE, 16777216, 16777217})
+                : new int[] {1, 2, 3};
+        int bh = 1 + r.nextInt(6);
+        int bw = 1 + r.nextInt(6);
+        int ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow();
+        for (int b = 0; b < s.n(); b++) {
+            for (int y = 0; y < ih; y++) {
+                for (int x = 0; x < iw; x++) {
+                    rin[(b * ih + y) * iw + x] = region(r, maskKind, palette, y, x, bh, bw);
+                }
+            }
+            for (int y = 0; y < oh; y++) {
+                for (int x = 0; x < ow; x++) {
+                    int cy = y * p.strideH() - p.padH() + p.dilationH() * (int) (s.fh() / 2);
+                    int cx = x * p.strideW() - p.padW() + p.dilationW() * (int) (s.fw() / 2);
+                    rout[(b * oh + y) * ow + x] = region(r, maskKind, palette, cy, cx, bh, bw);
+                }
+            }
+        }
+        return new Problem(s, p, gaussians(r, product(s.srcShape())), gaussians(r, product(s.filterShape())),
+                gaussians(r, product(s.dstShape())), rin, rout, u8);
+    }
+
+    private static int region(Random r, int kind, int[] palette, int y, int x, int bh, int bw) {
+        return switch (kind) {
+            case 1 -> palette[Math.floorMod(Math.floorDiv(y, bh) + Math.floorDiv(x, bw), palette.length)];
+            case 2 -> palette[0];
+            default -> palette[r.nextInt(palette.length)];
+        };
+    }
+
+    /**
+     * NaN or infinity in every src, diff and filter element no tap reads; with {@code live}, also an
+     * infinity in a few elements that are read.
+     */
+    private static Problem poisoned(Problem pr, Random r, boolean live) {
+        ConvShape s = pr.s();
+        ConvParams p = pr.p();
+        int n = (int) s.n(), c = (int) s.groups(), ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow();
+        int fh = (int) s.fh(), fw = (int) s.fw();
+        boolean[] usedSrc = new boolean[ih * iw * n];
+        boolean[] usedDiff = new boolean[oh * ow * n];
+        boolean[] usedTap = new boolean[fh * fw];
+        boolean flip = p.mode() == Mode.CONVOLUTION;
+        for (int b = 0; b < n; b++) {
+            for (int y = 0; y < oh; y++) {
+                for (int x = 0; x < ow; x++) {
+                    for (int kh = 0; kh < fh; kh++) {
+                        int yy = y * p.strideH() - p.padH() + kh * p.dilationH();
+                        for (int kw = 0; kw < fw; kw++) {
+                            int xx = x * p.strideW() - p.padW() + kw * p.dilationW();
+                            if (yy >= 0 && yy < ih && xx >= 0 && xx < iw
+                                    && pr.rin()[(b * ih + yy) * iw + xx] == pr.rout()[(b * oh + y) * ow + x]) {
+                                usedSrc[(b * ih + yy) * iw + xx] = true;
+                                usedDiff[(b * oh + y) * ow + x] = true;
+                                usedTap[(flip ? fh - 1 - kh : kh) * fw + (flip ? fw - 1 - kw : kw)] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        float[] src = pr.src().clone();
+        float[] diff = pr.diff().clone();
+        float[] filter = pr.filter().clone();
+        for (int i = 0; i < src.length; i++) {
+            int b = i / (c * ih * iw);
+            if (!usedSrc[b * ih * iw + i % (ih * iw)]) {
+                src[i] = POISON[r.nextInt(3)];
+            } else if (live && r.nextInt(50) == 0) {
+                src[i] = r.nextBoolean() ? Float.POSITIVE_INFINITY : Float.NEGATIVE_INFINITY;
+            }
+        }
+        for (int i = 0; i < diff.length; i++) {
+            int b = i / (c * oh * ow);
+            if (!usedDiff[b * oh * ow + i % (oh * ow)]) {
+                diff[i] = POISON[r.nextInt(3)];
+            }
+        }
+        for (int i = 0; i < filter.length; i++) {
+            if (!usedTap[i % (fh * fw)]) {
+                filter[i] = POISON[r.nextInt(3)];
+            } else if (live && r.nextInt(20) == 0) {
+                filter[i] = r.nextBoolean() ? Float.POSITIVE_INFINITY : Float.NEGATIVE_INFINITY;
+            }
+        }
+        return new Problem(s, p, src, filter, diff, pr.rin(), pr.rout(), pr.u8());
+    }
+
+    private static float[] gaussians(Random r, long count) {
+        float[] v = new float[(int) count];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) r.nextGaussian();
+        }
+        return v;
+    }
+
+    // ---- tensors: 0 heap, 1 confined off-heap (worker threads cannot touch it), 2 permuted views -----
+
+    private static Tensor storage(long[] shape, DType type, int layout, Random r, Arena confined) {
+        int rank = shape.length;
+        if (layout == 1) {
+            return Tensor.allocate(confined, type, shape);
+        }
+        if (layout == 2) {
+            int[] perm = IntStream.range(0, rank).toArray();
+            for (int i = rank - 1; i > 0; i--) {
+                int j = r.nextInt(i + 1);
+                int t = perm[i];
+                perm[i] = perm[j];
+                perm[j] = t;
+            }
+            long[] stored = new long[rank];
+            for (int i = 0; i < rank; i++) {
+                stored[i] = shape[perm[i]];
+            }
+            int[] inverse = new int[rank];
+            for (int i = 0; i < rank; i++) {
+                inverse[perm[i]] = i;
+            }
+            return Tensor.allocate(Arena.ofAuto(), type, stored).permute(inverse);
+        }
+        return Tensor.allocate(Arena.ofAuto(), type, shape);
+    }
+
+    private static Tensor floats(float[] data, long[] shape, int layout, Random r, Arena confined) {
+        Tensor t = storage(shape, DType.FLOAT32, layout, r, confined);
+        long[] idx = new long[shape.length];
+        for (float v : data) {
+            t.setFloat(v, idx);
+            increment(idx, shape);
+        }
+        return t;
+    }
+
+    private static Tensor mask(int[] data, long[] shape, boolean u8, int layout, Random r, Arena confined) {
+        Tensor t = storage(shape, u8 ? DType.UINT8 : DType.INT32, layout, r, confined);
+        long[] idx = new long[shape.length];
+        for (int v : data) {
+            t.setInt(v, idx);
+            increment(idx, shape);
+        }
+        return t;
+    }
+
+    private static Tensor output(long[] shape, int layout, Random r, Arena confined) {
+        Tensor t = storage(shape, DType.FLOAT32, layout, r, confined);
+        long[] idx = new long[shape.length];
+        for (long i = 0; i < product(shape); i++) {
+            t.setFloat(Float.NaN, idx);
+            increment(idx, shape);
+        }
+        return t;
+    }
+
+    private static Tensor out(long[] shape) {
+        float[] v = new float[(int) product(shape)];
+        java.util.Arrays.fill(v, Float.NaN);
+        return Tensor.ofFloats(v, shape);
+    }
+
+    private static void increment(long[] idx, long[] shape) {
+        for (int d = idx.length - 1; d >= 0; d--) {
+            if (++idx[d] < shape[d]) {
+                return;
+            }
+            idx[d] = 0;
+        }
+    }
+
+    private static long product(long[] shape) {
+        long c = 1;
+        for (long d : shape) {
+            c *= d;
+        }
+        return c;
+    }
+}
