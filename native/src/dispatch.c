@@ -325,9 +325,27 @@ rrconv_status rr_run_normalized(const rr_problem *p, rr_kernel_fn kernel)
  * kernel, or NULL when none suits. The kernel runs on the normalized problem (rr_run_normalized):
  * dense tensors, cross-correlation, int32 masks.
  */
+/*
+ * Geometry the fast kernels are written for: every spatial size, stride, padding and dilation below
+ * 2^24, so their index arithmetic (products of a few of these, padded plane sizes, phase counts) has
+ * ample headroom in int64. Larger values are valid (api.c accepts everything whose offsets fit in
+ * int64) and rare in practice; the reference loops, written for the full range, take them.
+ */
+#define RR_FAST_GEOMETRY_MAX ((int64_t)1 << 24)
+
+static int fast_geometry_ok(const rr_conv *c)
+{
+    const int64_t v[] = {c->ih, c->iw, c->oh, c->ow, c->fh, c->fw, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        if (v[i] >= RR_FAST_GEOMETRY_MAX) return 0;
+    }
+    return 1;
+}
+
 static rr_kernel_fn pick_fast_kernel(const rr_problem *p)
 {
     const rr_isa isa = rr_active_isa();
+    if (!fast_geometry_ok(&p->c)) return NULL;
     switch (p->dir) {
     case RR_FORWARD: return rr_pick_forward(&p->c, isa);
     case RR_BACKWARD_DATA: return rr_pick_backward_data(&p->c, isa);
