@@ -96,7 +96,6 @@ public final class BackwardFilterLoops {
      */
     public static void run(ConvShape s, ConvParams p, Tensor srcT, Tensor diffT, Tensor rin, Tensor rout,
                            Tensor gradFilter, int threads) {
-        long T0 = System.nanoTime();
         Gather geo = Gather.forward(s, p);
         PlaneLayout layout = geo.layout;
         int n = Math.toIntExact(s.n());
@@ -132,17 +131,13 @@ public final class BackwardFilterLoops {
                 Packing.packMaskGrid(rout, img, 0, 1, geo.rows, 0, 1, geo.cols, geo.pitch, outMask[img]);
             }
         });
-        long T1 = System.nanoTime();
         BackwardFilterLoops bf = new BackwardFilterLoops(geo, n, g, icpg, ocpg, src, diff, inMask, outMask, threads);
         for (int c = 0; c < bf.chunks; c++) {
             bf.partial[c] = new double[bf.filterSize];
         }
         Parallel.forEach(bf.chunks * bf.blocks, threads, bf::task);
-        long T2 = System.nanoTime();
         double[] total = bf.reduce(threads);
         bf.store(total, gradFilter, s);
-        long T3 = System.nanoTime();
-        if (System.getProperty("dbg") != null) System.out.printf("pack %.2f compute %.2f store %.2f chunks %d blocks %d gemm %b%n", (T1-T0)/1e6, (T2-T1)/1e6, (T3-T2)/1e6, bf.chunks, bf.blocks, bf.gemm);
     }
 
     private void task(int t) {

@@ -89,14 +89,11 @@ public final class DepthwiseLoops {
                                Tensor dst, int threads) {
         DepthwiseLoops d = new DepthwiseLoops(s, p);
         boolean shared = Packing.sharable(src) && Packing.sharable(rin) && Packing.sharable(rout);
-        float[][] x = d.pack(src, d.ih, d.iw, shared ? threads : 1);
+        float[][] x = d.pack(src, d.ih, d.iw, Workspace.IMAGES, shared ? threads : 1);
         int[][] inMask = d.masks(rin, d.ih, d.iw);
         int[][] outMask = d.masks(rout, d.oh, d.ow);
         float[] w = d.weights(filter);
-        float[][] y = new float[d.n][];
-        for (int i = 0; i < d.n; i++) {
-            y[i] = new float[d.outLen];
-        }
+        float[][] y = Workspace.get().rows(Workspace.RESULTS, d.n, d.outLen);
         Parallel.forEach(d.n * d.oh, threads, t -> d.forwardRow(t / d.oh, t % d.oh, x[t / d.oh], w, inMask[t / d.oh],
                 outMask[t / d.oh], y[t / d.oh]));
         d.unpack(y, d.oh, d.ow, dst, threads);
@@ -113,14 +110,11 @@ public final class DepthwiseLoops {
                                     Tensor gradSrc, int threads) {
         DepthwiseLoops d = new DepthwiseLoops(s, p);
         boolean shared = Packing.sharable(diff) && Packing.sharable(rin) && Packing.sharable(rout);
-        float[][] x = d.pack(diff, d.oh, d.ow, shared ? threads : 1);
+        float[][] x = d.pack(diff, d.oh, d.ow, Workspace.IMAGES, shared ? threads : 1);
         int[][] inMask = d.masks(rin, d.ih, d.iw);
         int[][] outMask = d.masks(rout, d.oh, d.ow);
         float[] w = d.weights(filter);
-        float[][] y = new float[d.n][];
-        for (int i = 0; i < d.n; i++) {
-            y[i] = new float[d.inLen];
-        }
+        float[][] y = Workspace.get().rows(Workspace.RESULTS, d.n, d.inLen);
         Parallel.forEach(d.n * d.ih, threads, t -> d.backwardDataRow(t / d.ih, t % d.ih, x[t / d.ih], w,
                 inMask[t / d.ih], outMask[t / d.ih], y[t / d.ih]));
         d.unpack(y, d.ih, d.iw, gradSrc, threads);
@@ -138,8 +132,8 @@ public final class DepthwiseLoops {
         DepthwiseLoops d = new DepthwiseLoops(s, p);
         boolean shared = Packing.sharable(src) && Packing.sharable(diff) && Packing.sharable(rin)
                 && Packing.sharable(rout);
-        float[][] x = d.pack(src, d.ih, d.iw, shared ? threads : 1);
-        float[][] dy = d.pack(diff, d.oh, d.ow, shared ? threads : 1);
+        float[][] x = d.pack(src, d.ih, d.iw, Workspace.IMAGES, shared ? threads : 1);
+        float[][] dy = d.pack(diff, d.oh, d.ow, Workspace.RESULTS, shared ? threads : 1);
         int[][] inMask = d.masks(rin, d.ih, d.iw);
         int[][] outMask = d.masks(rout, d.oh, d.ow);
         // Tasks: (filter row, channel block); each owns its outputs and sums pixels in (n, oh, ow) order.
@@ -240,7 +234,10 @@ public final class DepthwiseLoops {
         }
     }
 
-    /** Gradient of filter row {@code kh}, channels {@code [c0, c1)}, into {@code g[(kh*fw + kw)*c + ch]}. */
+    /**
+     * Gradient of filter row {@code kh}, channels {@code [c0, c1)}, into {@code g[(kh*fw + kw)*c + ch]}: for each
+     * tap, the pixels where it is active in ascending {@code (n, oh, ow)} order, two at a time.
+     */
     private void backwardFilterRow(int kh, int c0, int c1, float[][] src, float[][] diff, int[][] inMask,
                                    int[][] outMask, float[] g) {
         int cb = c1 - c0;
@@ -256,16 +253,30 @@ public final class DepthwiseLoops {
                 if (yy < 0 || yy >= ih) {
                     continue;
                 }
-                for (int xq = 0; xq < ow; xq++) {
-                    int region = om[y * ow + xq];
-                    int kwLo = clampTap(pw - xq * sw, dw, fw);
-                    int kwHi = tapEnd(iw - 1 + pw - xq * sw, dw, fw);
-                    int dOff = (y * ow + xq) * c + c0;
-                    for (int kw = kwLo; kw < kwHi; kw++) {
-                        int pix = yy * iw + xq * sw - pw + kw * dw;
-                        if (im[pix] == region) {
-                            Kernels.productAccumulate(acc, kw * cb, x, pix * c + c0, d, dOff, cb);
+                for (int kw = 0; kw < fw; kw++) {
+                    int shift = kw * dw - pw;
+                    int qLo = clampTap(-shift, sw, ow);
+                    int qHi = tapEnd(iw - 1 - shift, sw, ow);
+                    int pendX = -1;
+                    int pendD = 0;
+                    for (int q = qLo; q < qHi; q++) {
+                        int pix = yy * iw + q * sw + shift;
+                        int out = y * ow + q;
+                        if (im[pix] != om[out]) {
+                            continue;
                         }
+                        int xo = pix * c + c0;
+                        int dOff = out * c + c0;
+                        if (pendX < 0) {
+                            pendX = xo;
+                            pendD = dOff;
+                        } else {
+                            Kernels.productAccumulate2(acc, kw * cb, x, pendX, d, pendD, xo, dOff, cb);
+                            pendX = -1;
+                        }
+                    }
+                    if (pendX >= 0) {
+                        Kernels.productAccumulate(acc, kw * cb, x, pendX, d, pendD, cb);
                     }
                 }
             }
@@ -278,7 +289,7 @@ public final class DepthwiseLoops {
         }
     }
 
-    /** First tap index {@code k} with {@code k*dil >= need} (need = pad - pos*stride), clamped to {@code [0, taps]}. */
+    /** First index {@code k} with {@code k*dil >= need}, clamped to {@code [0, taps]}. */
     private static int clampTap(int need, int dil, int taps) {
         if (need <= 0) {
             return 0;
@@ -286,7 +297,7 @@ public final class DepthwiseLoops {
         return Math.min(taps, (need + dil - 1) / dil);
     }
 
-    /** One past the last tap index {@code k} with {@code k*dil <= room}, clamped to {@code [0, taps]}. */
+    /** One past the last index {@code k} with {@code k*dil <= room}, clamped to {@code [0, taps]}. */
     private static int tapEnd(int room, int dil, int taps) {
         if (room < 0) {
             return 0;
@@ -296,28 +307,37 @@ public final class DepthwiseLoops {
 
     // ---- packing ----------------------------------------------------------------------------------
 
-    /** Each image of a 4-D (N, C, h, w) float tensor as a dense {@code [h][w][C]} array. */
-    private float[][] pack(Tensor t, int h, int w, int threads) {
-        float[][] out = new float[n][];
+    /**
+     * Each image of a 4-D (N, C, h, w) float tensor as a dense {@code [h][w][C]} array (the arrays come from
+     * the calling thread's workspace slot {@code slot} and may be longer). Tasks are (image, block of
+     * channels): whole planes are read (one bulk copy each where the plane is contiguous), then interleaved.
+     */
+    private float[][] pack(Tensor t, int h, int w, int slot, int threads) {
         int len = Math.multiplyExact(Math.multiplyExact(h, w), c);
-        for (int i = 0; i < n; i++) {
-            out[i] = new float[len];
-        }
+        float[][] out = Workspace.get().rows(slot, n, len);
         int blocks = Gather.ceilDiv(c, PACK_BLOCK);
+        int hw = h * w;
+        MemorySegment seg = t.segment();
+        boolean dense = (h == 1 || t.stride(2) == w) && (w == 1 || t.stride(3) == 1);
         Parallel.forEach(n * blocks, threads, task -> {
             int img = task / blocks;
             int c0 = (task % blocks) * PACK_BLOCK;
-            int c1 = Math.min(c, c0 + PACK_BLOCK);
-            float[] row = Workspace.get().row(Workspace.ROW, w);
-            float[] dst = out[img];
-            MemorySegment seg = t.segment();
-            for (int ch = c0; ch < c1; ch++) {
-                long base = 4 * (img * t.stride(0) + ch * t.stride(1));
-                for (int y = 0; y < h; y++) {
-                    Packing.readFloats(seg, base + 4 * y * t.stride(2), t.stride(3), row, 0, w);
-                    for (int x = 0, at = y * w * c + ch; x < w; x++, at += c) {
-                        dst[at] = row[x];
+            int cb = Math.min(PACK_BLOCK, c - c0);
+            float[][] planes = Workspace.get().rows(Workspace.ROW, PACK_BLOCK, hw);
+            for (int j = 0; j < cb; j++) {
+                long base = 4 * (img * t.stride(0) + (c0 + j) * t.stride(1));
+                if (dense) {
+                    MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT_UNALIGNED, base, planes[j], 0, hw);
+                } else {
+                    for (int y = 0; y < h; y++) {
+                        Packing.readFloats(seg, base + 4 * y * t.stride(2), t.stride(3), planes[j], y * w, w);
                     }
+                }
+            }
+            float[] dst = out[img];
+            for (int pix = 0, at = c0; pix < hw; pix++, at += c) {
+                for (int j = 0; j < cb; j++) {
+                    dst[at + j] = planes[j][pix];
                 }
             }
         });
@@ -351,25 +371,24 @@ public final class DepthwiseLoops {
         return w;
     }
 
-    /** Writes channels-last images {@code [h][w][C]} to a 4-D (N, C, h, w) tensor. */
+    /** Writes channels-last images {@code [h][w][C]} to a 4-D (N, C, h, w) tensor; tasks as in {@link #pack}. */
     private void unpack(float[][] y, int h, int w, Tensor t, int threads) {
         Output out = Output.of(t, false);
         int blocks = Gather.ceilDiv(c, PACK_BLOCK);
-        int len = h * w;
+        int hw = h * w;
         Parallel.forEach(n * blocks, threads, task -> {
             int img = task / blocks;
             int c0 = (task % blocks) * PACK_BLOCK;
-            int c1 = Math.min(c, c0 + PACK_BLOCK);
-            float[][] planes = Workspace.get().rows(Workspace.TMP, PACK_BLOCK, len);
+            int cb = Math.min(PACK_BLOCK, c - c0);
+            float[][] planes = Workspace.get().rows(Workspace.ROW, PACK_BLOCK, hw);
             float[] src = y[img];
-            for (int pix = 0; pix < len; pix++) {
-                int at = pix * c;
-                for (int ch = c0; ch < c1; ch++) {
-                    planes[ch - c0][pix] = src[at + ch];
+            for (int pix = 0, at = c0; pix < hw; pix++, at += c) {
+                for (int j = 0; j < cb; j++) {
+                    planes[j][pix] = src[at + j];
                 }
             }
-            for (int ch = c0; ch < c1; ch++) {
-                out.putRows(img, ch, 0, 1, 0, 1, planes[ch - c0], w, h, w);
+            for (int j = 0; j < cb; j++) {
+                out.putRows(img, c0 + j, 0, 1, 0, 1, planes[j], w, h, w);
             }
         });
         out.flush(threads);

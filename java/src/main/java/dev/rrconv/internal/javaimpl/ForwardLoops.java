@@ -16,7 +16,6 @@ public final class ForwardLoops {
      */
     public static void run(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst,
                            int threads) {
-        long T0 = System.nanoTime();
         Gather geo = Gather.forward(s, p);
         PlaneLayout layout = geo.layout;
         int n = Math.toIntExact(s.n());
@@ -63,13 +62,10 @@ public final class ForwardLoops {
             }
             wFinite[oc] = ok;
         }
-        long T1 = System.nanoTime();
         Output out = Output.of(dst, false);
         new GatherConv(new Gather[] {geo}, n, g, icpg, ocpg, new float[][] {w}, new boolean[][] {wFinite}, in,
                 groupFinite, inMask, outMask, out, threads).run(threads);
         out.flush(threads);
-        long T2 = System.nanoTime();
-        if (System.getProperty("dbg") != null) System.out.printf("fwd pack %.2f compute %.2f%n", (T1-T0)/1e6, (T2-T1)/1e6);
     }
 
     /** {@code [n*groups + g]}: true if the planes {@code [(n*groups + g)*per + i]} are all finite. */

@@ -180,4 +180,15 @@ final class Kernels {
             acc[ao + i] = acc[ao + i] + (double) (x[xo + i] * d[dOff + i]);
         }
     }
+
+    /**
+     * Two pixels in one pass: {@code acc[ao+i] = (acc[ao+i] + (double) (x[xo0+i] * d[do0+i])) + (double) (x[xo1+i] *
+     * d[do1+i])} for {@code i < len}: the same sums as two {@link #productAccumulate} calls in sequence.
+     */
+    static void productAccumulate2(double[] acc, int ao, float[] x, int xo0, float[] d, int do0, int xo1, int do1,
+                                   int len) {
+        for (int i = 0; i < len; i++) {
+            acc[ao + i] = acc[ao + i] + (double) (x[xo0 + i] * d[do0 + i]) + (double) (x[xo1 + i] * d[do1 + i]);
+        }
+    }
 }

@@ -17,7 +17,10 @@ final class Workspace {
     static final int DIFF = 5;
     static final int LANE = 6;
     static final int CHECK = 7;
-    private static final int SLOTS = 8;
+    /** Whole packed images (used by the calling thread, shared with its helpers for one call). */
+    static final int IMAGES = 8;
+    static final int RESULTS = 9;
+    private static final int SLOTS = 10;
 
     private static final ThreadLocal<SoftReference<Workspace>> LOCAL = new ThreadLocal<>();
 
