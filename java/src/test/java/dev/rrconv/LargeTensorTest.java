@@ -174,7 +174,7 @@ class LargeTensorTest {
             assertTrue(gradSrc.segment().byteSize() > TWO_GIB);
             for (int k = 0; k < 400; k++) {
                 long[] at = hot[k];
-                long[] sidx = {0, k % c, Math.min(h - 1, at[2] + (k % 3) - 1), Math.min(w - 1, Math.max(0, at[3] - 1))};
+                long[] sidx = {0, k % c, Math.max(0, Math.min(h - 1, at[2] + (k % 3) - 1)), Math.min(w - 1, Math.max(0, at[3] - 1))};
                 assertEquals(backwardDataAt(filter, diff, rin, rout, sidx, 3, 3, 1), gradSrc.getFloat(sidx), 0.0,
                         backend + " backward data " + java.util.Arrays.toString(sidx));
             }
