@@ -18,7 +18,8 @@
  * Integer-valued inputs must match the oracle and the reference loop exactly; real-valued ones within
  * 1e-4 of the sum of |terms| (the kernel fuses multiply-adds and orders taps differently).
  * Then the benchmark shapes (batch 1, fewer depthwise channels) with integer data: AUTO == REFERENCE
- * bitwise, and DENSE-S2D2's odd rows and columns (no tap reaches them) exactly 0.
+ * bitwise, and DENSE-S2D2's odd rows and columns (no tap reaches them) exactly 0; and strides far
+ * above the image (up to 2^20: one phase per pixel) AUTO == REFERENCE.
  *
  * Usage: test_fast_backward_data [configs [seed]]   (default 1500 configs, seed 20261130)
  */
@@ -397,6 +398,32 @@ static void test_bench_shapes(uint64_t *rng)
     }
 }
 
+/* Strides far above the image (one phase per pixel, most taps reach nothing): AUTO == REFERENCE. */
+static void test_large_strides(void)
+{
+    const int64_t strides[] = {9, 1000, (int64_t)1 << 20};
+    for (size_t s = 0; s < sizeof strides / sizeof strides[0]; s++) {
+        for (int64_t k = 1; k <= 3; k++) {
+            rrconv_conv_desc d = t_desc(1, 2, 1, 2, 5, 7, k, k, strides[s], strides[s], k - 1, k, 1, 2,
+                                        RRCONV_CROSS_CORRELATION, RRCONV_MASK_INT32);
+            expect_picked(&d, "large stride");
+            float w[2 * 2 * 9], dy[2 * 2 * 4 * 4], a[2 * 35], b[2 * 35];
+            int32_t rin[35], rout[16];
+            for (int i = 0; i < (int)(sizeof w / sizeof w[0]); i++) w[i] = (float)(i % 5 - 2);
+            for (int i = 0; i < (int)(sizeof dy / sizeof dy[0]); i++) dy[i] = (float)(i % 7 - 3);
+            for (int i = 0; i < 35; i++) rin[i] = i % 2;
+            for (int i = 0; i < 16; i++) rout[i] = i % 3 == 0;
+            EXPECT(d.oh <= 4 && d.ow <= 4, "large stride: output %" PRId64 "x%" PRId64, d.oh, d.ow);
+            d.algorithm = RRCONV_ALGO_REFERENCE;
+            EXPECT_OK(rrconv_backward_data_f32(&d, w, NULL, dy, NULL, rin, NULL, rout, NULL, a, NULL));
+            d.algorithm = RRCONV_ALGO_AUTO;
+            EXPECT_OK(rrconv_backward_data_f32(&d, w, NULL, dy, NULL, rin, NULL, rout, NULL, b, NULL));
+            EXPECT(memcmp(a, b, sizeof a) == 0, "stride %" PRId64 " k %" PRId64 ": AUTO differs from REFERENCE",
+                   strides[s], k);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     const int configs = argc > 1 ? atoi(argv[1]) : 1500;
@@ -405,6 +432,7 @@ int main(int argc, char **argv)
     test_example();
     for (int i = 0; i < configs; i++) run_config(&rng, i);
     test_bench_shapes(&rng);
+    test_large_strides();
     EXPECT_OK(rrconv_set_num_threads(0));
     printf("%" PRId64 " random configurations x 4 thread counts (%" PRId64 " taps inside the images, %" PRId64
            " in the same region); fast kernel picked %" PRId64 " times\n",

@@ -139,9 +139,12 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     memset(&pl, 0, sizeof pl);
     pl.p = p;
     pl.vl = vl;
-    pl.nphases = (int32_t)(c->sh * c->sw);
+    /* phases that hold grad_src pixels: rh < min(sh, IH), rw < min(sw, IW) */
+    const int64_t psh = c->sh < c->ih ? c->sh : c->ih, psw = c->sw < c->iw ? c->sw : c->iw;
+    pl.nphases = (int32_t)(psh * psw);
     const int unit = c->sh == 1 && c->sw == 1, depthwise = c->icpg == 1 && c->ocpg == 1;
-    pl.dwr = vl == 16 && unit && depthwise && c->dh == 1 && c->fh % 2 == 1 && c->fh >= 3 && c->fh <= 13;
+    pl.dwr = vl == 16 && unit && depthwise && c->dh == 1 && c->fh % 2 == 1 && c->fh >= 3 && c->fh <= 13 &&
+             c->fw <= 64; /* its masks keep every tap */
     pl.dense_masks = pl.dwr;
     const int flat = unit && c->iw == c->ow && !pl.dwr;
     const int64_t R = RR_BD_DWR_R(c->fh), ncol = ceil_div(c->iw, vl), npairs = ceil_div(ncol, 2);
@@ -157,10 +160,9 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
 
     /* Sizes first: blocks and chunks per phase; each tap reaches exactly one phase. */
     int64_t nblocks = 0, nchunks = 0;
-    for (int64_t rh = 0; rh < c->sh; rh++) {
-        for (int64_t rw = 0; rw < c->sw; rw++) {
-            const int64_t plane_h = rh < c->ih ? ceil_div(c->ih - rh, c->sh) : 0;
-            const int64_t plane_w = rw < c->iw ? ceil_div(c->iw - rw, c->sw) : 0;
+    for (int64_t rh = 0; rh < psh; rh++) {
+        for (int64_t rw = 0; rw < psw; rw++) {
+            const int64_t plane_h = ceil_div(c->ih - rh, c->sh), plane_w = ceil_div(c->iw - rw, c->sw);
             if (pl.dwr) {
                 nblocks += npairs * plane_h * 2;
                 nchunks += npairs * ceil_div(plane_h, R);
@@ -187,11 +189,11 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
 
     int32_t ntaps_all = 0;
     int64_t bi = 0, ci = 0, moff = 0, loff = 0;
-    for (int64_t rh = 0; rh < c->sh; rh++) {
-        for (int64_t rw = 0; rw < c->sw; rw++) {
-            bd_phase *ph = &pl.phases[rh * c->sw + rw];
-            const int64_t plane_h = rh < c->ih ? ceil_div(c->ih - rh, c->sh) : 0;
-            const int64_t plane_w = rw < c->iw ? ceil_div(c->iw - rw, c->sw) : 0;
+    for (int64_t rh = 0; rh < psh; rh++) {
+        for (int64_t rw = 0; rw < psw; rw++) {
+            const int32_t phase = (int32_t)(rh * psw + rw);
+            bd_phase *ph = &pl.phases[phase];
+            const int64_t plane_h = ceil_div(c->ih - rh, c->sh), plane_w = ceil_div(c->iw - rw, c->sw);
             ph->rh = (int32_t)rh;
             ph->rw = (int32_t)rw;
             ph->plane_w = (int32_t)plane_w;
@@ -247,7 +249,7 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
                     b->dbase = q0;
                     b->obase = q0;
                     b->nvalid = (int32_t)(plane_h * plane_w - q0 < vl ? plane_h * plane_w - q0 : vl);
-                    b->phase = (int32_t)(rh * c->sw + rw);
+                    b->phase = phase;
                 }
             } else {
                 for (int64_t jh = 0; jh < plane_h; jh++) {
@@ -258,7 +260,7 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
                         b->dbase = jh * c->ow + jw0;
                         b->obase = (rh + c->sh * jh) * c->iw + rw + c->sw * jw0;
                         b->nvalid = (int32_t)(plane_w - jw0 < vl ? plane_w - jw0 : vl);
-                        b->phase = (int32_t)(rh * c->sw + rw);
+                        b->phase = phase;
                     }
                 }
             }
@@ -266,7 +268,7 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
             for (int64_t b0 = first; b0 < bi && !pl.dwr; b0 += pl.nbt, ci++) {
                 pl.chunks[ci].blk0 = b0;
                 pl.chunks[ci].nb = (int32_t)(bi - b0 < pl.nbt ? bi - b0 : pl.nbt);
-                pl.chunks[ci].phase = (int32_t)(rh * c->sw + rw);
+                pl.chunks[ci].phase = phase;
                 pl.chunks[ci].local = ci - ph->chunk0;
             }
             moff += (ci - ph->chunk0) * ph->ntaps * pl.nbt;
@@ -343,5 +345,8 @@ rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa)
         (c->fh - 1) * c->dh >= lim || (c->fw - 1) * c->dw >= lim || c->fh * c->fw >= lim) {
         return NULL;
     }
+    /* one phase per (ih mod sh, iw mod sw) that holds pixels: absurd strides go to the reference */
+    const int64_t psh = c->sh < c->ih ? c->sh : c->ih, psw = c->sw < c->iw ? c->sw : c->iw;
+    if (psh * psw > ((int64_t)1 << 20)) return NULL;
     return isa >= RR_ISA_AVX512 ? bd_run_avx512 : bd_run_avx2;
 }
