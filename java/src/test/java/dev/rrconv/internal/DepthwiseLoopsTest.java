@@ -92,6 +92,18 @@ class DepthwiseLoopsTest {
     }
 
     @Test
+    void wideChannelCountsRunInSeveralBlocks() {
+        // More channels than one pass of the forward/backward-data loops takes (512), and than one
+        // backward-filter block; strided and dilated, with poison where no tap reads.
+        Random r = new Random(11);
+        for (int c : new int[] {513, 700}) {
+            ConvParams p = new ConvParams(2, 1, 2, 1, 2, 1, c, Mode.CONVOLUTION);
+            ConvShape s = ConvShape.ofForward(new long[] {2, c, 7, 6}, new long[] {c, 1, 1, 3, 4}, p);
+            check(poisoned(problem(r, s, p, 0, false), r, false), c % 3);
+        }
+    }
+
+    @Test
     void onlyDepthwiseProblemsWithEnoughChannelsSelectThePath() {
         ConvParams p = ConvParams.DEFAULT.withPadding(1, 1);
         assertTrue(DepthwiseLoops.applies(shape(p.withGroups(8), 8, 1, 1), p.withGroups(8)));

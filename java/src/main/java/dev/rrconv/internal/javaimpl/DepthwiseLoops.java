@@ -28,6 +28,8 @@ public final class DepthwiseLoops {
     static final int MIN_CHANNELS = 8;
     /** Doubles of the backward-filter accumulator of one task (filter row x channel block). */
     private static final int FILTER_ACC = 4096;
+    /** Most channels per pass of the forward and backward-data loops. */
+    private static final int CHANNEL_BLOCK = 512;
     /** Channels per packing task. */
     private static final int PACK_BLOCK = 16;
 
@@ -94,7 +96,7 @@ public final class DepthwiseLoops {
         int[][] outMask = d.masks(rout, d.oh, d.ow);
         float[] w = d.weights(filter);
         float[][] y = Workspace.get().rows(Workspace.RESULTS, d.n, d.outLen);
-        Parallel.forEach(d.n * d.oh, threads, t -> d.forwardRow(t / d.oh, t % d.oh, x[t / d.oh], w, inMask[t / d.oh],
+        Parallel.forEach(d.n * d.oh, threads, t -> d.forwardRow(t % d.oh, x[t / d.oh], w, inMask[t / d.oh],
                 outMask[t / d.oh], y[t / d.oh]));
         d.unpack(y, d.oh, d.ow, dst, threads);
     }
@@ -115,7 +117,7 @@ public final class DepthwiseLoops {
         int[][] outMask = d.masks(rout, d.oh, d.ow);
         float[] w = d.weights(filter);
         float[][] y = Workspace.get().rows(Workspace.RESULTS, d.n, d.inLen);
-        Parallel.forEach(d.n * d.ih, threads, t -> d.backwardDataRow(t / d.ih, t % d.ih, x[t / d.ih], w,
+        Parallel.forEach(d.n * d.ih, threads, t -> d.backwardDataRow(t % d.ih, x[t / d.ih], w,
                 inMask[t / d.ih], outMask[t / d.ih], y[t / d.ih]));
         d.unpack(y, d.ih, d.iw, gradSrc, threads);
     }
@@ -156,51 +158,39 @@ public final class DepthwiseLoops {
 
     // ---- the loops --------------------------------------------------------------------------------
 
-    /** Output row {@code y} of image {@code img}: {@code out[y, x, :]} for every column. */
-    private void forwardRow(int img, int y, float[] in, float[] w, int[] inMask, int[] outMask, float[] out) {
-        double[] acc = Workspace.get().doubleRows(Workspace.ACC, 1, c)[0];
+    /** Output row {@code y} of one image: {@code out[y, x, :]} for every column. */
+    private void forwardRow(int y, float[] in, float[] w, int[] inMask, int[] outMask, float[] out) {
+        int[] list = Workspace.get().ints(ow * (2 * fh * fw + 1) + 1);
+        int at = ow + 1;
         int khLo = clampTap(ph - y * sh, dh, fh);
         int khHi = tapEnd(ih - 1 + ph - y * sh, dh, fh);
         for (int x = 0; x < ow; x++) {
-            Arrays.fill(acc, 0, c, 0.0);
+            list[x] = at;
             int region = outMask[y * ow + x];
             int kwLo = clampTap(pw - x * sw, dw, fw);
             int kwHi = tapEnd(iw - 1 + pw - x * sw, dw, fw);
-            int pendX = -1;
-            int pendW = 0;
             for (int kh = khLo; kh < khHi; kh++) {
                 int row = (y * sh - ph + kh * dh) * iw;
                 for (int kw = kwLo; kw < kwHi; kw++) {
                     int pix = row + x * sw - pw + kw * dw;
-                    if (inMask[pix] != region) {
-                        continue;
-                    }
-                    int xo = pix * c;
-                    int wo = (kh * fw + kw) * c;
-                    if (pendX < 0) {
-                        pendX = xo;
-                        pendW = wo;
-                    } else {
-                        Kernels.axpy2(acc, w, pendW, in, pendX, w, wo, in, xo, c);
-                        pendX = -1;
+                    if (inMask[pix] == region) {
+                        list[at++] = (kh * fw + kw) * c;
+                        list[at++] = pix * c;
                     }
                 }
             }
-            if (pendX >= 0) {
-                Kernels.axpy(acc, w, pendW, in, pendX, c);
-            }
-            Kernels.toFloat(out, (y * ow + x) * c, acc, c);
         }
+        list[ow] = at;
+        gatherRow(list, ow, w, in, out, y * ow * c);
     }
 
-    /** Input row {@code y} of image {@code img} of grad src. */
-    private void backwardDataRow(int img, int y, float[] diff, float[] w, int[] inMask, int[] outMask, float[] out) {
-        double[] acc = Workspace.get().doubleRows(Workspace.ACC, 1, c)[0];
+    /** Row {@code y} of one image of grad src. */
+    private void backwardDataRow(int y, float[] diff, float[] w, int[] inMask, int[] outMask, float[] out) {
+        int[] list = Workspace.get().ints(iw * (2 * fh * fw + 1) + 1);
+        int at = iw + 1;
         for (int x = 0; x < iw; x++) {
-            Arrays.fill(acc, 0, c, 0.0);
+            list[x] = at;
             int region = inMask[y * iw + x];
-            int pendX = -1;
-            int pendW = 0;
             for (int kh = 0; kh < fh; kh++) {
                 int th = y + ph - kh * dh;
                 if (th < 0 || th % sh != 0 || th / sh >= oh) {
@@ -213,24 +203,41 @@ public final class DepthwiseLoops {
                         continue;
                     }
                     int pix = row + tw / sw;
-                    if (outMask[pix] != region) {
-                        continue;
-                    }
-                    int xo = pix * c;
-                    int wo = (kh * fw + kw) * c;
-                    if (pendX < 0) {
-                        pendX = xo;
-                        pendW = wo;
-                    } else {
-                        Kernels.axpy2(acc, w, pendW, diff, pendX, w, wo, diff, xo, c);
-                        pendX = -1;
+                    if (outMask[pix] == region) {
+                        list[at++] = (kh * fw + kw) * c;
+                        list[at++] = pix * c;
                     }
                 }
             }
-            if (pendX >= 0) {
-                Kernels.axpy(acc, w, pendW, diff, pendX, c);
+        }
+        list[iw] = at;
+        gatherRow(list, iw, w, diff, out, y * iw * c);
+    }
+
+    /**
+     * One row of {@code cols} results: result {@code x} is {@code sum (double) (w[wo+ch] * in[xo+ch])} over the
+     * (wo, xo) pairs {@code list[list[x] .. list[x+1])} in order, stored at {@code out[base + x*c + ch]}. Runs
+     * by blocks of channels, so that a block's weights and inputs stay in cache across the row.
+     */
+    private void gatherRow(int[] list, int cols, float[] w, float[] in, float[] out, int base) {
+        int blocks = Gather.ceilDiv(c, CHANNEL_BLOCK);
+        int step = Gather.ceilDiv(c, blocks);
+        double[] acc = Workspace.get().doubleRows(Workspace.ACC, 1, step)[0];
+        for (int c0 = 0; c0 < c; c0 += step) {
+            int cb = Math.min(step, c - c0);
+            for (int x = 0; x < cols; x++) {
+                Arrays.fill(acc, 0, cb, 0.0);
+                int i = list[x];
+                int end = list[x + 1];
+                for (; i + 4 <= end; i += 4) {
+                    Kernels.axpy2(acc, w, list[i] + c0, in, list[i + 1] + c0, w, list[i + 2] + c0, in, list[i + 3] + c0,
+                            cb);
+                }
+                if (i < end) {
+                    Kernels.axpy(acc, w, list[i] + c0, in, list[i + 1] + c0, cb);
+                }
+                Kernels.toFloat(out, base + x * c + c0, acc, cb);
             }
-            Kernels.toFloat(out, (y * iw + x) * c, acc, c);
         }
     }
 
@@ -334,14 +341,55 @@ public final class DepthwiseLoops {
                     }
                 }
             }
-            float[] dst = out[img];
-            for (int pix = 0, at = c0; pix < hw; pix++, at += c) {
-                for (int j = 0; j < cb; j++) {
-                    dst[at + j] = planes[j][pix];
-                }
-            }
+            interleave(planes, cb, hw, out[img], c0);
         });
         return out;
+    }
+
+    /** {@code dst[pix*c + c0 + j] = planes[j][pix]} for {@code j < cb, pix < hw}, four planes per pass. */
+    private void interleave(float[][] planes, int cb, int hw, float[] dst, int c0) {
+        int j = 0;
+        for (; j + 4 <= cb; j += 4) {
+            float[] p0 = planes[j];
+            float[] p1 = planes[j + 1];
+            float[] p2 = planes[j + 2];
+            float[] p3 = planes[j + 3];
+            for (int pix = 0, at = c0 + j; pix < hw; pix++, at += c) {
+                dst[at] = p0[pix];
+                dst[at + 1] = p1[pix];
+                dst[at + 2] = p2[pix];
+                dst[at + 3] = p3[pix];
+            }
+        }
+        for (; j < cb; j++) {
+            float[] p = planes[j];
+            for (int pix = 0, at = c0 + j; pix < hw; pix++, at += c) {
+                dst[at] = p[pix];
+            }
+        }
+    }
+
+    /** {@code planes[j][pix] = src[pix*c + c0 + j]} for {@code j < cb, pix < hw}, four planes per pass. */
+    private void deinterleave(float[] src, int c0, float[][] planes, int cb, int hw) {
+        int j = 0;
+        for (; j + 4 <= cb; j += 4) {
+            float[] p0 = planes[j];
+            float[] p1 = planes[j + 1];
+            float[] p2 = planes[j + 2];
+            float[] p3 = planes[j + 3];
+            for (int pix = 0, at = c0 + j; pix < hw; pix++, at += c) {
+                p0[pix] = src[at];
+                p1[pix] = src[at + 1];
+                p2[pix] = src[at + 2];
+                p3[pix] = src[at + 3];
+            }
+        }
+        for (; j < cb; j++) {
+            float[] p = planes[j];
+            for (int pix = 0, at = c0 + j; pix < hw; pix++, at += c) {
+                p[pix] = src[at];
+            }
+        }
     }
 
     /** Each image of a 3-D mask as a dense {@code [h][w]} int array. */
@@ -381,12 +429,7 @@ public final class DepthwiseLoops {
             int c0 = (task % blocks) * PACK_BLOCK;
             int cb = Math.min(PACK_BLOCK, c - c0);
             float[][] planes = Workspace.get().rows(Workspace.ROW, PACK_BLOCK, hw);
-            float[] src = y[img];
-            for (int pix = 0, at = c0; pix < hw; pix++, at += c) {
-                for (int j = 0; j < cb; j++) {
-                    planes[j][pix] = src[at + j];
-                }
-            }
+            deinterleave(y[img], c0, planes, cb, hw);
             for (int j = 0; j < cb; j++) {
                 out.putRows(img, c0 + j, 0, 1, 0, 1, planes[j], w, h, w);
             }
