@@ -117,8 +117,9 @@ public final class DepthwiseLoops {
         int[][] outMask = d.masks(rout, d.oh, d.ow);
         float[] w = d.weights(filter);
         float[][] y = Workspace.get().rows(Workspace.RESULTS, d.n, d.inLen);
+        int[] cols = d.diffColumns();
         Parallel.forEach(d.n * d.ih, threads, t -> d.backwardDataRow(t % d.ih, x[t / d.ih], w,
-                inMask[t / d.ih], outMask[t / d.ih], y[t / d.ih]));
+                inMask[t / d.ih], outMask[t / d.ih], cols, y[t / d.ih]));
         d.unpack(y, d.ih, d.iw, gradSrc, threads);
     }
 
@@ -184,28 +185,43 @@ public final class DepthwiseLoops {
         gatherRow(list, ow, w, in, out, y * ow * c);
     }
 
-    /** Row {@code y} of one image of grad src. */
-    private void backwardDataRow(int y, float[] diff, float[] w, int[] inMask, int[] outMask, float[] out) {
+    /**
+     * For each column {@code x} of grad src and tap column {@code kw}, the diff column {@code ox} that
+     * reaches it ({@code ox*sw - pw + kw*dw == x}), or -1: {@code [x*fw + kw]}.
+     */
+    private int[] diffColumns() {
+        int[] cols = new int[Math.multiplyExact(iw, fw)];
+        for (int x = 0; x < iw; x++) {
+            for (int kw = 0; kw < fw; kw++) {
+                int tw = x + pw - kw * dw;
+                cols[x * fw + kw] = tw >= 0 && tw % sw == 0 && tw / sw < ow ? tw / sw : -1;
+            }
+        }
+        return cols;
+    }
+
+    /** Row {@code y} of one image of grad src; {@code cols} from {@link #diffColumns}. */
+    private void backwardDataRow(int y, float[] diff, float[] w, int[] inMask, int[] outMask, int[] cols, float[] out) {
+        int[] rows = new int[fh];
+        for (int kh = 0; kh < fh; kh++) {
+            int th = y + ph - kh * dh;
+            rows[kh] = th >= 0 && th % sh == 0 && th / sh < oh ? th / sh * ow : -1;
+        }
         int[] list = Workspace.get().ints(iw * (2 * fh * fw + 1) + 1);
         int at = iw + 1;
         for (int x = 0; x < iw; x++) {
             list[x] = at;
             int region = inMask[y * iw + x];
             for (int kh = 0; kh < fh; kh++) {
-                int th = y + ph - kh * dh;
-                if (th < 0 || th % sh != 0 || th / sh >= oh) {
+                int row = rows[kh];
+                if (row < 0) {
                     continue;
                 }
-                int row = th / sh * ow;
-                for (int kw = 0; kw < fw; kw++) {
-                    int tw = x + pw - kw * dw;
-                    if (tw < 0 || tw % sw != 0 || tw / sw >= ow) {
-                        continue;
-                    }
-                    int pix = row + tw / sw;
-                    if (outMask[pix] == region) {
+                for (int kw = 0, cx = x * fw; kw < fw; kw++, cx++) {
+                    int ox = cols[cx];
+                    if (ox >= 0 && outMask[row + ox] == region) {
                         list[at++] = (kh * fw + kw) * c;
-                        list[at++] = pix * c;
+                        list[at++] = (row + ox) * c;
                     }
                 }
             }
