@@ -484,12 +484,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Known kernel bugs (2026-11-30, reported; see native/tests/test_extreme_params.c): strides, paddings
      * or dilated extents above 2^16 make the fast backward-data kernel loop for ~2^62 iterations and the
-     * fast backward-filter kernel crash or fail with RRCONV_OUT_OF_MEMORY. RRCONV_FUZZ_EXTREME_AUTO lists
-     * the directions (fwd,bd,bf) whose AUTO path still gets such calls (default: all); the others run
-     * them with RRCONV_ALGO_REFERENCE only. */
+     * fast backward-filter kernel crash or fail with RRCONV_OUT_OF_MEMORY; the backward-data plan also
+     * loops over all stride_h*stride_w phases (minutes for 65535 x 65535 on a 1x1 image).
+     * RRCONV_FUZZ_EXTREME_AUTO lists the directions (fwd,bd,bf) whose AUTO path still gets such calls
+     * (default: all); the others run them with RRCONV_ALGO_REFERENCE only. */
     if (valid && d.algorithm == RRCONV_ALGO_AUTO) {
         const int64_t big = (int64_t)1 << 16;
         const int extreme = d.stride_h > big || d.stride_w > big || d.pad_h > big || d.pad_w > big ||
+                            (i128)d.stride_h * d.stride_w > 4096 ||
                             (i128)d.dil_h * (d.fh - 1) > big || (i128)d.dil_w * (d.fw - 1) > big;
         static const char *const short_name[3] = {"fwd", "bd", "bf"};
         const char *allowed = getenv("RRCONV_FUZZ_EXTREME_AUTO");
