@@ -15,7 +15,7 @@ import dev.rrconv.internal.javaimpl.ReferenceLoops;
  * (the caller plus a shared daemon pool), and writes the output. Results are bitwise identical for
  * every thread count. See {@code dev.rrconv.internal.javaimpl} for the loops.
  *
- * <p>Depthwise problems with enough channels run channels-last ({@link DepthwiseLoops}). Problems whose packed planes would not fit in a Java array run on the straightforward
+ * <p>Depthwise problems with enough channels and taps run channels-last ({@link DepthwiseLoops}). Problems whose packed planes would not fit in a Java array run on the straightforward
  * {@link ReferenceLoops} instead.
  */
 public final class JavaBackend implements ConvBackend {
@@ -23,7 +23,7 @@ public final class JavaBackend implements ConvBackend {
     @Override
     public void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst) {
         try {
-            if (DepthwiseLoops.applies(s, p)) {
+            if (DepthwiseLoops.appliesForward(s, p)) {
                 DepthwiseLoops.forward(s, p, src, filter, rin, rout, dst, Backends.threads());
                 return;
             }
@@ -37,7 +37,7 @@ public final class JavaBackend implements ConvBackend {
     public void backwardData(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
                              Tensor gradSrc) {
         try {
-            if (DepthwiseLoops.applies(s, p)) {
+            if (DepthwiseLoops.appliesForward(s, p)) {
                 DepthwiseLoops.backwardData(s, p, filter, diff, rin, rout, gradSrc, Backends.threads());
                 return;
             }
@@ -51,7 +51,7 @@ public final class JavaBackend implements ConvBackend {
     public void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
                                Tensor gradFilter) {
         try {
-            if (DepthwiseLoops.applies(s, p)) {
+            if (DepthwiseLoops.appliesBackwardFilter(s, p)) {
                 DepthwiseLoops.backwardFilter(s, p, src, diff, rin, rout, gradFilter, Backends.threads());
                 return;
             }

@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The channels-last depthwise loops ({@link DepthwiseLoops}) on seeded random depthwise problems: 1 to 40
- * channels (the backend uses the path from 8 up; the loops themselves take any count), images 1 to 40
+ * channels (the backend uses the path only for many channels; the loops themselves take any count), images 1 to 40
  * wide, kernels up to 7x7, strides and dilations 1 to 3, padding from none to beyond the dilated kernel
  * (outputs with no tap, taps never inside), both modes, int32 and uint8 masks of several kinds.
  *
@@ -67,11 +67,12 @@ class DepthwiseLoopsTest {
 
     @Test
     void benchmarkLikeShapeThroughTheBackend() {
-        // A small DW-K7: 48 channels, 20x20, 7x7 pad 3, random {1,2,3} masks; the backend picks this path.
+        // A small DW-K7: 256 channels, 12x11, 7x7 pad 3, random {1,2,3} masks; the backend picks this path.
         Random r = new Random(3);
-        ConvParams p = ConvParams.DEFAULT.withPadding(3, 3).withGroups(48);
-        ConvShape s = ConvShape.ofForward(new long[] {2, 48, 20, 20}, new long[] {48, 1, 1, 7, 7}, p);
-        assertTrue(DepthwiseLoops.applies(s, p));
+        ConvParams p = ConvParams.DEFAULT.withPadding(3, 3).withGroups(256);
+        ConvShape s = ConvShape.ofForward(new long[] {1, 256, 12, 11}, new long[] {256, 1, 1, 7, 7}, p);
+        assertTrue(DepthwiseLoops.appliesForward(s, p));
+        assertTrue(DepthwiseLoops.appliesBackwardFilter(s, p));
         Problem pr = problem(r, s, p, 0, false);
         JavaBackend backend = new JavaBackend();
         for (int t : THREADS) {
@@ -104,17 +105,37 @@ class DepthwiseLoopsTest {
     }
 
     @Test
-    void onlyDepthwiseProblemsWithEnoughChannelsSelectThePath() {
-        ConvParams p = ConvParams.DEFAULT.withPadding(1, 1);
-        assertTrue(DepthwiseLoops.applies(shape(p.withGroups(8), 8, 1, 1), p.withGroups(8)));
-        assertTrue(!DepthwiseLoops.applies(shape(p.withGroups(4), 4, 1, 1), p.withGroups(4)));
-        assertTrue(!DepthwiseLoops.applies(shape(p.withGroups(8), 8, 1, 2), p.withGroups(8)));
-        assertTrue(!DepthwiseLoops.applies(shape(p.withGroups(8), 8, 2, 1), p.withGroups(8)));
-        assertTrue(!DepthwiseLoops.applies(shape(p, 1, 16, 16), p));
+    void onlyDepthwiseProblemsWithEnoughChannelsAndTapsSelectThePath() {
+        // forward and backward data: 7x7 from 256 channels, 11x11 from 64
+        assertTrue(forward(256, 1, 1, 7, 7));
+        assertTrue(!forward(255, 1, 1, 7, 7));
+        assertTrue(!forward(384, 1, 1, 7, 6));
+        assertTrue(forward(64, 1, 1, 11, 11));
+        assertTrue(!forward(63, 1, 1, 11, 11));
+        assertTrue(!forward(384, 1, 1, 3, 3));
+        // backward filter: 3x3 from 64 channels
+        assertTrue(filter(64, 1, 1, 3, 3));
+        assertTrue(!filter(63, 1, 1, 3, 3));
+        assertTrue(!filter(384, 1, 1, 2, 4));
+        // never with several channels per group
+        assertTrue(!forward(256, 1, 2, 7, 7));
+        assertTrue(!forward(256, 2, 1, 7, 7));
+        assertTrue(!filter(256, 1, 2, 7, 7));
+        assertTrue(!filter(256, 2, 1, 7, 7));
     }
 
-    private static ConvShape shape(ConvParams p, int groups, int icpg, int ocpg) {
-        return ConvShape.ofForward(new long[] {1, (long) groups * icpg, 5, 5}, new long[] {groups, ocpg, icpg, 3, 3}, p);
+    private static boolean forward(int groups, int icpg, int ocpg, int fh, int fw) {
+        ConvParams p = ConvParams.DEFAULT.withGroups(groups);
+        return DepthwiseLoops.appliesForward(shape(p, groups, icpg, ocpg, fh, fw), p);
+    }
+
+    private static boolean filter(int groups, int icpg, int ocpg, int fh, int fw) {
+        ConvParams p = ConvParams.DEFAULT.withGroups(groups);
+        return DepthwiseLoops.appliesBackwardFilter(shape(p, groups, icpg, ocpg, fh, fw), p);
+    }
+
+    private static ConvShape shape(ConvParams p, int groups, int icpg, int ocpg, int fh, int fw) {
+        return ConvShape.ofForward(new long[] {1, (long) groups * icpg, 12, 12}, new long[] {groups, ocpg, icpg, fh, fw}, p);
     }
 
     // ---- checking ---------------------------------------------------------------------------------

@@ -24,8 +24,6 @@ import java.util.Arrays;
  * same for every thread count.
  */
 public final class DepthwiseLoops {
-    /** Fewest channels for which this path beats the planar loops. */
-    static final int MIN_CHANNELS = 8;
     /** Doubles of the backward-filter accumulator of one task (filter row x channel block). */
     private static final int FILTER_ACC = 4096;
     /** Most channels per pass of the forward and backward-data loops. */
@@ -73,12 +71,33 @@ public final class DepthwiseLoops {
     }
 
     /**
+     * Whether forward and backward data should take this path rather than the planar loops. Channels-last
+     * costs two transpositions per call and does about a third of the tap work under random masks, so it
+     * pays for large kernels with many channels (measured, one thread: DW-K3 planar, DW-K7 and larger here).
+     *
      * @param s the problem
      * @param p its parameters
-     * @return true if the problem is depthwise with enough channels for this path to pay
+     * @return true if the problem is depthwise with enough channels and taps
      */
-    public static boolean applies(ConvShape s, ConvParams p) {
-        return s.icpg() == 1 && s.ocpg() == 1 && s.groups() >= MIN_CHANNELS;
+    public static boolean appliesForward(ConvShape s, ConvParams p) {
+        long taps = s.fh() * s.fw();
+        return depthwise(s) && (taps >= 49 && s.groups() >= 256 || taps >= 121 && s.groups() >= 64);
+    }
+
+    /**
+     * Whether backward filter should take this path (it wins from smaller kernels on than the other
+     * directions, the planar backward filter being costlier).
+     *
+     * @param s the problem
+     * @param p its parameters
+     * @return true if the problem is depthwise with enough channels and taps
+     */
+    public static boolean appliesBackwardFilter(ConvShape s, ConvParams p) {
+        return depthwise(s) && s.fh() * s.fw() >= 9 && s.groups() >= 64;
+    }
+
+    private static boolean depthwise(ConvShape s) {
+        return s.icpg() == 1 && s.ocpg() == 1;
     }
 
     /**
