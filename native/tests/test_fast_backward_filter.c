@@ -395,6 +395,14 @@ int main(int argc, char **argv)
             run_config(c, &rng, 10000 + 2 * i + mk, expect_fast);
         }
     }
+    /* parameters near the int64 limits (tiny outputs) are left to the reference loop */
+    {
+        rrconv_conv_desc d = t_desc(1, 2, 1, 2, 3, 3, 2, 2, (int64_t)1 << 62, 1, ((int64_t)1 << 61) - 1, 0,
+                                    (int64_t)1 << 61, 1, RRCONV_CROSS_CORRELATION, RRCONV_MASK_INT32);
+        d.oh = 1;
+        const rr_conv conv = conv_of(&d);
+        EXPECT(rr_pick_backward_filter(&conv, rr_active_isa()) == NULL, "huge dilation: fast kernel picked");
+    }
     EXPECT_OK(rrconv_set_num_threads(2));
     for (int i = 0; i < configs / 4; i++) run_guarded(&rng, i);
     EXPECT_OK(rrconv_set_num_threads(0));

@@ -145,13 +145,7 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* 1 if every coordinate the vector mask builders form fits in an int32 lane. */
-static int fits_int32_lanes(const rr_conv *c)
-{
-    const int64_t lim = (int64_t)1 << 30;
-    return c->ih * c->iw < lim && c->oh * c->ow < lim && c->oh * c->sh + c->fh * c->dh + c->ph < lim &&
-           c->ow * c->sw + c->fw * c->dw + c->pw + 16 < lim;
-}
+
 
 rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn mask_fn, int allow_origin)
 {
@@ -222,7 +216,7 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     P.mask = mask;
 
     rr_bwf_mask_ctx mx = {&P, mask, (const int32_t *)q->rin.data, (const int32_t *)q->rout.data};
-    if (mask_fn == NULL || !fits_int32_lanes(c)) mask_fn = mask_rows;
+    if (mask_fn == NULL) mask_fn = mask_rows;
     for (int64_t n0 = 0; n0 < c->n; n0 += batch) {
         P.n0 = n0;
         P.n1 = n0 + batch < c->n ? n0 + batch : c->n;
@@ -255,8 +249,27 @@ static rrconv_status bwf_dw_avx2(const rr_problem *q)
     return rr_bwf_run(q, rr_bwf_pass_dw_avx2, rr_bwf_mask_rows_avx2, 0);
 }
 
+/*
+ * 1 if every coordinate the kernels form (oh*sh + kh*dh - ph and the like, row and column offsets,
+ * image sizes) stays below 2^30 in magnitude, so that no int64 product of them with a tensor stride
+ * overflows and the vector mask builders' int32 lanes hold them. Larger parameters (strides,
+ * paddings or dilations near the int64 limits on tiny outputs) take the reference loop.
+ */
+static int coordinates_fit(const rr_conv *c)
+{
+    const int64_t lim = (int64_t)1 << 30;
+    int64_t a, b;
+    if (c->ih >= lim || c->iw >= lim || c->oh >= lim || c->ow >= lim || c->ph >= lim || c->pw >= lim) return 0;
+    if (__builtin_mul_overflow(c->oh, c->sh, &a) || __builtin_mul_overflow(c->fh, c->dh, &b) || a + b >= lim)
+        return 0;
+    if (__builtin_mul_overflow(c->ow, c->sw, &a) || __builtin_mul_overflow(c->fw, c->dw, &b) || a + b >= lim)
+        return 0;
+    return c->ih * c->iw < lim && c->oh * c->ow < lim;
+}
+
 rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa)
 {
+    if (!coordinates_fit(c)) return NULL;
     const int64_t per_image = rr_bwf_mask_bytes_per_image(c);
     if (per_image <= 0 || per_image > RR_BWF_MASK_IMAGE_MAX) return NULL;
     const int dw = c->icpg == 1;

@@ -71,7 +71,8 @@ typedef struct rr_bwf_mask_ctx {
 
 /*
  * Builds the plan of normalized problem q (packs src if needed, computes masks batch by batch with
- * mask_rows, or the portable loop if NULL or the coordinates do not fit in int32 lanes) and calls
+ * mask_rows, or the portable loop if NULL; the picker has checked that every coordinate fits an
+ * int32 lane) and calls
  * pass once per image batch. allow_origin: the pass handles a non-zero origin (its diff loads are
  * masked by the tap bits). Returns RRCONV_OUT_OF_MEMORY (nothing written) if the scratch cannot
  * be allocated.
