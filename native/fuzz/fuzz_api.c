@@ -364,7 +364,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         d.ow = ow > INT64_MAX || ow < INT64_MIN ? 1 : (int64_t)ow;
         const unsigned o = (unsigned)rd(&r, 1);
         if (chaos && o >= 224) d.oh = field(&r, 1, -1, 9);
-        else if (chaos && o >= 208) d.ow += (o & 1) ? 1 : -1;
+        else if (chaos && o >= 208) d.ow = (int64_t)((uint64_t)d.ow + ((o & 1) ? 1u : UINT64_MAX)); /* may wrap */
     }
     const unsigned e = (unsigned)rd(&r, 1);
     d.mode = (int32_t)(e & 1);
