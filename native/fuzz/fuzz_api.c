@@ -482,12 +482,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned char *before[T_COUNT];
     for (int i = 0; i < T_COUNT; i++) before[i] = t[i].used ? snapshot(&t[i]) : NULL;
 
-    /* Known kernel bugs (2026-11-30, reported; see native/tests/test_extreme_params.c): strides, paddings
-     * or dilated extents above 2^16 make the fast backward-data kernel loop for ~2^62 iterations and the
-     * fast backward-filter kernel crash or fail with RRCONV_OUT_OF_MEMORY; the backward-data plan also
-     * loops over all stride_h*stride_w phases (minutes for 65535 x 65535 on a 1x1 image).
-     * RRCONV_FUZZ_EXTREME_AUTO lists the directions (fwd,bd,bf) whose AUTO path still gets such calls
-     * (default: all); the others run them with RRCONV_ALGO_REFERENCE only. */
+    /* "Extreme" valid calls: strides, paddings or dilated extents above 2^16, or stride_h*stride_w above
+     * 4096. Found here on 2026-11-30: the fast backward-data kernel looped ~2^62 times (ceil_div overflow)
+     * or over all stride_h*stride_w phases, the fast backward-filter kernel crashed (packed-src size
+     * overflow); dispatch.c now keeps geometry >= 2^24 on the reference loops and backward data plans
+     * only occupied phases. Still: the backward-filter kernel's scratch grows with stride_w
+     * (n*ic*ih*sw*ceil(iw/sw) floats, ~200 MB for a 3x3 image at sw = 2^24-1), which exceeds the fuzzer's
+     * malloc limit. RRCONV_FUZZ_EXTREME_AUTO lists the directions (fwd,bd,bf) whose AUTO path gets such
+     * calls (default: all; CI: fwd); the others run them with RRCONV_ALGO_REFERENCE only. */
     if (valid && d.algorithm == RRCONV_ALGO_AUTO) {
         const int64_t big = (int64_t)1 << 16;
         const int extreme = d.stride_h > big || d.stride_w > big || d.pad_h > big || d.pad_w > big ||

@@ -76,9 +76,9 @@ static void compare(const char *what, const char *algo, const float *got, const 
 
 /*
  * The directions whose AUTO (fast-kernel) path is checked: RRCONV_TEST_EXTREME_AUTO, a list of fwd, bd, bf
- * (default: all three). Known failures on 2026-11-30 (reported): the fast backward-data kernel overflows
- * ceil_div (kernels/backward_data.c) and loops for ~2^62 iterations; the fast backward-filter kernel
- * overflows (iw + sw - 1) and the packed-src size (kernels/backward_filter.c) and crashes.
+ * (default: all three). Before dispatch.c sent geometry >= 2^24 to the reference loops, the fast
+ * backward-data kernel overflowed ceil_div and looped for ~2^62 iterations and the fast backward-filter
+ * kernel overflowed its packed-src size and crashed.
  */
 static int auto_checked(const char *dir)
 {
