@@ -48,6 +48,8 @@ public final class DepthwiseLoops {
     private final boolean flip;
     private final int inLen;
     private final int outLen;
+    /** Ints of one row's list of active taps ({@link #gatherRow}). */
+    private final int listLen;
 
     private DepthwiseLoops(ConvShape s, ConvParams p) {
         n = Math.toIntExact(s.n());
@@ -67,7 +69,9 @@ public final class DepthwiseLoops {
         flip = p.mode() == Mode.CONVOLUTION;
         inLen = Math.multiplyExact(Math.multiplyExact(ih, iw), c);
         outLen = Math.multiplyExact(Math.multiplyExact(oh, ow), c);
-        Math.multiplyExact(Math.multiplyExact(fh, fw), c);
+        int taps = Math.multiplyExact(fh, fw);
+        Math.multiplyExact(taps, c);
+        listLen = Math.addExact(Math.multiplyExact(Math.max(ow, iw), Math.addExact(Math.multiplyExact(2, taps), 1)), 1);
     }
 
     /**
@@ -180,7 +184,7 @@ public final class DepthwiseLoops {
 
     /** Output row {@code y} of one image: {@code out[y, x, :]} for every column. */
     private void forwardRow(int y, float[] in, float[] w, int[] inMask, int[] outMask, float[] out) {
-        int[] list = Workspace.get().ints(ow * (2 * fh * fw + 1) + 1);
+        int[] list = Workspace.get().ints(listLen);
         int at = ow + 1;
         int khLo = clampTap(ph - y * sh, dh, fh);
         int khHi = tapEnd(ih - 1 + ph - y * sh, dh, fh);
@@ -226,7 +230,7 @@ public final class DepthwiseLoops {
             int th = y + ph - kh * dh;
             rows[kh] = th >= 0 && th % sh == 0 && th / sh < oh ? th / sh * ow : -1;
         }
-        int[] list = Workspace.get().ints(iw * (2 * fh * fw + 1) + 1);
+        int[] list = Workspace.get().ints(listLen);
         int at = iw + 1;
         for (int x = 0; x < iw; x++) {
             list[x] = at;
