@@ -59,20 +59,23 @@ public final class NativeBackend implements ConvBackend {
     private void call(MethodHandle h, String name, ConvShape s, ConvParams p, DType maskType,
                       Tensor a, Tensor b, Tensor rin, Tensor rout, Tensor out) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment desc = descriptor(arena, s, p, maskType, algorithm);
             Tensor a2 = offHeap(arena, a);
             Tensor b2 = offHeap(arena, b);
             Tensor rin2 = offHeap(arena, rin);
             Tensor rout2 = offHeap(arena, rout);
             Tensor out2 = out.segment().isNative() ? out : Tensor.allocate(arena, out.dtype(), out.shape());
+            // One allocation per call: the descriptor followed by the five stride arrays.
+            long descBytes = NativeLibrary.DESC.byteSize();
+            MemorySegment block = arena.allocate(descBytes + 5 * MAX_RANK * Long.BYTES, Long.BYTES);
+            MemorySegment desc = descriptor(block.asSlice(0, descBytes), s, p, maskType, algorithm);
             int status;
             try {
                 status = (int) h.invokeExact(desc,
-                        a2.segment(), strides(arena, a2),
-                        b2.segment(), strides(arena, b2),
-                        rin2.segment(), strides(arena, rin2),
-                        rout2.segment(), strides(arena, rout2),
-                        out2.segment(), strides(arena, out2));
+                        a2.segment(), strides(block, descBytes, 0, a2),
+                        b2.segment(), strides(block, descBytes, 1, b2),
+                        rin2.segment(), strides(block, descBytes, 2, rin2),
+                        rout2.segment(), strides(block, descBytes, 3, rout2),
+                        out2.segment(), strides(block, descBytes, 4, out2));
             } catch (RuntimeException | Error e) {
                 throw e;
             } catch (Throwable t) {
@@ -94,12 +97,19 @@ public final class NativeBackend implements ConvBackend {
         return copy;
     }
 
-    private static MemorySegment strides(Arena arena, Tensor t) {
-        return arena.allocateFrom(ValueLayout.JAVA_LONG, t.strides());
+    /** The largest tensor rank (the 5-D filter). */
+    private static final int MAX_RANK = 5;
+
+    /** Writes t's strides into slot i of the stride area after the descriptor; returns that slice. */
+    private static MemorySegment strides(MemorySegment block, long descBytes, int i, Tensor t) {
+        long[] st = t.strides();
+        MemorySegment slot = block.asSlice(descBytes + (long) i * MAX_RANK * Long.BYTES, (long) st.length * Long.BYTES);
+        MemorySegment.copy(st, 0, slot, ValueLayout.JAVA_LONG, 0, st.length);
+        return slot;
     }
 
-    static MemorySegment descriptor(Arena arena, ConvShape s, ConvParams p, DType maskType, int algorithm) {
-        MemorySegment d = arena.allocate(NativeLibrary.DESC);
+    /** Fills d (NativeLibrary.DESC bytes, 8-byte aligned) with the descriptor; returns d. */
+    private static MemorySegment descriptor(MemorySegment d, ConvShape s, ConvParams p, DType maskType, int algorithm) {
         long[] v = {s.n(), s.groups(), s.icpg(), s.ocpg(), s.ih(), s.iw(), s.oh(), s.ow(), s.fh(), s.fw(),
                 p.strideH(), p.strideW(), p.padH(), p.padW(), p.dilationH(), p.dilationW()};
         for (int i = 0; i < v.length; i++) {
