@@ -94,9 +94,9 @@ for stage in $stages; do
     "$root/native/fuzz/build.sh" "$work/fuzz"
     mkdir -p "$work/fuzz/new"
     say "fuzz: $fuzz_seconds s on native/fuzz/corpus"
-    # strides, paddings, dilations above 2^16 (see native/fuzz/fuzz_api.c): only the forward fast path
-    # gets them here; RRCONV_FUZZ_EXTREME_AUTO=fwd,bd,bf sends all three directions' fast paths
-    export RRCONV_FUZZ_EXTREME_AUTO=${RRCONV_FUZZ_EXTREME_AUTO:-fwd}
+    # strides, paddings, dilations above 2^16 (see native/fuzz/fuzz_api.c): every fast path gets them;
+    # RRCONV_FUZZ_EXTREME_AUTO=fwd limits that to forward (the others then run them on the reference)
+    export RRCONV_FUZZ_EXTREME_AUTO=${RRCONV_FUZZ_EXTREME_AUTO:-fwd,bd,bf}
     (cd "$work/fuzz" && ./fuzz_api -max_total_time="$fuzz_seconds" -timeout=20 -rss_limit_mb=2048 \
        -print_final_stats=1 new "$root/native/fuzz/corpus" 2>&1 | tail -n 25)
     if [ "${RRCONV_FUZZ_MERGE:-0}" = 1 ]; then

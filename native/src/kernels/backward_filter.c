@@ -270,6 +270,10 @@ static int coordinates_fit(const rr_conv *c)
 rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa)
 {
     if (!coordinates_fit(c)) return NULL;
+    /* Phase planes hold sw * ceil(iw/sw) columns per row: < 2*iw while sw <= iw. A stride much wider
+     * than the image (an output of one or two columns) would make the packed src grow with the
+     * stride (found by the fuzzer: ~200 MB for a 3x3 image at sw = 2^24-1): reference loops. */
+    if (c->sw > c->iw && c->sw > 64) return NULL;
     const int64_t per_image = rr_bwf_mask_bytes_per_image(c);
     if (per_image <= 0 || per_image > RR_BWF_MASK_IMAGE_MAX) return NULL;
     const int dw = c->icpg == 1;
