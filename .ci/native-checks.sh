@@ -97,7 +97,8 @@ for stage in $stages; do
     # strides, paddings, dilations above 2^16 (see native/fuzz/fuzz_api.c): every fast path gets them;
     # RRCONV_FUZZ_EXTREME_AUTO=fwd limits that to forward (the others then run them on the reference)
     export RRCONV_FUZZ_EXTREME_AUTO=${RRCONV_FUZZ_EXTREME_AUTO:-fwd,bd,bf}
-    (cd "$work/fuzz" && ./fuzz_api -max_total_time="$fuzz_seconds" -timeout=20 -rss_limit_mb=2048 \
+    # a fixed seed (RRCONV_FUZZ_SEED=0: a random one) so that a CI failure can be replayed
+    (cd "$work/fuzz" && ./fuzz_api -seed="${RRCONV_FUZZ_SEED:-1}" -max_total_time="$fuzz_seconds" -timeout=20 -rss_limit_mb=2048 \
        -print_final_stats=1 new "$root/native/fuzz/corpus" 2>&1 | tail -n 25)
     if [ "${RRCONV_FUZZ_MERGE:-0}" = 1 ]; then
       (cd "$work/fuzz" && ./fuzz_api -merge=1 "$root/native/fuzz/corpus" new 2>&1 | tail -n 3)

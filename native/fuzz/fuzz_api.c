@@ -147,6 +147,19 @@ static void pick_strides(reader *r, int chaos, tens *t, int is_output)
     }
     memcpy(t->st, dense, sizeof dense);
     t->pass_null = sel == 0;
+    if (t->pass_null) {
+        /* NULL strides: the library derives the exact dense strides, so the model must too (the clamped
+         * ones above turned an extent of 2^20 into 1, and the model then called a valid dense output
+         * "overlapping" while the library ran it; found in CI). Saturating: a stride beyond int64 makes
+         * the tensor invalid in the model, as the element-count check makes it in the library. */
+        i128 e = 1;
+        for (int i = t->ndim - 1; i >= 0; i--) {
+            t->st[i] = e > INT64_MAX ? INT64_MAX : (int64_t)e;
+            e *= t->shape[i] > 0 ? t->shape[i] : 1; /* e <= 2^63 here, so no i128 overflow */
+            if (e > (i128)INT64_MAX + 1) e = (i128)INT64_MAX + 1;
+        }
+        return;
+    }
     if (sel == 2) {
         int perm[5] = {0, 1, 2, 3, 4};
         for (int i = t->ndim - 1; i > 0; i--) {

@@ -282,5 +282,9 @@ rr_kernel_fn rr_pick_forward(const rr_conv *c, rr_isa isa)
         c->sh >= lim || c->sw >= lim || c->oh * c->sh >= lim || c->ow * c->sw >= lim ||
         (c->fh - 1) >= lim / c->dh || (c->fw - 1) >= lim / c->dw || c->fh * c->fw >= lim)
         return NULL;
+    /* Phase planes hold sw * ceil(iw/sw) columns per row: < 2*iw while sw <= iw. A stride much wider
+     * than the image (one output column) would make them grow with the stride (found by the fuzzer:
+     * 34 GB of scratch for 65535 1x1 images at stride_w 65535): the reference loop takes it. */
+    if (c->sw > c->iw && c->sw > 64) return NULL;
     return isa == RR_ISA_AVX512 ? forward_direct_avx512 : forward_direct_avx2;
 }
