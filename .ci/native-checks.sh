@@ -23,7 +23,28 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 
 say() { echo "native-checks: $*"; }
-need() { command -v "$1" >/dev/null 2>&1 || { echo "native-checks: '$1' not found (.ci/run installs it)" >&2; exit 1; }; }
+# A missing tool is installed from Debian's packages when this runs as root with apt-get (a fresh
+# machine of this project's kind, so that `mvn -B verify` sets itself up); otherwise the message names
+# the package to install.
+install_pkg() {
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
+  echo "native-checks: installing $*" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "$@" >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$@" >/dev/null 2>&1; }
+}
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  install_pkg "${2:-$1}" && command -v "$1" >/dev/null 2>&1 && return 0
+  echo "native-checks: '$1' not found; install the Debian package '${2:-$1}'" >&2
+  exit 1
+}
+need_libfuzzer() {
+  ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 && return 0
+  install_pkg libclang-rt-dev && return 0
+  echo "native-checks: libFuzzer not found; install the Debian package 'libclang-rt-dev'" >&2
+  exit 1
+}
 need cmake
 
 # gcc -O1: clang at -O1 with ASan+UBSan takes minutes per AVX-512 kernel file, gcc seconds.
@@ -91,6 +112,7 @@ for stage in $stages; do
     ;;
   fuzz)
     need clang
+    need_libfuzzer
     "$root/native/fuzz/build.sh" "$work/fuzz"
     mkdir -p "$work/fuzz/new"
     say "fuzz: $fuzz_seconds s on native/fuzz/corpus"
