@@ -9,7 +9,10 @@
  *   IH 1..9, pad 0..K+1         taps wholly outside the image, empty kernel rows
  *   stride 1..3, dilation 1..3  phase planes (stride_w > 1), phase planes shorter than others
  *   ICPG, OCPG, G               oc tiles of 1..12 channels and several per group; depthwise tiles
- *                               of 1..8 channels; channel multipliers
+ *                               of 1..12 channels; channel multipliers
+ *   3-wide depthwise rows       half the configurations of one depthwise class take the row segment
+ *                               kernel's case (FW 3, stride_w 1, dil_w 1, pad_w 1): one or two
+ *                               blocks per row piece, segments partly or wholly outside the row
  *   K up to 7, some 13 / 31     many taps, taps that never touch the image
  *   masks                       random {1,2,3}, blocky rectangles, all equal, all different, uint8
  *   layouts                     dense, padded, permuted, broadcast inputs; strided outputs
@@ -56,14 +59,22 @@ static config make_config(uint64_t *rng, int index, double min_work)
         int64_t fh = t_int(rng, 1, 7), fw = t_int(rng, 1, 7);
         if (t_int(rng, 0, 15) == 0) fh = fw = t_int(rng, 0, 1) ? 13 : 31;
         const int same = t_int(rng, 0, 2) == 0;
-        const int64_t sh = same ? 1 : t_int(rng, 1, 3), sw = same ? 1 : t_int(rng, 1, 3);
-        const int64_t dh = t_int(rng, 1, 3), dw = t_int(rng, 1, 3);
+        int64_t sh = same ? 1 : t_int(rng, 1, 3), sw = same ? 1 : t_int(rng, 1, 3);
+        int64_t dh = t_int(rng, 1, 3), dw = t_int(rng, 1, 3);
         int64_t ph = t_int(rng, 0, fh + 1), pw = t_int(rng, 0, fw + 1);
         if (same) {
             if (fh % 2 == 0) fh++;
             if (fw % 2 == 0) fw++;
             ph = dh * (fh - 1) / 2;
             pw = dw * (fw - 1) / 2;
+        }
+        if (index % 5 == 3 && t_int(rng, 0, 1)) {
+            /* the row segment kernel's case (forward_dwrow__avx512.c): 3-wide rows, stride_w 1,
+             * dil_w 1, pad_w 1; rows, row stride and dilation free */
+            fw = 3;
+            dw = 1;
+            pw = 1;
+            sw = 1;
         }
         const int64_t eh = dh * (fh - 1) + 1, ew = dw * (fw - 1) + 1;
         const int64_t ih = t_int(rng, 1, 9), iw = t_int(rng, 1, 70);

@@ -5,7 +5,10 @@
  * stride, dilation and padding (forward_direct.h explains the plan). Two inner loops:
  *   oc  (ICPG > 1 or OCPG > 1): per item a tile x up to 12 output channels of one group; per tap
  *       and input channel one masked load per block feeds up to 12 broadcast FMAs;
- *   dw  (ICPG == OCPG == 1): per item a tile x up to 8 channels, one mask per tap for all of them.
+ *   dw  (ICPG == OCPG == 1): per item a tile x up to 12 channels, one mask per tap for all of them;
+ *       on AVX-512 with FW 3, stride_w 1, dil_w 1, pad_w 1 the row segment kernel
+ *       (forward_dwrow__avx512.c) runs instead: each input row is loaded once per channel and
+ *       the three taps' windows are lane rotations of it, not three unaligned loads.
  * Scratch (phase planes, packed weights, masks) is allocated before anything is written; the
  * masks are computed in chunks of tiles so their memory stays bounded for huge images.
  */
@@ -20,6 +23,7 @@
 /* Register tiles (see the ISA files): output channels per oc item, channels per depthwise item. */
 #define FWD_MAX_OCB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 5)
 #define FWD_MAX_CB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 4)
+#define FWD_DWROW_CB 4 /* channels per item of the row segment kernel (forward_dwrow__avx512.c) */
 #define FWD_MASK_BUDGET ((int64_t)4 << 20) /* bytes of masks per chunk */
 #define FWD_COORD_LIMIT ((int64_t)1 << 28) /* lane coordinates are int32 */
 #define FWD_SERIAL_MACS 65536.0             /* below this many multiply-adds: no worker threads */
@@ -130,8 +134,10 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     pl.c = *c;
     pl.lanes = isa == RR_ISA_AVX512 ? 16 : 8;
     const int dw = c->icpg == 1 && c->ocpg == 1;
-    pl.vertical = dw && isa == RR_ISA_AVX512 && c->sh == 1 && c->dh == 1 && c->oh >= 2;
-    pl.flat = !pl.vertical && c->sh == 1 && c->sw == 1 && c->ow == c->iw;
+    /* depthwise with "same" 3-wide filter rows at stride_w 1: the row segment kernel */
+    const int dwrow = dw && isa == RR_ISA_AVX512 && c->fw == 3 && c->sw == 1 && c->dw == 1 && c->pw == 1;
+    pl.vertical = dw && !dwrow && isa == RR_ISA_AVX512 && c->sh == 1 && c->dh == 1 && c->oh >= 2;
+    pl.flat = !pl.vertical && !dwrow && c->sh == 1 && c->sw == 1 && c->ow == c->iw;
     pl.pw = (c->iw + c->sw - 1) / c->sw;
     pl.plane = c->ih * pl.pw;
     pl.src_chan = c->sw * pl.plane;
@@ -211,7 +217,8 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     if (wpk == NULL) goto fail;
     if (dw) {
         /* block of nc channels from g0: [taps][nc] at g0 * taps */
-        pl.cb = c->groups < FWD_MAX_CB(isa) ? c->groups : FWD_MAX_CB(isa);
+        const int64_t max_cb = dwrow ? FWD_DWROW_CB : FWD_MAX_CB(isa);
+        pl.cb = c->groups < max_cb ? c->groups : max_cb;
         pl.ncb = (c->groups + pl.cb - 1) / pl.cb;
         for (int64_t g0 = 0; g0 < c->groups; g0 += pl.cb) {
             const int64_t nc = c->groups - g0 < pl.cb ? c->groups - g0 : pl.cb;
@@ -237,7 +244,8 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     pl.w = wpk;
 
     const rr_range_fn masks_fn = isa == RR_ISA_AVX512 ? rr_fwd_masks_avx512 : rr_fwd_masks_avx2;
-    const rr_range_fn compute_fn = dw ? (isa == RR_ISA_AVX512 ? rr_fwd_dw_avx512 : rr_fwd_dw_avx2)
+    const rr_range_fn compute_fn = dwrow ? rr_fwd_dwrow_avx512
+                                   : dw ? (isa == RR_ISA_AVX512 ? rr_fwd_dw_avx512 : rr_fwd_dw_avx2)
                                       : (isa == RR_ISA_AVX512 ? rr_fwd_oc_avx512 : rr_fwd_oc_avx2);
     const int64_t blocks = dw ? pl.ncb : c->groups * pl.nob;
     /* waking the workers costs microseconds: tiny problems run on the calling thread */

@@ -35,6 +35,8 @@ typedef struct rr_fwd_tile {
     int64_t n;            /* image */
     int64_t d0, d1;       /* dst offsets of the blocks inside an (n, oc) plane */
     int64_t s0, s1;       /* src offsets (sbase) of the blocks inside an (n, ic) channel */
+    int32_t oh0, ow0;     /* output row and column of block 0's first pixel */
+    int32_t oh1, ow1;     /* the same for block 1 */
     uint32_t lv;          /* real lanes: block 0 in bits 0..15, block 1 in bits 16..31 */
     int32_t two;          /* the tile has a second block */
 } rr_fwd_tile;
@@ -140,5 +142,7 @@ void rr_fwd_dw_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_masks_avx2(void *plan, int64_t begin, int64_t end);
 void rr_fwd_oc_avx2(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dw_avx2(void *plan, int64_t begin, int64_t end);
+/* depthwise, FW 3, stride_w 1, dil_w 1, pad_w 1, row-wise tiles: forward_dwrow__avx512.c */
+void rr_fwd_dwrow_avx512(void *plan, int64_t begin, int64_t end);
 
 #endif /* RRCONV_FORWARD_DIRECT_H */

@@ -45,6 +45,7 @@ void rr_fwd_masks_avx512(void *vpl, int64_t begin, int64_t end)
         rr_fwd_tile *ti = &pl->tiles[tl];
         ti->n = n;
         ti->d1 = ti->s1 = 0;
+        ti->oh1 = ti->ow1 = 0;
         ti->lv = 0;
         int64_t blks[2];
         ti->two = rr_fwd_tile_blocks(pl, tile, &blks[0], &blks[1]);
@@ -62,9 +63,13 @@ void rr_fwd_masks_avx512(void *vpl, int64_t begin, int64_t end)
             if (j == 0) {
                 ti->d0 = dbase;
                 ti->s0 = sbase;
+                ti->oh0 = (int32_t)(dbase / c->ow);
+                ti->ow0 = (int32_t)(dbase % c->ow);
             } else {
                 ti->d1 = dbase;
                 ti->s1 = sbase;
+                ti->oh1 = (int32_t)(dbase / c->ow);
+                ti->ow1 = (int32_t)(dbase % c->ow);
             }
             ti->lv |= ((1u << nvalid) - 1u) << (16 * j);
             const __mmask16 lv = (__mmask16)((1u << nvalid) - 1u);
