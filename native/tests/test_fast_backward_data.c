@@ -5,7 +5,10 @@
  * Shapes (seeded random, each checked with 1, 2, 3 and 7 threads, bitwise equal across counts):
  *   kinds      dense (icpg 1..10: tile tails of 1, 2, 4 and 8 channels), grouped, depthwise,
  *              depthwise with multiplier, depthwise with stride 1, dil_h 1, FH 3..13 odd, heights
- *              1..30 (the AVX-512 row tiles: partial row groups, odd column-block counts)
+ *              1..30 (the AVX-512 row tiles: partial row groups, odd column-block counts); half
+ *              of those with FW 3, dil_w 1, pad_w 1 and any dil_h / pad_h: on AVX-512 the gradient
+ *              then runs as a forward correlation (flipped filter, swapped masks) in the forward
+ *              row segment kernel
  *   widths     IW 1..70 (row blocks of 8/16 lanes plus every tail), heights 1..9 (some to 20)
  *   taps       1..7 (some 9..13), stride 1..3, dilation 1..3, padding 0..kernel+1; a third of the
  *              stride-1 shapes use "same" padding (IW == OW: the flattened-image blocks)
@@ -63,13 +66,23 @@ static config make_config(uint64_t *rng, int index)
         }
         const int big = t_int(rng, 0, 5) == 0;
         const int64_t fh = row_mode ? 3 + 2 * t_int(rng, 0, 5) : big ? t_int(rng, 1, 13) : t_int(rng, 1, 7);
-        const int64_t fw = big ? t_int(rng, 1, 13) : t_int(rng, 1, 7);
+        int64_t fw = big ? t_int(rng, 1, 13) : t_int(rng, 1, 7);
         const int64_t sh = row_mode || t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3);
         const int64_t sw = row_mode || t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3);
-        const int64_t dh = row_mode || t_int(rng, 0, 1) ? 1 : t_int(rng, 2, 3);
-        const int64_t dw = t_int(rng, 0, 1) ? 1 : t_int(rng, 2, 3);
+        int64_t dh = row_mode || t_int(rng, 0, 1) ? 1 : t_int(rng, 2, 3);
+        int64_t dw = t_int(rng, 0, 1) ? 1 : t_int(rng, 2, 3);
         int64_t ph = t_int(rng, 0, fh + 1), pw = t_int(rng, 0, fw + 1);
-        const int same = sw == 1 && sh == 1 && (fw % 2) == 1 && t_int(rng, 0, 2) == 0;
+        /* half the row-mode configurations: the forward-adjoint case (3-wide rows, dil_w 1, pad_w 1,
+         * any dil_h and pad_h, so the adjoint's pad_h (FH-1)*dil_h - pad_h is sometimes negative) */
+        const int adjoint = row_mode && t_int(rng, 0, 1);
+        if (adjoint) {
+            fw = 3;
+            dw = 1;
+            pw = 1;
+            dh = t_int(rng, 1, 3);
+            ph = t_int(rng, 0, dh * (fh - 1) + 2);
+        }
+        const int same = !adjoint && sw == 1 && sh == 1 && (fw % 2) == 1 && t_int(rng, 0, 2) == 0;
         if (same) {
             ph = dh * (fh - 1) / 2 * ((fh % 2) == 1);
             pw = dw * (fw - 1) / 2;

@@ -272,6 +272,11 @@ fail:
     return s.status;
 }
 
+rrconv_status rr_forward_direct(const rr_problem *p, rr_isa isa)
+{
+    return run_direct(p, isa);
+}
+
 static rrconv_status forward_direct_avx512(const rr_problem *p)
 {
     return run_direct(p, RR_ISA_AVX512);

@@ -21,4 +21,9 @@ rr_kernel_fn rr_pick_forward(const rr_conv *c, rr_isa isa);
 rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa);
 rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa);
 
+/* The direct forward kernel (forward.c) on a normalized problem at ISA isa (AVX2 or AVX-512), for
+ * directions that reduce to a forward correlation (backward_data.c: the stride-1 depthwise adjoint).
+ * Reads only c, src, filter, rin, rout and out. */
+rrconv_status rr_forward_direct(const rr_problem *p, rr_isa isa);
+
 #endif /* RRCONV_KERNELS_H */
