@@ -184,15 +184,21 @@ static void pool_reset_after_fork(void)
     rr_P.nranges = 0;
 }
 
+static void pool_shutdown(void);
+
 static void pool_init(void)
 {
     if (pthread_mutex_init(&rr_P.use_lock, NULL) != 0) return;
     if (pthread_mutex_init(&rr_P.mu, NULL) != 0) return;
     if (pthread_cond_init(&rr_P.done_cv, NULL) != 0) return;
     if (pthread_atfork(NULL, NULL, pool_reset_after_fork) != 0) return;
+    /* at exit (or when the library is unloaded) the workers stop before later exit handlers run,
+     * e.g. LeakSanitizer's, which cannot suspend a worker that is still spinning */
+    if (atexit(pool_shutdown) != 0) return;
     rr_pool_ok = 1;
 }
 
+/* Stops and joins the workers; idempotent (atexit, then the destructor). */
 __attribute__((destructor)) static void pool_shutdown(void)
 {
     if (!rr_pool_ok) return;

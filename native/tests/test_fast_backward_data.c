@@ -6,7 +6,7 @@
  *   kinds      dense (icpg 1..10: tile tails of 1, 2, 4 and 8 channels), grouped, depthwise,
  *              depthwise with multiplier, depthwise with stride 1, dil_h 1, FH 3..13 odd, heights
  *              1..30 (the AVX-512 row tiles: partial row groups, odd column-block counts); half
- *              of those with FW 3, dil_w 1, pad_w 1 and any dil_h / pad_h: on AVX-512 the gradient
+ *              of those with odd FW 3..31, pad_w (FW-1)/2, dil_w 1 and any dil_h / pad_h: on AVX-512 the gradient
  *              then runs as a forward correlation (flipped filter, swapped masks) in the forward
  *              row segment kernel
  *   widths     IW 1..70 (row blocks of 8/16 lanes plus every tail), heights 1..9 (some to 20)
@@ -72,13 +72,14 @@ static config make_config(uint64_t *rng, int index)
         int64_t dh = row_mode || t_int(rng, 0, 1) ? 1 : t_int(rng, 2, 3);
         int64_t dw = t_int(rng, 0, 1) ? 1 : t_int(rng, 2, 3);
         int64_t ph = t_int(rng, 0, fh + 1), pw = t_int(rng, 0, fw + 1);
-        /* half the row-mode configurations: the forward-adjoint case (3-wide rows, dil_w 1, pad_w 1,
-         * any dil_h and pad_h, so the adjoint's pad_h (FH-1)*dil_h - pad_h is sometimes negative) */
+        /* half the row-mode configurations: the forward-adjoint case (odd FW 3..31, "same" pad_w,
+         * dil_w 1, any dil_h and pad_h, so the adjoint's pad_h (FH-1)*dil_h - pad_h is sometimes
+         * negative) */
         const int adjoint = row_mode && t_int(rng, 0, 1);
         if (adjoint) {
-            fw = 3;
+            fw = t_int(rng, 0, 3) ? 3 : 5 + 2 * t_int(rng, 0, 13); /* odd 3..31 */
             dw = 1;
-            pw = 1;
+            pw = (fw - 1) / 2;
             dh = t_int(rng, 1, 3);
             ph = t_int(rng, 0, dh * (fh - 1) + 2);
         }

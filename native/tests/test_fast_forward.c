@@ -10,9 +10,10 @@
  *   stride 1..3, dilation 1..3  phase planes (stride_w > 1), phase planes shorter than others
  *   ICPG, OCPG, G               oc tiles of 1..12 channels and several per group; depthwise tiles
  *                               of 1..12 channels; channel multipliers
- *   3-wide depthwise rows       half the configurations of one depthwise class take the row segment
- *                               kernel's case (FW 3, stride_w 1, dil_w 1, pad_w 1): one or two
- *                               blocks per row piece, segments partly or wholly outside the row
+ *   "same" depthwise rows       half the configurations of one depthwise class take the row segment
+ *                               kernel's case (odd FW 3..31, stride_w 1, dil_w 1, pad_w (FW-1)/2):
+ *                               one or two blocks per row piece, segments partly or wholly outside
+ *                               the row, channel blocks of 1..4
  *   K up to 7, some 13 / 31     many taps, taps that never touch the image
  *   masks                       random {1,2,3}, blocky rectangles, all equal, all different, uint8
  *   layouts                     dense, padded, permuted, broadcast inputs; strided outputs
@@ -69,11 +70,11 @@ static config make_config(uint64_t *rng, int index, double min_work)
             pw = dw * (fw - 1) / 2;
         }
         if (index % 5 == 3 && t_int(rng, 0, 1)) {
-            /* the row segment kernel's case (forward_dwrow__avx512.c): 3-wide rows, stride_w 1,
-             * dil_w 1, pad_w 1; rows, row stride and dilation free */
-            fw = 3;
+            /* the row segment kernel's case (forward_dwrow__avx512.c): odd FW 3..31, stride_w 1,
+             * dil_w 1, pad_w (FW-1)/2; rows, row stride, dilation and padding free */
+            fw = t_int(rng, 0, 3) ? 3 : 5 + 2 * t_int(rng, 0, 13); /* odd 3..31 */
             dw = 1;
-            pw = 1;
+            pw = (fw - 1) / 2;
             sw = 1;
         }
         const int64_t eh = dh * (fh - 1) + 1, ew = dw * (fw - 1) + 1;

@@ -328,22 +328,22 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
 }
 
 /*
- * Depthwise at stride 1 with 3-wide rows (dil_w 1, pad_w 1): the gradient is itself a stride-1
- * correlation,
- *   grad_src[ih][iw] = sum over (kh, kw) of w[FH-1-kh][2-kw] * diff[ih - ph' + kh*dh][iw - 1 + kw]
+ * Depthwise at stride 1 with odd FW 3..31 and "same" column padding (pad_w = (FW-1)/2 = P, dil_w 1):
+ * the gradient is itself a stride-1 correlation,
+ *   grad_src[ih][iw] = sum over (kh, kw) of w[FH-1-kh][FW-1-kw] * diff[ih - ph' + kh*dh][iw - P + kw]
  *                      * [rin(ih, iw) == rout(that pixel)],   ph' = (FH-1)*dh - ph,
  * i.e. a forward problem with diff as its input, grad_src as its output, the filter flipped and rin /
  * rout swapped, which the forward row segment kernel (forward_dwrow__avx512.c) runs faster than the
  * backward-data loops. Taps are summed in the flipped order.
  */
-static int bd_is_dw3_adjoint(const rr_conv *c)
+static int bd_is_dw_adjoint(const rr_conv *c)
 {
     const int64_t php = (c->fh - 1) * c->dh - c->ph;
-    return c->icpg == 1 && c->ocpg == 1 && c->sh == 1 && c->sw == 1 && c->fw == 3 && c->dw == 1 && c->pw == 1 &&
-           php > -BD_COORD_LIMIT && php < BD_COORD_LIMIT;
+    return c->icpg == 1 && c->ocpg == 1 && c->sh == 1 && c->sw == 1 && c->dw == 1 && c->fw % 2 == 1 && c->fw >= 3 &&
+           c->fw <= 31 && c->pw == (c->fw - 1) / 2 && php > -BD_COORD_LIMIT && php < BD_COORD_LIMIT;
 }
 
-static rrconv_status bd_dw3_adjoint_avx512(const rr_problem *p)
+static rrconv_status bd_dw_adjoint_avx512(const rr_problem *p)
 {
     const rr_conv *c = &p->c;
     const int64_t taps = c->fh * c->fw, count = c->groups * taps;
@@ -361,7 +361,7 @@ static rrconv_status bd_dw3_adjoint_avx512(const rr_problem *p)
     q.c.oh = c->ih;
     q.c.ow = c->iw;
     q.c.ph = (c->fh - 1) * c->dh - c->ph;
-    q.c.pw = 1;
+    q.c.pw = (c->fw - 1) / 2; /* (FW-1)*dil_w - pad_w */
     q.src.data = p->diff.data;
     q.diff.data = NULL;
     q.filter.data = flipped;
@@ -393,6 +393,6 @@ rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa)
     /* one phase per (ih mod sh, iw mod sw) that holds pixels: absurd strides go to the reference */
     const int64_t psh = c->sh < c->ih ? c->sh : c->ih, psw = c->sw < c->iw ? c->sw : c->iw;
     if (psh * psw > ((int64_t)1 << 20)) return NULL;
-    if (isa >= RR_ISA_AVX512 && bd_is_dw3_adjoint(c)) return bd_dw3_adjoint_avx512;
+    if (isa >= RR_ISA_AVX512 && bd_is_dw_adjoint(c)) return bd_dw_adjoint_avx512;
     return isa >= RR_ISA_AVX512 ? bd_run_avx512 : bd_run_avx2;
 }

@@ -6,9 +6,9 @@
  *   oc  (ICPG > 1 or OCPG > 1): per item a tile x up to 12 output channels of one group; per tap
  *       and input channel one masked load per block feeds up to 12 broadcast FMAs;
  *   dw  (ICPG == OCPG == 1): per item a tile x up to 12 channels, one mask per tap for all of them;
- *       on AVX-512 with FW 3, stride_w 1, dil_w 1, pad_w 1 the row segment kernel
- *       (forward_dwrow__avx512.c) runs instead: each input row is loaded once per channel and
- *       the three taps' windows are lane rotations of it, not three unaligned loads.
+ *       on AVX-512 with odd FW 3..31, pad_w (FW-1)/2, stride_w 1, dil_w 1 the row segment kernel
+ *       (forward_dwrow__avx512.c) runs instead: input rows are read in aligned-to-the-tile
+ *       segments and the taps' windows are lane rotations of them, not one unaligned load each.
  * Scratch (phase planes, packed weights, masks) is allocated before anything is written; the
  * masks are computed in chunks of tiles so their memory stays bounded for huge images.
  */
@@ -134,8 +134,9 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     pl.c = *c;
     pl.lanes = isa == RR_ISA_AVX512 ? 16 : 8;
     const int dw = c->icpg == 1 && c->ocpg == 1;
-    /* depthwise with "same" 3-wide filter rows at stride_w 1: the row segment kernel */
-    const int dwrow = dw && isa == RR_ISA_AVX512 && c->fw == 3 && c->sw == 1 && c->dw == 1 && c->pw == 1;
+    /* depthwise, odd FW 3..31 with "same" column padding at stride_w 1: the row segment kernel */
+    const int dwrow = dw && isa == RR_ISA_AVX512 && c->sw == 1 && c->dw == 1 && c->fw % 2 == 1 && c->fw >= 3 &&
+                      c->fw <= 31 && c->pw == (c->fw - 1) / 2;
     pl.vertical = dw && !dwrow && isa == RR_ISA_AVX512 && c->sh == 1 && c->dh == 1 && c->oh >= 2;
     pl.flat = !pl.vertical && !dwrow && c->sh == 1 && c->sw == 1 && c->ow == c->iw;
     pl.pw = (c->iw + c->sw - 1) / c->sw;
@@ -213,12 +214,20 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     /* weights */
     const float *flt = (const float *)p->filter.data;
     const int64_t nflt = c->groups * c->ocpg * c->icpg * pl.taps;
-    float *wpk = (float *)fwd_alloc(&s, nflt, 4, "packed weights");
+    const int64_t npk = dwrow ? (c->groups + FWD_DWROW_CB - 1) / FWD_DWROW_CB * FWD_DWROW_CB * pl.taps : nflt;
+    float *wpk = (float *)fwd_alloc(&s, npk, 4, "packed weights");
     if (wpk == NULL) goto fail;
-    if (dw) {
+    if (dwrow) {
+        /* blocks of FWD_DWROW_CB channels from g0: [taps][FWD_DWROW_CB] at g0 * taps, zeros past the last */
+        pl.cb = FWD_DWROW_CB;
+        pl.ncb = (c->groups + pl.cb - 1) / pl.cb;
+        memset(wpk, 0, (size_t)npk * sizeof(float));
+        for (int64_t g = 0; g < c->groups; g++)
+            for (int64_t t = 0; t < pl.taps; t++)
+                wpk[(g - g % pl.cb) * pl.taps + t * pl.cb + g % pl.cb] = flt[g * pl.taps + t];
+    } else if (dw) {
         /* block of nc channels from g0: [taps][nc] at g0 * taps */
-        const int64_t max_cb = dwrow ? FWD_DWROW_CB : FWD_MAX_CB(isa);
-        pl.cb = c->groups < max_cb ? c->groups : max_cb;
+        pl.cb = c->groups < FWD_MAX_CB(isa) ? c->groups : FWD_MAX_CB(isa);
         pl.ncb = (c->groups + pl.cb - 1) / pl.cb;
         for (int64_t g0 = 0; g0 < c->groups; g0 += pl.cb) {
             const int64_t nc = c->groups - g0 < pl.cb ? c->groups - g0 : pl.cb;
