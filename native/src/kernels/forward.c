@@ -23,7 +23,6 @@
 /* Register tiles (see the ISA files): output channels per oc item, channels per depthwise item. */
 #define FWD_MAX_OCB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 5)
 #define FWD_MAX_CB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 4)
-#define FWD_DWROW_CB 4 /* channels per item of the row segment kernel (forward_dwrow__avx512.c) */
 #define FWD_MASK_BUDGET ((int64_t)4 << 20) /* bytes of masks per chunk */
 #define FWD_COORD_LIMIT ((int64_t)1 << 28) /* lane coordinates are int32 */
 #define FWD_SERIAL_MACS 65536.0             /* below this many multiply-adds: no worker threads */
@@ -214,12 +213,13 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     /* weights */
     const float *flt = (const float *)p->filter.data;
     const int64_t nflt = c->groups * c->ocpg * c->icpg * pl.taps;
-    const int64_t npk = dwrow ? (c->groups + FWD_DWROW_CB - 1) / FWD_DWROW_CB * FWD_DWROW_CB * pl.taps : nflt;
+    const int64_t dwrow_cb = RR_DWROW_CB(c->fw);
+    const int64_t npk = dwrow ? (c->groups + dwrow_cb - 1) / dwrow_cb * dwrow_cb * pl.taps : nflt;
     float *wpk = (float *)fwd_alloc(&s, npk, 4, "packed weights");
     if (wpk == NULL) goto fail;
     if (dwrow) {
-        /* blocks of FWD_DWROW_CB channels from g0: [taps][FWD_DWROW_CB] at g0 * taps, zeros past the last */
-        pl.cb = FWD_DWROW_CB;
+        /* blocks of RR_DWROW_CB channels from g0: [taps][RR_DWROW_CB] at g0 * taps, zeros past the last */
+        pl.cb = dwrow_cb;
         pl.ncb = (c->groups + pl.cb - 1) / pl.cb;
         memset(wpk, 0, (size_t)npk * sizeof(float));
         for (int64_t g = 0; g < c->groups; g++)

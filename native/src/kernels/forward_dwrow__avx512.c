@@ -6,12 +6,13 @@
  * The direct depthwise kernel (forward_direct__avx512.c) loads every tap's 16 input pixels with an
  * unaligned masked load; most of those straddle a cache line and it runs at about one FMA per 2.5
  * cycles. Here a tile is one output row piece of NB (1 or 2) blocks of 16 columns from column ow0,
- * times RR_DWROW_CB channels. The input row ih of a filter row kh is read as NB + 2 sixteen-column
- * SEGMENTS starting at columns ow0 - 16, ow0, ow0 + 16, ... (masked to the image's columns; never
- * with an empty mask, which costs as much as a line-crossing load), and the window of tap kw, which
- * starts at column
- * ow0 + 16 b + o with o = kw - (FW-1)/2 in [-15, 15], is cut out of two neighbouring segments with one
- * lane rotation (valignd) whose count is a compile-time constant: the kernel is instantiated per FW.
+ * times RR_DWROW_CB(FW) = 4 channels. The input row ih of a filter row kh is read as NB + 2
+ * sixteen-column SEGMENTS starting at columns ow0 - 16, ow0, ow0 + 16, ... (plain loads where the
+ * segment is whole inside the row, else masked to the row's columns, never with an empty mask, which
+ * costs as much as a line-crossing load), and the window of tap kw, which starts at column
+ * ow0 + 16 b + o with o = kw - (FW-1)/2 in [-15, 15], is cut out of two neighbouring segments with
+ * one lane rotation (valignd) whose count is a compile-time constant: the kernel is instantiated per
+ * FW (one function each).
  *
  * Taps run in chunks of RR_DWROW_KC: the chunk's 2 * KC masks (from the shared mask pass,
  * forward_direct.h, row-wise tiles) stay in mask registers while the CB channels run, so one mask
@@ -33,7 +34,6 @@
 #define RR_UNROLL _Pragma("GCC unroll 32")
 #endif
 
-#define RR_DWROW_CB 4 /* channels per tile; forward.c packs the weights for it (FWD_DWROW_CB) */
 #define RR_DWROW_KC 3 /* taps per chunk: 2 * KC masks stay in mask registers */
 
 /* Lanes l of the segment starting at column c0 with 0 <= c0 + l < iw. */
@@ -67,17 +67,19 @@ RR_INLINE __m512 window(const __m512 *seg, int b, int o)
 }
 
 /*
- * One tile: NB blocks from (oh, ow0) x CBN channels (RR_DWROW_CB, or 1 for each channel of a last,
+ * One tile: NB blocks from (oh, ow0) x CBN channels (RR_DWROW_CB(FW), or 1 for each channel of a last,
  * partial block), filter width FW. m: the tile's masks, [taps][2], this piece's first block at
  * m[2 * t + mb]; lv0 / lv1: the blocks' real lanes; src_c, dst_c: the first channel; w_c: its weights
- * in the block's [taps][RR_DWROW_CB] pack. FULL: every segment read is whole inside the row (plain
- * loads, no load masks).
+ * in the block's [taps][RR_DWROW_CB(FW)] pack. FULL != 0: every segment read is whole inside the row
+ * (plain loads, no load masks); FULL >= 2 also fixes whether the left / right neighbour segments
+ * exist (narrow filters, where those edge cases are most of the work).
  */
 RR_INLINE void dwrow_tile(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
                           float *dst_c, int64_t oh, int64_t ow0, __mmask16 lv0, __mmask16 lv1, const int FW,
                           const int NB, const int FULL, const int CBN)
 {
-    enum { CB = RR_DWROW_CB, KC = RR_DWROW_KC };
+    enum { KC = RR_DWROW_KC };
+    const int CB = RR_DWROW_CB(FW);
     const int PW = (FW - 1) / 2;
     const rr_conv *c = &pl->c;
     const int64_t fh = c->fh, iw = c->iw, ihn = c->ih, chan = pl->src_chan, ohw = c->oh * c->ow;
@@ -95,8 +97,10 @@ RR_UNROLL
             soff[i] = ow0;
         }
     }
-    const int has_left = ow0 >= 16, has_right = iw - ow0 - 16 * NB >= 16;
-    __m512 acc[CB][2];
+    /* FULL >= 2 fixes the neighbours at compile time: bit 0 of FULL - 2 = left, bit 1 = right */
+    const int has_left = FULL >= 2 ? ((FULL - 2) & 1) : ow0 >= 16;
+    const int has_right = FULL >= 2 ? ((FULL - 2) >> 1) & 1 : iw - ow0 - 16 * NB >= 16;
+    __m512 acc[8][2];
 RR_UNROLL
     for (int q = 0; q < CBN; q++) {
         acc[q][0] = _mm512_setzero_ps();
@@ -161,9 +165,19 @@ RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, con
      * segments are whole unless the row ends inside them */
     const int64_t right = pl->c.iw - ow0 - 16 * NB;
     const int full = right == 0 || right >= 16;
-    if (nc == RR_DWROW_CB) {
-        if (full) dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 1, RR_DWROW_CB);
-        else dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 0, RR_DWROW_CB);
+    if (nc == RR_DWROW_CB(FW)) {
+        if (!full) {
+            dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 0, RR_DWROW_CB(FW));
+        } else if (FW > 7) {
+            dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 1, RR_DWROW_CB(FW));
+        } else {
+            switch ((ow0 >= 16) | (right >= 16) << 1) {
+            case 0: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 2, RR_DWROW_CB(FW)); break;
+            case 1: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 3, RR_DWROW_CB(FW)); break;
+            case 2: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 4, RR_DWROW_CB(FW)); break;
+            default: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 5, RR_DWROW_CB(FW)); break;
+            }
+        }
         return;
     }
     const int64_t chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow;
@@ -192,7 +206,7 @@ RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, co
     const rr_conv *c = &pl->c;
     for (int64_t item = begin; item < end; item++) {
         const int64_t cbi = item / pl->nspans, sp = item % pl->nspans;
-        const int64_t g0 = cbi * RR_DWROW_CB, nc = c->groups - g0 < RR_DWROW_CB ? c->groups - g0 : RR_DWROW_CB;
+        const int64_t cb = RR_DWROW_CB(FW), g0 = cbi * cb, nc = c->groups - g0 < cb ? c->groups - g0 : cb;
         const float *w_c = pl->w + g0 * pl->taps;
         const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
         for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
