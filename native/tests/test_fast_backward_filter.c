@@ -5,7 +5,9 @@
  *
  * What the configurations cover (each drawn at random, many times):
  *   channels    dense (icpg, ocpg 1..9: tails of the 4x4 / 4x2 tiles), grouped, depthwise (pairs
- *               of channels and the odd one out), channel multiplier 2..3
+ *               of channels and the odd one out), channel multiplier 2..3; half the depthwise
+ *               ones with FW 3, pad_w 1, dil_w 1, stride_w 1, FH 1..3: the AVX-512 row segment
+ *               kernel (backward_filter_dwrow__avx512.c), rows, row stride and padding free
  *   geometry    widths 1..70 (around multiples of 8 and 16), heights 1..9 plus the kernel extent,
  *               kernels 1..7 (depthwise also up to 1x31 / 31x1: kw blocks of 12 and their tails),
  *               padding 0..beyond the kernel, stride and dilation 1..3, "same" padding with
@@ -71,11 +73,21 @@ static config make_config(uint64_t *rng, int index)
             if (t_int(rng, 0, 1)) fw = t_int(rng, 8, 31);
             else fh = t_int(rng, 8, 31);
         }
-        const int64_t sh = t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3), sw = t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3);
-        const int64_t dh = t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3), dw = t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3);
+        int64_t sh = t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3), sw = t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3);
+        const int64_t dh = t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3);
+        int64_t dw = t_int(rng, 0, 2) ? 1 : t_int(rng, 2, 3);
+        /* half the depthwise configurations: the row segment kernel's case (FW 3, pad_w 1, dil_w 1,
+         * stride_w 1, FH <= 3; rows free) */
+        const int row_segments = kind == 2 && t_int(rng, 0, 1);
+        if (row_segments) {
+            fw = 3;
+            fh = t_int(rng, 1, 3);
+            sw = 1;
+            dw = 1;
+        }
         const int64_t eh = dh * (fh - 1) + 1, ew = dw * (fw - 1) + 1;
-        int64_t ph = t_int(rng, 0, fh + 2), pw = t_int(rng, 0, fw + 2);
-        const int same = t_int(rng, 0, 2) == 0;
+        int64_t ph = t_int(rng, 0, fh + 2), pw = row_segments ? 1 : t_int(rng, 0, fw + 2);
+        const int same = !row_segments && t_int(rng, 0, 2) == 0;
         if (same) { /* stride 1 and OW == IW when ew is odd: the flattened domain */
             ph = (eh - 1) / 2;
             pw = (ew - 1) / 2;

@@ -5,7 +5,9 @@
  * Kernels: `tile` (dense and grouped: a block of up to 6 output x 4 input channels per item, AVX2
  * 4 x 2) and `dw` (icpg == 1: depthwise and channel multipliers; a pair of channels and up to 12
  * taps of at most 3 kh per item, AVX2 one channel and up to 9 taps), each for AVX-512 and AVX2, and
- * a mask builder per ISA. The scalar ISA level keeps the reference loop.
+ * a mask builder per ISA. The scalar ISA level keeps the reference loop. On AVX-512, depthwise
+ * filters of FW 3 with "same" column padding at stride_w 1 (FH <= 3) go to the row segment kernel
+ * instead (backward_filter_dwrow__avx512.c, driven by forward.c with the forward plan's masks).
  */
 #include "backward_filter_plan.h"
 
@@ -277,6 +279,8 @@ rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa)
     const int64_t per_image = rr_bwf_mask_bytes_per_image(c);
     if (per_image <= 0 || per_image > RR_BWF_MASK_IMAGE_MAX) return NULL;
     const int dw = c->icpg == 1;
+    /* "same" 3-wide depthwise rows: the forward plan's row segment kernel, turned around */
+    if (isa == RR_ISA_AVX512 && rr_forward_dwrow_filter_grad_fits(c)) return rr_forward_dwrow_filter_grad;
     switch (isa) {
     case RR_ISA_AVX512: return dw ? bwf_dw_avx512 : bwf_tile_avx512;
     case RR_ISA_AVX2: return dw ? bwf_dw_avx2 : bwf_tile_avx2;

@@ -122,7 +122,58 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
+/* Packs the filter for the compute kernel (layouts in forward_direct.h); NULL when out of memory. */
+static float *pack_weights(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int dw, int dwrow, fwd_scratch *s)
+{
+    const rr_conv *c = &p->c;
+    const float *flt = (const float *)p->filter.data;
+    const int64_t nflt = c->groups * c->ocpg * c->icpg * pl->taps;
+    const int64_t dwrow_cb = RR_DWROW_CB(c->fw);
+    const int64_t npk = dwrow ? (c->groups + dwrow_cb - 1) / dwrow_cb * dwrow_cb * pl->taps : nflt;
+    float *wpk = (float *)fwd_alloc(s, npk, 4, "packed weights");
+    if (wpk == NULL) return NULL;
+    if (dwrow) {
+        /* blocks of RR_DWROW_CB channels from g0: [taps][RR_DWROW_CB] at g0 * taps, zeros past the last */
+        pl->cb = dwrow_cb;
+        pl->ncb = (c->groups + pl->cb - 1) / pl->cb;
+        memset(wpk, 0, (size_t)npk * sizeof(float));
+        for (int64_t g = 0; g < c->groups; g++)
+            for (int64_t t = 0; t < pl->taps; t++)
+                wpk[(g - g % pl->cb) * pl->taps + t * pl->cb + g % pl->cb] = flt[g * pl->taps + t];
+    } else if (dw) {
+        /* block of nc channels from g0: [taps][nc] at g0 * taps */
+        pl->cb = c->groups < FWD_MAX_CB(isa) ? c->groups : FWD_MAX_CB(isa);
+        pl->ncb = (c->groups + pl->cb - 1) / pl->cb;
+        for (int64_t g0 = 0; g0 < c->groups; g0 += pl->cb) {
+            const int64_t nc = c->groups - g0 < pl->cb ? c->groups - g0 : pl->cb;
+            for (int64_t ci = 0; ci < nc; ci++)
+                for (int64_t t = 0; t < pl->taps; t++) wpk[g0 * pl->taps + t * nc + ci] = flt[(g0 + ci) * pl->taps + t];
+        }
+    } else {
+        /* block of no output channels from (g, oc0): [taps][ICPG][no] at (g*OCPG + oc0) * ICPG * taps */
+        pl->nob = (c->ocpg + FWD_MAX_OCB(isa) - 1) / FWD_MAX_OCB(isa);
+        pl->ocb = (c->ocpg + pl->nob - 1) / pl->nob;
+        const int64_t per_oc = c->icpg * pl->taps;
+        for (int64_t g = 0; g < c->groups; g++) {
+            for (int64_t oc0 = 0; oc0 < c->ocpg; oc0 += pl->ocb) {
+                const int64_t no = c->ocpg - oc0 < pl->ocb ? c->ocpg - oc0 : pl->ocb;
+                float *blk = wpk + (g * c->ocpg + oc0) * per_oc;
+                for (int64_t o = 0; o < no; o++)
+                    for (int64_t i = 0; i < c->icpg; i++)
+                        for (int64_t t = 0; t < pl->taps; t++)
+                            blk[(t * c->icpg + i) * no + o] = flt[((g * c->ocpg + oc0 + o) * c->icpg + i) * pl->taps + t];
+            }
+        }
+    }
+    return wpk;
+}
+
+/*
+ * The direct kernels' driver. filter_grad: p is a backward_filter problem that
+ * rr_forward_dwrow_filter_grad_fits; the same plan (src, masks, tiles) feeds the filter-gradient row
+ * segment kernel (backward_filter_dwrow__avx512.c) instead of a forward one.
+ */
+static rrconv_status run_direct(const rr_problem *p, rr_isa isa, int filter_grad)
 {
     const rr_conv *c = &p->c;
     rr_fwd_plan pl;
@@ -146,7 +197,8 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
     pl.tpi = pl.vertical ? (c->oh + 1) / 2 * pl.bpr : (pl.bpi + 1) / 2;
     pl.taps = c->fh * c->fw;
     pl.rout = (const int32_t *)p->rout.data;
-    pl.dst = p->out.data;
+    pl.dst = filter_grad ? NULL : p->out.data;
+    pl.diff = filter_grad ? (const float *)p->diff.data : NULL;
     const int64_t mask_esize = isa == RR_ISA_AVX512 ? 2 : 1;
     const int64_t total_tiles = c->n * pl.tpi;
     const int64_t tile_bytes = 2 * pl.taps * mask_esize;
@@ -210,52 +262,22 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
         if (pl.tiles == NULL) goto fail;
     }
 
-    /* weights */
-    const float *flt = (const float *)p->filter.data;
-    const int64_t nflt = c->groups * c->ocpg * c->icpg * pl.taps;
-    const int64_t dwrow_cb = RR_DWROW_CB(c->fw);
-    const int64_t npk = dwrow ? (c->groups + dwrow_cb - 1) / dwrow_cb * dwrow_cb * pl.taps : nflt;
-    float *wpk = (float *)fwd_alloc(&s, npk, 4, "packed weights");
-    if (wpk == NULL) goto fail;
-    if (dwrow) {
-        /* blocks of RR_DWROW_CB channels from g0: [taps][RR_DWROW_CB] at g0 * taps, zeros past the last */
-        pl.cb = dwrow_cb;
-        pl.ncb = (c->groups + pl.cb - 1) / pl.cb;
-        memset(wpk, 0, (size_t)npk * sizeof(float));
-        for (int64_t g = 0; g < c->groups; g++)
-            for (int64_t t = 0; t < pl.taps; t++)
-                wpk[(g - g % pl.cb) * pl.taps + t * pl.cb + g % pl.cb] = flt[g * pl.taps + t];
-    } else if (dw) {
-        /* block of nc channels from g0: [taps][nc] at g0 * taps */
-        pl.cb = c->groups < FWD_MAX_CB(isa) ? c->groups : FWD_MAX_CB(isa);
-        pl.ncb = (c->groups + pl.cb - 1) / pl.cb;
-        for (int64_t g0 = 0; g0 < c->groups; g0 += pl.cb) {
-            const int64_t nc = c->groups - g0 < pl.cb ? c->groups - g0 : pl.cb;
-            for (int64_t ci = 0; ci < nc; ci++)
-                for (int64_t t = 0; t < pl.taps; t++) wpk[g0 * pl.taps + t * nc + ci] = flt[(g0 + ci) * pl.taps + t];
-        }
+    if (filter_grad) {
+        /* per channel 9 taps x 16 lanes of partial sums, carried from mask chunk to mask chunk */
+        pl.ncb = (c->groups + RR_BWF_DWROW_CB - 1) / RR_BWF_DWROW_CB;
+        pl.gacc = (float *)fwd_alloc(&s, c->groups * 9 * 16, 4, "filter gradient partial sums");
+        if (pl.gacc == NULL) goto fail;
+        memset(pl.gacc, 0, (size_t)(c->groups * 9 * 16) * sizeof(float));
     } else {
-        /* block of no output channels from (g, oc0): [taps][ICPG][no] at (g*OCPG + oc0) * ICPG * taps */
-        pl.nob = (c->ocpg + FWD_MAX_OCB(isa) - 1) / FWD_MAX_OCB(isa);
-        pl.ocb = (c->ocpg + pl.nob - 1) / pl.nob;
-        const int64_t per_oc = c->icpg * pl.taps;
-        for (int64_t g = 0; g < c->groups; g++) {
-            for (int64_t oc0 = 0; oc0 < c->ocpg; oc0 += pl.ocb) {
-                const int64_t no = c->ocpg - oc0 < pl.ocb ? c->ocpg - oc0 : pl.ocb;
-                float *blk = wpk + (g * c->ocpg + oc0) * per_oc;
-                for (int64_t o = 0; o < no; o++)
-                    for (int64_t i = 0; i < c->icpg; i++)
-                        for (int64_t t = 0; t < pl.taps; t++)
-                            blk[(t * c->icpg + i) * no + o] = flt[((g * c->ocpg + oc0 + o) * c->icpg + i) * pl.taps + t];
-            }
-        }
+        pl.w = pack_weights(&pl, p, isa, dw, dwrow, &s);
+        if (pl.w == NULL) goto fail;
     }
-    pl.w = wpk;
 
     const rr_range_fn masks_fn = isa == RR_ISA_AVX512 ? rr_fwd_masks_avx512 : rr_fwd_masks_avx2;
-    const rr_range_fn compute_fn = dwrow ? rr_fwd_dwrow_avx512
-                                   : dw ? (isa == RR_ISA_AVX512 ? rr_fwd_dw_avx512 : rr_fwd_dw_avx2)
-                                      : (isa == RR_ISA_AVX512 ? rr_fwd_oc_avx512 : rr_fwd_oc_avx2);
+    const rr_range_fn compute_fn = filter_grad ? rr_bwf_dwrow_avx512
+                                   : dwrow     ? rr_fwd_dwrow_avx512
+                                   : dw        ? (isa == RR_ISA_AVX512 ? rr_fwd_dw_avx512 : rr_fwd_dw_avx2)
+                                               : (isa == RR_ISA_AVX512 ? rr_fwd_oc_avx512 : rr_fwd_oc_avx2);
     const int64_t blocks = dw ? pl.ncb : c->groups * pl.nob;
     /* waking the workers costs microseconds: tiny problems run on the calling thread */
     const double macs = (double)c->n * (double)c->oc * (double)(c->oh * c->ow) * (double)c->icpg * (double)pl.taps;
@@ -266,12 +288,27 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa)
         /* spans of tiles: long enough to amortize an item's setup, enough items to share */
         pl.span = pl.ntiles / 8 < 1 ? 1 : pl.ntiles / 8 > 32 ? 32 : pl.ntiles / 8;
         pl.nspans = (pl.ntiles + pl.span - 1) / pl.span;
+        /* forward items: (channel block, span); filter gradient items: channel blocks (all tiles) */
+        const int64_t items = filter_grad ? blocks : blocks * pl.nspans;
         if (small) {
             masks_fn(&pl, 0, pl.ntiles);
-            compute_fn(&pl, 0, blocks * pl.nspans);
+            compute_fn(&pl, 0, items);
         } else {
             rr_parallel_for(pl.ntiles, masks_fn, &pl);
-            rr_parallel_for(blocks * pl.nspans, compute_fn, &pl);
+            rr_parallel_for(items, compute_fn, &pl);
+        }
+    }
+    if (filter_grad) {
+        /* grad_filter [G][1][1][FH][FW] = the 16 lanes of each partial sum, added pairwise */
+        float *gw = p->out.data;
+        for (int64_t g = 0; g < c->groups; g++) {
+            for (int64_t t = 0; t < pl.taps; t++) {
+                float v[16];
+                memcpy(v, pl.gacc + (g * 9 + t) * 16, sizeof v);
+                for (int w = 8; w >= 1; w /= 2)
+                    for (int l = 0; l < w; l++) v[l] += v[l + w];
+                gw[g * pl.taps + t] = v[0];
+            }
         }
     }
     fwd_free(&s);
@@ -283,30 +320,46 @@ fail:
 
 rrconv_status rr_forward_direct(const rr_problem *p, rr_isa isa)
 {
-    return run_direct(p, isa);
+    return run_direct(p, isa, 0);
+}
+
+int rr_forward_geometry_fits(const rr_conv *c)
+{
+    const int64_t lim = FWD_COORD_LIMIT;
+    if (c->ih >= lim || c->iw >= lim || c->oh >= lim || c->ow >= lim || c->ph >= lim || c->pw >= lim ||
+        c->sh >= lim || c->sw >= lim || c->oh * c->sh >= lim || c->ow * c->sw >= lim ||
+        (c->fh - 1) >= lim / c->dh || (c->fw - 1) >= lim / c->dw || c->fh * c->fw >= lim)
+        return 0;
+    /* Phase planes hold sw * ceil(iw/sw) columns per row: < 2*iw while sw <= iw. A stride much wider
+     * than the image (one output column) would make them grow with the stride (found by the fuzzer:
+     * 34 GB of scratch for 65535 1x1 images at stride_w 65535): the reference loop takes it. */
+    return !(c->sw > c->iw && c->sw > 64);
+}
+
+int rr_forward_dwrow_filter_grad_fits(const rr_conv *c)
+{
+    return rr_forward_geometry_fits(c) && c->icpg == 1 && c->ocpg == 1 && c->fw == 3 && c->pw == 1 && c->dw == 1 &&
+           c->sw == 1 && c->fh <= 3;
+}
+
+rrconv_status rr_forward_dwrow_filter_grad(const rr_problem *p)
+{
+    return run_direct(p, RR_ISA_AVX512, 1);
 }
 
 static rrconv_status forward_direct_avx512(const rr_problem *p)
 {
-    return run_direct(p, RR_ISA_AVX512);
+    return run_direct(p, RR_ISA_AVX512, 0);
 }
 
 static rrconv_status forward_direct_avx2(const rr_problem *p)
 {
-    return run_direct(p, RR_ISA_AVX2);
+    return run_direct(p, RR_ISA_AVX2, 0);
 }
 
 rr_kernel_fn rr_pick_forward(const rr_conv *c, rr_isa isa)
 {
     if (isa < RR_ISA_AVX2) return NULL; /* no portable fast path: the reference loop runs */
-    const int64_t lim = FWD_COORD_LIMIT;
-    if (c->ih >= lim || c->iw >= lim || c->oh >= lim || c->ow >= lim || c->ph >= lim || c->pw >= lim ||
-        c->sh >= lim || c->sw >= lim || c->oh * c->sh >= lim || c->ow * c->sw >= lim ||
-        (c->fh - 1) >= lim / c->dh || (c->fw - 1) >= lim / c->dw || c->fh * c->fw >= lim)
-        return NULL;
-    /* Phase planes hold sw * ceil(iw/sw) columns per row: < 2*iw while sw <= iw. A stride much wider
-     * than the image (one output column) would make them grow with the stride (found by the fuzzer:
-     * 34 GB of scratch for 65535 1x1 images at stride_w 65535): the reference loop takes it. */
-    if (c->sw > c->iw && c->sw > 64) return NULL;
+    if (!rr_forward_geometry_fits(c)) return NULL;
     return isa == RR_ISA_AVX512 ? forward_direct_avx512 : forward_direct_avx2;
 }

@@ -70,6 +70,8 @@ typedef struct rr_fwd_plan {
     int64_t ntiles;       /* tiles in the current chunk */
     int64_t ocb, nob;     /* oc kernel: output channels per block, blocks per group */
     int64_t cb, ncb;      /* depthwise kernel: channels per block, blocks */
+    const float *diff;    /* filter-gradient kernel: [N][OC][OH][OW] */
+    float *gacc;          /* filter-gradient kernel: [G][9 taps][16 lanes] partial sums */
 } rr_fwd_plan;
 
 /* Block number blk (0 .. bpi-1) of an image: where its pixels are, how many lanes are real. */
@@ -146,6 +148,10 @@ void rr_fwd_dw_avx2(void *plan, int64_t begin, int64_t end);
  * RR_DWROW_CB(FW) channels, [taps][RR_DWROW_CB(FW)] with zeros past the last channel:
  * forward_dwrow__avx512.c */
 #define RR_DWROW_CB(fw) ((void)(fw), 4) /* 6 measured no faster for FW 13 and 31 */
+/* depthwise filter gradient, FW 3, pad_w 1, dil_w 1, stride_w 1, FH <= 3, row-wise tiles, channels
+ * per item (diff and gacc set, no weights): backward_filter_dwrow__avx512.c */
+#define RR_BWF_DWROW_CB 2
+void rr_bwf_dwrow_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dwrow_avx512(void *plan, int64_t begin, int64_t end);
 
 #endif /* RRCONV_FORWARD_DIRECT_H */

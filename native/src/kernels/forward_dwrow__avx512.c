@@ -23,48 +23,9 @@
  * FMA each; each output element belongs to one item, so results do not depend on the thread count.
  */
 #include "forward_direct.h"
-
-#include <immintrin.h>
-
-#define RR_INLINE static inline __attribute__((always_inline))
-
-#if defined(__clang__)
-#define RR_UNROLL _Pragma("unroll")
-#else
-#define RR_UNROLL _Pragma("GCC unroll 32")
-#endif
+#include "row_segments__avx512.h"
 
 #define RR_DWROW_KC 3 /* taps per chunk: 2 * KC masks stay in mask registers */
-
-/* Lanes l of the segment starting at column c0 with 0 <= c0 + l < iw. */
-RR_INLINE __mmask16 columns_in_row(int64_t c0, int64_t iw)
-{
-    const int64_t lo = c0 < 0 ? -c0 : 0, hi = iw - c0 > 16 ? 16 : iw - c0;
-    if (hi <= lo) return 0;
-    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
-
-/* Lanes s..15 of lo followed by lanes 0..s-1 of hi, 0 < s < 16. valignd takes its count as an
- * immediate: s is a constant in every instantiation and the switch folds away. */
-#define ALIGNR(hi, lo, S) \
-    case S: return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), S));
-RR_INLINE __m512 rotate(__m512 hi, __m512 lo, int s)
-{
-    switch (s) {
-        ALIGNR(hi, lo, 1) ALIGNR(hi, lo, 2) ALIGNR(hi, lo, 3) ALIGNR(hi, lo, 4) ALIGNR(hi, lo, 5)
-        ALIGNR(hi, lo, 6) ALIGNR(hi, lo, 7) ALIGNR(hi, lo, 8) ALIGNR(hi, lo, 9) ALIGNR(hi, lo, 10)
-        ALIGNR(hi, lo, 11) ALIGNR(hi, lo, 12) ALIGNR(hi, lo, 13) ALIGNR(hi, lo, 14) ALIGNR(hi, lo, 15)
-    default: return lo;
-    }
-}
-
-/* The window at offset o (-16 < o < 16) of block b; seg[i] is segment i - 1. */
-RR_INLINE __m512 window(const __m512 *seg, int b, int o)
-{
-    if (o < 0) return rotate(seg[b + 1], seg[b], o + 16);
-    if (o == 0) return seg[b + 1];
-    return rotate(seg[b + 2], seg[b + 1], o);
-}
 
 /*
  * One tile: NB blocks from (oh, ow0) x CBN channels (RR_DWROW_CB(FW), or 1 for each channel of a last,
@@ -83,23 +44,8 @@ RR_INLINE void dwrow_tile(const rr_fwd_plan *pl, const uint16_t *m, int mb, cons
     const int PW = (FW - 1) / 2;
     const rr_conv *c = &pl->c;
     const int64_t fh = c->fh, iw = c->iw, ihn = c->ih, chan = pl->src_chan, ohw = c->oh * c->ow;
-    /* segment i - 1 starts at column ow0 + 16 (i - 1); it is read under the mask of its columns inside
-     * the row. A segment wholly outside the row feeds only lanes whose tap masks are 0 (the mask pass
-     * checks the columns), so any readable data will do: it reads segment 0's columns instead. */
-    __mmask16 lk[4];
-    int64_t soff[4];
-RR_UNROLL
-    for (int i = 0; i < NB + 2; i++) {
-        lk[i] = columns_in_row(ow0 + 16 * (i - 1), iw);
-        soff[i] = ow0 + 16 * (i - 1);
-        if (lk[i] == 0) {
-            lk[i] = columns_in_row(ow0, iw);
-            soff[i] = ow0;
-        }
-    }
-    /* FULL >= 2 fixes the neighbours at compile time: bit 0 of FULL - 2 = left, bit 1 = right */
-    const int has_left = FULL >= 2 ? ((FULL - 2) & 1) : ow0 >= 16;
-    const int has_right = FULL >= 2 ? ((FULL - 2) >> 1) & 1 : iw - ow0 - 16 * NB >= 16;
+    rr_segments sg;
+    rr_segments_init(&sg, ow0, iw, NB, FULL);
     __m512 acc[8][2];
 RR_UNROLL
     for (int q = 0; q < CBN; q++) {
@@ -124,24 +70,15 @@ RR_UNROLL
             for (int q = 0; q < CBN; q++) {
                 const float *p = row + q * chan;
                 __m512 seg[4];
-RR_UNROLL
-                for (int i = 0; i < NB + 2; i++) {
-                    if (!FULL) seg[i] = _mm512_maskz_loadu_ps(lk[i], p + soff[i]);
-                    else if (i >= 1 && i <= NB) seg[i] = _mm512_loadu_ps(p + ow0 + 16 * (i - 1));
-                }
-                if (FULL) {
-                    /* an absent neighbour segment only feeds masked-out lanes: reuse a loaded one */
-                    seg[0] = has_left ? _mm512_loadu_ps(p + ow0 - 16) : seg[1];
-                    seg[NB + 1] = has_right ? _mm512_loadu_ps(p + ow0 + 16 * NB) : seg[NB];
-                }
+                rr_segments_load(seg, p, &sg, ow0, NB, FULL);
 RR_UNROLL
                 for (int u = 0; u < KC; u++) {
                     const int kw = k0 + u;
                     if (kw >= FW) break;
                     const int o = kw - PW;
                     const __m512 wv = _mm512_set1_ps(w_k[kw * CB + q]);
-                    acc[q][0] = _mm512_mask3_fmadd_ps(window(seg, 0, o), wv, acc[q][0], ka[u]);
-                    if (NB == 2) acc[q][1] = _mm512_mask3_fmadd_ps(window(seg, 1, o), wv, acc[q][1], kb[u]);
+                    acc[q][0] = _mm512_mask3_fmadd_ps(rr_window(seg, 0, o), wv, acc[q][0], ka[u]);
+                    if (NB == 2) acc[q][1] = _mm512_mask3_fmadd_ps(rr_window(seg, 1, o), wv, acc[q][1], kb[u]);
                 }
             }
         }
@@ -149,8 +86,13 @@ RR_UNROLL
 RR_UNROLL
     for (int q = 0; q < CBN; q++) {
         float *dq = dst_c + q * ohw + oh * c->ow + ow0;
-        _mm512_mask_storeu_ps(dq, lv0, acc[q][0]);
-        if (NB == 2) _mm512_mask_storeu_ps(dq + 16, lv1, acc[q][1]);
+        if (FULL) { /* the blocks are whole (OW == IW here): plain stores */
+            _mm512_storeu_ps(dq, acc[q][0]);
+            if (NB == 2) _mm512_storeu_ps(dq + 16, acc[q][1]);
+        } else {
+            _mm512_mask_storeu_ps(dq, lv0, acc[q][0]);
+            if (NB == 2) _mm512_mask_storeu_ps(dq + 16, lv1, acc[q][1]);
+        }
     }
 }
 
@@ -161,20 +103,17 @@ RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, con
                            float *dst_c, int64_t nc, int64_t oh, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
                            const int FW, const int NB)
 {
-    /* ow0 is a multiple of 16: segment -1 is whole or absent; the blocks' and the right neighbour's
-     * segments are whole unless the row ends inside them */
-    const int64_t right = pl->c.iw - ow0 - 16 * NB;
-    const int full = right == 0 || right >= 16;
+    const int kind = rr_segments_full_kind(ow0, pl->c.iw, NB);
     if (nc == RR_DWROW_CB(FW)) {
-        if (!full) {
+        if (kind == 0) {
             dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 0, RR_DWROW_CB(FW));
-        } else if (FW > 7) {
+        } else if (FW > 7) { /* wide filters: the neighbours' edge cases are a small part of the work */
             dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 1, RR_DWROW_CB(FW));
         } else {
-            switch ((ow0 >= 16) | (right >= 16) << 1) {
-            case 0: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 2, RR_DWROW_CB(FW)); break;
-            case 1: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 3, RR_DWROW_CB(FW)); break;
-            case 2: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 4, RR_DWROW_CB(FW)); break;
+            switch (kind) {
+            case 2: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 2, RR_DWROW_CB(FW)); break;
+            case 3: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 3, RR_DWROW_CB(FW)); break;
+            case 4: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 4, RR_DWROW_CB(FW)); break;
             default: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 5, RR_DWROW_CB(FW)); break;
             }
         }

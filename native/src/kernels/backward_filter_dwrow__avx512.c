@@ -1,0 +1,136 @@
+/*
+ * backward_filter_dwrow__avx512.c -- depthwise filter gradient on AVX-512 for 3-wide filters with
+ * "same" column padding (FW 3, pad_w 1, dil_w 1, stride_w 1) and FH <= 3: the row segment kernel of
+ * the forward direction (row_segments__avx512.h) turned around,
+ *   grad_w[c][kh][kw] += window(src row ih, kw) * diff[c][oh][block]   under the tap's mask,
+ * accumulated in registers: an item is a block of RR_BWF_DWROW_CB channels over every tile of the
+ * current mask chunk (forward_direct.h, row-wise tiles), so each channel's FH x 3 taps keep one
+ * 16-lane accumulator each. Items start from and end in the plan's gacc ([block][CB][taps][16]
+ * partial sums, zero before the first chunk); forward.c sums the 16 lanes at the end.
+ *
+ * Per channel and tap the terms are summed in a fixed order (tiles in order, one lane per output
+ * column modulo 16, then the lanes), and a channel belongs to one item: results do not depend on the
+ * thread count. Masked-out lanes are never accumulated, so NaN/Inf in skipped pixels never reach the
+ * gradient.
+ */
+#include "forward_direct.h"
+#include "row_segments__avx512.h"
+
+/*
+ * One row piece of NB blocks from (oh, ow0) for CBN channels (RR_BWF_DWROW_CB, or 1 for each channel
+ * of a last partial block) and FH filter rows; acc[q][kh * 3 + kw]. m, mb, lv0, lv1 as in the forward
+ * kernel; src_c, diff_c: the first channel's planes.
+ */
+RR_INLINE void bwf_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *diff_c,
+                         int64_t oh, int64_t ow0, __mmask16 lv0, __mmask16 lv1, __m512 (*acc)[9], const int FH,
+                         const int NB, const int FULL, const int CBN)
+{
+    const rr_conv *c = &pl->c;
+    const int64_t iw = c->iw, ihn = c->ih, chan = pl->src_chan, ohw = c->oh * c->ow;
+    rr_segments sg;
+    rr_segments_init(&sg, ow0, iw, NB, FULL);
+    __m512 d[RR_BWF_DWROW_CB][2];
+RR_UNROLL
+    for (int q = 0; q < CBN; q++) {
+        const float *dq = diff_c + q * ohw + oh * c->ow + ow0;
+        /* FULL: the blocks are whole (OW == IW here), plain loads */
+        d[q][0] = FULL ? _mm512_loadu_ps(dq) : _mm512_maskz_loadu_ps(lv0, dq);
+        d[q][1] = NB != 2 ? d[q][0] : FULL ? _mm512_loadu_ps(dq + 16) : _mm512_maskz_loadu_ps(lv1, dq + 16);
+    }
+RR_UNROLL
+    for (int kh = 0; kh < FH; kh++) {
+        const int64_t ih = oh * c->sh + pl->khoff[kh];
+        if (ih < 0 || ih >= ihn) continue;
+        const uint16_t *mk = m + 2 * 3 * kh;
+        const __mmask16 a0 = mk[mb], b0 = mk[2 + mb], c0 = mk[4 + mb];
+        const __mmask16 a1 = NB == 2 ? mk[1] : 0, b1 = NB == 2 ? mk[3] : 0, c1 = NB == 2 ? mk[5] : 0;
+        const float *row = src_c + ih * iw;
+RR_UNROLL
+        for (int q = 0; q < CBN; q++) {
+            __m512 seg[4];
+            rr_segments_load(seg, row + q * chan, &sg, ow0, NB, FULL);
+            __m512 *a = acc[q] + 3 * kh;
+            a[0] = _mm512_mask3_fmadd_ps(rr_window(seg, 0, -1), d[q][0], a[0], a0);
+            a[1] = _mm512_mask3_fmadd_ps(seg[1], d[q][0], a[1], b0);
+            a[2] = _mm512_mask3_fmadd_ps(rr_window(seg, 0, 1), d[q][0], a[2], c0);
+            if (NB == 2) {
+                a[0] = _mm512_mask3_fmadd_ps(rr_window(seg, 1, -1), d[q][1], a[0], a1);
+                a[1] = _mm512_mask3_fmadd_ps(seg[2], d[q][1], a[1], b1);
+                a[2] = _mm512_mask3_fmadd_ps(rr_window(seg, 1, 1), d[q][1], a[2], c1);
+            }
+        }
+    }
+}
+
+RR_INLINE void bwf_piece_any(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c,
+                             const float *diff_c, int64_t oh, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
+                             __m512 (*acc)[9], const int FH, const int NB, const int CBN)
+{
+    switch (rr_segments_full_kind(ow0, pl->c.iw, NB)) {
+    case 2: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 2, CBN); break;
+    case 3: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 3, CBN); break;
+    case 4: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 4, CBN); break;
+    case 5: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 5, CBN); break;
+    default: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 0, CBN); break;
+    }
+}
+
+/* All tiles of the chunk for CBN channels from g0 (their partial sums at gacc). */
+RR_INLINE void bwf_block(const rr_fwd_plan *pl, int64_t g0, float *gacc, const int FH, const int CBN)
+{
+    const rr_conv *c = &pl->c;
+    const int taps = 3 * FH;
+    __m512 acc[RR_BWF_DWROW_CB][9];
+RR_UNROLL
+    for (int q = 0; q < CBN; q++)
+RR_UNROLL
+        for (int t = 0; t < taps; t++) acc[q][t] = _mm512_load_ps(gacc + (q * 9 + t) * 16);
+    for (int64_t tl = 0; tl < pl->ntiles; tl++) {
+        const rr_fwd_tile *ti = &pl->tiles[tl];
+        const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
+        const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
+        const float *diff_c = pl->diff + (ti->n * c->oc + g0) * c->oh * c->ow;
+        const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
+        if (ti->two && ti->oh1 == ti->oh0 && ti->ow1 == ti->ow0 + 16) {
+            bwf_piece_any(pl, m, 0, src_c, diff_c, ti->oh0, ti->ow0, lv0, lv1, acc, FH, 2, CBN);
+            continue;
+        }
+        bwf_piece_any(pl, m, 0, src_c, diff_c, ti->oh0, ti->ow0, lv0, 0, acc, FH, 1, CBN);
+        if (ti->two) bwf_piece_any(pl, m, 1, src_c, diff_c, ti->oh1, ti->ow1, lv1, 0, acc, FH, 1, CBN);
+    }
+RR_UNROLL
+    for (int q = 0; q < CBN; q++)
+RR_UNROLL
+        for (int t = 0; t < taps; t++) _mm512_store_ps(gacc + (q * 9 + t) * 16, acc[q][t]);
+}
+
+RR_INLINE void bwf_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, const int FH)
+{
+    const int64_t groups = pl->c.groups;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t g0 = item * RR_BWF_DWROW_CB;
+        const int64_t nc = groups - g0 < RR_BWF_DWROW_CB ? groups - g0 : RR_BWF_DWROW_CB;
+        float *gacc = pl->gacc + g0 * 9 * 16;
+        if (nc == RR_BWF_DWROW_CB) {
+            bwf_block(pl, g0, gacc, FH, RR_BWF_DWROW_CB);
+        } else {
+            for (int64_t q = 0; q < nc; q++) bwf_block(pl, g0 + q, gacc + q * 9 * 16, FH, 1);
+        }
+    }
+}
+
+/* One function per filter height: each gets its own registers. */
+static __attribute__((noinline)) void bwf_fh1(const rr_fwd_plan *pl, int64_t b, int64_t e) { bwf_items(pl, b, e, 1); }
+static __attribute__((noinline)) void bwf_fh2(const rr_fwd_plan *pl, int64_t b, int64_t e) { bwf_items(pl, b, e, 2); }
+static __attribute__((noinline)) void bwf_fh3(const rr_fwd_plan *pl, int64_t b, int64_t e) { bwf_items(pl, b, e, 3); }
+
+void rr_bwf_dwrow_avx512(void *vpl, int64_t begin, int64_t end)
+{
+    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    switch (pl->c.fh) {
+    case 1: bwf_fh1(pl, begin, end); break;
+    case 2: bwf_fh2(pl, begin, end); break;
+    case 3: bwf_fh3(pl, begin, end); break;
+    default: break; /* forward.c runs this kernel only for FH <= 3 */
+    }
+}
