@@ -6,7 +6,8 @@
  *   kinds      dense (icpg 1..10: tile tails of 1, 2, 4 and 8 channels), grouped, depthwise,
  *              depthwise with multiplier, depthwise with stride 1, dil_h 1, FH 3..13 odd, heights
  *              1..30 (the AVX-512 row tiles: partial row groups, odd column-block counts); half
- *              of those with odd FW 3..31, pad_w (FW-1)/2, dil_w 1 and any dil_h / pad_h: on AVX-512 the gradient
+ *              of those with odd FW 3..31, pad_w (FW-1)/2, dil_w 1 and any dil_h / pad_h: on AVX-512
+ *              (FW 3..13, 31) the gradient
  *              then runs as a forward correlation (flipped filter, swapped masks) in the forward
  *              row segment kernel
  *   widths     IW 1..70 (row blocks of 8/16 lanes plus every tail), heights 1..9 (some to 20)

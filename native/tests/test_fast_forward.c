@@ -11,7 +11,8 @@
  *   ICPG, OCPG, G               oc tiles of 1..12 channels and several per group; depthwise tiles
  *                               of 1..12 channels; channel multipliers
  *   "same" depthwise rows       half the configurations of one depthwise class take the row segment
- *                               kernel's case (odd FW 3..31, stride_w 1, dil_w 1, pad_w (FW-1)/2):
+ *                               kernel's case (FW 3..13 and 31; odd widths between fall back to the
+ *                               direct kernel; stride_w 1, dil_w 1, pad_w (FW-1)/2):
  *                               one or two blocks per row piece, segments partly or wholly outside
  *                               the row, channel blocks of 1..4
  *   K up to 7, some 13 / 31     many taps, taps that never touch the image
@@ -70,8 +71,9 @@ static config make_config(uint64_t *rng, int index, double min_work)
             pw = dw * (fw - 1) / 2;
         }
         if (index % 5 == 3 && t_int(rng, 0, 1)) {
-            /* the row segment kernel's case (forward_dwrow__avx512.c): odd FW 3..31, stride_w 1,
-             * dil_w 1, pad_w (FW-1)/2; rows, row stride, dilation and padding free */
+            /* the row segment kernel's case (forward_dwrow__avx512.c): FW 3..13 or 31 (odd widths
+             * between take the direct kernel), stride_w 1, dil_w 1, pad_w (FW-1)/2; rows, row
+             * stride, dilation and padding free */
             fw = t_int(rng, 0, 3) ? 3 : 5 + 2 * t_int(rng, 0, 13); /* odd 3..31 */
             dw = 1;
             pw = (fw - 1) / 2;

@@ -328,7 +328,8 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
 }
 
 /*
- * Depthwise at stride 1 with odd FW 3..31 and "same" column padding (pad_w = (FW-1)/2 = P, dil_w 1):
+ * Depthwise at stride 1 with the row segment kernel's widths (FW 3..13 odd, 31) and "same" column
+ * padding (pad_w = (FW-1)/2 = P, dil_w 1):
  * the gradient is itself a stride-1 correlation,
  *   grad_src[ih][iw] = sum over (kh, kw) of w[FH-1-kh][FW-1-kw] * diff[ih - ph' + kh*dh][iw - P + kw]
  *                      * [rin(ih, iw) == rout(that pixel)],   ph' = (FH-1)*dh - ph,
@@ -339,8 +340,7 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
 static int bd_is_dw_adjoint(const rr_conv *c)
 {
     const int64_t php = (c->fh - 1) * c->dh - c->ph;
-    return c->icpg == 1 && c->ocpg == 1 && c->sh == 1 && c->sw == 1 && c->dw == 1 && c->fw % 2 == 1 && c->fw >= 3 &&
-           c->fw <= 31 && c->pw == (c->fw - 1) / 2 && php > -BD_COORD_LIMIT && php < BD_COORD_LIMIT;
+    return c->sh == 1 && rr_forward_dwrow_fits(c) && php > -BD_COORD_LIMIT && php < BD_COORD_LIMIT;
 }
 
 static rrconv_status bd_dw_adjoint_avx512(const rr_problem *p)

@@ -66,6 +66,11 @@ RR_INLINE void bwf_piece_any(const rr_fwd_plan *pl, const uint16_t *m, int mb, c
                              const float *diff_c, int64_t oh, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
                              __m512 (*acc)[9], const int FH, const int NB, const int CBN)
 {
+    /* compile-time neighbours for the common case only: two-block pieces of whole channel blocks */
+    if (NB == 1 || CBN == 1) {
+        bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 0, CBN);
+        return;
+    }
     switch (rr_segments_full_kind(ow0, pl->c.iw, NB)) {
     case 2: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 2, CBN); break;
     case 3: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 3, CBN); break;

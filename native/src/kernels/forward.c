@@ -6,7 +6,7 @@
  *   oc  (ICPG > 1 or OCPG > 1): per item a tile x up to 12 output channels of one group; per tap
  *       and input channel one masked load per block feeds up to 12 broadcast FMAs;
  *   dw  (ICPG == OCPG == 1): per item a tile x up to 12 channels, one mask per tap for all of them;
- *       on AVX-512 with odd FW 3..31, pad_w (FW-1)/2, stride_w 1, dil_w 1 the row segment kernel
+ *       on AVX-512 with FW 3..13 (odd) or 31, pad_w (FW-1)/2, stride_w 1, dil_w 1 the row segment kernel
  *       (forward_dwrow__avx512.c) runs instead: input rows are read in aligned-to-the-tile
  *       segments and the taps' windows are lane rotations of them, not one unaligned load each.
  * Scratch (phase planes, packed weights, masks) is allocated before anything is written; the
@@ -184,9 +184,8 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa, int filter_grad
     pl.c = *c;
     pl.lanes = isa == RR_ISA_AVX512 ? 16 : 8;
     const int dw = c->icpg == 1 && c->ocpg == 1;
-    /* depthwise, odd FW 3..31 with "same" column padding at stride_w 1: the row segment kernel */
-    const int dwrow = dw && isa == RR_ISA_AVX512 && c->sw == 1 && c->dw == 1 && c->fw % 2 == 1 && c->fw >= 3 &&
-                      c->fw <= 31 && c->pw == (c->fw - 1) / 2;
+    /* depthwise, FW 3..13 or 31 with "same" column padding at stride_w 1: the row segment kernel */
+    const int dwrow = isa == RR_ISA_AVX512 && rr_forward_dwrow_fits(c);
     pl.vertical = dw && !dwrow && isa == RR_ISA_AVX512 && c->sh == 1 && c->dh == 1 && c->oh >= 2;
     pl.flat = !pl.vertical && !dwrow && c->sh == 1 && c->sw == 1 && c->ow == c->iw;
     pl.pw = (c->iw + c->sw - 1) / c->sw;
@@ -334,6 +333,13 @@ int rr_forward_geometry_fits(const rr_conv *c)
      * than the image (one output column) would make them grow with the stride (found by the fuzzer:
      * 34 GB of scratch for 65535 1x1 images at stride_w 65535): the reference loop takes it. */
     return !(c->sw > c->iw && c->sw > 64);
+}
+
+int rr_forward_dwrow_fits(const rr_conv *c)
+{
+    /* the widths forward_dwrow__avx512.c is instantiated for (each costs compile time) */
+    const int width = c->fw == 3 || c->fw == 5 || c->fw == 7 || c->fw == 9 || c->fw == 11 || c->fw == 13 || c->fw == 31;
+    return c->icpg == 1 && c->ocpg == 1 && width && c->pw == (c->fw - 1) / 2 && c->dw == 1 && c->sw == 1;
 }
 
 int rr_forward_dwrow_filter_grad_fits(const rr_conv *c)

@@ -144,7 +144,7 @@ void rr_fwd_dw_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_masks_avx2(void *plan, int64_t begin, int64_t end);
 void rr_fwd_oc_avx2(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dw_avx2(void *plan, int64_t begin, int64_t end);
-/* depthwise, odd FW 3..31, pad_w (FW-1)/2, stride_w 1, dil_w 1, row-wise tiles, weights packed per
+/* depthwise, FW 3..13 (odd) or 31, pad_w (FW-1)/2, stride_w 1, dil_w 1, row-wise tiles, weights packed per
  * RR_DWROW_CB(FW) channels, [taps][RR_DWROW_CB(FW)] with zeros past the last channel:
  * forward_dwrow__avx512.c */
 #define RR_DWROW_CB(fw) ((void)(fw), 4) /* 6 measured no faster for FW 13 and 31 */

@@ -1,5 +1,5 @@
 /*
- * forward_dwrow__avx512.c -- depthwise forward on AVX-512 for odd filter widths FW = 3 .. 31 with
+ * forward_dwrow__avx512.c -- depthwise forward on AVX-512 for filter widths FW = 3, 5, .., 13 and 31 with
  * "same" column padding (pad_w = (FW-1)/2, dil_w 1, stride_w 1): the ROW SEGMENT kernel. Rows: any
  * FH, stride_h, dil_h, pad_h.
  *
@@ -103,7 +103,8 @@ RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, con
                            float *dst_c, int64_t nc, int64_t oh, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
                            const int FW, const int NB)
 {
-    const int kind = rr_segments_full_kind(ow0, pl->c.iw, NB);
+    /* one-block pieces (odd blocks per row) take the general loader: fewer instantiations */
+    const int kind = NB == 2 ? rr_segments_full_kind(ow0, pl->c.iw, NB) : 0;
     if (nc == RR_DWROW_CB(FW)) {
         if (kind == 0) {
             dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 0, RR_DWROW_CB(FW));
@@ -164,8 +165,7 @@ RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, co
     {                                                                                                  \
         dwrow_items(pl, begin, end, F);                                                                \
     }
-FW_FN(3) FW_FN(5) FW_FN(7) FW_FN(9) FW_FN(11) FW_FN(13) FW_FN(15) FW_FN(17)
-FW_FN(19) FW_FN(21) FW_FN(23) FW_FN(25) FW_FN(27) FW_FN(29) FW_FN(31)
+FW_FN(3) FW_FN(5) FW_FN(7) FW_FN(9) FW_FN(11) FW_FN(13) FW_FN(31)
 
 #define FW_CASE(F)                                                                                     \
     case F:                                                                                            \
@@ -176,8 +176,7 @@ void rr_fwd_dwrow_avx512(void *vpl, int64_t begin, int64_t end)
 {
     const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
     switch (pl->c.fw) {
-        FW_CASE(3) FW_CASE(5) FW_CASE(7) FW_CASE(9) FW_CASE(11) FW_CASE(13) FW_CASE(15) FW_CASE(17)
-        FW_CASE(19) FW_CASE(21) FW_CASE(23) FW_CASE(25) FW_CASE(27) FW_CASE(29) FW_CASE(31)
+        FW_CASE(3) FW_CASE(5) FW_CASE(7) FW_CASE(9) FW_CASE(11) FW_CASE(13) FW_CASE(31)
     default: break; /* forward.c picks this kernel only for the widths above */
     }
 }

@@ -29,6 +29,10 @@ rrconv_status rr_forward_direct(const rr_problem *p, rr_isa isa);
 /* The forward kernels' size limits (coordinates in int32 lanes, bounded scratch). */
 int rr_forward_geometry_fits(const rr_conv *c);
 
+/* Depthwise with FW 3..13 (odd) or 31, "same" pad_w, dil_w 1, stride_w 1: on AVX-512 the forward
+ * row segment kernel (forward_dwrow__avx512.c) runs it. */
+int rr_forward_dwrow_fits(const rr_conv *c);
+
 /* Depthwise filter gradient with FW 3, pad_w 1, dil_w 1, stride_w 1, FH <= 3 on AVX-512: the forward
  * plan's masks feed the row segment filter-gradient kernel (backward_filter_dwrow__avx512.c). */
 int rr_forward_dwrow_filter_grad_fits(const rr_conv *c);
