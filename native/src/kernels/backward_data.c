@@ -393,6 +393,13 @@ rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa)
     /* one phase per (ih mod sh, iw mod sw) that holds pixels: absurd strides go to the reference */
     const int64_t psh = c->sh < c->ih ? c->sh : c->ih, psw = c->sw < c->iw ? c->sw : c->iw;
     if (psh * psw > ((int64_t)1 << 20)) return NULL;
+    /* The mask pass visits every (grad_src block, tap of its phase) pair: for a filter far larger
+     * than the output (the fuzzer's FW 65535 over a one-pixel output) that is IW * FW / 16 steps for
+     * a handful of multiply-adds. The reference loop computes each pixel's valid taps instead. */
+    const double mask_steps = ((double)c->ih * (double)c->iw / 16.0 + 1.0) * (double)((c->fh + c->sh - 1) / c->sh) *
+                              (double)((c->fw + c->sw - 1) / c->sw);
+    const double macs = (double)c->ic * (double)c->ocpg * (double)c->oh * (double)c->ow * (double)c->fh * (double)c->fw;
+    if (mask_steps > 64.0 * macs + 4194304.0) return NULL;
     if (isa >= RR_ISA_AVX512 && bd_is_dw_adjoint(c)) return bd_dw_adjoint_avx512;
     return isa >= RR_ISA_AVX512 ? bd_run_avx512 : bd_run_avx2;
 }

@@ -32,25 +32,28 @@ static void backward_data_range(void *vctx, int64_t begin, int64_t end)
         const int64_t rin_n = n * ris[0], rout_n = n * ros[0];
 
         for (int64_t ih = 0; ih < c->ih; ih++) {
+            /* the taps with 0 <= ih + ph - kh*dh <= (OH-1)*sh, i.e. (OH-1)*sh - ih - ph + kh*dh in
+             * [0, (OH-1)*sh]: computed, not searched (a huge filter over a one-pixel output would
+             * otherwise cost IH * FH steps per row) */
+            int64_t kh_lo, kh_hi, kw_lo, kw_hi;
+            rr_valid_range((c->oh - 1) * c->sh - ih - c->ph, c->dh, (c->oh - 1) * c->sh + 1, c->fh, &kh_lo, &kh_hi);
             for (int64_t iw = 0; iw < c->iw; iw++) {
+                rr_valid_range((c->ow - 1) * c->sw - iw - c->pw, c->dw, (c->ow - 1) * c->sw + 1, c->fw, &kw_lo,
+                               &kw_hi);
                 const int64_t region = rr_mask_at(rin, mt, rin_n + ih * ris[1] + iw * ris[2]);
                 float acc = 0.0f;
                 for (int64_t ocg = 0; ocg < c->ocpg; ocg++) {
                     const float *d_c = d_ng + ocg * dfs[1];
                     const float *w_c = w_gi + ocg * fs[1];
-                    for (int64_t kh = 0; kh < c->fh; kh++) {
-                        const int64_t th = ih + c->ph - kh * c->dh; /* = oh*sh */
-                        if (th < 0) break;                          /* decreasing in kh */
+                    for (int64_t kh = kh_lo; kh < kh_hi; kh++) {
+                        const int64_t th = ih + c->ph - kh * c->dh; /* = oh*sh, in [0, (OH-1)*sh] */
                         if (th % c->sh != 0) continue;
                         const int64_t oh = th / c->sh;
-                        if (oh >= c->oh) continue;
                         const int64_t khf = flip ? c->fh - 1 - kh : kh;
-                        for (int64_t kw = 0; kw < c->fw; kw++) {
+                        for (int64_t kw = kw_lo; kw < kw_hi; kw++) {
                             const int64_t tw = iw + c->pw - kw * c->dw;
-                            if (tw < 0) break;
                             if (tw % c->sw != 0) continue;
                             const int64_t ow = tw / c->sw;
-                            if (ow >= c->ow) continue;
                             if (rr_mask_at(rout, mt, rout_n + oh * ros[1] + ow * ros[2]) != region) continue;
                             const int64_t kwf = flip ? c->fw - 1 - kw : kw;
                             acc += d_c[oh * dfs[2] + ow * dfs[3]] * w_c[khf * fs[3] + kwf * fs[4]];
