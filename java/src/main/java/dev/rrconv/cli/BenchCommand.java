@@ -44,6 +44,14 @@ final class BenchCommand implements Command {
     static final long JAVA_MIN_WARMUP_NANOS = 1_000_000_000L;
     /** ... but at most this many calls. */
     static final int JAVA_MAX_WARMUP_CALLS = 200;
+    /**
+     * On the native backend a warm-up lasts at least this long: the JVM's JIT compiler threads are busy in
+     * the first seconds of a run, on the cores the kernels use, and make the first native lines up to 1.5x
+     * slower than a settled run (measured on DW-K3 forward: 0.34-0.45 ms against 0.285 ms).
+     */
+    static final long NATIVE_MIN_WARMUP_NANOS = 300_000_000L;
+    /** ... but at most this many calls. */
+    static final int NATIVE_MAX_WARMUP_CALLS = 5_000;
 
     private static final Set<String> OPTIONS = Set.of("shapes", "ops", "backends", "threads", "mask", "mask-dtype",
             "warmup", "reps", "json", "plot", "seed");
@@ -87,8 +95,9 @@ final class BenchCommand implements Command {
                   --mask KIND        random (default): each pixel uniformly in {1,2,3};
                                      blocky: a few rectangles per image
                   --mask-dtype T     int32 (default) | uint8
-                  --warmup N         untimed calls before timing, >= 0 (default: 2); on the java
-                                     backend, if N > 0, at least 1 s of them (its JIT needs it)
+                  --warmup N         untimed calls before timing, >= 0 (default: 2); if N > 0, at
+                                     least 1 s of them on the java backend (its JIT needs it) and
+                                     0.3 s on native (the JVM's JIT threads settle meanwhile)
                   --reps N           timed calls, >= 1 (default: 5); the median is reported
                   --seed S           seed of the data and masks (default: 1)
                   --json FILE        also write the results as a JSON array of objects
@@ -120,7 +129,18 @@ final class BenchCommand implements Command {
         }
 
         long warmupNanosOf(BenchProblem.Target t) {
-            return t == BenchProblem.Target.JAVA && warmup > 0 ? JAVA_MIN_WARMUP_NANOS : 0;
+            if (warmup <= 0) {
+                return 0;
+            }
+            return switch (t) {
+                case JAVA -> JAVA_MIN_WARMUP_NANOS;
+                case NATIVE -> NATIVE_MIN_WARMUP_NANOS;
+                case REFERENCE -> 0;
+            };
+        }
+
+        int maxWarmupCallsOf(BenchProblem.Target t) {
+            return t == BenchProblem.Target.NATIVE ? NATIVE_MAX_WARMUP_CALLS : JAVA_MAX_WARMUP_CALLS;
         }
 
         int repsOf(BenchProblem.Target t) {
@@ -143,6 +163,9 @@ final class BenchCommand implements Command {
         String machine = machine(plan);
         out.println("rrconv bench: " + machine);
         List<String> notes = new ArrayList<>();
+        if (plan.warmupNanosOf(BenchProblem.Target.NATIVE) > 0 && plan.targets().contains(BenchProblem.Target.NATIVE)) {
+            notes.add("native: warm-up of at least 0.3 s, while the JVM's JIT threads settle");
+        }
         if (plan.warmupNanosOf(BenchProblem.Target.JAVA) > 0 && plan.targets().contains(BenchProblem.Target.JAVA)) {
             notes.add("java: warm-up of at least 1 s, for its JIT");
         }
@@ -199,7 +222,8 @@ final class BenchCommand implements Command {
                                 double ms;
                                 try {
                                     ms = medianMillis(problem.call(op, target), plan.warmupOf(target),
-                                            plan.warmupNanosOf(target), plan.repsOf(target));
+                                            plan.warmupNanosOf(target), plan.maxWarmupCallsOf(target),
+                                            plan.repsOf(target));
                                 } catch (RuntimeException | Error e) {
                                     err.println(" failed"); // end the progress line before the error message
                                     throw e;
@@ -222,13 +246,13 @@ final class BenchCommand implements Command {
 
     /**
      * Calls {@code call} {@code warmup} times, and on until {@code warmupNanos} have passed (at most
-     * {@link #JAVA_MAX_WARMUP_CALLS} calls), then times {@code reps} calls.
+     * {@code maxWarmupCalls} calls), then times {@code reps} calls.
      *
      * @return the median time of the timed calls in milliseconds (the mean of the middle two for an even count)
      */
-    static double medianMillis(Runnable call, int warmup, long warmupNanos, int reps) {
+    static double medianMillis(Runnable call, int warmup, long warmupNanos, int maxWarmupCalls, int reps) {
         long start = System.nanoTime();
-        for (int i = 0; i < warmup || (i < JAVA_MAX_WARMUP_CALLS && System.nanoTime() - start < warmupNanos); i++) {
+        for (int i = 0; i < warmup || (i < maxWarmupCalls && System.nanoTime() - start < warmupNanos); i++) {
             call.run();
         }
         long[] ns = new long[reps];

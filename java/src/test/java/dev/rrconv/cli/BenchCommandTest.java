@@ -285,7 +285,7 @@ class BenchCommandTest {
     @Test
     void medianOfTimedCallsAfterWarmup() {
         int[] calls = {0};
-        double ms = BenchCommand.medianMillis(() -> calls[0]++, 2, 0, 5);
+        double ms = BenchCommand.medianMillis(() -> calls[0]++, 2, 0, 100, 5);
         assertEquals(7, calls[0]);
         assertTrue(ms >= 0);
         // a timed warm-up keeps calling (up to the cap) until the time has passed
@@ -297,9 +297,13 @@ class BenchCommandTest {
             while (System.nanoTime() < until) {
                 Thread.onSpinWait();
             }
-        }, 1, 30_000_000L, 1);
+        }, 1, 30_000_000L, 200, 1);
         assertTrue(System.nanoTime() - t0 >= 30_000_000L);
-        assertTrue(slow[0] >= 2 && slow[0] <= BenchCommand.JAVA_MAX_WARMUP_CALLS + 1, "calls: " + slow[0]);
+        assertTrue(slow[0] >= 2 && slow[0] <= 200 + 1, "calls: " + slow[0]);
+        // ... and stops at the cap of calls even if the time has not passed
+        int[] capped = {0};
+        BenchCommand.medianMillis(() -> capped[0]++, 1, 60_000_000_000L, 50, 3);
+        assertEquals(50 + 3, capped[0]);
     }
 
     @Test
