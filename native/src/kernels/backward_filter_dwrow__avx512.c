@@ -17,18 +17,20 @@
 #include "row_segments__avx512.h"
 
 /*
- * One row piece of NB blocks from (oh, ow0) for CBN channels (RR_BWF_DWROW_CB, or 1 for each channel
- * of a last partial block) and FH filter rows; acc[q][kh * 3 + kw]. m, mb, lv0, lv1 as in the forward
- * kernel; src_c, diff_c: the first channel's planes.
+ * nrows row pieces (consecutive tiles) of NB blocks from (oh0 + r, ow0) for CBN channels
+ * (RR_BWF_DWROW_CB, or 1 for each channel of a last partial block) and FH filter rows;
+ * acc[q][kh * 3 + kw]. m, mb, lv0, lv1 as in the forward kernel; src_c, diff_c: the first channel's
+ * planes.
  */
 RR_INLINE void bwf_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *diff_c,
-                         int64_t oh, int64_t ow0, __mmask16 lv0, __mmask16 lv1, __m512 (*acc)[9], const int FH,
-                         const int NB, const int FULL, const int CBN)
+                         int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1, __m512 (*acc)[9],
+                         const int FH, const int NB, const int FULL, const int CBN)
 {
     const rr_conv *c = &pl->c;
     const int64_t iw = c->iw, ihn = c->ih, chan = pl->src_chan, ohw = c->oh * c->ow;
     rr_segments sg;
     rr_segments_init(&sg, ow0, iw, NB, FULL);
+    for (int64_t oh = oh0; oh < oh0 + nrows; oh++, m += 2 * pl->taps) {
     __m512 d[RR_BWF_DWROW_CB][2];
 RR_UNROLL
     for (int q = 0; q < CBN; q++) {
@@ -60,23 +62,24 @@ RR_UNROLL
             }
         }
     }
+    }
 }
 
 RR_INLINE void bwf_piece_any(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c,
-                             const float *diff_c, int64_t oh, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
-                             __m512 (*acc)[9], const int FH, const int NB, const int CBN)
+                             const float *diff_c, int64_t oh, int64_t nrows, int64_t ow0, __mmask16 lv0,
+                             __mmask16 lv1, __m512 (*acc)[9], const int FH, const int NB, const int CBN)
 {
     /* compile-time neighbours for the common case only: two-block pieces of whole channel blocks */
     if (NB == 1 || CBN == 1) {
-        bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 0, CBN);
+        bwf_piece(pl, m, mb, src_c, diff_c, oh, nrows, ow0, lv0, lv1, acc, FH, NB, 0, CBN);
         return;
     }
     switch (rr_segments_full_kind(ow0, pl->c.iw, NB)) {
-    case 2: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 2, CBN); break;
-    case 3: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 3, CBN); break;
-    case 4: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 4, CBN); break;
-    case 5: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 5, CBN); break;
-    default: bwf_piece(pl, m, mb, src_c, diff_c, oh, ow0, lv0, lv1, acc, FH, NB, 0, CBN); break;
+    case 2: bwf_piece(pl, m, mb, src_c, diff_c, oh, nrows, ow0, lv0, lv1, acc, FH, NB, 2, CBN); break;
+    case 3: bwf_piece(pl, m, mb, src_c, diff_c, oh, nrows, ow0, lv0, lv1, acc, FH, NB, 3, CBN); break;
+    case 4: bwf_piece(pl, m, mb, src_c, diff_c, oh, nrows, ow0, lv0, lv1, acc, FH, NB, 4, CBN); break;
+    case 5: bwf_piece(pl, m, mb, src_c, diff_c, oh, nrows, ow0, lv0, lv1, acc, FH, NB, 5, CBN); break;
+    default: bwf_piece(pl, m, mb, src_c, diff_c, oh, nrows, ow0, lv0, lv1, acc, FH, NB, 0, CBN); break;
     }
 }
 
@@ -90,18 +93,29 @@ RR_UNROLL
     for (int q = 0; q < CBN; q++)
 RR_UNROLL
         for (int t = 0; t < taps; t++) acc[q][t] = _mm512_load_ps(gacc + (q * 9 + t) * 16);
-    for (int64_t tl = 0; tl < pl->ntiles; tl++) {
+    for (int64_t tl = 0; tl < pl->ntiles;) {
         const rr_fwd_tile *ti = &pl->tiles[tl];
         const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
         const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
         const float *diff_c = pl->diff + (ti->n * c->oc + g0) * c->oh * c->ow;
         const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
         if (ti->two && ti->oh1 == ti->oh0 && ti->ow1 == ti->ow0 + 16) {
-            bwf_piece_any(pl, m, 0, src_c, diff_c, ti->oh0, ti->ow0, lv0, lv1, acc, FH, 2, CBN);
+            /* consecutive rows of one image at the same columns run as one piece */
+            int64_t rows = 1;
+            while (tl + rows < pl->ntiles) {
+                const rr_fwd_tile *tn = &pl->tiles[tl + rows];
+                if (!(tn->two && tn->oh1 == tn->oh0 && tn->ow1 == tn->ow0 + 16) || tn->n != ti->n ||
+                    tn->ow0 != ti->ow0 || tn->oh0 != ti->oh0 + rows || tn->lv != ti->lv)
+                    break;
+                rows++;
+            }
+            bwf_piece_any(pl, m, 0, src_c, diff_c, ti->oh0, rows, ti->ow0, lv0, lv1, acc, FH, 2, CBN);
+            tl += rows;
             continue;
         }
-        bwf_piece_any(pl, m, 0, src_c, diff_c, ti->oh0, ti->ow0, lv0, 0, acc, FH, 1, CBN);
-        if (ti->two) bwf_piece_any(pl, m, 1, src_c, diff_c, ti->oh1, ti->ow1, lv1, 0, acc, FH, 1, CBN);
+        bwf_piece_any(pl, m, 0, src_c, diff_c, ti->oh0, 1, ti->ow0, lv0, 0, acc, FH, 1, CBN);
+        if (ti->two) bwf_piece_any(pl, m, 1, src_c, diff_c, ti->oh1, 1, ti->ow1, lv1, 0, acc, FH, 1, CBN);
+        tl++;
     }
 RR_UNROLL
     for (int q = 0; q < CBN; q++)

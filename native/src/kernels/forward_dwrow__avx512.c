@@ -28,7 +28,7 @@
 #define RR_DWROW_KC 3 /* taps per chunk: 2 * KC masks stay in mask registers */
 
 /*
- * One tile: NB blocks from (oh, ow0) x CBN channels (RR_DWROW_CB(FW), or 1 for each channel of a last,
+ * nrows row pieces (consecutive tiles): NB blocks from (oh0 + r, ow0) x CBN channels (RR_DWROW_CB(FW), or 1 for each channel of a last,
  * partial block), filter width FW. m: the tile's masks, [taps][2], this piece's first block at
  * m[2 * t + mb]; lv0 / lv1: the blocks' real lanes; src_c, dst_c: the first channel; w_c: its weights
  * in the block's [taps][RR_DWROW_CB(FW)] pack. FULL != 0: every segment read is whole inside the row
@@ -36,8 +36,8 @@
  * exist (narrow filters, where those edge cases are most of the work).
  */
 RR_INLINE void dwrow_tile(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
-                          float *dst_c, int64_t oh, int64_t ow0, __mmask16 lv0, __mmask16 lv1, const int FW,
-                          const int NB, const int FULL, const int CBN)
+                          float *dst_c, int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
+                          const int FW, const int NB, const int FULL, const int CBN)
 {
     enum { KC = RR_DWROW_KC };
     const int CB = RR_DWROW_CB(FW);
@@ -46,6 +46,7 @@ RR_INLINE void dwrow_tile(const rr_fwd_plan *pl, const uint16_t *m, int mb, cons
     const int64_t fh = c->fh, iw = c->iw, ihn = c->ih, chan = pl->src_chan, ohw = c->oh * c->ow;
     rr_segments sg;
     rr_segments_init(&sg, ow0, iw, NB, FULL);
+    for (int64_t oh = oh0; oh < oh0 + nrows; oh++, m += 2 * pl->taps) {
     __m512 acc[8][2];
 RR_UNROLL
     for (int q = 0; q < CBN; q++) {
@@ -94,53 +95,49 @@ RR_UNROLL
             if (NB == 2) _mm512_mask_storeu_ps(dq + 16, lv1, acc[q][1]);
         }
     }
+    }
 }
 
 /* A tile of the row-wise layout: both blocks in one row piece when they are neighbours in one row,
  * else each block on its own (an odd number of blocks per row pairs a row's last block with the
  * next row's first). */
 RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
-                           float *dst_c, int64_t nc, int64_t oh, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
-                           const int FW, const int NB)
+                           float *dst_c, int64_t nc, int64_t oh, int64_t nrows, int64_t ow0, __mmask16 lv0,
+                           __mmask16 lv1, const int FW, const int NB)
 {
     /* one-block pieces (odd blocks per row) take the general loader: fewer instantiations */
     const int kind = NB == 2 ? rr_segments_full_kind(ow0, pl->c.iw, NB) : 0;
     if (nc == RR_DWROW_CB(FW)) {
         if (kind == 0) {
-            dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 0, RR_DWROW_CB(FW));
+            dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 0, RR_DWROW_CB(FW));
         } else if (FW > 7) { /* wide filters: the neighbours' edge cases are a small part of the work */
-            dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 1, RR_DWROW_CB(FW));
+            dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 1, RR_DWROW_CB(FW));
         } else {
             switch (kind) {
-            case 2: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 2, RR_DWROW_CB(FW)); break;
-            case 3: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 3, RR_DWROW_CB(FW)); break;
-            case 4: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 4, RR_DWROW_CB(FW)); break;
-            default: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, ow0, lv0, lv1, FW, NB, 5, RR_DWROW_CB(FW)); break;
+            case 2: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 2, RR_DWROW_CB(FW)); break;
+            case 3: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 3, RR_DWROW_CB(FW)); break;
+            case 4: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 4, RR_DWROW_CB(FW)); break;
+            default: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 5, RR_DWROW_CB(FW)); break;
             }
         }
         return;
     }
     const int64_t chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow;
     for (int64_t q = 0; q < nc; q++)
-        dwrow_tile(pl, m, mb, src_c + q * chan, w_c + q, dst_c + q * ohw, oh, ow0, lv0, lv1, FW, NB, 0, 1);
+        dwrow_tile(pl, m, mb, src_c + q * chan, w_c + q, dst_c + q * ohw, oh, nrows, ow0, lv0, lv1, FW, NB, 0, 1);
 }
 
-/* A tile of the row-wise layout: both blocks in one row piece when they are neighbours in one row,
- * else each block on its own (an odd number of blocks per row pairs a row's last block with the
- * next row's first). */
-RR_INLINE void dwrow_item_tile(const rr_fwd_plan *pl, const rr_fwd_tile *ti, const uint16_t *m, const float *src_c,
-                               const float *w_c, float *dst_c, int64_t nc, const int FW)
+/* The tile is a two-block piece of one row (else its blocks run one at a time). */
+RR_INLINE int two_block_piece(const rr_fwd_tile *ti)
 {
-    const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
-    if (ti->two && ti->oh1 == ti->oh0 && ti->ow1 == ti->ow0 + 16) {
-        dwrow_piece(pl, m, 0, src_c, w_c, dst_c, nc, ti->oh0, ti->ow0, lv0, lv1, FW, 2);
-        return;
-    }
-    dwrow_piece(pl, m, 0, src_c, w_c, dst_c, nc, ti->oh0, ti->ow0, lv0, 0, FW, 1);
-    if (ti->two) dwrow_piece(pl, m, 1, src_c, w_c, dst_c, nc, ti->oh1, ti->ow1, lv1, 0, FW, 1);
+    return ti->two && ti->oh1 == ti->oh0 && ti->ow1 == ti->ow0 + 16;
 }
 
-/* Items cb * nspans + span, like the direct depthwise kernel; one instantiation per FW. */
+/*
+ * Items cb * nspans + span, like the direct depthwise kernel; one instantiation per FW. Consecutive
+ * tiles that are two-block pieces of consecutive rows of one image at the same columns (every tile
+ * of a 17..32 column image) run as one call, which sets up the segments once.
+ */
 RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, const int FW)
 {
     const rr_conv *c = &pl->c;
@@ -149,12 +146,28 @@ RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, co
         const int64_t cb = RR_DWROW_CB(FW), g0 = cbi * cb, nc = c->groups - g0 < cb ? c->groups - g0 : cb;
         const float *w_c = pl->w + g0 * pl->taps;
         const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
-        for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
+        for (int64_t tl = sp * pl->span; tl < t_end;) {
             const rr_fwd_tile *ti = &pl->tiles[tl];
             const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
             const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
             float *dst_c = pl->dst + (ti->n * c->oc + g0) * c->oh * c->ow;
-            dwrow_item_tile(pl, ti, m, src_c, w_c, dst_c, nc, FW);
+            const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
+            if (two_block_piece(ti)) {
+                int64_t rows = 1;
+                while (tl + rows < t_end) {
+                    const rr_fwd_tile *tn = &pl->tiles[tl + rows];
+                    if (!two_block_piece(tn) || tn->n != ti->n || tn->ow0 != ti->ow0 || tn->oh0 != ti->oh0 + rows ||
+                        tn->lv != ti->lv)
+                        break;
+                    rows++;
+                }
+                dwrow_piece(pl, m, 0, src_c, w_c, dst_c, nc, ti->oh0, rows, ti->ow0, lv0, lv1, FW, 2);
+                tl += rows;
+                continue;
+            }
+            dwrow_piece(pl, m, 0, src_c, w_c, dst_c, nc, ti->oh0, 1, ti->ow0, lv0, 0, FW, 1);
+            if (ti->two) dwrow_piece(pl, m, 1, src_c, w_c, dst_c, nc, ti->oh1, 1, ti->ow1, lv1, 0, FW, 1);
+            tl++;
         }
     }
 }
