@@ -6,13 +6,12 @@
  * The direct depthwise kernel (forward_direct__avx512.c) loads every tap's 16 input pixels with an
  * unaligned masked load; most of those straddle a cache line and it runs at about one FMA per 2.5
  * cycles. Here a tile is one output row piece of NB (1 or 2) blocks of 16 columns from column ow0,
- * times RR_DWROW_CB(FW) = 4 channels. The input row ih of a filter row kh is read as NB + 2
- * sixteen-column SEGMENTS starting at columns ow0 - 16, ow0, ow0 + 16, ... (plain loads where the
- * segment is whole inside the row, else masked to the row's columns, never with an empty mask, which
- * costs as much as a line-crossing load), and the window of tap kw, which starts at column
- * ow0 + 16 b + o with o = kw - (FW-1)/2 in [-15, 15], is cut out of two neighbouring segments with
- * one lane rotation (valignd) whose count is a compile-time constant: the kernel is instantiated per
- * FW (one function each).
+ * times RR_DWROW_CB(FW) channels (8 for FW 3, else 4). The input row ih of a filter row kh is read
+ * as NB + 2 sixteen-column SEGMENTS starting at columns ow0 - 16, ow0, ow0 + 16, ...
+ * (row_segments__avx512.h), and the window of tap kw, which starts at column ow0 + 16 b + o with
+ * o = kw - (FW-1)/2 in [-15, 15], is cut out of two neighbouring segments with one lane rotation
+ * (valignd) whose count is a compile-time constant: the kernel is instantiated per FW (one function
+ * each). Consecutive tiles that are the same columns of consecutive rows run as one piece.
  *
  * Taps run in chunks of RR_DWROW_KC: the chunk's 2 * KC masks (from the shared mask pass,
  * forward_direct.h, row-wise tiles) stay in mask registers while the CB channels run, so one mask
