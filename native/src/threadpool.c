@@ -9,9 +9,13 @@
  *    virtual machine), as much as a whole small convolution, and a kernel call usually runs two or
  *    three parallel passes back to back. The price is at most RR_SPIN_NS of CPU per worker after
  *    the last call.
- *  - rr_parallel_for splits [0, n) statically into k = min(threads, n) contiguous ranges; the
- *    calling thread runs range 0, worker i runs range i. The split never changes what is computed
- *    for an item, so results are identical for every thread count.
+ *  - rr_parallel_for hands out [0, n) in contiguous chunks of about n / (4k) items (k = min(threads,
+ *    n)): the calling thread and k - 1 workers claim chunks from one atomic counter until none is
+ *    left, and the caller returns when no thread is inside a chunk. Which thread runs an item never
+ *    changes what the item computes (every kernel's items write disjoint outputs, each in a fixed
+ *    order), so results are identical for every thread count and every schedule. Claiming, rather
+ *    than a fixed split, keeps a worker that the OS has not scheduled yet (a JVM's compiler threads
+ *    compete for the same cores) from holding the call up: the others take its share.
  *  - One job at a time: `use_lock` is taken with trylock. A caller that finds the pool busy (another
  *    thread's call, or a nested rr_parallel_for) runs its whole range itself.
  *  - The pool grows on demand up to the requested count (max 1024 threads per call).
@@ -95,16 +99,17 @@ typedef struct rr_worker {
 typedef struct rr_pool {
     pthread_mutex_t use_lock;  /* held by the one caller using the workers */
     pthread_mutex_t mu;        /* protects everything below */
-    pthread_cond_t done_cv;    /* pending dropped to 0 */
+    pthread_cond_t done_cv;    /* busy dropped to 0 */
     int nworkers;
     atomic_int shutdown;
     uint64_t gen;
-    /* the current job */
+    /* the current job (written under mu) */
     rr_range_fn fn;
     void *ctx;
     int64_t n_items;
-    int nranges;
-    atomic_int pending;  /* workers still running the current job (written under mu) */
+    int64_t chunk;
+    _Atomic uint64_t claim; /* job tag << RR_CLAIM_BITS | first unclaimed item */
+    atomic_int busy;        /* threads between announcing a claim and finishing its chunk */
     rr_worker workers[RR_MAX_THREADS]; /* workers[i] runs range i+1 */
 } rr_pool;
 
@@ -112,12 +117,38 @@ static rr_pool rr_P;
 static pthread_once_t rr_pool_once = PTHREAD_ONCE_INIT;
 static int rr_pool_ok;
 
-/* Static split of [0, n) into k ranges: the first n%k ranges get one extra item. */
-static void range_of(int64_t n, int k, int r, int64_t *begin, int64_t *end)
+#define RR_CLAIM_BITS 40 /* items per job below 2^40 (else the caller runs them alone) */
+#define RR_CLAIM_MASK ((UINT64_C(1) << RR_CLAIM_BITS) - 1)
+#define RR_TAG_MASK ((UINT64_C(1) << (64 - RR_CLAIM_BITS)) - 1) /* the job tag: generation mod 2^24 */
+
+/* Claims the next chunk of the job tagged tag: [*b, *e); 0 when that job has none left or is over. */
+static int claim_chunk(rr_pool *P, uint64_t tag, int64_t n, int64_t chunk, int64_t *b, int64_t *e)
 {
-    const int64_t base = n / k, rem = n % k;
-    *begin = (int64_t)r * base + (r < rem ? r : rem);
-    *end = *begin + base + (r < rem ? 1 : 0);
+    uint64_t cur = atomic_load(&P->claim);
+    for (;;) {
+        if (cur >> RR_CLAIM_BITS != tag) return 0;
+        const int64_t next = (int64_t)(cur & RR_CLAIM_MASK);
+        if (next >= n) return 0;
+        const int64_t end = n - next > chunk ? next + chunk : n;
+        if (atomic_compare_exchange_weak(&P->claim, &cur, tag << RR_CLAIM_BITS | (uint64_t)end)) {
+            *b = next;
+            *e = end;
+            return 1;
+        }
+    }
+}
+
+/* Runs chunks of the job until none is left; busy counts this thread meanwhile. */
+static void run_chunks(rr_pool *P, rr_range_fn fn, void *ctx, uint64_t tag, int64_t n, int64_t chunk)
+{
+    int64_t b, e;
+    atomic_fetch_add(&P->busy, 1); /* before claiming: the caller waits for busy == 0 */
+    while (claim_chunk(P, tag, n, chunk, &b, &e)) fn(ctx, b, e);
+    if (atomic_fetch_sub(&P->busy, 1) == 1) {
+        pthread_mutex_lock(&P->mu);
+        pthread_cond_signal(&P->done_cv);
+        pthread_mutex_unlock(&P->mu);
+    }
 }
 
 static double now_ns(void)
@@ -161,12 +192,11 @@ static void *worker_main(void *arg)
         w->done = atomic_load(&w->assigned);
         const rr_range_fn fn = P->fn;
         void *const ctx = P->ctx;
-        int64_t b, e;
-        range_of(P->n_items, P->nranges, w->index, &b, &e);
+        const int64_t n = P->n_items, chunk = P->chunk;
+        const uint64_t tag = w->done & RR_TAG_MASK;
         pthread_mutex_unlock(&P->mu);
-        fn(ctx, b, e);
+        run_chunks(P, fn, ctx, tag, n, chunk);
         pthread_mutex_lock(&P->mu);
-        if (atomic_fetch_sub(&P->pending, 1) == 1) pthread_cond_signal(&P->done_cv);
     }
     pthread_mutex_unlock(&P->mu);
     return NULL;
@@ -180,8 +210,7 @@ static void pool_reset_after_fork(void)
     pthread_cond_init(&rr_P.done_cv, NULL);
     rr_P.nworkers = 0;
     atomic_store(&rr_P.shutdown, 0);
-    atomic_store(&rr_P.pending, 0);
-    rr_P.nranges = 0;
+    atomic_store(&rr_P.busy, 0);
 }
 
 static void pool_shutdown(void);
@@ -240,7 +269,7 @@ void rr_parallel_for(int64_t n_items, rr_range_fn fn, void *ctx)
     if (n_items <= 0) return;
     int64_t k = rrconv_get_num_threads();
     if (k > n_items) k = n_items;
-    if (k <= 1) {
+    if (k <= 1 || (uint64_t)n_items > RR_CLAIM_MASK) {
         fn(ctx, 0, n_items);
         return;
     }
@@ -268,22 +297,23 @@ void rr_parallel_for(int64_t n_items, rr_range_fn fn, void *ctx)
     P->fn = fn;
     P->ctx = ctx;
     P->n_items = n_items;
-    P->nranges = (int)k;
-    atomic_store(&P->pending, (int)k - 1);
+    P->chunk = n_items / (4 * k) > 1 ? n_items / (4 * k) : 1;
     P->gen++;
+    const uint64_t tag = P->gen & RR_TAG_MASK;
+    atomic_store(&P->claim, tag << RR_CLAIM_BITS);
     for (int i = 0; i < (int)k - 1; i++) {
         atomic_store(&P->workers[i].assigned, P->gen);
         pthread_cond_signal(&P->workers[i].cv);
     }
+    const int64_t chunk = P->chunk;
     pthread_mutex_unlock(&P->mu);
 
-    int64_t b, e;
-    range_of(n_items, (int)k, 0, &b, &e);
-    fn(ctx, b, e);
+    run_chunks(P, fn, ctx, tag, n_items, chunk);
 
-    SPIN_UNTIL(atomic_load(&P->pending) == 0);
+    /* every item is claimed; wait until no thread is still inside a chunk */
+    SPIN_UNTIL(atomic_load(&P->busy) == 0);
     pthread_mutex_lock(&P->mu);
-    while (atomic_load(&P->pending) > 0) pthread_cond_wait(&P->done_cv, &P->mu);
+    while (atomic_load(&P->busy) > 0) pthread_cond_wait(&P->done_cv, &P->mu);
     P->fn = NULL;
     P->ctx = NULL;
     pthread_mutex_unlock(&P->mu);
