@@ -5,8 +5,9 @@
  *   grad_w[c][kh][kw] += window(src row ih, kw) * diff[c][oh][block]   under the tap's mask,
  * accumulated in registers: an item is a block of RR_BWF_DWROW_CB channels over every tile of the
  * current mask chunk (forward_direct.h, row-wise tiles), so each channel's FH x 3 taps keep one
- * 16-lane accumulator each. Items start from and end in the plan's gacc ([block][CB][taps][16]
- * partial sums, zero before the first chunk); forward.c sums the 16 lanes at the end.
+ * 16-lane accumulator each. An item starts from zero in the first mask chunk (else from the plan's
+ * gacc, [G][9][16] partial sums) and in the last one sums each accumulator's 16 lanes into the
+ * gradient (else stores it to gacc): nothing is left to do serially after the parallel pass.
  *
  * Per channel and tap the terms are summed in a fixed order (tiles in order, one lane per output
  * column modulo 16, then the lanes), and a channel belongs to one item: results do not depend on the
@@ -92,7 +93,8 @@ RR_INLINE void bwf_block(const rr_fwd_plan *pl, int64_t g0, float *gacc, const i
 RR_UNROLL
     for (int q = 0; q < CBN; q++)
 RR_UNROLL
-        for (int t = 0; t < taps; t++) acc[q][t] = _mm512_load_ps(gacc + (q * 9 + t) * 16);
+        for (int t = 0; t < taps; t++)
+            acc[q][t] = pl->first_chunk ? _mm512_setzero_ps() : _mm512_load_ps(gacc + (q * 9 + t) * 16);
     for (int64_t tl = 0; tl < pl->ntiles;) {
         const rr_fwd_tile *ti = &pl->tiles[tl];
         const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
@@ -117,6 +119,14 @@ RR_UNROLL
         if (ti->two) bwf_piece_any(pl, m, 1, src_c, diff_c, ti->oh1, 1, ti->ow1, lv1, 0, acc, FH, 1, CBN);
         tl++;
     }
+    if (pl->last_chunk) {
+        /* the lanes in a fixed order (the reduction's shuffles), per channel and tap */
+RR_UNROLL
+        for (int q = 0; q < CBN; q++)
+RR_UNROLL
+            for (int t = 0; t < taps; t++) pl->gw[(g0 + q) * taps + t] = _mm512_reduce_add_ps(acc[q][t]);
+        return;
+    }
 RR_UNROLL
     for (int q = 0; q < CBN; q++)
 RR_UNROLL
@@ -129,11 +139,11 @@ RR_INLINE void bwf_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, cons
     for (int64_t item = begin; item < end; item++) {
         const int64_t g0 = item * RR_BWF_DWROW_CB;
         const int64_t nc = groups - g0 < RR_BWF_DWROW_CB ? groups - g0 : RR_BWF_DWROW_CB;
-        float *gacc = pl->gacc + g0 * 9 * 16;
+        float *gacc = pl->gacc != NULL ? pl->gacc + g0 * 9 * 16 : NULL; /* used unless one chunk */
         if (nc == RR_BWF_DWROW_CB) {
             bwf_block(pl, g0, gacc, FH, RR_BWF_DWROW_CB);
         } else {
-            for (int64_t q = 0; q < nc; q++) bwf_block(pl, g0 + q, gacc + q * 9 * 16, FH, 1);
+            for (int64_t q = 0; q < nc; q++) bwf_block(pl, g0 + q, gacc != NULL ? gacc + q * 9 * 16 : NULL, FH, 1);
         }
     }
 }

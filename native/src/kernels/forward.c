@@ -17,6 +17,7 @@
 #include "forward_direct.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,15 @@
 #define FWD_MAX_OCB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 5)
 #define FWD_MAX_CB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 4)
 #define FWD_MASK_BUDGET ((int64_t)4 << 20) /* bytes of masks per chunk */
+
+/* The chunk budget the tests set to run huge-image chunking on small problems (0: the default). The
+ * one piece of global mutable state here, for that reason only. */
+static _Atomic int64_t fwd_mask_budget_for_tests;
+
+void rr_forward_set_mask_budget(int64_t bytes)
+{
+    atomic_store(&fwd_mask_budget_for_tests, bytes > 0 ? bytes : 0);
+}
 #define FWD_COORD_LIMIT ((int64_t)1 << 28) /* lane coordinates are int32 */
 #define FWD_SERIAL_MACS 65536.0             /* below this many multiply-adds: no worker threads */
 
@@ -201,7 +211,8 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa, int filter_grad
     const int64_t mask_esize = isa == RR_ISA_AVX512 ? 2 : 1;
     const int64_t total_tiles = c->n * pl.tpi;
     const int64_t tile_bytes = 2 * pl.taps * mask_esize;
-    int64_t chunk = FWD_MASK_BUDGET / tile_bytes;
+    const int64_t budget = atomic_load(&fwd_mask_budget_for_tests);
+    int64_t chunk = (budget > 0 ? budget : FWD_MASK_BUDGET) / tile_bytes;
     if (chunk < 1) chunk = 1;
     if (chunk > total_tiles) chunk = total_tiles;
 
@@ -262,11 +273,14 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa, int filter_grad
     }
 
     if (filter_grad) {
-        /* per channel 9 taps x 16 lanes of partial sums, carried from mask chunk to mask chunk */
+        /* per channel 9 taps x 16 lanes of partial sums, carried from mask chunk to mask chunk when
+         * there are several; the kernel writes grad_filter in the last */
         pl.ncb = (c->groups + RR_BWF_DWROW_CB - 1) / RR_BWF_DWROW_CB;
-        pl.gacc = (float *)fwd_alloc(&s, c->groups * 9 * 16, 4, "filter gradient partial sums");
-        if (pl.gacc == NULL) goto fail;
-        memset(pl.gacc, 0, (size_t)(c->groups * 9 * 16) * sizeof(float));
+        pl.gw = p->out.data;
+        if (chunk < total_tiles) {
+            pl.gacc = (float *)fwd_alloc(&s, c->groups * 9 * 16, 4, "filter gradient partial sums");
+            if (pl.gacc == NULL) goto fail;
+        }
     } else {
         pl.w = pack_weights(&pl, p, isa, dw, dwrow, &s);
         if (pl.w == NULL) goto fail;
@@ -284,6 +298,8 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa, int filter_grad
     for (int64_t t0 = 0; t0 < total_tiles; t0 += chunk) {
         pl.tile0 = t0;
         pl.ntiles = total_tiles - t0 < chunk ? total_tiles - t0 : chunk;
+        pl.first_chunk = t0 == 0;
+        pl.last_chunk = t0 + pl.ntiles == total_tiles;
         /* spans of tiles: long enough to amortize an item's setup, enough items to share */
         pl.span = pl.ntiles / 8 < 1 ? 1 : pl.ntiles / 8 > 32 ? 32 : pl.ntiles / 8;
         pl.nspans = (pl.ntiles + pl.span - 1) / pl.span;
@@ -295,19 +311,6 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa, int filter_grad
         } else {
             rr_parallel_for(pl.ntiles, masks_fn, &pl);
             rr_parallel_for(items, compute_fn, &pl);
-        }
-    }
-    if (filter_grad) {
-        /* grad_filter [G][1][1][FH][FW] = the 16 lanes of each partial sum, added pairwise */
-        float *gw = p->out.data;
-        for (int64_t g = 0; g < c->groups; g++) {
-            for (int64_t t = 0; t < pl.taps; t++) {
-                float v[16];
-                memcpy(v, pl.gacc + (g * 9 + t) * 16, sizeof v);
-                for (int w = 8; w >= 1; w /= 2)
-                    for (int l = 0; l < w; l++) v[l] += v[l + w];
-                gw[g * pl.taps + t] = v[0];
-            }
         }
     }
     fwd_free(&s);

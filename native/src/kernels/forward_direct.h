@@ -71,7 +71,11 @@ typedef struct rr_fwd_plan {
     int64_t ocb, nob;     /* oc kernel: output channels per block, blocks per group */
     int64_t cb, ncb;      /* depthwise kernel: channels per block, blocks */
     const float *diff;    /* filter-gradient kernel: [N][OC][OH][OW] */
-    float *gacc;          /* filter-gradient kernel: [G][9 taps][16 lanes] partial sums */
+    float *gacc;          /* filter-gradient kernel: [G][9 taps][16 lanes] partial sums between mask
+                           * chunks (NULL when there is one chunk) */
+    float *gw;            /* filter-gradient kernel: the output, [G][FH * 3] */
+    int first_chunk;      /* filter-gradient kernel: the current chunk is the first / the last: start */
+    int last_chunk;       /* from zero / sum the lanes into gw */
 } rr_fwd_plan;
 
 /* Block number blk (0 .. bpi-1) of an image: where its pixels are, how many lanes are real. */

@@ -26,6 +26,10 @@ rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa);
  * Reads only c, src, filter, rin, rout and out. */
 rrconv_status rr_forward_direct(const rr_problem *p, rr_isa isa);
 
+/* Tests only: bytes of tap masks per chunk of the forward plan (0 restores the default, 4 MiB), so
+ * that small problems run the chunk loop of huge images. */
+void rr_forward_set_mask_budget(int64_t bytes);
+
 /* The forward kernels' size limits (coordinates in int32 lanes, bounded scratch). */
 int rr_forward_geometry_fits(const rr_conv *c);
 
