@@ -17,5 +17,7 @@
  * The command-line tool runs as {@code java --enable-native-access=dev.rrconv -p rrconv-0.1.0.jar -m dev.rrconv info}.
  */
 module dev.rrconv {
+    requires java.management; // rrconv bench: waits for the JIT compiler to go quiet before timing
+
     exports dev.rrconv;
 }

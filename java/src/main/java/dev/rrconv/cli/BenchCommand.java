@@ -7,6 +7,8 @@ import dev.rrconv.internal.NativeLibrary;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -97,7 +99,8 @@ final class BenchCommand implements Command {
                   --mask-dtype T     int32 (default) | uint8
                   --warmup N         untimed calls before timing, >= 0 (default: 2); if N > 0, at
                                      least 1 s of them on the java backend (its JIT needs it) and
-                                     0.3 s on native (the JVM's JIT threads settle meanwhile)
+                                     0.3 s on native, and then a wait (at most 3 s) until the
+                                     JVM's JIT compiler has been idle for 0.1 s
                   --reps N           timed calls, >= 1 (default: 5); the median is reported
                   --seed S           seed of the data and masks (default: 1)
                   --json FILE        also write the results as a JSON array of objects
@@ -163,6 +166,9 @@ final class BenchCommand implements Command {
         String machine = machine(plan);
         out.println("rrconv bench: " + machine);
         List<String> notes = new ArrayList<>();
+        if (plan.warmup() > 0) {
+            notes.add("timed once the JIT has compiled nothing for 0.1 s");
+        }
         if (plan.warmupNanosOf(BenchProblem.Target.NATIVE) > 0 && plan.targets().contains(BenchProblem.Target.NATIVE)) {
             notes.add("native: warm-up of at least 0.3 s, while the JVM's JIT threads settle");
         }
@@ -255,6 +261,9 @@ final class BenchCommand implements Command {
         for (int i = 0; i < warmup || (i < maxWarmupCalls && System.nanoTime() - start < warmupNanos); i++) {
             call.run();
         }
+        if (warmup > 0) {
+            awaitQuietJit();
+        }
         long[] ns = new long[reps];
         for (int i = 0; i < reps; i++) {
             long t0 = System.nanoTime();
@@ -264,6 +273,42 @@ final class BenchCommand implements Command {
         Arrays.sort(ns);
         double median = reps % 2 == 1 ? ns[reps / 2] : (ns[reps / 2 - 1] + ns[reps / 2]) / 2.0;
         return median / 1e6;
+    }
+
+    /** How long the JIT must have compiled nothing before a line is timed. */
+    static final long JIT_QUIET_NANOS = 100_000_000L;
+    /** ... waiting at most this long. */
+    static final long JIT_QUIET_MAX_WAIT_NANOS = 3_000_000_000L;
+
+    /**
+     * Sleeps until the JIT compiler threads have compiled nothing for {@link #JIT_QUIET_NANOS} (at most
+     * {@link #JIT_QUIET_MAX_WAIT_NANOS}): on a small machine they take the cores a timed call needs
+     * (measured: DW-K3 forward at 2 threads 0.26 ms while they ran, 0.13 ms after). A no-op where the
+     * JVM does not report its compilation time.
+     */
+    static void awaitQuietJit() {
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        if (jit == null || !jit.isCompilationTimeMonitoringSupported()) {
+            return;
+        }
+        long start = System.nanoTime();
+        long last = jit.getTotalCompilationTime();
+        long quietSince = start;
+        while (System.nanoTime() - start < JIT_QUIET_MAX_WAIT_NANOS) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            long now = jit.getTotalCompilationTime();
+            if (now != last) {
+                last = now;
+                quietSince = System.nanoTime();
+            } else if (System.nanoTime() - quietSince >= JIT_QUIET_NANOS) {
+                return;
+            }
+        }
     }
 
     // ---- options ------------------------------------------------------------------------------
