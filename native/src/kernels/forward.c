@@ -25,6 +25,8 @@
 #define FWD_MAX_OCB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 5)
 #define FWD_MAX_CB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 4)
 #define FWD_MASK_BUDGET ((int64_t)4 << 20) /* bytes of masks per chunk */
+#define FWD_COORD_LIMIT ((int64_t)1 << 28) /* lane coordinates are int32 */
+#define FWD_SERIAL_MACS 65536.0             /* below this many multiply-adds: no worker threads */
 
 /* The chunk budget the tests set to run huge-image chunking on small problems (0: the default). The
  * one piece of global mutable state here, for that reason only. */
@@ -34,8 +36,6 @@ void rr_forward_set_mask_budget(int64_t bytes)
 {
     atomic_store(&fwd_mask_budget_for_tests, bytes > 0 ? bytes : 0);
 }
-#define FWD_COORD_LIMIT ((int64_t)1 << 28) /* lane coordinates are int32 */
-#define FWD_SERIAL_MACS 65536.0             /* below this many multiply-adds: no worker threads */
 
 /* ---- scratch --------------------------------------------------------------------------------- */
 
@@ -43,6 +43,7 @@ typedef struct fwd_scratch {
     void *blocks[8];
     int count;
     rrconv_status status; /* of the failed allocation */
+    const char *op;       /* the public function the plan runs for, for messages */
 } fwd_scratch;
 
 static void *fwd_alloc(fwd_scratch *s, int64_t count, int64_t esize, const char *what)
@@ -50,20 +51,20 @@ static void *fwd_alloc(fwd_scratch *s, int64_t count, int64_t esize, const char 
     int64_t bytes;
     if (count < 1) count = 1;
     if (s->count >= (int)(sizeof s->blocks / sizeof s->blocks[0])) {
-        s->status = rr_fail(RRCONV_INTERNAL_ERROR, "rrconv_forward_f32: too many scratch blocks (%s)", what);
+        s->status = rr_fail(RRCONV_INTERNAL_ERROR, "%s: too many scratch blocks (%s)", s->op, what);
         return NULL;
     }
     if (__builtin_mul_overflow(count, esize, &bytes) || __builtin_add_overflow(bytes, 63, &bytes) ||
         (uint64_t)bytes > SIZE_MAX) {
-        s->status = rr_fail(RRCONV_OUT_OF_MEMORY, "rrconv_forward_f32: scratch for %s (%" PRId64 " elements) is too large",
-                what, count);
+        s->status = rr_fail(RRCONV_OUT_OF_MEMORY, "%s: scratch for %s (%" PRId64 " elements) is too large",
+                s->op, what, count);
         return NULL;
     }
     bytes -= bytes % 64;
     void *mem = aligned_alloc(64, (size_t)bytes);
     if (mem == NULL) {
-        s->status = rr_fail(RRCONV_OUT_OF_MEMORY, "rrconv_forward_f32: could not allocate %" PRId64 " bytes of scratch for %s",
-                bytes, what);
+        s->status = rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate %" PRId64 " bytes of scratch for %s",
+                s->op, bytes, what);
         return NULL;
     }
     s->blocks[s->count++] = mem;
@@ -191,6 +192,7 @@ static rrconv_status run_direct(const rr_problem *p, rr_isa isa, int filter_grad
     memset(&pl, 0, sizeof pl);
     s.count = 0;
     s.status = RRCONV_OUT_OF_MEMORY;
+    s.op = p->op != NULL ? p->op : "rrconv_forward_f32";
     pl.c = *c;
     pl.lanes = isa == RR_ISA_AVX512 ? 16 : 8;
     const int dw = c->icpg == 1 && c->ocpg == 1;
