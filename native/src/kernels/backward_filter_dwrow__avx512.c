@@ -32,37 +32,37 @@ RR_INLINE void bwf_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, const
     rr_segments sg;
     rr_segments_init(&sg, ow0, iw, NB, FULL);
     for (int64_t oh = oh0; oh < oh0 + nrows; oh++, m += 2 * pl->taps) {
-    __m512 d[RR_BWF_DWROW_CB][2];
-RR_UNROLL
-    for (int q = 0; q < CBN; q++) {
-        const float *dq = diff_c + q * ohw + oh * c->ow + ow0;
-        /* FULL: the blocks are whole (OW == IW here), plain loads */
-        d[q][0] = FULL ? _mm512_loadu_ps(dq) : _mm512_maskz_loadu_ps(lv0, dq);
-        d[q][1] = NB != 2 ? d[q][0] : FULL ? _mm512_loadu_ps(dq + 16) : _mm512_maskz_loadu_ps(lv1, dq + 16);
-    }
-RR_UNROLL
-    for (int kh = 0; kh < FH; kh++) {
-        const int64_t ih = oh * c->sh + pl->khoff[kh];
-        if (ih < 0 || ih >= ihn) continue;
-        const uint16_t *mk = m + 2 * 3 * kh;
-        const __mmask16 a0 = mk[mb], b0 = mk[2 + mb], c0 = mk[4 + mb];
-        const __mmask16 a1 = NB == 2 ? mk[1] : 0, b1 = NB == 2 ? mk[3] : 0, c1 = NB == 2 ? mk[5] : 0;
-        const float *row = src_c + ih * iw;
+        __m512 d[RR_BWF_DWROW_CB][2];
 RR_UNROLL
         for (int q = 0; q < CBN; q++) {
-            __m512 seg[4];
-            rr_segments_load(seg, row + q * chan, &sg, ow0, NB, FULL);
-            __m512 *a = acc[q] + 3 * kh;
-            a[0] = _mm512_mask3_fmadd_ps(rr_window(seg, 0, -1), d[q][0], a[0], a0);
-            a[1] = _mm512_mask3_fmadd_ps(seg[1], d[q][0], a[1], b0);
-            a[2] = _mm512_mask3_fmadd_ps(rr_window(seg, 0, 1), d[q][0], a[2], c0);
-            if (NB == 2) {
-                a[0] = _mm512_mask3_fmadd_ps(rr_window(seg, 1, -1), d[q][1], a[0], a1);
-                a[1] = _mm512_mask3_fmadd_ps(seg[2], d[q][1], a[1], b1);
-                a[2] = _mm512_mask3_fmadd_ps(rr_window(seg, 1, 1), d[q][1], a[2], c1);
+            const float *dq = diff_c + q * ohw + oh * c->ow + ow0;
+            /* FULL: the blocks are whole (OW == IW here), plain loads */
+            d[q][0] = FULL ? _mm512_loadu_ps(dq) : _mm512_maskz_loadu_ps(lv0, dq);
+            d[q][1] = NB != 2 ? d[q][0] : FULL ? _mm512_loadu_ps(dq + 16) : _mm512_maskz_loadu_ps(lv1, dq + 16);
+        }
+RR_UNROLL
+        for (int kh = 0; kh < FH; kh++) {
+            const int64_t ih = oh * c->sh + pl->khoff[kh];
+            if (ih < 0 || ih >= ihn) continue;
+            const uint16_t *mk = m + 2 * 3 * kh;
+            const __mmask16 a0 = mk[mb], b0 = mk[2 + mb], c0 = mk[4 + mb];
+            const __mmask16 a1 = NB == 2 ? mk[1] : 0, b1 = NB == 2 ? mk[3] : 0, c1 = NB == 2 ? mk[5] : 0;
+            const float *row = src_c + ih * iw;
+RR_UNROLL
+            for (int q = 0; q < CBN; q++) {
+                __m512 seg[4];
+                rr_segments_load(seg, row + q * chan, &sg, ow0, NB, FULL);
+                __m512 *a = acc[q] + 3 * kh;
+                a[0] = _mm512_mask3_fmadd_ps(rr_window(seg, 0, -1), d[q][0], a[0], a0);
+                a[1] = _mm512_mask3_fmadd_ps(seg[1], d[q][0], a[1], b0);
+                a[2] = _mm512_mask3_fmadd_ps(rr_window(seg, 0, 1), d[q][0], a[2], c0);
+                if (NB == 2) {
+                    a[0] = _mm512_mask3_fmadd_ps(rr_window(seg, 1, -1), d[q][1], a[0], a1);
+                    a[1] = _mm512_mask3_fmadd_ps(seg[2], d[q][1], a[1], b1);
+                    a[2] = _mm512_mask3_fmadd_ps(rr_window(seg, 1, 1), d[q][1], a[2], c1);
+                }
             }
         }
-    }
     }
 }
 
@@ -149,9 +149,12 @@ RR_INLINE void bwf_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, cons
 }
 
 /* One function per filter height: each gets its own registers. */
-static __attribute__((noinline)) void bwf_fh1(const rr_fwd_plan *pl, int64_t b, int64_t e) { bwf_items(pl, b, e, 1); }
-static __attribute__((noinline)) void bwf_fh2(const rr_fwd_plan *pl, int64_t b, int64_t e) { bwf_items(pl, b, e, 2); }
-static __attribute__((noinline)) void bwf_fh3(const rr_fwd_plan *pl, int64_t b, int64_t e) { bwf_items(pl, b, e, 3); }
+#define BWF_FH(F)                                                                                      \
+    static __attribute__((noinline)) void bwf_fh##F(const rr_fwd_plan *pl, int64_t b, int64_t e)       \
+    {                                                                                                  \
+        bwf_items(pl, b, e, F);                                                                        \
+    }
+BWF_FH(1) BWF_FH(2) BWF_FH(3)
 
 void rr_bwf_dwrow_avx512(void *vpl, int64_t begin, int64_t end)
 {

@@ -27,12 +27,12 @@
 #define RR_DWROW_KC 3 /* taps per chunk: 2 * KC masks stay in mask registers */
 
 /*
- * nrows row pieces (consecutive tiles): NB blocks from (oh0 + r, ow0) x CBN channels (RR_DWROW_CB(FW), or 1 for each channel of a last,
- * partial block), filter width FW. m: the tile's masks, [taps][2], this piece's first block at
- * m[2 * t + mb]; lv0 / lv1: the blocks' real lanes; src_c, dst_c: the first channel; w_c: its weights
- * in the block's [taps][RR_DWROW_CB(FW)] pack. FULL != 0: every segment read is whole inside the row
- * (plain loads, no load masks); FULL >= 2 also fixes whether the left / right neighbour segments
- * exist (narrow filters, where those edge cases are most of the work).
+ * nrows row pieces (consecutive tiles): NB blocks from (oh0 + r, ow0) x CBN channels
+ * (RR_DWROW_CB(FW), or 1 for each channel of a last, partial block), filter width FW. m: the first
+ * tile's masks, [taps][2], this piece's first block at m[2 * t + mb]; lv0 / lv1: the blocks' real
+ * lanes; src_c, dst_c: the first channel; w_c: its weights in the block's [taps][RR_DWROW_CB(FW)]
+ * pack. FULL (rr_segments_init): 0 any columns, 1 whole segments, >= 2 whole segments with the
+ * neighbours fixed at compile time (narrow filters, where those edge cases are most of the work).
  */
 RR_INLINE void dwrow_tile(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
                           float *dst_c, int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
@@ -46,60 +46,59 @@ RR_INLINE void dwrow_tile(const rr_fwd_plan *pl, const uint16_t *m, int mb, cons
     rr_segments sg;
     rr_segments_init(&sg, ow0, iw, NB, FULL);
     for (int64_t oh = oh0; oh < oh0 + nrows; oh++, m += 2 * pl->taps) {
-    __m512 acc[8][2];
+        __m512 acc[8][2];
 RR_UNROLL
-    for (int q = 0; q < CBN; q++) {
-        acc[q][0] = _mm512_setzero_ps();
-        acc[q][1] = _mm512_setzero_ps();
-    }
-    for (int64_t kh = 0; kh < fh; kh++) {
-        const int64_t ih = oh * c->sh + pl->khoff[kh];
-        if (ih < 0 || ih >= ihn) continue;
-        const float *row = src_c + ih * iw;
-        const uint16_t *mk = m + 2 * FW * kh;
-        const float *w_k = w_c + FW * kh * CB;
+        for (int q = 0; q < CBN; q++) {
+            acc[q][0] = _mm512_setzero_ps();
+            acc[q][1] = _mm512_setzero_ps();
+        }
+        for (int64_t kh = 0; kh < fh; kh++) {
+            const int64_t ih = oh * c->sh + pl->khoff[kh];
+            if (ih < 0 || ih >= ihn) continue;
+            const float *row = src_c + ih * iw;
+            const uint16_t *mk = m + 2 * FW * kh;
+            const float *w_k = w_c + FW * kh * CB;
 RR_UNROLL
-        for (int k0 = 0; k0 < FW; k0 += KC) {
-            __mmask16 ka[KC], kb[KC];
-RR_UNROLL
-            for (int u = 0; u < KC; u++) {
-                ka[u] = k0 + u < FW ? (__mmask16)mk[2 * (k0 + u) + mb] : 0;
-                kb[u] = k0 + u < FW && NB == 2 ? (__mmask16)mk[2 * (k0 + u) + 1] : 0;
-            }
-RR_UNROLL
-            for (int q = 0; q < CBN; q++) {
-                const float *p = row + q * chan;
-                __m512 seg[4];
-                rr_segments_load(seg, p, &sg, ow0, NB, FULL);
+            for (int k0 = 0; k0 < FW; k0 += KC) {
+                __mmask16 ka[KC], kb[KC];
 RR_UNROLL
                 for (int u = 0; u < KC; u++) {
-                    const int kw = k0 + u;
-                    if (kw >= FW) break;
-                    const int o = kw - PW;
-                    const __m512 wv = _mm512_set1_ps(w_k[kw * CB + q]);
-                    acc[q][0] = _mm512_mask3_fmadd_ps(rr_window(seg, 0, o), wv, acc[q][0], ka[u]);
-                    if (NB == 2) acc[q][1] = _mm512_mask3_fmadd_ps(rr_window(seg, 1, o), wv, acc[q][1], kb[u]);
+                    ka[u] = k0 + u < FW ? (__mmask16)mk[2 * (k0 + u) + mb] : 0;
+                    kb[u] = k0 + u < FW && NB == 2 ? (__mmask16)mk[2 * (k0 + u) + 1] : 0;
+                }
+RR_UNROLL
+                for (int q = 0; q < CBN; q++) {
+                    const float *p = row + q * chan;
+                    __m512 seg[4];
+                    rr_segments_load(seg, p, &sg, ow0, NB, FULL);
+RR_UNROLL
+                    for (int u = 0; u < KC; u++) {
+                        const int kw = k0 + u;
+                        if (kw >= FW) break;
+                        const int o = kw - PW;
+                        const __m512 wv = _mm512_set1_ps(w_k[kw * CB + q]);
+                        acc[q][0] = _mm512_mask3_fmadd_ps(rr_window(seg, 0, o), wv, acc[q][0], ka[u]);
+                        if (NB == 2) acc[q][1] = _mm512_mask3_fmadd_ps(rr_window(seg, 1, o), wv, acc[q][1], kb[u]);
+                    }
                 }
             }
         }
-    }
 RR_UNROLL
-    for (int q = 0; q < CBN; q++) {
-        float *dq = dst_c + q * ohw + oh * c->ow + ow0;
-        if (FULL) { /* the blocks are whole (OW == IW here): plain stores */
-            _mm512_storeu_ps(dq, acc[q][0]);
-            if (NB == 2) _mm512_storeu_ps(dq + 16, acc[q][1]);
-        } else {
-            _mm512_mask_storeu_ps(dq, lv0, acc[q][0]);
-            if (NB == 2) _mm512_mask_storeu_ps(dq + 16, lv1, acc[q][1]);
+        for (int q = 0; q < CBN; q++) {
+            float *dq = dst_c + q * ohw + oh * c->ow + ow0;
+            if (FULL) { /* the blocks are whole (OW == IW here): plain stores */
+                _mm512_storeu_ps(dq, acc[q][0]);
+                if (NB == 2) _mm512_storeu_ps(dq + 16, acc[q][1]);
+            } else {
+                _mm512_mask_storeu_ps(dq, lv0, acc[q][0]);
+                if (NB == 2) _mm512_mask_storeu_ps(dq + 16, lv1, acc[q][1]);
+            }
         }
-    }
     }
 }
 
-/* A tile of the row-wise layout: both blocks in one row piece when they are neighbours in one row,
- * else each block on its own (an odd number of blocks per row pairs a row's last block with the
- * next row's first). */
+/* A row piece (or a run of them) with the loader its columns allow; the channels of a partial last
+ * block one at a time. */
 RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
                            float *dst_c, int64_t nc, int64_t oh, int64_t nrows, int64_t ow0, __mmask16 lv0,
                            __mmask16 lv1, const int FW, const int NB)
@@ -112,12 +111,14 @@ RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, con
         } else if (FW > 7) { /* wide filters: the neighbours' edge cases are a small part of the work */
             dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 1, RR_DWROW_CB(FW));
         } else {
+#define DWROW_KIND(K) dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, K, RR_DWROW_CB(FW))
             switch (kind) {
-            case 2: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 2, RR_DWROW_CB(FW)); break;
-            case 3: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 3, RR_DWROW_CB(FW)); break;
-            case 4: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 4, RR_DWROW_CB(FW)); break;
-            default: dwrow_tile(pl, m, mb, src_c, w_c, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 5, RR_DWROW_CB(FW)); break;
+            case 2: DWROW_KIND(2); break;
+            case 3: DWROW_KIND(3); break;
+            case 4: DWROW_KIND(4); break;
+            default: DWROW_KIND(5); break;
             }
+#undef DWROW_KIND
         }
         return;
     }
