@@ -172,4 +172,70 @@ static inline int tv_gaps_untouched(const tview *t)
     return ok;
 }
 
+/* ---- the operator's definition, tap by tap (the oracles of the tests) ------------------------- */
+
+/* One product of the definition: output pixel (n, oh, ow) of output channel g*OCPG + ocg reads input
+ * pixel (n, ih, iw) of input channel g*ICPG + icg through filter element (g, ocg, icg, khf, kwf)
+ * (kh, kw flipped in convolution mode). */
+typedef struct t_tap {
+    int64_t n, g, ocg, icg, oh, ow, ih, iw, khf, kwf;
+} t_tap;
+
+/*
+ * Calls visit(ctx, tap) for every tap of d that lies inside the image and joins equal regions
+ * (rin[n, ih, iw] == rout[n, oh, ow]), in the order n, g, ocg, icg, oh, ow, kh, kw. If inside / used
+ * are not NULL, they count the taps inside the image / those also in the same region.
+ */
+static inline void t_for_each_tap(const rrconv_conv_desc *d, const tview *rin, const tview *rout,
+                                  void (*visit)(void *ctx, const t_tap *tap), void *ctx, int64_t *inside,
+                                  int64_t *used)
+{
+    t_tap t;
+    for (t.n = 0; t.n < d->n; t.n++)
+    for (t.g = 0; t.g < d->groups; t.g++)
+    for (t.ocg = 0; t.ocg < d->ocpg; t.ocg++)
+    for (t.icg = 0; t.icg < d->icpg; t.icg++)
+    for (t.oh = 0; t.oh < d->oh; t.oh++)
+    for (t.ow = 0; t.ow < d->ow; t.ow++)
+    for (int64_t kh = 0; kh < d->fh; kh++)
+    for (int64_t kw = 0; kw < d->fw; kw++) {
+        t.ih = t.oh * d->stride_h - d->pad_h + kh * d->dil_h;
+        t.iw = t.ow * d->stride_w - d->pad_w + kw * d->dil_w;
+        if (t.ih < 0 || t.ih >= d->ih || t.iw < 0 || t.iw >= d->iw) continue;
+        if (inside != NULL) (*inside)++;
+        const int64_t ri[3] = {t.n, t.ih, t.iw}, ro[3] = {t.n, t.oh, t.ow};
+        if (tv_getm(rin, ri) != tv_getm(rout, ro)) continue;
+        if (used != NULL) (*used)++;
+        t.khf = d->mode == RRCONV_CONVOLUTION ? d->fh - 1 - kh : kh;
+        t.kwf = d->mode == RRCONV_CONVOLUTION ? d->fw - 1 - kw : kw;
+        visit(ctx, &t);
+    }
+}
+
+/* Dense offsets of a tap's elements: dst / diff [N, OC, OH, OW], src / grad_src [N, IC, IH, IW],
+ * filter [G, OCPG, ICPG, FH, FW]. */
+static inline size_t t_dst_off(const rrconv_conv_desc *d, const t_tap *t)
+{
+    return (size_t)(((t->n * d->groups * d->ocpg + t->g * d->ocpg + t->ocg) * d->oh + t->oh) * d->ow + t->ow);
+}
+
+static inline size_t t_src_off(const rrconv_conv_desc *d, const t_tap *t)
+{
+    return (size_t)(((t->n * d->groups * d->icpg + t->g * d->icpg + t->icg) * d->ih + t->ih) * d->iw + t->iw);
+}
+
+static inline size_t t_flt_off(const rrconv_conv_desc *d, const t_tap *t)
+{
+    return (size_t)((((t->g * d->ocpg + t->ocg) * d->icpg + t->icg) * d->fh + t->khf) * d->fw + t->kwf);
+}
+
+/* The tap's tensor indices, for tv_getf. */
+static inline void t_tap_indices(const t_tap *t, const rrconv_conv_desc *d, int64_t src[4], int64_t flt[5],
+                                 int64_t dst[4])
+{
+    src[0] = t->n; src[1] = t->g * d->icpg + t->icg; src[2] = t->ih; src[3] = t->iw;
+    flt[0] = t->g; flt[1] = t->ocg; flt[2] = t->icg; flt[3] = t->khf; flt[4] = t->kwf;
+    dst[0] = t->n; dst[1] = t->g * d->ocpg + t->ocg; dst[2] = t->oh; dst[3] = t->ow;
+}
+
 #endif /* RRCONV_TENSOR_UTIL_H */

@@ -163,34 +163,28 @@ static void fill_masks(const config *c, uint64_t *rng, tview *rin, tview *rout)
 }
 
 /* Double-precision backward data from the definition, plus the sum of |terms| per element. */
+typedef struct oracle_ctx {
+    const rrconv_conv_desc *d;
+    const tview *flt, *diff;
+    double *want, *abs_sum;
+} oracle_ctx;
+
+static void oracle_tap(void *vctx, const t_tap *t)
+{
+    const oracle_ctx *x = (const oracle_ctx *)vctx;
+    int64_t si[4], wi[5], di[4];
+    t_tap_indices(t, x->d, si, wi, di);
+    const double term = (double)tv_getf(x->flt, wi) * (double)tv_getf(x->diff, di);
+    const size_t o = t_src_off(x->d, t);
+    x->want[o] += term;
+    if (isfinite(term)) x->abs_sum[o] += fabs(term);
+}
+
 static void run_oracle(const rrconv_conv_desc *d, const tview *flt, const tview *diff, const tview *rin,
                        const tview *rout, double *want, double *abs_sum)
 {
-    const int64_t IC = d->groups * d->icpg, OC = d->groups * d->ocpg;
-    for (int64_t n = 0; n < d->n; n++)
-    for (int64_t g = 0; g < d->groups; g++)
-    for (int64_t ocg = 0; ocg < d->ocpg; ocg++)
-    for (int64_t icg = 0; icg < d->icpg; icg++)
-    for (int64_t oh = 0; oh < d->oh; oh++)
-    for (int64_t ow = 0; ow < d->ow; ow++)
-    for (int64_t kh = 0; kh < d->fh; kh++)
-    for (int64_t kw = 0; kw < d->fw; kw++) {
-        const int64_t ih = oh * d->stride_h - d->pad_h + kh * d->dil_h;
-        const int64_t iw = ow * d->stride_w - d->pad_w + kw * d->dil_w;
-        if (ih < 0 || ih >= d->ih || iw < 0 || iw >= d->iw) continue;
-        const int64_t ri[3] = {n, ih, iw}, ro[3] = {n, oh, ow};
-        g_terms++;
-        if (tv_getm(rin, ri) != tv_getm(rout, ro)) continue;
-        g_used++;
-        const int64_t khf = d->mode == RRCONV_CONVOLUTION ? d->fh - 1 - kh : kh;
-        const int64_t kwf = d->mode == RRCONV_CONVOLUTION ? d->fw - 1 - kw : kw;
-        const int64_t wi[5] = {g, ocg, icg, khf, kwf}, di[4] = {n, g * d->ocpg + ocg, oh, ow};
-        const double t = (double)tv_getf(flt, wi) * (double)tv_getf(diff, di);
-        const size_t o = (size_t)(((n * IC + g * d->icpg + icg) * d->ih + ih) * d->iw + iw);
-        want[o] += t;
-        if (isfinite(t)) abs_sum[o] += fabs(t);
-    }
-    (void)OC;
+    oracle_ctx x = {d, flt, diff, want, abs_sum};
+    t_for_each_tap(d, rin, rout, oracle_tap, &x, &g_terms, &g_used);
 }
 
 static void describe(const config *c, int cfg)

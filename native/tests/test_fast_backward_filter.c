@@ -151,32 +151,30 @@ typedef struct oracle {
     double *want, *abs_sum;
 } oracle;
 
+typedef struct oracle_ctx {
+    const rrconv_conv_desc *d;
+    const tview *src, *diff;
+    oracle *o;
+} oracle_ctx;
+
+static void oracle_tap(void *vctx, const t_tap *t)
+{
+    const oracle_ctx *x = (const oracle_ctx *)vctx;
+    int64_t si[4], wi[5], di[4];
+    t_tap_indices(t, x->d, si, wi, di);
+    const double s = tv_getf(x->src, si), y = tv_getf(x->diff, di);
+    const size_t wo = t_flt_off(x->d, t);
+    x->o->want[wo] += s * y;
+    x->o->abs_sum[wo] += fabs(s * y);
+}
+
 static oracle run_oracle(const rrconv_conv_desc *d, const tview *src, const tview *diff, const tview *rin,
                          const tview *rout)
 {
     const size_t nw = (size_t)(d->groups * d->ocpg * d->icpg * d->fh * d->fw);
     oracle o = {calloc(nw, sizeof(double)), calloc(nw, sizeof(double))};
-    for (int64_t n = 0; n < d->n; n++)
-    for (int64_t g = 0; g < d->groups; g++)
-    for (int64_t ocg = 0; ocg < d->ocpg; ocg++)
-    for (int64_t icg = 0; icg < d->icpg; icg++)
-    for (int64_t oh = 0; oh < d->oh; oh++)
-    for (int64_t ow = 0; ow < d->ow; ow++)
-    for (int64_t kh = 0; kh < d->fh; kh++)
-    for (int64_t kw = 0; kw < d->fw; kw++) {
-        const int64_t ih = oh * d->stride_h - d->pad_h + kh * d->dil_h;
-        const int64_t iw = ow * d->stride_w - d->pad_w + kw * d->dil_w;
-        if (ih < 0 || ih >= d->ih || iw < 0 || iw >= d->iw) continue;
-        const int64_t ri[3] = {n, ih, iw}, ro[3] = {n, oh, ow};
-        if (tv_getm(rin, ri) != tv_getm(rout, ro)) continue;
-        const int64_t khf = d->mode == RRCONV_CONVOLUTION ? d->fh - 1 - kh : kh;
-        const int64_t kwf = d->mode == RRCONV_CONVOLUTION ? d->fw - 1 - kw : kw;
-        const int64_t si[4] = {n, g * d->icpg + icg, ih, iw}, di[4] = {n, g * d->ocpg + ocg, oh, ow};
-        const double s = tv_getf(src, si), y = tv_getf(diff, di);
-        const size_t wo = (size_t)((((g * d->ocpg + ocg) * d->icpg + icg) * d->fh + khf) * d->fw + kwf);
-        o.want[wo] += s * y;
-        o.abs_sum[wo] += fabs(s * y);
-    }
+    oracle_ctx x = {d, src, diff, &o};
+    t_for_each_tap(d, rin, rout, oracle_tap, &x, NULL, NULL);
     return o;
 }
 

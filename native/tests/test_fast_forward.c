@@ -149,37 +149,30 @@ static void fill_masks(const config *c, uint64_t *rng, tview *rin, tview *rout)
     }
 }
 
-/* dst oracle in double: value and sum of |terms| per output element (dense [N, OC, OH, OW]). */
+/* dst oracle in double: value and sum of |terms| per output element (dense [N, OC, OH, OW]; the
+ * caller zeroes want and abs_sum). */
+typedef struct oracle_ctx {
+    const rrconv_conv_desc *d;
+    const tview *src, *flt;
+    double *want, *abs_sum;
+} oracle_ctx;
+
+static void oracle_tap(void *vctx, const t_tap *t)
+{
+    const oracle_ctx *x = (const oracle_ctx *)vctx;
+    int64_t si[4], wi[5], di[4];
+    t_tap_indices(t, x->d, si, wi, di);
+    const double term = (double)tv_getf(x->src, si) * (double)tv_getf(x->flt, wi);
+    const size_t o = t_dst_off(x->d, t);
+    x->want[o] += term;
+    x->abs_sum[o] += fabs(term);
+}
+
 static void oracle(const rrconv_conv_desc *d, const tview *src, const tview *flt, const tview *rin,
                    const tview *rout, double *want, double *abs_sum)
 {
-    size_t i = 0;
-    for (int64_t n = 0; n < d->n; n++)
-    for (int64_t g = 0; g < d->groups; g++)
-    for (int64_t ocg = 0; ocg < d->ocpg; ocg++)
-    for (int64_t oh = 0; oh < d->oh; oh++)
-    for (int64_t ow = 0; ow < d->ow; ow++, i++) {
-        const int64_t ro[3] = {n, oh, ow};
-        const int64_t region = tv_getm(rout, ro);
-        double s = 0, a = 0;
-        for (int64_t icg = 0; icg < d->icpg; icg++)
-        for (int64_t kh = 0; kh < d->fh; kh++)
-        for (int64_t kw = 0; kw < d->fw; kw++) {
-            const int64_t ih = oh * d->stride_h - d->pad_h + kh * d->dil_h;
-            const int64_t iw = ow * d->stride_w - d->pad_w + kw * d->dil_w;
-            if (ih < 0 || ih >= d->ih || iw < 0 || iw >= d->iw) continue;
-            const int64_t ri[3] = {n, ih, iw};
-            if (tv_getm(rin, ri) != region) continue;
-            const int64_t khf = d->mode == RRCONV_CONVOLUTION ? d->fh - 1 - kh : kh;
-            const int64_t kwf = d->mode == RRCONV_CONVOLUTION ? d->fw - 1 - kw : kw;
-            const int64_t si[4] = {n, g * d->icpg + icg, ih, iw}, wi[5] = {g, ocg, icg, khf, kwf};
-            const double term = (double)tv_getf(src, si) * (double)tv_getf(flt, wi);
-            s += term;
-            a += fabs(term);
-        }
-        want[i] = s;
-        abs_sum[i] = a;
-    }
+    oracle_ctx x = {d, src, flt, want, abs_sum};
+    t_for_each_tap(d, rin, rout, oracle_tap, &x, NULL, NULL);
 }
 
 static const int THREADS[4] = {1, 2, 3, 7};
@@ -238,7 +231,10 @@ static void run_config(uint64_t *rng, int cfg, double min_work)
     }
 
     const size_t nout = tv_count(&dst);
-    double *want = (double *)t_alloc(nout * sizeof(double)), *abs_sum = (double *)t_alloc(nout * sizeof(double));
+    double *want = (double *)calloc(nout ? nout : 1, sizeof(double));
+    double *abs_sum = (double *)calloc(nout ? nout : 1, sizeof(double));
+    EXPECT(want != NULL && abs_sum != NULL, "out of memory");
+    if (want == NULL || abs_sum == NULL) exit(2);
     oracle(d, &src, &flt, &rin, &rout, want, abs_sum);
 
     int failed = 0;

@@ -78,7 +78,25 @@ typedef struct oracle {
     double *bf, *bf_abs;     /* [G, OCPG, ICPG, FH, FW] */
 } oracle;
 
-static double g_taps_inside, g_taps_used;
+static int64_t g_taps_inside, g_taps_used;
+
+typedef struct oracle_ctx {
+    const rrconv_conv_desc *d;
+    const tview *src, *flt, *diff;
+    oracle *o;
+} oracle_ctx;
+
+static void oracle_tap(void *vctx, const t_tap *t)
+{
+    const oracle_ctx *x = (const oracle_ctx *)vctx;
+    int64_t si[4], wi[5], di[4];
+    t_tap_indices(t, x->d, si, wi, di);
+    const double s = tv_getf(x->src, si), w = tv_getf(x->flt, wi), y = tv_getf(x->diff, di);
+    const size_t fo = t_dst_off(x->d, t), bo = t_src_off(x->d, t), wo = t_flt_off(x->d, t);
+    x->o->fwd[fo] += s * w; x->o->fwd_abs[fo] += fabs(s * w);
+    x->o->bd[bo] += y * w;  x->o->bd_abs[bo] += fabs(y * w);
+    x->o->bf[wo] += s * y;  x->o->bf_abs[wo] += fabs(s * y);
+}
 
 static void run_oracle(const rrconv_conv_desc *d, const tview *src, const tview *flt, const tview *diff,
                        const tview *rin, const tview *rout, oracle *o)
@@ -89,33 +107,8 @@ static void run_oracle(const rrconv_conv_desc *d, const tview *src, const tview 
     o->fwd = calloc(nf, sizeof(double)); o->fwd_abs = calloc(nf, sizeof(double));
     o->bd = calloc(nb, sizeof(double)); o->bd_abs = calloc(nb, sizeof(double));
     o->bf = calloc(nw, sizeof(double)); o->bf_abs = calloc(nw, sizeof(double));
-    for (int64_t n = 0; n < d->n; n++)
-    for (int64_t g = 0; g < d->groups; g++)
-    for (int64_t ocg = 0; ocg < d->ocpg; ocg++)
-    for (int64_t icg = 0; icg < d->icpg; icg++)
-    for (int64_t oh = 0; oh < d->oh; oh++)
-    for (int64_t ow = 0; ow < d->ow; ow++)
-    for (int64_t kh = 0; kh < d->fh; kh++)
-    for (int64_t kw = 0; kw < d->fw; kw++) {
-        const int64_t ih = oh * d->stride_h - d->pad_h + kh * d->dil_h;
-        const int64_t iw = ow * d->stride_w - d->pad_w + kw * d->dil_w;
-        if (ih < 0 || ih >= d->ih || iw < 0 || iw >= d->iw) continue;
-        const int64_t ri[3] = {n, ih, iw}, ro[3] = {n, oh, ow};
-        g_taps_inside += 1;
-        if (tv_getm(rin, ri) != tv_getm(rout, ro)) continue;
-        g_taps_used += 1;
-        const int64_t khf = d->mode == RRCONV_CONVOLUTION ? d->fh - 1 - kh : kh;
-        const int64_t kwf = d->mode == RRCONV_CONVOLUTION ? d->fw - 1 - kw : kw;
-        const int64_t ic = g * d->icpg + icg, oc = g * d->ocpg + ocg;
-        const int64_t si[4] = {n, ic, ih, iw}, wi[5] = {g, ocg, icg, khf, kwf}, di[4] = {n, oc, oh, ow};
-        const double s = tv_getf(src, si), w = tv_getf(flt, wi), y = tv_getf(diff, di);
-        const size_t fo = (size_t)(((n * OC + oc) * d->oh + oh) * d->ow + ow);
-        const size_t bo = (size_t)(((n * IC + ic) * d->ih + ih) * d->iw + iw);
-        const size_t wo = (size_t)((((g * d->ocpg + ocg) * d->icpg + icg) * d->fh + khf) * d->fw + kwf);
-        o->fwd[fo] += s * w; o->fwd_abs[fo] += fabs(s * w);
-        o->bd[bo] += y * w;  o->bd_abs[bo] += fabs(y * w);
-        o->bf[wo] += s * y;  o->bf_abs[wo] += fabs(s * y);
-    }
+    oracle_ctx x = {d, src, flt, diff, o};
+    t_for_each_tap(d, rin, rout, oracle_tap, &x, &g_taps_inside, &g_taps_used);
 }
 
 static void free_oracle(oracle *o)
@@ -251,7 +244,7 @@ int main(int argc, char **argv)
     uint64_t rng = argc > 2 ? strtoull(argv[2], NULL, 10) : 20240601u;
     for (int i = 0; i < configs; i++) run_config(&rng, i);
     EXPECT_OK(rrconv_set_num_threads(0));
-    printf("%d random configurations x 3 directions x 4 thread counts; %.0f taps inside the images, %.0f "
+    printf("%d random configurations x 3 directions x 4 thread counts; %" PRId64 " taps inside the images, %" PRId64 " "
            "in the same region\n", configs, g_taps_inside, g_taps_used);
     return t_finish("test_random");
 }
