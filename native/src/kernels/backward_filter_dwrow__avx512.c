@@ -101,16 +101,9 @@ RR_UNROLL
         const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
         const float *diff_c = pl->diff + (ti->n * c->oc + g0) * c->oh * c->ow;
         const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
-        if (ti->two && ti->oh1 == ti->oh0 && ti->ow1 == ti->ow0 + 16) {
+        if (rr_fwd_two_block_piece(ti)) {
             /* consecutive rows of one image at the same columns run as one piece */
-            int64_t rows = 1;
-            while (tl + rows < pl->ntiles) {
-                const rr_fwd_tile *tn = &pl->tiles[tl + rows];
-                if (!(tn->two && tn->oh1 == tn->oh0 && tn->ow1 == tn->ow0 + 16) || tn->n != ti->n ||
-                    tn->ow0 != ti->ow0 || tn->oh0 != ti->oh0 + rows || tn->lv != ti->lv)
-                    break;
-                rows++;
-            }
+            const int64_t rows = rr_fwd_row_run(pl, tl, pl->ntiles);
             bwf_piece_any(pl, m, 0, src_c, diff_c, ti->oh0, rows, ti->ow0, lv0, lv1, acc, FH, 2, CBN);
             tl += rows;
             continue;

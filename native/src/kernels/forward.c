@@ -343,7 +343,9 @@ int rr_forward_geometry_fits(const rr_conv *c)
 int rr_forward_dwrow_fits(const rr_conv *c)
 {
     /* the widths forward_dwrow__avx512.c is instantiated for (each costs compile time) */
-    const int width = c->fw == 3 || c->fw == 5 || c->fw == 7 || c->fw == 9 || c->fw == 11 || c->fw == 13 || c->fw == 31;
+#define DWROW_WIDTH_IS(F) || c->fw == F
+    const int width = 0 RR_DWROW_WIDTHS(DWROW_WIDTH_IS);
+#undef DWROW_WIDTH_IS
     return c->icpg == 1 && c->ocpg == 1 && width && c->pw == (c->fw - 1) / 2 && c->dw == 1 && c->sw == 1;
 }
 

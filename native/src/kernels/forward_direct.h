@@ -151,6 +151,31 @@ void rr_fwd_dw_avx2(void *plan, int64_t begin, int64_t end);
 /* depthwise, FW 3..13 (odd) or 31, pad_w (FW-1)/2, stride_w 1, dil_w 1, row-wise tiles, weights packed per
  * RR_DWROW_CB(FW) channels, [taps][RR_DWROW_CB(FW)] with zeros past the last channel:
  * forward_dwrow__avx512.c */
+/* The filter widths the row segment kernel is instantiated for (X(FW) each): the picker's list too. */
+#define RR_DWROW_WIDTHS(X) X(3) X(5) X(7) X(9) X(11) X(13) X(31)
+
+/* The tile is two neighbouring blocks of one row (else its blocks run one at a time). */
+static inline int rr_fwd_two_block_piece(const rr_fwd_tile *ti)
+{
+    return ti->two && ti->oh1 == ti->oh0 && ti->ow1 == ti->ow0 + 16;
+}
+
+/* How many tiles from tl (a two-block piece; at most end - tl) are the same columns of consecutive rows
+ * of one image with the same lanes: the row segment kernels run them as one piece. */
+static inline int64_t rr_fwd_row_run(const rr_fwd_plan *pl, int64_t tl, int64_t end)
+{
+    const rr_fwd_tile *ti = &pl->tiles[tl];
+    int64_t rows = 1;
+    while (tl + rows < end) {
+        const rr_fwd_tile *tn = &pl->tiles[tl + rows];
+        if (!rr_fwd_two_block_piece(tn) || tn->n != ti->n || tn->ow0 != ti->ow0 || tn->oh0 != ti->oh0 + rows ||
+            tn->lv != ti->lv)
+            break;
+        rows++;
+    }
+    return rows;
+}
+
 #define RR_DWROW_CB(fw) ((fw) == 3 ? 8 : 4) /* measured: 8 for FW 3; 6 no faster for FW 13 and 31 */
 /* depthwise filter gradient, FW 3, pad_w 1, dil_w 1, stride_w 1, FH <= 3, row-wise tiles, channels
  * per item (diff and gacc set, no weights): backward_filter_dwrow__avx512.c */

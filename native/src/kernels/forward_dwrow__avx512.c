@@ -127,12 +127,6 @@ RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, con
         dwrow_tile(pl, m, mb, src_c + q * chan, w_c + q, dst_c + q * ohw, oh, nrows, ow0, lv0, lv1, FW, NB, 0, 1);
 }
 
-/* The tile is a two-block piece of one row (else its blocks run one at a time). */
-RR_INLINE int two_block_piece(const rr_fwd_tile *ti)
-{
-    return ti->two && ti->oh1 == ti->oh0 && ti->ow1 == ti->ow0 + 16;
-}
-
 /*
  * Items cb * nspans + span, like the direct depthwise kernel; one instantiation per FW. Consecutive
  * tiles that are two-block pieces of consecutive rows of one image at the same columns (every tile
@@ -152,15 +146,8 @@ RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, co
             const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
             float *dst_c = pl->dst + (ti->n * c->oc + g0) * c->oh * c->ow;
             const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
-            if (two_block_piece(ti)) {
-                int64_t rows = 1;
-                while (tl + rows < t_end) {
-                    const rr_fwd_tile *tn = &pl->tiles[tl + rows];
-                    if (!two_block_piece(tn) || tn->n != ti->n || tn->ow0 != ti->ow0 || tn->oh0 != ti->oh0 + rows ||
-                        tn->lv != ti->lv)
-                        break;
-                    rows++;
-                }
+            if (rr_fwd_two_block_piece(ti)) {
+                const int64_t rows = rr_fwd_row_run(pl, tl, t_end);
                 dwrow_piece(pl, m, 0, src_c, w_c, dst_c, nc, ti->oh0, rows, ti->ow0, lv0, lv1, FW, 2);
                 tl += rows;
                 continue;
@@ -178,7 +165,7 @@ RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, co
     {                                                                                                  \
         dwrow_items(pl, begin, end, F);                                                                \
     }
-FW_FN(3) FW_FN(5) FW_FN(7) FW_FN(9) FW_FN(11) FW_FN(13) FW_FN(31)
+RR_DWROW_WIDTHS(FW_FN)
 
 #define FW_CASE(F)                                                                                     \
     case F:                                                                                            \
@@ -189,7 +176,7 @@ void rr_fwd_dwrow_avx512(void *vpl, int64_t begin, int64_t end)
 {
     const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
     switch (pl->c.fw) {
-        FW_CASE(3) FW_CASE(5) FW_CASE(7) FW_CASE(9) FW_CASE(11) FW_CASE(13) FW_CASE(31)
+        RR_DWROW_WIDTHS(FW_CASE)
     default: break; /* forward.c picks this kernel only for the widths above */
     }
 }
