@@ -1,5 +1,11 @@
 package dev.rrconv.internal;
 
+import static dev.rrconv.internal.BackendTestData.fill;
+import static dev.rrconv.internal.BackendTestData.fillNaN;
+import static dev.rrconv.internal.BackendTestData.inverse;
+import static dev.rrconv.internal.BackendTestData.permuted;
+import static dev.rrconv.internal.BackendTestData.product;
+import static dev.rrconv.internal.BackendTestData.randomPermutation;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -9,6 +15,7 @@ import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
 import dev.rrconv.Mode;
 import dev.rrconv.Tensor;
+import dev.rrconv.internal.BackendTestData.Problem;
 import dev.rrconv.internal.javaimpl.DepthwiseLoops;
 import java.lang.foreign.Arena;
 import java.util.Random;
@@ -38,15 +45,6 @@ class DepthwiseLoopsTest {
     @AfterEach
     void resetThreads() {
         Backends.setThreads(0);
-    }
-
-    /** A depthwise problem: sizes, parameters and dense C-order data. */
-    record Problem(ConvShape s, ConvParams p, float[] src, float[] filter, float[] diff, int[] rin, int[] rout,
-                   boolean u8) {
-        @Override
-        public String toString() {
-            return s + " " + p + (u8 ? " uint8" : " int32");
-        }
     }
 
     static IntStream seeds() {
@@ -453,76 +451,27 @@ class DepthwiseLoopsTest {
             return Tensor.allocate(confined, type, shape);
         }
         if (layout == 2) {
-            int[] perm = IntStream.range(0, rank).toArray();
-            for (int i = rank - 1; i > 0; i--) {
-                int j = r.nextInt(i + 1);
-                int t = perm[i];
-                perm[i] = perm[j];
-                perm[j] = t;
-            }
-            long[] stored = new long[rank];
-            for (int i = 0; i < rank; i++) {
-                stored[i] = shape[perm[i]];
-            }
-            int[] inverse = new int[rank];
-            for (int i = 0; i < rank; i++) {
-                inverse[perm[i]] = i;
-            }
-            return Tensor.allocate(Arena.ofAuto(), type, stored).permute(inverse);
+            int[] perm = randomPermutation(rank, r);
+            return Tensor.allocate(Arena.ofAuto(), type, permuted(shape, perm)).permute(inverse(perm));
         }
         return Tensor.allocate(Arena.ofAuto(), type, shape);
     }
 
     private static Tensor floats(float[] data, long[] shape, int layout, Random r, Arena confined) {
-        Tensor t = storage(shape, DType.FLOAT32, layout, r, confined);
-        long[] idx = new long[shape.length];
-        for (float v : data) {
-            t.setFloat(v, idx);
-            increment(idx, shape);
-        }
-        return t;
+        return fill(storage(shape, DType.FLOAT32, layout, r, confined), data);
     }
 
     private static Tensor mask(int[] data, long[] shape, boolean u8, int layout, Random r, Arena confined) {
-        Tensor t = storage(shape, u8 ? DType.UINT8 : DType.INT32, layout, r, confined);
-        long[] idx = new long[shape.length];
-        for (int v : data) {
-            t.setInt(v, idx);
-            increment(idx, shape);
-        }
-        return t;
+        return fill(storage(shape, u8 ? DType.UINT8 : DType.INT32, layout, r, confined), data);
     }
 
     private static Tensor output(long[] shape, int layout, Random r, Arena confined) {
-        Tensor t = storage(shape, DType.FLOAT32, layout, r, confined);
-        long[] idx = new long[shape.length];
-        for (long i = 0; i < product(shape); i++) {
-            t.setFloat(Float.NaN, idx);
-            increment(idx, shape);
-        }
-        return t;
+        return fillNaN(storage(shape, DType.FLOAT32, layout, r, confined));
     }
 
     private static Tensor out(long[] shape) {
         float[] v = new float[(int) product(shape)];
         java.util.Arrays.fill(v, Float.NaN);
         return Tensor.ofFloats(v, shape);
-    }
-
-    private static void increment(long[] idx, long[] shape) {
-        for (int d = idx.length - 1; d >= 0; d--) {
-            if (++idx[d] < shape[d]) {
-                return;
-            }
-            idx[d] = 0;
-        }
-    }
-
-    private static long product(long[] shape) {
-        long c = 1;
-        for (long d : shape) {
-            c *= d;
-        }
-        return c;
     }
 }

@@ -1,5 +1,11 @@
 package dev.rrconv.internal;
 
+import static dev.rrconv.internal.BackendTestData.fill;
+import static dev.rrconv.internal.BackendTestData.fillNaN;
+import static dev.rrconv.internal.BackendTestData.inverse;
+import static dev.rrconv.internal.BackendTestData.permuted;
+import static dev.rrconv.internal.BackendTestData.product;
+import static dev.rrconv.internal.BackendTestData.randomPermutation;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,6 +16,7 @@ import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
 import dev.rrconv.Mode;
 import dev.rrconv.Tensor;
+import dev.rrconv.internal.BackendTestData.Problem;
 import dev.rrconv.internal.javaimpl.ReferenceLoops;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -40,15 +47,6 @@ class JavaBackendTest {
     @AfterEach
     void resetThreads() {
         Backends.setThreads(0);
-    }
-
-    /** One problem: sizes, parameters and dense C-order data. */
-    record Problem(ConvShape s, ConvParams p, float[] src, float[] filter, float[] diff, int[] rin, int[] rout,
-                   boolean u8) {
-        @Override
-        public String toString() {
-            return s + " " + p + (u8 ? " uint8" : " int32");
-        }
     }
 
     static IntStream smallSeeds() {
@@ -339,23 +337,10 @@ class JavaBackendTest {
     private static Tensor tensor(long[] shape, DType type, int layout, Random r, Arena confined, Arena shared) {
         int rank = shape.length;
         if (layout == 4) { // permuted storage, viewed back in logical order
-            int[] perm = IntStream.range(0, rank).toArray();
-            for (int i = rank - 1; i > 0; i--) {
-                int j = r.nextInt(i + 1);
-                int t = perm[i];
-                perm[i] = perm[j];
-                perm[j] = t;
-            }
-            long[] stored = new long[rank];
-            for (int i = 0; i < rank; i++) {
-                stored[i] = shape[perm[i]];
-            }
-            Tensor base = Tensor.of(storage(product(shape), type, layout, r, confined, shared), type, stored);
-            int[] inverse = new int[rank];
-            for (int i = 0; i < rank; i++) {
-                inverse[perm[i]] = i;
-            }
-            return base.permute(inverse);
+            int[] perm = randomPermutation(rank, r);
+            Tensor base = Tensor.of(storage(product(shape), type, layout, r, confined, shared), type,
+                    permuted(shape, perm));
+            return base.permute(inverse(perm));
         }
         if (layout == 5) { // padded strides (gaps between rows, planes, images)
             long[] padded = new long[rank];
@@ -369,52 +354,17 @@ class JavaBackendTest {
     }
 
     private static Tensor floats(float[] data, long[] shape, int layout, Random r, Arena confined, Arena shared) {
-        Tensor t = tensor(shape, DType.FLOAT32, layout, r, confined, shared);
-        long[] idx = new long[shape.length];
-        for (float v : data) {
-            t.setFloat(v, idx);
-            increment(idx, shape);
-        }
-        return t;
+        return fill(tensor(shape, DType.FLOAT32, layout, r, confined, shared), data);
     }
 
     private static Tensor mask(int[] data, long[] shape, boolean u8, int layout, Random r, Arena confined,
                                Arena shared) {
-        Tensor t = tensor(shape, u8 ? DType.UINT8 : DType.INT32, layout, r, confined, shared);
-        long[] idx = new long[shape.length];
-        for (int v : data) {
-            t.setInt(v, idx);
-            increment(idx, shape);
-        }
-        return t;
+        return fill(tensor(shape, u8 ? DType.UINT8 : DType.INT32, layout, r, confined, shared), data);
     }
 
     /** An output tensor pre-filled with NaN, so that an element the backend fails to write shows. */
     private static Tensor output(long[] shape, int layout, Random r, Arena confined, Arena shared) {
-        Tensor t = tensor(shape, DType.FLOAT32, layout, r, confined, shared);
-        long[] idx = new long[shape.length];
-        for (long i = 0; i < product(shape); i++) {
-            t.setFloat(Float.NaN, idx);
-            increment(idx, shape);
-        }
-        return t;
-    }
-
-    private static void increment(long[] idx, long[] shape) {
-        for (int d = idx.length - 1; d >= 0; d--) {
-            if (++idx[d] < shape[d]) {
-                return;
-            }
-            idx[d] = 0;
-        }
-    }
-
-    private static long product(long[] shape) {
-        long c = 1;
-        for (long d : shape) {
-            c *= d;
-        }
-        return c;
+        return fillNaN(tensor(shape, DType.FLOAT32, layout, r, confined, shared));
     }
 
     // ---- random problems ----------------------------------------------------------------------------
