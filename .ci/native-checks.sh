@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Native hardening checks, run by `mvn -B verify` (exec execution "native-checks", verify phase;
-# skip with -Drrconv.skipNativeChecks=true or -DskipTests). Three stages, each failing the run:
+# skip with -Drrconv.skipNativeChecks=true or -DskipTests). Four stages, each failing the run:
+#   portable  the library without the x86 kernel files (-DRRCONV_X86_KERNELS=OFF, what a non-x86
+#             machine builds): it must build warning-free and pass ctest on the reference loops
 #   asan      the C tests built with gcc -fsanitize=address,undefined -fno-sanitize-recover=all
 #   valgrind  the C tests (a plain -O1 -g gcc build) under valgrind memcheck: --error-exitcode,
 #             full leak check, definite/indirect leaks are errors
@@ -8,7 +10,7 @@
 #             the kept corpus native/fuzz/corpus/ (read only: new inputs go to a scratch folder)
 #
 # Usage: .ci/native-checks.sh [WORK_DIR]      (default: target/native-checks)
-#   RRCONV_NATIVE_CHECKS="asan valgrind fuzz"   stages to run (default: all three)
+#   RRCONV_NATIVE_CHECKS="portable asan valgrind fuzz"   stages to run (default: all four)
 #   RRCONV_FUZZ_SECONDS=40                       fuzzing time
 # A longer fuzz run that also grows the kept corpus (see native/fuzz/README.md):
 #   RRCONV_NATIVE_CHECKS=fuzz RRCONV_FUZZ_SECONDS=1800 RRCONV_FUZZ_MERGE=1 .ci/native-checks.sh
@@ -16,7 +18,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$root/target/native-checks}
-stages=${RRCONV_NATIVE_CHECKS:-asan valgrind fuzz}
+stages=${RRCONV_NATIVE_CHECKS:-portable asan valgrind fuzz}
 fuzz_seconds=${RRCONV_FUZZ_SECONDS:-40}
 jobs=${RRCONV_JOBS:-2}
 mkdir -p "$work"
@@ -58,6 +60,23 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 for stage in $stages; do
   case "$stage" in
+  portable)
+    need gcc
+    say "portable: building without the x86 kernels (-DRRCONV_X86_KERNELS=OFF, -Werror)"
+    CC=gcc cmake -S "$root" -B "$work/portable" -DCMAKE_BUILD_TYPE=Release -DRRCONV_X86_KERNELS=OFF \
+      -DCMAKE_C_FLAGS="-Werror" -DRRCONV_BUILD_TESTS=ON >/dev/null
+    cmake --build "$work/portable" --parallel "$jobs" >/dev/null
+    syms=$(nm "$work/portable/native/librrconv.so")
+    if grep -q '_avx' <<<"$syms"; then
+      echo "native-checks: the portable library contains x86 kernel symbols" >&2; exit 1
+    fi
+    isa=$("$work/portable/native/bench/rrconv_bench" --shapes DW-K3 --ops forward --threads 1 --reps 1 |
+          sed -n 's/.*, isa \([a-z0-9]*\),.*/\1/p')
+    [ "$isa" = scalar ] || { echo "native-checks: portable build reports isa '$isa', not scalar" >&2; exit 1; }
+    say "portable: ctest"
+    ctest --test-dir "$work/portable" --output-on-failure --parallel "$jobs" | tail -n 3
+    say "portable: clean"
+    ;;
   asan)
     need gcc
     say "asan: building the C tests with gcc $san_flags"

@@ -4,7 +4,8 @@
  *   avx512  AVX-512 F, DQ, BW and VL (Skylake-X and later, Zen 4 and later), with the OS saving the
  *           opmask/ZMM state (XCR0 bits 1,2,5,6,7)
  *   avx2    AVX2 + FMA + BMI2, with the OS saving the YMM state (XCR0 bits 1,2)
- *   scalar  anything else (and every non-x86 CPU)
+ *   scalar  anything else, every non-x86 CPU, and builds without the x86 kernel files
+ *           (RRCONV_X86_KERNELS 0, internal.h)
  *
  * The environment variable RRCONV_MAX_ISA (avx512 | avx2 | scalar, case-insensitive), read at that
  * moment, caps the choice; an unknown value is ignored.
@@ -18,7 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && RRCONV_X86_KERNELS
 #include <cpuid.h>
 #define RR_X86 1
 #else

@@ -16,6 +16,8 @@
 /* Every coordinate and offset the vector loops compute in int32 stays below this. */
 #define BD_COORD_LIMIT ((int64_t)1 << 29)
 
+#if RRCONV_X86_KERNELS /* the plan drives the AVX2 / AVX-512 loops only (internal.h) */
+
 static int64_t floor_div(int64_t a, int64_t b)
 {
     const int64_t q = a / b;
@@ -382,8 +384,15 @@ static rrconv_status bd_run_avx2(const rr_problem *p)
     return bd_run(p, 8);
 }
 
+#endif /* RRCONV_X86_KERNELS */
+
 rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa)
 {
+#if !RRCONV_X86_KERNELS
+    (void)c;
+    (void)isa;
+    return NULL;
+#else
     if (isa < RR_ISA_AVX2) return NULL;
     const int64_t lim = BD_COORD_LIMIT;
     if (c->ih >= lim || c->iw >= lim || c->oh >= lim || c->ow >= lim || c->ph >= lim || c->pw >= lim ||
@@ -402,4 +411,5 @@ rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa)
     if (mask_steps > 64.0 * macs + 4194304.0) return NULL;
     if (isa >= RR_ISA_AVX512 && bd_is_dw_adjoint(c)) return bd_dw_adjoint_avx512;
     return isa >= RR_ISA_AVX512 ? bd_run_avx512 : bd_run_avx2;
+#endif
 }

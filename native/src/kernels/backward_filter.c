@@ -234,6 +234,7 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
 
 /* ---- kernels and the picker ------------------------------------------------------------------ */
 
+#if RRCONV_X86_KERNELS /* the ISA loops exist (internal.h) */
 static rrconv_status bwf_tile_avx512(const rr_problem *q)
 {
     return rr_bwf_run(q, rr_bwf_pass_tile_avx512, rr_bwf_mask_rows_avx512, 1);
@@ -250,6 +251,7 @@ static rrconv_status bwf_dw_avx2(const rr_problem *q)
 {
     return rr_bwf_run(q, rr_bwf_pass_dw_avx2, rr_bwf_mask_rows_avx2, 0);
 }
+#endif
 
 /*
  * 1 if every coordinate the kernels form (oh*sh + kh*dh - ph and the like, row and column offsets,
@@ -278,6 +280,7 @@ rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa)
     if (c->sw > c->iw && c->sw > 64) return NULL;
     const int64_t per_image = rr_bwf_mask_bytes_per_image(c);
     if (per_image <= 0 || per_image > RR_BWF_MASK_IMAGE_MAX) return NULL;
+#if RRCONV_X86_KERNELS
     const int dw = c->icpg == 1;
     /* "same" 3-wide depthwise rows: the forward plan's row segment kernel, turned around */
     if (isa == RR_ISA_AVX512 && rr_forward_dwrow_filter_grad_fits(c)) return rr_forward_dwrow_filter_grad;
@@ -286,4 +289,8 @@ rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa)
     case RR_ISA_AVX2: return dw ? bwf_dw_avx2 : bwf_tile_avx2;
     default: return NULL;
     }
+#else
+    (void)isa;
+    return NULL;
+#endif
 }

@@ -37,6 +37,8 @@ void rr_forward_set_mask_budget(int64_t bytes)
     atomic_store(&fwd_mask_budget_for_tests, bytes > 0 ? bytes : 0);
 }
 
+#if RRCONV_X86_KERNELS /* the plan drives the AVX2 / AVX-512 loops only (internal.h) */
+
 /* ---- scratch --------------------------------------------------------------------------------- */
 
 typedef struct fwd_scratch {
@@ -327,6 +329,8 @@ rrconv_status rr_forward_direct(const rr_problem *p, rr_isa isa)
     return run_direct(p, isa, 0);
 }
 
+#endif /* RRCONV_X86_KERNELS */
+
 int rr_forward_geometry_fits(const rr_conv *c)
 {
     const int64_t lim = FWD_COORD_LIMIT;
@@ -355,6 +359,7 @@ int rr_forward_dwrow_filter_grad_fits(const rr_conv *c)
            c->sw == 1 && c->fh <= 3;
 }
 
+#if RRCONV_X86_KERNELS
 rrconv_status rr_forward_dwrow_filter_grad(const rr_problem *p)
 {
     return run_direct(p, RR_ISA_AVX512, 1);
@@ -370,9 +375,17 @@ static rrconv_status forward_direct_avx2(const rr_problem *p)
     return run_direct(p, RR_ISA_AVX2, 0);
 }
 
+#endif /* RRCONV_X86_KERNELS */
+
 rr_kernel_fn rr_pick_forward(const rr_conv *c, rr_isa isa)
 {
+#if RRCONV_X86_KERNELS
     if (isa < RR_ISA_AVX2) return NULL; /* no portable fast path: the reference loop runs */
     if (!rr_forward_geometry_fits(c)) return NULL;
     return isa == RR_ISA_AVX512 ? forward_direct_avx512 : forward_direct_avx2;
+#else
+    (void)c;
+    (void)isa;
+    return NULL;
+#endif
 }
