@@ -215,7 +215,9 @@ final class BenchCommand implements Command {
         try {
             for (BenchShape shape : plan.shapes()) {
                 double flops = shape.flops();
-                try (Arena arena = Arena.ofConfined()) {
+                // shared, like ConvBench: the Java backend's helper threads may then read and write the
+                // tensors themselves (a confined arena keeps its packing and stores on the calling thread)
+                try (Arena arena = Arena.ofShared()) {
                     BenchProblem problem = new BenchProblem(shape, plan.masks(), plan.maskType(), plan.seed(), arena);
                     for (BenchProblem.Op op : plan.ops()) {
                         for (int threads : plan.threads()) {

@@ -76,7 +76,7 @@ public final class BackwardDataLoops {
                 }
             }
         }
-        Output out = Output.of(gradSrc, p.strideW() > 1);
+        Output out = Output.of(gradSrc, p.strideW() > 1, threads);
         new GatherConv(geos, n, g, ocpg, icpg, w, wFinite, in, groupFinite, inMask, outMask, out, threads).run(threads);
         out.flush(threads);
     }

@@ -460,7 +460,7 @@ public final class DepthwiseLoops {
 
     /** Writes channels-last images {@code [h][w][C]} to a 4-D (N, C, h, w) tensor; tasks as in {@link #pack}. */
     private void unpack(float[][] y, int h, int w, Tensor t, int threads) {
-        Output out = Output.of(t, false);
+        Output out = Output.of(t, false, threads);
         int blocks = Gather.ceilDiv(c, PACK_BLOCK);
         int hw = h * w;
         Parallel.forEach(n * blocks, threads, task -> {

@@ -62,7 +62,7 @@ public final class ForwardLoops {
             }
             wFinite[oc] = ok;
         }
-        Output out = Output.of(dst, false);
+        Output out = Output.of(dst, false, threads);
         new GatherConv(new Gather[] {geo}, n, g, icpg, ocpg, new float[][] {w}, new boolean[][] {wFinite}, in,
                 groupFinite, inMask, outMask, out, threads).run(threads);
         out.flush(threads);

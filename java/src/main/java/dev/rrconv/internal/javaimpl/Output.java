@@ -4,8 +4,8 @@ import dev.rrconv.Tensor;
 
 /**
  * Where the loops put result rows: straight into the output tensor, or, when its segment is
- * confined to the calling thread (or the rows are scattered with a column step), into dense Java
- * planes that {@link #flush} then writes out.
+ * confined to the calling thread and helper threads compute rows (or the rows are scattered with a
+ * column step), into dense Java planes that {@link #flush} then writes out.
  */
 final class Output {
     private final Tensor tensor;
@@ -33,9 +33,14 @@ final class Output {
         }
     }
 
-    /** Chooses buffering: needed for a confined segment, preferred for scattered columns. */
-    static Output of(Tensor tensor, boolean scattered) {
-        return new Output(tensor, scattered || !Packing.sharable(tensor));
+    /**
+     * Chooses buffering: needed for a confined segment when other threads put rows, preferred for
+     * scattered columns.
+     *
+     * @param threads the thread count of the loops that will {@link #put} (1: only the calling thread)
+     */
+    static Output of(Tensor tensor, boolean scattered, int threads) {
+        return new Output(tensor, scattered || threads > 1 && !Packing.sharable(tensor));
     }
 
     /**
