@@ -197,10 +197,10 @@ public final class DepthwiseLoops {
                 int row = (y * sh - ph + kh * dh) * iw;
                 for (int kw = kwLo; kw < kwHi; kw++) {
                     int pix = row + x * sw - pw + kw * dw;
-                    if (inMask[pix] == region) {
-                        list[at++] = (kh * fw + kw) * c;
-                        list[at++] = pix * c;
-                    }
+                    // branch-free append (region matches are data-dependent, a branch mispredicts often)
+                    list[at] = (kh * fw + kw) * c;
+                    list[at + 1] = pix * c;
+                    at += inMask[pix] == region ? 2 : 0;
                 }
             }
         }
@@ -242,10 +242,12 @@ public final class DepthwiseLoops {
                 }
                 for (int kw = 0, cx = x * fw; kw < fw; kw++, cx++) {
                     int ox = cols[cx];
-                    if (ox >= 0 && outMask[row + ox] == region) {
-                        list[at++] = (kh * fw + kw) * c;
-                        list[at++] = (row + ox) * c;
+                    if (ox < 0) {
+                        continue;
                     }
+                    list[at] = (kh * fw + kw) * c; // branch-free append, as in forwardRow
+                    list[at + 1] = (row + ox) * c;
+                    at += outMask[row + ox] == region ? 2 : 0;
                 }
             }
         }
@@ -265,9 +267,15 @@ public final class DepthwiseLoops {
         for (int c0 = 0; c0 < c; c0 += step) {
             int cb = Math.min(step, c - c0);
             for (int x = 0; x < cols; x++) {
-                Arrays.fill(acc, 0, cb, 0.0);
                 int i = list[x];
                 int end = list[x + 1];
+                if (i + 4 <= end) { // the first pair sets acc: one pass less than zeroing it first
+                    Kernels.axpy2From0(acc, w, list[i] + c0, in, list[i + 1] + c0, w, list[i + 2] + c0, in,
+                            list[i + 3] + c0, cb);
+                    i += 4;
+                } else {
+                    Arrays.fill(acc, 0, cb, 0.0);
+                }
                 for (; i + 4 <= end; i += 4) {
                     Kernels.axpy2(acc, w, list[i] + c0, in, list[i + 1] + c0, w, list[i + 2] + c0, in, list[i + 3] + c0,
                             cb);

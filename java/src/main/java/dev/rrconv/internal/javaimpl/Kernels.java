@@ -167,6 +167,17 @@ final class Kernels {
         }
     }
 
+    /**
+     * {@link #axpy2} into a zero accumulator without reading it: {@code acc[i] = (0.0 + (double) (w0[wo0+i] *
+     * x0[xo0+i])) + (double) (w1[wo1+i] * x1[xo1+i])}, the same bits as zeroing acc and calling axpy2.
+     */
+    static void axpy2From0(double[] acc, float[] w0, int wo0, float[] x0, int xo0, float[] w1, int wo1, float[] x1,
+                           int xo1, int len) {
+        for (int i = 0; i < len; i++) {
+            acc[i] = 0.0 + (double) (w0[wo0 + i] * x0[xo0 + i]) + (double) (w1[wo1 + i] * x1[xo1 + i]);
+        }
+    }
+
     /** {@code out[off+i] = (float) acc[i]} for {@code i < len}. */
     static void toFloat(float[] out, int off, double[] acc, int len) {
         for (int i = 0; i < len; i++) {
