@@ -1,6 +1,6 @@
 /*
  * forward_direct.h -- the plan shared by the direct forward kernels (forward.c sets it up, the
- * forward_direct__<isa>.c files run it).
+ * forward_direct__<isa>.c files run it: forward_direct_body.h's loops over each ISA's vector macros).
  *
  * The output is cut into BLOCKS of `lanes` consecutive output pixels (16 for AVX-512, 8 for AVX2)
  * and a TILE is two blocks of one image (the last tile of an image may hold one): two consecutive
@@ -134,7 +134,7 @@ static inline void rr_fwd_block_lanes(const rr_fwd_plan *pl, int64_t blk, int32_
 }
 
 /*
- * The ISA entry points (forward_direct__<isa>.c), rr_range_fn with ctx = the plan.
+ * The ISA entry points (forward_direct__<isa>.c = forward_direct_body.h per ISA), rr_range_fn with ctx = the plan.
  * masks: tiles [b, e) of the current chunk (fills masks and tiles).
  * oc: items span * (G * nob) + g * nob + ob (all channel blocks of a span while its src is in cache);
  * dw: items cb * nspans + span (each channel's src is read once).
