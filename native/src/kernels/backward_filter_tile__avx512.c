@@ -1,157 +1,26 @@
 /*
- * backward_filter_tile__avx512.c -- dense / grouped backward filter, AVX-512 (see backward_filter_plan.h).
- *
- * Item: (g, block of up to 6 ocg, block of up to 4 icg, chunk of up to TC taps). Per 16-lane pixel
- * block and tap: 6 diff + 4 src masked loads (one k-mask: the tap's predicate bits) and 24 FMAs
- * into 24 zmm accumulators. The pixel domain is walked in chunks that stay in L1; the accumulators of
- * the chunk's taps live in a small stack array between chunks.
+ * backward_filter_tile__avx512.c -- dense / grouped backward filter on AVX-512:
+ * backward_filter_tile_body.h over the macros below (up to 6 ocg x 4 icg = 24 zmm accumulators per item;
+ * masked FMAs; next-chunk prefetch).
  */
-#include "backward_filter_plan.h"
-
 #include <immintrin.h>
+#include <stdint.h>
 
-#define OCB 6
-#define ICB 4
-#define TC 16 /* taps per item */
-#ifndef CHUNK_BYTES
-#define CHUNK_BYTES (20 * 1024)
-#endif
+#define BFT_VL 16
+#define BFT_FN(name) name##_avx512
+#define BFT_VEC __m512
+#define BFT_MASK __mmask16
+#define BFT_TOMASK(bits) ((__mmask16)(bits))
+#define BFT_ZERO() _mm512_setzero_ps()
+#define BFT_LOADZ(k, p) _mm512_maskz_loadu_ps((k), (p))
+#define BFT_FMA(d, s, acc, k) _mm512_mask3_fmadd_ps((d), (s), (acc), (k))
+#define BFT_HSUM(v) _mm512_reduce_add_ps(v)
 
-#define INLINE static inline __attribute__((always_inline))
+#define BFT_OCB 6
+#define BFT_ICB 4
+#define BFT_CASES(X)                                                                               \
+    X(1, 1) X(1, 2) X(1, 3) X(1, 4) X(2, 1) X(2, 2) X(2, 3) X(2, 4) X(3, 1) X(3, 2) X(3, 3) X(3, 4)    \
+    X(4, 1) X(4, 2) X(4, 3) X(4, 4) X(5, 1) X(5, 2) X(5, 3) X(5, 4) X(6, 1) X(6, 2) X(6, 3) X(6, 4)
+#define BFT_PREFETCH 1
 
-INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0, int64_t t0, int64_t t1,
-                      const int on, const int in)
-{
-    const rr_conv *c = &P->c;
-    const int64_t R = P->rows, Bn = P->blocks, T = P->ntaps;
-    __m512 accm[TC][OCB][ICB];
-    for (int64_t t = 0; t < t1 - t0; t++)
-#pragma GCC unroll 16
-        for (int o = 0; o < on; o++)
-#pragma GCC unroll 16
-            for (int i = 0; i < in; i++) accm[t][o][i] = _mm512_setzero_ps();
-
-    /* chunk of pixel blocks: whole rows (by rows) or a run of blocks (flat) */
-    int64_t chunk_blocks = CHUNK_BYTES / (64 * (on + in));
-    if (chunk_blocks < 1) chunk_blocks = 1;
-    const int64_t rows_per_chunk = P->flat ? 1 : (chunk_blocks / Bn > 0 ? chunk_blocks / Bn : 1);
-    /* the first tap's pass over a chunk prefetches the next chunk (prefetches never fault) */
-    const int64_t pf_d = P->flat ? 16 * chunk_blocks : rows_per_chunk * P->diff_r;
-    const int64_t pf_s = P->flat ? 16 * chunk_blocks : rows_per_chunk * c->sh * P->src_row;
-    const int64_t src_c = P->src_c, diff_c = P->diff_c;
-
-    for (int64_t n = P->n0; n < P->n1; n++) {
-        const float *sb = P->src + n * P->src_n + (g * c->icpg + ic0) * src_c;
-        const float *db = P->diff + n * P->diff_n + (g * c->ocpg + oc0) * diff_c;
-        const uint16_t *mb = P->mask + (n - P->n0) * R * T * Bn;
-        for (int64_t ra = 0, ba = 0; ra < R && ba < Bn;) {
-            int64_t rb, bb;
-            if (P->flat) {
-                bb = ba + chunk_blocks < Bn ? ba + chunk_blocks : Bn;
-                rb = 1;
-            } else {
-                rb = ra + rows_per_chunk < R ? ra + rows_per_chunk : R;
-                bb = Bn;
-            }
-            for (int64_t t = t0; t < t1; t++) {
-                const int64_t kh = t / c->fw, kw = t % c->fw;
-                int64_t r0 = ra, r1 = rb;
-                if (!P->flat) {
-                    if (r0 < P->r_lo[kh]) r0 = P->r_lo[kh];
-                    if (r1 > P->r_hi[kh]) r1 = P->r_hi[kh];
-                }
-                if (r0 >= r1) continue;
-                __m512 acc[OCB][ICB];
-#pragma GCC unroll 16
-                for (int o = 0; o < on; o++)
-#pragma GCC unroll 16
-                    for (int i = 0; i < in; i++) acc[o][i] = accm[t - t0][o][i];
-                for (int64_t r = r0; r < r1; r++) {
-                    const int64_t roff = P->flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row;
-                    const float *sp = sb + roff + P->col_off[kw];
-                    const float *dp = db + r * P->diff_r;
-                    const uint16_t *mp = mb + r * Bn * T + t;
-                    for (int64_t b = ba; b < bb; b++) {
-                        if (t == t0) {
-#pragma GCC unroll 16
-                            for (int o = 0; o < on; o++)
-                                _mm_prefetch((const char *)(dp + o * diff_c + 16 * b + pf_d), _MM_HINT_T0);
-#pragma GCC unroll 16
-                            for (int i = 0; i < in; i++)
-                                _mm_prefetch((const char *)(sp + i * src_c + 16 * b + pf_s), _MM_HINT_T0);
-                        }
-                        const __mmask16 k = mp[b * T];
-                        if (k == 0) continue;
-                        __m512 dv[OCB];
-#pragma GCC unroll 16
-                        for (int o = 0; o < on; o++) dv[o] = _mm512_maskz_loadu_ps(k, dp + o * diff_c + 16 * b);
-#pragma GCC unroll 16
-                        for (int i = 0; i < in; i++) {
-                            const __m512 sv = _mm512_maskz_loadu_ps(k, sp + i * src_c + 16 * b);
-#pragma GCC unroll 16
-                            for (int o = 0; o < on; o++) acc[o][i] = _mm512_mask3_fmadd_ps(dv[o], sv, acc[o][i], k);
-                        }
-                    }
-                }
-#pragma GCC unroll 16
-                for (int o = 0; o < on; o++)
-#pragma GCC unroll 16
-                    for (int i = 0; i < in; i++) accm[t - t0][o][i] = acc[o][i];
-            }
-            if (P->flat) ba = bb;
-            else ra = rb;
-        }
-    }
-
-    float *out = P->out + ((g * c->ocpg + oc0) * c->icpg + ic0) * T;
-    for (int64_t t = t0; t < t1; t++) {
-#pragma GCC unroll 16
-        for (int o = 0; o < on; o++) {
-#pragma GCC unroll 16
-            for (int i = 0; i < in; i++) {
-                const float v = _mm512_reduce_add_ps(accm[t - t0][o][i]);
-                float *e = out + (o * c->icpg + i) * T + t;
-                *e = P->first_batch ? v : *e + v;
-            }
-        }
-    }
-}
-
-#define TILE_CASE(ON, IN)                                                                          \
-    case (ON - 1) * ICB + (IN - 1): tile_item(P, g, oc0, ic0, t0, t1, ON, IN); break;
-
-static void tile_range(void *vctx, int64_t begin, int64_t end)
-{
-    const rr_bwf_plan *P = (const rr_bwf_plan *)vctx;
-    const rr_conv *c = &P->c;
-    const int64_t nob = (c->ocpg + OCB - 1) / OCB, nib = (c->icpg + ICB - 1) / ICB;
-    const int64_t ntc = (P->ntaps + TC - 1) / TC;
-    for (int64_t item = begin; item < end; item++) {
-        int64_t x = item;
-        const int64_t tc = x % ntc; x /= ntc;
-        const int64_t ib = x % nib; x /= nib;
-        const int64_t ob = x % nob; x /= nob;
-        const int64_t g = x;
-        const int64_t oc0 = ob * OCB, ic0 = ib * ICB, t0 = tc * TC;
-        const int64_t t1 = t0 + TC < P->ntaps ? t0 + TC : P->ntaps;
-        const int on = (int)(c->ocpg - oc0 < OCB ? c->ocpg - oc0 : OCB);
-        const int in = (int)(c->icpg - ic0 < ICB ? c->icpg - ic0 : ICB);
-        switch ((on - 1) * ICB + (in - 1)) {
-            TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(1, 3) TILE_CASE(1, 4)
-            TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(2, 3) TILE_CASE(2, 4)
-            TILE_CASE(3, 1) TILE_CASE(3, 2) TILE_CASE(3, 3) TILE_CASE(3, 4)
-            TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(4, 3) TILE_CASE(4, 4)
-            TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(5, 3) TILE_CASE(5, 4)
-            TILE_CASE(6, 1) TILE_CASE(6, 2) TILE_CASE(6, 3) TILE_CASE(6, 4)
-        default: break;
-        }
-    }
-}
-
-void rr_bwf_pass_tile_avx512(const rr_bwf_plan *P)
-{
-    const rr_conv *c = &P->c;
-    const int64_t items = c->groups * ((c->ocpg + OCB - 1) / OCB) * ((c->icpg + ICB - 1) / ICB) *
-                          ((P->ntaps + TC - 1) / TC);
-    rr_parallel_for(items, tile_range, (void *)(uintptr_t)P);
-}
+#include "backward_filter_tile_body.h"
