@@ -5,13 +5,7 @@
  */
 #include "backward_data_gen.h"
 
-#include <immintrin.h>
-
-static inline __m256i bd_lanes_of(unsigned bits)
-{
-    const __m256i lane_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), lane_bits), lane_bits);
-}
+#include "lanes__avx2.h"
 
 static inline __m256 bd_fma_masked(__m256 a, __m256 x, __m256 w, __m256i m)
 {
@@ -20,14 +14,14 @@ static inline __m256 bd_fma_masked(__m256 a, __m256 x, __m256 w, __m256i m)
 
 static inline void bd_store_n(float *p, __m256 v, int32_t n)
 {
-    _mm256_maskstore_ps(p, bd_lanes_of((1u << n) - 1u), v);
+    _mm256_maskstore_ps(p, rr_avx2_lanes((1u << n) - 1u), v);
 }
 
 #define BD_VL 8
 #define BD_BITS uint8_t
 #define BD_VEC __m256
 #define BD_MASK __m256i
-#define BD_TOMASK(bits) bd_lanes_of(bits)
+#define BD_TOMASK(bits) rr_avx2_lanes(bits)
 #define BD_ZERO() _mm256_setzero_ps()
 #define BD_SET1(x) _mm256_set1_ps(x)
 #define BD_LOADZ(m, p) _mm256_maskload_ps((p), (m))
@@ -47,7 +41,7 @@ static inline uint8_t bd_tap_bits(const int32_t *jh, const int32_t *jw, const in
     const __m256i minus1 = _mm256_set1_epi32(-1);
     const __m256i h = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)jh), _mm256_set1_epi32(offh));
     const __m256i w = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)jw), _mm256_set1_epi32(offw));
-    __m256i k = bd_lanes_of(nvalid >= 8 ? 0xFFu : (1u << nvalid) - 1u);
+    __m256i k = rr_avx2_lanes(nvalid >= 8 ? 0xFFu : (1u << nvalid) - 1u);
     k = _mm256_and_si256(k, _mm256_cmpgt_epi32(h, minus1));
     k = _mm256_and_si256(k, _mm256_cmpgt_epi32(_mm256_set1_epi32(oh), h));
     k = _mm256_and_si256(k, _mm256_cmpgt_epi32(w, minus1));

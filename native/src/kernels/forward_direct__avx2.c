@@ -7,15 +7,9 @@
  * blended in only on the tap's lanes, so a NaN in src or an Inf weight on a skipped tap cannot
  * reach dst.
  */
-#include <immintrin.h>
-#include <stdint.h>
+#include "lanes__avx2.h"
 
-/* Lane i of the result is all-ones iff bit i of bits is set. */
-static inline __m256i rr_lanes_of(unsigned bits)
-{
-    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int32_t)bits), sel), sel);
-}
+#include <stdint.h>
 
 /* The lanes of k with 0 <= v < hi. */
 static inline __m256i rr_in_range(__m256i k, __m256i v, __m256i hi)
@@ -31,7 +25,7 @@ static inline __m256i rr_in_range(__m256i k, __m256i v, __m256i hi)
 
 #define FD_VEC __m256
 #define FD_MASK __m256i
-#define FD_TOMASK(bits) rr_lanes_of(bits)
+#define FD_TOMASK(bits) rr_avx2_lanes(bits)
 #define FD_ZERO() _mm256_setzero_ps()
 #define FD_SET1(x) _mm256_set1_ps(x)
 #define FD_LOADZ(k, p) _mm256_maskload_ps((p), (k))
@@ -40,7 +34,7 @@ static inline __m256i rr_in_range(__m256i k, __m256i v, __m256i hi)
 
 #define FD_IVEC __m256i
 #define FD_IMASK __m256i
-#define FD_ILANES(bits) rr_lanes_of(bits)
+#define FD_ILANES(bits) rr_avx2_lanes(bits)
 #define FD_ILOAD(p) _mm256_loadu_si256((const __m256i *)(p))
 #define FD_ILOADZ(k, p) _mm256_maskload_epi32((p), (k))
 #define FD_ISET1(x) _mm256_set1_epi32(x)
