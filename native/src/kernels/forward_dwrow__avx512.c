@@ -13,7 +13,7 @@
  * (valignd) whose count is a compile-time constant: the kernel is instantiated per FW (one function
  * each). Consecutive tiles that are the same columns of consecutive rows run as one piece.
  *
- * Taps run in chunks of RR_DWROW_KC: the chunk's 2 * KC masks (from the shared mask pass,
+ * Taps run in chunks of RR_DWROW_KC(FW) (1 to 3): the chunk's 2 * KC masks (from the shared mask pass,
  * forward_direct.h, row-wise tiles) stay in mask registers while the CB channels run, so one mask
  * load serves CB channels. A last channel block of fewer than CB channels runs one channel at a time.
  *
@@ -24,7 +24,10 @@
 #include "forward_direct.h"
 #include "row_segments__avx512.h"
 
-#define RR_DWROW_KC 3 /* taps per chunk: 2 * KC masks stay in mask registers */
+/* Taps per chunk (2 * KC masks stay in mask registers), measured per width on DW shapes (N 4, C 384,
+ * 32 x 32 and N 2, C 256, 64 x 64): 2 runs 10-15 % faster than 3 for FW 9, 11 and 13, 1 and 3 beat 2
+ * for FW 7, and 3 is best for 31 (FW 3 and 5: no difference). */
+#define RR_DWROW_KC(FW) ((FW) == 7 ? 1 : (FW) >= 9 && (FW) <= 13 ? 2 : 3)
 
 /*
  * nrows row pieces (consecutive tiles): NB blocks from (oh0 + r, ow0) x CBN channels
@@ -38,7 +41,7 @@ RR_INLINE void dwrow_tile(const rr_fwd_plan *pl, const uint16_t *m, int mb, cons
                           float *dst_c, int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
                           const int FW, const int NB, const int FULL, const int CBN)
 {
-    enum { KC = RR_DWROW_KC };
+    const int KC = RR_DWROW_KC(FW); /* a constant in each instantiation (at most 3) */
     const int CB = RR_DWROW_CB(FW);
     const int PW = (FW - 1) / 2;
     const rr_conv *c = &pl->c;
@@ -60,7 +63,7 @@ RR_UNROLL
             const float *w_k = w_c + FW * kh * CB;
 RR_UNROLL
             for (int k0 = 0; k0 < FW; k0 += KC) {
-                __mmask16 ka[KC], kb[KC];
+                __mmask16 ka[3], kb[3];
 RR_UNROLL
                 for (int u = 0; u < KC; u++) {
                     ka[u] = k0 + u < FW ? (__mmask16)mk[2 * (k0 + u) + mb] : 0;
