@@ -57,7 +57,23 @@ if(RRCONV_BUILD_STATIC)
   # The same (PIC, hidden-visibility) objects as the shared library. Threads and libm are private
   # dependencies: for a static library CMake exports them as $<LINK_ONLY:...>, so a consumer of
   # rrconv::rrconv_static links them without naming them.
-  add_library(rrconv_static STATIC $<TARGET_OBJECTS:rrconv_objects>)
+  # Hidden visibility keeps the internal rr_* functions out of librrconv.so, but an archive's objects
+  # still define them globally, where they could clash with a consumer's own names. With the GNU
+  # tools the archive therefore holds one object, the objects linked together (ld -r) with every
+  # hidden symbol made local (objcopy --localize-hidden): it defines only the rrconv_* API.
+  set(_rrconv_static_objects $<TARGET_OBJECTS:rrconv_objects>)
+  if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang" AND CMAKE_OBJCOPY AND NOT APPLE AND NOT WIN32)
+    set(_rrconv_merged ${CMAKE_CURRENT_BINARY_DIR}/rrconv_static_merged.o)
+    add_custom_command(OUTPUT ${_rrconv_merged}
+      COMMAND ${CMAKE_C_COMPILER} -r -nostdlib -o ${_rrconv_merged}.tmp $<TARGET_OBJECTS:rrconv_objects>
+      COMMAND ${CMAKE_OBJCOPY} --localize-hidden ${_rrconv_merged}.tmp ${_rrconv_merged}
+      COMMAND ${CMAKE_COMMAND} -E remove ${_rrconv_merged}.tmp
+      DEPENDS rrconv_objects $<TARGET_OBJECTS:rrconv_objects>
+      COMMAND_EXPAND_LISTS VERBATIM
+      COMMENT "Merging the static library's objects, internal symbols made local")
+    set(_rrconv_static_objects ${_rrconv_merged})
+  endif()
+  add_library(rrconv_static STATIC ${_rrconv_static_objects})
   target_include_directories(rrconv_static PUBLIC
     $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)

@@ -1,6 +1,8 @@
-# check_exports.cmake -- the shared library exports exactly the functions declared RRCONV_API in rrconv.h.
+# check_exports.cmake -- the library exports exactly the functions declared RRCONV_API in rrconv.h.
 #   cmake -DNM=<nm> -DLIB=<librrconv.so> -DHEADER=<rrconv.h> -P check_exports.cmake
-# Lists the defined dynamic symbols (nm -D --defined-only) and fails on any name that is not a
+#   cmake -DNM=<nm> -DLIB=<librrconv.a> -DARCHIVE=ON -DHEADER=<rrconv.h> -P check_exports.cmake
+# Lists the defined dynamic symbols (nm -D --defined-only; for an archive the defined global symbols
+# of its objects, nm -g --defined-only) and fails on any name that is not a
 # declared rrconv_* function (an internal rr_* helper, a kernel, a libc symbol pulled in) and on any
 # declared function that is missing. Toolchain-made symbols that are not code (_init, _fini, _edata,
 # _end, __bss_start) and sanitizer runtime hooks (__asan_*, __ubsan_*, ...) are not API and ignored.
@@ -22,10 +24,15 @@ if(n_declared LESS 5)
   message(FATAL_ERROR "check_exports: found only ${n_declared} RRCONV_API declarations in ${HEADER}")
 endif()
 
-execute_process(COMMAND "${NM}" -D --defined-only "${LIB}"
+if(ARCHIVE)
+  set(nm_mode -g)
+else()
+  set(nm_mode -D)
+endif()
+execute_process(COMMAND "${NM}" ${nm_mode} --defined-only "${LIB}"
                 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "check_exports: ${NM} -D --defined-only ${LIB} failed (${rc}): ${err}")
+  message(FATAL_ERROR "check_exports: ${NM} ${nm_mode} --defined-only ${LIB} failed (${rc}): ${err}")
 endif()
 string(REPLACE "\n" ";" lines "${out}")
 set(exported "")

@@ -120,7 +120,8 @@ setup)
   grep -qx "Version: $version" "$libdir/pkgconfig/rrconv.pc" || fail "rrconv.pc has no 'Version: $version'"
   grep -q "PACKAGE_VERSION \"$version\"" "$libdir/cmake/rrconv/rrconvConfigVersion.cmake" \
     || fail "rrconvConfigVersion.cmake is not version $version"
-  grep -q 'api\.c\.o$' <<<"$(ar t "$libdir/librrconv.a")" || fail "librrconv.a lacks api.c.o"
+  arsyms=$(nm -g --defined-only "$libdir/librrconv.a") || fail "nm cannot read librrconv.a"
+  grep -q ' T rrconv_forward_f32$' <<<"$arsyms" || fail "librrconv.a does not define rrconv_forward_f32"
   say "installed: $(echo "$actual" | wc -l) files and links as expected, soname $soname"
 
   if [ -n "$outer" ]; then
