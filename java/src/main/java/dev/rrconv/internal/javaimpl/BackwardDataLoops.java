@@ -3,6 +3,7 @@ package dev.rrconv.internal.javaimpl;
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.Tensor;
+import java.util.Arrays;
 
 /**
  * Backward data: grad src is a gather over diff, done separately for each stride phase
@@ -28,7 +29,7 @@ public final class BackwardDataLoops {
         int ocpg = Math.toIntExact(s.ocpg());
         int oc = Math.multiplyExact(g, ocpg);
         int planes = Math.multiplyExact(n, oc);
-        float[][] in = new float[planes][];
+        float[][] in = Packing.planes(Workspace.IMAGES, planes, layout.length);
         boolean[] finite = new boolean[planes];
         int[][] inMask = new int[n][];
         int[][][] outMask = new int[geos.length][n][];
@@ -36,7 +37,7 @@ public final class BackwardDataLoops {
         Parallel.forEach(planes + n, shared ? threads : 1, i -> {
             Workspace ws = Workspace.get();
             if (i < planes) {
-                in[i] = new float[layout.length];
+                Arrays.fill(in[i], 0, layout.length, 0f); // the margins are read (and masked)
                 finite[i] = Packing.packPlane(diff, i / oc, i % oc, layout, in[i], ws);
             } else {
                 int img = i - planes;

@@ -43,6 +43,21 @@ final class Packing {
     }
 
     /**
+     * The calling thread's workspace rows for a call's packed planes: reused from call to call (a new
+     * set of planes per call cost a tensor-sized allocation and garbage for the collector to chase while
+     * the next call runs). The helpers that pack the planes zero each one first ({@link #packPlane}
+     * leaves the margins as they are); the rows are shared with them for this call only.
+     *
+     * @param slot {@link Workspace#IMAGES} or {@link Workspace#RESULTS}
+     * @param count planes
+     * @param length elements per plane (the rows may be longer)
+     * @return the rows
+     */
+    static float[][] planes(int slot, int count, int length) {
+        return Workspace.get().rows(slot, count, length);
+    }
+
+    /**
      * Packs plane {@code (i0, i1)} of a 4-D float tensor into {@code dst} according to {@code layout}
      * (elements of {@code dst} outside the image are left as they are, normally zero).
      *
