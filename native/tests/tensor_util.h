@@ -181,6 +181,15 @@ typedef struct t_tap {
     int64_t n, g, ocg, icg, oh, ow, ih, iw, khf, kwf;
 } t_tap;
 
+/* An oracle's accumulation of one term into element o: the exact (double) value into want, and |term|
+ * into abs_sum, which scales the comparison's tolerance. A non-finite term (NaN or Inf data on an
+ * active tap) leaves abs_sum alone: the element's want is then non-finite and compared as such. */
+static inline void t_add_term(double *want, double *abs_sum, size_t o, double term)
+{
+    want[o] += term;
+    if (isfinite(term)) abs_sum[o] += fabs(term);
+}
+
 /*
  * Calls visit(ctx, tap) for every tap of d that lies inside the image and joins equal regions
  * (rin[n, ih, iw] == rout[n, oh, ow]), in the order n, g, ocg, icg, oh, ow, kh, kw. If inside / used

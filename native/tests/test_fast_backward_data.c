@@ -174,10 +174,7 @@ static void oracle_tap(void *vctx, const t_tap *t)
     const oracle_ctx *x = (const oracle_ctx *)vctx;
     int64_t si[4], wi[5], di[4];
     t_tap_indices(t, x->d, si, wi, di);
-    const double term = (double)tv_getf(x->flt, wi) * (double)tv_getf(x->diff, di);
-    const size_t o = t_src_off(x->d, t);
-    x->want[o] += term;
-    if (isfinite(term)) x->abs_sum[o] += fabs(term);
+    t_add_term(x->want, x->abs_sum, t_src_off(x->d, t), (double)tv_getf(x->flt, wi) * (double)tv_getf(x->diff, di));
 }
 
 static void run_oracle(const rrconv_conv_desc *d, const tview *flt, const tview *diff, const tview *rin,

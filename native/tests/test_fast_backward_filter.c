@@ -162,10 +162,7 @@ static void oracle_tap(void *vctx, const t_tap *t)
     const oracle_ctx *x = (const oracle_ctx *)vctx;
     int64_t si[4], wi[5], di[4];
     t_tap_indices(t, x->d, si, wi, di);
-    const double s = tv_getf(x->src, si), y = tv_getf(x->diff, di);
-    const size_t wo = t_flt_off(x->d, t);
-    x->o->want[wo] += s * y;
-    x->o->abs_sum[wo] += fabs(s * y);
+    t_add_term(x->o->want, x->o->abs_sum, t_flt_off(x->d, t), (double)tv_getf(x->src, si) * tv_getf(x->diff, di));
 }
 
 static oracle run_oracle(const rrconv_conv_desc *d, const tview *src, const tview *diff, const tview *rin,

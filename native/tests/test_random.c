@@ -92,10 +92,9 @@ static void oracle_tap(void *vctx, const t_tap *t)
     int64_t si[4], wi[5], di[4];
     t_tap_indices(t, x->d, si, wi, di);
     const double s = tv_getf(x->src, si), w = tv_getf(x->flt, wi), y = tv_getf(x->diff, di);
-    const size_t fo = t_dst_off(x->d, t), bo = t_src_off(x->d, t), wo = t_flt_off(x->d, t);
-    x->o->fwd[fo] += s * w; x->o->fwd_abs[fo] += fabs(s * w);
-    x->o->bd[bo] += y * w;  x->o->bd_abs[bo] += fabs(y * w);
-    x->o->bf[wo] += s * y;  x->o->bf_abs[wo] += fabs(s * y);
+    t_add_term(x->o->fwd, x->o->fwd_abs, t_dst_off(x->d, t), s * w);
+    t_add_term(x->o->bd, x->o->bd_abs, t_src_off(x->d, t), y * w);
+    t_add_term(x->o->bf, x->o->bf_abs, t_flt_off(x->d, t), s * y);
 }
 
 static void run_oracle(const rrconv_conv_desc *d, const tview *src, const tview *flt, const tview *diff,
