@@ -19,7 +19,7 @@
  *                        (at most a -0 lane of acc turns +0, which the lane sum cannot tell apart)
  *   BFT_HSUM(v)          the sum of v's lanes in a fixed order
  *   BFT_OCB, BFT_ICB     output and input channels per item; BFT_CASES(X) X(on, in) for each pair
- *   BFT_PREFETCH         1: the first tap's pass over a chunk prefetches the next chunk
+ *   BFT_PREFETCH         1: prefetch the next chunk while passing over one (see tile_item)
  */
 #include "backward_filter_plan.h"
 
@@ -31,7 +31,7 @@
 #define INLINE static inline __attribute__((always_inline))
 
 INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0, int64_t t0, int64_t t1,
-                      const int on, const int in)
+                      const int on, const int in, const int flat)
 {
     const rr_conv *c = &P->c;
     const int64_t R = P->rows, Bn = P->blocks, T = P->ntaps;
@@ -45,11 +45,11 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
     /* chunk of pixel blocks: whole rows (by rows) or a run of blocks (flat) */
     int64_t chunk_blocks = CHUNK_BYTES / (64 * (on + in));
     if (chunk_blocks < 1) chunk_blocks = 1;
-    const int64_t rows_per_chunk = P->flat ? 1 : (chunk_blocks / Bn > 0 ? chunk_blocks / Bn : 1);
+    const int64_t rows_per_chunk = flat ? 1 : (chunk_blocks / Bn > 0 ? chunk_blocks / Bn : 1);
 #if BFT_PREFETCH
-    /* the first tap's pass over a chunk prefetches the next chunk (prefetches never fault) */
-    const int64_t pf_d = P->flat ? 16 * chunk_blocks : rows_per_chunk * P->diff_r;
-    const int64_t pf_s = P->flat ? 16 * chunk_blocks : rows_per_chunk * c->sh * P->src_row;
+    /* the passes over a chunk prefetch the next chunk (prefetches never fault) */
+    const int64_t pf_d = flat ? 16 * chunk_blocks : rows_per_chunk * P->diff_r;
+    const int64_t pf_s = flat ? 16 * chunk_blocks : rows_per_chunk * c->sh * P->src_row;
 #endif
     const int64_t src_c = P->src_c, diff_c = P->diff_c;
 
@@ -59,7 +59,7 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
         const uint16_t *mb = P->mask + (n - P->n0) * R * T * Bn;
         for (int64_t ra = 0, ba = 0; ra < R && ba < Bn;) {
             int64_t rb, bb;
-            if (P->flat) {
+            if (flat) {
                 bb = ba + chunk_blocks < Bn ? ba + chunk_blocks : Bn;
                 rb = 1;
             } else {
@@ -69,7 +69,7 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
             for (int64_t t = t0; t < t1; t++) {
                 const int64_t kh = t / c->fw, kw = t % c->fw;
                 int64_t r0 = ra, r1 = rb;
-                if (!P->flat) {
+                if (!flat) {
                     if (r0 < P->r_lo[kh]) r0 = P->r_lo[kh];
                     if (r1 > P->r_hi[kh]) r1 = P->r_hi[kh];
                 }
@@ -79,14 +79,25 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
                 for (int o = 0; o < on; o++)
 #pragma GCC unroll 16
                     for (int i = 0; i < in; i++) acc[o][i] = accm[t - t0][o][i];
+#if BFT_PREFETCH
+                /* Flat, pass j prefetches the next chunk's planes p = j (mod passes); by rows, the first
+                   pass prefetches all of them (below). Each measured the faster for its domain. */
+                const char *pf[BFT_OCB + BFT_ICB];
+                int npf = 0;
+                if (flat)
+                    for (int64_t pl = t - t0; pl < on + in; pl += t1 - t0)
+                        pf[npf++] = (const char *)(pl < on ? db + pl * diff_c + pf_d : sb + (pl - on) * src_c + pf_s);
+#endif
                 for (int64_t r = r0; r < r1; r++) {
-                    const int64_t roff = P->flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row;
+                    const int64_t roff = flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row;
                     const float *sp = sb + roff + P->col_off[kw];
                     const float *dp = db + r * P->diff_r;
                     const uint16_t *mp = mb + r * Bn * T + t;
                     for (int64_t b = ba; b < bb; b++) {
 #if BFT_PREFETCH
-                        if (t == t0) {
+                        if (flat) {
+                            for (int q = 0; q < npf; q++) _mm_prefetch(pf[q] + 64 * b, _MM_HINT_T0);
+                        } else if (t == t0) {
 #pragma GCC unroll 16
                             for (int o = 0; o < on; o++)
                                 _mm_prefetch((const char *)(dp + o * diff_c + 16 * b + pf_d), _MM_HINT_T0);
@@ -120,7 +131,7 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
 #pragma GCC unroll 16
                     for (int i = 0; i < in; i++) accm[t - t0][o][i] = acc[o][i];
             }
-            if (P->flat) ba = bb;
+            if (flat) ba = bb;
             else ra = rb;
         }
     }
@@ -140,7 +151,10 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
 }
 
 #define TILE_CASE(ON, IN)                                                                          \
-    case (ON - 1) * BFT_ICB + (IN - 1): tile_item(P, g, oc0, ic0, t0, t1, ON, IN); break;
+    case (ON - 1) * BFT_ICB + (IN - 1):                                                            \
+        if (P->flat) tile_item(P, g, oc0, ic0, t0, t1, ON, IN, 1);                                 \
+        else tile_item(P, g, oc0, ic0, t0, t1, ON, IN, 0);                                         \
+        break;
 
 static void tile_range(void *vctx, int64_t begin, int64_t end)
 {
