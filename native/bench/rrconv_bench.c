@@ -6,8 +6,9 @@
  *                     [--algo auto,reference] [--reps N] [--max-seconds S] [--seed N]
  *                     [--out-offset FLOATS]
  *
- * Per row: one untimed warm-up call, then up to N timed calls (fewer when the timed calls of that row
- * pass --max-seconds, at least one), and the median time. GFLOP counts 2*N*OC*OH*OW*ICPG*FH*FW for
+ * Per row: untimed warm-up calls for 0.05 s (at least one: a row's first calls after a pause are slower,
+ * while the pool's workers and the machine's idle cores wake up), then up to N timed calls (fewer when
+ * the timed calls of that row pass --max-seconds, at least one), and the median time. GFLOP counts 2*N*OC*OH*OW*ICPG*FH*FW for
  * every direction (all taps, masked or not). cpu-ms is the median process CPU time of a call (all threads
  * together): on a loaded machine, cpu-ms of a 1-thread row shows the kernel's own cost better than
  * the wall clock; min-ms is the fastest call. Masks: `random` draws every pixel from {1,2,3};
@@ -15,11 +16,11 @@
  * rectangles in rin and rout (scaled to each one's size). algo `reference` sets
  * desc.algorithm = RRCONV_ALGO_REFERENCE (the plain C loop).
  *
- * Every tensor starts on a 64-byte boundary (like Tensor.allocate); large ones come from mmap, so the
- * input and the output planes of a call normally share their offsets modulo 4 KiB. --out-offset
- * FLOATS moves the outputs (dst, grad_src) that many floats further, to see how much of a kernel's
- * time that coincidence costs (DW-K3 forward on this project's AMD machine: 0.26 ms at 0, 0.22-0.23 ms
- * at 256).
+ * Every tensor starts on a 64-byte boundary; large ones come from mmap, so the input and the output
+ * planes of a call normally share their offsets modulo 4 KiB. --out-offset FLOATS moves the outputs
+ * (dst, grad_src) that many floats further, to see how much of a kernel's time that coincidence costs
+ * (DW-K3 forward on this project's AMD machine: 0.26 ms at 0, 0.22-0.23 ms at 256; Java's
+ * Tensor.allocate staggers large tensors for this reason, so `rrconv bench` corresponds to an offset).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -48,6 +49,8 @@ static const shape SHAPES[] = {
 #define N_SHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
 
 static const char *OPS[] = {"forward", "backward-data", "backward-filter"};
+
+#define WARMUP_SECONDS 0.05 /* untimed calls per row (at least one) */
 
 /* ---- small helpers --------------------------------------------------------------------------- */
 
@@ -332,6 +335,7 @@ int main(int argc, char **argv)
                         rrconv_conv_desc dd = *d;
                         dd.algorithm = algos[ai];
                         rrconv_set_num_threads(threads[ti]);
+                        const double w0 = now_s();
                         rrconv_status st = run_op(&p, &dd, ops[oi]); /* warm-up */
                         if (st != RRCONV_OK) {
                             fprintf(stderr, "rrconv_bench: %s %s: %s: %s\n", s->name, OPS[ops[oi]],
@@ -339,6 +343,7 @@ int main(int argc, char **argv)
                             status = 1;
                             continue;
                         }
+                        while (now_s() - w0 < WARMUP_SECONDS) run_op(&p, &dd, ops[oi]);
                         int done = 0;
                         double spent = 0;
                         while (done < reps && (done == 0 || spent < max_seconds)) {
