@@ -8,12 +8,12 @@
  *
  * Per row: untimed warm-up calls for 0.05 s (at least one: a row's first calls after a pause are slower,
  * while the pool's workers and the machine's idle cores wake up), then up to N timed calls (fewer when
- * the timed calls of that row pass --max-seconds, at least one), and the median time. GFLOP counts 2*N*OC*OH*OW*ICPG*FH*FW for
- * every direction (all taps, masked or not). cpu-ms is the median process CPU time of a call (all threads
- * together): on a loaded machine, cpu-ms of a 1-thread row shows the kernel's own cost better than
- * the wall clock; min-ms is the fastest call. Masks: `random` draws every pixel from {1,2,3};
- * `blocky` paints a few rectangles (values 1..4 over a background of 0) per image, the same
- * rectangles in rin and rout (scaled to each one's size). algo `reference` sets
+ * the timed calls of that row pass --max-seconds, at least one), and the median time. GFLOP counts
+ * 2*N*OC*OH*OW*ICPG*FH*FW for every direction (all taps, masked or not). cpu-ms is the median process
+ * CPU time of a call (all threads together): on a loaded machine, cpu-ms of a 1-thread row shows the
+ * kernel's own cost better than the wall clock; min-ms is the fastest call. Masks: `random` draws every
+ * pixel from {1,2,3}; `blocky` paints a few rectangles (values 1..4 over a background of 0) per image,
+ * the same rectangles in rin and rout (scaled to each one's size). algo `reference` sets
  * desc.algorithm = RRCONV_ALGO_REFERENCE (the plain C loop).
  *
  * Every tensor starts on a 64-byte boundary; large ones come from mmap, so the input and the output
