@@ -3,7 +3,6 @@ package dev.rrconv.internal.javaimpl;
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.Tensor;
-import java.util.Arrays;
 
 /**
  * Backward data: grad src is a gather over diff, done separately for each stride phase
@@ -29,7 +28,7 @@ public final class BackwardDataLoops {
         int ocpg = Math.toIntExact(s.ocpg());
         int oc = Math.multiplyExact(g, ocpg);
         int planes = Math.multiplyExact(n, oc);
-        float[][] in = Packing.planes(Workspace.IMAGES, planes, layout.length);
+        float[][] in = Workspace.get().rows(Workspace.IMAGES, planes, layout.length);
         boolean[] finite = new boolean[planes];
         int[][] inMask = new int[n][];
         int[][][] outMask = new int[geos.length][n][];
@@ -37,7 +36,6 @@ public final class BackwardDataLoops {
         Parallel.forEach(planes + n, shared ? threads : 1, i -> {
             Workspace ws = Workspace.get();
             if (i < planes) {
-                Arrays.fill(in[i], 0, layout.length, 0f); // the margins are read (and masked)
                 finite[i] = Packing.packPlane(diff, i / oc, i % oc, layout, in[i], ws);
             } else {
                 int img = i - planes;

@@ -108,8 +108,8 @@ public final class BackwardFilterLoops {
         int diffPlanes = Math.multiplyExact(n, oc);
         int outLen = Math.multiplyExact(geo.rows, geo.pitch);
         PlaneLayout diffLayout = new PlaneLayout(geo.rows, geo.cols, 1, 1, geo.pitch, 0, outLen);
-        float[][] src = Packing.planes(Workspace.IMAGES, srcPlanes, layout.length);
-        float[][] diff = Packing.planes(Workspace.RESULTS, diffPlanes, outLen);
+        float[][] src = Workspace.get().rows(Workspace.IMAGES, srcPlanes, layout.length);
+        float[][] diff = Workspace.get().rows(Workspace.RESULTS, diffPlanes, outLen);
         int[][] inMask = new int[n][];
         int[][] outMask = new int[n][];
         boolean shared = Packing.sharable(srcT) && Packing.sharable(diffT) && Packing.sharable(rin)
@@ -117,11 +117,9 @@ public final class BackwardFilterLoops {
         Parallel.forEach(srcPlanes + diffPlanes + n, shared ? threads : 1, i -> {
             Workspace ws = Workspace.get();
             if (i < srcPlanes) {
-                Arrays.fill(src[i], 0, layout.length, 0f); // the margins are read (and masked)
                 Packing.packPlane(srcT, i / ic, i % ic, layout, src[i], ws);
             } else if (i < srcPlanes + diffPlanes) {
                 int j = i - srcPlanes;
-                Arrays.fill(diff[j], 0, outLen, 0f);
                 Packing.packPlane(diffT, j / oc, j % oc, diffLayout, diff[j], ws);
             } else {
                 int img = i - srcPlanes - diffPlanes;

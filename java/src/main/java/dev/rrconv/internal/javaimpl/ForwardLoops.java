@@ -3,7 +3,6 @@ package dev.rrconv.internal.javaimpl;
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.Tensor;
-import java.util.Arrays;
 
 /** Forward: packs src, masks and filter, then runs one {@link GatherConv} over the source planes. */
 public final class ForwardLoops {
@@ -26,7 +25,7 @@ public final class ForwardLoops {
         int ic = Math.multiplyExact(g, icpg);
         int planes = Math.multiplyExact(n, ic);
         int outLen = Math.multiplyExact(geo.rows, geo.pitch);
-        float[][] in = Packing.planes(Workspace.IMAGES, planes, layout.length);
+        float[][] in = Workspace.get().rows(Workspace.IMAGES, planes, layout.length);
         boolean[] finite = new boolean[planes];
         int[][] inMask = new int[n][];
         int[][][] outMask = new int[1][n][];
@@ -34,7 +33,6 @@ public final class ForwardLoops {
         Parallel.forEach(planes + n, shared ? threads : 1, i -> {
             Workspace ws = Workspace.get();
             if (i < planes) {
-                Arrays.fill(in[i], 0, layout.length, 0f); // the margins are read (and masked)
                 finite[i] = Packing.packPlane(src, i / ic, i % ic, layout, in[i], ws);
             } else {
                 int img = i - planes;

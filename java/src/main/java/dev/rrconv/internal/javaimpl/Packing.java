@@ -3,6 +3,7 @@ package dev.rrconv.internal.javaimpl;
 import dev.rrconv.DType;
 import dev.rrconv.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.lang.foreign.ValueLayout;
 
 /**
@@ -43,27 +44,14 @@ final class Packing {
     }
 
     /**
-     * The calling thread's workspace rows for a call's packed planes: reused from call to call (a new
-     * set of planes per call cost a tensor-sized allocation and garbage for the collector to chase while
-     * the next call runs). The helpers that pack the planes zero each one first ({@link #packPlane}
-     * leaves the margins as they are); the rows are shared with them for this call only.
-     *
-     * @param slot {@link Workspace#IMAGES} or {@link Workspace#RESULTS}
-     * @param count planes
-     * @param length elements per plane (the rows may be longer)
-     * @return the rows
-     */
-    static float[][] planes(int slot, int count, int length) {
-        return Workspace.get().rows(slot, count, length);
-    }
-
-    /**
-     * Packs plane {@code (i0, i1)} of a 4-D float tensor into {@code dst} according to {@code layout}
-     * (elements of {@code dst} outside the image are left as they are, normally zero).
+     * Packs plane {@code (i0, i1)} of a 4-D float tensor into {@code dst} according to {@code layout},
+     * zeroing the first {@code layout.length} elements of {@code dst} first: the kernels read (and mask)
+     * the margins around the image, and {@code dst} is a reused workspace row, not a fresh array.
      *
      * @return true if every value of the plane is finite
      */
     static boolean packPlane(Tensor t, long i0, long i1, PlaneLayout layout, float[] dst, Workspace ws) {
+        Arrays.fill(dst, 0, layout.length, 0f);
         int h = layout.height;
         int w = layout.width;
         MemorySegment seg = t.segment();
