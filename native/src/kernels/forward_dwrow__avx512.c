@@ -28,6 +28,7 @@
  * 32 x 32 and N 2, C 256, 64 x 64): 2 runs 10-15 % faster than 3 for FW 9, 11 and 13, 1 and 3 beat 2
  * for FW 7, and 3 is best for 31 (FW 3 and 5: no difference). */
 #define RR_DWROW_KC(FW) ((FW) == 7 ? 1 : (FW) >= 9 && (FW) <= 13 ? 2 : 3)
+#define RR_DWROW_KC_MAX 3
 
 /*
  * nrows row pieces (consecutive tiles): NB blocks from (oh0 + r, ow0) x CBN channels
@@ -41,7 +42,7 @@ RR_INLINE void dwrow_tile(const rr_fwd_plan *pl, const uint16_t *m, int mb, cons
                           float *dst_c, int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
                           const int FW, const int NB, const int FULL, const int CBN)
 {
-    const int KC = RR_DWROW_KC(FW); /* a constant in each instantiation (at most 3) */
+    const int KC = RR_DWROW_KC(FW); /* a constant in each instantiation, <= RR_DWROW_KC_MAX */
     const int CB = RR_DWROW_CB(FW);
     const int PW = (FW - 1) / 2;
     const rr_conv *c = &pl->c;
@@ -63,7 +64,7 @@ RR_UNROLL
             const float *w_k = w_c + FW * kh * CB;
 RR_UNROLL
             for (int k0 = 0; k0 < FW; k0 += KC) {
-                __mmask16 ka[3], kb[3];
+                __mmask16 ka[RR_DWROW_KC_MAX], kb[RR_DWROW_KC_MAX];
 RR_UNROLL
                 for (int u = 0; u < KC; u++) {
                     ka[u] = k0 + u < FW ? (__mmask16)mk[2 * (k0 + u) + mb] : 0;
