@@ -55,7 +55,7 @@ public class ConvBench {
     @Param({"1"})
     public int threads;
 
-    /** random or blocky region masks. */
+    /** random, blocky or superpixel region masks. */
     @Param({"random"})
     public String mask;
 

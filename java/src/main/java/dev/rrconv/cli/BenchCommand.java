@@ -72,7 +72,7 @@ final class BenchCommand implements Command {
     public String help() {
         return """
                 usage: rrconv bench [--shapes LIST] [--ops LIST] [--backends LIST] [--threads LIST]
-                                    [--mask random|blocky] [--mask-dtype int32|uint8] [--warmup N] [--reps N]
+                                    [--mask random|blocky|superpixel] [--mask-dtype int32|uint8] [--warmup N] [--reps N]
                                     [--seed S] [--json FILE] [--plot FILE.svg]
 
                 Times each direction of each benchmark shape on each backend and thread count: the tensors
@@ -95,7 +95,12 @@ final class BenchCommand implements Command {
                                      and 3 timed calls
                   --threads LIST     threads per call, each 1..1024 (default: 1); applies to all backends
                   --mask KIND        random (default): each pixel uniformly in {1,2,3};
-                                     blocky: a few rectangles per image
+                                     blocky: a few rectangles per image;
+                                     superpixel: Voronoi regions, one seed placed at random
+                                     in each 8x8-pixel cell, id = the cell's index (uint8:
+                                     modulo 256). rout is rin at each output pixel's centre
+                                     tap. The table's "active" column is the share of the
+                                     in-image taps that the masks leave active
                   --mask-dtype T     int32 (default) | uint8
                   --warmup N         untimed calls before timing, >= 0 (default: 2); if N > 0, at
                                      least 1 s of them on the java backend (its JIT needs it) and
@@ -105,7 +110,8 @@ final class BenchCommand implements Command {
                   --reps N           timed calls, >= 1 (default: 5); the median is reported
                   --seed S           seed of the data and masks (default: 1)
                   --json FILE        also write the results as a JSON array of objects
-                                     {"shape","op","mask","backend","threads","ms","gflops"}
+                                     {"shape","op","mask","backend","threads","ms","gflops",
+                                     "active_fraction"}
                   --plot FILE.svg    also write a chart of GFLOP/s (self-contained SVG)
                 Output files are written atomically once every measurement is done.
 
@@ -244,7 +250,7 @@ final class BenchCommand implements Command {
                                 err.printf(Locale.ROOT, " %s ms, %s GFLOP/s%n", ms(ms), gflops(gflops));
                                 err.flush();
                                 results.add(new BenchResult(shape.name(), op.cliName(), plan.masks().cliName(),
-                                        target.cliName(), threads, ms, gflops));
+                                        target.cliName(), threads, ms, gflops, problem.activeFraction()));
                             }
                         }
                     }
@@ -349,7 +355,7 @@ final class BenchCommand implements Command {
         });
         BenchProblem.Masks masks = BenchProblem.Masks.parse(a.get("mask", "random"));
         if (masks == null) {
-            throw new UsageException("bench: --mask must be random or blocky, got '" + a.get("mask") + "'");
+            throw new UsageException("bench: --mask must be random, blocky or superpixel, got '" + a.get("mask") + "'");
         }
         DType maskType = switch (a.get("mask-dtype", "int32")) {
             case "int32" -> DType.INT32;
@@ -467,7 +473,8 @@ final class BenchCommand implements Command {
     /** The results as an aligned text table, with the speed-up over the reference at the same thread count. */
     static String table(List<BenchResult> results) {
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"shape", "op", "mask", "backend", "threads", "median ms", "GFLOP/s", "vs reference"});
+        rows.add(new String[] {"shape", "op", "mask", "active", "backend", "threads", "median ms", "GFLOP/s",
+            "vs reference"});
         for (BenchResult r : results) {
             BenchResult ref = null;
             for (BenchResult q : results) {
@@ -477,8 +484,8 @@ final class BenchCommand implements Command {
                 }
             }
             String speedup = ref == null ? "" : String.format(Locale.ROOT, "%.1fx", ref.ms() / r.ms());
-            rows.add(new String[] {r.shape(), r.op(), r.mask(), r.backend(), String.valueOf(r.threads()), ms(r.ms()),
-                gflops(r.gflops()), speedup});
+            rows.add(new String[] {r.shape(), r.op(), r.mask(), String.format(Locale.ROOT, "%.3f", r.activeFraction()),
+                r.backend(), String.valueOf(r.threads()), ms(r.ms()), gflops(r.gflops()), speedup});
         }
         int cols = rows.get(0).length;
         int[] width = new int[cols];
@@ -487,7 +494,7 @@ final class BenchCommand implements Command {
                 width[c] = Math.max(width[c], row[c].length());
             }
         }
-        boolean[] right = {false, false, false, false, true, true, true, true};
+        boolean[] right = {false, false, false, true, false, true, true, true, true};
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < rows.size(); i++) {
             String[] row = rows.get(i);

@@ -22,6 +22,7 @@ import java.util.SplittableRandom;
  * <p>Data: src, filter and diff uniform in [-1, 1). Masks: {@link Masks}; {@code rout[n, oh, ow]} is
  * {@code rin} at the input pixel under the centre tap of output pixel {@code (oh, ow)} (clamped to
  * the image), so for the stride-1 shapes rout is rin itself, as in a segmentation network.
+ * {@link #activeFraction()} says which share of the in-image taps the masks leave active.
  */
 public final class BenchProblem {
 
@@ -98,7 +99,13 @@ public final class BenchProblem {
         /** Each pixel uniformly in {1, 2, 3}: about a third of the taps of an output pixel are on. */
         RANDOM("random"),
         /** A background 0 with a few overlapping rectangles (ids 1..) per image: large regions. */
-        BLOCKY("blocky");
+        BLOCKY("blocky"),
+        /**
+         * Superpixels: Voronoi regions of one seed per 8x8-pixel cell, placed uniformly at random inside
+         * its cell; a pixel's id is the index of its nearest seed's cell (row-major; uint8 masks keep it
+         * modulo 256). Regions of about 64 pixels, as a superpixel segmentation gives.
+         */
+        SUPERPIXEL("superpixel");
 
         private final String cliName;
 
@@ -106,7 +113,7 @@ public final class BenchProblem {
             this.cliName = cliName;
         }
 
-        /** @return {@code random} or {@code blocky} */
+        /** @return {@code random}, {@code blocky} or {@code superpixel} */
         public String cliName() {
             return cliName;
         }
@@ -136,12 +143,13 @@ public final class BenchProblem {
     private final Tensor dst;
     private final Tensor gradSrc;
     private final Tensor gradFilter;
+    private final double activeFraction;
 
     /**
      * Allocates and fills the tensors of a shape.
      *
      * @param shape the problem
-     * @param masks random or blocky regions
+     * @param masks random, blocky or superpixel regions
      * @param maskType {@link DType#INT32} or {@link DType#UINT8}
      * @param seed seeds all values
      * @param arena owner of the memory (must stay open while the problem is used)
@@ -163,7 +171,7 @@ public final class BenchProblem {
         fillUniform(diff.segment(), rnd);
         rin = Tensor.allocate(arena, maskType, s.rinShape());
         rout = Tensor.allocate(arena, maskType, s.routShape());
-        fillMasks(masks, rnd);
+        activeFraction = fillMasks(masks, rnd);
         dst = Tensor.allocate(arena, DType.FLOAT32, s.dstShape());
         gradSrc = Tensor.allocate(arena, DType.FLOAT32, s.srcShape());
         gradFilter = Tensor.allocate(arena, DType.FLOAT32, s.filterShape());
@@ -176,29 +184,20 @@ public final class BenchProblem {
         }
     }
 
-    private void fillMasks(Masks masks, SplittableRandom rnd) {
+    /** Fills rin and rout of every image; returns the active fraction of the in-image taps. */
+    private double fillMasks(Masks masks, SplittableRandom rnd) {
         ConvShape s = conv;
-        int[] plane = new int[Math.toIntExact(s.ih() * s.iw())];
         int ih = (int) s.ih();
         int iw = (int) s.iw();
+        int[] routPlane = new int[Math.toIntExact(s.oh() * s.ow())];
+        long active = 0;
+        long inImage = 0;
         for (long n = 0; n < s.n(); n++) {
-            if (masks == Masks.RANDOM) {
-                for (int i = 0; i < plane.length; i++) {
-                    plane[i] = 1 + rnd.nextInt(3);
-                }
-            } else {
-                java.util.Arrays.fill(plane, 0);
-                int rects = 3 + rnd.nextInt(3);
-                for (int r = 1; r <= rects; r++) {
-                    int rh = Math.max(1, ih / 4 + rnd.nextInt(Math.max(1, ih / 2)));
-                    int rw = Math.max(1, iw / 4 + rnd.nextInt(Math.max(1, iw / 2)));
-                    int y0 = rnd.nextInt(Math.max(1, ih - rh + 1));
-                    int x0 = rnd.nextInt(Math.max(1, iw - rw + 1));
-                    for (int y = y0; y < y0 + rh; y++) {
-                        java.util.Arrays.fill(plane, y * iw + x0, y * iw + x0 + rw, r);
-                    }
-                }
-            }
+            int[] plane = switch (masks) {
+                case RANDOM -> randomPlane(ih, iw, rnd);
+                case BLOCKY -> blockyPlane(ih, iw, rnd);
+                case SUPERPIXEL -> superpixelPlane(ih, iw, rnd);
+            };
             for (int i = 0; i < plane.length; i++) {
                 rin.setInt(plane[i], n, i / iw, i % iw);
             }
@@ -208,10 +207,146 @@ public final class BenchProblem {
                 int y = (int) Math.clamp(oh * params.strideH() + centreH, 0, ih - 1);
                 for (long ow = 0; ow < s.ow(); ow++) {
                     int x = (int) Math.clamp(ow * params.strideW() + centreW, 0, iw - 1);
+                    routPlane[(int) (oh * s.ow() + ow)] = plane[y * iw + x];
                     rout.setInt(plane[y * iw + x], n, oh, ow);
                 }
             }
+            // compare what the tensors hold (uint8 masks keep ids modulo 256)
+            int[] storedIn = storedIds(plane, maskType());
+            int[] storedOut = storedIds(routPlane, maskType());
+            long[] counts = activeTaps(storedIn, ih, iw, storedOut, s, params);
+            active += counts[0];
+            inImage += counts[1];
         }
+        return inImage == 0 ? 0 : (double) active / inImage;
+    }
+
+    private static int[] storedIds(int[] ids, DType maskType) {
+        if (maskType != DType.UINT8) {
+            return ids;
+        }
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = ids[i] & 0xFF;
+        }
+        return out;
+    }
+
+    private static int[] randomPlane(int ih, int iw, SplittableRandom rnd) {
+        int[] plane = new int[Math.multiplyExact(ih, iw)];
+        for (int i = 0; i < plane.length; i++) {
+            plane[i] = 1 + rnd.nextInt(3);
+        }
+        return plane;
+    }
+
+    private static int[] blockyPlane(int ih, int iw, SplittableRandom rnd) {
+        int[] plane = new int[Math.multiplyExact(ih, iw)];
+        int rects = 3 + rnd.nextInt(3);
+        for (int r = 1; r <= rects; r++) {
+            int rh = Math.max(1, ih / 4 + rnd.nextInt(Math.max(1, ih / 2)));
+            int rw = Math.max(1, iw / 4 + rnd.nextInt(Math.max(1, iw / 2)));
+            int y0 = rnd.nextInt(Math.max(1, ih - rh + 1));
+            int x0 = rnd.nextInt(Math.max(1, iw - rw + 1));
+            for (int y = y0; y < y0 + rh; y++) {
+                java.util.Arrays.fill(plane, y * iw + x0, y * iw + x0 + rw, r);
+            }
+        }
+        return plane;
+    }
+
+    /** Side of the cells that each hold one superpixel seed. */
+    static final int SUPERPIXEL_CELL = 8;
+
+    /**
+     * Superpixel regions of one (ih, iw) image: the cells are {@value #SUPERPIXEL_CELL}x{@value
+     * #SUPERPIXEL_CELL} pixels (those on the right and bottom edges cut by the image), each with one seed
+     * drawn uniformly among its pixels; a pixel takes the index {@code cy * cellsAcross + cx} of the cell
+     * whose seed is nearest (Euclidean; a tie goes to the lower index).
+     *
+     * @return the ids, row-major
+     */
+    static int[] superpixelPlane(int ih, int iw, SplittableRandom rnd) {
+        int c = SUPERPIXEL_CELL;
+        int cellsDown = (ih + c - 1) / c;
+        int cellsAcross = (iw + c - 1) / c;
+        int[] seedY = new int[cellsDown * cellsAcross];
+        int[] seedX = new int[seedY.length];
+        for (int cy = 0; cy < cellsDown; cy++) {
+            for (int cx = 0; cx < cellsAcross; cx++) {
+                int k = cy * cellsAcross + cx;
+                seedY[k] = cy * c + rnd.nextInt(Math.min(c, ih - cy * c));
+                seedX[k] = cx * c + rnd.nextInt(Math.min(c, iw - cx * c));
+            }
+        }
+        // the own cell's seed is at most (c-1)*sqrt(2) < 1.5c away, a seed three cells over at least
+        // 2c + 1: the nearest seed is among the 5x5 cells around the pixel's own
+        int[] plane = new int[Math.multiplyExact(ih, iw)];
+        for (int y = 0; y < ih; y++) {
+            int cy = y / c;
+            for (int x = 0; x < iw; x++) {
+                int cx = x / c;
+                int best = -1;
+                long bestD = Long.MAX_VALUE;
+                for (int ny = Math.max(0, cy - 2); ny <= Math.min(cellsDown - 1, cy + 2); ny++) {
+                    for (int nx = Math.max(0, cx - 2); nx <= Math.min(cellsAcross - 1, cx + 2); nx++) {
+                        int k = ny * cellsAcross + nx;
+                        long dy = seedY[k] - y;
+                        long dx = seedX[k] - x;
+                        long d = dy * dy + dx * dx;
+                        if (d < bestD || (d == bestD && k < best)) {
+                            bestD = d;
+                            best = k;
+                        }
+                    }
+                }
+                plane[y * iw + x] = best;
+            }
+        }
+        return plane;
+    }
+
+    /**
+     * Counts, over every output pixel of one image and every tap of the filter that lands inside the
+     * image, the taps whose input pixel is in the output pixel's region.
+     *
+     * @param rin the input ids (ih * iw, row-major)
+     * @param rout the output ids (oh * ow, row-major)
+     * @return {active taps, in-image taps}
+     */
+    static long[] activeTaps(int[] rin, int ih, int iw, int[] rout, ConvShape s, ConvParams p) {
+        long active = 0;
+        long inImage = 0;
+        for (long oh = 0; oh < s.oh(); oh++) {
+            for (long ow = 0; ow < s.ow(); ow++) {
+                int id = rout[(int) (oh * s.ow() + ow)];
+                for (long kh = 0; kh < s.fh(); kh++) {
+                    long y = oh * p.strideH() - p.padH() + kh * p.dilationH();
+                    if (y < 0 || y >= ih) {
+                        continue;
+                    }
+                    for (long kw = 0; kw < s.fw(); kw++) {
+                        long x = ow * p.strideW() - p.padW() + kw * p.dilationW();
+                        if (x < 0 || x >= iw) {
+                            continue;
+                        }
+                        inImage++;
+                        if (rin[(int) (y * iw + x)] == id) {
+                            active++;
+                        }
+                    }
+                }
+            }
+        }
+        return new long[] {active, inImage};
+    }
+
+    /**
+     * @return the fraction of the in-image taps (over all images, output pixels and filter taps) whose
+     *     input pixel is in its output pixel's region: what a kernel that skips inactive taps still computes
+     */
+    public double activeFraction() {
+        return activeFraction;
     }
 
     /** @return the shape this problem was made for */

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.rrconv.ConvParams;
+import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
 import dev.rrconv.RegionConv;
 import dev.rrconv.Tensor;
@@ -22,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 import javax.xml.parsers.DocumentBuilderFactory;
@@ -48,7 +51,8 @@ class BenchCommandTest {
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
-    private static final Set<String> KEYS = Set.of("shape", "op", "mask", "backend", "threads", "ms", "gflops");
+    private static final Set<String> KEYS = Set.of("shape", "op", "mask", "backend", "threads", "ms", "gflops",
+            "active_fraction");
 
     // ---- a real (tiny) run ----------------------------------------------------------------------
 
@@ -93,6 +97,8 @@ class BenchCommandTest {
             double gflops = (Double) o.get("gflops");
             assertTrue(ms > 0, "ms " + ms);
             assertEquals(flops / ms / 1e6, gflops, 1e-3 * gflops + 1e-4, "gflops = flops / time");
+            double active = (Double) o.get("active_fraction");
+            assertTrue(active > 0.30 && active < 0.42, "random ids in {1,2,3}: about a third active, got " + active);
             combos.add(o.get("op") + " " + o.get("backend"));
         }
         Set<String> expected = new TreeSet<>();
@@ -278,6 +284,84 @@ class BenchCommandTest {
         }
     }
 
+    @Test
+    void superpixelsAreVoronoiCellsOfOneSeedPerCell() {
+        // 61x45: cells cut on the right and bottom edges; the ids checked against a search over all seeds
+        int h = 61;
+        int w = 45;
+        int c = BenchProblem.SUPERPIXEL_CELL;
+        int across = (w + c - 1) / c;
+        int cells = across * ((h + c - 1) / c);
+        for (long seed = 1; seed <= 8; seed++) {
+            int[] ids = BenchProblem.superpixelPlane(h, w, new SplittableRandom(seed));
+            // the seeds from the same draws; the nearest-seed rule must hold against every seed
+            SplittableRandom again = new SplittableRandom(seed);
+            int[] sy = new int[cells];
+            int[] sx = new int[cells];
+            for (int k = 0; k < cells; k++) {
+                int cy = k / across;
+                int cx = k % across;
+                sy[k] = cy * c + again.nextInt(Math.min(c, h - cy * c));
+                sx[k] = cx * c + again.nextInt(Math.min(c, w - cx * c));
+                assertEquals(k, ids[sy[k] * w + sx[k]], "a seed's pixel is in its own region");
+            }
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    int best = 0;
+                    long bestD = Long.MAX_VALUE;
+                    for (int k = 0; k < cells; k++) {
+                        long d = (long) (sy[k] - y) * (sy[k] - y) + (long) (sx[k] - x) * (sx[k] - x);
+                        if (d < bestD) {
+                            bestD = d;
+                            best = k;
+                        }
+                    }
+                    assertEquals(best, ids[y * w + x], "seed " + seed + ": nearest seed of (" + y + ", " + x + ")");
+                }
+            }
+        }
+    }
+
+    @Test
+    void activeFractionCountsInImageTapsOfTheOutputPixelsRegion() {
+        // 1 image 3x3, 3x3 filter, padding 1: rin is a left column of 1s and the rest 2
+        int[] rin = {1, 2, 2, 1, 2, 2, 1, 2, 2};
+        ConvShape s = ConvShape.ofForward(new long[] {1, 1, 3, 3}, new long[] {1, 1, 1, 3, 3},
+                ConvParams.DEFAULT.withPadding(1, 1));
+        long[] counts = BenchProblem.activeTaps(rin, 3, 3, rin, s, ConvParams.DEFAULT.withPadding(1, 1));
+        // in-image taps: corners 4 each, edges 6 each, centre 9 -> 4*4 + 4*6 + 9 = 49
+        // active: left column pixels (id 1) see the 1s of the column: (0,0): 2, (1,0): 3, (2,0): 2 -> 7;
+        // the other six pixels see the 2s: (0,1): 4, (0,2): 4, (1,1): 6, (1,2): 6, (2,1): 4, (2,2): 4 -> 28
+        assertEquals(49, counts[1]);
+        assertEquals(35, counts[0]);
+    }
+
+    @Test
+    void superpixelBenchMasksLeaveFewerTapsActiveForLargerFilters() {
+        // the measured fractions: 0.87 for 3x3, 0.68 for 7x7, 0.43 for 13x13, 0.125 for 31x31
+        double[][] expect = {{3, 0.80, 0.93}, {7, 0.60, 0.75}, {13, 0.36, 0.50}, {31, 0.10, 0.16}};
+        try (Arena arena = Arena.ofConfined()) {
+            for (double[] e : expect) {
+                BenchProblem p = new BenchProblem(BenchShape.named("DW-K" + (int) e[0]), BenchProblem.Masks.SUPERPIXEL,
+                        DType.INT32, 1, arena);
+                assertTrue(p.activeFraction() > e[1] && p.activeFraction() < e[2],
+                        "DW-K" + (int) e[0] + ": " + p.activeFraction());
+                // stride 1 "same": rout is rin, and the ids are cell indices of the 4x4 cells of a 32x32 image
+                assertTrue(java.util.Arrays.equals(p.rin().toIntArray(), p.rout().toIntArray()));
+                for (int v : p.rin().toIntArray()) {
+                    assertTrue(v >= 0 && v < 16, "cell index " + v);
+                }
+            }
+            // uint8 masks keep the id modulo 256: DENSE's 56x56 images have 49 cells, all below 256
+            BenchProblem u8 = new BenchProblem(BenchShape.named("DENSE"), BenchProblem.Masks.SUPERPIXEL, DType.UINT8,
+                    1, arena);
+            BenchProblem i32 = new BenchProblem(BenchShape.named("DENSE"), BenchProblem.Masks.SUPERPIXEL, DType.INT32,
+                    1, arena);
+            assertTrue(java.util.Arrays.equals(u8.rin().toIntArray(), i32.rin().toIntArray()));
+            assertEquals(i32.activeFraction(), u8.activeFraction());
+        }
+    }
+
     private static Tensor maskOf(BenchProblem p, boolean in) {
         return in ? p.rin() : p.rout();
     }
@@ -310,10 +394,10 @@ class BenchCommandTest {
     @Test
     void tableComputesSpeedupPerThreadCount() {
         List<BenchResult> rs = List.of(
-                new BenchResult("GRP", "forward", "random", "native", 1, 2.0, 100),
-                new BenchResult("GRP", "forward", "random", "reference", 1, 200.0, 1),
-                new BenchResult("GRP", "forward", "random", "native", 2, 1.0, 200),
-                new BenchResult("GRP", "forward", "random", "java", 1, 20.0, 10));
+                new BenchResult("GRP", "forward", "random", "native", 1, 2.0, 100, 0.5),
+                new BenchResult("GRP", "forward", "random", "reference", 1, 200.0, 1, 0.5),
+                new BenchResult("GRP", "forward", "random", "native", 2, 1.0, 200, 0.5),
+                new BenchResult("GRP", "forward", "random", "java", 1, 20.0, 10, 0.5));
         List<String> lines = BenchCommand.table(rs).lines().toList();
         assertTrue(lines.get(2).endsWith("100.0x"), lines.get(2));
         assertTrue(lines.get(3).endsWith("1.0x"), lines.get(3));
@@ -324,10 +408,10 @@ class BenchCommandTest {
     @Test
     void chartBarsGrowWithGflopsOnALogScale() throws Exception {
         List<BenchResult> rs = List.of(
-                new BenchResult("DW-K7", "backward-filter", "random", "native", 1, 1, 200),
-                new BenchResult("DW-K7", "backward-filter", "random", "java", 1, 10, 20),
-                new BenchResult("DW-K7", "backward-filter", "random", "reference", 1, 100, 2),
-                new BenchResult("DENSE", "backward-filter", "random", "native", 2, 1, 0.5));
+                new BenchResult("DW-K7", "backward-filter", "random", "native", 1, 1, 200, 0.5),
+                new BenchResult("DW-K7", "backward-filter", "random", "java", 1, 10, 20, 0.5),
+                new BenchResult("DW-K7", "backward-filter", "random", "reference", 1, 100, 2, 0.5),
+                new BenchResult("DENSE", "backward-filter", "random", "native", 2, 1, 0.5, 0.5));
         Document doc = parseXml(BenchChart.svg(rs, "t <&> \"quoted\"", "sub").getBytes(StandardCharsets.UTF_8));
         List<Element> bars = bars(doc);
         assertEquals(4, bars.size());
