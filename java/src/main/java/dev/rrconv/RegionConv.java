@@ -4,6 +4,7 @@ import dev.rrconv.internal.Backends;
 import dev.rrconv.internal.ConvBackend;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -63,6 +64,18 @@ public final class RegionConv {
      */
     public Backend backend() {
         return backend;
+    }
+
+    /**
+     * The kernel table of this instance's backend: per direction, the loops a call may run, fastest first, the
+     * reference loops last. A call runs the first row of its direction that applies; {@code RRCONV_KERNEL}
+     * (native) or {@code RRCONV_JAVA_KERNEL} / {@code -Drrconv.javaKernel} (Java) force one row by name.
+     *
+     * @return the rows, in table order
+     * @throws UnsupportedOperationException if the loaded native library has no kernel table (an older build)
+     */
+    public List<KernelInfo> kernels() {
+        return impl.kernels();
     }
 
     /**
