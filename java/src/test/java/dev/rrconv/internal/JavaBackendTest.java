@@ -35,7 +35,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The fast Java backend against {@link SimpleLoops} (double precision, tolerance relative to the sum of
+ * The fast Java backend against {@link OracleAdapter} (double precision, tolerance relative to the sum of
  * absolute terms) and, where it sums in float in the same order, bit for bit against the float
  * {@link ReferenceLoops}, on seeded random problems: dense, grouped, depthwise and
  * depthwise-multiplier channels, asymmetric strides, padding and dilation, non-square kernels, both
@@ -117,7 +117,7 @@ class JavaBackendTest {
             Arrays.fill(f, 1f);
             Problem pr = new Problem(s, p, src, f, randomFloats(r, 16), rin, rout, u8);
             float[] got = runForward(BACKEND, pr, 0, 0, 0, 0, 0, 1);
-            double[] want = SimpleLoops.forward(s, p, src, f, rin, rout)[0];
+            double[] want = OracleAdapter.forward(s, p, src, f, rin, rout)[0];
             for (int i = 0; i < 16; i++) {
                 assertEquals(want[i], got[i], 0.0, "pixel " + i);
             }
@@ -181,7 +181,7 @@ class JavaBackendTest {
         if (live >= 0) {
             src[live] = Float.NaN;
             Problem hot = new Problem(s, base.p(), src, filter, diff, rin, rout, base.u8());
-            double[] want = SimpleLoops.forward(s, hot.p(), src, filter, rin, rout)[0];
+            double[] want = OracleAdapter.forward(s, hot.p(), src, filter, rin, rout)[0];
             float[] got = runForward(BACKEND, hot, r.nextInt(LAYOUTS), 0, 0, 0, 0, 2);
             for (int i = 0; i < want.length; i++) {
                 assertEquals(Double.isNaN(want[i]), Float.isNaN(got[i]), "NaN pattern at " + i + " of " + hot);
@@ -333,9 +333,9 @@ class JavaBackendTest {
             lay[i] = r.nextInt(LAYOUTS);
         }
         double[][] want = switch (d) {
-            case FORWARD -> SimpleLoops.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout());
-            case BACKWARD_DATA -> SimpleLoops.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout());
-            case BACKWARD_FILTER -> SimpleLoops.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout());
+            case FORWARD -> OracleAdapter.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout());
+            case BACKWARD_DATA -> OracleAdapter.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout());
+            case BACKWARD_FILTER -> OracleAdapter.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout());
         };
         float[] first = null;
         for (int t : threadCounts) {
@@ -359,9 +359,9 @@ class JavaBackendTest {
         for (int i = 0; i < lay.length; i++) {
             lay[i] = r.nextInt(LAYOUTS);
         }
-        double[][] wantF = SimpleLoops.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout());
-        double[][] wantD = SimpleLoops.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout());
-        double[][] wantW = SimpleLoops.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout());
+        double[][] wantF = OracleAdapter.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout());
+        double[][] wantD = OracleAdapter.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout());
+        double[][] wantW = OracleAdapter.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout());
         float[] f1 = null;
         float[] d1 = null;
         float[] w1 = null;
@@ -652,38 +652,14 @@ class JavaBackendTest {
 
     /** Which src, diff and filter elements any non-skipped tap reads: {@code {src, diff, filter}}. */
     private static boolean[][] usage(ConvShape s, ConvParams p, int[] rin, int[] rout) {
-        int n = (int) s.n(), g = (int) s.groups(), icpg = (int) s.icpg(), ocpg = (int) s.ocpg();
-        int ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow(), fh = (int) s.fh(), fw = (int) s.fw();
-        boolean flip = p.mode() == Mode.CONVOLUTION;
-        boolean[] src = new boolean[n * g * icpg * ih * iw];
-        boolean[] diff = new boolean[n * g * ocpg * oh * ow];
-        boolean[] filter = new boolean[g * ocpg * icpg * fh * fw];
-        for (int b = 0; b < n; b++) {
-            for (int y = 0; y < oh; y++) {
-                for (int x = 0; x < ow; x++) {
-                    for (int kh = 0; kh < fh; kh++) {
-                        int yy = y * p.strideH() - p.padH() + kh * p.dilationH();
-                        for (int kw = 0; kw < fw; kw++) {
-                            int xx = x * p.strideW() - p.padW() + kw * p.dilationW();
-                            if (yy < 0 || yy >= ih || xx < 0 || xx >= iw
-                                    || rin[(b * ih + yy) * iw + xx] != rout[(b * oh + y) * ow + x]) {
-                                continue;
-                            }
-                            int fkh = flip ? fh - 1 - kh : kh, fkw = flip ? fw - 1 - kw : kw;
-                            for (int gi = 0; gi < g; gi++) {
-                                for (int ocg = 0; ocg < ocpg; ocg++) {
-                                    diff[((b * g * ocpg + gi * ocpg + ocg) * oh + y) * ow + x] = true;
-                                    for (int icg = 0; icg < icpg; icg++) {
-                                        src[((b * g * icpg + gi * icpg + icg) * ih + yy) * iw + xx] = true;
-                                        filter[(((gi * ocpg + ocg) * icpg + icg) * fh + fkh) * fw + fkw] = true;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        boolean[] src = new boolean[(int) product(s.srcShape())];
+        boolean[] diff = new boolean[(int) product(s.dstShape())];
+        boolean[] filter = new boolean[(int) product(s.filterShape())];
+        OracleAdapter.forEachTap(s, p, rin, rout, (si, fi, di) -> {
+            src[si] = true;
+            filter[fi] = true;
+            diff[di] = true;
+        });
         return new boolean[][] {src, diff, filter};
     }
 
