@@ -184,13 +184,19 @@ public final class NativeLibrary {
     public Optional<List<KernelInfo>> kernels() {
         Optional<List<KernelInfo>> k = kernels;
         if (k == null) {
-            k = readKernels();
+            k = readKernels(lookup);
             kernels = k;
         }
         return k;
     }
 
-    private Optional<List<KernelInfo>> readKernels() {
+    /**
+     * Reads the kernel table through {@code lookup} (tests pass one without the symbols).
+     *
+     * @param lookup where to find {@code rrconv_kernel_count} and {@code rrconv_kernel_get}
+     * @return the rows, or empty if either symbol is missing
+     */
+    Optional<List<KernelInfo>> readKernels(SymbolLookup lookup) {
         Optional<MemorySegment> countSym = lookup.find("rrconv_kernel_count");
         Optional<MemorySegment> getSym = lookup.find("rrconv_kernel_get");
         if (countSym.isEmpty() || getSym.isEmpty()) {

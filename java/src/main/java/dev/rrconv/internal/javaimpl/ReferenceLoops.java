@@ -36,26 +36,123 @@ public final class ReferenceLoops {
     }
 
     /**
-     * One tap.
-     *
-     * @param n image
-     * @param g group
-     * @param ocg output channel within the group
-     * @param icg input channel within the group
-     * @param oc output channel, {@code g*OCPG + ocg}
-     * @param ic input channel, {@code g*ICPG + icg}
-     * @param oh output row
-     * @param ow output column
-     * @param ih input row (outside {@code [0, IH)} in the padding)
-     * @param iw input column (outside {@code [0, IW)} in the padding)
-     * @param fkh the stored filter row it multiplies (flip applied)
-     * @param fkw the stored filter column it multiplies (flip applied)
-     * @param skip whether and why it does not count
-     * @param inRegion {@code rin[n, ih, iw]} (0 in the padding)
-     * @param outRegion {@code rout[n, oh, ow]}
+     * One tap, as a cursor: a walk hands the same object, updated, to each {@link TapVisitor#tap} call (no
+     * allocation per tap), so read it there and do not keep it.
      */
-    public record Tap(long n, long g, long ocg, long icg, long oc, long ic, long oh, long ow, long ih, long iw,
-                      long fkh, long fkw, Skip skip, int inRegion, int outRegion) {}
+    public static final class Tap {
+        private long n;
+        private long g;
+        private long ocg;
+        private long icg;
+        private long oc;
+        private long ic;
+        private long oh;
+        private long ow;
+        private long ih;
+        private long iw;
+        private long fkh;
+        private long fkw;
+        private Skip skip;
+        private int inRegion;
+        private int outRegion;
+
+        private Tap() {}
+
+        private Tap at(long n, long g, long ocg, long icg, long oc, long ic, long oh, long ow, long ih, long iw,
+                       long fkh, long fkw, Skip skip, int inRegion, int outRegion) {
+            this.n = n;
+            this.g = g;
+            this.ocg = ocg;
+            this.icg = icg;
+            this.oc = oc;
+            this.ic = ic;
+            this.oh = oh;
+            this.ow = ow;
+            this.ih = ih;
+            this.iw = iw;
+            this.fkh = fkh;
+            this.fkw = fkw;
+            this.skip = skip;
+            this.inRegion = inRegion;
+            this.outRegion = outRegion;
+            return this;
+        }
+
+        /** @return the image */
+        public long n() {
+            return n;
+        }
+
+        /** @return the group */
+        public long g() {
+            return g;
+        }
+
+        /** @return the output channel within the group */
+        public long ocg() {
+            return ocg;
+        }
+
+        /** @return the input channel within the group */
+        public long icg() {
+            return icg;
+        }
+
+        /** @return the output channel, {@code g*OCPG + ocg} */
+        public long oc() {
+            return oc;
+        }
+
+        /** @return the input channel, {@code g*ICPG + icg} */
+        public long ic() {
+            return ic;
+        }
+
+        /** @return the output row */
+        public long oh() {
+            return oh;
+        }
+
+        /** @return the output column */
+        public long ow() {
+            return ow;
+        }
+
+        /** @return the input row (outside {@code [0, IH)} in the padding) */
+        public long ih() {
+            return ih;
+        }
+
+        /** @return the input column (outside {@code [0, IW)} in the padding) */
+        public long iw() {
+            return iw;
+        }
+
+        /** @return the stored filter row it multiplies (flip applied) */
+        public long fkh() {
+            return fkh;
+        }
+
+        /** @return the stored filter column it multiplies (flip applied) */
+        public long fkw() {
+            return fkw;
+        }
+
+        /** @return whether and why it does not count */
+        public Skip skip() {
+            return skip;
+        }
+
+        /** @return {@code rin[n, ih, iw]} (0 in the padding) */
+        public int inRegion() {
+            return inRegion;
+        }
+
+        /** @return {@code rout[n, oh, ow]} */
+        public int outRegion() {
+            return outRegion;
+        }
+    }
 
     /** Receives the taps of one direction, grouped by the result element they add to. */
     public interface TapVisitor {
@@ -106,6 +203,7 @@ public final class ReferenceLoops {
      * @param v the visitor
      */
     public static void walkForward(ConvShape s, ConvParams p, Tensor rin, Tensor rout, TapVisitor v) {
+        Tap cursor = new Tap();
         boolean flip = p.mode() == Mode.CONVOLUTION;
         for (long n = 0; n < s.n(); n++) {
             for (long g = 0; g < s.groups(); g++) {
@@ -123,7 +221,7 @@ public final class ReferenceLoops {
                                     for (long kw = 0; kw < s.fw(); kw++) {
                                         long iw = ow * p.strideW() - p.padW() + kw * p.dilationW();
                                         long fkw = flip ? s.fw() - 1 - kw : kw;
-                                        v.tap(tap(s, rin, n, g, ocg, icg, oc, ic, oh, ow, ih, iw, fkh, fkw, region));
+                                        v.tap(tap(cursor, s, rin, n, g, ocg, icg, oc, ic, oh, ow, ih, iw, fkh, fkw, region));
                                     }
                                 }
                             }
@@ -146,6 +244,7 @@ public final class ReferenceLoops {
      * @param v the visitor
      */
     public static void walkBackwardData(ConvShape s, ConvParams p, Tensor rin, Tensor rout, TapVisitor v) {
+        Tap cursor = new Tap();
         boolean flip = p.mode() == Mode.CONVOLUTION;
         for (long n = 0; n < s.n(); n++) {
             for (long g = 0; g < s.groups(); g++) {
@@ -171,7 +270,7 @@ public final class ReferenceLoops {
                                         }
                                         long ow = tw / p.strideW();
                                         int out = mask(rout, n, oh, ow);
-                                        v.tap(new Tap(n, g, ocg, icg, oc, ic, oh, ow, ih, iw, fkh,
+                                        v.tap(cursor.at(n, g, ocg, icg, oc, ic, oh, ow, ih, iw, fkh,
                                                 flip ? s.fw() - 1 - kw : kw, out == region ? Skip.NONE : Skip.REGION,
                                                 region, out));
                                     }
@@ -196,6 +295,7 @@ public final class ReferenceLoops {
      * @param v the visitor
      */
     public static void walkBackwardFilter(ConvShape s, ConvParams p, Tensor rin, Tensor rout, TapVisitor v) {
+        Tap cursor = new Tap();
         boolean flip = p.mode() == Mode.CONVOLUTION;
         for (long g = 0; g < s.groups(); g++) {
             for (long ocg = 0; ocg < s.ocpg(); ocg++) {
@@ -212,7 +312,7 @@ public final class ReferenceLoops {
                                     long ih = oh * p.strideH() - p.padH() + kh * p.dilationH();
                                     for (long ow = 0; ow < s.ow(); ow++) {
                                         long iw = ow * p.strideW() - p.padW() + kw * p.dilationW();
-                                        v.tap(tap(s, rin, n, g, ocg, icg, oc, ic, oh, ow, ih, iw, fkh, fkw,
+                                        v.tap(tap(cursor, s, rin, n, g, ocg, icg, oc, ic, oh, ow, ih, iw, fkh, fkw,
                                                 mask(rout, n, oh, ow)));
                                     }
                                 }
@@ -226,20 +326,39 @@ public final class ReferenceLoops {
     }
 
     /** A forward or backward-filter tap: in the padding, or compared with the output pixel's region. */
-    private static Tap tap(ConvShape s, Tensor rin, long n, long g, long ocg, long icg, long oc, long ic, long oh,
-                           long ow, long ih, long iw, long fkh, long fkw, int region) {
+    private static Tap tap(Tap cursor, ConvShape s, Tensor rin, long n, long g, long ocg, long icg, long oc, long ic,
+                           long oh, long ow, long ih, long iw, long fkh, long fkw, int region) {
         if (ih < 0 || ih >= s.ih() || iw < 0 || iw >= s.iw()) {
-            return new Tap(n, g, ocg, icg, oc, ic, oh, ow, ih, iw, fkh, fkw, Skip.PADDING, 0, region);
+            return cursor.at(n, g, ocg, icg, oc, ic, oh, ow, ih, iw, fkh, fkw, Skip.PADDING, 0, region);
         }
         int in = mask(rin, n, ih, iw);
-        return new Tap(n, g, ocg, icg, oc, ic, oh, ow, ih, iw, fkh, fkw, in == region ? Skip.NONE : Skip.REGION,
+        return cursor.at(n, g, ocg, icg, oc, ic, oh, ow, ih, iw, fkh, fkw, in == region ? Skip.NONE : Skip.REGION,
                 in, region);
     }
 
     /** Sums the counting taps of each element in float, in the walk's order, and stores the sum. */
-    private abstract static class FloatSums implements TapVisitor {
+    private static final class FloatSums implements TapVisitor {
+        /** The product of the two factors of a tap. */
+        private final ToFloat term;
+        /** Stores an element's sum. */
+        private final Store store;
         private float acc;
         private long[] at;
+
+        @FunctionalInterface
+        private interface ToFloat {
+            float of(Tap t);
+        }
+
+        @FunctionalInterface
+        private interface Store {
+            void put(long[] index, float sum);
+        }
+
+        FloatSums(ToFloat term, Store store) {
+            this.term = term;
+            this.store = store;
+        }
 
         @Override
         public void begin(long... index) {
@@ -250,65 +369,35 @@ public final class ReferenceLoops {
         @Override
         public void tap(Tap t) {
             if (t.skip() == Skip.NONE) {
-                acc += term(t);
+                acc += term.of(t);
             }
         }
 
         @Override
         public void end() {
-            store(at, acc);
+            store.put(at, acc);
         }
-
-        abstract float term(Tap t);
-
-        abstract void store(long[] index, float sum);
     }
 
     /** As {@code ConvBackend}. */
     public static void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst) {
-        walkForward(s, p, rin, rout, new FloatSums() {
-            @Override
-            float term(Tap t) {
-                return get(src, t.n(), t.ic(), t.ih(), t.iw()) * filter(filter, t);
-            }
-
-            @Override
-            void store(long[] i, float sum) {
-                dst.setFloat(sum, i);
-            }
-        });
+        walkForward(s, p, rin, rout, new FloatSums(t -> get(src, t.n(), t.ic(), t.ih(), t.iw()) * filter(filter, t),
+                (i, sum) -> dst.setFloat(sum, i)));
     }
 
     /** As {@code ConvBackend}. */
     public static void backwardData(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
                                     Tensor gradSrc) {
-        walkBackwardData(s, p, rin, rout, new FloatSums() {
-            @Override
-            float term(Tap t) {
-                return get(diff, t.n(), t.oc(), t.oh(), t.ow()) * filter(filter, t);
-            }
-
-            @Override
-            void store(long[] i, float sum) {
-                gradSrc.setFloat(sum, i);
-            }
-        });
+        walkBackwardData(s, p, rin, rout, new FloatSums(
+                t -> get(diff, t.n(), t.oc(), t.oh(), t.ow()) * filter(filter, t), (i, sum) -> gradSrc.setFloat(sum, i)));
     }
 
     /** As {@code ConvBackend}. */
     public static void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
                                       Tensor gradFilter) {
         MemorySegment gs = gradFilter.segment();
-        walkBackwardFilter(s, p, rin, rout, new FloatSums() {
-            @Override
-            float term(Tap t) {
-                return get(src, t.n(), t.ic(), t.ih(), t.iw()) * get(diff, t.n(), t.oc(), t.oh(), t.ow());
-            }
-
-            @Override
-            void store(long[] i, float sum) {
-                gs.set(F, off5(gradFilter, i[0], i[1], i[2], i[3], i[4]), sum);
-            }
-        });
+        walkBackwardFilter(s, p, rin, rout, new FloatSums(
+                t -> get(src, t.n(), t.ic(), t.ih(), t.iw()) * get(diff, t.n(), t.oc(), t.oh(), t.ow()),
+                (i, sum) -> gs.set(F, off5(gradFilter, i[0], i[1], i[2], i[3], i[4]), sum)));
     }
 }
