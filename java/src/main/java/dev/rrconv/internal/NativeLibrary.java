@@ -277,6 +277,9 @@ public final class NativeLibrary {
         if (status == 1) {
             throw new IllegalArgumentException(text);
         }
+        if (status == 2) { // RRCONV_UNSUPPORTED, e.g. an RRCONV_KERNEL row that does not apply to the problem
+            throw new UnsupportedOperationException(text);
+        }
         if (status == 3) {
             throw new OutOfMemoryError(text);
         }

@@ -1,6 +1,7 @@
 package dev.rrconv.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
@@ -8,7 +9,7 @@ import java.lang.foreign.SymbolLookup;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
-/** The kernel table binding of {@link NativeLibrary} when the library lacks the table's functions. */
+/** {@link NativeLibrary}: the kernel table binding when the library lacks its functions; status mapping. */
 class NativeLibraryKernelsTest {
     @Test
     void aLibraryWithoutTheTableFunctionsHasNoTable() {
@@ -21,5 +22,13 @@ class NativeLibraryKernelsTest {
         assertTrue(lib.readKernels(countOnly).isEmpty());
         // the library's own answer is stable: read once, then the same object
         assertEquals(lib.kernels(), lib.kernels());
+    }
+
+    @Test
+    void unsupportedStatusIsUnsupportedOperationException() {
+        // RRCONV_UNSUPPORTED (2): what a forced RRCONV_KERNEL row that does not apply returns
+        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+                () -> NativeLibrary.get().check(2, "rrconv_forward_f32"));
+        assertTrue(e.getMessage().startsWith("rrconv_forward_f32 returned RRCONV_UNSUPPORTED: "), e.getMessage());
     }
 }
