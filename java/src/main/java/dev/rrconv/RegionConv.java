@@ -4,6 +4,7 @@ import dev.rrconv.internal.Backends;
 import dev.rrconv.internal.ConvBackend;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -22,8 +23,10 @@ import java.util.Objects;
  * <p>Every method checks all of its arguments before any computation and throws
  * {@link IllegalArgumentException} naming the tensor, the expected and the actual shape or dtype;
  * {@link IllegalStateException} if a segment's arena is closed or not accessible from this thread.
- * On any exception the output is left untouched. Tensors: float32 src/filter/dst/diff; rin and rout
- * both int32 or both uint8. The filter may be 5-D {@code (G, OCPG, ICPG, FH, FW)} or 4-D
+ * On any exception the output is left untouched. A kernel forced by name ({@code RRCONV_KERNEL} for the native
+ * backend, {@code RRCONV_JAVA_KERNEL} or {@code -Drrconv.javaKernel} for the Java one; see {@link #kernels()})
+ * that cannot compute the problem throws {@link UnsupportedOperationException} naming it and why.
+ * Tensors: float32 src/filter/dst/diff; rin and rout both int32 or both uint8. The filter may be 5-D {@code (G, OCPG, ICPG, FH, FW)} or 4-D
  * {@code (OC, ICPG, FH, FW)} (the same memory) with {@code groups} taken from the parameters.
  *
  * {@snippet :
@@ -63,6 +66,18 @@ public final class RegionConv {
      */
     public Backend backend() {
         return backend;
+    }
+
+    /**
+     * The kernel table of this instance's backend: per direction, the loops a call may run, fastest first, the
+     * reference loops last. A call runs the first row of its direction that applies; {@code RRCONV_KERNEL}
+     * (native) or {@code RRCONV_JAVA_KERNEL} / {@code -Drrconv.javaKernel} (Java) force one row by name.
+     *
+     * @return the rows, in table order
+     * @throws UnsupportedOperationException if the loaded native library has no kernel table (an older build)
+     */
+    public List<KernelInfo> kernels() {
+        return impl.kernels();
     }
 
     /**

@@ -15,10 +15,13 @@ package dev.rrconv;
  * backward filter sums {@code src*diff} per (stored, un-flipped) filter element. Skipped taps are never read,
  * so a NaN at a skipped position cannot reach any result.
  *
+ * <p>This is the test tree's one Java statement of the operator: the other tests reach it directly or
+ * through {@code dev.rrconv.internal.OracleAdapter} (library shapes, float arrays).
+ *
  * <p>All arrays are dense C order: src (N, IC, IH, IW), filter (G, OCPG, ICPG, FH, FW), dst/diff
  * (N, OC, OH, OW), rin (N, IH, IW), rout (N, OH, OW). Masks are int arrays (uint8 masks as 0..255).
  */
-final class Oracle {
+public final class Oracle {
     private Oracle() {}
 
     /**
@@ -40,9 +43,9 @@ final class Oracle {
      * @param dw horizontal dilation
      * @param convolution true: flipped filter (convolution); false: cross-correlation
      */
-    record Geometry(int n, int groups, int icpg, int ocpg, int ih, int iw, int fh, int fw,
+    public record Geometry(int n, int groups, int icpg, int ocpg, int ih, int iw, int fh, int fw,
                     int sh, int sw, int ph, int pw, int dh, int dw, boolean convolution) {
-        Geometry {
+        public Geometry {
             if (n < 1 || groups < 1 || icpg < 1 || ocpg < 1 || ih < 1 || iw < 1 || fh < 1 || fw < 1
                     || sh < 1 || sw < 1 || ph < 0 || pw < 0 || dh < 1 || dw < 1) {
                 throw new IllegalArgumentException("invalid geometry " + this);
@@ -50,12 +53,12 @@ final class Oracle {
         }
 
         /** Output height from the definition: floor((IH + 2ph - dh(FH-1) - 1) / sh) + 1, at least 0. */
-        int oh() {
+        public int oh() {
             return Math.max(0, Math.floorDiv(ih + 2 * ph - dh * (fh - 1) - 1, sh) + 1);
         }
 
         /** Output width, as {@link #oh()}. */
-        int ow() {
+        public int ow() {
             return Math.max(0, Math.floorDiv(iw + 2 * pw - dw * (fw - 1) - 1, sw) + 1);
         }
 
@@ -126,7 +129,7 @@ final class Oracle {
      * @param absSum sum of |term| per element
      * @param terms number of terms per element
      */
-    record Result(double[] value, double[] absSum, int[] terms) {
+    public record Result(double[] value, double[] absSum, int[] terms) {
         Result(int size) {
             this(new double[size], new double[size], new int[size]);
         }
@@ -140,12 +143,12 @@ final class Oracle {
 
     /** Receives one tap as flat indices into src, filter (stored layout, flip applied) and dst/diff. */
     @FunctionalInterface
-    interface TapVisitor {
+    public interface TapVisitor {
         void tap(int srcIndex, int filterIndex, int dstIndex);
     }
 
     /** Visits every tap of the problem, in a fixed order. */
-    static void forEachTap(Geometry g, int[] rin, int[] rout, TapVisitor visitor) {
+    public static void forEachTap(Geometry g, int[] rin, int[] rout, TapVisitor visitor) {
         int oh = g.oh();
         int ow = g.ow();
         require(rin.length == g.rinSize(), "rin length");
@@ -187,7 +190,7 @@ final class Oracle {
     }
 
     /** dst (N, OC, OH, OW) = sum over taps of src * filter. */
-    static Result forward(Geometry g, double[] src, double[] filter, int[] rin, int[] rout) {
+    public static Result forward(Geometry g, double[] src, double[] filter, int[] rin, int[] rout) {
         require(src.length == g.srcSize(), "src length");
         require(filter.length == g.filterSize(), "filter length");
         Result r = new Result(g.dstSize());
@@ -196,7 +199,7 @@ final class Oracle {
     }
 
     /** grad src (N, IC, IH, IW) = sum over taps of filter * diff. */
-    static Result backwardData(Geometry g, double[] filter, double[] diff, int[] rin, int[] rout) {
+    public static Result backwardData(Geometry g, double[] filter, double[] diff, int[] rin, int[] rout) {
         require(filter.length == g.filterSize(), "filter length");
         require(diff.length == g.dstSize(), "diff length");
         Result r = new Result(g.srcSize());
@@ -205,7 +208,7 @@ final class Oracle {
     }
 
     /** grad filter (G, OCPG, ICPG, FH, FW), stored layout = sum over taps of src * diff. */
-    static Result backwardFilter(Geometry g, double[] src, double[] diff, int[] rin, int[] rout) {
+    public static Result backwardFilter(Geometry g, double[] src, double[] diff, int[] rin, int[] rout) {
         require(src.length == g.srcSize(), "src length");
         require(diff.length == g.dstSize(), "diff length");
         Result r = new Result(g.filterSize());
@@ -214,7 +217,7 @@ final class Oracle {
     }
 
     /** The dot product of two arrays in double. */
-    static double dot(double[] a, double[] b) {
+    public static double dot(double[] a, double[] b) {
         require(a.length == b.length, "dot lengths");
         double s = 0;
         for (int i = 0; i < a.length; i++) {

@@ -5,6 +5,7 @@ import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
 import dev.rrconv.Mode;
 import dev.rrconv.Tensor;
+import dev.rrconv.internal.javaimpl.ReferenceLoops;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
@@ -17,8 +18,8 @@ import java.util.Set;
 /**
  * {@code rrconv explain}: for a tiny problem, lists per output (or gradient) element which pairs of
  * elements it accumulates, e.g. {@code grad[0][0][1][2] accumulates filter[0][0][0][1][0] * diff[0][0][0][2]},
- * and with {@code --verbose} the taps it skips and why. Computes nothing: it only follows the index
- * arithmetic and the region masks.
+ * and with {@code --verbose} the taps it skips and why. Computes nothing: it walks the taps of the library's
+ * reference loops ({@code ReferenceLoops.walkForward} and the like) with the region masks.
  */
 final class ExplainCommand implements Command {
     /** Trace lines above this are refused. */
@@ -93,15 +94,7 @@ final class ExplainCommand implements Command {
     }
 
     /** A resolved problem: sizes, parameters and the flat region masks. */
-    private record Problem(String op, ConvShape s, ConvParams p, int[] rin, int[] rout, String masksNote) {
-        int rin(long n, long ih, long iw) {
-            return rin[(int) ((n * s.ih() + ih) * s.iw() + iw)];
-        }
-
-        int rout(long n, long oh, long ow) {
-            return rout[(int) ((n * s.oh() + oh) * s.ow() + ow)];
-        }
-    }
+    private record Problem(String op, ConvShape s, ConvParams p, int[] rin, int[] rout, String masksNote) {}
 
     @Override
     public int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
@@ -328,147 +321,69 @@ final class ExplainCommand implements Command {
         return sb.toString();
     }
 
-    /** Collects the trace lines; returns {elements, accumulated, skipped by region, skipped by padding}. */
+    /**
+     * Collects the trace lines by walking the taps of the library's reference loops; returns {elements,
+     * accumulated, skipped by region, skipped by padding}.
+     */
     private static int[] trace(Problem pr, boolean verbose, List<String> lines) {
         ConvShape s = pr.s;
         ConvParams p = pr.p;
-        boolean flip = p.mode() == Mode.CONVOLUTION;
         int[] counts = new int[4];
-        List<String> mine = new ArrayList<>();
+        Tensor rin = Tensor.ofInts(pr.rin, s.rinShape());
+        Tensor rout = Tensor.ofInts(pr.rout, s.routShape());
+        ReferenceLoops.TapVisitor tracer = new ReferenceLoops.TapVisitor() {
+            private final List<String> mine = new ArrayList<>();
+            private String res;
+            private int used;
+
+            @Override
+            public void begin(long... index) {
+                res = idx(resultName(pr.op), index);
+                mine.clear();
+                used = 0;
+            }
+
+            @Override
+            public void tap(ReferenceLoops.Tap t) {
+                String f = idx("filter", t.g(), t.ocg(), t.icg(), t.fkh(), t.fkw());
+                String term = switch (pr.op) {
+                    case "forward" -> idx("src", t.n(), t.ic(), t.ih(), t.iw()) + " * " + f;
+                    case "backward-data" -> f + " * " + idx("diff", t.n(), t.oc(), t.oh(), t.ow());
+                    default -> idx("src", t.n(), t.ic(), t.ih(), t.iw()) + " * " + idx("diff", t.n(), t.oc(), t.oh(),
+                            t.ow());
+                };
+                switch (t.skip()) {
+                    case NONE -> {
+                        counts[1]++;
+                        used++;
+                        mine.add(res + " accumulates " + term);
+                    }
+                    case PADDING -> {
+                        counts[3]++;
+                        if (verbose) {
+                            mine.add(res + " skips " + term + " (padding)");
+                        }
+                    }
+                    case REGION -> {
+                        counts[2]++;
+                        if (verbose) {
+                            mine.add(res + " skips " + term + " (region " + t.inRegion() + " != " + t.outRegion() + ")");
+                        }
+                    }
+                }
+            }
+
+            @Override
+            public void end() {
+                emit(lines, mine, res, used, counts);
+            }
+        };
         switch (pr.op) {
-            case "forward" -> {
-                for (long n = 0; n < s.n(); n++) {
-                    for (long g = 0; g < s.groups(); g++) {
-                        for (long ocg = 0; ocg < s.ocpg(); ocg++) {
-                            long oc = g * s.ocpg() + ocg;
-                            for (long oh = 0; oh < s.oh(); oh++) {
-                                for (long ow = 0; ow < s.ow(); ow++) {
-                                    String res = idx("dst", n, oc, oh, ow);
-                                    int region = pr.rout(n, oh, ow);
-                                    mine.clear();
-                                    int used = 0;
-                                    for (long icg = 0; icg < s.icpg(); icg++) {
-                                        long ic = g * s.icpg() + icg;
-                                        for (long kh = 0; kh < s.fh(); kh++) {
-                                            long ih = oh * p.strideH() - p.padH() + kh * p.dilationH();
-                                            for (long kw = 0; kw < s.fw(); kw++) {
-                                                long iw = ow * p.strideW() - p.padW() + kw * p.dilationW();
-                                                String term = idx("src", n, ic, ih, iw) + " * " + idx("filter", g, ocg,
-                                                        icg, flip ? s.fh() - 1 - kh : kh, flip ? s.fw() - 1 - kw : kw);
-                                                used += tap(pr, verbose, counts, mine, res, term, n, ih, iw, region);
-                                            }
-                                        }
-                                    }
-                                    emit(lines, mine, res, used, counts);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            case "backward-data" -> {
-                for (long n = 0; n < s.n(); n++) {
-                    for (long ic = 0; ic < s.ic(); ic++) {
-                        long g = ic / s.icpg();
-                        long icg = ic % s.icpg();
-                        for (long ih = 0; ih < s.ih(); ih++) {
-                            for (long iw = 0; iw < s.iw(); iw++) {
-                                String res = idx("grad", n, ic, ih, iw);
-                                int region = pr.rin(n, ih, iw);
-                                mine.clear();
-                                int used = 0;
-                                for (long ocg = 0; ocg < s.ocpg(); ocg++) {
-                                    long oc = g * s.ocpg() + ocg;
-                                    for (long kh = 0; kh < s.fh(); kh++) {
-                                        long th = ih + p.padH() - kh * p.dilationH();
-                                        if (th < 0 || th % p.strideH() != 0 || th / p.strideH() >= s.oh()) {
-                                            continue; // no output pixel reaches this input pixel with this kh
-                                        }
-                                        long oh = th / p.strideH();
-                                        for (long kw = 0; kw < s.fw(); kw++) {
-                                            long tw = iw + p.padW() - kw * p.dilationW();
-                                            if (tw < 0 || tw % p.strideW() != 0 || tw / p.strideW() >= s.ow()) {
-                                                continue;
-                                            }
-                                            long ow = tw / p.strideW();
-                                            String term = idx("filter", g, ocg, icg, flip ? s.fh() - 1 - kh : kh,
-                                                    flip ? s.fw() - 1 - kw : kw) + " * " + idx("diff", n, oc, oh, ow);
-                                            int out = pr.rout(n, oh, ow);
-                                            if (region == out) {
-                                                mine.add(res + " accumulates " + term);
-                                                counts[1]++;
-                                                used++;
-                                            } else {
-                                                counts[2]++;
-                                                if (verbose) {
-                                                    mine.add(res + " skips " + term + " (region " + region + " != " + out + ")");
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                                emit(lines, mine, res, used, counts);
-                            }
-                        }
-                    }
-                }
-            }
-            default -> {
-                for (long g = 0; g < s.groups(); g++) {
-                    for (long ocg = 0; ocg < s.ocpg(); ocg++) {
-                        long oc = g * s.ocpg() + ocg;
-                        for (long icg = 0; icg < s.icpg(); icg++) {
-                            long ic = g * s.icpg() + icg;
-                            for (long fkh = 0; fkh < s.fh(); fkh++) {
-                                for (long fkw = 0; fkw < s.fw(); fkw++) {
-                                    long kh = flip ? s.fh() - 1 - fkh : fkh;
-                                    long kw = flip ? s.fw() - 1 - fkw : fkw;
-                                    String res = idx("grad", g, ocg, icg, fkh, fkw);
-                                    mine.clear();
-                                    int used = 0;
-                                    for (long n = 0; n < s.n(); n++) {
-                                        for (long oh = 0; oh < s.oh(); oh++) {
-                                            long ih = oh * p.strideH() - p.padH() + kh * p.dilationH();
-                                            for (long ow = 0; ow < s.ow(); ow++) {
-                                                long iw = ow * p.strideW() - p.padW() + kw * p.dilationW();
-                                                String term = idx("src", n, ic, ih, iw) + " * " + idx("diff", n, oc, oh, ow);
-                                                used += tap(pr, verbose, counts, mine, res, term, n, ih, iw, pr.rout(n, oh, ow));
-                                            }
-                                        }
-                                    }
-                                    emit(lines, mine, res, used, counts);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            case "forward" -> ReferenceLoops.walkForward(s, p, rin, rout, tracer);
+            case "backward-data" -> ReferenceLoops.walkBackwardData(s, p, rin, rout, tracer);
+            default -> ReferenceLoops.walkBackwardFilter(s, p, rin, rout, tracer);
         }
         return counts;
-    }
-
-    /** A forward/backward-filter tap reading src (n, ih, iw) for an output pixel of region {@code region}. */
-    private static int tap(Problem pr, boolean verbose, int[] counts, List<String> mine, String res, String term,
-                           long n, long ih, long iw, int region) {
-        ConvShape s = pr.s;
-        if (ih < 0 || ih >= s.ih() || iw < 0 || iw >= s.iw()) {
-            counts[3]++;
-            if (verbose) {
-                mine.add(res + " skips " + term + " (padding)");
-            }
-            return 0;
-        }
-        int in = pr.rin(n, ih, iw);
-        if (in != region) {
-            counts[2]++;
-            if (verbose) {
-                mine.add(res + " skips " + term + " (region " + in + " != " + region + ")");
-            }
-            return 0;
-        }
-        counts[1]++;
-        mine.add(res + " accumulates " + term);
-        return 1;
     }
 
     private static void emit(List<String> lines, List<String> mine, String res, int used, int[] counts) {

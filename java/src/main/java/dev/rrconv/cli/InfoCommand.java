@@ -1,8 +1,13 @@
 package dev.rrconv.cli;
 
+import dev.rrconv.Backend;
+import dev.rrconv.KernelInfo;
 import dev.rrconv.RegionConv;
 import dev.rrconv.internal.NativeLibrary;
 import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /** {@code rrconv info}: versions, the Java runtime, and the native library in use (or why there is none). */
@@ -20,7 +25,7 @@ final class InfoCommand implements Command {
     @Override
     public String help() {
         return """
-                usage: rrconv info
+                usage: rrconv info [--kernels]
 
                 Prints the rrconv version, the Java runtime (version, vendor, java.home), the OS and
                 architecture, and the native library: where it was loaded from, its version, the
@@ -28,12 +33,18 @@ final class InfoCommand implements Command {
                 loaded (the java backend works without it). Exit code 0 either way.
                 The library is the copy bundled in the jar unless -Drrconv.library.path=/path/to/librrconv.so
                 is given to java (in the launcher: RRCONV_JAVA_OPTS).
+
+                  --kernels   also list the kernel tables, native then java: per direction the
+                              loops a call may run, fastest first (a call runs the first that
+                              applies): name, direction, ISA, dtype, layout, whether it can run
+                              here, and when it applies. RRCONV_KERNEL=<name> forces a native row,
+                              RRCONV_JAVA_KERNEL=<name> a java one.
                 """;
     }
 
     @Override
     public int run(String[] argv, PrintStream out, PrintStream err) {
-        Args.parse(name(), argv, Set.of(), Set.of());
+        Args a = Args.parse(name(), argv, Set.of(), Set.of("kernels"));
         out.println("rrconv " + Main.version());
         out.println("java:    " + System.getProperty("java.version") + " (" + System.getProperty("java.vendor")
                 + ", " + System.getProperty("java.vm.name") + ")");
@@ -41,8 +52,9 @@ final class InfoCommand implements Command {
         out.println("os:      " + System.getProperty("os.name") + " " + System.getProperty("os.version") + " ("
                 + System.getProperty("os.arch") + "), " + Runtime.getRuntime().availableProcessors() + " processors");
         out.println("threads: " + RegionConv.threads() + " per call");
+        NativeLibrary lib = null;
         try {
-            NativeLibrary lib = NativeLibrary.get();
+            lib = NativeLibrary.get();
             out.println("native:  librrconv " + lib.version());
             out.println("  loaded from: " + lib.loadedFrom());
             out.println("  isa:         " + lib.activeIsa());
@@ -51,6 +63,50 @@ final class InfoCommand implements Command {
             out.println("native:  not available: " + e.getMessage());
             out.println("  (the java backend works without it: --backend java)");
         }
+        if (a.flag("kernels")) {
+            out.println();
+            if (lib == null) {
+                out.println("native kernels: none (the library is not available)");
+            } else {
+                Optional<List<KernelInfo>> table = lib.kernels();
+                if (table.isPresent()) {
+                    out.println("native kernels (RRCONV_KERNEL=<name> forces one):");
+                    table(out, table.get());
+                } else {
+                    out.println("native kernels: this librrconv has no kernel table (rrconv_kernel_count): an older build");
+                }
+            }
+            out.println();
+            out.println("java kernels (RRCONV_JAVA_KERNEL=<name> or -Drrconv.javaKernel=<name> forces one):");
+            table(out, RegionConv.of(Backend.JAVA).kernels());
+        }
         return 0;
+    }
+
+    /** Prints rows as aligned columns, "applies" last. */
+    static void table(PrintStream out, List<KernelInfo> rows) {
+        String[] head = {"name", "direction", "isa", "dtype", "layout", "runs here", "applies"};
+        List<String[]> lines = new ArrayList<>();
+        lines.add(head);
+        for (KernelInfo k : rows) {
+            lines.add(new String[] {k.name(), k.direction(), k.isa(), k.dtype(), k.layout(),
+                    k.available() ? "yes" : "no", k.applies()});
+        }
+        int[] width = new int[head.length];
+        for (String[] l : lines) {
+            for (int i = 0; i < l.length; i++) {
+                width[i] = Math.max(width[i], l[i].length());
+            }
+        }
+        for (String[] l : lines) {
+            StringBuilder sb = new StringBuilder(" ");
+            for (int i = 0; i < l.length; i++) {
+                sb.append(' ').append(l[i]);
+                if (i < l.length - 1) {
+                    sb.append(" ".repeat(width[i] - l[i].length() + 1));
+                }
+            }
+            out.println(sb);
+        }
     }
 }

@@ -2,7 +2,9 @@ package dev.rrconv.internal;
 
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
+import dev.rrconv.KernelInfo;
 import dev.rrconv.Tensor;
+import java.util.List;
 
 /**
  * One implementation of the three directions. The facade ({@code dev.rrconv.RegionConv}) has already
@@ -18,6 +20,14 @@ public interface ConvBackend {
     /** gradSrc = d(forward)/d(src) applied to diff. */
     void backwardData(ConvShape shape, ConvParams params, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
                       Tensor gradSrc);
+
+    /**
+     * The backend's kernel table.
+     *
+     * @return the rows, each direction's fastest first
+     * @throws UnsupportedOperationException if the backend cannot list them (a native library without a table)
+     */
+    List<KernelInfo> kernels();
 
     /** gradFilter = d(forward)/d(filter) applied to diff, in the stored (un-flipped) layout. */
     void backwardFilter(ConvShape shape, ConvParams params, Tensor src, Tensor diff, Tensor rin, Tensor rout,

@@ -2,62 +2,69 @@ package dev.rrconv.internal;
 
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
+import dev.rrconv.KernelInfo;
 import dev.rrconv.Tensor;
-import dev.rrconv.internal.javaimpl.BackwardDataLoops;
-import dev.rrconv.internal.javaimpl.BackwardFilterLoops;
-import dev.rrconv.internal.javaimpl.DepthwiseLoops;
-import dev.rrconv.internal.javaimpl.ForwardLoops;
-import dev.rrconv.internal.javaimpl.ReferenceLoops;
+import java.util.List;
 
 /**
- * The pure-Java backend. Each call packs its inputs into dense Java arrays (planes split by stride
- * phase, masks widened to int), runs auto-vectorizable loops on {@link Backends#threads()} threads
- * (the caller plus a shared daemon pool), and writes the output. Results are bitwise identical for
- * every thread count. See {@code dev.rrconv.internal.javaimpl} for the loops.
- *
- * <p>Depthwise problems with enough channels and taps run channels-last ({@link DepthwiseLoops}). Problems whose packed planes would not fit in a Java array run on the straightforward
- * {@link ReferenceLoops} instead.
+ * The pure-Java backend. Each call runs one row of {@link JavaKernels}: the first of its direction that can
+ * compute the problem and pays (channels-last depthwise loops for depthwise problems with enough channels and
+ * taps, else the planar loops, which pack their inputs into dense Java arrays and run auto-vectorizable
+ * loops), or the straightforward reference loops when the packed planes would not fit in Java arrays, a size
+ * checked before anything runs. Results are bitwise identical for every thread count. See
+ * {@code dev.rrconv.internal.javaimpl} for the loops.
  */
 public final class JavaBackend implements ConvBackend {
+    /** A forced row's name, or null to read the user's choice on each call. */
+    private final String forced;
+
+    /** The backend as users get it: steered by {@code rrconv.javaKernel} / {@code RRCONV_JAVA_KERNEL}. */
+    public JavaBackend() {
+        this.forced = null;
+    }
+
+    /**
+     * A backend that runs one row for the calls of that row's direction (tests and benchmarks).
+     *
+     * @param row a row's name
+     * @throws IllegalArgumentException if there is no such row
+     */
+    public JavaBackend(String row) {
+        this.forced = JavaKernels.named(row).name();
+    }
 
     @Override
     public void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst) {
-        try {
-            if (DepthwiseLoops.appliesForward(s, p)) {
-                DepthwiseLoops.forward(s, p, src, filter, rin, rout, dst, Backends.threads());
-                return;
-            }
-            ForwardLoops.run(s, p, src, filter, rin, rout, dst, Backends.threads());
-        } catch (ArithmeticException tooLarge) {
-            ReferenceLoops.forward(s, p, src, filter, rin, rout, dst);
-        }
+        run(Direction.FORWARD, s, p, src, filter, rin, rout, dst);
     }
 
     @Override
     public void backwardData(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
                              Tensor gradSrc) {
-        try {
-            if (DepthwiseLoops.appliesForward(s, p)) {
-                DepthwiseLoops.backwardData(s, p, filter, diff, rin, rout, gradSrc, Backends.threads());
-                return;
-            }
-            BackwardDataLoops.run(s, p, filter, diff, rin, rout, gradSrc, Backends.threads());
-        } catch (ArithmeticException tooLarge) {
-            ReferenceLoops.backwardData(s, p, filter, diff, rin, rout, gradSrc);
-        }
+        run(Direction.BACKWARD_DATA, s, p, filter, diff, rin, rout, gradSrc);
     }
 
     @Override
     public void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
                                Tensor gradFilter) {
-        try {
-            if (DepthwiseLoops.appliesBackwardFilter(s, p)) {
-                DepthwiseLoops.backwardFilter(s, p, src, diff, rin, rout, gradFilter, Backends.threads());
-                return;
-            }
-            BackwardFilterLoops.run(s, p, src, diff, rin, rout, gradFilter, Backends.threads());
-        } catch (ArithmeticException tooLarge) {
-            ReferenceLoops.backwardFilter(s, p, src, diff, rin, rout, gradFilter);
+        run(Direction.BACKWARD_FILTER, s, p, src, diff, rin, rout, gradFilter);
+    }
+
+    @Override
+    public List<KernelInfo> kernels() {
+        return JavaKernels.table().stream().map(JavaKernel::info).toList();
+    }
+
+    private void run(Direction d, ConvShape s, ConvParams p, Tensor a, Tensor b, Tensor rin, Tensor rout,
+                     Tensor out) {
+        String[] user = forced == null ? JavaKernels.forcedByUser() : new String[] {forced, "the forced row"};
+        JavaKernel k = JavaKernels.select(d, s, p, user == null ? null : user[0], user == null ? null : user[1]);
+        boolean verbose = JavaKernels.verbose();
+        int threads = Backends.threads();
+        long start = System.nanoTime();
+        k.entry().run(s, p, a, b, rin, rout, out, threads);
+        if (verbose) {
+            System.err.println(JavaKernels.verboseLine(k, s, p, rin.dtype(), threads, System.nanoTime() - start));
         }
     }
 }

@@ -4,11 +4,15 @@ import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
 import dev.rrconv.Mode;
+import dev.rrconv.KernelInfo;
 import dev.rrconv.Tensor;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.util.List;
 
 /**
  * The native backend: marshals validated tensors into {@code rrconv_*_f32} downcalls. Off-heap
@@ -53,6 +57,12 @@ public final class NativeBackend implements ConvBackend {
     public void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
                                Tensor gradFilter) {
         call(lib.backwardFilter, "rrconv_backward_filter_f32", s, p, rin.dtype(), src, diff, rin, rout, gradFilter);
+    }
+
+    @Override
+    public List<KernelInfo> kernels() {
+        return lib.kernels().orElseThrow(() -> new UnsupportedOperationException("the native library "
+                + lib.loadedFrom() + " has no kernel table (rrconv_kernel_count): an older build"));
     }
 
     /** Inputs a, b, rin, rout; output out. */
@@ -108,18 +118,54 @@ public final class NativeBackend implements ConvBackend {
         return slot;
     }
 
-    /** Fills d (NativeLibrary.DESC bytes, 8-byte aligned) with the descriptor; returns d. */
+    /** Fills d (NativeLibrary.DESC bytes, 8-byte aligned) with the descriptor, field by name; returns d. */
     private static MemorySegment descriptor(MemorySegment d, ConvShape s, ConvParams p, DType maskType, int algorithm) {
-        long[] v = {s.n(), s.groups(), s.icpg(), s.ocpg(), s.ih(), s.iw(), s.oh(), s.ow(), s.fh(), s.fw(),
-                p.strideH(), p.strideW(), p.padH(), p.padW(), p.dilationH(), p.dilationW()};
-        for (int i = 0; i < v.length; i++) {
-            d.setAtIndex(ValueLayout.JAVA_LONG, i, v[i]);
-        }
-        long base = v.length * 8L;
-        d.set(ValueLayout.JAVA_INT, base, p.mode() == Mode.CONVOLUTION ? 1 : 0);
-        d.set(ValueLayout.JAVA_INT, base + 4, maskType == DType.UINT8 ? 1 : 0);
-        d.set(ValueLayout.JAVA_INT, base + 8, algorithm);
-        d.set(ValueLayout.JAVA_INT, base + 12, 0);
+        N.set(d, 0L, s.n());
+        GROUPS.set(d, 0L, s.groups());
+        ICPG.set(d, 0L, s.icpg());
+        OCPG.set(d, 0L, s.ocpg());
+        IH.set(d, 0L, s.ih());
+        IW.set(d, 0L, s.iw());
+        OH.set(d, 0L, s.oh());
+        OW.set(d, 0L, s.ow());
+        FH.set(d, 0L, s.fh());
+        FW.set(d, 0L, s.fw());
+        STRIDE_H.set(d, 0L, (long) p.strideH());
+        STRIDE_W.set(d, 0L, (long) p.strideW());
+        PAD_H.set(d, 0L, (long) p.padH());
+        PAD_W.set(d, 0L, (long) p.padW());
+        DIL_H.set(d, 0L, (long) p.dilationH());
+        DIL_W.set(d, 0L, (long) p.dilationW());
+        MODE.set(d, 0L, p.mode() == Mode.CONVOLUTION ? 1 : 0);
+        MASK_TYPE.set(d, 0L, maskType == DType.UINT8 ? 1 : 0);
+        ALGORITHM.set(d, 0L, algorithm);
+        RESERVED.set(d, 0L, 0);
         return d;
+    }
+
+    private static final VarHandle N = field("n");
+    private static final VarHandle GROUPS = field("groups");
+    private static final VarHandle ICPG = field("icpg");
+    private static final VarHandle OCPG = field("ocpg");
+    private static final VarHandle IH = field("ih");
+    private static final VarHandle IW = field("iw");
+    private static final VarHandle OH = field("oh");
+    private static final VarHandle OW = field("ow");
+    private static final VarHandle FH = field("fh");
+    private static final VarHandle FW = field("fw");
+    private static final VarHandle STRIDE_H = field("stride_h");
+    private static final VarHandle STRIDE_W = field("stride_w");
+    private static final VarHandle PAD_H = field("pad_h");
+    private static final VarHandle PAD_W = field("pad_w");
+    private static final VarHandle DIL_H = field("dil_h");
+    private static final VarHandle DIL_W = field("dil_w");
+    private static final VarHandle MODE = field("mode");
+    private static final VarHandle MASK_TYPE = field("mask_type");
+    private static final VarHandle ALGORITHM = field("algorithm");
+    private static final VarHandle RESERVED = field("reserved");
+
+    /** The handle of one named field of {@link NativeLibrary#DESC} (coordinates: segment, base offset). */
+    private static VarHandle field(String name) {
+        return NativeLibrary.DESC.varHandle(MemoryLayout.PathElement.groupElement(name));
     }
 }

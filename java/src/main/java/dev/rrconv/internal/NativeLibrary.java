@@ -1,5 +1,6 @@
 package dev.rrconv.internal;
 
+import dev.rrconv.KernelInfo;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -7,16 +8,21 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * The C library librrconv: finds and opens it once, and holds one downcall handle per public C
@@ -61,6 +67,22 @@ public final class NativeLibrary {
 
     private static final ValueLayout ADDR = ValueLayout.ADDRESS;
 
+    /** The C struct {@code rrconv_kernel_info}: six strings, then two int32. */
+    static final StructLayout KERNEL_INFO = MemoryLayout.structLayout(
+            ValueLayout.ADDRESS.withName("name"),
+            ValueLayout.ADDRESS.withName("direction"),
+            ValueLayout.ADDRESS.withName("isa"),
+            ValueLayout.ADDRESS.withName("dtype"),
+            ValueLayout.ADDRESS.withName("layout"),
+            ValueLayout.ADDRESS.withName("applies"),
+            ValueLayout.JAVA_INT.withName("available"),
+            ValueLayout.JAVA_INT.withName("reserved"));
+    /** int32_t rrconv_kernel_count(void). */
+    private static final FunctionDescriptor KERNEL_COUNT = FunctionDescriptor.of(ValueLayout.JAVA_INT);
+    /** rrconv_status rrconv_kernel_get(int32_t, rrconv_kernel_info*). */
+    private static final FunctionDescriptor KERNEL_GET = FunctionDescriptor.of(ValueLayout.JAVA_INT,
+            ValueLayout.JAVA_INT, ADDR);
+
     /** rrconv_status f(const rrconv_conv_desc*, (const void*, const int64_t*) x 5). */
     private static final FunctionDescriptor CONV = FunctionDescriptor.of(ValueLayout.JAVA_INT,
             ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR);
@@ -83,9 +105,13 @@ public final class NativeLibrary {
     private final MethodHandle setNumThreads;
     private final MethodHandle getNumThreads;
     private final String loadedFrom;
+    private final SymbolLookup lookup;
+    /** The kernel table, read on first use; empty if the library has none (an older build). */
+    private volatile Optional<List<KernelInfo>> kernels;
 
     private NativeLibrary(SymbolLookup lookup, String loadedFrom) {
         this.loadedFrom = loadedFrom;
+        this.lookup = lookup;
         Linker linker = Linker.nativeLinker();
         forward = bind(linker, lookup, "rrconv_forward_f32", CONV);
         backwardData = bind(linker, lookup, "rrconv_backward_data_f32", CONV);
@@ -148,6 +174,63 @@ public final class NativeLibrary {
         return string(activeIsa);
     }
 
+    /**
+     * The C library's kernel table ({@code rrconv_kernel_count}, {@code rrconv_kernel_get}), bound and read
+     * on first use.
+     *
+     * @return the rows in table order, or empty if the library lacks those functions (an older build, e.g.
+     *         through {@value #PATH_PROPERTY})
+     */
+    public Optional<List<KernelInfo>> kernels() {
+        Optional<List<KernelInfo>> k = kernels;
+        if (k == null) {
+            k = readKernels(lookup);
+            kernels = k;
+        }
+        return k;
+    }
+
+    /**
+     * Reads the kernel table through {@code lookup} (tests pass one without the symbols).
+     *
+     * @param lookup where to find {@code rrconv_kernel_count} and {@code rrconv_kernel_get}
+     * @return the rows, or empty if either symbol is missing
+     */
+    Optional<List<KernelInfo>> readKernels(SymbolLookup lookup) {
+        Optional<MemorySegment> countSym = lookup.find("rrconv_kernel_count");
+        Optional<MemorySegment> getSym = lookup.find("rrconv_kernel_get");
+        if (countSym.isEmpty() || getSym.isEmpty()) {
+            return Optional.empty();
+        }
+        Linker linker = Linker.nativeLinker();
+        MethodHandle count = linker.downcallHandle(countSym.get(), KERNEL_COUNT);
+        MethodHandle get = linker.downcallHandle(getSym.get(), KERNEL_GET);
+        List<KernelInfo> rows = new ArrayList<>();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment info = arena.allocate(KERNEL_INFO);
+            int n = (int) count.invokeExact();
+            for (int i = 0; i < n; i++) {
+                check((int) get.invokeExact(i, info), "rrconv_kernel_get");
+                rows.add(new KernelInfo(field(info, "name"), field(info, "direction"), field(info, "isa"),
+                        field(info, "dtype"), field(info, "layout"), field(info, "applies"),
+                        (int) KERNEL_AVAILABLE.get(info, 0L) != 0));
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return Optional.of(List.copyOf(rows));
+    }
+
+    private static final VarHandle KERNEL_AVAILABLE = KERNEL_INFO.varHandle(PathElement.groupElement("available"));
+
+    /** A string field of a {@code rrconv_kernel_info}; "" for NULL. */
+    private static String field(MemorySegment info, String name) {
+        MemorySegment p = (MemorySegment) KERNEL_INFO.varHandle(PathElement.groupElement(name)).get(info, 0L);
+        return p.equals(MemorySegment.NULL) ? "" : p.reinterpret(4096).getString(0);
+    }
+
     /** @return the thread count native calls use */
     public int numThreads() {
         try {
@@ -193,6 +276,9 @@ public final class NativeLibrary {
         String text = function + " returned " + name + ": " + message;
         if (status == 1) {
             throw new IllegalArgumentException(text);
+        }
+        if (status == 2) { // RRCONV_UNSUPPORTED, e.g. an RRCONV_KERNEL row that does not apply to the problem
+            throw new UnsupportedOperationException(text);
         }
         if (status == 3) {
             throw new OutOfMemoryError(text);

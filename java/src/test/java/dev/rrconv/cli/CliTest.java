@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.rrconv.Backend;
 import dev.rrconv.ConvParams;
 import dev.rrconv.DType;
+import dev.rrconv.KernelInfo;
 import dev.rrconv.Mode;
 import dev.rrconv.RegionConv;
 import dev.rrconv.Tensor;
@@ -23,6 +24,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -487,6 +489,31 @@ class CliTest {
         assertTrue(r.out.contains("loaded from: " + NativeLibrary.get().loadedFrom()), r.out);
         assertTrue(r.out.contains("isa:         " + NativeLibrary.get().activeIsa()), r.out);
         assertError(cli("info", "--verbose"), 2, "unknown option --verbose");
+        assertFalse(r.out.contains("java_forward_planar"), "the tables only with --kernels");
+    }
+
+    @Test
+    void infoKernelsListsBothTables() {
+        Result r = cli("info", "--kernels");
+        assertOk(r);
+        List<String> lines = r.out.lines().toList();
+        int java = lines.indexOf("java kernels (RRCONV_JAVA_KERNEL=<name> or -Drrconv.javaKernel=<name> forces one):");
+        assertTrue(java > 0, r.out);
+        assertTrue(lines.get(java + 1).matches(" +name +direction +isa +dtype +layout +runs here +applies"), r.out);
+        for (KernelInfo k : RegionConv.of(Backend.JAVA).kernels()) {
+            assertTrue(lines.stream().anyMatch(l -> l.matches(" +" + k.name() + " +" + k.direction()
+                    + " +java +f32 +nchw +yes +" + Pattern.quote(k.applies()))), k.name() + " in\n" + r.out);
+        }
+        Optional<List<KernelInfo>> nat = NativeLibrary.get().kernels();
+        if (nat.isEmpty()) { // a library from before the kernel table: one line says so
+            assertTrue(r.out.contains("native kernels: this librrconv has no kernel table (rrconv_kernel_count):"
+                    + " an older build\n"), r.out);
+        } else {
+            for (KernelInfo k : nat.get()) {
+                assertTrue(lines.stream().anyMatch(l -> l.matches(" +" + Pattern.quote(k.name()) + " +" + k.direction()
+                        + " +" + k.isa() + " +.*")), k.name() + " in\n" + r.out);
+            }
+        }
     }
 
     // ---- errors: one line, exit code, no output file --------------------------------------------

@@ -34,7 +34,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <p>The loops promise a fixed summation order (double sums of float products; taps in ascending
  * {@code (kh, kw)} order for forward and backward data, pixels in ascending {@code (n, oh, ow)} order for
  * backward filter), so they are compared bit for bit with plain loops that sum in exactly that order, for
- * 1, 2, 3 and 7 threads, and within rounding with the double-precision {@link SimpleLoops}. Elements that
+ * 1, 2, 3 and 7 threads, and within rounding with the double-precision {@link OracleAdapter}. Elements that
  * no tap reads hold NaN or infinity, which must not reach any output; some problems also put infinities
  * into weights and inputs that are read, which must come out exactly as the plain loops produce them.
  */
@@ -143,11 +143,11 @@ class DepthwiseLoopsTest {
         float[] wantF = orderedForward(pr);
         float[] wantD = orderedBackwardData(pr);
         float[] wantW = orderedBackwardFilter(pr);
-        assertNear("forward", pr, wantF, SimpleLoops.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout()));
+        assertNear("forward", pr, wantF, OracleAdapter.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout()));
         assertNear("backward data", pr, wantD,
-                SimpleLoops.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout()));
+                OracleAdapter.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout()));
         assertNear("backward filter", pr, wantW,
-                SimpleLoops.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout()));
+                OracleAdapter.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout()));
         for (int t : THREADS) {
             try (Arena confined = Arena.ofConfined()) {
                 Random r = new Random(t * 31L + layout);
@@ -204,106 +204,51 @@ class DepthwiseLoopsTest {
 
     // ---- the loops in the promised order ----------------------------------------------------------
 
+    // The oracle's tap walk visits the taps of a dst element in (kh, kw) order and those of a filter element
+    // in (n, oh, ow) order; the taps of a grad src element are put in (kh, kw) order here.
+
     private static float[] orderedForward(Problem pr) {
-        ConvShape s = pr.s();
-        ConvParams p = pr.p();
-        int n = (int) s.n(), c = (int) s.groups(), ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow();
-        int fh = (int) s.fh(), fw = (int) s.fw();
-        boolean flip = p.mode() == Mode.CONVOLUTION;
-        float[] out = new float[n * c * oh * ow];
-        for (int b = 0; b < n; b++) {
-            for (int ch = 0; ch < c; ch++) {
-                for (int y = 0; y < oh; y++) {
-                    for (int x = 0; x < ow; x++) {
-                        int region = pr.rout()[(b * oh + y) * ow + x];
-                        double acc = 0;
-                        for (int kh = 0; kh < fh; kh++) {
-                            int yy = y * p.strideH() - p.padH() + kh * p.dilationH();
-                            for (int kw = 0; kw < fw; kw++) {
-                                int xx = x * p.strideW() - p.padW() + kw * p.dilationW();
-                                if (yy < 0 || yy >= ih || xx < 0 || xx >= iw || pr.rin()[(b * ih + yy) * iw + xx] != region) {
-                                    continue;
-                                }
-                                float wv = pr.filter()[(ch * fh + (flip ? fh - 1 - kh : kh)) * fw + (flip ? fw - 1 - kw : kw)];
-                                acc += (double) (wv * pr.src()[((b * c + ch) * ih + yy) * iw + xx]);
-                            }
-                        }
-                        out[((b * c + ch) * oh + y) * ow + x] = (float) acc;
-                    }
-                }
-            }
-        }
-        return out;
+        double[] acc = new double[(int) product(pr.s().dstShape())];
+        OracleAdapter.forEachTap(pr.s(), pr.p(), pr.rin(), pr.rout(),
+                (si, fi, di) -> acc[di] += (double) (pr.filter()[fi] * pr.src()[si]));
+        return floats(acc);
     }
 
     private static float[] orderedBackwardData(Problem pr) {
         ConvShape s = pr.s();
-        ConvParams p = pr.p();
-        int n = (int) s.n(), c = (int) s.groups(), ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow();
-        int fh = (int) s.fh(), fw = (int) s.fw();
-        boolean flip = p.mode() == Mode.CONVOLUTION;
-        float[] out = new float[n * c * ih * iw];
-        for (int b = 0; b < n; b++) {
-            for (int ch = 0; ch < c; ch++) {
-                for (int y = 0; y < ih; y++) {
-                    for (int x = 0; x < iw; x++) {
-                        int region = pr.rin()[(b * ih + y) * iw + x];
-                        double acc = 0;
-                        for (int kh = 0; kh < fh; kh++) {
-                            int th = y + p.padH() - kh * p.dilationH();
-                            if (th < 0 || th % p.strideH() != 0 || th / p.strideH() >= oh) {
-                                continue;
-                            }
-                            int yy = th / p.strideH();
-                            for (int kw = 0; kw < fw; kw++) {
-                                int tw = x + p.padW() - kw * p.dilationW();
-                                if (tw < 0 || tw % p.strideW() != 0 || tw / p.strideW() >= ow) {
-                                    continue;
-                                }
-                                int xx = tw / p.strideW();
-                                if (pr.rout()[(b * oh + yy) * ow + xx] != region) {
-                                    continue;
-                                }
-                                float wv = pr.filter()[(ch * fh + (flip ? fh - 1 - kh : kh)) * fw + (flip ? fw - 1 - kw : kw)];
-                                acc += (double) (wv * pr.diff()[((b * c + ch) * oh + yy) * ow + xx]);
-                            }
-                        }
-                        out[((b * c + ch) * ih + y) * iw + x] = (float) acc;
-                    }
+        int taps = (int) (s.fh() * s.fw());
+        boolean flip = pr.p().mode() == Mode.CONVOLUTION;
+        int srcLen = (int) product(s.srcShape());
+        float[] term = new float[srcLen * taps];
+        boolean[] has = new boolean[srcLen * taps];
+        OracleAdapter.forEachTap(s, pr.p(), pr.rin(), pr.rout(), (si, fi, di) -> {
+            int stored = fi % taps;
+            int k = flip ? taps - 1 - stored : stored; // (kh, kw) of the tap, from the flipped stored element
+            term[si * taps + k] = pr.filter()[fi] * pr.diff()[di];
+            has[si * taps + k] = true;
+        });
+        double[] acc = new double[srcLen];
+        for (int i = 0; i < srcLen; i++) {
+            for (int k = 0; k < taps; k++) {
+                if (has[i * taps + k]) {
+                    acc[i] += (double) term[i * taps + k];
                 }
             }
         }
-        return out;
+        return floats(acc);
     }
 
     private static float[] orderedBackwardFilter(Problem pr) {
-        ConvShape s = pr.s();
-        ConvParams p = pr.p();
-        int n = (int) s.n(), c = (int) s.groups(), ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow();
-        int fh = (int) s.fh(), fw = (int) s.fw();
-        boolean flip = p.mode() == Mode.CONVOLUTION;
-        float[] out = new float[c * fh * fw];
-        for (int ch = 0; ch < c; ch++) {
-            for (int kh = 0; kh < fh; kh++) {
-                for (int kw = 0; kw < fw; kw++) {
-                    double acc = 0;
-                    for (int b = 0; b < n; b++) {
-                        for (int y = 0; y < oh; y++) {
-                            int yy = y * p.strideH() - p.padH() + kh * p.dilationH();
-                            for (int x = 0; x < ow; x++) {
-                                int xx = x * p.strideW() - p.padW() + kw * p.dilationW();
-                                if (yy < 0 || yy >= ih || xx < 0 || xx >= iw
-                                        || pr.rin()[(b * ih + yy) * iw + xx] != pr.rout()[(b * oh + y) * ow + x]) {
-                                    continue;
-                                }
-                                acc += (double) (pr.src()[((b * c + ch) * ih + yy) * iw + xx]
-                                        * pr.diff()[((b * c + ch) * oh + y) * ow + x]);
-                            }
-                        }
-                    }
-                    out[(ch * fh + (flip ? fh - 1 - kh : kh)) * fw + (flip ? fw - 1 - kw : kw)] = (float) acc;
-                }
-            }
+        double[] acc = new double[(int) product(pr.s().filterShape())];
+        OracleAdapter.forEachTap(pr.s(), pr.p(), pr.rin(), pr.rout(),
+                (si, fi, di) -> acc[fi] += (double) (pr.src()[si] * pr.diff()[di]));
+        return floats(acc);
+    }
+
+    private static float[] floats(double[] v) {
+        float[] out = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = (float) v[i];
         }
         return out;
     }
@@ -389,25 +334,11 @@ class DepthwiseLoopsTest {
         boolean[] usedSrc = new boolean[ih * iw * n];
         boolean[] usedDiff = new boolean[oh * ow * n];
         boolean[] usedTap = new boolean[fh * fw];
-        boolean flip = p.mode() == Mode.CONVOLUTION;
-        for (int b = 0; b < n; b++) {
-            for (int y = 0; y < oh; y++) {
-                for (int x = 0; x < ow; x++) {
-                    for (int kh = 0; kh < fh; kh++) {
-                        int yy = y * p.strideH() - p.padH() + kh * p.dilationH();
-                        for (int kw = 0; kw < fw; kw++) {
-                            int xx = x * p.strideW() - p.padW() + kw * p.dilationW();
-                            if (yy >= 0 && yy < ih && xx >= 0 && xx < iw
-                                    && pr.rin()[(b * ih + yy) * iw + xx] == pr.rout()[(b * oh + y) * ow + x]) {
-                                usedSrc[(b * ih + yy) * iw + xx] = true;
-                                usedDiff[(b * oh + y) * ow + x] = true;
-                                usedTap[(flip ? fh - 1 - kh : kh) * fw + (flip ? fw - 1 - kw : kw)] = true;
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        OracleAdapter.forEachTap(s, p, pr.rin(), pr.rout(), (si, fi, di) -> {
+            usedSrc[si / (c * ih * iw) * ih * iw + si % (ih * iw)] = true;
+            usedDiff[di / (c * oh * ow) * oh * ow + di % (oh * ow)] = true;
+            usedTap[fi % (fh * fw)] = true;
+        });
         float[] src = pr.src().clone();
         float[] diff = pr.diff().clone();
         float[] filter = pr.filter().clone();

@@ -8,6 +8,7 @@ import static dev.rrconv.internal.BackendTestData.product;
 import static dev.rrconv.internal.BackendTestData.randomPermutation;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -20,16 +21,21 @@ import dev.rrconv.internal.BackendTestData.Problem;
 import dev.rrconv.internal.javaimpl.ReferenceLoops;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The fast Java backend against {@link SimpleLoops} (double precision, tolerance relative to the sum of
+ * The fast Java backend against {@link OracleAdapter} (double precision, tolerance relative to the sum of
  * absolute terms) and, where it sums in float in the same order, bit for bit against the float
  * {@link ReferenceLoops}, on seeded random problems: dense, grouped, depthwise and
  * depthwise-multiplier channels, asymmetric strides, padding and dilation, non-square kernels, both
@@ -110,8 +116,8 @@ class JavaBackendTest {
             float[] f = new float[9];
             Arrays.fill(f, 1f);
             Problem pr = new Problem(s, p, src, f, randomFloats(r, 16), rin, rout, u8);
-            float[] got = runForward(pr, 0, 0, 0, 0, 0, 1);
-            double[] want = SimpleLoops.forward(s, p, src, f, rin, rout)[0];
+            float[] got = runForward(BACKEND, pr, 0, 0, 0, 0, 0, 1);
+            double[] want = OracleAdapter.forward(s, p, src, f, rin, rout)[0];
             for (int i = 0; i < 16; i++) {
                 assertEquals(want[i], got[i], 0.0, "pixel " + i);
             }
@@ -175,15 +181,177 @@ class JavaBackendTest {
         if (live >= 0) {
             src[live] = Float.NaN;
             Problem hot = new Problem(s, base.p(), src, filter, diff, rin, rout, base.u8());
-            double[] want = SimpleLoops.forward(s, hot.p(), src, filter, rin, rout)[0];
-            float[] got = runForward(hot, r.nextInt(LAYOUTS), 0, 0, 0, 0, 2);
+            double[] want = OracleAdapter.forward(s, hot.p(), src, filter, rin, rout)[0];
+            float[] got = runForward(BACKEND, hot, r.nextInt(LAYOUTS), 0, 0, 0, 0, 2);
             for (int i = 0; i < want.length; i++) {
                 assertEquals(Double.isNaN(want[i]), Float.isNaN(got[i]), "NaN pattern at " + i + " of " + hot);
             }
         }
     }
 
+    // ---- the kernel table -----------------------------------------------------------------------------
+
+    static Stream<String> rows() {
+        return JavaKernels.table().stream().map(JavaKernel::name);
+    }
+
+    /**
+     * Each row of the table, forced, against the oracle on seeded random problems of every channel kind (those
+     * it can compute), at 1 thread and one other count (bitwise the same). A row that no problem exercises
+     * fails: a new row gets tested here without a new test.
+     */
+    @ParameterizedTest
+    @MethodSource("rows")
+    void everyRowAgainstTheOracle(String row) {
+        JavaKernel k = JavaKernels.named(row);
+        JavaBackend forced = new JavaBackend(row);
+        int ran = 0;
+        int seeds = 60;
+        for (int seed = 0; seed < seeds; seed++) {
+            Random r = new Random(seed * 0x9E3779B97F4A7C15L + 101);
+            Problem pr = randomProblem(r, seed % 5, 20_000, 12, 2);
+            if (k.check().whyNot(pr.s(), pr.p()) != null) {
+                continue;
+            }
+            checkDirection(forced, k.direction(), pr, r, new int[] {1, new int[] {2, 3, 7}[seed % 3]});
+            ran++;
+        }
+        assertTrue(ran >= 10, row + " ran on " + ran + " of " + seeds + " random problems: a row no problem"
+                + " exercises is untested");
+    }
+
+    @Test
+    void dispatchPicksTheFirstRowThatAppliesAndPays() {
+        ConvParams p3 = ConvParams.DEFAULT.withPadding(1, 1);
+        ConvShape dense = ConvShape.ofForward(new long[] {1, 8, 16, 16}, new long[] {1, 8, 8, 3, 3}, p3);
+        ConvShape dwSmall = ConvShape.ofForward(new long[] {1, 8, 16, 16}, new long[] {8, 1, 1, 3, 3},
+                p3.withGroups(8));
+        ConvParams p7 = ConvParams.DEFAULT.withPadding(3, 3).withGroups(256);
+        ConvShape dwLarge = ConvShape.ofForward(new long[] {1, 256, 16, 16}, new long[] {256, 1, 1, 7, 7}, p7);
+        assertEquals("java_forward_planar", pick(Direction.FORWARD, dense, p3));
+        assertEquals("java_forward_planar", pick(Direction.FORWARD, dwSmall, p3.withGroups(8)));
+        assertEquals("java_forward_depthwise", pick(Direction.FORWARD, dwLarge, p7));
+        assertEquals("java_backward_data_depthwise", pick(Direction.BACKWARD_DATA, dwLarge, p7));
+        assertEquals("java_backward_filter_planar", pick(Direction.BACKWARD_FILTER, dwSmall, p3.withGroups(8)));
+        assertEquals("java_backward_filter_depthwise", pick(Direction.BACKWARD_FILTER, dwLarge, p7));
+        // A forced row steers only its own direction.
+        assertEquals("java_forward_reference",
+                JavaKernels.select(Direction.FORWARD, dense, p3, "java_forward_reference", "test").name());
+        assertEquals("java_backward_data_planar",
+                JavaKernels.select(Direction.BACKWARD_DATA, dense, p3, "java_forward_reference", "test").name());
+    }
+
+    /** Problems whose packed planes cannot be Java arrays go to the reference rows, by the size checks alone. */
+    @Test
+    void sizeChecksSendHugeProblemsToTheReferenceRows() {
+        ConvParams p = ConvParams.DEFAULT;
+        // 2^16 x 2^16 image: one packed plane is 2^32 floats (no tensor is allocated: the checks read shapes).
+        ConvShape plane = ConvShape.ofForward(new long[] {1, 1, 65536, 65536}, new long[] {1, 1, 1, 1, 1}, p);
+        // 2^20 images of 2^12 channels: 2^32 planes.
+        ConvShape planes = ConvShape.ofForward(new long[] {1 << 20, 1 << 12, 1, 1}, new long[] {1, 1, 4096, 1, 1}, p);
+        for (ConvShape s : List.of(plane, planes)) {
+            assertEquals("java_forward_reference", pick(Direction.FORWARD, s, p));
+            assertEquals("java_backward_data_reference", pick(Direction.BACKWARD_DATA, s, p));
+            assertEquals("java_backward_filter_reference", pick(Direction.BACKWARD_FILTER, s, p));
+        }
+        String why = JavaKernels.named("java_forward_planar").check().whyNot(plane, p);
+        assertTrue(why.contains("packed source plane") && why.contains("4294967296"), why);
+        // Depthwise (groups 2^16 of 2^8 x 2^8 images: a packed channels-last image is 2^32 floats).
+        ConvParams pg = p.withGroups(65536);
+        ConvShape dw = ConvShape.ofForward(new long[] {1, 65536, 256, 256}, new long[] {65536, 1, 1, 1, 1}, pg);
+        String whyDw = JavaKernels.named("java_forward_depthwise").check().whyNot(dw, pg);
+        assertTrue(whyDw.contains("IH*IW*G"), whyDw);
+        assertEquals("not depthwise (ICPG 8, OCPG 8; needs 1 and 1)", JavaKernels.named("java_forward_depthwise")
+                .check().whyNot(ConvShape.ofForward(new long[] {1, 8, 4, 4}, new long[] {1, 8, 8, 1, 1}, p), p));
+    }
+
+    @Test
+    void forcingNamesTheRowAndWhyOrTheValidNames() {
+        ConvParams p = ConvParams.DEFAULT;
+        ConvShape dense = ConvShape.ofForward(new long[] {1, 2, 4, 4}, new long[] {1, 2, 2, 1, 1}, p);
+        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () ->
+                JavaKernels.select(Direction.FORWARD, dense, p, "java_forward_depthwise", "RRCONV_JAVA_KERNEL"));
+        assertEquals("RRCONV_JAVA_KERNEL=java_forward_depthwise does not apply to"
+                + " mb1_g1_icpg2_ocpg2_ih4_iw4_oh4_ow4_fh1_fw1_sh1_sw1_ph0_pw0_dh1_dw1: not depthwise (ICPG 2, OCPG 2;"
+                + " needs 1 and 1)", e.getMessage());
+        IllegalArgumentException u = assertThrows(IllegalArgumentException.class, () ->
+                JavaKernels.select(Direction.FORWARD, dense, p, "java_forward_fast", "-Drrconv.javaKernel"));
+        assertTrue(u.getMessage().startsWith("-Drrconv.javaKernel: unknown Java kernel 'java_forward_fast'; valid"
+                + " names: java_forward_depthwise, java_forward_planar, java_forward_reference,"), u.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new JavaBackend("nope"));
+    }
+
+    @Test
+    void systemPropertiesForceARowAndPrintVerboseLines() {
+        Random r = new Random(3);
+        Problem pr = problem(r, 1, 3, 1, 1, 6, 5, 3, 3, ConvParams.DEFAULT.withPadding(1, 1), 0, true);
+        PrintStream saved = System.err;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            System.setProperty(JavaKernels.KERNEL_PROPERTY, "java_forward_depthwise");
+            System.setProperty(JavaKernels.VERBOSE_PROPERTY, "1");
+            System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+            runForward(BACKEND, pr, 0, 0, 0, 0, 0, 2);
+            System.setProperty(JavaKernels.VERBOSE_PROPERTY, "0");
+            runForward(BACKEND, pr, 0, 0, 0, 0, 0, 2);
+            System.setProperty(JavaKernels.VERBOSE_PROPERTY, "yes");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> runForward(BACKEND, pr, 0, 0, 0, 0, 0, 1));
+            assertEquals("-Drrconv.verbose=yes: expected 0 or 1", e.getMessage());
+        } finally {
+            System.setErr(saved);
+            System.clearProperty(JavaKernels.KERNEL_PROPERTY);
+            System.clearProperty(JavaKernels.VERBOSE_PROPERTY);
+        }
+        String out = bytes.toString(StandardCharsets.UTF_8);
+        assertTrue(out.matches("rrconv_verbose,exec,forward,java_forward_depthwise,java,f32,nchw,mask:uint8,"
+                + "mode:(convolution|cross_correlation),threads:2,"
+                + "mb1_g3_icpg1_ocpg1_ih6_iw5_oh6_ow5_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1,[0-9.]+(e[+-][0-9]+)?\\R"), out);
+        String ms = out.strip().substring(out.strip().lastIndexOf(',') + 1);
+        assertEquals(4, ms.replace(".", "").replaceFirst("^0+", "").replaceFirst("e.*", "").length(),
+                "4 significant digits: " + ms);
+    }
+
+    @Test
+    void verboseTimesHaveFourSignificantDigits() {
+        JavaKernel k = JavaKernels.named("java_backward_filter_planar");
+        ConvParams p = ConvParams.DEFAULT.withPadding(1, 1).withGroups(64);
+        ConvShape s = ConvShape.ofForward(new long[] {1, 64, 128, 128}, new long[] {64, 1, 1, 3, 3}, p);
+        assertEquals("rrconv_verbose,exec,backward_filter,java_backward_filter_planar,java,f32,nchw,mask:int32,"
+                + "mode:cross_correlation,threads:2,mb1_g64_icpg1_ocpg1_ih128_iw128_oh128_ow128_fh3_fw3_sh1_sw1_ph1_pw1"
+                + "_dh1_dw1,0.2310", JavaKernels.verboseLine(k, s, p, DType.INT32, 2, 231_000));
+        assertTrue(JavaKernels.verboseLine(k, s, p, DType.UINT8, 1, 12_345_678).endsWith(",12.35"));
+    }
+
     // ---- checking ---------------------------------------------------------------------------------
+
+    /** One direction through {@code backend}: against the oracle, and bitwise the same for every thread count. */
+    private static void checkDirection(ConvBackend backend, Direction d, Problem pr, Random r, int[] threadCounts) {
+        ConvShape s = pr.s();
+        int[] lay = new int[5];
+        for (int i = 0; i < lay.length; i++) {
+            lay[i] = r.nextInt(LAYOUTS);
+        }
+        double[][] want = switch (d) {
+            case FORWARD -> OracleAdapter.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout());
+            case BACKWARD_DATA -> OracleAdapter.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout());
+            case BACKWARD_FILTER -> OracleAdapter.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout());
+        };
+        float[] first = null;
+        for (int t : threadCounts) {
+            float[] got = switch (d) {
+                case FORWARD -> runForward(backend, pr, lay[0], lay[1], lay[2], lay[3], lay[4], t);
+                case BACKWARD_DATA -> runBackwardData(backend, pr, lay[0], lay[1], lay[2], lay[3], lay[4], t);
+                case BACKWARD_FILTER -> runBackwardFilter(backend, pr, lay[0], lay[1], lay[2], lay[3], lay[4], t);
+            };
+            if (first == null) {
+                first = got;
+                assertClose(d.id(), pr, got, want);
+            } else {
+                assertBitwise(d.id() + ", " + t + " threads", pr, first, got);
+            }
+        }
+    }
 
     private static void checkAll(Problem pr, Random r, int[] threadCounts) {
         ConvShape s = pr.s();
@@ -191,16 +359,16 @@ class JavaBackendTest {
         for (int i = 0; i < lay.length; i++) {
             lay[i] = r.nextInt(LAYOUTS);
         }
-        double[][] wantF = SimpleLoops.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout());
-        double[][] wantD = SimpleLoops.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout());
-        double[][] wantW = SimpleLoops.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout());
+        double[][] wantF = OracleAdapter.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout());
+        double[][] wantD = OracleAdapter.backwardData(s, pr.p(), pr.filter(), pr.diff(), pr.rin(), pr.rout());
+        double[][] wantW = OracleAdapter.backwardFilter(s, pr.p(), pr.src(), pr.diff(), pr.rin(), pr.rout());
         float[] f1 = null;
         float[] d1 = null;
         float[] w1 = null;
         for (int t : threadCounts) {
-            float[] f = runForward(pr, lay[0], lay[1], lay[2], lay[3], lay[4], t);
-            float[] d = runBackwardData(pr, lay[1], lay[5], lay[2], lay[3], lay[6], t);
-            float[] w = runBackwardFilter(pr, lay[0], lay[5], lay[2], lay[3], lay[4], t);
+            float[] f = runForward(BACKEND, pr, lay[0], lay[1], lay[2], lay[3], lay[4], t);
+            float[] d = runBackwardData(BACKEND, pr, lay[1], lay[5], lay[2], lay[3], lay[6], t);
+            float[] w = runBackwardFilter(BACKEND, pr, lay[0], lay[5], lay[2], lay[3], lay[4], t);
             if (f1 == null) {
                 f1 = f;
                 d1 = d;
@@ -224,6 +392,10 @@ class JavaBackendTest {
         }
     }
 
+    private static String pick(Direction d, ConvShape s, ConvParams p) {
+        return JavaKernels.select(d, s, p, null, null).name();
+    }
+
     private static void assertClose(String what, Problem pr, float[] got, double[][] want) {
         assertEquals(want[0].length, got.length, what);
         for (int i = 0; i < got.length; i++) {
@@ -245,7 +417,7 @@ class JavaBackendTest {
 
     // ---- running the backend ------------------------------------------------------------------------
 
-    private static float[] runForward(Problem pr, int lSrc, int lFilter, int lRin, int lRout, int lOut, int threads) {
+    private static float[] runForward(ConvBackend backend, Problem pr, int lSrc, int lFilter, int lRin, int lRout, int lOut, int threads) {
         Backends.setThreads(threads);
         ConvShape s = pr.s();
         try (Arena confined = Arena.ofConfined(); Arena shared = Arena.ofShared()) {
@@ -257,12 +429,12 @@ class JavaBackendTest {
             Tensor dst = output(s.dstShape(), lOut, r, confined, shared);
             ConvShape checked = ConvShape.ofForward(src.shape(), filter.shape(), pr.p());
             assertEquals(s, checked);
-            BACKEND.forward(s, pr.p(), src, filter, rin, rout, dst);
+            backend.forward(s, pr.p(), src, filter, rin, rout, dst);
             return dst.toFloatArray();
         }
     }
 
-    private static float[] runBackwardData(Problem pr, int lFilter, int lDiff, int lRin, int lRout, int lOut,
+    private static float[] runBackwardData(ConvBackend backend, Problem pr, int lFilter, int lDiff, int lRin, int lRout, int lOut,
                                            int threads) {
         Backends.setThreads(threads);
         ConvShape s = pr.s();
@@ -274,12 +446,12 @@ class JavaBackendTest {
             Tensor rout = mask(pr.rout(), s.routShape(), pr.u8(), lRout, r, confined, shared);
             Tensor grad = output(s.srcShape(), lOut, r, confined, shared);
             assertEquals(s, ConvShape.ofBackwardData(filter.shape(), diff.shape(), rin.shape(), pr.p()));
-            BACKEND.backwardData(s, pr.p(), filter, diff, rin, rout, grad);
+            backend.backwardData(s, pr.p(), filter, diff, rin, rout, grad);
             return grad.toFloatArray();
         }
     }
 
-    private static float[] runBackwardFilter(Problem pr, int lSrc, int lDiff, int lRin, int lRout, int lOut,
+    private static float[] runBackwardFilter(ConvBackend backend, Problem pr, int lSrc, int lDiff, int lRin, int lRout, int lOut,
                                              int threads) {
         Backends.setThreads(threads);
         ConvShape s = pr.s();
@@ -291,7 +463,7 @@ class JavaBackendTest {
             Tensor rout = mask(pr.rout(), s.routShape(), pr.u8(), lRout, r, confined, shared);
             Tensor grad = output(s.filterShape(), lOut, r, confined, shared);
             assertEquals(s, ConvShape.ofBackwardFilter(src.shape(), diff.shape(), s.fh(), s.fw(), pr.p()));
-            BACKEND.backwardFilter(s, pr.p(), src, diff, rin, rout, grad);
+            backend.backwardFilter(s, pr.p(), src, diff, rin, rout, grad);
             return grad.toFloatArray();
         }
     }
@@ -480,38 +652,14 @@ class JavaBackendTest {
 
     /** Which src, diff and filter elements any non-skipped tap reads: {@code {src, diff, filter}}. */
     private static boolean[][] usage(ConvShape s, ConvParams p, int[] rin, int[] rout) {
-        int n = (int) s.n(), g = (int) s.groups(), icpg = (int) s.icpg(), ocpg = (int) s.ocpg();
-        int ih = (int) s.ih(), iw = (int) s.iw(), oh = (int) s.oh(), ow = (int) s.ow(), fh = (int) s.fh(), fw = (int) s.fw();
-        boolean flip = p.mode() == Mode.CONVOLUTION;
-        boolean[] src = new boolean[n * g * icpg * ih * iw];
-        boolean[] diff = new boolean[n * g * ocpg * oh * ow];
-        boolean[] filter = new boolean[g * ocpg * icpg * fh * fw];
-        for (int b = 0; b < n; b++) {
-            for (int y = 0; y < oh; y++) {
-                for (int x = 0; x < ow; x++) {
-                    for (int kh = 0; kh < fh; kh++) {
-                        int yy = y * p.strideH() - p.padH() + kh * p.dilationH();
-                        for (int kw = 0; kw < fw; kw++) {
-                            int xx = x * p.strideW() - p.padW() + kw * p.dilationW();
-                            if (yy < 0 || yy >= ih || xx < 0 || xx >= iw
-                                    || rin[(b * ih + yy) * iw + xx] != rout[(b * oh + y) * ow + x]) {
-                                continue;
-                            }
-                            int fkh = flip ? fh - 1 - kh : kh, fkw = flip ? fw - 1 - kw : kw;
-                            for (int gi = 0; gi < g; gi++) {
-                                for (int ocg = 0; ocg < ocpg; ocg++) {
-                                    diff[((b * g * ocpg + gi * ocpg + ocg) * oh + y) * ow + x] = true;
-                                    for (int icg = 0; icg < icpg; icg++) {
-                                        src[((b * g * icpg + gi * icpg + icg) * ih + yy) * iw + xx] = true;
-                                        filter[(((gi * ocpg + ocg) * icpg + icg) * fh + fkh) * fw + fkw] = true;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        boolean[] src = new boolean[(int) product(s.srcShape())];
+        boolean[] diff = new boolean[(int) product(s.dstShape())];
+        boolean[] filter = new boolean[(int) product(s.filterShape())];
+        OracleAdapter.forEachTap(s, p, rin, rout, (si, fi, di) -> {
+            src[si] = true;
+            filter[fi] = true;
+            diff[di] = true;
+        });
         return new boolean[][] {src, diff, filter};
     }
 

@@ -13,10 +13,33 @@ public final class BackwardDataLoops {
     private BackwardDataLoops() {}
 
     /**
-     * gradSrc = transposed rrconv of diff; arguments as in {@code ConvBackend.backwardData}.
+     * The size check of {@link #run}: whether every array and int count it uses fits.
+     *
+     * @param s the problem
+     * @param p its parameters
+     * @return null if {@link #run} can take the problem, else why not, in words
+     */
+    public static String whyNot(ConvShape s, ConvParams p) {
+        Limits limits = Limits.dims(s);
+        if (limits.why() != null) {
+            return limits.why();
+        }
+        Gather.BackwardDataPlan plan = Gather.backwardDataPlan(s, p);
+        return limits.fit("a packed diff plane", plan.planeLength())
+                .fit("the diff planes (N*OC)", Limits.product(s.n(), s.oc()))
+                .fit("a result grid (rows*pitch)", Limits.product(Gather.ceilDiv(s.ih(), p.strideH()), plan.pitch()))
+                .fit("the filter (OC*ICPG*FH*FW)", Limits.product(s.oc(), s.icpg(), s.fh(), s.fw()))
+                .fit("the grad src planes (N*IC)", Limits.product(s.n(), s.ic()))
+                .fit("a grad src plane (IH*IW)", Limits.product(s.ih(), s.iw()))
+                .fit("the row tasks (N*IH*SW)", Limits.product(s.n(), s.ih(), p.strideW()) + Limits.TASK_SLACK)
+                .why();
+    }
+
+    /**
+     * gradSrc = transposed rrconv of diff; arguments as in {@code ConvBackend.backwardData}. Only for problems
+     * {@link #whyNot} accepts.
      *
      * @param threads thread count
-     * @throws ArithmeticException if a packed plane would not fit in a Java array
      */
     public static void run(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
                            Tensor gradSrc, int threads) {

@@ -89,10 +89,35 @@ public final class BackwardFilterLoops {
     }
 
     /**
+     * The size check of {@link #run}: whether every array and int count it uses fits.
+     *
+     * @param s the problem
+     * @param p its parameters
+     * @return null if {@link #run} can take the problem, else why not, in words
+     */
+    public static String whyNot(ConvShape s, ConvParams p) {
+        Limits limits = Limits.dims(s);
+        if (limits.why() != null) {
+            return limits.why();
+        }
+        Gather.ForwardPlan plan = Gather.forwardPlan(s, p);
+        long segLen = Math.max(1, Math.min(s.oh(), SEGMENT / plan.pitch())) * plan.pitch();
+        return limits.fit("a packed source plane", plan.planeLength())
+                .fit("the source planes (N*IC)", Limits.product(s.n(), s.ic()))
+                .fit("the diff planes (N*OC)", Limits.product(s.n(), s.oc()))
+                .fit("the output grid (OH*pitch)", Limits.product(s.oh(), plan.pitch()))
+                .fit("the filter (OC*ICPG*FH*FW)", Limits.product(s.oc(), s.icpg(), s.fh(), s.fw()))
+                .fit("the units (N*OH)", Limits.product(s.n(), s.oh()))
+                .fit("a staged segment (span*ICPG)",
+                        Limits.product(segLen + plan.maxShift() - plan.minShift(), s.icpg()))
+                .why();
+    }
+
+    /**
      * gradFilter = d(forward)/d(filter) applied to diff; arguments as in {@code ConvBackend.backwardFilter}.
+     * Only for problems {@link #whyNot} accepts.
      *
      * @param threads thread count
-     * @throws ArithmeticException if a packed plane would not fit in a Java array
      */
     public static void run(ConvShape s, ConvParams p, Tensor srcT, Tensor diffT, Tensor rin, Tensor rout,
                            Tensor gradFilter, int threads) {

@@ -105,10 +105,35 @@ public final class DepthwiseLoops {
     }
 
     /**
+     * Whether these loops can take the problem at all (what {@link #appliesForward} and
+     * {@link #appliesBackwardFilter} add is only whether they pay): depthwise, every array and int count fits.
+     *
+     * @param s the problem
+     * @param p its parameters
+     * @return null if the problem is depthwise and fits, else why not, in words
+     */
+    public static String whyNot(ConvShape s, ConvParams p) {
+        if (!depthwise(s)) {
+            return "not depthwise (ICPG " + s.icpg() + ", OCPG " + s.ocpg() + "; needs 1 and 1)";
+        }
+        Limits limits = Limits.dims(s);
+        if (limits.why() != null) {
+            return limits.why();
+        }
+        long taps = s.fh() * s.fw();
+        return limits.fit("a packed image (IH*IW*G)", Limits.product(s.ih(), s.iw(), s.groups()))
+                .fit("a packed result (OH*OW*G)", Limits.product(s.oh(), s.ow(), s.groups()))
+                .fit("the filter (FH*FW*G)", Limits.product(taps, s.groups()))
+                .fit("a row's tap list", Limits.product(Math.max(s.ow(), s.iw()), 2 * taps + 1) + 1)
+                .fit("the row tasks (N*OH, N*IH)", Limits.product(s.n(), Math.max(s.oh(), s.ih())))
+                .fit("the diff columns (IW*FW)", Limits.product(s.iw(), s.fw()))
+                .why();
+    }
+
+    /**
      * dst = rrconv(src, filter) for a depthwise problem; arguments as in {@code ConvBackend.forward}.
      *
-     * @param threads thread count
-     * @throws ArithmeticException if a packed image would not fit in a Java array
+     * @param threads thread count (only for problems {@link #whyNot} accepts)
      */
     public static void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout,
                                Tensor dst, int threads) {
@@ -128,8 +153,7 @@ public final class DepthwiseLoops {
      * gradSrc = transposed rrconv of diff for a depthwise problem; arguments as in
      * {@code ConvBackend.backwardData}.
      *
-     * @param threads thread count
-     * @throws ArithmeticException if a packed image would not fit in a Java array
+     * @param threads thread count (only for problems {@link #whyNot} accepts)
      */
     public static void backwardData(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
                                     Tensor gradSrc, int threads) {
@@ -150,8 +174,7 @@ public final class DepthwiseLoops {
      * gradFilter = d(forward)/d(filter) applied to diff for a depthwise problem; arguments as in
      * {@code ConvBackend.backwardFilter}.
      *
-     * @param threads thread count
-     * @throws ArithmeticException if a packed image would not fit in a Java array
+     * @param threads thread count (only for problems {@link #whyNot} accepts)
      */
     public static void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
                                       Tensor gradFilter, int threads) {

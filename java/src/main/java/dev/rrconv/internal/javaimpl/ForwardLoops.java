@@ -9,10 +9,32 @@ public final class ForwardLoops {
     private ForwardLoops() {}
 
     /**
-     * dst = rrconv(src, filter); arguments as in {@code ConvBackend.forward}.
+     * The size check of {@link #run}: whether every array and int count it uses fits.
+     *
+     * @param s the problem
+     * @param p its parameters
+     * @return null if {@link #run} can take the problem, else why not, in words
+     */
+    public static String whyNot(ConvShape s, ConvParams p) {
+        Limits limits = Limits.dims(s);
+        if (limits.why() != null) {
+            return limits.why();
+        }
+        Gather.ForwardPlan plan = Gather.forwardPlan(s, p);
+        return limits.fit("a packed source plane", plan.planeLength())
+                .fit("the source planes (N*IC)", Limits.product(s.n(), s.ic()))
+                .fit("the output grid (OH*pitch)", Limits.product(s.oh(), plan.pitch()))
+                .fit("the filter (OC*ICPG*FH*FW)", Limits.product(s.oc(), s.icpg(), s.fh(), s.fw()))
+                .fit("the output planes (N*OC)", Limits.product(s.n(), s.oc()))
+                .fit("the row tasks (N*OH)", Limits.product(s.n(), s.oh()) + Limits.TASK_SLACK)
+                .why();
+    }
+
+    /**
+     * dst = rrconv(src, filter); arguments as in {@code ConvBackend.forward}. Only for problems
+     * {@link #whyNot} accepts.
      *
      * @param threads thread count
-     * @throws ArithmeticException if a packed plane would not fit in a Java array
      */
     public static void run(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst,
                            int threads) {

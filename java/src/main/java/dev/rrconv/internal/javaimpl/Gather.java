@@ -72,17 +72,28 @@ final class Gather {
     }
 
     /**
-     * The forward gather: output grid OH x OW, input the source planes split by stride phase.
+     * The sizes of the forward gather in long arithmetic, before anything is narrowed to int: what the size
+     * checks of the loops ({@link Limits}) read. Needs every dimension of {@code s} to fit in an int.
      *
-     * @throws ArithmeticException if a packed plane would not fit in a Java array
+     * @param pitch the row pitch of the packed planes and of the output grid
+     * @param lead zero elements before each packed sub-plane
+     * @param subLen elements of one packed sub-plane (lead included)
+     * @param planeLength elements of one packed plane ({@code strideH * strideW * subLen})
+     * @param minShift the smallest {@code shift[k]}
+     * @param maxShift the largest {@code shift[k]}
+     * @param taps the taps (phase, rel, rowLo, rowHi, colLo, colHi, filterTap)
      */
-    static Gather forward(ConvShape s, ConvParams p) {
-        int ih = Math.toIntExact(s.ih());
-        int iw = Math.toIntExact(s.iw());
-        int oh = Math.toIntExact(s.oh());
-        int ow = Math.toIntExact(s.ow());
-        int fh = Math.toIntExact(s.fh());
-        int fw = Math.toIntExact(s.fw());
+    record ForwardPlan(long pitch, long lead, long subLen, long planeLength, long minShift, long maxShift,
+                       List<long[]> taps) {}
+
+    /** The forward gather's sizes, in long arithmetic; see {@link ForwardPlan}. */
+    static ForwardPlan forwardPlan(ConvShape s, ConvParams p) {
+        int ih = (int) s.ih();
+        int iw = (int) s.iw();
+        int oh = (int) s.oh();
+        int ow = (int) s.ow();
+        int fh = (int) s.fh();
+        int fw = (int) s.fw();
         int sh = p.strideH();
         int sw = p.strideW();
         boolean flip = p.mode() == Mode.CONVOLUTION;
@@ -109,25 +120,51 @@ final class Gather {
                 raw.add(new long[] {rho * sw + phi, rel, pLo, pHi, qLo, qHi, ft});
             }
         }
-        int lead = Math.toIntExact(-minRel);
-        int subLen = Math.toIntExact(lead + maxEnd);
-        PlaneLayout layout = new PlaneLayout(ih, iw, sh, sw, pitch, lead, subLen);
-        return new Gather(layout, oh, ow, pitch, toInts(raw), 0, 1, 0, 1);
+        long lead = -minRel;
+        long subLen = lead + maxEnd;
+        long minShift = Long.MAX_VALUE;
+        long maxShift = Long.MIN_VALUE;
+        for (long[] tp : raw) {
+            long shift = tp[0] * subLen + lead + tp[1];
+            minShift = Math.min(minShift, shift);
+            maxShift = Math.max(maxShift, shift);
+        }
+        return new ForwardPlan(pitch, lead, subLen, Limits.product(sh, sw, subLen), minShift, maxShift, raw);
     }
 
     /**
-     * The backward-data gathers, one per stride phase {@code (rh, rw)} of grad src that contains at
-     * least one pixel; all read diff planes packed with the same layout.
-     *
-     * @throws ArithmeticException if a packed plane would not fit in a Java array
+     * The forward gather: output grid OH x OW, input the source planes split by stride phase. The caller has
+     * checked the sizes ({@code ForwardLoops.whyNot}): an {@link ArithmeticException} here is a bug.
      */
-    static Gather[] backwardData(ConvShape s, ConvParams p) {
-        int ih = Math.toIntExact(s.ih());
-        int iw = Math.toIntExact(s.iw());
-        int oh = Math.toIntExact(s.oh());
-        int ow = Math.toIntExact(s.ow());
-        int fh = Math.toIntExact(s.fh());
-        int fw = Math.toIntExact(s.fw());
+    static Gather forward(ConvShape s, ConvParams p) {
+        ForwardPlan plan = forwardPlan(s, p);
+        int pitch = Math.toIntExact(plan.pitch());
+        PlaneLayout layout = new PlaneLayout(Math.toIntExact(s.ih()), Math.toIntExact(s.iw()), p.strideH(),
+                p.strideW(), pitch, Math.toIntExact(plan.lead()), Math.toIntExact(plan.subLen()));
+        return new Gather(layout, Math.toIntExact(s.oh()), Math.toIntExact(s.ow()), pitch, toInts(plan.taps()),
+                0, 1, 0, 1);
+    }
+
+    /**
+     * The sizes of the backward-data gathers in long arithmetic, before anything is narrowed to int (what
+     * {@code BackwardDataLoops.whyNot} checks). Needs every dimension of {@code s} to fit in an int.
+     *
+     * @param pitch the row pitch of the packed diff planes and of the result grids
+     * @param lead zero elements before each packed diff plane
+     * @param planeLength elements of one packed diff plane (lead included)
+     * @param classes per stride phase: {rh, rw, rows, cols}
+     * @param taps per stride phase, its taps (0, rel, rowLo, rowHi, colLo, colHi, filterTap)
+     */
+    record BackwardDataPlan(long pitch, long lead, long planeLength, List<int[]> classes, List<List<long[]>> taps) {}
+
+    /** The backward-data gathers' sizes, in long arithmetic; see {@link BackwardDataPlan}. */
+    static BackwardDataPlan backwardDataPlan(ConvShape s, ConvParams p) {
+        int ih = (int) s.ih();
+        int iw = (int) s.iw();
+        int oh = (int) s.oh();
+        int ow = (int) s.ow();
+        int fh = (int) s.fh();
+        int fw = (int) s.fw();
         int sh = p.strideH();
         int sw = p.strideW();
         boolean flip = p.mode() == Mode.CONVOLUTION;
@@ -168,13 +205,24 @@ final class Gather {
                 classes.add(new int[] {rh, rw, rows, cols});
             }
         }
-        int lead = Math.toIntExact(-minRel);
-        int subLen = Math.toIntExact(lead + maxEnd);
-        PlaneLayout layout = new PlaneLayout(oh, ow, 1, 1, pitch, lead, subLen);
-        Gather[] out = new Gather[classes.size()];
+        return new BackwardDataPlan(pitch, -minRel, maxEnd - minRel, classes, perClass);
+    }
+
+    /**
+     * The backward-data gathers, one per stride phase {@code (rh, rw)} of grad src that contains at
+     * least one pixel; all read diff planes packed with the same layout. The caller has checked the sizes
+     * ({@code BackwardDataLoops.whyNot}): an {@link ArithmeticException} here is a bug.
+     */
+    static Gather[] backwardData(ConvShape s, ConvParams p) {
+        BackwardDataPlan plan = backwardDataPlan(s, p);
+        int pitch = Math.toIntExact(plan.pitch());
+        PlaneLayout layout = new PlaneLayout(Math.toIntExact(s.oh()), Math.toIntExact(s.ow()), 1, 1, pitch,
+                Math.toIntExact(plan.lead()), Math.toIntExact(plan.planeLength()));
+        Gather[] out = new Gather[plan.classes().size()];
         for (int c = 0; c < out.length; c++) {
-            int[] cl = classes.get(c);
-            out[c] = new Gather(layout, cl[2], cl[3], pitch, toInts(perClass.get(c)), cl[0], sh, cl[1], sw);
+            int[] cl = plan.classes().get(c);
+            out[c] = new Gather(layout, cl[2], cl[3], pitch, toInts(plan.taps().get(c)), cl[0], p.strideH(), cl[1],
+                    p.strideW());
         }
         return out;
     }

@@ -1,0 +1,217 @@
+package dev.rrconv.internal;
+
+import dev.rrconv.ConvParams;
+import dev.rrconv.ConvShape;
+import dev.rrconv.DType;
+import dev.rrconv.Mode;
+import dev.rrconv.internal.javaimpl.BackwardDataLoops;
+import dev.rrconv.internal.javaimpl.BackwardFilterLoops;
+import dev.rrconv.internal.javaimpl.DepthwiseLoops;
+import dev.rrconv.internal.javaimpl.ForwardLoops;
+import dev.rrconv.internal.javaimpl.ReferenceLoops;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The Java backend's kernel table, mirroring the C library's: per direction, rows fastest first, the
+ * reference loops last (they apply to every problem). A call runs the first row of its direction that can
+ * compute the problem and pays for it; adding loops is one class plus one row here.
+ *
+ * <p>Steering, read on every call:
+ * <ul>
+ * <li>{@value #KERNEL_PROPERTY} (system property) or {@value #KERNEL_ENV} (environment; the property wins)
+ * names one row: calls of that row's direction run it, or fail if it cannot compute the problem; calls of the
+ * other directions dispatch as usual. An unknown name fails every call, listing the valid ones.</li>
+ * <li>{@value #VERBOSE_PROPERTY} or {@value #VERBOSE_ENV} = 1 prints one line per call on stderr, in the
+ * format of the C library's {@code RRCONV_VERBOSE} (see {@link #verboseLine}).</li>
+ * </ul>
+ */
+public final class JavaKernels {
+    /** System property forcing one row. */
+    public static final String KERNEL_PROPERTY = "rrconv.javaKernel";
+    /** Environment variable forcing one row. */
+    public static final String KERNEL_ENV = "RRCONV_JAVA_KERNEL";
+    /** System property turning on the verbose lines. */
+    public static final String VERBOSE_PROPERTY = "rrconv.verbose";
+    /** Environment variable turning on the verbose lines (shared with the C library). */
+    public static final String VERBOSE_ENV = "RRCONV_VERBOSE";
+
+    private static final String DEPTHWISE = "depthwise (ICPG = OCPG = 1) and its packed images fit in Java arrays";
+    private static final String PLANAR = "its packed planes fit in Java arrays";
+    private static final String REFERENCE = "always (one element at a time, straight from the tensors, in float)";
+
+    private static final List<JavaKernel> TABLE = List.of(
+            new JavaKernel("java_forward_depthwise", Direction.FORWARD,
+                    DEPTHWISE + "; picked when FH*FW >= 49 and G >= 256, or FH*FW >= 121 and G >= 64",
+                    DepthwiseLoops::whyNot, DepthwiseLoops::appliesForward, (s, p, src, filter, rin, rout, dst, t) ->
+                            DepthwiseLoops.forward(s, p, src, filter, rin, rout, dst, t)),
+            new JavaKernel("java_forward_planar", Direction.FORWARD, PLANAR,
+                    ForwardLoops::whyNot, JavaKernels::always, ForwardLoops::run),
+            new JavaKernel("java_forward_reference", Direction.FORWARD, REFERENCE,
+                    JavaKernels::anything, JavaKernels::always, (s, p, src, filter, rin, rout, dst, t) ->
+                            ReferenceLoops.forward(s, p, src, filter, rin, rout, dst)),
+
+            new JavaKernel("java_backward_data_depthwise", Direction.BACKWARD_DATA,
+                    DEPTHWISE + "; picked when FH*FW >= 49 and G >= 256, or FH*FW >= 121 and G >= 64",
+                    DepthwiseLoops::whyNot, DepthwiseLoops::appliesForward, DepthwiseLoops::backwardData),
+            new JavaKernel("java_backward_data_planar", Direction.BACKWARD_DATA, PLANAR,
+                    BackwardDataLoops::whyNot, JavaKernels::always, BackwardDataLoops::run),
+            new JavaKernel("java_backward_data_reference", Direction.BACKWARD_DATA, REFERENCE,
+                    JavaKernels::anything, JavaKernels::always, (s, p, filter, diff, rin, rout, grad, t) ->
+                            ReferenceLoops.backwardData(s, p, filter, diff, rin, rout, grad)),
+
+            new JavaKernel("java_backward_filter_depthwise", Direction.BACKWARD_FILTER,
+                    DEPTHWISE + "; picked when FH*FW >= 9 and G >= 64",
+                    DepthwiseLoops::whyNot, DepthwiseLoops::appliesBackwardFilter, DepthwiseLoops::backwardFilter),
+            new JavaKernel("java_backward_filter_planar", Direction.BACKWARD_FILTER, PLANAR,
+                    BackwardFilterLoops::whyNot, JavaKernels::always, BackwardFilterLoops::run),
+            new JavaKernel("java_backward_filter_reference", Direction.BACKWARD_FILTER, REFERENCE,
+                    JavaKernels::anything, JavaKernels::always, (s, p, src, diff, rin, rout, grad, t) ->
+                            ReferenceLoops.backwardFilter(s, p, src, diff, rin, rout, grad)));
+
+    private JavaKernels() {}
+
+    private static String anything(ConvShape s, ConvParams p) {
+        return null;
+    }
+
+    private static boolean always(ConvShape s, ConvParams p) {
+        return true;
+    }
+
+    /** @return every row, each direction's fastest first */
+    public static List<JavaKernel> table() {
+        return TABLE;
+    }
+
+    /**
+     * The row with this name.
+     *
+     * @param name a row's name
+     * @return the row
+     * @throws IllegalArgumentException naming the valid names if there is none
+     */
+    public static JavaKernel named(String name) {
+        for (JavaKernel k : TABLE) {
+            if (k.name().equals(name)) {
+                return k;
+            }
+        }
+        List<String> names = new ArrayList<>();
+        for (JavaKernel k : TABLE) {
+            names.add(k.name());
+        }
+        throw new IllegalArgumentException("unknown Java kernel '" + name + "'; valid names: "
+                + String.join(", ", names));
+    }
+
+    /**
+     * The row a call runs.
+     *
+     * @param d the call's direction
+     * @param s the problem
+     * @param p its parameters
+     * @param forced the name of a forced row, or null
+     * @param forcedBy what forced it, for messages (e.g. {@code RRCONV_JAVA_KERNEL})
+     * @return the forced row if it has direction {@code d}, else the first row of {@code d} that can compute
+     *         the problem and pays
+     * @throws IllegalArgumentException if {@code forced} names no row
+     * @throws UnsupportedOperationException if the forced row cannot compute the problem
+     */
+    static JavaKernel select(Direction d, ConvShape s, ConvParams p, String forced, String forcedBy) {
+        if (forced != null) {
+            JavaKernel k;
+            try {
+                k = named(forced);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(forcedBy + ": " + e.getMessage(), e);
+            }
+            if (k.direction() == d) {
+                String why = k.check().whyNot(s, p);
+                if (why != null) {
+                    throw new UnsupportedOperationException(forcedBy + "=" + forced + " does not apply to "
+                            + problem(s, p) + ": " + why);
+                }
+                return k;
+            }
+        }
+        for (JavaKernel k : TABLE) {
+            if (k.direction() == d && k.check().whyNot(s, p) == null && k.pays().test(s, p)) {
+                return k;
+            }
+        }
+        throw new AssertionError("the reference row of " + d.id() + " applies to every problem");
+    }
+
+    /** @return {@code {name, what set it}} of the row the user forces, or null */
+    static String[] forcedByUser() {
+        String v = System.getProperty(KERNEL_PROPERTY);
+        if (v != null && !v.isEmpty()) {
+            return new String[] {v, "-D" + KERNEL_PROPERTY};
+        }
+        v = System.getenv(KERNEL_ENV);
+        if (v != null && !v.isEmpty()) {
+            return new String[] {v, KERNEL_ENV};
+        }
+        return null;
+    }
+
+    /**
+     * @return true if the user asked for verbose lines ({@value #VERBOSE_PROPERTY} or {@value #VERBOSE_ENV}
+     *         at least 1; the property wins)
+     * @throws IllegalArgumentException if the value is not a number
+     */
+    static boolean verbose() {
+        String v = System.getProperty(VERBOSE_PROPERTY);
+        String from = "-D" + VERBOSE_PROPERTY;
+        if (v == null) {
+            v = System.getenv(VERBOSE_ENV);
+            from = VERBOSE_ENV;
+        }
+        if (v == null || v.isEmpty()) {
+            return false;
+        }
+        try {
+            return Integer.parseInt(v.trim()) >= 1;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(from + "=" + v + ": expected 0 or 1");
+        }
+    }
+
+    /**
+     * The problem as the verbose lines write it, e.g.
+     * {@code mb1_g64_icpg1_ocpg1_ih128_iw128_oh128_ow128_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1}.
+     *
+     * @param s the problem
+     * @param p its parameters
+     * @return the descriptor
+     */
+    public static String problem(ConvShape s, ConvParams p) {
+        return "mb" + s.n() + "_g" + s.groups() + "_icpg" + s.icpg() + "_ocpg" + s.ocpg() + "_ih" + s.ih() + "_iw"
+                + s.iw() + "_oh" + s.oh() + "_ow" + s.ow() + "_fh" + s.fh() + "_fw" + s.fw() + "_sh" + p.strideH()
+                + "_sw" + p.strideW() + "_ph" + p.padH() + "_pw" + p.padW() + "_dh" + p.dilationH() + "_dw"
+                + p.dilationW();
+    }
+
+    /**
+     * One verbose line, in the C library's format:
+     * {@code rrconv_verbose,exec,<direction>,<kernel>,java,f32,nchw,mask:<int32|uint8>,
+     * mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>}, the time in milliseconds to 4
+     * significant digits.
+     *
+     * @param k the row that ran
+     * @param s the problem
+     * @param p its parameters
+     * @param mask the regions' dtype
+     * @param threads the thread count
+     * @param nanos the call's wall time
+     * @return the line, without a line break
+     */
+    static String verboseLine(JavaKernel k, ConvShape s, ConvParams p, DType mask, int threads, long nanos) {
+        return "rrconv_verbose,exec," + k.direction().id() + "," + k.name() + ",java,f32,nchw,mask:"
+                + (mask == DType.UINT8 ? "uint8" : "int32") + ",mode:"
+                + (p.mode() == Mode.CONVOLUTION ? "convolution" : "cross_correlation") + ",threads:" + threads + ","
+                + problem(s, p) + "," + String.format(Locale.ROOT, "%.4g", nanos / 1e6);
+    }
+}
