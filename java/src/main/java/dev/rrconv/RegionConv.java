@@ -29,6 +29,13 @@ import java.util.Objects;
  * Tensors: float32 src/filter/dst/diff; rin and rout both int32 or both uint8. The filter may be 5-D {@code (G, OCPG, ICPG, FH, FW)} or 4-D
  * {@code (OC, ICPG, FH, FW)} (the same memory) with {@code groups} taken from the parameters.
  *
+ * <p>Layouts. Activations (src, dst, diff, grad src) are always indexed {@code (N, C, H, W)} and may have any
+ * strides; a channels-last tensor is an {@code (N, H, W, C)} array viewed in that order (see {@link Layout}).
+ * The methods that allocate their result make it dense in the layout of the activation input
+ * ({@link Layout#of(Tensor)}: forward's dst follows src, backward data's grad src follows diff), or in the
+ * layout the caller names in the overloads that take a {@link Layout}. The filter and grad filter are always
+ * {@code (G, OCPG, ICPG, FH, FW)} (any strides), the masks {@code (N, H, W)}.
+ *
  * {@snippet :
  * RegionConv conv = RegionConv.of(Backend.NATIVE);
  * try (Arena arena = Arena.ofConfined()) {
@@ -111,12 +118,30 @@ public final class RegionConv {
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param params stride, padding, dilation, groups, mode
      * @param arena where dst is allocated
-     * @return dst, float32 (N, OC, OH, OW), dense
+     * @return dst, float32 (N, OC, OH, OW), dense in the layout of src ({@link Layout#of(Tensor)})
      */
     public Tensor forward(Tensor src, Tensor filter, Tensor rin, Tensor rout, ConvParams params, Arena arena) {
+        return forward(src, filter, rin, rout, params, layoutOf(src), arena);
+    }
+
+    /**
+     * Forward, into a new tensor allocated in {@code arena} in the given layout.
+     *
+     * @param src input, float32 (N, IC, IH, IW)
+     * @param filter float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW)
+     * @param rin input regions (N, IH, IW), int32 or uint8
+     * @param rout output regions (N, OH, OW), same dtype as rin
+     * @param params stride, padding, dilation, groups, mode
+     * @param dstLayout the memory order of dst
+     * @param arena where dst is allocated
+     * @return dst, float32 (N, OC, OH, OW), dense in {@code dstLayout}
+     */
+    public Tensor forward(Tensor src, Tensor filter, Tensor rin, Tensor rout, ConvParams params, Layout dstLayout,
+                          Arena arena) {
         ConvShape s = checkForward(src, filter, rin, rout, params);
+        Objects.requireNonNull(dstLayout, "dstLayout");
         Objects.requireNonNull(arena, "arena");
-        Tensor dst = Tensor.allocate(arena, DType.FLOAT32, s.dstShape());
+        Tensor dst = Tensor.allocate(arena, DType.FLOAT32, dstLayout, s.n(), s.oc(), s.oh(), s.ow());
         impl.forward(s, params, src, filter5(filter, s), rin, rout, dst);
         return dst;
     }
@@ -158,12 +183,31 @@ public final class RegionConv {
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param params stride, padding, dilation, groups, mode
      * @param arena where the result is allocated
-     * @return grad src, float32 (N, IC, IH, IW), dense
+     * @return grad src, float32 (N, IC, IH, IW), dense in the layout of diff ({@link Layout#of(Tensor)})
      */
     public Tensor backwardData(Tensor filter, Tensor diff, Tensor rin, Tensor rout, ConvParams params, Arena arena) {
+        return backwardData(filter, diff, rin, rout, params, layoutOf(diff), arena);
+    }
+
+    /**
+     * Backward data (the gradient w.r.t. src), into a new tensor allocated in {@code arena} in the given
+     * layout. The spatial size of src is that of rin.
+     *
+     * @param filter float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW)
+     * @param diff gradient of dst, float32 (N, OC, OH, OW)
+     * @param rin input regions (N, IH, IW), int32 or uint8
+     * @param rout output regions (N, OH, OW), same dtype as rin
+     * @param params stride, padding, dilation, groups, mode
+     * @param gradSrcLayout the memory order of the result
+     * @param arena where the result is allocated
+     * @return grad src, float32 (N, IC, IH, IW), dense in {@code gradSrcLayout}
+     */
+    public Tensor backwardData(Tensor filter, Tensor diff, Tensor rin, Tensor rout, ConvParams params,
+                               Layout gradSrcLayout, Arena arena) {
         ConvShape s = checkBackwardData(filter, diff, rin, rout, params);
+        Objects.requireNonNull(gradSrcLayout, "gradSrcLayout");
         Objects.requireNonNull(arena, "arena");
-        Tensor gradSrc = Tensor.allocate(arena, DType.FLOAT32, s.srcShape());
+        Tensor gradSrc = Tensor.allocate(arena, DType.FLOAT32, gradSrcLayout, s.n(), s.ic(), s.ih(), s.iw());
         impl.backwardData(s, params, filter5(filter, s), diff, rin, rout, gradSrc);
         return gradSrc;
     }
@@ -254,6 +298,11 @@ public final class RegionConv {
     }
 
     // ---- shared checks --------------------------------------------------------------------------
+
+    /** The layout an allocated output follows; any tensor the checks will then reject gives NCHW. */
+    private static Layout layoutOf(Tensor activation) {
+        return activation != null && activation.rank() == 4 ? Layout.of(activation) : Layout.NCHW;
+    }
 
     /** A 4-D filter (OC, ICPG, FH, FW) viewed as (G, OCPG, ICPG, FH, FW); a 5-D one as is. */
     private static Tensor filter5(Tensor f, ConvShape s) {

@@ -161,7 +161,7 @@ public final class RegionConvLayer {
      * @param rin input regions (N, IH, IW), int32 or uint8
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param arena where the output is allocated
-     * @return dst, float32 (N, OC, OH, OW), dense
+     * @return dst, float32 (N, OC, OH, OW), dense in the layout of src ({@link Layout#of(Tensor)})
      * @throws IllegalArgumentException if a tensor does not fit the layer (see {@link RegionConv})
      * @throws IllegalStateException if a tensor's arena is closed or confined to another thread
      */
@@ -215,18 +215,19 @@ public final class RegionConvLayer {
         return bias.toFloatArray();
     }
 
-    /** dst[n, oc, :, :] += b[oc]; dst is dense and was allocated by this class. */
+    /** dst[n, oc, :, :] += b[oc]; dst was allocated by this class (dense, in either {@link Layout}). */
     private static void addBias(Tensor dst, float[] b) {
         MemorySegment seg = dst.segment();
-        long n = dst.dim(0);
-        long oc = dst.dim(1);
-        long plane = dst.dim(2) * dst.dim(3);
-        long offset = 0;
-        for (long i = 0; i < n; i++) {
-            for (int c = 0; c < oc; c++) {
+        long[] st = dst.strides();
+        for (long n = 0; n < dst.dim(0); n++) {
+            for (int c = 0; c < b.length; c++) {
                 float v = b[c];
-                for (long p = 0; p < plane; p++, offset += Float.BYTES) {
-                    seg.set(ValueLayout.JAVA_FLOAT, offset, seg.get(ValueLayout.JAVA_FLOAT, offset) + v);
+                for (long h = 0; h < dst.dim(2); h++) {
+                    long row = n * st[0] + c * st[1] + h * st[2];
+                    for (long w = 0; w < dst.dim(3); w++) {
+                        long i = row + w * st[3];
+                        seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, seg.getAtIndex(ValueLayout.JAVA_FLOAT, i) + v);
+                    }
                 }
             }
         }

@@ -20,6 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * try (Arena arena = Arena.ofConfined()) {
  *     Tensor src = Tensor.allocate(arena, DType.FLOAT32, 1, 3, 32, 32);   // dense, zero-filled
  *     Tensor view = src.permute(0, 1, 3, 2);                                // transposed view, no copy
+ *     Tensor nhwc = Tensor.allocate(arena, DType.FLOAT32, Layout.NHWC, 1, 3, 32, 32); // channels-last
  * }
  * }
  */
@@ -147,6 +148,30 @@ public final class Tensor {
             seg = arena.allocate(Math.max(bytes, 1), 64).asSlice(0, bytes);
         }
         return of(seg, dtype, shape);
+    }
+
+    /**
+     * Allocates a dense, zero-filled 4-D tensor of logical shape {@code (N, C, H, W)} in the given memory
+     * order, like {@link #allocate(Arena, DType, long...)}. With {@link Layout#NHWC} the memory holds an
+     * {@code (N, H, W, C)} array and the tensor views it permuted to {@code (N, C, H, W)}, so that
+     * {@link Layout#of(Tensor)} of the result is NHWC (when C and W or H are above 1).
+     *
+     * @param arena owner of the memory
+     * @param dtype element type
+     * @param layout memory order
+     * @param n batch
+     * @param c channels
+     * @param h height
+     * @param w width
+     * @return the tensor, indexed (N, C, H, W)
+     * @throws IllegalArgumentException if a size is negative or the byte size overflows
+     */
+    public static Tensor allocate(Arena arena, DType dtype, Layout layout, long n, long c, long h, long w) {
+        Objects.requireNonNull(layout, "layout");
+        return switch (layout) {
+            case NCHW -> allocate(arena, dtype, n, c, h, w);
+            case NHWC -> allocate(arena, dtype, n, h, w, c).permute(0, 3, 1, 2);
+        };
     }
 
     /**
