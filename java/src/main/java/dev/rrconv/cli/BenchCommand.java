@@ -2,6 +2,7 @@ package dev.rrconv.cli;
 
 import dev.rrconv.Backend;
 import dev.rrconv.DType;
+import dev.rrconv.Layout;
 import dev.rrconv.RegionConv;
 import dev.rrconv.internal.NativeLibrary;
 import java.io.IOException;
@@ -56,7 +57,7 @@ final class BenchCommand implements Command {
     static final int NATIVE_MAX_WARMUP_CALLS = 5_000;
 
     private static final Set<String> OPTIONS = Set.of("shapes", "ops", "backends", "threads", "mask", "mask-dtype",
-            "warmup", "reps", "json", "plot", "seed");
+            "warmup", "reps", "json", "plot", "seed", "layout");
 
     @Override
     public String name() {
@@ -73,7 +74,7 @@ final class BenchCommand implements Command {
         return """
                 usage: rrconv bench [--shapes LIST] [--ops LIST] [--backends LIST] [--threads LIST]
                                     [--mask random|blocky|superpixel] [--mask-dtype int32|uint8] [--warmup N] [--reps N]
-                                    [--seed S] [--json FILE] [--plot FILE.svg]
+                                    [--layout nchw|nhwc] [--seed S] [--json FILE] [--plot FILE.svg]
 
                 Times each direction of each benchmark shape on each backend and thread count: the tensors
                 are allocated off-heap once per shape (64-byte aligned) and every call writes into a
@@ -102,6 +103,9 @@ final class BenchCommand implements Command {
                                      tap. The table's "active" column is the share of the
                                      in-image taps that the masks leave active
                   --mask-dtype T     int32 (default) | uint8
+                  --layout L         nchw (default) | nhwc: src, dst, diff and grad src are
+                                     allocated channels-last (the filter and masks are unchanged);
+                                     the table's "layout" column says which
                   --warmup N         untimed calls before timing, >= 0 (default: 2); if N > 0, at
                                      least 1 s of them on the java backend (its JIT needs it) and
                                      0.3 s on native, then a wait (at most 3 s) until the
@@ -110,8 +114,8 @@ final class BenchCommand implements Command {
                   --reps N           timed calls, >= 1 (default: 5); the median is reported
                   --seed S           seed of the data and masks (default: 1)
                   --json FILE        also write the results as a JSON array of objects
-                                     {"shape","op","mask","backend","threads","ms","gflops",
-                                     "active_fraction"}
+                                     {"shape","op","mask","layout","backend","threads","ms",
+                                     "gflops","active_fraction"}
                   --plot FILE.svg    also write a chart of GFLOP/s (self-contained SVG)
                 Output files are written atomically once every measurement is done.
 
@@ -123,8 +127,8 @@ final class BenchCommand implements Command {
 
     /** Everything the command line asks for, checked. */
     record Plan(List<BenchShape> shapes, List<BenchProblem.Op> ops, List<BenchProblem.Target> targets,
-                List<Integer> threads, BenchProblem.Masks masks, DType maskType, int warmup, int reps, long seed,
-                Path json, Path plot) {
+                List<Integer> threads, BenchProblem.Masks masks, DType maskType, Layout layout, int warmup, int reps,
+                long seed, Path json, Path plot) {
 
         int runs() {
             return shapes.size() * ops.size() * targets.size() * threads.size();
@@ -189,8 +193,8 @@ final class BenchCommand implements Command {
         if (plan.targets().contains(ref) && (plan.repsOf(ref) < plan.reps() || plan.warmupOf(ref) < plan.warmup())) {
             notes.add(String.format(Locale.ROOT, "reference, which is slow: %d + %d", plan.warmupOf(ref), plan.repsOf(ref)));
         }
-        out.printf(Locale.ROOT, "mask %s (%s), seed %d; %d warm-up + %d timed calls per line, median%s%n",
-                plan.masks().cliName(), plan.maskType(), plan.seed(), plan.warmup(), plan.reps(),
+        out.printf(Locale.ROOT, "mask %s (%s), layout %s, seed %d; %d warm-up + %d timed calls per line, median%s%n",
+                plan.masks().cliName(), plan.maskType(), plan.layout().cliName(), plan.seed(), plan.warmup(), plan.reps(),
                 notes.isEmpty() ? "" : " (" + String.join("; ", notes) + ")");
         out.flush();
 
@@ -205,7 +209,7 @@ final class BenchCommand implements Command {
         }
         if (plan.plot() != null) {
             String title = "rrconv bench: GFLOP/s by shape and direction (mask " + plan.masks().cliName() + ", "
-                    + plan.maskType() + ")";
+                    + plan.maskType() + ", " + plan.layout().cliName() + ")";
             int refReps = plan.repsOf(BenchProblem.Target.REFERENCE);
             String reps = "median of " + plan.reps() + (plan.reps() == 1 ? " call" : " calls")
                     + (plan.targets().contains(BenchProblem.Target.REFERENCE) && refReps < plan.reps()
@@ -228,7 +232,8 @@ final class BenchCommand implements Command {
                 // shared, like ConvBench: the Java backend's helper threads may then read and write the
                 // tensors themselves (a confined arena keeps its packing and stores on the calling thread)
                 try (Arena arena = Arena.ofShared()) {
-                    BenchProblem problem = new BenchProblem(shape, plan.masks(), plan.maskType(), plan.seed(), arena);
+                    BenchProblem problem = new BenchProblem(shape, plan.masks(), plan.maskType(), plan.layout(),
+                            plan.seed(), arena);
                     for (BenchProblem.Op op : plan.ops()) {
                         for (int threads : plan.threads()) {
                             RegionConv.setThreads(threads);
@@ -250,7 +255,7 @@ final class BenchCommand implements Command {
                                 err.printf(Locale.ROOT, " %s ms, %s GFLOP/s%n", ms(ms), gflops(gflops));
                                 err.flush();
                                 results.add(new BenchResult(shape.name(), op.cliName(), plan.masks().cliName(),
-                                        target.cliName(), threads, ms, gflops, problem.activeFraction()));
+                                        plan.layout().cliName(), target.cliName(), threads, ms, gflops, problem.activeFraction()));
                             }
                         }
                     }
@@ -363,6 +368,7 @@ final class BenchCommand implements Command {
             default -> throw new UsageException("bench: --mask-dtype must be int32 or uint8, got '"
                     + a.get("mask-dtype") + "'");
         };
+        Layout layout = RunCommand.parseLayout(a);
         int warmup = a.integer("warmup", DEFAULT_WARMUP);
         if (warmup < 0) {
             throw new UsageException("bench: --warmup must be >= 0, got " + warmup);
@@ -385,7 +391,7 @@ final class BenchCommand implements Command {
         if (json != null && plot != null && json.toAbsolutePath().normalize().equals(plot.toAbsolutePath().normalize())) {
             throw new UsageException("bench: --json and --plot name the same file");
         }
-        return new Plan(shapes, ops, targets, threads, masks, maskType, warmup, reps, seed, json, plot);
+        return new Plan(shapes, ops, targets, threads, masks, maskType, layout, warmup, reps, seed, json, plot);
     }
 
     private static Path path(Args a, String key) {
@@ -473,18 +479,19 @@ final class BenchCommand implements Command {
     /** The results as an aligned text table, with the speed-up over the reference at the same thread count. */
     static String table(List<BenchResult> results) {
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"shape", "op", "mask", "active", "backend", "threads", "median ms", "GFLOP/s",
+        rows.add(new String[] {"shape", "op", "mask", "layout", "active", "backend", "threads", "median ms", "GFLOP/s",
             "vs reference"});
         for (BenchResult r : results) {
             BenchResult ref = null;
             for (BenchResult q : results) {
                 if (q.backend().equals("reference") && q.shape().equals(r.shape()) && q.op().equals(r.op())
-                        && q.threads() == r.threads() && q.mask().equals(r.mask())) {
+                        && q.threads() == r.threads() && q.mask().equals(r.mask()) && q.layout().equals(r.layout())) {
                     ref = q;
                 }
             }
             String speedup = ref == null ? "" : String.format(Locale.ROOT, "%.1fx", ref.ms() / r.ms());
-            rows.add(new String[] {r.shape(), r.op(), r.mask(), String.format(Locale.ROOT, "%.3f", r.activeFraction()),
+            rows.add(new String[] {r.shape(), r.op(), r.mask(), r.layout(),
+                String.format(Locale.ROOT, "%.3f", r.activeFraction()),
                 r.backend(), String.valueOf(r.threads()), ms(r.ms()), gflops(r.gflops()), speedup});
         }
         int cols = rows.get(0).length;
@@ -494,7 +501,7 @@ final class BenchCommand implements Command {
                 width[c] = Math.max(width[c], row[c].length());
             }
         }
-        boolean[] right = {false, false, false, true, false, true, true, true, true};
+        boolean[] right = {false, false, false, false, true, false, true, true, true, true};
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < rows.size(); i++) {
             String[] row = rows.get(i);

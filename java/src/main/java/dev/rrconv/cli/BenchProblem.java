@@ -4,6 +4,7 @@ import dev.rrconv.Backend;
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
+import dev.rrconv.Layout;
 import dev.rrconv.RegionConv;
 import dev.rrconv.Tensor;
 import dev.rrconv.internal.ConvBackend;
@@ -146,7 +147,7 @@ public final class BenchProblem {
     private final double activeFraction;
 
     /**
-     * Allocates and fills the tensors of a shape.
+     * Allocates and fills the tensors of a shape, NCHW.
      *
      * @param shape the problem
      * @param masks random, blocky or superpixel regions
@@ -155,6 +156,21 @@ public final class BenchProblem {
      * @param arena owner of the memory (must stay open while the problem is used)
      */
     public BenchProblem(BenchShape shape, Masks masks, DType maskType, long seed, Arena arena) {
+        this(shape, masks, maskType, Layout.NCHW, seed, arena);
+    }
+
+    /**
+     * Allocates and fills the tensors of a shape, with src, dst, diff and grad src dense in the given layout
+     * (the values are drawn in memory order, so the two layouts hold different data of the same distribution).
+     *
+     * @param shape the problem
+     * @param masks random, blocky or superpixel regions
+     * @param maskType {@link DType#INT32} or {@link DType#UINT8}
+     * @param layout memory order of the activations
+     * @param seed seeds all values
+     * @param arena owner of the memory (must stay open while the problem is used)
+     */
+    public BenchProblem(BenchShape shape, Masks masks, DType maskType, Layout layout, long seed, Arena arena) {
         if (maskType == DType.FLOAT32) {
             throw new IllegalArgumentException("mask type must be int32 or uint8");
         }
@@ -163,17 +179,17 @@ public final class BenchProblem {
         this.params = shape.params();
         ConvShape s = conv;
         SplittableRandom rnd = new SplittableRandom(seed);
-        src = Tensor.allocate(arena, DType.FLOAT32, s.srcShape());
+        src = Tensor.allocate(arena, DType.FLOAT32, layout, s.n(), s.ic(), s.ih(), s.iw());
         filter = Tensor.allocate(arena, DType.FLOAT32, s.filterShape());
-        diff = Tensor.allocate(arena, DType.FLOAT32, s.dstShape());
+        diff = Tensor.allocate(arena, DType.FLOAT32, layout, s.n(), s.oc(), s.oh(), s.ow());
         fillUniform(src.segment(), rnd);
         fillUniform(filter.segment(), rnd);
         fillUniform(diff.segment(), rnd);
         rin = Tensor.allocate(arena, maskType, s.rinShape());
         rout = Tensor.allocate(arena, maskType, s.routShape());
         activeFraction = fillMasks(masks, rnd);
-        dst = Tensor.allocate(arena, DType.FLOAT32, s.dstShape());
-        gradSrc = Tensor.allocate(arena, DType.FLOAT32, s.srcShape());
+        dst = Tensor.allocate(arena, DType.FLOAT32, layout, s.n(), s.oc(), s.oh(), s.ow());
+        gradSrc = Tensor.allocate(arena, DType.FLOAT32, layout, s.n(), s.ic(), s.ih(), s.iw());
         gradFilter = Tensor.allocate(arena, DType.FLOAT32, s.filterShape());
     }
 

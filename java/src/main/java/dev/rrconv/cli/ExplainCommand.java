@@ -3,6 +3,7 @@ package dev.rrconv.cli;
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
+import dev.rrconv.Layout;
 import dev.rrconv.Mode;
 import dev.rrconv.Tensor;
 import dev.rrconv.internal.javaimpl.ReferenceLoops;
@@ -11,6 +12,7 @@ import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -28,7 +30,7 @@ final class ExplainCommand implements Command {
     private static final long MAX_WORK = 20_000_000L;
 
     private static final Set<String> OPTIONS = Set.of("op", "src-shape", "input", "filter-shape", "kernel",
-            "out-channels", "stride", "padding", "dilation", "groups", "mode", "rin", "rout");
+            "out-channels", "stride", "padding", "dilation", "groups", "mode", "rin", "rout", "layout");
 
     @Override
     public String name() {
@@ -65,7 +67,7 @@ final class ExplainCommand implements Command {
                 options:
                   --op OP              backward-data (default) | forward | backward-filter
                   --src-shape N,IC,IH,IW
-                                       the input (default 1,G*ICPG,4,4)
+                                       the input (default 1,G*ICPG,4,4); N,IH,IW,IC with --layout nhwc
                   --input IH,IW        shorthand for --src-shape 1,G*ICPG,IH,IW (one number: square)
                   --filter-shape G,OCPG,ICPG,FH,FW or OC,ICPG,FH,FW
                                        the filter (default G,OC/G,IC/G,FH,FW from the other options)
@@ -83,6 +85,10 @@ final class ExplainCommand implements Command {
                                        When neither is given and the problem has the sizes of example (b),
                                        its masks (rin 1,1,1,1,0,1,1,1,0,0,1,1,0,1,1,1; rout 0,1,1,1,0,0,1,0,1);
                                        otherwise a mask not given is one region everywhere (0).
+                  --layout L           nchw (default) | nhwc: src, dst, diff and grad (backward data) are
+                                       indexed channels-last, src[n][ih][iw][ic], dst[n][oh][ow][oc],
+                                       diff[n][oh][ow][oc], and listed in that C order; the filter and
+                                       the masks are unchanged
                   --verbose            also list skipped taps and why
 
                 examples:
@@ -94,7 +100,24 @@ final class ExplainCommand implements Command {
     }
 
     /** A resolved problem: sizes, parameters and the flat region masks. */
-    private record Problem(String op, ConvShape s, ConvParams p, int[] rin, int[] rout, String masksNote) {}
+    private record Problem(String op, ConvShape s, ConvParams p, int[] rin, int[] rout, String masksNote,
+                           Layout layout) {
+
+        /** An activation index (n, c, h, w) in the order the user reads it: (n, h, w, c) for nhwc. */
+        long[] shown(long n, long c, long h, long w) {
+            return layout == Layout.NHWC ? new long[] {n, h, w, c} : new long[] {n, c, h, w};
+        }
+
+        /** An activation shape (N, C, H, W) as the user reads it. */
+        String shape(long[] nchw) {
+            return Npy.tuple(shown(nchw[0], nchw[1], nchw[2], nchw[3]));
+        }
+
+        /** Whether the result elements are activations listed in channels-last order. */
+        boolean reorders() {
+            return layout == Layout.NHWC && !op.equals("backward-filter");
+        }
+    }
 
     @Override
     public int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
@@ -129,7 +152,11 @@ final class ExplainCommand implements Command {
         int[] padding = a.pair("padding", new int[] {0, 0});
         int[] dilation = a.pair("dilation", new int[] {1, 1});
         Mode mode = RunCommand.parseMode(a);
-        long[] srcShape = a.longs("src-shape", "N,IC,IH,IW", 4);
+        Layout layout = RunCommand.parseLayout(a);
+        long[] srcShape = a.longs("src-shape", layout == Layout.NHWC ? "N,IH,IW,IC" : "N,IC,IH,IW", 4);
+        if (srcShape != null && layout == Layout.NHWC) {
+            srcShape = new long[] {srcShape[0], srcShape[3], srcShape[1], srcShape[2]};
+        }
         int[] input = a.pair("input", null);
         long[] filterShape = a.longs("filter-shape", "G,OCPG,ICPG,FH,FW or OC,ICPG,FH,FW", 5, 4);
         int[] kernel = a.pair("kernel", null);
@@ -226,7 +253,7 @@ final class ExplainCommand implements Command {
         String note = a.has("rin") && a.has("rout") ? null
                 : (a.has("rin") ? "rout" : a.has("rout") ? "rin" : "rin and rout") + " not given: "
                 + (example ? "the masks of example (b)" : "one region (0) everywhere");
-        return new Problem(op, s, p, rin, rout, note);
+        return new Problem(op, s, p, rin, rout, note, layout);
     }
 
     private static String tooLarge() {
@@ -288,14 +315,14 @@ final class ExplainCommand implements Command {
         ConvShape s = pr.s;
         ConvParams p = pr.p;
         String what = switch (pr.op) {
-            case "forward" -> "forward: dst " + Npy.tuple(s.dstShape()) + " from src " + Npy.tuple(s.srcShape())
+            case "forward" -> "forward: dst " + pr.shape(s.dstShape()) + " from src " + pr.shape(s.srcShape())
                     + " and filter " + Npy.tuple(s.filterShape());
-            case "backward-data" -> "backward data: grad = d/d src " + Npy.tuple(s.srcShape()) + " from filter "
-                    + Npy.tuple(s.filterShape()) + " and diff " + Npy.tuple(s.dstShape());
+            case "backward-data" -> "backward data: grad = d/d src " + pr.shape(s.srcShape()) + " from filter "
+                    + Npy.tuple(s.filterShape()) + " and diff " + pr.shape(s.dstShape());
             default -> "backward filter: grad = d/d filter " + Npy.tuple(s.filterShape()) + " from src "
-                    + Npy.tuple(s.srcShape()) + " and diff " + Npy.tuple(s.dstShape());
+                    + pr.shape(s.srcShape()) + " and diff " + pr.shape(s.dstShape());
         };
-        out.println("explain " + what);
+        out.println("explain " + what + (pr.layout == Layout.NHWC ? ", channels-last (--layout nhwc)" : ""));
         out.printf(Locale.ROOT, "  stride %d,%d  padding %d,%d  dilation %d,%d  groups %d  %s%n", p.strideH(), p.strideW(),
                 p.padH(), p.padW(), p.dilationH(), p.dilationW(), p.groups(), p.mode().cliName());
         out.printf(Locale.ROOT, "  tap (oh, ow, kh, kw) reads ih = oh*%d - %d + kh*%d, iw = ow*%d - %d + kw*%d;"
@@ -331,14 +358,20 @@ final class ExplainCommand implements Command {
         int[] counts = new int[4];
         Tensor rin = Tensor.ofInts(pr.rin, s.rinShape());
         Tensor rout = Tensor.ofInts(pr.rout, s.routShape());
+        // with --layout nhwc the walk's (n, c, h, w) order is not the listing's (n, h, w, c) order: keep each
+        // element's lines and sort the elements by their shown index at the end
+        List<Element> elements = new ArrayList<>();
+        int[] buffered = new int[1];
         ReferenceLoops.TapVisitor tracer = new ReferenceLoops.TapVisitor() {
             private final List<String> mine = new ArrayList<>();
             private String res;
+            private long[] shown;
             private int used;
 
             @Override
             public void begin(long... index) {
-                res = idx(resultName(pr.op), index);
+                shown = index.length == 4 ? pr.shown(index[0], index[1], index[2], index[3]) : index;
+                res = idx(resultName(pr.op), shown);
                 mine.clear();
                 used = 0;
             }
@@ -347,10 +380,10 @@ final class ExplainCommand implements Command {
             public void tap(ReferenceLoops.Tap t) {
                 String f = idx("filter", t.g(), t.ocg(), t.icg(), t.fkh(), t.fkw());
                 String term = switch (pr.op) {
-                    case "forward" -> idx("src", t.n(), t.ic(), t.ih(), t.iw()) + " * " + f;
-                    case "backward-data" -> f + " * " + idx("diff", t.n(), t.oc(), t.oh(), t.ow());
-                    default -> idx("src", t.n(), t.ic(), t.ih(), t.iw()) + " * " + idx("diff", t.n(), t.oc(), t.oh(),
-                            t.ow());
+                    case "forward" -> idx("src", pr.shown(t.n(), t.ic(), t.ih(), t.iw())) + " * " + f;
+                    case "backward-data" -> f + " * " + idx("diff", pr.shown(t.n(), t.oc(), t.oh(), t.ow()));
+                    default -> idx("src", pr.shown(t.n(), t.ic(), t.ih(), t.iw())) + " * "
+                            + idx("diff", pr.shown(t.n(), t.oc(), t.oh(), t.ow()));
                 };
                 switch (t.skip()) {
                     case NONE -> {
@@ -375,7 +408,15 @@ final class ExplainCommand implements Command {
 
             @Override
             public void end() {
-                emit(lines, mine, res, used, counts);
+                if (!pr.reorders()) {
+                    emit(lines, mine, res, used, counts);
+                    return;
+                }
+                buffered[0] += mine.size() + (used == 0 ? 1 : 0); // the lines emit will add
+                if (buffered[0] > MAX_LINES) {
+                    throw new CliException(tooLarge());
+                }
+                elements.add(new Element(shown, res, List.copyOf(mine), used));
             }
         };
         switch (pr.op) {
@@ -383,8 +424,15 @@ final class ExplainCommand implements Command {
             case "backward-data" -> ReferenceLoops.walkBackwardData(s, p, rin, rout, tracer);
             default -> ReferenceLoops.walkBackwardFilter(s, p, rin, rout, tracer);
         }
+        elements.sort(Comparator.comparing(Element::shown, Arrays::compare));
+        for (Element e : elements) {
+            emit(lines, e.lines(), e.res(), e.used(), counts);
+        }
         return counts;
     }
+
+    /** One result element's trace, kept until the elements are sorted. */
+    private record Element(long[] shown, String res, List<String> lines, int used) {}
 
     private static void emit(List<String> lines, List<String> mine, String res, int used, int[] counts) {
         counts[0]++;

@@ -3,6 +3,7 @@ package dev.rrconv.cli;
 import dev.rrconv.Backend;
 import dev.rrconv.ConvParams;
 import dev.rrconv.DType;
+import dev.rrconv.Layout;
 import dev.rrconv.Mode;
 import dev.rrconv.RegionConv;
 import dev.rrconv.Tensor;
@@ -22,7 +23,7 @@ final class RunCommand implements Command {
     static final Set<String> OPS = Set.of("forward", "backward-data", "backward-filter");
 
     private static final Set<String> OPTIONS = Set.of("op", "src", "filter", "diff", "rin", "rout", "stride",
-            "padding", "dilation", "groups", "mode", "kernel", "backend", "threads", "out");
+            "padding", "dilation", "groups", "mode", "kernel", "backend", "threads", "out", "layout");
 
     @Override
     public String name() {
@@ -58,6 +59,10 @@ final class RunCommand implements Command {
                                      grad src (N, IC, IH, IW), backward-filter grad filter (G, OCPG, ICPG, FH, FW).
                                      Written atomically: on any error it is not created, and an existing
                                      file keeps its content.
+                  --layout L         nchw (default) | nhwc: channels-last files. With nhwc, --src is
+                                     (N, IH, IW, IC), --diff (N, OH, OW, OC), and the forward and
+                                     backward-data results are (N, OH, OW, OC) and (N, IH, IW, IC);
+                                     the filter, the masks and the backward-filter result are unchanged
 
                 parameters (H,W pairs; one number means both, e.g. --stride 2):
                   --op OP            forward | backward-data | backward-filter (required)
@@ -112,6 +117,7 @@ final class RunCommand implements Command {
         Mode mode = parseMode(a);
         Backend backend = parseBackend(a);
         int threads = a.integer("threads", -1);
+        Layout layout = parseLayout(a);
         ConvParams base = params(stride, padding, dilation, groupsOpt == null ? 1 : groupsOpt, mode);
         if (kernel != null && (kernel[0] < 1 || kernel[1] < 1)) {
             throw new UsageException("run: --kernel must be >= 1, got " + kernel[0] + "," + kernel[1]);
@@ -127,9 +133,9 @@ final class RunCommand implements Command {
         RegionConv conv = conv(backend);
 
         try (Arena arena = Arena.ofConfined()) {
-            Tensor src = a.has("src") ? input(a, "src", arena, DType.FLOAT32) : null;
+            Tensor src = a.has("src") ? activation(a, "src", layout, "(N, IH, IW, IC)", arena) : null;
             Tensor filter = a.has("filter") ? input(a, "filter", arena, DType.FLOAT32) : null;
-            Tensor diff = a.has("diff") ? input(a, "diff", arena, DType.FLOAT32) : null;
+            Tensor diff = a.has("diff") ? activation(a, "diff", layout, "(N, OH, OW, OC)", arena) : null;
             Tensor rin = input(a, "rin", arena, null);
             Tensor rout = input(a, "rout", arena, null);
             ConvParams p = base;
@@ -138,12 +144,24 @@ final class RunCommand implements Command {
                 checkKernel(a, filter, kernel);
             }
             long t0 = System.nanoTime();
-            Tensor result = switch (op) {
-                case "forward" -> conv.forward(src, filter, rin, rout, p, arena);
-                case "backward-data" -> conv.backwardData(filter, diff, rin, rout, p, arena);
-                default -> conv.backwardFilter(src, diff, rin, rout, p, kernel[0], kernel[1], arena);
-            };
+            Tensor result;
+            try {
+                result = switch (op) {
+                    case "forward" -> conv.forward(src, filter, rin, rout, p, layout, arena);
+                    case "backward-data" -> conv.backwardData(filter, diff, rin, rout, p, layout, arena);
+                    default -> conv.backwardFilter(src, diff, rin, rout, p, kernel[0], kernel[1], arena);
+                };
+            } catch (IllegalArgumentException e) {
+                if (layout == Layout.NHWC) { // the library speaks (N, C, H, W); the files are (N, H, W, C)
+                    throw new CliException(e.getMessage() + " [--layout nhwc: the library shows src, diff and their"
+                            + " gradients in (N, C, H, W) order; in the files they are (N, H, W, C)]", e);
+                }
+                throw e;
+            }
             double ms = (System.nanoTime() - t0) / 1e6;
+            if (layout == Layout.NHWC && !op.equals("backward-filter")) {
+                result = toFileOrder(result);
+            }
             Npy.write(outPath, result);
             out.printf(Locale.ROOT, "wrote %s: %s %s (%s, %s backend, %.3f ms)%n", outPath, result.dtype(),
                     Npy.tuple(result.shape()), op, backend.cliName(), ms);
@@ -157,6 +175,36 @@ final class RunCommand implements Command {
         } catch (IllegalArgumentException e) {
             throw new UsageException(a.command() + ": --" + e.getMessage());
         }
+    }
+
+    static Layout parseLayout(Args a) {
+        try {
+            return Layout.parse(a.get("layout", Layout.NCHW.cliName()));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(a.command() + ": --" + e.getMessage());
+        }
+    }
+
+    /**
+     * A channels-last file's (N, H, W, C) array as the library's logical (N, C, H, W) view (no copy).
+     *
+     * @param a the options, to name the file
+     * @param key the option that read t
+     * @param t the array from the file
+     * @param fileOrder e.g. {@code (N, IH, IW, IC)}
+     * @return the view
+     */
+    static Tensor fromFileOrder(Args a, String key, Tensor t, String fileOrder) {
+        if (t.rank() != 4) {
+            throw new CliException("--" + key + " " + a.get(key) + ": with --layout nhwc, " + key + " must be 4-D "
+                    + fileOrder + ", got shape " + Npy.tuple(t.shape()));
+        }
+        return t.permute(0, 3, 1, 2);
+    }
+
+    /** A logical (N, C, H, W) tensor as the (N, H, W, C) array of a channels-last file (a view; dense if t is NHWC). */
+    static Tensor toFileOrder(Tensor t) {
+        return t.permute(0, 2, 3, 1);
     }
 
     static Backend parseBackend(Args a) {
@@ -233,6 +281,12 @@ final class RunCommand implements Command {
                     + " convert with a.astype(np.int32)");
         }
         return t;
+    }
+
+    /** src or diff: float32, viewed as (N, C, H, W) from the file's order. */
+    private static Tensor activation(Args a, String key, Layout layout, String nhwcOrder, Arena arena) throws IOException {
+        Tensor t = input(a, key, arena, DType.FLOAT32);
+        return layout == Layout.NHWC ? fromFileOrder(a, key, t, nhwcOrder) : t;
     }
 
     private static int resolveGroups(Args a, Tensor filter, Integer groupsOpt) {

@@ -51,8 +51,8 @@ class BenchCommandTest {
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
-    private static final Set<String> KEYS = Set.of("shape", "op", "mask", "backend", "threads", "ms", "gflops",
-            "active_fraction");
+    private static final Set<String> KEYS = Set.of("shape", "op", "mask", "layout", "backend", "threads", "ms",
+            "gflops", "active_fraction");
 
     // ---- a real (tiny) run ----------------------------------------------------------------------
 
@@ -92,6 +92,7 @@ class BenchCommandTest {
             assertEquals(KEYS, o.keySet());
             assertEquals("DW-K3", o.get("shape"));
             assertEquals("random", o.get("mask"));
+            assertEquals("nchw", o.get("layout"));
             assertEquals(1.0, (Double) o.get("threads"));
             double ms = (Double) o.get("ms");
             double gflops = (Double) o.get("gflops");
