@@ -5,6 +5,7 @@ import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
 import dev.rrconv.Mode;
 import dev.rrconv.KernelInfo;
+import dev.rrconv.Layout;
 import dev.rrconv.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;
@@ -73,7 +74,7 @@ public final class NativeBackend implements ConvBackend {
             Tensor b2 = offHeap(arena, b);
             Tensor rin2 = offHeap(arena, rin);
             Tensor rout2 = offHeap(arena, rout);
-            Tensor out2 = out.segment().isNative() ? out : Tensor.allocate(arena, out.dtype(), out.shape());
+            Tensor out2 = out.segment().isNative() ? out : denseLike(arena, out);
             // One allocation per call: the descriptor followed by the five stride arrays.
             long descBytes = NativeLibrary.DESC.byteSize();
             MemorySegment block = arena.allocate(descBytes + 5 * MAX_RANK * Long.BYTES, Long.BYTES);
@@ -102,9 +103,17 @@ public final class NativeBackend implements ConvBackend {
         if (t.segment().isNative()) {
             return t;
         }
-        Tensor copy = Tensor.allocate(arena, t.dtype(), t.shape());
+        Tensor copy = denseLike(arena, t);
         copy.copyFrom(t);
         return copy;
+    }
+
+    /** A dense off-heap tensor of t's shape; an activation keeps its layout, so a channels-last call stays one. */
+    private static Tensor denseLike(Arena arena, Tensor t) {
+        if (t.rank() == 4) {
+            return Tensor.allocate(arena, t.dtype(), Layout.of(t), t.dim(0), t.dim(1), t.dim(2), t.dim(3));
+        }
+        return Tensor.allocate(arena, t.dtype(), t.shape());
     }
 
     /** The largest tensor rank (the 5-D filter). */
