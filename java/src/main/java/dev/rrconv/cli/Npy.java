@@ -12,32 +12,41 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Reads and writes NumPy {@code .npy} files holding the tensor types of rrconv: float32 ({@code '<f4'}),
  * int32 ({@code '<i4'}) and uint8 ({@code '|u1'} or {@code '<u1'}), little-endian, C order.
  *
- * <p>{@link #read} accepts format versions 1.0, 2.0 and 3.0 and maps the data into an {@link Arena}
- * without copying it (falling back to a plain read when the data is not aligned to its element size).
- * Any other content (another dtype, big-endian data, {@code fortran_order: True}, a bad magic string,
+ * <p>{@link #read} accepts format versions 1.0, 2.0 and 3.0 of a regular file and reads the data into
+ * memory of an {@link Arena} (never a mapping of the file, which a truncation from another process would
+ * turn into a crash). Any other content (another dtype, big-endian data, {@code fortran_order: True}, a bad magic string,
  * a malformed header, truncated data, a shape whose byte size overflows) is reported by a
  * {@link NpyFormatException} whose message starts with the file's path.
  *
  * <p>{@link #write} writes version 1.0, byte for byte as {@code numpy.save} does, into a temporary file
  * in the target's folder that is then atomically renamed: on any error the target is left untouched
- * (absent or with its previous content), never partially written.
+ * (absent or with its previous content), never partially written, and no temporary file is left
+ * behind. It writes only regular files: an existing target that is a directory, FIFO, device or
+ * socket is refused ({@link #target}).
  */
 public final class Npy {
     /** The six magic bytes every {@code .npy} file starts with. */
@@ -49,6 +58,8 @@ public final class Npy {
     /** Larger headers are refused (numpy itself refuses over 10000 bytes by default). */
     private static final int MAX_HEADER_BYTES = 1 << 20;
     private static final boolean LITTLE_ENDIAN_HOST = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+    /** Deeper nesting of tuples and lists in a header is refused (a structured dtype needs a few levels). */
+    private static final int MAX_NESTING = 32;
     /** Bytes per write call. */
     private static final long CHUNK = 1L << 30;
 
@@ -57,115 +68,154 @@ public final class Npy {
     // ---- reading --------------------------------------------------------------------------------
 
     /**
-     * Reads a {@code .npy} file into a dense tensor whose memory belongs to {@code arena}: a read-only
-     * mapping of the file (zero-copy) when the data is aligned, else a copy.
+     * Reads a {@code .npy} file into a dense tensor whose memory belongs to {@code arena}: one copy of
+     * the data, so that whatever happens to the file afterwards cannot affect the tensor. A FIFO, device
+     * or socket is refused at once (never read, so never waited on).
      *
      * @param path the file
-     * @param arena owner of the tensor's memory (the mapping lives until the arena is closed)
+     * @param arena owner of the tensor's memory
      * @return the tensor, C-order, dtype float32, int32 or uint8
      * @throws NpyFormatException if the file is not a {@code .npy} file rrconv can use; the message
      *     names the file and the problem
      * @throws IOException if the file cannot be read (e.g. {@link NoSuchFileException})
      */
     public static Tensor read(Path path, Arena arena) throws IOException {
-        if (Files.isDirectory(path)) {
+        BasicFileAttributes attrs = Files.readAttributes(path, BasicFileAttributes.class);
+        if (attrs.isDirectory()) {
             throw new NpyFormatException(path, "is a directory, not a .npy file");
         }
+        if (!attrs.isRegularFile()) {
+            // Opening a FIFO would block until a writer comes; a device has no size to check.
+            throw new NpyFormatException(path, "is " + kind(path) + ", not a regular file; rrconv reads .npy"
+                    + " files only from regular files (save the array to a file first)");
+        }
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            long size = ch.size();
-            byte[] pre = readBytes(ch, 0, (int) Math.min(size, 12));
-            if (pre.length < MAGIC.length || !Arrays.equals(pre, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
-                throw new NpyFormatException(path, "not a .npy file (it does not start with the magic \\x93NUMPY"
-                        + (size < MAGIC.length ? "; it has only " + size + " bytes" : "") + ")");
-            }
-            if (pre.length < 8) {
-                throw new NpyFormatException(path, "truncated .npy header (" + size + " bytes)");
-            }
-            int major = Byte.toUnsignedInt(pre[6]);
-            int minor = Byte.toUnsignedInt(pre[7]);
-            if ((major != 1 && major != 2 && major != 3) || minor != 0) {
-                throw new NpyFormatException(path, "unsupported .npy format version " + major + "." + minor
-                        + " (rrconv reads 1.0, 2.0 and 3.0)");
-            }
-            int lenBytes = major == 1 ? 2 : 4;
-            int prelude = 8 + lenBytes;
-            if (size < prelude) {
-                throw new NpyFormatException(path, "truncated .npy header (" + size + " bytes)");
-            }
-            ByteBuffer lb = ByteBuffer.wrap(pre, 8, lenBytes).order(ByteOrder.LITTLE_ENDIAN);
-            long headerLen = major == 1 ? Short.toUnsignedInt(lb.getShort()) : Integer.toUnsignedLong(lb.getInt());
-            if (headerLen > size - prelude) {
-                throw new NpyFormatException(path, "truncated .npy header: it declares " + headerLen
-                        + " header bytes but only " + (size - prelude) + " follow");
-            }
-            if (headerLen > MAX_HEADER_BYTES) {
-                throw new NpyFormatException(path, "the .npy header of " + headerLen + " bytes is too large");
-            }
-            byte[] raw = readBytes(ch, prelude, (int) headerLen);
-            String text = decodeHeader(path, raw, major);
-            Header h = parseHeader(path, text);
-
-            long count = 1;
-            long bytes;
-            try {
-                for (long d : h.shape) {
-                    count = Math.multiplyExact(count, d);
-                }
-                bytes = Math.multiplyExact(count, (long) h.dtype.byteSize());
-            } catch (ArithmeticException e) {
-                throw new NpyFormatException(path, "shape " + tuple(h.shape) + " is too large: its byte size"
-                        + " overflows 64 bits");
-            }
-            long dataOffset = prelude + headerLen;
-            long available = size - dataOffset;
-            if (bytes > available) {
-                throw new NpyFormatException(path, "truncated data: shape " + tuple(h.shape) + " of " + h.dtype
-                        + " needs " + bytes + " bytes but only " + available + " follow the header");
-            }
-            if (bytes == 0) {
-                return Tensor.allocate(arena, h.dtype, h.shape);
-            }
-            MemorySegment seg;
-            if (LITTLE_ENDIAN_HOST && dataOffset % h.dtype.byteSize() == 0) {
-                seg = ch.map(FileChannel.MapMode.READ_ONLY, dataOffset, bytes, arena);
-            } else {
-                seg = arena.allocate(bytes, 64);
-                readFully(ch, dataOffset, seg);
-                if (!LITTLE_ENDIAN_HOST && h.dtype.byteSize() > 1) {
-                    ValueLayout le = h.dtype.layout().withOrder(ByteOrder.LITTLE_ENDIAN);
-                    MemorySegment.copy(seg, le, 0, seg, h.dtype.layout(), 0, count);
-                }
-            }
-            return Tensor.of(seg, h.dtype, h.shape);
+            return read(path, ch, arena);
+        } catch (NpyFormatException | NoSuchFileException | AccessDeniedException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new IOException(path + ": cannot read it: " + Main.describe(e), e);
         }
     }
 
-    private static byte[] readBytes(FileChannel ch, long position, int n) throws IOException {
+    private static Tensor read(Path path, FileChannel ch, Arena arena) throws IOException {
+        long size = ch.size();
+        byte[] pre = readBytes(path, ch, 0, (int) Math.min(size, 12));
+        if (pre.length < MAGIC.length || !Arrays.equals(pre, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+            throw new NpyFormatException(path, "not a .npy file (it does not start with the magic \\x93NUMPY"
+                    + (size < MAGIC.length ? "; it has only " + size + " bytes" : "") + ")");
+        }
+        if (pre.length < 8) {
+            throw new NpyFormatException(path, "truncated .npy header (" + size + " bytes)");
+        }
+        int major = Byte.toUnsignedInt(pre[6]);
+        int minor = Byte.toUnsignedInt(pre[7]);
+        if ((major != 1 && major != 2 && major != 3) || minor != 0) {
+            throw new NpyFormatException(path, "unsupported .npy format version " + major + "." + minor
+                    + " (rrconv reads 1.0, 2.0 and 3.0)");
+        }
+        int lenBytes = major == 1 ? 2 : 4;
+        int prelude = 8 + lenBytes;
+        if (size < prelude) {
+            throw new NpyFormatException(path, "truncated .npy header (" + size + " bytes)");
+        }
+        ByteBuffer lb = ByteBuffer.wrap(pre, 8, lenBytes).order(ByteOrder.LITTLE_ENDIAN);
+        long headerLen = major == 1 ? Short.toUnsignedInt(lb.getShort()) : Integer.toUnsignedLong(lb.getInt());
+        if (headerLen > size - prelude) {
+            throw new NpyFormatException(path, "truncated .npy header: it declares " + headerLen
+                    + " header bytes but only " + (size - prelude) + " follow");
+        }
+        if (headerLen > MAX_HEADER_BYTES) {
+            throw new NpyFormatException(path, "the .npy header of " + headerLen + " bytes is too large");
+        }
+        byte[] raw = readBytes(path, ch, prelude, (int) headerLen);
+        String text = decodeHeader(path, raw, major);
+        Header h = parseHeader(path, text);
+
+        long count = 1;
+        long bytes;
+        try {
+            for (long d : h.shape) {
+                count = Math.multiplyExact(count, d);
+            }
+            bytes = Math.multiplyExact(count, (long) h.dtype.byteSize());
+        } catch (ArithmeticException e) {
+            throw new NpyFormatException(path, "shape " + tuple(h.shape) + " is too large: its byte size"
+                    + " overflows 64 bits");
+        }
+        long dataOffset = prelude + headerLen;
+        long available = size - dataOffset;
+        if (bytes > available) {
+            throw new NpyFormatException(path, "truncated data: shape " + tuple(h.shape) + " of " + h.dtype
+                    + " needs " + bytes + " bytes but only " + available + " follow the header");
+        }
+        if (bytes == 0) {
+            return Tensor.allocate(arena, h.dtype, h.shape);
+        }
+        // A copy the arena owns, never a mapping of the file: a file truncated or rewritten while a
+        // native call reads a mapping would kill the JVM with SIGBUS. The one copy is the tensor itself.
+        MemorySegment seg;
+        try {
+            seg = arena.allocate(bytes, 64);
+        } catch (OutOfMemoryError e) {
+            throw new IOException(path + ": out of memory for its " + bytes + " bytes of data", e);
+        }
+        readFully(path, ch, dataOffset, seg);
+        if (!LITTLE_ENDIAN_HOST && h.dtype.byteSize() > 1) {
+            ValueLayout le = h.dtype.layout().withOrder(ByteOrder.LITTLE_ENDIAN);
+            MemorySegment.copy(seg, le, 0, seg, h.dtype.layout(), 0, count);
+        }
+        return Tensor.of(seg, h.dtype, h.shape);
+    }
+
+    /** What a path that is not a regular file is, for messages: "a FIFO", "a character device", ... */
+    static String kind(Path path) {
+        try {
+            int type = (Integer) Files.getAttribute(path, "unix:mode") & 0170000;
+            return switch (type) {
+                case 0010000 -> "a FIFO (named pipe)";
+                case 0020000 -> "a character device";
+                case 0040000 -> "a directory";
+                case 0060000 -> "a block device";
+                case 0140000 -> "a socket";
+                default -> "not a regular file";
+            };
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return "a special file";
+        }
+    }
+
+    private static byte[] readBytes(Path path, FileChannel ch, long position, int n) throws IOException {
         byte[] b = new byte[n];
         ByteBuffer buf = ByteBuffer.wrap(b);
         long pos = position;
         while (buf.hasRemaining()) {
             int r = ch.read(buf, pos);
             if (r < 0) {
-                throw new IOException("unexpected end of file");
+                throw shrank(path, position + n, pos);
             }
             pos += r;
         }
         return b;
     }
 
-    private static void readFully(FileChannel ch, long position, MemorySegment seg) throws IOException {
+    private static void readFully(Path path, FileChannel ch, long position, MemorySegment seg) throws IOException {
         for (long off = 0; off < seg.byteSize(); off += CHUNK) {
             ByteBuffer buf = seg.asSlice(off, Math.min(CHUNK, seg.byteSize() - off)).asByteBuffer();
             long pos = position + off;
             while (buf.hasRemaining()) {
                 int r = ch.read(buf, pos);
                 if (r < 0) {
-                    throw new IOException("unexpected end of file");
+                    throw shrank(path, position + seg.byteSize(), pos);
                 }
                 pos += r;
             }
         }
+    }
+
+    private static NpyFormatException shrank(Path path, long needed, long got) {
+        return new NpyFormatException(path, "the file ended at byte " + got + " while it was being read ("
+                + needed + " bytes needed): it was truncated or rewritten meanwhile");
     }
 
     private static String decodeHeader(Path path, byte[] raw, int major) throws NpyFormatException {
@@ -242,7 +292,7 @@ public final class Npy {
             }
         }
         String name = descr.length() >= 2 ? typeName(descr.substring(1)) : null;
-        throw new NpyFormatException(path, "unsupported dtype '" + descr + "'" + (name != null ? " (" + name + ")" : "")
+        throw new NpyFormatException(path, "unsupported dtype '" + printable(descr) + "'" + (name != null ? " (" + name + ")" : "")
                 + "; " + supported + (name != null ? ", e.g. a.astype(np.float32)" : ""));
     }
 
@@ -270,7 +320,21 @@ public final class Npy {
 
     private static String quoted(String text) {
         String t = text.strip();
-        return "\"" + (t.length() > 120 ? t.substring(0, 120) + "..." : t) + "\"";
+        return "\"" + printable(t.length() > 120 ? t.substring(0, 120) + "..." : t) + "\"";
+    }
+
+    /** s with control characters (a NUL, a newline, ...) written as Python escapes such as {@code \x00}. */
+    static String printable(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (int k = 0; k < s.length(); k++) {
+            char c = s.charAt(k);
+            if (c < 0x20 || c == 0x7f) {
+                sb.append(String.format(java.util.Locale.ROOT, "\\x%02x", (int) c));
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
     }
 
     /**
@@ -281,6 +345,8 @@ public final class Npy {
         private final Path path;
         private final String s;
         private int i;
+        /** How many tuples and lists enclose the current position. */
+        private int depth;
 
         LiteralParser(Path path, String s) {
             this.path = path;
@@ -292,7 +358,7 @@ public final class Npy {
                 return tuple(a);
             }
             if (v instanceof String str) {
-                return "'" + str + "'";
+                return "'" + printable(str) + "'";
             }
             if (v instanceof List<?> l) {
                 return "a sequence of " + l.size() + " items";
@@ -364,8 +430,12 @@ public final class Npy {
                 return v;
             }
             if (c == '(' || c == '[') {
+                if (depth == MAX_NESTING) {
+                    throw error("tuples or lists nested more than " + MAX_NESTING + " deep");
+                }
                 char close = c == '(' ? ')' : ']';
                 i++;
+                depth++;
                 List<Object> items = new ArrayList<>();
                 while (!peek(close)) {
                     items.add(value());
@@ -374,6 +444,7 @@ public final class Npy {
                     }
                 }
                 i++;
+                depth--;
                 if (c == '[') {
                     return items;
                 }
@@ -419,33 +490,73 @@ public final class Npy {
     // ---- writing --------------------------------------------------------------------------------
 
     /**
+     * The file {@link #write} creates or replaces for {@code path}, checked: {@code path} itself, or
+     * the file a symbolic link at {@code path} leads to (resolved here, once). Call it before the work
+     * whose result is to be written, so that a bad target is reported first.
+     *
+     * @param path the file named by the user
+     * @return the absolute path to write
+     * @throws IOException naming {@code path} if it cannot be written as a regular file: it exists and
+     *     is not one (a directory, FIFO, device or socket), it is a dangling symbolic link, or its folder
+     *     does not exist
+     */
+    public static Path target(Path path) throws IOException {
+        Path target = path.toAbsolutePath();
+        if (Files.isSymbolicLink(path)) {
+            try {
+                target = path.toRealPath();
+            } catch (NoSuchFileException e) {
+                throw new IOException(path + ": is a symbolic link to " + Files.readSymbolicLink(path)
+                        + ", which does not exist (a dangling link, or a loop)", e);
+            }
+        }
+        Path dir = target.getParent();
+        if (dir == null || target.getFileName() == null) {
+            throw new IOException(path + ": not a file name");
+        }
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            if (!Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)) {
+                throw new IOException(path + ": is " + kind(target) + "; rrconv writes only regular files"
+                        + " (it would replace " + (target.equals(path.toAbsolutePath()) ? "it" : target)
+                        + " with one)");
+            }
+        } else if (!Files.isDirectory(dir)) {
+            throw new IOException(path + ": cannot write: directory " + dir + " does not exist");
+        }
+        return target;
+    }
+
+    /**
      * Writes a tensor as a version 1.0 {@code .npy} file (C order, little-endian), exactly as
-     * {@code numpy.save} would. The data goes to a temporary file in the same folder that then
-     * replaces {@code path} atomically: on error {@code path} is untouched.
+     * {@code numpy.save} would. The data goes to a temporary file in the target's folder (a short
+     * hidden name, {@code .rrconv-<hex>.tmp}, whatever the length of the target's) that then replaces
+     * the target atomically: on error the target is untouched, and the temporary file is deleted on
+     * every way out, a SIGINT or SIGTERM of the JVM included (a shutdown hook). A replaced file keeps
+     * its permissions. The target is checked as {@link #target} does.
      *
      * @param path the file to create or replace
      * @param tensor the values (any strides)
      * @throws IOException if the file cannot be written; the message names it
      */
     public static void write(Path path, Tensor tensor) throws IOException {
-        Path target = Files.isSymbolicLink(path) ? path.toRealPath() : path;
-        if (Files.isDirectory(target)) {
-            throw new IOException(path + ": is a directory");
-        }
-        Path abs = target.toAbsolutePath();
-        Path dir = abs.getParent();
-        if (dir == null || abs.getFileName() == null) {
-            throw new IOException(path + ": not a file name");
-        }
-        if (!Files.isDirectory(dir)) {
-            throw new IOException(path + ": cannot write: directory " + dir + " does not exist");
+        Path target = target(path);
+        Path dir = target.getParent();
+        Set<PosixFilePermission> mode = null;
+        if (Files.exists(target)) {
+            try {
+                mode = Files.getPosixFilePermissions(target);
+            } catch (UnsupportedOperationException e) {
+                mode = null; // not a POSIX file system: the new file gets the default permissions
+            }
         }
         byte[] header = header(tensor.dtype(), tensor.shape());
-        Path tmp = dir.resolve("." + abs.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong())
-                + ".tmp");
+        Path tmp = TempFiles.create(path, dir);
         boolean done = false;
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                if (mode != null) {
+                    Files.setPosixFilePermissions(tmp, mode);
+                }
                 writeFully(ch, ByteBuffer.wrap(header));
                 writeData(ch, tensor);
                 ch.force(false);
@@ -459,11 +570,62 @@ public final class Npy {
             }
             done = true;
         } finally {
-            if (!done) {
+            TempFiles.release(tmp, !done);
+        }
+    }
+
+    /**
+     * The temporary files of {@link #write} not yet renamed or deleted, which a shutdown hook
+     * deletes when the JVM exits or is interrupted (SIGINT, SIGTERM) in the middle of a write.
+     */
+    private static final class TempFiles {
+        private static final Set<Path> LIVE = ConcurrentHashMap.newKeySet();
+
+        static {
+            Runtime.getRuntime().addShutdownHook(new Thread(TempFiles::deleteAll, "rrconv-temp-cleanup"));
+        }
+
+        private TempFiles() {}
+
+        /** Creates a new empty temporary file in dir, registered for deletion at exit. */
+        static Path create(Path path, Path dir) throws IOException {
+            for (int attempt = 0; ; attempt++) {
+                Path tmp = dir.resolve(".rrconv-" + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+                LIVE.add(tmp); // before it exists: a hook running now deletes it if it was just created
+                try {
+                    Files.createFile(tmp);
+                    return tmp;
+                } catch (FileAlreadyExistsException e) {
+                    LIVE.remove(tmp);
+                    if (attempt == 100) {
+                        throw new IOException(path + ": cannot create a temporary file in " + dir, e);
+                    }
+                } catch (IOException e) {
+                    LIVE.remove(tmp);
+                    throw new IOException(path + ": cannot write a file in " + dir + ": " + Main.describe(e), e);
+                }
+            }
+        }
+
+        /** Forgets tmp (renamed into place), deleting it first if {@code delete}. */
+        static void release(Path tmp, boolean delete) {
+            if (delete) {
                 try {
                     Files.deleteIfExists(tmp);
                 } catch (IOException ignored) {
-                    // best effort: the temporary file is hidden and named after the target
+                    // best effort; the shutdown hook tries again
+                    return;
+                }
+            }
+            LIVE.remove(tmp);
+        }
+
+        private static void deleteAll() {
+            for (Path tmp : LIVE) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // nothing more can be done while the JVM exits
                 }
             }
         }

@@ -11,9 +11,10 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.Files;
+import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -56,8 +57,13 @@ final class RunCommand implements Command {
                   --rout FILE        output regions (N, OH, OW), same dtype as rin  [all; required]
                   --out FILE         the result (required): forward dst (N, OC, OH, OW), backward-data
                                      grad src (N, IC, IH, IW), backward-filter grad filter (G, OCPG, ICPG, FH, FW).
-                                     Written atomically: on any error it is not created, and an existing
-                                     file keeps its content.
+                                     Written atomically: on any error (or Ctrl-C) it is not created, an
+                                     existing file keeps its content, and no temporary file is left. It must
+                                     be a regular file (a symbolic link to one is followed); an existing
+                                     directory, FIFO, device or socket is refused. A replaced file keeps
+                                     its permissions.
+                  Input files must be regular files (a FIFO or device is refused); they are read into memory
+                  once, so changing them during the run cannot affect it.
 
                 parameters (H,W pairs; one number means both, e.g. --stride 2):
                   --op OP            forward | backward-data | backward-filter (required)
@@ -103,7 +109,11 @@ final class RunCommand implements Command {
         }
         a.require("rin", "");
         a.require("rout", "");
-        Path outPath = Path.of(a.require("out", ""));
+        a.require("out", "");
+        Path outPath = a.path("out");
+        for (String key : List.of("src", "filter", "diff", "rin", "rout")) {
+            a.path(key); // a file name Java cannot represent is a usage error before any work
+        }
         int[] stride = a.pair("stride", new int[] {1, 1});
         int[] padding = a.pair("padding", new int[] {0, 0});
         int[] dilation = a.pair("dilation", new int[] {1, 1});
@@ -123,7 +133,7 @@ final class RunCommand implements Command {
                 throw new UsageException("run: --" + e.getMessage());
             }
         }
-        checkOutputPath(outPath);
+        Path target = outputTarget(outPath);
         RegionConv conv = conv(backend);
 
         try (Arena arena = Arena.ofConfined()) {
@@ -144,7 +154,7 @@ final class RunCommand implements Command {
                 default -> conv.backwardFilter(src, diff, rin, rout, p, kernel[0], kernel[1], arena);
             };
             double ms = (System.nanoTime() - t0) / 1e6;
-            Npy.write(outPath, result);
+            Npy.write(target, result);
             out.printf(Locale.ROOT, "wrote %s: %s %s (%s, %s backend, %.3f ms)%n", outPath, result.dtype(),
                     Npy.tuple(result.shape()), op, backend.cliName(), ms);
         }
@@ -192,13 +202,12 @@ final class RunCommand implements Command {
         return RegionConv.of(backend);
     }
 
-    private static void checkOutputPath(Path out) {
-        if (Files.isDirectory(out)) {
-            throw new CliException("--out " + out + ": is a directory");
-        }
-        Path dir = out.toAbsolutePath().getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new CliException("--out " + out + ": directory " + dir + " does not exist");
+    /** The checked file --out names (a symbolic link resolved once); a bad one is an error before any work. */
+    private static Path outputTarget(Path out) {
+        try {
+            return Npy.target(out);
+        } catch (IOException e) {
+            throw new CliException("--out " + e.getMessage(), e);
         }
     }
 
@@ -218,11 +227,17 @@ final class RunCommand implements Command {
             throw new CliException("--" + key + " " + path + ": no such file", e);
         } catch (AccessDeniedException e) {
             throw new CliException("--" + key + " " + path + ": permission denied", e);
+        } catch (NpyFormatException e) {
+            throw e;
+        } catch (FileSystemException e) {
+            throw new CliException("--" + key + " " + path + ": cannot read it: " + e.getReason(), e);
+        } catch (IOException e) {
+            throw new CliException("--" + key + " " + e.getMessage(), e);
         }
     }
 
     private static Tensor input(Args a, String key, Arena arena, DType dtype) throws IOException {
-        Path path = Path.of(a.get(key));
+        Path path = a.path(key);
         Tensor t = readOption(key, path, arena);
         if (dtype != null && t.dtype() != dtype) {
             throw new CliException("--" + key + " " + path + ": " + key + " must be " + dtype + " ('" + dtype.npyDescr()

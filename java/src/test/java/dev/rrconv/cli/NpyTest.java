@@ -174,7 +174,7 @@ class NpyTest {
     }
 
     @Test
-    void roundTripsEveryDtypeThroughMappedAndNativeMemory() throws IOException {
+    void roundTripsEveryDtypeThroughNativeMemory() throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             Tensor f = Tensor.allocate(arena, DType.FLOAT32, 2, 3, 4);
             Tensor i = Tensor.allocate(arena, DType.INT32, 5, 7);
@@ -199,7 +199,7 @@ class NpyTest {
                 } else {
                     assertArrayEquals(t.toIntArray(), back.toIntArray());
                 }
-                // a second write of the read-back (mapped, read-only) tensor gives the same bytes
+                // a second write of the read-back tensor gives the same bytes
                 Path p2 = dir.resolve(t.dtype() + "-2.npy");
                 Npy.write(p2, back);
                 assertArrayEquals(Files.readAllBytes(p), Files.readAllBytes(p2));
