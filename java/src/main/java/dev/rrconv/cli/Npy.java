@@ -34,12 +34,14 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Reads and writes NumPy {@code .npy} files holding the tensor types of rrconv: float32 ({@code '<f4'}),
- * int32 ({@code '<i4'}) and uint8 ({@code '|u1'} or {@code '<u1'}), little-endian, C order.
+ * int32 ({@code '<i4'}) and uint8 ({@code '|u1'} or {@code '<u1'}).
  *
  * <p>{@link #read} accepts format versions 1.0, 2.0 and 3.0 of a regular file and reads the data into
  * memory of an {@link Arena} (never a mapping of the file, which a truncation from another process would
- * turn into a crash). Any other content (another dtype, big-endian data, {@code fortran_order: True}, a bad magic string,
- * a malformed header, truncated data, a shape whose byte size overflows) is reported by a
+ * turn into a crash). It also reads the other arrays {@code np.save} writes that have a lossless or
+ * float32 meaning ({@link #load}): float64, either byte order, Fortran order, and integer or bool arrays
+ * whose values fit int32. Any other content (another dtype, a bad magic string, a malformed header,
+ * truncated data, a shape whose byte size overflows, an integer that does not fit) is reported by a
  * {@link NpyFormatException} whose message starts with the file's path.
  *
  * <p>{@link #write} writes version 1.0, byte for byte as {@code numpy.save} does, into a temporary file
@@ -80,6 +82,38 @@ public final class Npy {
      * @throws IOException if the file cannot be read (e.g. {@link NoSuchFileException})
      */
     public static Tensor read(Path path, Arena arena) throws IOException {
+        return load(path, arena).tensor();
+    }
+
+    /**
+     * A tensor read by {@link #load}, and the dtype the file stores it in ({@code '<f8'} for float64
+     * data converted to float32, {@code '<f4'} for plain float32 data, ...).
+     *
+     * @param tensor the values
+     * @param fileDescr the file's {@code descr}
+     */
+    public record Loaded(Tensor tensor, String fileDescr) {
+        /** @return whether float data lost precision on the way in (float64 rounded to float32) */
+        public boolean rounded() {
+            return fileDescr.endsWith("f8");
+        }
+    }
+
+    /**
+     * Reads a {@code .npy} file as {@link #read} does, telling the dtype the file stores.
+     *
+     * <p>Besides float32, int32 and uint8 it reads what {@code np.save} writes for other ordinary
+     * arrays: float64 (rounded to float32), any byte order, Fortran order (a tensor with column-major
+     * strides, no extra copy), and int8/int16/int64/uint16/uint32/uint64/bool arrays as int32 when every
+     * value fits (a value that does not is an error naming the file, its index and the value).
+     *
+     * @param path the file
+     * @param arena owner of the tensor's memory
+     * @return the tensor and the file's dtype
+     * @throws NpyFormatException if the file is not a {@code .npy} file rrconv can use
+     * @throws IOException if the file cannot be read
+     */
+    public static Loaded load(Path path, Arena arena) throws IOException {
         BasicFileAttributes attrs = Files.readAttributes(path, BasicFileAttributes.class);
         if (attrs.isDirectory()) {
             throw new NpyFormatException(path, "is a directory, not a .npy file");
@@ -98,7 +132,7 @@ public final class Npy {
         }
     }
 
-    private static Tensor read(Path path, FileChannel ch, Arena arena) throws IOException {
+    private static Loaded read(Path path, FileChannel ch, Arena arena) throws IOException {
         long size = ch.size();
         byte[] pre = readBytes(path, ch, 0, (int) Math.min(size, 12));
         if (pre.length < MAGIC.length || !Arrays.equals(pre, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
@@ -138,7 +172,8 @@ public final class Npy {
             for (long d : h.shape) {
                 count = Math.multiplyExact(count, d);
             }
-            bytes = Math.multiplyExact(count, (long) h.dtype.byteSize());
+            bytes = Math.multiplyExact(count, (long) h.type.size);
+            Math.multiplyExact(count, (long) h.type.target.byteSize());
         } catch (ArithmeticException e) {
             throw new NpyFormatException(path, "shape " + tuple(h.shape) + " is too large: its byte size"
                     + " overflows 64 bits");
@@ -146,26 +181,93 @@ public final class Npy {
         long dataOffset = prelude + headerLen;
         long available = size - dataOffset;
         if (bytes > available) {
-            throw new NpyFormatException(path, "truncated data: shape " + tuple(h.shape) + " of " + h.dtype
+            throw new NpyFormatException(path, "truncated data: shape " + tuple(h.shape) + " of " + h.type.name
                     + " needs " + bytes + " bytes but only " + available + " follow the header");
         }
-        if (bytes == 0) {
-            return Tensor.allocate(arena, h.dtype, h.shape);
+        if (count == 0) {
+            return new Loaded(Tensor.allocate(arena, h.type.target, h.shape), h.type.descr);
         }
         // A copy the arena owns, never a mapping of the file: a file truncated or rewritten while a
-        // native call reads a mapping would kill the JVM with SIGBUS. The one copy is the tensor itself.
+        // native call reads a mapping would kill the JVM with SIGBUS. The one copy is the tensor itself;
+        // a conversion goes through a small buffer.
+        long outBytes = count * h.type.target.byteSize();
         MemorySegment seg;
         try {
-            seg = arena.allocate(bytes, 64);
+            seg = arena.allocate(outBytes, 64);
         } catch (OutOfMemoryError e) {
-            throw new IOException(path + ": out of memory for its " + bytes + " bytes of data", e);
+            throw new IOException(path + ": out of memory for its " + outBytes + " bytes of data", e);
         }
-        readFully(path, ch, dataOffset, seg);
-        if (!LITTLE_ENDIAN_HOST && h.dtype.byteSize() > 1) {
-            ValueLayout le = h.dtype.layout().withOrder(ByteOrder.LITTLE_ENDIAN);
-            MemorySegment.copy(seg, le, 0, seg, h.dtype.layout(), 0, count);
+        if (h.type.isNative()) {
+            readFully(path, ch, dataOffset, seg);
+        } else {
+            convert(path, ch, dataOffset, h, count, seg);
         }
-        return Tensor.of(seg, h.dtype, h.shape);
+        long[] strides = h.fortran ? fortranStrides(h.shape) : Tensor.denseStrides(h.shape);
+        return new Loaded(Tensor.ofStrided(seg, h.type.target, h.shape, strides), h.type.descr);
+    }
+
+    /** Column-major strides: the first dimension varies fastest. */
+    private static long[] fortranStrides(long[] shape) {
+        long[] st = new long[shape.length];
+        long s = 1;
+        for (int k = 0; k < shape.length; k++) {
+            st[k] = s;
+            s *= shape[k];
+        }
+        return st;
+    }
+
+    /** Bytes read per step of a conversion. */
+    private static final int CONVERT_CHUNK = 1 << 16;
+
+    /** Reads count elements of the file's type at position, converted to the tensor's type, into seg. */
+    private static void convert(Path path, FileChannel ch, long position, Header h, long count, MemorySegment seg)
+            throws IOException {
+        StoredType t = h.type;
+        ByteBuffer buf = ByteBuffer.allocate(CONVERT_CHUNK).order(t.order);
+        long pos = position;
+        for (long i = 0; i < count; ) {
+            int n = (int) Math.min(count - i, CONVERT_CHUNK / t.size);
+            buf.clear().limit(n * t.size);
+            while (buf.hasRemaining()) {
+                int r = ch.read(buf, pos + buf.position());
+                if (r < 0) {
+                    throw shrank(path, position + count * t.size, pos + buf.position());
+                }
+            }
+            buf.flip();
+            for (int k = 0; k < n; k++, i++) {
+                switch (t.target) {
+                    case FLOAT32 -> seg.setAtIndex(ValueLayout.JAVA_FLOAT, i,
+                            t.size == 8 ? (float) buf.getDouble() : buf.getFloat());
+                    case UINT8 -> seg.set(ValueLayout.JAVA_BYTE, i, buf.get());
+                    default -> seg.setAtIndex(ValueLayout.JAVA_INT, i, toInt(path, h, i, t.integer(buf)));
+                }
+            }
+            pos += (long) n * t.size;
+        }
+    }
+
+    private static int toInt(Path path, Header h, long i, long v) throws NpyFormatException {
+        if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE || (h.type.kind == 'u' && h.type.size == 8 && v < 0)) {
+            String value = h.type.kind == 'u' ? Long.toUnsignedString(v) : Long.toString(v);
+            throw new NpyFormatException(path, "value " + value + " at index " + index(h, i) + " does not fit int32;"
+                    + " rrconv reads " + h.type.name + " arrays as int32 region masks, so every value must lie in"
+                    + " -2147483648..2147483647 (relabel the regions, e.g. np.unique(a, return_inverse=True))");
+        }
+        return (int) v;
+    }
+
+    /** The index tuple of the i-th element in the file (C or Fortran order). */
+    private static String index(Header h, long i) {
+        long[] idx = new long[h.shape.length];
+        long rest = i;
+        for (int n = 0; n < idx.length; n++) {
+            int k = h.fortran ? n : idx.length - 1 - n;
+            idx[k] = rest % h.shape[k];
+            rest /= h.shape[k];
+        }
+        return tuple(idx);
     }
 
     /** What a path that is not a regular file is, for messages: "a FIFO", "a character device", ... */
@@ -233,7 +335,35 @@ public final class Npy {
     }
 
     /** The three keys of a {@code .npy} header. */
-    private record Header(DType dtype, long[] shape) {}
+    private record Header(StoredType type, boolean fortran, long[] shape) {}
+
+    /**
+     * A dtype as the file stores it, e.g. {@code '>f8'}, and the tensor type rrconv reads it as.
+     *
+     * @param descr the header's descr
+     * @param order the byte order of its elements
+     * @param kind 'f', 'i', 'u' or 'b'
+     * @param size bytes per element
+     * @param name NumPy's name of it (float64, ...)
+     * @param target the tensor's dtype
+     */
+    private record StoredType(String descr, ByteOrder order, char kind, int size, String name, DType target) {
+        /** Whether the bytes are the tensor's as they are (no conversion, no byte swap). */
+        boolean isNative() {
+            boolean same = (kind == 'f' && size == 4) || (kind == 'i' && size == 4) || (kind == 'u' && size == 1);
+            return same && (size == 1 || order == ByteOrder.nativeOrder());
+        }
+
+        /** The next element of an integer or bool buffer, as a long (uint64 as its bits). */
+        long integer(ByteBuffer b) {
+            return switch (size) {
+                case 1 -> kind == 'i' ? b.get() : Byte.toUnsignedLong(b.get());
+                case 2 -> kind == 'i' ? b.getShort() : Short.toUnsignedLong(b.getShort());
+                case 4 -> kind == 'i' ? b.getInt() : Integer.toUnsignedLong(b.getInt());
+                default -> b.getLong();
+            };
+        }
+    }
 
     private static Header parseHeader(Path path, String text) throws NpyFormatException {
         Map<String, Object> dict = new LiteralParser(path, text).parseHeaderDict();
@@ -252,48 +382,54 @@ public final class Npy {
             throw new NpyFormatException(path, "unsupported dtype " + LiteralParser.show(descr)
                     + " (a structured dtype); rrconv reads float32 '<f4', int32 '<i4' and uint8 '|u1'");
         }
-        DType dtype = dtypeOf(path, d);
+        StoredType type = dtypeOf(path, d);
         Object fortran = dict.get("fortran_order");
         if (!(fortran instanceof Boolean f)) {
             throw new NpyFormatException(path, "malformed .npy header: fortran_order is "
                     + LiteralParser.show(fortran) + ", not True or False");
-        }
-        if (f) {
-            throw new NpyFormatException(path, "fortran_order is True (column-major data), which rrconv does not"
-                    + " read; save a C-order array, e.g. np.save(f, np.ascontiguousarray(a))");
         }
         Object shape = dict.get("shape");
         if (!(shape instanceof long[] s)) {
             throw new NpyFormatException(path, "malformed .npy header: shape is " + LiteralParser.show(shape)
                     + ", not a tuple of integers");
         }
-        return new Header(dtype, s);
+        return new Header(type, f, s);
     }
 
-    private static DType dtypeOf(Path path, String descr) throws NpyFormatException {
-        switch (descr) {
-            case "<f4":
-                return DType.FLOAT32;
-            case "<i4":
-                return DType.INT32;
-            case "|u1":
-            case "<u1":
-                return DType.UINT8;
-            default:
-                break;
-        }
-        String supported = "rrconv reads float32 '<f4', int32 '<i4' and uint8 '|u1'";
-        if (descr.length() >= 2 && descr.charAt(0) == '>') {
-            String le = "<" + descr.substring(1);
-            String name = typeName(descr.substring(1));
-            if (name != null && (le.equals("<f4") || le.equals("<i4") || le.equals("<u1"))) {
-                throw new NpyFormatException(path, "big-endian dtype '" + descr + "' (" + name + ") is not supported;"
-                        + " save little-endian data, e.g. a.astype('" + le + "')");
+    private static StoredType dtypeOf(Path path, String descr) throws NpyFormatException {
+        String name = descr.length() >= 2 ? typeName(descr.substring(1)) : null;
+        char order = descr.isEmpty() ? '?' : descr.charAt(0);
+        if (name != null && (order == '<' || order == '>' || order == '|' || order == '=')
+                && descr.substring(2).matches("[0-9]{1,2}")) {
+            char kind = descr.charAt(1);
+            int size = Integer.parseInt(descr.substring(2));
+            DType target = switch (kind) {
+                case 'f' -> size == 4 || size == 8 ? DType.FLOAT32 : null;
+                case 'u' -> size == 1 ? DType.UINT8 : size <= 8 ? DType.INT32 : null;
+                case 'i', 'b' -> size <= 8 ? DType.INT32 : null;
+                default -> null;
+            };
+            if (target != null && (order != '|' || size == 1)) {
+                ByteOrder bo = order == '>' ? ByteOrder.BIG_ENDIAN
+                        : order == '=' ? ByteOrder.nativeOrder() : ByteOrder.LITTLE_ENDIAN;
+                return new StoredType(descr, bo, kind, size, name, target);
             }
         }
+        throw new NpyFormatException(path, "unsupported dtype '" + printable(descr) + "'"
+                + (name != null ? " (" + name + ")" : "") + "; rrconv reads float32 and float64 data and integer"
+                + " or bool region masks; convert it, e.g. a.astype(np.float32) for data or a.astype(np.int32) for"
+                + " a region mask");
+    }
+
+    /**
+     * A dtype for messages: {@code float64 ('<f8')}.
+     *
+     * @param descr a {@code .npy} descr
+     * @return its NumPy name and the descr
+     */
+    static String describe(String descr) {
         String name = descr.length() >= 2 ? typeName(descr.substring(1)) : null;
-        throw new NpyFormatException(path, "unsupported dtype '" + printable(descr) + "'" + (name != null ? " (" + name + ")" : "")
-                + "; " + supported + (name != null ? ", e.g. a.astype(np.float32)" : ""));
+        return (name != null ? name + " " : "") + "('" + printable(descr) + "')";
     }
 
     private static String typeName(String code) {

@@ -48,7 +48,9 @@ final class RunCommand implements Command {
                 and rin[n, ih, iw] == rout[n, oh, ow]. backward-data is the gradient w.r.t. src, backward-filter
                 the gradient w.r.t. the filter.
 
-                tensors (.npy files: float32 '<f4', int32 '<i4' or uint8 '|u1'; little-endian, C order):
+                tensors (.npy files as np.save writes them: float32 or float64 data (float64 is rounded to float32,
+                with a note on stderr), integer or bool region masks whose values fit int32; any byte order,
+                C or Fortran order):
                   --src FILE         src, float32 (N, IC, IH, IW)                   [forward, backward-filter]
                   --filter FILE      float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW) with --groups
                                                                                     [forward, backward-data]
@@ -137,11 +139,11 @@ final class RunCommand implements Command {
         RegionConv conv = conv(backend);
 
         try (Arena arena = Arena.ofConfined()) {
-            Tensor src = a.has("src") ? input(a, "src", arena, DType.FLOAT32) : null;
-            Tensor filter = a.has("filter") ? input(a, "filter", arena, DType.FLOAT32) : null;
-            Tensor diff = a.has("diff") ? input(a, "diff", arena, DType.FLOAT32) : null;
-            Tensor rin = input(a, "rin", arena, null);
-            Tensor rout = input(a, "rout", arena, null);
+            Tensor src = a.has("src") ? input(a, "src", arena, DType.FLOAT32, err) : null;
+            Tensor filter = a.has("filter") ? input(a, "filter", arena, DType.FLOAT32, err) : null;
+            Tensor diff = a.has("diff") ? input(a, "diff", arena, DType.FLOAT32, err) : null;
+            Tensor rin = input(a, "rin", arena, null, err);
+            Tensor rout = input(a, "rout", arena, null, err);
             ConvParams p = base;
             if (filter != null) {
                 p = base.withGroups(resolveGroups(a, filter, groupsOpt));
@@ -221,8 +223,13 @@ final class RunCommand implements Command {
      * @throws IOException on other I/O errors
      */
     static Tensor readOption(String key, Path path, Arena arena) throws IOException {
+        return loadOption(key, path, arena).tensor();
+    }
+
+    /** {@link #readOption}, telling the file's dtype. */
+    static Npy.Loaded loadOption(String key, Path path, Arena arena) throws IOException {
         try {
-            return Npy.read(path, arena);
+            return Npy.load(path, arena);
         } catch (NoSuchFileException e) {
             throw new CliException("--" + key + " " + path + ": no such file", e);
         } catch (AccessDeniedException e) {
@@ -236,16 +243,25 @@ final class RunCommand implements Command {
         }
     }
 
-    private static Tensor input(Args a, String key, Arena arena, DType dtype) throws IOException {
+    /**
+     * Reads an input option: dtype FLOAT32 for data (float64 is rounded to it, with a note on err), null
+     * for a region mask (any integer or bool dtype whose values fit int32).
+     */
+    private static Tensor input(Args a, String key, Arena arena, DType dtype, PrintStream err) throws IOException {
         Path path = a.path(key);
-        Tensor t = readOption(key, path, arena);
+        Npy.Loaded l = loadOption(key, path, arena);
+        Tensor t = l.tensor();
         if (dtype != null && t.dtype() != dtype) {
-            throw new CliException("--" + key + " " + path + ": " + key + " must be " + dtype + " ('" + dtype.npyDescr()
-                    + "'), got " + t.dtype() + " ('" + t.dtype().npyDescr() + "')");
+            throw new CliException("--" + key + " " + path + ": " + key + " must be float data (float32 '<f4' or"
+                    + " float64 '<f8'), got " + Npy.describe(l.fileDescr()) + "; convert with a.astype(np.float32)");
         }
         if (dtype == null && t.dtype() == DType.FLOAT32) {
-            throw new CliException("--" + key + " " + path + ": region masks must be int32 or uint8, got float32;"
-                    + " convert with a.astype(np.int32)");
+            throw new CliException("--" + key + " " + path + ": region masks must be integers (int32, uint8, int64,"
+                    + " ... or bool), got " + Npy.describe(l.fileDescr()) + "; convert with a.astype(np.int32)");
+        }
+        if (l.rounded()) {
+            err.println("rrconv: note: --" + key + " " + path + ": " + Npy.describe(l.fileDescr())
+                    + " data rounded to float32");
         }
         return t;
     }
