@@ -643,7 +643,8 @@ public final class Npy {
                 target = path.toRealPath();
             } catch (NoSuchFileException e) {
                 throw new IOException(path + ": is a symbolic link to " + Files.readSymbolicLink(path)
-                        + ", which does not exist (a dangling link, or a loop)", e);
+                        + ", which does not lead to an existing file (a dangling link, a loop, or a pipe such as"
+                        + " /dev/stdout's); rrconv writes only regular files", e);
             }
         }
         Path dir = target.getParent();

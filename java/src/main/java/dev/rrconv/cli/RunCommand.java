@@ -235,7 +235,7 @@ final class RunCommand implements Command {
         } catch (AccessDeniedException e) {
             throw new CliException("--" + key + " " + path + ": permission denied", e);
         } catch (NpyFormatException e) {
-            throw e;
+            throw new CliException("--" + key + " " + e.getMessage(), e); // the message starts with the path
         } catch (FileSystemException e) {
             throw new CliException("--" + key + " " + path + ": cannot read it: " + e.getReason(), e);
         } catch (IOException e) {

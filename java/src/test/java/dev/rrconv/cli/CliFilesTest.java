@@ -116,7 +116,7 @@ class CliFilesTest {
     void danglingLinkOrMissingFolderIsRefusedBeforeAnyWork() throws IOException {
         Path link = dir.resolve("out.npy");
         Files.createSymbolicLink(link, dir.resolve("nowhere/x.npy"));
-        assertError(forward(link.toString()), 1, "--out " + link, "symbolic link", "does not exist");
+        assertError(forward(link.toString()), 1, "--out " + link, "symbolic link", "does not lead to an existing file");
         assertError(forward(f("missing/y.npy")), 1, "--out " + f("missing/y.npy"), "does not exist");
         assertEquals(List.of("out.npy"), names());
     }
@@ -317,7 +317,7 @@ class CliFilesTest {
             t.join(30_000);
             fail("reading --src from a FIFO with no writer hung");
         }
-        assertError(r[0], 1, fifo.toString(), "FIFO", "regular file");
+        assertError(r[0], 1, "--src " + fifo + ": is a FIFO", "regular file");
         assertFalse(Files.exists(dir.resolve("y.npy")));
     }
 

@@ -239,7 +239,7 @@ class NpyFormsTest {
         CliTest.Result r = CliTest.cli("run", "--op", "forward", "--src", f("src.npy"), "--filter", f("w.npy"),
                 "--rin", rin.toString(), "--rout", f("rout.npy"), "--out", f("y.npy"));
         assertEquals(1, r.code());
-        assertEquals("rrconv: error: " + rin + ": value 3000000000 at index (0, 1, 0) does not fit int32;", r.err()
+        assertEquals("rrconv: error: --rin " + rin + ": value 3000000000 at index (0, 1, 0) does not fit int32;", r.err()
                 .substring(0, r.err().indexOf(';') + 1));
         assertEquals(1, r.errLines().size(), r.err());
         assertTrue(!Files.exists(dir.resolve("y.npy")));
