@@ -301,6 +301,62 @@ class CliFilesTest {
     }
 
     @Test
+    void aRunWhoseInputIsTruncatedMeanwhileFailsCleanlyOrSucceedsAndNeverTouchesTheOutputOnFailure()
+            throws Exception {
+        // another thread truncates and restores --src while rrconv run reads it again and again: each run
+        // either writes the right output or fails with one line naming --src and leaves the output as it was
+        inputs();
+        float[] v = new float[1 << 20];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = i % 7;
+        }
+        Path src = dir.resolve("big.npy");
+        Npy.write(src, Tensor.ofFloats(v, 1, 1, 1024, 1024));
+        byte[] whole = Files.readAllBytes(src);
+        Npy.write(dir.resolve("one.npy"), Tensor.ofFloats(new float[] {2}, 1, 1, 1, 1, 1));
+        Npy.write(dir.resolve("rin1k.npy"), Tensor.ofInts(new int[1 << 20], 1, 1024, 1024));
+        Path out = dir.resolve("y.npy");
+        String[] args = {"run", "--op", "forward", "--src", src.toString(), "--filter", f("one.npy"), "--rin",
+                f("rin1k.npy"), "--rout", f("rin1k.npy"), "--out", out.toString()};
+        assertEquals(0, CliTest.cli(args).code());
+        byte[] expected = Files.readAllBytes(out);
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread t = new Thread(() -> {
+            try (var ch = java.nio.channels.FileChannel.open(src, java.nio.file.StandardOpenOption.WRITE)) {
+                while (!stop.get()) {
+                    ch.truncate(100 + (whole.length / 3));
+                    Thread.sleep(2);
+                    ch.write(java.nio.ByteBuffer.wrap(whole), 0);
+                    Thread.sleep(2);
+                }
+            } catch (IOException | InterruptedException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        t.start();
+        int failed = 0;
+        try {
+            long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2000);
+            while (System.nanoTime() < end) {
+                Files.writeString(out, "keep me");
+                CliTest.Result r = CliTest.cli(args);
+                if (r.code() == 0) {
+                    assertArrayEquals(expected, Files.readAllBytes(out));
+                } else {
+                    failed++;
+                    assertError(r, 1, "--src " + src + ": ");
+                    assertEquals("keep me", Files.readString(out));
+                }
+                assertFalse(names().stream().anyMatch(n -> n.endsWith(".tmp")), names().toString());
+            }
+        } finally {
+            stop.set(true);
+            t.join(10_000);
+        }
+        assertTrue(failed > 0, "no run saw a truncated file: the test proved nothing");
+    }
+
+    @Test
     void aFifoInputIsRefusedAtOnce() throws Exception {
         inputs();
         Path fifo = dir.resolve("fifo.npy");
