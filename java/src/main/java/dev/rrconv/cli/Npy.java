@@ -76,7 +76,8 @@ public final class Npy {
      *
      * @param path the file
      * @param arena owner of the tensor's memory
-     * @return the tensor, C-order, dtype float32, int32 or uint8
+     * @return the tensor, dtype float32, int32 or uint8; C-order strides, or column-major ones for a
+     *     Fortran-order file (see {@link #load} for the dtypes converted)
      * @throws NpyFormatException if the file is not a {@code .npy} file rrconv can use; the message
      *     names the file and the problem
      * @throws IOException if the file cannot be read (e.g. {@link NoSuchFileException})

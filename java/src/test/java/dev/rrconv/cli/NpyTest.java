@@ -93,7 +93,7 @@ class NpyTest {
             assertEquals(DType.FLOAT32, t.dtype());
             assertArrayEquals(new long[] {1, 1, 4, 4}, t.shape());
             assertArrayEquals(iota(16), t.toFloatArray());
-            assertTrue(t.segment().isNative(), "mapped, off-heap");
+            assertTrue(t.segment().isNative(), "off-heap");
         }
     }
 
