@@ -234,13 +234,22 @@ static rrconv_status check_tensor(const char *op, const rr_conv *c, tensor_arg *
     }
     for (int i = nd; i < 5; i++) t->st[i] = 0;
 
-    /* highest element offset and byte address */
-    int64_t max_off = 0;
+    /* highest element offset and byte address; an overflowing sum blames its largest term's stride
+       (not the dimension where the sum happened to overflow) */
+    int64_t max_off = 0, max_term = -1;
+    int big = 0;
     for (int i = 0; i < nd; i++) {
         int64_t term;
-        CHECK(!mul_ovf(t->shape[i] - 1, t->st[i], &term) && !add_ovf(max_off, term, &max_off),
-              "%s: %s: the highest element offset overflows int64 (%s[%d] = %" PRId64 ")",
-              op, t->name, t->strides_name, i, t->st[i]);
+        CHECK(!mul_ovf(t->shape[i] - 1, t->st[i], &term),
+              "%s: %s: the highest element offset overflows int64 (%s[%d] = %" PRId64 " times extent-1 = %"
+              PRId64 ")", op, t->name, t->strides_name, i, t->st[i], t->shape[i] - 1);
+        if (term > max_term) {
+            max_term = term;
+            big = i;
+        }
+        CHECK(!add_ovf(max_off, term, &max_off),
+              "%s: %s: the highest element offset overflows int64 (%s[%d] = %" PRId64 " times extent-1 = %"
+              PRId64 ")", op, t->name, t->strides_name, big, t->st[big], t->shape[big] - 1);
     }
     int64_t max_byte;
     CHECK(!mul_ovf(max_off, t->esize, &max_byte) && !add_ovf(max_byte, t->esize - 1, &max_byte),

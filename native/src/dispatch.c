@@ -354,6 +354,37 @@ static rr_kernel_fn pick_fast_kernel(const rr_problem *p)
     return NULL;
 }
 
+/*
+ * Whether normalizing for a fast kernel is worth it: packing a non-dense input visits each of its index
+ * positions, and a broadcast (stride-0) or sparsely read input can have far more of them than the
+ * computation reads (one float broadcast to 2^20 x 2^20 under a stride of 2^20 asked for 4 TiB of
+ * scratch for a 1x1 output). When the positions to pack outnumber the reference loops' multiply-adds
+ * 16 times over, the reference loops, which read every form in place, take the problem (a multiply-add
+ * there costs a few times what packing an element does, so a merely strided input, e.g. under a
+ * stride-2 1x1 filter, is still packed for the fast kernel).
+ */
+static int packing_pays(const rr_problem *p)
+{
+    const rr_conv *c = &p->c;
+    int64_t work = 1;
+    const int64_t f[] = {c->n, c->groups, c->ocpg, c->oh, c->ow, c->icpg, c->fh, c->fw};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (__builtin_mul_overflow(work, f[i], &work)) return 1;
+    }
+    const struct { rr_tensor t; const rr_view *v; } in[] = {
+        {RR_T_SRC, &p->src}, {RR_T_FILTER, &p->filter}, {RR_T_DIFF, &p->diff},
+        {RR_T_RIN, &p->rin}, {RR_T_ROUT, &p->rout},
+    };
+    int64_t packed = 0;
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        int64_t shape[5];
+        const int nd = rr_tensor_shape(c, in[i].t, shape);
+        if (in[i].v->data == NULL || rr_is_dense(shape, in[i].v->strides, nd)) continue;
+        if (__builtin_add_overflow(packed, count_of(shape, nd), &packed)) return 0;
+    }
+    return packed / 16 <= work;
+}
+
 static rr_kernel_fn reference_kernel(rr_direction dir)
 {
     switch (dir) {
@@ -368,7 +399,7 @@ rrconv_status rr_dispatch(const rr_problem *p)
 {
     if (p->c.algorithm == RRCONV_ALGO_AUTO) {
         const rr_kernel_fn fast = pick_fast_kernel(p);
-        if (fast != NULL) return rr_run_normalized(p, fast);
+        if (fast != NULL && packing_pays(p)) return rr_run_normalized(p, fast);
     }
     const rr_kernel_fn ref = reference_kernel(p->dir);
     if (ref == NULL) {

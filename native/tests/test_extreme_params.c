@@ -143,8 +143,29 @@ static rrconv_conv_desc desc(int64_t ih, int64_t iw, int64_t fh, int64_t fw, int
     return d;
 }
 
+/* One float broadcast (all strides 0) to src (1, 2, 2^20, 2^20), read at one position per output: AUTO
+ * must not pack the 8 TiB the dense src would take (it asked for them: RRCONV_OUT_OF_MEMORY). */
+static void broadcast_input(void)
+{
+    const int64_t side = (int64_t)1 << 20;
+    rrconv_conv_desc d = desc(side, side, 1, 1, side, side, 0, 0, 1, 1, RRCONV_CROSS_CORRELATION);
+    const float src = 2, flt[4] = {3, 4, 5, 6};
+    const int32_t rin = 7, rout = 7;
+    const int64_t zero[4] = {0, 0, 0, 0};
+    for (int algo = 0; algo < 2; algo++) {
+        d.algorithm = algo;
+        float dst[4] = {0, 0, 0, 0};
+        EXPECT_OK(rrconv_forward_f32(&d, &src, zero, flt, NULL, &rin, zero, &rout, NULL, dst, NULL));
+        for (int i = 0; i < 4; i++) {
+            EXPECT(dst[i] == 2 * flt[i], "broadcast src, algorithm %d: dst[%d] = %g, want %g", algo, i,
+                   (double)dst[i], (double)(2 * flt[i]));
+        }
+    }
+}
+
 int main(void)
 {
+    broadcast_input();
     const int64_t M = INT64_MAX;
     for (int mode = 0; mode < 2; mode++) {
         /* huge strides: one output row/column; with padding the first tap is in the padding */

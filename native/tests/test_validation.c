@@ -158,6 +158,10 @@ static const char *mutate(int k, call *c, int dir)
     case 62: c->out = (float *)(void *)(g_rout + 10); return "overlaps the input rout";
     case 63: if (!reads(dir, 2)) return NULL; c->out = g_diff + 1; return "overlaps the input diff";
     case 64: d->mask_type = RRCONV_MASK_UINT8; c->rin_st[0] = INT64_MAX - 1; return "rin: the highest";
+    case 65: /* the sum overflows only when the small src_strides[2] term is added: blame the big term */
+        if (!reads(dir, 0)) return NULL;
+        c->src_st[0] = 1; c->src_st[1] = INT64_MAX / 3; c->src_st[2] = 1; c->src_st[3] = 1;
+        return "src: the highest element offset overflows int64 (src_strides[1] = 3074457345618258602";
     default: return "";
     }
 }

@@ -1,5 +1,6 @@
 package dev.rrconv;
 
+import java.math.BigInteger;
 import java.util.Arrays;
 
 /**
@@ -212,21 +213,26 @@ public record ConvShape(long n, long groups, long icpg, long ocpg, long ih, long
         return s;
     }
 
-    /** Rejects problems whose element counts would overflow 64-bit (or the 2^62 byte range). */
+    /**
+     * Rejects problems with a tensor of more than 2^60 index positions (its sizes multiplied), whatever
+     * its strides: a broadcast (stride-0) input of one distinct element counts all its positions (the
+     * C API alone accepts up to 2^63).
+     */
     private void checkSizes() {
-        try {
-            long limit = 1L << 60;
-            for (long[] shape : new long[][] {srcShape(), dstShape(), filterShape()}) {
-                long c = 1;
-                for (long d : shape) {
-                    c = Math.multiplyExact(c, d);
-                }
-                if (c > limit) {
-                    throw new ArithmeticException();
-                }
+        long limit = 1L << 60;
+        String[] names = {"src (or grad src)", "dst (or diff)", "filter (or grad filter)"};
+        long[][] shapes = {srcShape(), dstShape(), filterShape()};
+        for (int t = 0; t < shapes.length; t++) {
+            BigInteger c = BigInteger.ONE;
+            for (long d : shapes[t]) {
+                c = c.multiply(BigInteger.valueOf(d));
             }
-        } catch (ArithmeticException e) {
-            throw new IllegalArgumentException("problem too large: " + this + " overflows 64-bit element counts");
+            if (c.compareTo(BigInteger.valueOf(limit)) > 0) {
+                throw new IllegalArgumentException("problem too large: " + names[t] + " " + Arrays.toString(shapes[t])
+                        + " has " + c + " index positions (its sizes multiplied, whatever its strides: a broadcast"
+                        + " input counts all its positions), more than the 2^60 = " + limit
+                        + " rrconv accepts per tensor; problem " + this);
+            }
         }
     }
 

@@ -156,6 +156,39 @@ final class Args {
     }
 
     /**
+     * The value of a file option as a path, exactly the bytes given on the command line.
+     *
+     * <p>Java decodes the command line and encodes file names in the locale's charset
+     * ({@code sun.jnu.encoding}, fixed when the JVM starts); bytes that charset cannot decode (e.g.
+     * a name that is not valid UTF-8 under a UTF-8 locale, or any non-ASCII name under {@code LC_ALL=C})
+     * arrive as U+FFFD and cannot be turned back into the original name. Such a value is refused
+     * rather than silently naming another file.
+     *
+     * @param key option name
+     * @return its value as a path, or null if absent
+     * @throws UsageException naming the option if the value cannot be a path unchanged
+     */
+    java.nio.file.Path path(String key) {
+        String v = values.get(key);
+        if (v == null) {
+            return null;
+        }
+        String enc = System.getProperty("sun.jnu.encoding", "the locale's");
+        if (v.indexOf('\uFFFD') >= 0) {
+            throw new UsageException(command + ": --" + key + " '" + v + "': the file name has bytes that are not"
+                    + " valid " + enc + " (the locale's encoding for file names), which Java cannot pass on"
+                    + " unchanged; rename the file, or run under a locale whose encoding the name is in (e.g. LC_ALL=C.UTF-8"
+                    + " for UTF-8 names)");
+        }
+        try {
+            return java.nio.file.Path.of(v);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new UsageException(command + ": --" + key + " '" + v + "': not a file name under the locale's"
+                    + " encoding " + enc + " (" + e.getReason() + "); use a UTF-8 locale, e.g. LC_ALL=C.UTF-8");
+        }
+    }
+
+    /**
      * @param key option name
      * @param why appended to the message, e.g. "(forward reads --src and --filter)"
      * @return its value

@@ -9,7 +9,6 @@ import dev.rrconv.Tensor;
 import dev.rrconv.internal.javaimpl.ReferenceLoops;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -270,7 +269,7 @@ final class ExplainCommand implements Command {
         if (v == null || !isFile(v)) {
             return null;
         }
-        Tensor t = RunCommand.readOption(key, Path.of(v), arena);
+        Tensor t = RunCommand.readOption(key, a.path(key), arena);
         if (t.dtype() == DType.FLOAT32) {
             throw new CliException("--" + key + " " + v + ": region masks must be int32 or uint8, got float32");
         }

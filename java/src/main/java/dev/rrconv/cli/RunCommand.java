@@ -12,9 +12,10 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.Files;
+import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -48,7 +49,9 @@ final class RunCommand implements Command {
                 and rin[n, ih, iw] == rout[n, oh, ow]. backward-data is the gradient w.r.t. src, backward-filter
                 the gradient w.r.t. the filter.
 
-                tensors (.npy files: float32 '<f4', int32 '<i4' or uint8 '|u1'; little-endian, C order):
+                tensors (.npy files as np.save writes them: float32 or float64 data (float64 is rounded to float32,
+                with a note on stderr), integer or bool region masks whose values fit int32; any byte order,
+                C or Fortran order):
                   --src FILE         src, float32 (N, IC, IH, IW)                   [forward, backward-filter]
                   --filter FILE      float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW) with --groups
                                                                                     [forward, backward-data]
@@ -57,12 +60,17 @@ final class RunCommand implements Command {
                   --rout FILE        output regions (N, OH, OW), same dtype as rin  [all; required]
                   --out FILE         the result (required): forward dst (N, OC, OH, OW), backward-data
                                      grad src (N, IC, IH, IW), backward-filter grad filter (G, OCPG, ICPG, FH, FW).
-                                     Written atomically: on any error it is not created, and an existing
-                                     file keeps its content.
+                                     Written atomically: on any error (or Ctrl-C) it is not created, an
+                                     existing file keeps its content, and no temporary file is left. It must
+                                     be a regular file (a symbolic link to one is followed); an existing
+                                     directory, FIFO, device or socket is refused. A replaced file keeps
+                                     its permissions.
                   --layout L         nchw (default) | nhwc: channels-last files. With nhwc, --src is
                                      (N, IH, IW, IC), --diff (N, OH, OW, OC), and the forward and
                                      backward-data results are (N, OH, OW, OC) and (N, IH, IW, IC);
                                      the filter, the masks and the backward-filter result are unchanged
+                  Input files must be regular files (a FIFO or device is refused); they are read into memory
+                  once, so changing them during the run cannot affect it.
 
                 parameters (H,W pairs; one number means both, e.g. --stride 2):
                   --op OP            forward | backward-data | backward-filter (required)
@@ -108,7 +116,11 @@ final class RunCommand implements Command {
         }
         a.require("rin", "");
         a.require("rout", "");
-        Path outPath = Path.of(a.require("out", ""));
+        a.require("out", "");
+        Path outPath = a.path("out");
+        for (String key : List.of("src", "filter", "diff", "rin", "rout")) {
+            a.path(key); // a file name Java cannot represent is a usage error before any work
+        }
         int[] stride = a.pair("stride", new int[] {1, 1});
         int[] padding = a.pair("padding", new int[] {0, 0});
         int[] dilation = a.pair("dilation", new int[] {1, 1});
@@ -129,15 +141,15 @@ final class RunCommand implements Command {
                 throw new UsageException("run: --" + e.getMessage());
             }
         }
-        checkOutputPath(outPath);
+        Path target = outputTarget(outPath);
         RegionConv conv = conv(backend);
 
         try (Arena arena = Arena.ofConfined()) {
-            Tensor src = a.has("src") ? activation(a, "src", layout, "(N, IH, IW, IC)", arena) : null;
-            Tensor filter = a.has("filter") ? input(a, "filter", arena, DType.FLOAT32) : null;
-            Tensor diff = a.has("diff") ? activation(a, "diff", layout, "(N, OH, OW, OC)", arena) : null;
-            Tensor rin = input(a, "rin", arena, null);
-            Tensor rout = input(a, "rout", arena, null);
+            Tensor src = a.has("src") ? activation(a, "src", layout, "(N, IH, IW, IC)", arena, err) : null;
+            Tensor filter = a.has("filter") ? input(a, "filter", arena, DType.FLOAT32, err) : null;
+            Tensor diff = a.has("diff") ? activation(a, "diff", layout, "(N, OH, OW, OC)", arena, err) : null;
+            Tensor rin = input(a, "rin", arena, null, err);
+            Tensor rout = input(a, "rout", arena, null, err);
             ConvParams p = base;
             if (filter != null) {
                 p = base.withGroups(resolveGroups(a, filter, groupsOpt));
@@ -162,7 +174,7 @@ final class RunCommand implements Command {
             if (layout == Layout.NHWC && !op.equals("backward-filter")) {
                 result = toFileOrder(result);
             }
-            Npy.write(outPath, result);
+            Npy.write(target, result);
             out.printf(Locale.ROOT, "wrote %s: %s %s (%s, %s backend, %.3f ms)%n", outPath, result.dtype(),
                     Npy.tuple(result.shape()), op, backend.cliName(), ms);
         }
@@ -240,13 +252,12 @@ final class RunCommand implements Command {
         return RegionConv.of(backend);
     }
 
-    private static void checkOutputPath(Path out) {
-        if (Files.isDirectory(out)) {
-            throw new CliException("--out " + out + ": is a directory");
-        }
-        Path dir = out.toAbsolutePath().getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new CliException("--out " + out + ": directory " + dir + " does not exist");
+    /** The checked file --out names (a symbolic link resolved once); a bad one is an error before any work. */
+    private static Path outputTarget(Path out) {
+        try {
+            return Npy.target(out);
+        } catch (IOException e) {
+            throw new CliException("--out " + e.getMessage(), e);
         }
     }
 
@@ -260,32 +271,53 @@ final class RunCommand implements Command {
      * @throws IOException on other I/O errors
      */
     static Tensor readOption(String key, Path path, Arena arena) throws IOException {
+        return loadOption(key, path, arena).tensor();
+    }
+
+    /** {@link #readOption}, telling the file's dtype. */
+    static Npy.Loaded loadOption(String key, Path path, Arena arena) throws IOException {
         try {
-            return Npy.read(path, arena);
+            return Npy.load(path, arena);
         } catch (NoSuchFileException e) {
             throw new CliException("--" + key + " " + path + ": no such file", e);
         } catch (AccessDeniedException e) {
             throw new CliException("--" + key + " " + path + ": permission denied", e);
+        } catch (NpyFormatException e) {
+            throw new CliException("--" + key + " " + e.getMessage(), e); // the message starts with the path
+        } catch (FileSystemException e) {
+            throw new CliException("--" + key + " " + path + ": cannot read it: " + e.getReason(), e);
+        } catch (IOException e) {
+            throw new CliException("--" + key + " " + e.getMessage(), e);
         }
     }
 
-    private static Tensor input(Args a, String key, Arena arena, DType dtype) throws IOException {
-        Path path = Path.of(a.get(key));
-        Tensor t = readOption(key, path, arena);
+    /**
+     * Reads an input option: dtype FLOAT32 for data (float64 is rounded to it, with a note on err), null
+     * for a region mask (any integer or bool dtype whose values fit int32).
+     */
+    private static Tensor input(Args a, String key, Arena arena, DType dtype, PrintStream err) throws IOException {
+        Path path = a.path(key);
+        Npy.Loaded l = loadOption(key, path, arena);
+        Tensor t = l.tensor();
         if (dtype != null && t.dtype() != dtype) {
-            throw new CliException("--" + key + " " + path + ": " + key + " must be " + dtype + " ('" + dtype.npyDescr()
-                    + "'), got " + t.dtype() + " ('" + t.dtype().npyDescr() + "')");
+            throw new CliException("--" + key + " " + path + ": " + key + " must be float data (float32 '<f4' or"
+                    + " float64 '<f8'), got " + Npy.describe(l.fileDescr()) + "; convert with a.astype(np.float32)");
         }
         if (dtype == null && t.dtype() == DType.FLOAT32) {
-            throw new CliException("--" + key + " " + path + ": region masks must be int32 or uint8, got float32;"
-                    + " convert with a.astype(np.int32)");
+            throw new CliException("--" + key + " " + path + ": region masks must be integers (int32, uint8, int64,"
+                    + " ... or bool), got " + Npy.describe(l.fileDescr()) + "; convert with a.astype(np.int32)");
+        }
+        if (l.rounded()) {
+            err.println("rrconv: note: --" + key + " " + path + ": " + Npy.describe(l.fileDescr())
+                    + " data rounded to float32");
         }
         return t;
     }
 
     /** src or diff: float32, viewed as (N, C, H, W) from the file's order. */
-    private static Tensor activation(Args a, String key, Layout layout, String nhwcOrder, Arena arena) throws IOException {
-        Tensor t = input(a, key, arena, DType.FLOAT32);
+    private static Tensor activation(Args a, String key, Layout layout, String nhwcOrder, Arena arena,
+                                     PrintStream err) throws IOException {
+        Tensor t = input(a, key, arena, DType.FLOAT32, err);
         return layout == Layout.NHWC ? fromFileOrder(a, key, t, nhwcOrder) : t;
     }
 

@@ -18,7 +18,8 @@ import java.util.List;
 /**
  * The native backend: marshals validated tensors into {@code rrconv_*_f32} downcalls. Off-heap
  * tensors are passed as they are (zero-copy, any strides); heap-array tensors, which a downcall
- * cannot take, are copied to a temporary off-heap buffer (and an output copied back).
+ * cannot take, are copied to a temporary off-heap buffer (the bytes an input spans, strides kept, so a
+ * broadcast stays small; an output densely, and copied back).
  */
 public final class NativeBackend implements ConvBackend {
     /** {@code rrconv_algorithm}: the fastest kernel available. */
@@ -99,21 +100,18 @@ public final class NativeBackend implements ConvBackend {
         }
     }
 
+    /**
+     * t itself if off-heap, else an off-heap copy of the bytes its elements span, with t's strides: a
+     * broadcast (stride-0) input stays as small as its array, never densified to its shape.
+     */
     private static Tensor offHeap(Arena arena, Tensor t) {
         if (t.segment().isNative()) {
             return t;
         }
-        Tensor copy = denseLike(arena, t);
-        copy.copyFrom(t);
-        return copy;
-    }
-
-    /** A dense off-heap tensor of t's shape; an activation keeps its layout, so a channels-last call stays one. */
-    private static Tensor denseLike(Arena arena, Tensor t) {
-        if (t.rank() == 4) {
-            return Tensor.allocate(arena, t.dtype(), Layout.of(t), t.dim(0), t.dim(1), t.dim(2), t.dim(3));
-        }
-        return Tensor.allocate(arena, t.dtype(), t.shape());
+        long span = t.spanBytes();
+        MemorySegment copy = arena.allocate(Math.max(span, 1), 64).asSlice(0, span);
+        MemorySegment.copy(t.segment(), 0, copy, 0, span);
+        return Tensor.ofStrided(copy, t.dtype(), t.shape(), t.strides());
     }
 
     /** The largest tensor rank (the 5-D filter). */

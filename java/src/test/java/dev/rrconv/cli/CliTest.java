@@ -601,15 +601,16 @@ class CliTest {
         assertFails(1, "--kernel 3,3 does not match --filter", concat(fwd, "--rout", f("rout.npy"), "--kernel", "3"));
         assertFails(1, "output would be empty", concat(fwd, "--rout", f("rout.npy"), "--dilation", "5"));
         // wrong dtypes
-        assertFails(1, "src must be float32", "run", "--op", "forward", "--src", f("rin.npy"), "--filter", f("filter.npy"),
+        assertFails(1, "src must be float data (float32 '<f4' or float64 '<f8'), got int32 ('<i4')", "run", "--op", "forward", "--src", f("rin.npy"), "--filter", f("filter.npy"),
                 "--rin", f("rin.npy"), "--rout", f("rout.npy"), "--backend", backend);
-        assertFails(1, "region masks must be int32 or uint8", concat(fwd, "--rout", f("diff.npy")));
+        assertFails(1, "region masks must be integers (int32, uint8, int64, ... or bool), got float32 ('<f4');"
+                + " convert with a.astype(np.int32)", concat(fwd, "--rout", f("diff.npy")));
         save("rout8.npy", Tensor.ofBytes(bytes(DemoCommand.ROUT_B), 1, 3, 3));
         assertFails(1, "rin and rout must have the same dtype", concat(fwd, "--rout", f("rout8.npy")));
         // bad .npy files name the file
-        Files.write(dir.resolve("be.npy"), NpyTest.npy(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (1, 1, 3, 3), }",
-                new byte[36]));
-        assertFails(1, f("be.npy") + ": big-endian dtype '>f4'", replace(concat(fwd, "--rout", f("rout.npy")), f("src.npy"),
+        Files.write(dir.resolve("be.npy"), NpyTest.npy(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (1, 1, 3, 3), }",
+                new byte[72]));
+        assertFails(1, f("be.npy") + ": unsupported dtype '<c8' (complex64)", replace(concat(fwd, "--rout", f("rout.npy")), f("src.npy"),
                 f("be.npy")));
         Files.write(dir.resolve("short.npy"), Arrays.copyOf(Files.readAllBytes(dir.resolve("src.npy")), 150));
         assertFails(1, f("short.npy") + ": truncated data", replace(concat(fwd, "--rout", f("rout.npy")), f("src.npy"),
