@@ -114,6 +114,14 @@ public final class NativeBackend implements ConvBackend {
         return Tensor.ofStrided(copy, t.dtype(), t.shape(), t.strides());
     }
 
+    /** A dense off-heap tensor of t's shape; an activation keeps its layout, so a channels-last call stays one. */
+    private static Tensor denseLike(Arena arena, Tensor t) {
+        if (t.rank() == 4) {
+            return Tensor.allocate(arena, t.dtype(), Layout.of(t), t.dim(0), t.dim(1), t.dim(2), t.dim(3));
+        }
+        return Tensor.allocate(arena, t.dtype(), t.shape());
+    }
+
     /** The largest tensor rank (the 5-D filter). */
     private static final int MAX_RANK = 5;
 
