@@ -406,6 +406,7 @@ class ValidationTest {
         rejects(IllegalArgumentException.class, () -> Backend.parse("gpu"), "gpu");
         assertEquals(Mode.CONVOLUTION, Mode.parse("convolution"));
         assertEquals(Backend.JAVA, Backend.parse("java"));
+        assertEquals(Backend.AUTO, Backend.parse("auto"));
         // the output-size formula
         assertEquals(3, ConvParams.outputSize(4, 2, 0, 1, 1));
         assertEquals(2, ConvParams.outputSize(5, 3, 1, 2, 2)); // (5+2-4-1)/2+1
