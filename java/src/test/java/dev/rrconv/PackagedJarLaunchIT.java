@@ -237,6 +237,23 @@ class PackagedJarLaunchIT {
                 + missing + ": no such file\n", r.err());
     }
 
+    /** os.arch faked to aarch64 on x86-64: the loader picks the jar's linux-aarch64 library, which cannot load here. */
+    @Test
+    void theLoaderPicksThePlatformsFolder() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue("amd64".equals(System.getProperty("os.arch")), "x86-64 host");
+        try (JarFile jf = new JarFile(jar.toFile())) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(jf.getEntry("dev/rrconv/native/linux-aarch64/librrconv.so") != null,
+                    "the jar carries linux-aarch64 (built with the aarch64 cross compiler)");
+        }
+        Result info = java("-Dos.arch=aarch64", "--enable-native-access=dev.rrconv", "-jar", jar.toString(), "info");
+        assertEquals(0, info.code(), info.err());
+        assertTrue(info.out().contains("platform: linux-aarch64 (the jar carries librrconv for linux-x86_64, linux-aarch64)"),
+                info.out());
+        assertTrue(info.out().contains("native:  not available: cannot open jar:"), info.out());
+        assertTrue(info.out().contains(".jar!/dev/rrconv/native/linux-aarch64/librrconv.so (extracted to "), info.out());
+        assertTrue(info.out().contains("backend: java (auto: the native library did not load: cannot open jar:"), info.out());
+    }
+
     @Test
     void autoFallsBackToJavaOnAPlatformTheJarDoesNotCarry() throws Exception {
         // os.arch faked: the jar has no linux-riscv64 library (and the loader looks for no other)

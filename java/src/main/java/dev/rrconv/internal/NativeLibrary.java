@@ -324,7 +324,7 @@ public final class NativeLibrary {
                 try (InputStream in = url.openStream()) {
                     Files.copy(in, file);
                 }
-                return new NativeLibrary(open(file), url.toString(), why);
+                return new NativeLibrary(open(file, url + " (extracted to " + file + ")"), url.toString(), why);
             } finally {
                 // the mapping stays valid after unlinking on Linux and macOS; Windows locks a loaded DLL
                 try {
@@ -343,6 +343,11 @@ public final class NativeLibrary {
     }
 
     private static SymbolLookup open(Path p) {
+        return open(p, p.toString());
+    }
+
+    /** Opens p; {@code name} says what it is in an error message. */
+    private static SymbolLookup open(Path p, String name) {
         try {
             return SymbolLookup.libraryLookup(p, Arena.global());
         } catch (IllegalCallerException e) {
@@ -350,7 +355,7 @@ public final class NativeLibrary {
             throw new IllegalCallerException("native access is not enabled: run java with --enable-native-access="
                     + (m.isNamed() ? m.getName() : "ALL-UNNAMED") + ", or use Backend.JAVA", e);
         } catch (IllegalArgumentException e) {
-            UnsatisfiedLinkError err = new UnsatisfiedLinkError("cannot open " + p + ": " + e.getMessage());
+            UnsatisfiedLinkError err = new UnsatisfiedLinkError("cannot open " + name + ": " + e.getMessage());
             err.initCause(e);
             throw err;
         }

@@ -486,6 +486,12 @@ class CliTest {
         assertTrue(r.out.contains("native:  librrconv " + NativeLibrary.get().version()), r.out);
         assertTrue(r.out.contains("loaded from: " + NativeLibrary.get().loadedFrom()), r.out);
         assertTrue(r.out.contains("isa:         " + NativeLibrary.get().activeIsa()), r.out);
+        // which platform's library, and why: the tests run on target/classes with the bundled library
+        String platform = "linux-" + ("amd64".equals(System.getProperty("os.arch")) ? "x86_64" : System.getProperty("os.arch"));
+        assertTrue(r.out.contains("platform: " + platform + " (the jar carries librrconv for linux-x86_64"), r.out);
+        assertTrue(r.out.contains("why:         bundled for " + platform + "\n"), r.out);
+        assertTrue(r.out.contains("backend: native (auto: the native library loaded (bundled for " + platform + ", from "
+                + NativeLibrary.get().loadedFrom() + "))\n"), r.out);
         assertError(cli("info", "--verbose"), 2, "unknown option --verbose");
     }
 
