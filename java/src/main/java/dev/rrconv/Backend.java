@@ -5,7 +5,16 @@ public enum Backend {
     /** The C library through {@code java.lang.foreign} downcalls (SIMD, threads). */
     NATIVE("native"),
     /** A pure-Java implementation; needs no native library. */
-    JAVA("java");
+    JAVA("java"),
+    /**
+     * {@link #NATIVE} where the C library loads (the jar's copy for this platform, or the one named by
+     * {@code -Drrconv.library.path}), else {@link #JAVA}; chosen once per JVM. The default of
+     * {@link RegionConv#of()}, {@link RegionConvLayer} and the command line. {@link RegionConv#backend()} says
+     * which one it became and {@link RegionConv#backendReason()} why; with the environment variable
+     * {@code RRCONV_VERBOSE=1} a fallback to Java is reported in one line on stderr, and a
+     * {@code -Drrconv.library.path} that does not load always is.
+     */
+    AUTO("auto");
 
     private final String cliName;
 
@@ -16,7 +25,7 @@ public enum Backend {
     /**
      * The name used on the command line.
      *
-     * @return {@code native} or {@code java}
+     * @return {@code native}, {@code java} or {@code auto}
      */
     public String cliName() {
         return cliName;
@@ -25,7 +34,7 @@ public enum Backend {
     /**
      * Parses a command-line name.
      *
-     * @param name {@code native} or {@code java}
+     * @param name {@code auto}, {@code native} or {@code java}
      * @return the backend
      * @throws IllegalArgumentException for any other name
      */
@@ -35,6 +44,6 @@ public enum Backend {
                 return b;
             }
         }
-        throw new IllegalArgumentException("backend must be native or java, got '" + name + "'");
+        throw new IllegalArgumentException("backend must be auto, native or java, got '" + name + "'");
     }
 }

@@ -37,7 +37,7 @@ import java.util.Objects;
  * {@code (G, OCPG, ICPG, FH, FW)} (any strides), the masks {@code (N, H, W)}.
  *
  * {@snippet :
- * RegionConv conv = RegionConv.of(Backend.NATIVE);
+ * RegionConv conv = RegionConv.of(); // Backend.AUTO: native where the library loads, else Java
  * try (Arena arena = Arena.ofConfined()) {
  *     Tensor dst = conv.forward(src, filter, rin, rout, ConvParams.DEFAULT.withPadding(1, 1), arena);
  * }
@@ -48,26 +48,41 @@ import java.util.Objects;
 public final class RegionConv {
     private final Backend backend;
     private final ConvBackend impl;
+    private final String reason;
 
-    private RegionConv(Backend backend, ConvBackend impl) {
-        this.backend = backend;
-        this.impl = impl;
+    private RegionConv(Backends.Choice choice) {
+        this.backend = choice.backend();
+        this.impl = choice.impl();
+        this.reason = choice.reason();
+    }
+
+    /**
+     * The convolution computed by {@link Backend#AUTO}: the native library where it loads, else the
+     * Java backend ({@link #backend()} and {@link #backendReason()} say which, and why).
+     *
+     * @return the facade
+     */
+    public static RegionConv of() {
+        return of(Backend.AUTO);
     }
 
     /**
      * The convolution computed by the given backend.
      *
-     * @param backend {@link Backend#NATIVE} (loads the C library on first use) or {@link Backend#JAVA}
+     * @param backend {@link Backend#AUTO}, {@link Backend#NATIVE} (loads the C library on first use) or
+     *     {@link Backend#JAVA}
      * @return the facade
-     * @throws UnsatisfiedLinkError if the native library cannot be loaded
+     * @throws UnsatisfiedLinkError if {@code backend} is {@link Backend#NATIVE} and the native library cannot be
+     *     loaded (the message names the platform and the platforms the jar carries)
      */
     public static RegionConv of(Backend backend) {
         Objects.requireNonNull(backend, "backend");
-        return new RegionConv(backend, Backends.get(backend));
+        return new RegionConv(Backends.choose(backend));
     }
 
     /**
-     * The backend this instance uses.
+     * The backend that computes this instance's calls: {@link Backend#NATIVE} or {@link Backend#JAVA}, never
+     * {@link Backend#AUTO} (which has become one of them).
      *
      * @return the backend
      */
@@ -85,6 +100,16 @@ public final class RegionConv {
      */
     public List<KernelInfo> kernels() {
         return impl.kernels();
+    }
+
+    /**
+     * Why {@link #backend()} is the one computing: asked for explicitly, or what {@link Backend#AUTO} found
+     * (where the native library was loaded from, or the error that kept it from loading).
+     *
+     * @return a sentence for users, e.g. {@code auto: the native library did not load: ...}
+     */
+    public String backendReason() {
+        return reason;
     }
 
     /**

@@ -26,7 +26,7 @@ import java.util.Optional;
  * float[] w = new float[8 * 3 * 3 * 3];         // (OC, ICPG, FH, FW) = (8, 3, 3, 3)
  * float[] b = new float[8];                     // (OC)
  * RegionConvLayer layer = new RegionConvLayer(Tensor.ofFloats(w, 8, 3, 3, 3), Tensor.ofFloats(b, 8),
- *         ConvParams.DEFAULT.withPadding(1, 1), Backend.NATIVE);
+ *         ConvParams.DEFAULT.withPadding(1, 1));   // Backend.AUTO
  * for (int step = 0; step < steps; step++) {
  *     try (Arena arena = Arena.ofConfined()) {
  *         Tensor y = layer.forward(x, rin, rout, arena);
@@ -54,7 +54,7 @@ public final class RegionConvLayer {
      * @param filter float32, 5-D (G, OCPG, ICPG, FH, FW) or 4-D (OC, ICPG, FH, FW); used in place
      * @param bias float32 (OC), any stride; used in place; {@code null} for a layer without bias
      * @param params stride, padding, dilation, groups, mode ({@code groups} must match a 5-D filter)
-     * @param backend which implementation computes the convolutions
+     * @param backend which implementation computes the convolutions ({@link Backend#AUTO}: see there)
      * @throws IllegalArgumentException if a tensor has the wrong dtype, rank or shape, naming it
      * @throws UnsatisfiedLinkError if {@code backend} is {@link Backend#NATIVE} and the library cannot be loaded
      */
@@ -89,6 +89,29 @@ public final class RegionConvLayer {
      */
     public RegionConvLayer(Tensor filter, ConvParams params, Backend backend) {
         this(filter, null, params, backend);
+    }
+
+    /**
+     * A layer with a bias, computed by {@link Backend#AUTO} (native where the library loads, else Java).
+     *
+     * @param filter float32, 5-D (G, OCPG, ICPG, FH, FW) or 4-D (OC, ICPG, FH, FW); used in place
+     * @param bias float32 (OC), any stride; used in place; {@code null} for a layer without bias
+     * @param params stride, padding, dilation, groups, mode ({@code groups} must match a 5-D filter)
+     * @throws IllegalArgumentException if a tensor has the wrong dtype, rank or shape, naming it
+     */
+    public RegionConvLayer(Tensor filter, Tensor bias, ConvParams params) {
+        this(filter, bias, params, Backend.AUTO);
+    }
+
+    /**
+     * A layer without bias, computed by {@link Backend#AUTO} (native where the library loads, else Java).
+     *
+     * @param filter float32, 5-D (G, OCPG, ICPG, FH, FW) or 4-D (OC, ICPG, FH, FW); used in place
+     * @param params stride, padding, dilation, groups, mode
+     * @throws IllegalArgumentException if the filter has the wrong dtype, rank or shape
+     */
+    public RegionConvLayer(Tensor filter, ConvParams params) {
+        this(filter, null, params, Backend.AUTO);
     }
 
     /**
@@ -128,7 +151,8 @@ public final class RegionConvLayer {
     }
 
     /**
-     * The backend that computes the convolutions.
+     * The backend that computes the convolutions ({@link Backend#NATIVE} or {@link Backend#JAVA}: what
+     * {@link Backend#AUTO} became, see {@link RegionConv#backendReason()}).
      *
      * @return the backend
      */

@@ -88,6 +88,10 @@ public final class Tensor {
                     + dtype + Arrays.toString(shape) + " with strides " + Arrays.toString(strides) + ": needs "
                     + spanBytes + " bytes");
         }
+        if (segment.isNative() && segment.address() % dtype.byteSize() != 0) {
+            throw new IllegalArgumentException("segment address 0x" + Long.toHexString(segment.address())
+                    + " is not aligned to " + dtype.byteSize() + " bytes (" + dtype + ")");
+        }
     }
 
     /**
@@ -97,7 +101,8 @@ public final class Tensor {
      * @param dtype element type
      * @param shape sizes, outermost first
      * @return the tensor
-     * @throws IllegalArgumentException if a size is negative or the segment is too small
+     * @throws IllegalArgumentException if a size is negative, the segment is too small, or a native segment's
+     *     address is not a multiple of the dtype's size
      */
     public static Tensor of(MemorySegment segment, DType dtype, long... shape) {
         return new Tensor(segment, dtype, shape, denseStrides(shape));
@@ -112,7 +117,8 @@ public final class Tensor {
      * @param strides element strides, one per dimension, each {@code >= 0}
      * @return the tensor
      * @throws IllegalArgumentException on a negative size or stride, a rank mismatch, an offset
-     *     overflow, or a segment too small for the largest offset
+     *     overflow, a segment too small for the largest offset, or a native segment whose address is not a
+     *     multiple of the dtype's size
      */
     public static Tensor ofStrided(MemorySegment segment, DType dtype, long[] shape, long[] strides) {
         return new Tensor(segment, dtype, shape, strides);

@@ -462,8 +462,9 @@ class BadInputTest {
                 }
                 int off = 1 + r.nextInt(3);
                 MemorySegment seg = arena.allocate(t.spanBytes() + 8, 8).asSlice(off, t.spanBytes());
-                set(c, s, Tensor.of(seg, t.dtype(), t.shape()));
-                return new Expect(IllegalArgumentException.class, name(c, s), "aligned");
+                // rejected when the tensor is built, before any call
+                return expectCtor(() -> Tensor.of(seg, t.dtype(), t.shape()), "not aligned",
+                        t.dtype().byteSize() + " bytes", t.dtype().toString());
             }
             case READ_ONLY_OUTPUT -> {
                 if (!c.intoTensor) {

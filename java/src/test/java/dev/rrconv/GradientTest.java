@@ -51,7 +51,7 @@ class GradientTest {
 
     static Stream<Arguments> cases(int count, long salt) {
         List<Arguments> out = new ArrayList<>();
-        for (Backend b : Backend.values()) {
+        for (Backend b : new Backend[] {Backend.NATIVE, Backend.JAVA}) { // AUTO is NATIVE here
             for (int i = 0; i < count; i++) {
                 out.add(Arguments.of(b, Case.random(SEED + salt + i)));
             }

@@ -160,7 +160,142 @@ class PackagedJarLaunchIT {
                 "-m", "client/client.Client");
         assertOk(r);
         String expected = "[4.0, 14.0, 18.0, 5.0, 9.0, 0.0, 13.0, 9.0, 50.0]";
-        assertEquals("NATIVE " + expected + "\nJAVA " + expected + "\n", r.out());
+        assertEquals("NATIVE " + expected + "\nJAVA " + expected + "\nAUTO " + expected + "\n", r.out());
+    }
+
+    /**
+     * A client that runs a seeded random forward problem (groups, padding, stride, two regions) with AUTO
+     * and with JAVA and prints what AUTO chose, why, whether the results are bitwise equal, and what an
+     * explicit NATIVE says.
+     */
+    private Path autoClient() throws Exception {
+        Path src = clientModule("""
+                        java.util.Random r = new java.util.Random(14);
+                        int n = 2, g = 2, icpg = 3, ocpg = 2, h = 9, w = 7;
+                        ConvParams p = ConvParams.DEFAULT.withGroups(g).withPadding(1, 1).withStride(2, 1);
+                        float[] x = new float[n * g * icpg * h * w];
+                        float[] f = new float[g * ocpg * icpg * 3 * 3];
+                        int[] rin = new int[n * h * w];
+                        for (int i = 0; i < x.length; i++) x[i] = r.nextFloat() - 0.5f;
+                        for (int i = 0; i < f.length; i++) f[i] = r.nextFloat() - 0.5f;
+                        for (int i = 0; i < rin.length; i++) rin[i] = r.nextInt(2);
+                        int oh = (int) ConvParams.outputSize(h, 3, 1, 1, 2), ow = (int) ConvParams.outputSize(w, 3, 1, 1, 1);
+                        int[] rout = new int[n * oh * ow];
+                        for (int i = 0; i < rout.length; i++) rout[i] = r.nextInt(2);
+                        Tensor ts = Tensor.ofFloats(x, n, g * icpg, h, w);
+                        Tensor tf = Tensor.ofFloats(f, g, ocpg, icpg, 3, 3);
+                        Tensor ti = Tensor.ofInts(rin, n, h, w);
+                        Tensor to = Tensor.ofInts(rout, n, oh, ow);
+                        RegionConv auto = RegionConv.of();
+                        System.out.println("backend " + auto.backend());
+                        System.out.println("reason " + auto.backendReason());
+                        try (Arena arena = Arena.ofConfined()) {
+                            float[] a = auto.forward(ts, tf, ti, to, p, arena).toFloatArray();
+                            float[] j = RegionConv.of(Backend.JAVA).forward(ts, tf, ti, to, p, arena).toFloatArray();
+                            System.out.println("equal " + java.util.Arrays.equals(a, j) + " " + a.length);
+                        }
+                        try {
+                            RegionConv.of(Backend.NATIVE);
+                            System.out.println("native loaded");
+                        } catch (UnsatisfiedLinkError e) {
+                            System.out.println("native error " + e.getMessage());
+                        }
+                """);
+        Path classes = dir.resolve("auto-classes");
+        Result c = javac(src, classes);
+        assertEquals(0, c.code(), c.err());
+        return classes;
+    }
+
+    private Result runAutoClient(Path classes, String... jvmOptions) throws Exception {
+        List<String> args = new ArrayList<>(List.of(jvmOptions));
+        args.addAll(List.of("--enable-native-access=dev.rrconv", "-p", jar + java.io.File.pathSeparator + classes,
+                "-m", "client/client.Client"));
+        return launch("java", args);
+    }
+
+    @Test
+    void autoUsesTheNativeLibraryWhereItLoads() throws Exception {
+        Result r = runAutoClient(autoClient());
+        assertOk(r);
+        assertTrue(r.out().startsWith("backend NATIVE\nreason auto: the native library loaded (bundled for linux-"), r.out());
+        assertTrue(r.out().contains("native loaded"), r.out());
+        assertEquals("", r.err());
+    }
+
+    @Test
+    void autoFallsBackToJavaWhenTheLibraryPathDoesNotLoad() throws Exception {
+        Path missing = dir.resolve("nonexistent").resolve("librrconv.so");
+        Result r = runAutoClient(autoClient(), "-Drrconv.library.path=" + missing);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("backend JAVA\nreason auto: the native library did not load: -Drrconv.library.path="
+                + missing + ": no such file\nequal true 280\n"), r.out());
+        // explicit NATIVE is an error with the same cause
+        assertTrue(r.out().contains("native error -Drrconv.library.path=" + missing + ": no such file"), r.out());
+        // one warning line, also without RRCONV_VERBOSE
+        assertEquals("rrconv: warning: -Drrconv.library.path did not load, using the java backend: -Drrconv.library.path="
+                + missing + ": no such file\n", r.err());
+    }
+
+    /** os.arch faked to aarch64 on x86-64: the loader picks the jar's linux-aarch64 library, which cannot load here. */
+    @Test
+    void theLoaderPicksThePlatformsFolder() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue("amd64".equals(System.getProperty("os.arch")), "x86-64 host");
+        try (JarFile jf = new JarFile(jar.toFile())) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(jf.getEntry("dev/rrconv/native/linux-aarch64/librrconv.so") != null,
+                    "the jar carries linux-aarch64 (built with the aarch64 cross compiler)");
+        }
+        Result info = java("-Dos.arch=aarch64", "--enable-native-access=dev.rrconv", "-jar", jar.toString(), "info");
+        assertEquals(0, info.code(), info.err());
+        assertTrue(info.out().contains("platform: linux-aarch64 (the jar carries librrconv for linux-x86_64, linux-aarch64)"),
+                info.out());
+        assertTrue(info.out().contains("native:  not available: cannot open jar:"), info.out());
+        assertTrue(info.out().contains(".jar!/dev/rrconv/native/linux-aarch64/librrconv.so (extracted to "), info.out());
+        assertTrue(info.out().contains("backend: java (auto: the native library did not load: cannot open jar:"), info.out());
+    }
+
+    @Test
+    void autoFallsBackToJavaOnAPlatformTheJarDoesNotCarry() throws Exception {
+        // os.arch faked: the jar has no linux-riscv64 library (and the loader looks for no other)
+        Path classes = autoClient();
+        Result r = runAutoClient(classes, "-Dos.arch=riscv64");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("backend JAVA\nreason auto: the native library did not load: no librrconv for"
+                + " platform linux-riscv64 (os.name Linux, os.arch riscv64) in this jar, which carries linux-x86_64"), r.out());
+        assertTrue(r.out().contains("equal true 280\n"), r.out());
+        assertTrue(r.out().contains("native error no librrconv for platform linux-riscv64"), r.out());
+        assertTrue(r.out().contains("use Backend.JAVA or Backend.AUTO"), r.out());
+        assertEquals("", r.err(), "silent unless RRCONV_VERBOSE=1");
+
+        // RRCONV_VERBOSE=1: one line on stderr naming the java backend and the reason
+        List<String> cmd = new ArrayList<>(List.of(javaHome.resolve("bin").resolve("java").toString(), "-Dos.arch=riscv64",
+                "--enable-native-access=dev.rrconv", "-p", jar + java.io.File.pathSeparator + classes,
+                "-m", "client/client.Client"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(false);
+        pb.environment().put("RRCONV_VERBOSE", "1");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), err);
+        assertTrue(out.startsWith("backend JAVA\n"), out);
+        assertTrue(err.startsWith("rrconv: using the java backend (auto: the native library did not load: no librrconv"
+                + " for platform linux-riscv64"), err);
+        assertEquals(1, err.lines().count(), err);
+
+        // the CLI: info says why, and run/demo work by default
+        Result info = java("-Dos.arch=riscv64", "--enable-native-access=dev.rrconv", "-jar", jar.toString(), "info");
+        assertEquals(0, info.code(), info.err());
+        assertTrue(info.out().contains("platform: linux-riscv64 (the jar carries librrconv for linux-x86_64"), info.out());
+        assertTrue(info.out().contains("native:  not available: no librrconv for platform linux-riscv64"), info.out());
+        assertTrue(info.out().contains("backend: java (auto: the native library did not load: no librrconv"), info.out());
+        Result demo = java("-Dos.arch=riscv64", "--enable-native-access=dev.rrconv", "-jar", jar.toString(), "demo");
+        assertEquals(0, demo.code(), demo.err());
+        assertTrue(demo.out().startsWith("rrconv demo: backward data (the gradient w.r.t. src), java backend (auto: the"
+                + " native library did not load: no librrconv for platform linux-riscv64"), demo.out());
+        Result nat = java("-Dos.arch=riscv64", "--enable-native-access=dev.rrconv", "-jar", jar.toString(), "demo",
+                "--backend", "native");
+        assertEquals(1, nat.code(), nat.out());
+        assertTrue(nat.err().contains("no librrconv for platform linux-riscv64"), nat.err());
     }
 
     @Test

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -405,6 +406,7 @@ class ValidationTest {
         rejects(IllegalArgumentException.class, () -> Backend.parse("gpu"), "gpu");
         assertEquals(Mode.CONVOLUTION, Mode.parse("convolution"));
         assertEquals(Backend.JAVA, Backend.parse("java"));
+        assertEquals(Backend.AUTO, Backend.parse("auto"));
         // the output-size formula
         assertEquals(3, ConvParams.outputSize(4, 2, 0, 1, 1));
         assertEquals(2, ConvParams.outputSize(5, 3, 1, 2, 2)); // (5+2-4-1)/2+1
@@ -596,26 +598,21 @@ class ValidationTest {
 
     // ---- alignment, closed arenas, other threads, nulls -------------------------------------------------------
 
-    @ParameterizedTest
-    @EnumSource(Backend.class)
-    void misalignedNativeSegments(Backend b) {
-        RegionConv c = RegionConv.of(b);
-        rejects(IllegalArgumentException.class, () -> c.forward(misaligned(DType.FLOAT32, SRC), filter, rin, rout, P,
-                dst), "src", "aligned", "4 bytes", "float32");
-        rejects(IllegalArgumentException.class, () -> c.forward(src, misaligned(DType.FLOAT32, FILTER), rin, rout, P,
-                dst), "filter", "aligned");
-        rejects(IllegalArgumentException.class, () -> c.forward(src, filter, misaligned(DType.INT32, RIN), rout, P,
-                dst), "rin", "aligned", "int32");
-        rejects(IllegalArgumentException.class, () -> c.backwardData(filter, diff, rin, misaligned(DType.INT32, ROUT),
-                P, gradSrc), "rout", "aligned", "int32");
-        rejects(IllegalArgumentException.class, () -> c.backwardFilter(src, misaligned(DType.FLOAT32, DST), rin, rout,
-                P, gradFilter), "diff", "aligned");
-        rejects(IllegalArgumentException.class, () -> c.forward(src, filter, rin, rout, P,
-                misaligned(DType.FLOAT32, DST)), "dst", "aligned");
-        rejects(IllegalArgumentException.class, () -> c.backwardData(filter, diff, rin, rout, P,
-                misaligned(DType.FLOAT32, SRC)), "gradSrc", "aligned");
-        rejects(IllegalArgumentException.class, () -> c.backwardFilter(src, diff, rin, rout, P,
-                misaligned(DType.FLOAT32, FILTER)), "gradFilter", "aligned");
+    /** A misaligned float32 or int32 segment is rejected when the tensor is built, not first by a call. */
+    @Test
+    void misalignedNativeSegments() {
+        for (DType t : List.of(DType.FLOAT32, DType.INT32)) {
+            for (long off = 1; off < 4; off++) {
+                MemorySegment seg = arena.allocate(4 * 30 + 8, 64).asSlice(off, 4 * 30);
+                String addr = "0x" + Long.toHexString(seg.address());
+                rejects(IllegalArgumentException.class, () -> Tensor.of(seg, t, 5, 6), "segment address " + addr,
+                        "not aligned to 4 bytes", t.toString());
+                rejects(IllegalArgumentException.class, () -> Tensor.ofStrided(seg, t, new long[] {5, 6},
+                        new long[] {6, 1}), "not aligned to 4 bytes", t.toString());
+            }
+        }
+        // uint8 needs no alignment
+        Tensor.of(arena.allocate(31, 64).asSlice(1, 30), DType.UINT8, 5, 6);
     }
 
     @ParameterizedTest

@@ -35,7 +35,7 @@ final class DemoCommand implements Command {
     @Override
     public String help() {
         return """
-                usage: rrconv demo [--backend native|java]
+                usage: rrconv demo [--backend auto|native|java]
 
                 Runs the worked backward-data examples (the gradient w.r.t. src) and prints their inputs
                 and results as small grids (one line per row, values separated by one space), then checks
@@ -45,8 +45,8 @@ final class DemoCommand implements Command {
                 'rrconv explain' shows, term by term, how example (b) is accumulated.
 
                 options:
-                  --backend B   native (default; falls back to java, with a note, if the C library
-                                cannot be loaded) | java
+                  --backend B   auto (default: native where the C library loads, else java, with a
+                                note saying why) | native | java
                 """;
     }
 
@@ -54,17 +54,8 @@ final class DemoCommand implements Command {
     public int run(String[] argv, PrintStream out, PrintStream err) {
         Args a = Args.parse(name(), argv, Set.of("backend"), Set.of());
         Backend backend = RunCommand.parseBackend(a);
-        String note = "";
-        RegionConv conv;
-        try {
-            conv = RunCommand.conv(backend);
-        } catch (CliException e) {
-            if (a.has("backend")) {
-                throw e;
-            }
-            conv = RegionConv.of(Backend.JAVA);
-            note = " (the native library could not be loaded: " + e.getCause().getMessage() + ")";
-        }
+        RegionConv conv = RunCommand.conv(backend);
+        String note = backend == Backend.AUTO && conv.backend() == Backend.JAVA ? " (" + conv.backendReason() + ")" : "";
         out.println("rrconv demo: backward data (the gradient w.r.t. src), " + conv.backend().cliName()
                 + " backend" + note);
         out.println();

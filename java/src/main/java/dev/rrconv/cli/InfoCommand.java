@@ -28,9 +28,11 @@ final class InfoCommand implements Command {
                 usage: rrconv info [--kernels]
 
                 Prints the rrconv version, the Java runtime (version, vendor, java.home), the OS and
-                architecture, and the native library: where it was loaded from, its version, the
-                instruction set its kernels use and its thread count, or the reason it could not be
-                loaded (the java backend works without it). Exit code 0 either way.
+                architecture, the platform (<os>-<arch>) and the platforms whose library the jar
+                carries, and the native library: where it was loaded from and why (bundled for the
+                platform, or -Drrconv.library.path), its version, the instruction set its kernels use
+                and its thread count, or the reason it could not be loaded; then the backend that
+                --backend auto (the default) uses and why. Exit code 0 either way.
                 The library is the copy bundled in the jar unless -Drrconv.library.path=/path/to/librrconv.so
                 is given to java (in the launcher: RRCONV_JAVA_OPTS).
 
@@ -52,17 +54,23 @@ final class InfoCommand implements Command {
         out.println("os:      " + System.getProperty("os.name") + " " + System.getProperty("os.version") + " ("
                 + System.getProperty("os.arch") + "), " + Runtime.getRuntime().availableProcessors() + " processors");
         out.println("threads: " + RegionConv.threads() + " per call");
+        List<String> carried = NativeLibrary.bundledPlatforms();
+        out.println("platform: " + NativeLibrary.platform() + " (the jar carries librrconv for "
+                + (carried.isEmpty() ? "no platform" : String.join(", ", carried)) + ")");
         NativeLibrary lib = null;
         try {
             lib = NativeLibrary.get();
             out.println("native:  librrconv " + lib.version());
             out.println("  loaded from: " + lib.loadedFrom());
+            out.println("  why:         " + lib.why());
             out.println("  isa:         " + lib.activeIsa());
             out.println("  threads:     " + lib.numThreads());
         } catch (UnsatisfiedLinkError | RuntimeException e) {
             out.println("native:  not available: " + e.getMessage());
             out.println("  (the java backend works without it: --backend java)");
         }
+        RegionConv auto = RegionConv.of(Backend.AUTO);
+        out.println("backend: " + auto.backend().cliName() + " (" + auto.backendReason() + ")");
         if (a.flag("kernels")) {
             out.println();
             if (lib == null) {

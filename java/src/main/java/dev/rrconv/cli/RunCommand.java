@@ -80,7 +80,8 @@ final class RunCommand implements Command {
                   --groups G         channel groups (default: the first dimension of a 5-D filter, else 1)
                   --mode MODE        cross-correlation (default) | convolution (the filter flipped)
                   --kernel FH,FW     filter size: required by backward-filter; with a filter it must match
-                  --backend B        native (default: the C library) | java (pure Java)
+                  --backend B        auto (default: native where the C library loads, else java) |
+                                     native (the C library; an error if it cannot be loaded) | java (pure Java)
                   --threads T        threads per call, 1..1024 (default or 0: all available processors)
 
                 example:
@@ -176,7 +177,7 @@ final class RunCommand implements Command {
             }
             Npy.write(target, result);
             out.printf(Locale.ROOT, "wrote %s: %s %s (%s, %s backend, %.3f ms)%n", outPath, result.dtype(),
-                    Npy.tuple(result.shape()), op, backend.cliName(), ms);
+                    Npy.tuple(result.shape()), op, conv.backend().cliName(), ms);
         }
         return 0;
     }
@@ -221,7 +222,7 @@ final class RunCommand implements Command {
 
     static Backend parseBackend(Args a) {
         try {
-            return Backend.parse(a.get("backend", Backend.NATIVE.cliName()));
+            return Backend.parse(a.get("backend", Backend.AUTO.cliName()));
         } catch (IllegalArgumentException e) {
             throw new UsageException(a.command() + ": --" + e.getMessage());
         }

@@ -20,8 +20,11 @@ import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -31,8 +34,9 @@ import java.util.Optional;
  * <p>Where it is loaded from, in order:
  * <ol>
  * <li>the system property {@value #PATH_PROPERTY}: a path to a librrconv the user built;</li>
- * <li>the copy bundled in the jar at {@code dev/rrconv/native/<os>-<arch>/}, opened in place when the
- * classes are a folder, else extracted to a temporary file that is deleted once opened.</li>
+ * <li>the copy bundled in the jar at {@code dev/rrconv/native/<os>-<arch>/} (see {@link #platform()}; the
+ * jar carries {@link #bundledPlatforms()}), opened in place when the classes are a folder, else extracted to a
+ * temporary file that is deleted once opened.</li>
  * </ol>
  */
 public final class NativeLibrary {
@@ -40,6 +44,10 @@ public final class NativeLibrary {
     public static final String PATH_PROPERTY = "rrconv.library.path";
 
     private static final String LIB = System.mapLibraryName("rrconv");
+    /** The resource folder of the bundled libraries, one subfolder per platform. */
+    private static final String ROOT = "/dev/rrconv/native/";
+    /** Platforms a jar may carry, with their library's file name (checked by {@link #bundledPlatforms}). */
+    private static final Map<String, String> KNOWN_PLATFORMS = knownPlatforms();
     private static volatile NativeLibrary instance;
 
     /** The C struct {@code rrconv_conv_desc}: 16 int64 then 4 int32, no padding. */
@@ -108,10 +116,12 @@ public final class NativeLibrary {
     private final SymbolLookup lookup;
     /** The kernel table, read on first use; empty if the library has none (an older build). */
     private volatile Optional<List<KernelInfo>> kernels;
+    private final String why;
 
-    private NativeLibrary(SymbolLookup lookup, String loadedFrom) {
+    private NativeLibrary(SymbolLookup lookup, String loadedFrom, String why) {
         this.loadedFrom = loadedFrom;
         this.lookup = lookup;
+        this.why = why;
         Linker linker = Linker.nativeLinker();
         forward = bind(linker, lookup, "rrconv_forward_f32", CONV);
         backwardData = bind(linker, lookup, "rrconv_backward_data_f32", CONV);
@@ -162,6 +172,15 @@ public final class NativeLibrary {
     /** @return where the library was loaded from (a path, or the jar resource it was extracted from) */
     public String loadedFrom() {
         return loadedFrom;
+    }
+
+    /**
+     * Why this library was the one loaded.
+     *
+     * @return {@code -Drrconv.library.path}, or {@code bundled for <platform>}
+     */
+    public String why() {
+        return why;
     }
 
     /** @return the C library's version string */
@@ -294,8 +313,53 @@ public final class NativeLibrary {
         }
     }
 
-    /** @return {@code <os>-<arch>} as CMake names the folder, e.g. {@code linux-x86_64} */
-    static String platform() {
+    private static Map<String, String> knownPlatforms() {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String arch : List.of("x86_64", "aarch64", "riscv64", "ppc64le", "s390x")) {
+            m.put("linux-" + arch, "librrconv.so");
+        }
+        m.put("darwin-aarch64", "librrconv.dylib");
+        m.put("darwin-x86_64", "librrconv.dylib");
+        m.put("windows-x86_64", "rrconv.dll");
+        m.put("windows-aarch64", "rrconv.dll");
+        return Collections.unmodifiableMap(m);
+    }
+
+    /**
+     * The platforms whose library this jar (or classes folder) carries.
+     *
+     * @return {@code <os>-<arch>} names, e.g. {@code [linux-x86_64, linux-aarch64]}; empty if none
+     */
+    public static List<String> bundledPlatforms() {
+        List<String> found = new ArrayList<>();
+        KNOWN_PLATFORMS.forEach((platform, file) -> {
+            if (NativeLibrary.class.getResource(ROOT + platform + "/" + file) != null) {
+                found.add(platform);
+            }
+        });
+        String own = platform();
+        if (!found.contains(own) && NativeLibrary.class.getResource(ROOT + own + "/" + LIB) != null) {
+            found.add(own);
+        }
+        return found;
+    }
+
+    /**
+     * Whether the library is to come from {@value #PATH_PROPERTY} rather than the jar.
+     *
+     * @return true if the property is set to a non-empty path
+     */
+    public static boolean overridden() {
+        String override = System.getProperty(PATH_PROPERTY);
+        return override != null && !override.isEmpty();
+    }
+
+    /**
+     * The platform this JVM runs on, as the jar's library folders are named.
+     *
+     * @return {@code <os>-<arch>} as CMake names the folder, e.g. {@code linux-x86_64}
+     */
+    public static String platform() {
         String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch").toLowerCase(Locale.ROOT);
         if (os.startsWith("linux")) {
@@ -315,23 +379,28 @@ public final class NativeLibrary {
 
     private static NativeLibrary load() {
         String override = System.getProperty(PATH_PROPERTY);
-        if (override != null && !override.isEmpty()) {
+        if (overridden()) {
             Path p = Path.of(override).toAbsolutePath();
             if (!Files.isRegularFile(p)) {
                 throw new UnsatisfiedLinkError("-D" + PATH_PROPERTY + "=" + override + ": no such file");
             }
-            return new NativeLibrary(open(p), p.toString());
+            return new NativeLibrary(open(p), p.toString(), "-D" + PATH_PROPERTY);
         }
-        String resource = "/dev/rrconv/native/" + platform() + "/" + LIB;
+        String platform = platform();
+        String resource = ROOT + platform + "/" + LIB;
         URL url = NativeLibrary.class.getResource(resource);
         if (url == null) {
-            throw new UnsatisfiedLinkError("no " + resource + " in the jar for this platform; build librrconv with CMake"
-                    + " and pass -D" + PATH_PROPERTY + "=/path/to/" + LIB + ", or use Backend.JAVA");
+            List<String> carried = bundledPlatforms();
+            throw new UnsatisfiedLinkError("no librrconv for platform " + platform + " (os.name "
+                    + System.getProperty("os.name") + ", os.arch " + System.getProperty("os.arch") + ") in this jar, which carries "
+                    + (carried.isEmpty() ? "none" : String.join(", ", carried)) + "; build librrconv with CMake and pass -D"
+                    + PATH_PROPERTY + "=/path/to/" + LIB + ", or use Backend.JAVA or Backend.AUTO");
         }
+        String why = "bundled for " + platform;
         try {
             if ("file".equals(url.getProtocol())) {
                 Path p = Path.of(url.toURI());
-                return new NativeLibrary(open(p), p.toString());
+                return new NativeLibrary(open(p), p.toString(), why);
             }
             Path dir = Files.createTempDirectory("rrconv-");
             Path file = dir.resolve(LIB);
@@ -339,7 +408,7 @@ public final class NativeLibrary {
                 try (InputStream in = url.openStream()) {
                     Files.copy(in, file);
                 }
-                return new NativeLibrary(open(file), url.toString());
+                return new NativeLibrary(open(file, url + " (extracted to " + file + ")"), url.toString(), why);
             } finally {
                 // the mapping stays valid after unlinking on Linux and macOS; Windows locks a loaded DLL
                 try {
@@ -358,6 +427,11 @@ public final class NativeLibrary {
     }
 
     private static SymbolLookup open(Path p) {
+        return open(p, p.toString());
+    }
+
+    /** Opens p; {@code name} says what it is in an error message. */
+    private static SymbolLookup open(Path p, String name) {
         try {
             return SymbolLookup.libraryLookup(p, Arena.global());
         } catch (IllegalCallerException e) {
@@ -365,7 +439,7 @@ public final class NativeLibrary {
             throw new IllegalCallerException("native access is not enabled: run java with --enable-native-access="
                     + (m.isNamed() ? m.getName() : "ALL-UNNAMED") + ", or use Backend.JAVA", e);
         } catch (IllegalArgumentException e) {
-            UnsatisfiedLinkError err = new UnsatisfiedLinkError("cannot open " + p + ": " + e.getMessage());
+            UnsatisfiedLinkError err = new UnsatisfiedLinkError("cannot open " + name + ": " + e.getMessage());
             err.initCause(e);
             throw err;
         }

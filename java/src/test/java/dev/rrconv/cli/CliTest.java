@@ -488,6 +488,12 @@ class CliTest {
         assertTrue(r.out.contains("native:  librrconv " + NativeLibrary.get().version()), r.out);
         assertTrue(r.out.contains("loaded from: " + NativeLibrary.get().loadedFrom()), r.out);
         assertTrue(r.out.contains("isa:         " + NativeLibrary.get().activeIsa()), r.out);
+        // which platform's library, and why: the tests run on target/classes with the bundled library
+        String platform = "linux-" + ("amd64".equals(System.getProperty("os.arch")) ? "x86_64" : System.getProperty("os.arch"));
+        assertTrue(r.out.contains("platform: " + platform + " (the jar carries librrconv for linux-x86_64"), r.out);
+        assertTrue(r.out.contains("why:         bundled for " + platform + "\n"), r.out);
+        assertTrue(r.out.contains("backend: native (auto: the native library loaded (bundled for " + platform + ", from "
+                + NativeLibrary.get().loadedFrom() + "))\n"), r.out);
         assertError(cli("info", "--verbose"), 2, "unknown option --verbose");
         assertFalse(r.out.contains("java_forward_planar"), "the tables only with --kernels");
     }
@@ -572,7 +578,7 @@ class CliTest {
         assertFails(2, "stride must be >= 1", concat(fwd, "--stride", "0"));
         assertFails(2, "padding must be >= 0", concat(fwd, "--padding", "-1"));
         assertFails(2, "mode must be cross-correlation or convolution", concat(fwd, "--mode", "flip"));
-        assertFails(2, "backend must be native or java", replace(fwd, "java", "gpu"));
+        assertFails(2, "backend must be auto, native or java", replace(fwd, "java", "gpu"));
         assertFails(2, "threads must be in 0..1024", concat(fwd, "--threads", "5000"));
         assertFails(2, "unexpected argument 'extra'", concat(fwd, "extra"));
         assertFails(2, "option --rin needs a value", "run", "--op", "forward", "--rin");

@@ -20,14 +20,16 @@ public final class Example {
     /**
      * Runs the examples.
      *
-     * @param args backends to use ({@code native}, {@code java}); both when empty
+     * @param args backends to use ({@code auto}, {@code native}, {@code java}); auto and java when empty
      */
     public static void main(String[] args) {
-        Backend[] backends = args.length == 0 ? Backend.values()
+        Backend[] backends = args.length == 0 ? new Backend[] {Backend.AUTO, Backend.JAVA}
                 : Arrays.stream(args).map(Backend::parse).toArray(Backend[]::new);
         System.out.println("rrconv from " + RegionConv.class.getProtectionDomain().getCodeSource().getLocation());
         for (Backend backend : backends) {
-            run(RegionConv.of(backend));
+            RegionConv conv = RegionConv.of(backend);   // RegionConv.of() is AUTO: native where it loads, else java
+            System.out.println(backend.cliName() + " -> " + conv.backend().cliName() + ": " + conv.backendReason());
+            run(conv);
         }
     }
 

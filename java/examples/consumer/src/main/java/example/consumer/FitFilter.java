@@ -2,6 +2,7 @@ package example.consumer;
 
 import dev.rrconv.Backend;
 import dev.rrconv.ConvParams;
+import dev.rrconv.RegionConv;
 import dev.rrconv.RegionConvLayer;
 import dev.rrconv.Tensor;
 import java.lang.foreign.Arena;
@@ -33,10 +34,10 @@ public final class FitFilter {
     /**
      * Fits a layer on each backend.
      *
-     * @param args backends to use ({@code native}, {@code java}); both when empty
+     * @param args backends to use ({@code auto}, {@code native}, {@code java}); auto and java when empty
      */
     public static void main(String[] args) {
-        Backend[] backends = args.length == 0 ? Backend.values()
+        Backend[] backends = args.length == 0 ? new Backend[] {Backend.AUTO, Backend.JAVA}
                 : Arrays.stream(args).map(Backend::parse).toArray(Backend[]::new);
         boolean ok = true;
         for (Backend backend : backends) {
@@ -48,7 +49,7 @@ public final class FitFilter {
     }
 
     static boolean fit(Backend backend) {
-        String name = backend.cliName();
+        String name = RegionConv.of(backend).backend().cliName();   // what AUTO became
         Random random = new Random(2026);
         ConvParams params = ConvParams.DEFAULT.withPadding(1, 1);   // 3x3, stride 1: output grid = input grid
 
