@@ -18,6 +18,11 @@ import java.util.Arrays;
  * A NaN narrows to a quiet NaN of the same sign (never to an infinity, never signalling).
  */
 public final class HalfFloats {
+    private static final ValueLayout.OfShort S = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    /** Elements converted per bulk copy in {@link #convert}. */
+    private static final int CHUNK = 4096;
+
     /** The quiet bit of a float16 NaN (the top fraction bit). */
     private static final short F16_QUIET = 0x0200;
     /** The quiet bit of a bfloat16 NaN (the top fraction bit). */
@@ -103,6 +108,84 @@ public final class HalfFloats {
     }
 
     /**
+     * Widens {@code count} float16/bfloat16 elements of a segment, from byte offset {@code base} with element
+     * stride {@code stride}, into {@code dst[at, at+count)}. A contiguous run moves by bulk copies through
+     * {@code scratch} (any length above 0), then a conversion loop over plain arrays.
+     *
+     * @param type {@link DType#FLOAT16} or {@link DType#BFLOAT16}
+     * @param seg the memory
+     * @param base byte offset of the first element
+     * @param stride element stride, in elements
+     * @param dst the floats
+     * @param at first index written in dst
+     * @param count number of elements
+     * @param scratch reusable space for bit patterns
+     */
+    public static void widen(DType type, MemorySegment seg, long base, long stride, float[] dst, int at, int count,
+                             short[] scratch) {
+        if (stride != 1 && count > 1) {
+            long step = 2 * stride;
+            for (int i = 0; i < count; i++) {
+                dst[at + i] = toFloat(type, seg.get(S, base + i * step));
+            }
+            return;
+        }
+        for (int done = 0; done < count; done += scratch.length) {
+            int n = Math.min(scratch.length, count - done);
+            MemorySegment.copy(seg, S, base + 2L * done, scratch, 0, n);
+            int to = at + done;
+            if (type == DType.BFLOAT16) {
+                for (int i = 0; i < n; i++) {
+                    dst[to + i] = bfloat16ToFloat(scratch[i]);
+                }
+            } else {
+                for (int i = 0; i < n; i++) {
+                    dst[to + i] = float16ToFloat(scratch[i]);
+                }
+            }
+        }
+    }
+
+    /**
+     * Narrows {@code src[at, at+count)} into float16/bfloat16 elements of a segment, from byte offset
+     * {@code base} with element stride {@code stride}, rounding each once. A contiguous run moves by bulk copies
+     * through {@code scratch} (any length above 0).
+     *
+     * @param type {@link DType#FLOAT16} or {@link DType#BFLOAT16}
+     * @param src the floats
+     * @param at first index read in src
+     * @param count number of elements
+     * @param seg the memory
+     * @param base byte offset of the first element
+     * @param stride element stride, in elements
+     * @param scratch reusable space for bit patterns
+     */
+    public static void narrow(DType type, float[] src, int at, int count, MemorySegment seg, long base, long stride,
+                              short[] scratch) {
+        if (stride != 1 && count > 1) {
+            long step = 2 * stride;
+            for (int q = 0; q < count; q++) {
+                seg.set(S, base + q * step, fromFloat(type, src[at + q]));
+            }
+            return;
+        }
+        for (int done = 0; done < count; done += scratch.length) {
+            int n = Math.min(scratch.length, count - done);
+            int from = at + done;
+            if (type == DType.BFLOAT16) {
+                for (int i = 0; i < n; i++) {
+                    scratch[i] = floatToBfloat16(src[from + i]);
+                }
+            } else {
+                for (int i = 0; i < n; i++) {
+                    scratch[i] = floatToFloat16(src[from + i]);
+                }
+            }
+            MemorySegment.copy(scratch, 0, seg, S, base + 2L * done, n);
+        }
+    }
+
+    /**
      * Copies every element of one data tensor into another of the same shape (any strides), converting
      * between float32, float16 and bfloat16: widening is exact, narrowing rounds each value once.
      *
@@ -122,40 +205,45 @@ public final class HalfFloats {
             to.setFloat(from.getFloat());
             return;
         }
-        long cols = from.dim(rank - 1);
+        int last = rank - 1;
+        long cols = from.dim(last);
         long rows = from.elementCount() / cols;
-        long[] idx = new long[rank - 1];
-        MemorySegment src = from.segment();
-        MemorySegment dst = to.segment();
+        int chunk = (int) Math.min(cols, CHUNK);
+        float[] buf = new float[chunk];
+        short[] scratch = new short[chunk];
+        long[] idx = new long[last];
         for (long r = 0; r < rows; r++) {
             long a = 0;
             long b = 0;
-            for (int d = 0; d < rank - 1; d++) {
+            for (int d = 0; d < last; d++) {
                 a += idx[d] * from.stride(d);
                 b += idx[d] * to.stride(d);
             }
-            for (long c = 0; c < cols; c++) {
-                set(dst, to.dtype(), b + c * to.stride(rank - 1), get(src, from.dtype(), a + c * from.stride(rank - 1)));
+            for (long c = 0; c < cols; c += chunk) {
+                int n = (int) Math.min(chunk, cols - c);
+                long fromBase = (a + c * from.stride(last)) * from.dtype().byteSize();
+                long toBase = (b + c * to.stride(last)) * to.dtype().byteSize();
+                if (from.dtype() == DType.FLOAT32) {
+                    for (int i = 0; i < n; i++) {
+                        buf[i] = from.segment().get(F, fromBase + 4 * i * from.stride(last));
+                    }
+                } else {
+                    widen(from.dtype(), from.segment(), fromBase, from.stride(last), buf, 0, n, scratch);
+                }
+                if (to.dtype() == DType.FLOAT32) {
+                    for (int i = 0; i < n; i++) {
+                        to.segment().set(F, toBase + 4 * i * to.stride(last), buf[i]);
+                    }
+                } else {
+                    narrow(to.dtype(), buf, 0, n, to.segment(), toBase, to.stride(last), scratch);
+                }
             }
-            for (int d = rank - 2; d >= 0; d--) {
+            for (int d = last - 1; d >= 0; d--) {
                 if (++idx[d] < from.dim(d)) {
                     break;
                 }
                 idx[d] = 0;
             }
-        }
-    }
-
-    private static float get(MemorySegment seg, DType type, long element) {
-        return type == DType.FLOAT32 ? seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED, 4 * element)
-                : toFloat(type, seg.get(ValueLayout.JAVA_SHORT_UNALIGNED, 2 * element));
-    }
-
-    private static void set(MemorySegment seg, DType type, long element, float value) {
-        if (type == DType.FLOAT32) {
-            seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, 4 * element, value);
-        } else {
-            seg.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2 * element, fromFloat(type, value));
         }
     }
 }

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.rrconv.DType;
 import dev.rrconv.HalfRounding;
 import dev.rrconv.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -143,5 +145,47 @@ class HalfFloatsTest {
         }
         assertThrows(IllegalArgumentException.class, () -> HalfFloats.convert(f32, Tensor.ofFloats(new float[6], 3, 2)));
         assertThrows(IllegalArgumentException.class, () -> HalfFloats.convert(f32, Tensor.ofInts(new int[6], 2, 3)));
+    }
+
+    /** Rows longer than the scratch space (several bulk copies), contiguous and strided, at odd byte offsets. */
+    @Test
+    void widenAndNarrowRowsInChunks() {
+        Random r = new Random(7);
+        for (DType t : new DType[] {DType.FLOAT16, DType.BFLOAT16}) {
+            for (long stride : new long[] {1, 3}) {
+                int count = 100;
+                float[] values = new float[count];
+                for (int i = 0; i < count; i++) {
+                    values[i] = (float) HalfRounding.round(t, r.nextGaussian() * 100);
+                }
+                MemorySegment seg = MemorySegment.ofArray(new byte[(int) (1 + 2 * stride * count)]);
+                HalfFloats.narrow(t, values, 0, count, seg, 1, stride, new short[7]);
+                for (int i = 0; i < count; i++) {
+                    short bits = seg.get(ValueLayout.JAVA_SHORT_UNALIGNED, 1 + 2 * stride * i);
+                    assertEquals(values[i], HalfRounding.value(t, bits), 0.0, t + " stride " + stride + " element " + i);
+                }
+                float[] back = new float[count + 2];
+                HalfFloats.widen(t, seg, 1, stride, back, 2, count, new short[7]);
+                for (int i = 0; i < count; i++) {
+                    assertEquals(values[i], back[2 + i], 0.0, t + " stride " + stride + " widened element " + i);
+                }
+            }
+            // convert: a last dimension longer than its 4096-element chunks, dense and transposed
+            int n = 10_001;
+            float[] big = new float[2 * n];
+            for (int i = 0; i < big.length; i++) {
+                big[i] = r.nextFloat() * 1000 - 500;
+            }
+            Tensor src = Tensor.ofFloats(big, 2, n);
+            Tensor dense = Tensor.ofShorts(new short[2 * n], t, 2, n);
+            Tensor transposed = Tensor.ofShorts(new short[2 * n], t, n, 2).permute(1, 0);
+            HalfFloats.convert(src, dense);
+            HalfFloats.convert(dense, transposed);
+            float[] wide = new float[2 * n];
+            HalfFloats.convert(transposed, Tensor.ofFloats(wide, 2, n));
+            for (int i = 0; i < big.length; i++) {
+                assertEquals(HalfRounding.round(t, big[i]), wide[i], 0.0, t + " convert element " + i);
+            }
+        }
     }
 }

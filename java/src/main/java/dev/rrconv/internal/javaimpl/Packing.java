@@ -20,6 +20,8 @@ final class Packing {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfShort S = ValueLayout.JAVA_SHORT_UNALIGNED;
+    /** Elements of a contiguous float16/bfloat16 run converted per bulk copy. */
+    private static final int HALF_CHUNK = 4096;
 
     /** An unstarted thread: a segment accessible by it is accessible by every thread (not confined). */
     private static final Thread OTHER = new Thread(() -> { }, "rrconv-probe");
@@ -47,10 +49,7 @@ final class Packing {
                 dst[at + i] = seg.get(F, base + i * step);
             }
         } else {
-            long step = 2 * stride;
-            for (int i = 0; i < count; i++) {
-                dst[at + i] = HalfFloats.toFloat(type, seg.get(S, base + i * step));
-            }
+            HalfFloats.widen(type, seg, base, stride, dst, at, count, Workspace.get().shorts(HALF_CHUNK));
         }
     }
 
@@ -67,10 +66,7 @@ final class Packing {
                 seg.set(F, base + q * step, src[at + q]);
             }
         } else {
-            long step = 2 * stride;
-            for (int q = 0; q < count; q++) {
-                seg.set(S, base + q * step, HalfFloats.fromFloat(type, src[at + q]));
-            }
+            HalfFloats.narrow(type, src, at, count, seg, base, stride, Workspace.get().shorts(HALF_CHUNK));
         }
     }
 
