@@ -26,7 +26,7 @@ import java.util.Objects;
  * On any exception the output is left untouched. A kernel forced by name ({@code RRCONV_KERNEL} for the native
  * backend, {@code RRCONV_JAVA_KERNEL} or {@code -Drrconv.javaKernel} for the Java one; see {@link #kernels()})
  * that cannot compute the problem throws {@link UnsupportedOperationException} naming it and why.
- * Tensors: float32 src/filter/dst/diff; rin and rout both int32 or both uint8. The filter may be 5-D {@code (G, OCPG, ICPG, FH, FW)} or 4-D
+ * Tensors: src/filter/dst/diff float32, float16 or bfloat16; rin and rout both int32 or both uint8. The filter may be 5-D {@code (G, OCPG, ICPG, FH, FW)} or 4-D
  * {@code (OC, ICPG, FH, FW)} (the same memory) with {@code groups} taken from the parameters.
  *
  * <p>Layouts. Activations (src, dst, diff, grad src) are always indexed {@code (N, C, H, W)} and may have any
@@ -35,6 +35,13 @@ import java.util.Objects;
  * ({@link Layout#of(Tensor)}: forward's dst follows src, backward data's grad src follows diff), or in the
  * layout the caller names in the overloads that take a {@link Layout}. The filter and grad filter are always
  * {@code (G, OCPG, ICPG, FH, FW)} (any strides), the masks {@code (N, H, W)}.
+ *
+ * <p><b>Data types.</b> The two data inputs of a call share one data type. The result has that type, or
+ * float32 on request: the overloads taking a {@link DType} {@code outputType} allocate it in that type, and a
+ * caller-given output may be of the inputs' type or float32. With float16 or bfloat16 inputs, products and
+ * sums are computed in float32 (never in half precision) and each output element is rounded once, to nearest
+ * even. The native backend has no half-precision C kernels yet: it widens half inputs to float32 scratch
+ * memory, runs the float32 kernels and rounds their result once into the output.
  *
  * {@snippet :
  * RegionConv conv = RegionConv.of(); // Backend.AUTO: native where the library loads, else Java
@@ -137,36 +144,77 @@ public final class RegionConv {
     /**
      * Forward, into a new tensor allocated in {@code arena}.
      *
-     * @param src input, float32 (N, IC, IH, IW)
-     * @param filter float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW)
+     * @param src input, float32, float16 or bfloat16 (N, IC, IH, IW)
+     * @param filter (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW), the dtype of the other data input
      * @param rin input regions (N, IH, IW), int32 or uint8
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param params stride, padding, dilation, groups, mode
      * @param arena where dst is allocated
-     * @return dst, float32 (N, OC, OH, OW), dense in the layout of src ({@link Layout#of(Tensor)})
+     * @return dst (N, OC, OH, OW) of the inputs' dtype, dense in the layout of src ({@link Layout#of(Tensor)})
      */
     public Tensor forward(Tensor src, Tensor filter, Tensor rin, Tensor rout, ConvParams params, Arena arena) {
-        return forward(src, filter, rin, rout, params, layoutOf(src), arena);
+        Objects.requireNonNull(src, "src");
+        return forward(src, filter, rin, rout, params, layoutOf(src), src.dtype(), arena);
     }
 
     /**
-     * Forward, into a new tensor allocated in {@code arena} in the given layout.
+     * Forward, into a new tensor of the inputs' dtype allocated in {@code arena} in the given layout.
      *
-     * @param src input, float32 (N, IC, IH, IW)
-     * @param filter float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW)
+     * @param src input, float32, float16 or bfloat16 (N, IC, IH, IW)
+     * @param filter (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW), the dtype of src
      * @param rin input regions (N, IH, IW), int32 or uint8
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param params stride, padding, dilation, groups, mode
      * @param dstLayout the memory order of dst
      * @param arena where dst is allocated
-     * @return dst, float32 (N, OC, OH, OW), dense in {@code dstLayout}
+     * @return dst (N, OC, OH, OW), dense in {@code dstLayout}
      */
     public Tensor forward(Tensor src, Tensor filter, Tensor rin, Tensor rout, ConvParams params, Layout dstLayout,
                           Arena arena) {
+        Objects.requireNonNull(src, "src");
+        return forward(src, filter, rin, rout, params, dstLayout, src.dtype(), arena);
+    }
+
+    /**
+     * Forward, into a new tensor of the given type allocated in {@code arena} in the layout of src: e.g.
+     * float32 results of bfloat16 inputs.
+     *
+     * @param src input, float32, float16 or bfloat16 (N, IC, IH, IW)
+     * @param filter (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW), the dtype of src
+     * @param rin input regions (N, IH, IW), int32 or uint8
+     * @param rout output regions (N, OH, OW), same dtype as rin
+     * @param params stride, padding, dilation, groups, mode
+     * @param outputType the dtype of dst: that of src, or float32
+     * @param arena where dst is allocated
+     * @return dst (N, OC, OH, OW), dense in the layout of src
+     * @throws IllegalArgumentException also if outputType is neither the inputs' type nor float32
+     */
+    public Tensor forward(Tensor src, Tensor filter, Tensor rin, Tensor rout, ConvParams params, DType outputType,
+                          Arena arena) {
+        return forward(src, filter, rin, rout, params, layoutOf(src), outputType, arena);
+    }
+
+    /**
+     * Forward, into a new tensor of the given type and layout allocated in {@code arena}.
+     *
+     * @param src input, float32, float16 or bfloat16 (N, IC, IH, IW)
+     * @param filter (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW), the dtype of src
+     * @param rin input regions (N, IH, IW), int32 or uint8
+     * @param rout output regions (N, OH, OW), same dtype as rin
+     * @param params stride, padding, dilation, groups, mode
+     * @param dstLayout the memory order of dst
+     * @param outputType the dtype of dst: that of src, or float32
+     * @param arena where dst is allocated
+     * @return dst (N, OC, OH, OW), dense in {@code dstLayout}
+     * @throws IllegalArgumentException also if outputType is neither the inputs' type nor float32
+     */
+    public Tensor forward(Tensor src, Tensor filter, Tensor rin, Tensor rout, ConvParams params, Layout dstLayout,
+                          DType outputType, Arena arena) {
         ConvShape s = checkForward(src, filter, rin, rout, params);
         Objects.requireNonNull(dstLayout, "dstLayout");
+        checkOutputType("dst", outputType, src.dtype());
         Objects.requireNonNull(arena, "arena");
-        Tensor dst = Tensor.allocate(arena, DType.FLOAT32, dstLayout, s.n(), s.oc(), s.oh(), s.ow());
+        Tensor dst = Tensor.allocate(arena, outputType, dstLayout, s.n(), s.oc(), s.oh(), s.ow());
         impl.forward(s, params, src, filter5(filter, s), rin, rout, dst);
         return dst;
     }
@@ -174,23 +222,22 @@ public final class RegionConv {
     /**
      * Forward, into a caller-given tensor (any strides; overwritten).
      *
-     * @param src input, float32 (N, IC, IH, IW)
-     * @param filter float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW)
+     * @param src input, float32, float16 or bfloat16 (N, IC, IH, IW)
+     * @param filter (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW), the dtype of the other data input
      * @param rin input regions (N, IH, IW), int32 or uint8
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param params stride, padding, dilation, groups, mode
-     * @param dst output, float32 (N, OC, OH, OW); writable, overlapping no input
+     * @param dst output (N, OC, OH, OW), the dtype of src or float32; writable, overlapping no input
      */
     public void forward(Tensor src, Tensor filter, Tensor rin, Tensor rout, ConvParams params, Tensor dst) {
         ConvShape s = checkForward(src, filter, rin, rout, params);
-        checkOutput("dst", dst, s.dstShape(), src, filter, rin, rout);
+        checkOutput("dst", dst, s.dstShape(), src.dtype(), src, filter, rin, rout);
         impl.forward(s, params, src, filter5(filter, s), rin, rout, dst);
     }
 
     private static ConvShape checkForward(Tensor src, Tensor filter, Tensor rin, Tensor rout, ConvParams params) {
         Objects.requireNonNull(params, "params");
-        checkInput("src", src, DType.FLOAT32);
-        checkInput("filter", filter, DType.FLOAT32);
+        checkData("src", src, "filter", filter);
         ConvShape s = ConvShape.ofForward(src.shape(), filter.shape(), params);
         checkMasks(rin, rout, s);
         return s;
@@ -202,37 +249,78 @@ public final class RegionConv {
      * Backward data (the gradient w.r.t. src), into a new tensor allocated in {@code arena}. The
      * spatial size of src is that of rin.
      *
-     * @param filter float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW)
-     * @param diff gradient of dst, float32 (N, OC, OH, OW)
+     * @param filter (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW), the dtype of the other data input
+     * @param diff gradient of dst (N, OC, OH, OW), float32, float16 or bfloat16, the dtype of the other data input
      * @param rin input regions (N, IH, IW), int32 or uint8
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param params stride, padding, dilation, groups, mode
      * @param arena where the result is allocated
-     * @return grad src, float32 (N, IC, IH, IW), dense in the layout of diff ({@link Layout#of(Tensor)})
+     * @return grad src (N, IC, IH, IW) of the inputs' dtype, dense in the layout of diff ({@link Layout#of(Tensor)})
      */
     public Tensor backwardData(Tensor filter, Tensor diff, Tensor rin, Tensor rout, ConvParams params, Arena arena) {
-        return backwardData(filter, diff, rin, rout, params, layoutOf(diff), arena);
+        Objects.requireNonNull(diff, "diff");
+        return backwardData(filter, diff, rin, rout, params, layoutOf(diff), diff.dtype(), arena);
     }
 
     /**
-     * Backward data (the gradient w.r.t. src), into a new tensor allocated in {@code arena} in the given
-     * layout. The spatial size of src is that of rin.
+     * Backward data (the gradient w.r.t. src), into a new tensor of the inputs' dtype allocated in
+     * {@code arena} in the given layout. The spatial size of src is that of rin.
      *
-     * @param filter float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW)
-     * @param diff gradient of dst, float32 (N, OC, OH, OW)
+     * @param filter (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW), the dtype of diff
+     * @param diff gradient of dst, float32, float16 or bfloat16 (N, OC, OH, OW)
      * @param rin input regions (N, IH, IW), int32 or uint8
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param params stride, padding, dilation, groups, mode
      * @param gradSrcLayout the memory order of the result
      * @param arena where the result is allocated
-     * @return grad src, float32 (N, IC, IH, IW), dense in {@code gradSrcLayout}
+     * @return grad src (N, IC, IH, IW), dense in {@code gradSrcLayout}
      */
     public Tensor backwardData(Tensor filter, Tensor diff, Tensor rin, Tensor rout, ConvParams params,
                                Layout gradSrcLayout, Arena arena) {
+        Objects.requireNonNull(diff, "diff");
+        return backwardData(filter, diff, rin, rout, params, gradSrcLayout, diff.dtype(), arena);
+    }
+
+    /**
+     * Backward data into a new tensor of the given type allocated in {@code arena} in the layout of diff:
+     * e.g. float32 gradients of bfloat16 inputs.
+     *
+     * @param filter (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW), the dtype of diff
+     * @param diff gradient of dst, float32, float16 or bfloat16 (N, OC, OH, OW)
+     * @param rin input regions (N, IH, IW), int32 or uint8
+     * @param rout output regions (N, OH, OW), same dtype as rin
+     * @param params stride, padding, dilation, groups, mode
+     * @param outputType the dtype of the result: that of the inputs, or float32
+     * @param arena where the result is allocated
+     * @return grad src (N, IC, IH, IW), dense in the layout of diff
+     * @throws IllegalArgumentException also if outputType is neither the inputs' type nor float32
+     */
+    public Tensor backwardData(Tensor filter, Tensor diff, Tensor rin, Tensor rout, ConvParams params,
+                               DType outputType, Arena arena) {
+        return backwardData(filter, diff, rin, rout, params, layoutOf(diff), outputType, arena);
+    }
+
+    /**
+     * Backward data into a new tensor of the given type and layout allocated in {@code arena}.
+     *
+     * @param filter (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW), the dtype of diff
+     * @param diff gradient of dst, float32, float16 or bfloat16 (N, OC, OH, OW)
+     * @param rin input regions (N, IH, IW), int32 or uint8
+     * @param rout output regions (N, OH, OW), same dtype as rin
+     * @param params stride, padding, dilation, groups, mode
+     * @param gradSrcLayout the memory order of the result
+     * @param outputType the dtype of the result: that of the inputs, or float32
+     * @param arena where the result is allocated
+     * @return grad src (N, IC, IH, IW), dense in {@code gradSrcLayout}
+     * @throws IllegalArgumentException also if outputType is neither the inputs' type nor float32
+     */
+    public Tensor backwardData(Tensor filter, Tensor diff, Tensor rin, Tensor rout, ConvParams params,
+                               Layout gradSrcLayout, DType outputType, Arena arena) {
         ConvShape s = checkBackwardData(filter, diff, rin, rout, params);
         Objects.requireNonNull(gradSrcLayout, "gradSrcLayout");
+        checkOutputType("gradSrc", outputType, diff.dtype());
         Objects.requireNonNull(arena, "arena");
-        Tensor gradSrc = Tensor.allocate(arena, DType.FLOAT32, gradSrcLayout, s.n(), s.ic(), s.ih(), s.iw());
+        Tensor gradSrc = Tensor.allocate(arena, outputType, gradSrcLayout, s.n(), s.ic(), s.ih(), s.iw());
         impl.backwardData(s, params, filter5(filter, s), diff, rin, rout, gradSrc);
         return gradSrc;
     }
@@ -240,23 +328,22 @@ public final class RegionConv {
     /**
      * Backward data into a caller-given tensor (any strides; overwritten).
      *
-     * @param filter float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW)
-     * @param diff gradient of dst, float32 (N, OC, OH, OW)
+     * @param filter (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW), the dtype of the other data input
+     * @param diff gradient of dst (N, OC, OH, OW), float32, float16 or bfloat16, the dtype of the other data input
      * @param rin input regions (N, IH, IW), int32 or uint8
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param params stride, padding, dilation, groups, mode
-     * @param gradSrc output, float32 (N, IC, IH, IW); writable, overlapping no input
+     * @param gradSrc output (N, IC, IH, IW), the dtype of the inputs or float32; writable, overlapping no input
      */
     public void backwardData(Tensor filter, Tensor diff, Tensor rin, Tensor rout, ConvParams params, Tensor gradSrc) {
         ConvShape s = checkBackwardData(filter, diff, rin, rout, params);
-        checkOutput("gradSrc", gradSrc, s.srcShape(), filter, diff, rin, rout);
+        checkOutput("gradSrc", gradSrc, s.srcShape(), diff.dtype(), filter, diff, rin, rout);
         impl.backwardData(s, params, filter5(filter, s), diff, rin, rout, gradSrc);
     }
 
     private static ConvShape checkBackwardData(Tensor filter, Tensor diff, Tensor rin, Tensor rout, ConvParams params) {
         Objects.requireNonNull(params, "params");
-        checkInput("filter", filter, DType.FLOAT32);
-        checkInput("diff", diff, DType.FLOAT32);
+        checkData("filter", filter, "diff", diff);
         checkInput("rin", rin, null);
         ConvShape s = ConvShape.ofBackwardData(filter.shape(), diff.shape(), rin.shape(), params);
         checkMasks(rin, rout, s);
@@ -268,21 +355,44 @@ public final class RegionConv {
     /**
      * Backward filter (the gradient w.r.t. the filter), into a new 5-D tensor allocated in {@code arena}.
      *
-     * @param src input, float32 (N, IC, IH, IW)
-     * @param diff gradient of dst, float32 (N, OC, OH, OW)
+     * @param src input, float32, float16 or bfloat16 (N, IC, IH, IW)
+     * @param diff gradient of dst (N, OC, OH, OW), float32, float16 or bfloat16, the dtype of the other data input
      * @param rin input regions (N, IH, IW), int32 or uint8
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param params stride, padding, dilation, groups, mode
      * @param fh filter height
      * @param fw filter width
      * @param arena where the result is allocated
-     * @return grad filter, float32 (G, OCPG, ICPG, FH, FW), dense, in the stored (un-flipped) layout
+     * @return grad filter of the inputs' dtype (G, OCPG, ICPG, FH, FW), dense, in the stored (un-flipped) layout
      */
     public Tensor backwardFilter(Tensor src, Tensor diff, Tensor rin, Tensor rout, ConvParams params,
                                  long fh, long fw, Arena arena) {
+        Objects.requireNonNull(src, "src");
+        return backwardFilter(src, diff, rin, rout, params, fh, fw, src.dtype(), arena);
+    }
+
+    /**
+     * Backward filter into a new 5-D tensor of the given type allocated in {@code arena}: e.g. float32
+     * gradients, which an optimizer accumulates, of bfloat16 inputs.
+     *
+     * @param src input, float32, float16 or bfloat16 (N, IC, IH, IW)
+     * @param diff gradient of dst (N, OC, OH, OW), the dtype of src
+     * @param rin input regions (N, IH, IW), int32 or uint8
+     * @param rout output regions (N, OH, OW), same dtype as rin
+     * @param params stride, padding, dilation, groups, mode
+     * @param fh filter height
+     * @param fw filter width
+     * @param outputType the dtype of the result: that of the inputs, or float32
+     * @param arena where the result is allocated
+     * @return grad filter (G, OCPG, ICPG, FH, FW), dense, in the stored (un-flipped) layout
+     * @throws IllegalArgumentException also if outputType is neither the inputs' type nor float32
+     */
+    public Tensor backwardFilter(Tensor src, Tensor diff, Tensor rin, Tensor rout, ConvParams params,
+                                 long fh, long fw, DType outputType, Arena arena) {
         ConvShape s = checkBackwardFilter(src, diff, rin, rout, params, fh, fw);
+        checkOutputType("gradFilter", outputType, src.dtype());
         Objects.requireNonNull(arena, "arena");
-        Tensor gradFilter = Tensor.allocate(arena, DType.FLOAT32, s.filterShape());
+        Tensor gradFilter = Tensor.allocate(arena, outputType, s.filterShape());
         impl.backwardFilter(s, params, src, diff, rin, rout, gradFilter);
         return gradFilter;
     }
@@ -291,15 +401,15 @@ public final class RegionConv {
      * Backward filter into a caller-given tensor, 5-D (G, OCPG, ICPG, FH, FW) or 4-D (OC, ICPG, FH, FW),
      * any strides; overwritten. The kernel size is taken from it.
      *
-     * @param src input, float32 (N, IC, IH, IW)
-     * @param diff gradient of dst, float32 (N, OC, OH, OW)
+     * @param src input, float32, float16 or bfloat16 (N, IC, IH, IW)
+     * @param diff gradient of dst (N, OC, OH, OW), float32, float16 or bfloat16, the dtype of the other data input
      * @param rin input regions (N, IH, IW), int32 or uint8
      * @param rout output regions (N, OH, OW), same dtype as rin
      * @param params stride, padding, dilation, groups, mode
-     * @param gradFilter output, float32; writable, overlapping no input
+     * @param gradFilter output, the dtype of the inputs or float32; writable, overlapping no input
      */
     public void backwardFilter(Tensor src, Tensor diff, Tensor rin, Tensor rout, ConvParams params, Tensor gradFilter) {
-        checkInput("gradFilter", gradFilter, DType.FLOAT32);
+        checkInput("gradFilter", gradFilter, null);
         long[] g = gradFilter.shape();
         if (g.length != 4 && g.length != 5) {
             throw new IllegalArgumentException("gradFilter must have rank 5 (G, OCPG, ICPG, FH, FW) or 4 (OC, ICPG, FH, FW), got shape "
@@ -308,15 +418,14 @@ public final class RegionConv {
         ConvShape.requirePositive("gradFilter", g); // name the tensor, not just "kernel size", for a zero size
         ConvShape s = checkBackwardFilter(src, diff, rin, rout, params, g[g.length - 2], g[g.length - 1]);
         long[] expected = g.length == 5 ? s.filterShape() : new long[] {s.oc(), s.icpg(), s.fh(), s.fw()};
-        checkOutput("gradFilter", gradFilter, expected, src, diff, rin, rout);
+        checkOutput("gradFilter", gradFilter, expected, src.dtype(), src, diff, rin, rout);
         impl.backwardFilter(s, params, src, diff, rin, rout, filter5(gradFilter, s));
     }
 
     private static ConvShape checkBackwardFilter(Tensor src, Tensor diff, Tensor rin, Tensor rout, ConvParams params,
                                                  long fh, long fw) {
         Objects.requireNonNull(params, "params");
-        checkInput("src", src, DType.FLOAT32);
-        checkInput("diff", diff, DType.FLOAT32);
+        checkData("src", src, "diff", diff);
         ConvShape s = ConvShape.ofBackwardFilter(src.shape(), diff.shape(), fh, fw, params);
         checkMasks(rin, rout, s);
         return s;
@@ -342,8 +451,8 @@ public final class RegionConv {
     private static void checkMasks(Tensor rin, Tensor rout, ConvShape s) {
         checkInput("rin", rin, null);
         checkInput("rout", rout, null);
-        if (rin.dtype() == DType.FLOAT32) {
-            throw new IllegalArgumentException("rin must be int32 or uint8, got float32");
+        if (rin.dtype().isFloating()) {
+            throw new IllegalArgumentException("rin must be int32 or uint8, got " + rin.dtype());
         }
         if (rout.dtype() != rin.dtype()) {
             throw new IllegalArgumentException("rin and rout must have the same dtype, got rin " + rin.dtype()
@@ -351,6 +460,33 @@ public final class RegionConv {
         }
         ConvShape.requireShape("rin", s.rinShape(), rin.shape());
         ConvShape.requireShape("rout", s.routShape(), rout.shape());
+    }
+
+    /** The two data inputs: each float32, float16 or bfloat16 (and otherwise as checkInput), both the same. */
+    private static void checkData(String nameA, Tensor a, String nameB, Tensor b) {
+        checkInput(nameA, a, null);
+        checkInput(nameB, b, null);
+        requireFloating(nameA, a);
+        requireFloating(nameB, b);
+        if (a.dtype() != b.dtype()) {
+            throw new IllegalArgumentException(nameA + " and " + nameB + " must share one data type, got " + nameA
+                    + " " + a.dtype() + " and " + nameB + " " + b.dtype());
+        }
+    }
+
+    private static void requireFloating(String name, Tensor t) {
+        if (!t.dtype().isFloating()) {
+            throw new IllegalArgumentException(name + " must be float32, float16 or bfloat16, got " + t.dtype() + " " + t);
+        }
+    }
+
+    /** An output's dtype: the inputs' type or float32. */
+    private static void checkOutputType(String name, DType type, DType inputType) {
+        Objects.requireNonNull(type, "outputType");
+        if (type != inputType && type != DType.FLOAT32) {
+            throw new IllegalArgumentException(name + " must be " + inputType + " (the inputs' type)"
+                    + (inputType == DType.FLOAT32 ? "" : " or float32") + ", got " + type);
+        }
     }
 
     /** Non-null, expected dtype (null: any), live and accessible from this thread, naturally aligned if native. */
@@ -372,8 +508,9 @@ public final class RegionConv {
         }
     }
 
-    private static void checkOutput(String name, Tensor out, long[] expected, Tensor... inputs) {
-        checkInput(name, out, DType.FLOAT32);
+    private static void checkOutput(String name, Tensor out, long[] expected, DType inputType, Tensor... inputs) {
+        checkInput(name, out, null);
+        checkOutputType(name, out.dtype(), inputType);
         ConvShape.requireShape(name, expected, out.shape());
         if (out.segment().isReadOnly()) {
             throw new IllegalArgumentException(name + " is read-only");

@@ -1,5 +1,6 @@
 package dev.rrconv;
 
+import dev.rrconv.internal.HalfFloats;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -193,6 +194,29 @@ public final class Tensor {
     }
 
     /**
+     * A float16 or bfloat16 tensor over a Java array of bit patterns (a heap segment; no copy). Read and
+     * write its values as floats with {@link #getFloat} and {@link #setFloat}, which convert.
+     *
+     * {@snippet :
+     * Tensor t = Tensor.ofShorts(new short[6], DType.BFLOAT16, 2, 3);
+     * t.setFloat(1.5f, 0, 1);   // stores 0x3FC0
+     * }
+     *
+     * @param data the bit patterns in C order
+     * @param dtype {@link DType#FLOAT16} or {@link DType#BFLOAT16}
+     * @param shape sizes; their product must equal {@code data.length}
+     * @return the tensor
+     * @throws IllegalArgumentException if dtype is not a 16-bit type or the counts differ
+     */
+    public static Tensor ofShorts(short[] data, DType dtype, long... shape) {
+        if (!HalfFloats.isHalf(dtype)) {
+            throw new IllegalArgumentException("ofShorts needs dtype float16 or bfloat16, got " + dtype);
+        }
+        requireLength(data.length, shape);
+        return of(MemorySegment.ofArray(data), dtype, shape);
+    }
+
+    /**
      * An int32 tensor over a Java array (a heap segment; no copy).
      *
      * @param data the values in C order
@@ -375,25 +399,44 @@ public final class Tensor {
     }
 
     /**
-     * Reads a float32 element.
+     * Reads an element of a float32, float16 or bfloat16 tensor as a float (the 16-bit types widen exactly).
      *
      * @param index one index per dimension
      * @return the value
+     * @throws IllegalArgumentException on a mask tensor (int32, uint8)
      */
     public float getFloat(long... index) {
-        requireType(DType.FLOAT32);
-        return segment.get(ValueLayout.JAVA_FLOAT_UNALIGNED, byteOffset(index));
+        requireFloating("getFloat");
+        return readFloat(byteOffset(index));
     }
 
     /**
-     * Writes a float32 element.
+     * Writes an element of a float32, float16 or bfloat16 tensor; the 16-bit types round the value to
+     * nearest even (overflowing to infinity; NaN stays NaN).
      *
      * @param value the value
      * @param index one index per dimension
+     * @throws IllegalArgumentException on a mask tensor (int32, uint8)
      */
     public void setFloat(float value, long... index) {
-        requireType(DType.FLOAT32);
-        segment.set(ValueLayout.JAVA_FLOAT_UNALIGNED, byteOffset(index), value);
+        requireFloating("setFloat");
+        long off = byteOffset(index);
+        if (dtype == DType.FLOAT32) {
+            segment.set(ValueLayout.JAVA_FLOAT_UNALIGNED, off, value);
+        } else {
+            segment.set(ValueLayout.JAVA_SHORT_UNALIGNED, off, HalfFloats.fromFloat(dtype, value));
+        }
+    }
+
+    private float readFloat(long off) {
+        return dtype == DType.FLOAT32 ? segment.get(ValueLayout.JAVA_FLOAT_UNALIGNED, off)
+                : HalfFloats.toFloat(dtype, segment.get(ValueLayout.JAVA_SHORT_UNALIGNED, off));
+    }
+
+    private void requireFloating(String what) {
+        if (!dtype.isFloating()) {
+            throw new IllegalArgumentException(what + " needs a float32, float16 or bfloat16 tensor, got " + this);
+        }
     }
 
     /**
@@ -407,7 +450,7 @@ public final class Tensor {
         return switch (dtype) {
             case INT32 -> segment.get(ValueLayout.JAVA_INT_UNALIGNED, off);
             case UINT8 -> Byte.toUnsignedInt(segment.get(ValueLayout.JAVA_BYTE, off));
-            case FLOAT32 -> throw new IllegalArgumentException("getInt on a float32 tensor");
+            case FLOAT32, FLOAT16, BFLOAT16 -> throw new IllegalArgumentException("getInt on a " + dtype + " tensor");
         };
     }
 
@@ -422,27 +465,40 @@ public final class Tensor {
         switch (dtype) {
             case INT32 -> segment.set(ValueLayout.JAVA_INT_UNALIGNED, off, value);
             case UINT8 -> segment.set(ValueLayout.JAVA_BYTE, off, (byte) value);
-            case FLOAT32 -> throw new IllegalArgumentException("setInt on a float32 tensor");
-        }
-    }
-
-    private void requireType(DType t) {
-        if (dtype != t) {
-            throw new IllegalArgumentException("expected a " + t + " tensor, got " + this);
+            case FLOAT32, FLOAT16, BFLOAT16 -> throw new IllegalArgumentException("setInt on a " + dtype + " tensor");
         }
     }
 
     /**
-     * Copies the float32 elements into a new array.
+     * Copies the elements of a float32, float16 or bfloat16 tensor into a new array (the 16-bit types widen
+     * exactly).
      *
      * @return the elements in C order
      */
     public float[] toFloatArray() {
-        requireType(DType.FLOAT32);
+        requireFloating("toFloatArray");
         float[] out = new float[Math.toIntExact(elementCount)];
         long[] idx = new long[shape.length];
         for (int i = 0; i < out.length; i++) {
-            out[i] = segment.get(ValueLayout.JAVA_FLOAT_UNALIGNED, offsetOf(idx));
+            out[i] = readFloat(offsetOf(idx));
+            increment(idx);
+        }
+        return out;
+    }
+
+    /**
+     * Copies the bit patterns of a float16 or bfloat16 tensor into a new array.
+     *
+     * @return the elements in C order
+     */
+    public short[] toShortArray() {
+        if (!HalfFloats.isHalf(dtype)) {
+            throw new IllegalArgumentException("toShortArray needs a float16 or bfloat16 tensor, got " + this);
+        }
+        short[] out = new short[Math.toIntExact(elementCount)];
+        long[] idx = new long[shape.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = segment.get(ValueLayout.JAVA_SHORT_UNALIGNED, offsetOf(idx));
             increment(idx);
         }
         return out;
@@ -454,8 +510,8 @@ public final class Tensor {
      * @return the elements in C order
      */
     public int[] toIntArray() {
-        if (dtype == DType.FLOAT32) {
-            throw new IllegalArgumentException("toIntArray on a float32 tensor");
+        if (dtype.isFloating()) {
+            throw new IllegalArgumentException("toIntArray on a " + dtype + " tensor");
         }
         int[] out = new int[Math.toIntExact(elementCount)];
         long[] idx = new long[shape.length];

@@ -82,10 +82,15 @@ final class TestTensors {
             return baseBytes + off * dtype().byteSize();
         }
 
+        /** Writes data values; for float16/bfloat16 each must be exact in the type (see {@link HalfRounding}). */
         void writeDoubles(double[] values) {
             assertEquals(count(), values.length, "values for " + tensor);
             for (int i = 0; i < values.length; i++) {
-                whole.set(ValueLayout.JAVA_FLOAT_UNALIGNED, offsetOfLinear(i), (float) values[i]);
+                if (dtype() == DType.FLOAT32) {
+                    whole.set(ValueLayout.JAVA_FLOAT_UNALIGNED, offsetOfLinear(i), (float) values[i]);
+                } else {
+                    whole.set(ValueLayout.JAVA_SHORT_UNALIGNED, offsetOfLinear(i), HalfRounding.bits(dtype(), values[i]));
+                }
             }
         }
 
@@ -104,7 +109,8 @@ final class TestTensors {
         double[] readDoubles() {
             double[] out = new double[count()];
             for (int i = 0; i < out.length; i++) {
-                out[i] = whole.get(ValueLayout.JAVA_FLOAT_UNALIGNED, offsetOfLinear(i));
+                out[i] = dtype() == DType.FLOAT32 ? whole.get(ValueLayout.JAVA_FLOAT_UNALIGNED, offsetOfLinear(i))
+                        : HalfRounding.value(dtype(), whole.get(ValueLayout.JAVA_SHORT_UNALIGNED, offsetOfLinear(i)));
             }
             return out;
         }
@@ -198,6 +204,8 @@ final class TestTensors {
                 whole = MemorySegment.ofArray(new byte[Math.toIntExact(wholeBytes)]);
             } else if (dtype == DType.INT32) {
                 whole = MemorySegment.ofArray(new int[Math.toIntExact(wholeBytes / 4)]);
+            } else if (bs == 2) {
+                whole = MemorySegment.ofArray(new short[Math.toIntExact(wholeBytes / 2)]);
             } else {
                 whole = MemorySegment.ofArray(new float[Math.toIntExact(wholeBytes / 4)]);
             }
@@ -221,6 +229,13 @@ final class TestTensors {
     /** A float32 input filled with values. */
     static Buf floats(Arena arena, long[] shape, Layout layout, Random rnd, double[] values) {
         Buf b = create(arena, DType.FLOAT32, shape, layout, rnd);
+        b.writeDoubles(values);
+        return layout == Layout.OFFHEAP_READONLY ? readOnly(b) : b;
+    }
+
+    /** A float32, float16 or bfloat16 input filled with values (exact in the type). */
+    static Buf data(Arena arena, DType dtype, long[] shape, Layout layout, Random rnd, double[] values) {
+        Buf b = create(arena, dtype, shape, layout, rnd);
         b.writeDoubles(values);
         return layout == Layout.OFFHEAP_READONLY ? readOnly(b) : b;
     }
@@ -252,7 +267,7 @@ final class TestTensors {
         return Tensor.ofFloats(f, shape);
     }
 
-    /** The elements of a float32 tensor in C order, as doubles (read through the Tensor API). */
+    /** The elements of a float32, float16 or bfloat16 tensor in C order, as doubles (read through the Tensor API). */
     static double[] toDoubles(Tensor t) {
         float[] f = t.toFloatArray();
         double[] d = new double[f.length];

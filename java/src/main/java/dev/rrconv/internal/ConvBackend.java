@@ -10,7 +10,9 @@ import java.util.List;
  * One implementation of the three directions. The facade ({@code dev.rrconv.RegionConv}) has already
  * checked everything: tensors have the shapes {@code shape} gives (filters are 5-D views), the right
  * dtypes (rin and rout the same mask type), live segments, a writable output that overlaps no input.
- * Implementations overwrite the whole output and may assume nothing about strides.
+ * Implementations overwrite the whole output and may assume nothing about strides. The two data inputs share
+ * one type, float32, float16 or bfloat16; the output is of that type or float32. Implementations compute in
+ * float32 and round each output element once ({@link HalfFloats}).
  */
 public interface ConvBackend {
 

@@ -11,7 +11,9 @@ import java.util.List;
  * compute the problem and pays (channels-last depthwise loops for depthwise problems with enough channels and
  * taps, else the planar loops, which pack their inputs into dense Java arrays and run auto-vectorizable
  * loops), or the straightforward reference loops when the packed planes would not fit in Java arrays, a size
- * checked before anything runs. Results are bitwise identical for every thread count. See
+ * checked before anything runs. Results are bitwise identical for every thread count. float16 and bfloat16
+ * inputs are widened to float while the loops pack or read them, and results rounded once as they are
+ * stored, so every row computes them in float32 (see {@code Packing}). See
  * {@code dev.rrconv.internal.javaimpl} for the loops.
  */
 public final class JavaBackend implements ConvBackend {

@@ -20,6 +20,13 @@ import java.util.List;
  * tensors are passed as they are (zero-copy, any strides); heap-array tensors, which a downcall
  * cannot take, are copied to a temporary off-heap buffer (the bytes an input spans, strides kept, so a
  * broadcast stays small; an output densely, and copied back).
+ *
+ * <p>Half precision, for now: the C library has only float32 kernels, so float16 and bfloat16 calls take an
+ * interim path here: the half inputs are widened (exactly) to float32 scratch tensors in an arena scoped to
+ * the call, the {@code _f32} entry point computes the float32 result, and each element of that is rounded
+ * once into the output of the inputs' type (a float32 output receives it as is). This costs the conversions
+ * and the scratch memory (4 bytes per element of every input and of a half output); native half-precision
+ * kernels are to replace it (issue 13).
  */
 public final class NativeBackend implements ConvBackend {
     /** {@code rrconv_algorithm}: the fastest kernel available. */
@@ -70,6 +77,10 @@ public final class NativeBackend implements ConvBackend {
     /** Inputs a, b, rin, rout; output out. */
     private void call(MethodHandle h, String name, ConvShape s, ConvParams p, DType maskType,
                       Tensor a, Tensor b, Tensor rin, Tensor rout, Tensor out) {
+        if (HalfFloats.isHalf(a.dtype())) {
+            callViaFloat32(h, name, s, p, maskType, a, b, rin, rout, out);
+            return;
+        }
         try (Arena arena = Arena.ofConfined()) {
             Tensor a2 = offHeap(arena, a);
             Tensor b2 = offHeap(arena, b);
@@ -98,6 +109,26 @@ public final class NativeBackend implements ConvBackend {
                 out.copyFrom(out2);
             }
         }
+    }
+
+    /** The interim half-precision path (see the class comment): widen, compute in float32, round once. */
+    private void callViaFloat32(MethodHandle h, String name, ConvShape s, ConvParams p, DType maskType,
+                                Tensor a, Tensor b, Tensor rin, Tensor rout, Tensor out) {
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor a32 = widened(arena, a);
+            Tensor b32 = widened(arena, b);
+            Tensor out32 = out.dtype() == DType.FLOAT32 ? out : Tensor.allocate(arena, DType.FLOAT32, out.shape());
+            call(h, name, s, p, maskType, a32, b32, rin, rout, out32);
+            if (out32 != out) {
+                HalfFloats.convert(out32, out);
+            }
+        }
+    }
+
+    private static Tensor widened(Arena arena, Tensor t) {
+        Tensor f = Tensor.allocate(arena, DType.FLOAT32, t.shape());
+        HalfFloats.convert(t, f);
+        return f;
     }
 
     /**

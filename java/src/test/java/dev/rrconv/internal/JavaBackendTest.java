@@ -494,6 +494,7 @@ class JavaBackendTest {
         return switch (layout) {
             case 0 -> switch (type) {
                 case FLOAT32 -> MemorySegment.ofArray(new float[(int) count]);
+                case FLOAT16, BFLOAT16 -> MemorySegment.ofArray(new short[(int) count]);
                 case INT32 -> MemorySegment.ofArray(new int[(int) count]);
                 case UINT8 -> MemorySegment.ofArray(new byte[(int) count]);
             };

@@ -4,7 +4,6 @@ import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.Tensor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -482,7 +481,7 @@ public final class BackwardFilterLoops {
                         int ft = geo.filterTap[k];
                         long off = g * gradFilter.stride(0) + co * gradFilter.stride(1) + ci * gradFilter.stride(2)
                                 + (ft / fw) * gradFilter.stride(3) + (ft % fw) * gradFilter.stride(4);
-                        seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, 4 * off, (float) total[f + k]);
+                        Packing.setFloat(seg, gradFilter.dtype(), off, (float) total[f + k]);
                     }
                 }
             }

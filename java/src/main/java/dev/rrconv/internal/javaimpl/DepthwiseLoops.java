@@ -5,7 +5,6 @@ import dev.rrconv.ConvShape;
 import dev.rrconv.Mode;
 import dev.rrconv.Tensor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -395,6 +394,7 @@ public final class DepthwiseLoops {
         int blocks = Gather.ceilDiv(c, PACK_BLOCK);
         int hw = h * w;
         MemorySegment seg = t.segment();
+        long bytes = t.dtype().byteSize();
         boolean dense = (h == 1 || t.stride(2) == w) && (w == 1 || t.stride(3) == 1);
         Parallel.forEach(n * blocks, threads, task -> {
             int img = task / blocks;
@@ -402,12 +402,13 @@ public final class DepthwiseLoops {
             int cb = Math.min(PACK_BLOCK, c - c0);
             float[][] planes = Workspace.get().rows(Workspace.ROW, PACK_BLOCK, hw);
             for (int j = 0; j < cb; j++) {
-                long base = 4 * (img * t.stride(0) + (c0 + j) * t.stride(1));
+                long base = bytes * (img * t.stride(0) + (c0 + j) * t.stride(1));
                 if (dense) {
-                    MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT_UNALIGNED, base, planes[j], 0, hw);
+                    Packing.readFloats(seg, t.dtype(), base, 1, planes[j], 0, hw);
                 } else {
                     for (int y = 0; y < h; y++) {
-                        Packing.readFloats(seg, base + 4 * y * t.stride(2), t.stride(3), planes[j], y * w, w);
+                        Packing.readFloats(seg, t.dtype(), base + bytes * y * t.stride(2), t.stride(3), planes[j],
+                                y * w, w);
                     }
                 }
             }
@@ -517,7 +518,7 @@ public final class DepthwiseLoops {
                 int at = (kh * fw + kw) * c;
                 for (int ch = 0; ch < c; ch++) {
                     long off = ch * gradFilter.stride(0) + fkh * gradFilter.stride(3) + fkw * gradFilter.stride(4);
-                    seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, 4 * off, g[at + ch]);
+                    Packing.setFloat(seg, gradFilter.dtype(), off, g[at + ch]);
                 }
             }
         }

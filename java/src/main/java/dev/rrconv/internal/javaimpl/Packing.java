@@ -2,6 +2,7 @@ package dev.rrconv.internal.javaimpl;
 
 import dev.rrconv.DType;
 import dev.rrconv.Tensor;
+import dev.rrconv.internal.HalfFloats;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.lang.foreign.ValueLayout;
@@ -10,10 +11,17 @@ import java.lang.foreign.ValueLayout;
  * Copies between strided tensors (any segment: heap arrays of any element type, off-heap, mapped) and
  * the dense Java arrays the loops run on. Contiguous rows move with one bulk copy; other rows element
  * by element. All accesses are unaligned-safe.
+ *
+ * <p>Data tensors may be float32, float16 or bfloat16: reads widen the 16-bit types to float32 (exact),
+ * writes round float32 results to the output's type, once, to nearest even. The loops themselves only ever
+ * see float arrays, so they compute every type in float32.
  */
 final class Packing {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfShort S = ValueLayout.JAVA_SHORT_UNALIGNED;
+    /** Elements of a contiguous float16/bfloat16 run converted per bulk copy. */
+    private static final int HALF_CHUNK = 4096;
 
     /** An unstarted thread: a segment accessible by it is accessible by every thread (not confined). */
     private static final Thread OTHER = new Thread(() -> { }, "rrconv-probe");
@@ -29,17 +37,58 @@ final class Packing {
     }
 
     /**
-     * Reads one row of a float tensor: {@code count} elements from byte offset {@code base}, element
-     * stride {@code stride} (in elements), into {@code dst[at, at+count)}.
+     * Reads one row of a data tensor of the given type: {@code count} elements from byte offset {@code base},
+     * element stride {@code stride} (in elements), into {@code dst[at, at+count)}, widened to float.
      */
-    static void readFloats(MemorySegment seg, long base, long stride, float[] dst, int at, int count) {
-        if (stride == 1 || count == 1) {
+    static void readFloats(MemorySegment seg, DType type, long base, long stride, float[] dst, int at, int count) {
+        if (type == DType.FLOAT32 && (stride == 1 || count == 1)) {
             MemorySegment.copy(seg, F, base, dst, at, count);
-        } else {
+        } else if (type == DType.FLOAT32) {
             long step = 4 * stride;
             for (int i = 0; i < count; i++) {
                 dst[at + i] = seg.get(F, base + i * step);
             }
+        } else {
+            HalfFloats.widen(type, seg, base, stride, dst, at, count, Workspace.get().shorts(HALF_CHUNK));
+        }
+    }
+
+    /**
+     * Writes {@code src[at, at+count)} to a data tensor of the given type from byte offset {@code base}, element
+     * stride {@code stride} (in elements), each value rounded once to the type.
+     */
+    static void writeFloats(MemorySegment seg, DType type, long base, long stride, float[] src, int at, int count) {
+        if (type == DType.FLOAT32 && stride == 1) {
+            MemorySegment.copy(src, at, seg, F, base, count);
+        } else if (type == DType.FLOAT32) {
+            long step = 4 * stride;
+            for (int q = 0; q < count; q++) {
+                seg.set(F, base + q * step, src[at + q]);
+            }
+        } else {
+            HalfFloats.narrow(type, src, at, count, seg, base, stride, Workspace.get().shorts(HALF_CHUNK));
+        }
+    }
+
+    /**
+     * Reads one element of a data tensor's memory, widened to float.
+     *
+     * @param element the element's offset, in elements
+     */
+    static float getFloat(MemorySegment seg, DType type, long element) {
+        return type == DType.FLOAT32 ? seg.get(F, 4 * element) : HalfFloats.toFloat(type, seg.get(S, 2 * element));
+    }
+
+    /**
+     * Writes one element of a data tensor's memory, rounded once to its type.
+     *
+     * @param element the element's offset, in elements
+     */
+    static void setFloat(MemorySegment seg, DType type, long element, float value) {
+        if (type == DType.FLOAT32) {
+            seg.set(F, 4 * element, value);
+        } else {
+            seg.set(S, 2 * element, HalfFloats.fromFloat(type, value));
         }
     }
 
@@ -55,27 +104,28 @@ final class Packing {
         int h = layout.height;
         int w = layout.width;
         MemorySegment seg = t.segment();
-        long base = 4 * (i0 * t.stride(0) + i1 * t.stride(1));
+        DType type = t.dtype();
+        long base = type.byteSize() * (i0 * t.stride(0) + i1 * t.stride(1));
         double[] chk = ws.doubleRows(Workspace.CHECK, 1, 256)[0];
         if (layout.phasesH == 1 && layout.phasesW == 1 && layout.pitch == w && (h == 1 || t.stride(2) == w)
                 && (w == 1 || t.stride(3) == 1)) {
             // the whole plane is one contiguous run, in the tensor and in the packed array
             int at = layout.index(0, 0);
-            MemorySegment.copy(seg, F, base, dst, at, h * w);
+            readFloats(seg, type, base, 1, dst, at, h * w);
             return Kernels.allFinite(dst, at, h * w, chk);
         }
         float[] row = ws.row(Workspace.ROW, w);
-        long rowStep = 4 * t.stride(2);
+        long rowStep = type.byteSize() * t.stride(2);
         long colStride = t.stride(3);
         int pw = layout.phasesW;
         boolean finite = true;
         for (int y = 0; y < h; y++) {
             if (pw == 1) {
                 int at = layout.index(y, 0);
-                readFloats(seg, base + y * rowStep, colStride, dst, at, w);
+                readFloats(seg, type, base + y * rowStep, colStride, dst, at, w);
                 finite &= Kernels.allFinite(dst, at, w, chk);
             } else {
-                readFloats(seg, base + y * rowStep, colStride, row, 0, w);
+                readFloats(seg, type, base + y * rowStep, colStride, row, 0, w);
                 finite &= Kernels.allFinite(row, 0, w, chk);
                 for (int phi = 0; phi < pw && phi < w; phi++) {
                     int at = layout.index(y, phi);
@@ -177,35 +227,26 @@ final class Packing {
     }
 
     /**
-     * Writes {@code count} floats to consecutive elements of a 4-D float tensor's memory, starting at
+     * Writes {@code count} floats to consecutive elements of a 4-D data tensor's memory, starting at
      * element {@code [i0, i1, row, 0]} (the caller has checked that the destination is contiguous).
      */
     static void writeContiguous(Tensor t, long i0, long i1, long row, float[] src, int srcOff, int count) {
-        long base = 4 * (i0 * t.stride(0) + i1 * t.stride(1) + row * t.stride(2));
-        MemorySegment.copy(src, srcOff, t.segment(), F, base, count);
+        long base = t.dtype().byteSize() * (i0 * t.stride(0) + i1 * t.stride(1) + row * t.stride(2));
+        writeFloats(t.segment(), t.dtype(), base, 1, src, srcOff, count);
     }
 
     /**
-     * Writes {@code count} floats {@code src[srcOff, srcOff+count)} to a 4-D float tensor at
+     * Writes {@code count} floats {@code src[srcOff, srcOff+count)} to a 4-D data tensor at
      * {@code [i0, i1, row, col0 + q*colStep]}.
      */
     static void writeRow(Tensor t, long i0, long i1, long row, long col0, long colStep, float[] src, int srcOff,
                          int count) {
-        MemorySegment seg = t.segment();
-        long base = 4 * (i0 * t.stride(0) + i1 * t.stride(1) + row * t.stride(2) + col0 * t.stride(3));
-        long step = colStep * t.stride(3);
-        if (step == 1) {
-            MemorySegment.copy(src, srcOff, seg, F, base, count);
-        } else {
-            long bstep = 4 * step;
-            for (int q = 0; q < count; q++) {
-                seg.set(F, base + q * bstep, src[srcOff + q]);
-            }
-        }
+        long base = t.dtype().byteSize() * (i0 * t.stride(0) + i1 * t.stride(1) + row * t.stride(2) + col0 * t.stride(3));
+        writeFloats(t.segment(), t.dtype(), base, colStep * t.stride(3), src, srcOff, count);
     }
 
     /**
-     * Reads a 5-D float filter (G, OCPG, ICPG, FH, FW), any strides, into a dense C-order array.
+     * Reads a 5-D data filter (G, OCPG, ICPG, FH, FW), any strides, into a dense C-order float array.
      */
     static float[] readFilter(Tensor f, Workspace ws) {
         int g = Math.toIntExact(f.dim(0));
@@ -221,8 +262,9 @@ final class Packing {
             for (int b = 0; b < ocpg; b++) {
                 for (int c = 0; c < icpg; c++) {
                     for (int d = 0; d < fh; d++) {
-                        long base = 4 * (a * f.stride(0) + b * f.stride(1) + c * f.stride(2) + d * f.stride(3));
-                        readFloats(seg, base, f.stride(4), row, 0, fw);
+                        long base = f.dtype().byteSize()
+                                * (a * f.stride(0) + b * f.stride(1) + c * f.stride(2) + d * f.stride(3));
+                        readFloats(seg, f.dtype(), base, f.stride(4), row, 0, fw);
                         System.arraycopy(row, 0, out, at, fw);
                         at += fw;
                     }

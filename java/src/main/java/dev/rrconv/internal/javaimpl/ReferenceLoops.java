@@ -23,7 +23,6 @@ import java.lang.foreign.ValueLayout;
 public final class ReferenceLoops {
     private ReferenceLoops() {}
 
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     /** Why a tap does not count. */
     public enum Skip {
@@ -181,15 +180,16 @@ public final class ReferenceLoops {
     }
 
     private static float get(Tensor t, long a, long b, long c, long d) {
-        return t.segment().get(F, 4 * (a * t.stride(0) + b * t.stride(1) + c * t.stride(2) + d * t.stride(3)));
+        return Packing.getFloat(t.segment(), t.dtype(),
+                a * t.stride(0) + b * t.stride(1) + c * t.stride(2) + d * t.stride(3));
     }
 
     private static long off5(Tensor t, long a, long b, long c, long d, long e) {
-        return 4 * (a * t.stride(0) + b * t.stride(1) + c * t.stride(2) + d * t.stride(3) + e * t.stride(4));
+        return a * t.stride(0) + b * t.stride(1) + c * t.stride(2) + d * t.stride(3) + e * t.stride(4);
     }
 
     private static float filter(Tensor f, Tap t) {
-        return f.segment().get(F, off5(f, t.g(), t.ocg(), t.icg(), t.fkh(), t.fkw()));
+        return Packing.getFloat(f.segment(), f.dtype(), off5(f, t.g(), t.ocg(), t.icg(), t.fkh(), t.fkw()));
     }
 
     /**
@@ -398,6 +398,6 @@ public final class ReferenceLoops {
         MemorySegment gs = gradFilter.segment();
         walkBackwardFilter(s, p, rin, rout, new FloatSums(
                 t -> get(src, t.n(), t.ic(), t.ih(), t.iw()) * get(diff, t.n(), t.oc(), t.oh(), t.ow()),
-                (i, sum) -> gs.set(F, off5(gradFilter, i[0], i[1], i[2], i[3], i[4]), sum)));
+                (i, sum) -> Packing.setFloat(gs, gradFilter.dtype(), off5(gradFilter, i[0], i[1], i[2], i[3], i[4]), sum)));
     }
 }

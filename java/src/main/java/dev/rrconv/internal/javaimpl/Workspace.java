@@ -26,6 +26,7 @@ final class Workspace {
 
     private final float[][][] rows = new float[SLOTS][][];
     private final double[][][] doubleRows = new double[SLOTS][][];
+    private short[] shorts = new short[0];
     private int[] ints = new int[0];
     private byte[] bytes = new byte[0];
 
@@ -103,6 +104,19 @@ final class Workspace {
      */
     float[] row(int slot, int length) {
         return rows(slot, 1, length)[0];
+    }
+
+    /**
+     * A short array of at least {@code length} elements (16-bit patterns of float16/bfloat16 rows).
+     *
+     * @param length minimum length
+     * @return the array
+     */
+    short[] shorts(int length) {
+        if (shorts.length < length) {
+            shorts = new short[length];
+        }
+        return shorts;
     }
 
     /**
