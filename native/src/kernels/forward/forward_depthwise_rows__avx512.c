@@ -21,8 +21,8 @@
  * in skipped pixels never reach dst. Per output element the taps are summed in (kh, kw) order, one
  * FMA each; each output element belongs to one item, so results do not depend on the thread count.
  */
-#include "forward_direct.h"
-#include "row_segments__avx512.h"
+#include "../common/tile_plan.h"
+#include "../common/row_segments__avx512.h"
 
 /* Taps per chunk (2 * KC masks stay in mask registers), measured per width on DW shapes (N 4, C 384,
  * 32 x 32 and N 2, C 256, 64 x 64): 2 runs 10-15 % faster than 3 for FW 9, 11 and 13, 1 and 3 beat 2

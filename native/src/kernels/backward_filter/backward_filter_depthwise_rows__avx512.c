@@ -14,8 +14,8 @@
  * thread count. Masked-out lanes are never accumulated, so NaN/Inf in skipped pixels never reach the
  * gradient.
  */
-#include "forward_direct.h"
-#include "row_segments__avx512.h"
+#include "../common/tile_plan.h"
+#include "../common/row_segments__avx512.h"
 
 /*
  * nrows row pieces (consecutive tiles) of NB blocks from (oh0 + r, ow0) for CBN channels

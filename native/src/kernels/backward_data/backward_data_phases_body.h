@@ -26,7 +26,7 @@
  *     bit l set iff l < nvalid, 0 <= jh[l]+offh < oh, 0 <= jw[l]+offw < ow and
  *     rout_at[l] == rv[l] (rout_at[l] read only for lanes inside those bounds).
  */
-#include "backward_data_gen.h"
+#include "backward_data_phases.h"
 
 /* Lane coordinates (phase plane) and rin values of one block. */
 static void BD_FN(block_lanes)(const bd_plan *pl, const bd_phase *ph, const bd_block *blk, const int32_t *rin_n,

@@ -25,7 +25,7 @@
 #ifndef RRCONV_BACKWARD_DATA_GEN_H
 #define RRCONV_BACKWARD_DATA_GEN_H
 
-#include "kernels.h"
+#include "../kernels.h"
 
 #include <stdint.h>
 

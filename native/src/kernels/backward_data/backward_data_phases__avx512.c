@@ -3,7 +3,7 @@
  * pixels of one phase; see backward_data_gen.h). Compiled with AVX-512 flags, called only when the CPU
  * has them.
  */
-#include "backward_data_gen.h"
+#include "backward_data_phases.h"
 
 #include <immintrin.h>
 
@@ -54,7 +54,7 @@ static inline void bd_store_strided(const bd_plan *pl, float *p, __m512 v, int32
 
 #define BD_STORE_STRIDED(pl, p, v, n, s) bd_store_strided((pl), (p), (v), (n), (s))
 
-#include "backward_data_gen_body.h"
+#include "backward_data_phases_body.h"
 
 /*
  * Depthwise row mode (see backward_data_gen.h): one channel, RR_BD_DWR_R(FH) output rows x 2 column blocks.

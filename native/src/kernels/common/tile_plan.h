@@ -1,6 +1,9 @@
 /*
- * forward_direct.h -- the plan shared by the direct forward kernels (forward.c sets it up, the
- * forward_direct__<isa>.c files run it: forward_direct_body.h's loops over each ISA's vector macros).
+ * tile_plan.h -- the tile plan: what the forward tile kernels (forward/forward_tiles__<isa>.c), the
+ * forward row segment kernel (forward/forward_depthwise_rows__avx512.c) and the backward-filter row
+ * segment kernel (backward_filter/backward_filter_depthwise_rows__avx512.c) share. tile_plan.c sets
+ * the plan up and drives it (rr_tile_run), tile_masks__<isa>.c compute its masks, each kernel runs its
+ * compute loop over it.
  *
  * The output is cut into BLOCKS of `lanes` consecutive output pixels (16 for AVX-512, 8 for AVX2)
  * and a TILE is two blocks of one image (the last tile of an image may hold one): two consecutive
@@ -23,10 +26,10 @@
  * Each output element is summed by one item in a fixed order (kh, kw, then icg): results do not
  * depend on the thread count.
  */
-#ifndef RRCONV_FORWARD_DIRECT_H
-#define RRCONV_FORWARD_DIRECT_H
+#ifndef RRCONV_TILE_PLAN_H
+#define RRCONV_TILE_PLAN_H
 
-#include "kernels.h"
+#include "../kernels.h"
 
 #include <stdint.h>
 
@@ -133,25 +136,50 @@ static inline void rr_fwd_block_lanes(const rr_fwd_plan *pl, int64_t blk, int32_
     }
 }
 
+/* ---- the driver (tile_plan.c) ------------------------------------------------------------------ */
+
+/* Which compute loop runs over the plan; it decides the plan's tiling. */
+typedef enum rr_tile_kind {
+    RR_TILE_CHANNELS,         /* forward, ICPG > 1 or OCPG > 1: rr_fwd_oc_<isa> */
+    RR_TILE_DEPTHWISE,        /* forward, ICPG = OCPG = 1: rr_fwd_dw_<isa> (vertical tiles on AVX-512) */
+    RR_TILE_DEPTHWISE_ROWS,   /* forward row segments, AVX-512 (row-wise tiles): rr_fwd_dwrow_avx512 */
+    RR_TILE_FILTER_GRAD_ROWS  /* backward-filter row segments, AVX-512 (row-wise): rr_bwf_dwrow_avx512 */
+} rr_tile_kind;
+
+typedef struct rr_tile_job {
+    rr_tile_kind kind;
+    rr_range_fn compute; /* the compute pass, ctx = the plan; items: see the entry points below */
+    /* Fills the job's part of the plan (forward: packed weights w, cb/ncb or ocb/nob; filter gradient:
+     * ncb, gw, and gacc when chunked) with scratch from ws; returns ws->status on failure. */
+    rrconv_status (*prepare)(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws);
+} rr_tile_job;
+
+/* 1 if c is within the plan's size limits (coordinates in int32 lanes, bounded scratch). */
+int rr_tile_geometry_fits(const rr_conv *c);
+
+/* Runs job over the normalized problem p at isa (AVX2 or AVX-512). */
+rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *job);
+
 /*
- * The ISA entry points (forward_direct__<isa>.c = forward_direct_body.h per ISA), rr_range_fn with ctx = the plan.
- * masks: tiles [b, e) of the current chunk (fills masks and tiles).
+ * The ISA entry points, rr_range_fn with ctx = the plan.
+ * masks (common/tile_masks__<isa>.c): tiles [b, e) of the current chunk (fills masks and tiles).
+ * oc, dw (forward/forward_tiles__<isa>.c):
  * oc: items span * (G * nob) + g * nob + ob (all channel blocks of a span while its src is in cache);
  * dw: items cb * nspans + span (each channel's src is read once).
  * Weights are packed per channel block: oc block (g, ob) with `no` channels starts at
  * (g*OCPG + ob*ocb) * ICPG * taps and holds [taps][ICPG][no]; depthwise block from channel g0 with
  * nc channels starts at g0 * taps and holds [taps][nc].
  */
-void rr_fwd_masks_avx512(void *plan, int64_t begin, int64_t end);
+void rr_tile_masks_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_oc_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dw_avx512(void *plan, int64_t begin, int64_t end);
-void rr_fwd_masks_avx2(void *plan, int64_t begin, int64_t end);
+void rr_tile_masks_avx2(void *plan, int64_t begin, int64_t end);
 void rr_fwd_oc_avx2(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dw_avx2(void *plan, int64_t begin, int64_t end);
 /* depthwise, FW 3..13 (odd) or 31, pad_w (FW-1)/2, stride_w 1, dil_w 1, row-wise tiles, weights packed per
  * RR_DWROW_CB(FW) channels, [taps][RR_DWROW_CB(FW)] with zeros past the last channel:
- * forward_dwrow__avx512.c */
-/* The filter widths the row segment kernel is instantiated for (X(FW) each): the picker's list too. */
+ * forward/forward_depthwise_rows__avx512.c */
+/* The filter widths the row segment kernel is instantiated for (X(FW) each): its applies() too. */
 #define RR_DWROW_WIDTHS(X) X(3) X(5) X(7) X(9) X(11) X(13) X(31)
 
 /* The tile is two neighbouring blocks of one row (else its blocks run one at a time). */
@@ -178,9 +206,9 @@ static inline int64_t rr_fwd_row_run(const rr_fwd_plan *pl, int64_t tl, int64_t 
 
 #define RR_DWROW_CB(fw) ((fw) == 3 ? 8 : 4) /* measured: 8 for FW 3; 6 no faster for FW 13 and 31 */
 /* depthwise filter gradient, FW 3, pad_w 1, dil_w 1, stride_w 1, FH <= 3, row-wise tiles, channels
- * per item (diff and gacc set, no weights): backward_filter_dwrow__avx512.c */
+ * per item (diff and gacc set, no weights): backward_filter/backward_filter_depthwise_rows__avx512.c */
 #define RR_BWF_DWROW_CB 3 /* measured on DW-K3: 3 channels per item ~7 % faster than 2 (fastest calls 0.23-0.24 vs 0.25 ms) */
 void rr_bwf_dwrow_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dwrow_avx512(void *plan, int64_t begin, int64_t end);
 
-#endif /* RRCONV_FORWARD_DIRECT_H */
+#endif /* RRCONV_TILE_PLAN_H */

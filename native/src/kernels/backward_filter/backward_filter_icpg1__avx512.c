@@ -22,4 +22,4 @@
 #define BFD_KN2(X) X(1) X(2) X(3) X(4) X(5) X(6)
 #define BFD_KN3(X) X(1) X(2) X(3) X(4)
 
-#include "backward_filter_dw_body.h"
+#include "backward_filter_icpg1_body.h"
