@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "internal.h"
+#include "kernels/kernels.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -27,6 +28,38 @@ const char *rrconv_version(void)
 const char *rrconv_active_isa(void)
 {
     return rr_isa_name(rr_active_isa());
+}
+
+/* ---- the kernel table ------------------------------------------------------------------------ */
+
+int32_t rrconv_kernel_count(void)
+{
+    int count;
+    rr_kernel_rows(&count);
+    return (int32_t)count;
+}
+
+rrconv_status rrconv_kernel_get(int32_t index, rrconv_kernel_info *info)
+{
+    int count;
+    const rr_kernel_row *rows = rr_kernel_rows(&count);
+    if (info == NULL) return rr_fail(RRCONV_INVALID_ARGUMENT, "rrconv_kernel_get: info is NULL but must point to "
+                                     "an rrconv_kernel_info");
+    if (index < 0 || index >= count) {
+        return rr_fail(RRCONV_INVALID_ARGUMENT, "rrconv_kernel_get: index is %d but must be in [0, %d)", (int)index,
+                       count);
+    }
+    const rr_kernel_row *r = &rows[index];
+    info->name = r->name;
+    info->direction = rr_direction_name(r->dir);
+    info->isa = rr_isa_name(r->isa);
+    info->dtype = r->dtype;
+    info->layout = r->layout;
+    info->applies = r->applies_text;
+    info->available = rr_kernel_available(r);
+    info->reserved = 0;
+    rr_clear_error();
+    return RRCONV_OK;
 }
 
 /* ---- validation ------------------------------------------------------------------------------ */

@@ -44,16 +44,6 @@ static void read_env(void)
 
 /* ---- choosing a row ---------------------------------------------------------------------------- */
 
-static const char *direction_name(rr_direction dir)
-{
-    switch (dir) {
-    case RR_FORWARD: return "forward";
-    case RR_BACKWARD_DATA: return "backward_data";
-    case RR_BACKWARD_FILTER: return "backward_filter";
-    }
-    return "unknown";
-}
-
 /* Sets *row to the row to run p on; or returns an error status after rr_fail. */
 static rrconv_status choose(const rr_problem *p, const rr_kernel_row **row)
 {
@@ -78,7 +68,7 @@ static rrconv_status choose(const rr_problem *p, const rr_kernel_row **row)
     }
     *row = rr_kernel_pick(p->dir, &p->c);
     if (*row != NULL) return RRCONV_OK;
-    return rr_fail(RRCONV_INTERNAL_ERROR, "%s: no kernel for direction %s", p->op, direction_name(p->dir));
+    return rr_fail(RRCONV_INTERNAL_ERROR, "%s: no kernel for direction %s", p->op, rr_direction_name(p->dir));
 }
 
 /* ---- RRCONV_VERBOSE ---------------------------------------------------------------------------- */
@@ -108,7 +98,7 @@ static void print_verbose(const rr_problem *p, const rr_kernel_row *row, double 
             "mb%" PRId64 "_g%" PRId64 "_icpg%" PRId64 "_ocpg%" PRId64 "_ih%" PRId64 "_iw%" PRId64 "_oh%" PRId64
             "_ow%" PRId64 "_fh%" PRId64 "_fw%" PRId64 "_sh%" PRId64 "_sw%" PRId64 "_ph%" PRId64 "_pw%" PRId64
             "_dh%" PRId64 "_dw%" PRId64 ",%.*f\n",
-            direction_name(p->dir), row->name, rr_isa_name(row->isa), row->dtype, row->layout,
+            rr_direction_name(p->dir), row->name, rr_isa_name(row->isa), row->dtype, row->layout,
             c->mask_type == RRCONV_MASK_UINT8 ? "uint8" : "int32",
             c->mode == RRCONV_CONVOLUTION ? "convolution" : "cross_correlation", (int)rrconv_get_num_threads(),
             c->n, c->groups, c->icpg, c->ocpg, c->ih, c->iw, c->oh, c->ow, c->fh, c->fw, c->sh, c->sw, c->ph, c->pw,

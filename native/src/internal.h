@@ -158,6 +158,9 @@ int rr_tensor_shape(const rr_conv *c, rr_tensor t, int64_t shape[5]);
 /* Shape of the output of direction dir. */
 rr_tensor rr_out_tensor(rr_direction dir);
 
+/* "forward", "backward_data", "backward_filter". */
+const char *rr_direction_name(rr_direction dir);
+
 /*
  * A kernel: computes p->out from the inputs of p, overwriting every element of the output view.
  * Returns RRCONV_OK or an error status after rr_fail (then it must not have written p->out).

@@ -60,3 +60,13 @@ int rr_is_dense(const int64_t *shape, const int64_t *strides, int ndim)
     }
     return 1;
 }
+
+const char *rr_direction_name(rr_direction dir)
+{
+    switch (dir) {
+    case RR_FORWARD: return "forward";
+    case RR_BACKWARD_DATA: return "backward_data";
+    case RR_BACKWARD_FILTER: return "backward_filter";
+    }
+    return "unknown";
+}

@@ -247,4 +247,42 @@ static inline void t_tap_indices(const t_tap *t, const rrconv_conv_desc *d, int6
     dst[0] = t->n; dst[1] = t->g * d->ocpg + t->ocg; dst[2] = t->oh; dst[3] = t->ow;
 }
 
+/* ---- the oracle: the operator by its definition, in double, for any direction ------------------ */
+
+typedef struct t_oracle_ctx {
+    const rrconv_conv_desc *d;
+    int dir;                  /* 0 forward (dst), 1 backward_data (grad_src), 2 backward_filter */
+    const tview *a, *b;       /* forward: src, filter; backward_data: filter, diff; backward_filter: src, diff */
+    double *want, *abs_sum;   /* dense output */
+} t_oracle_ctx;
+
+static inline void t_oracle_tap(void *vctx, const t_tap *t)
+{
+    const t_oracle_ctx *x = (const t_oracle_ctx *)vctx;
+    int64_t si[4], fi[5], di[4];
+    t_tap_indices(t, x->d, si, fi, di);
+    switch (x->dir) {
+    case 0:
+        t_add_term(x->want, x->abs_sum, t_dst_off(x->d, t), (double)tv_getf(x->a, si) * tv_getf(x->b, fi));
+        break;
+    case 1:
+        t_add_term(x->want, x->abs_sum, t_src_off(x->d, t), (double)tv_getf(x->a, fi) * tv_getf(x->b, di));
+        break;
+    default:
+        t_add_term(x->want, x->abs_sum, t_flt_off(x->d, t), (double)tv_getf(x->a, si) * tv_getf(x->b, di));
+        break;
+    }
+}
+
+/* want / abs_sum (dense, zeroed here, `count` elements): the output of direction dir and the sum of
+ * |terms| per element. a, b: the direction's two float inputs (see t_oracle_ctx). */
+static inline void t_oracle(const rrconv_conv_desc *d, int dir, const tview *a, const tview *b, const tview *rin,
+                            const tview *rout, double *want, double *abs_sum, size_t count)
+{
+    memset(want, 0, count * sizeof(double));
+    memset(abs_sum, 0, count * sizeof(double));
+    t_oracle_ctx x = {d, dir, a, b, want, abs_sum};
+    t_for_each_tap(d, rin, rout, t_oracle_tap, &x, NULL, NULL);
+}
+
 #endif /* RRCONV_TENSOR_UTIL_H */

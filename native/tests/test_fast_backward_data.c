@@ -1,5 +1,5 @@
 /*
- * test_fast_backward_data.c -- the fast backward-data kernel (kernels/backward_data*.c) against the
+ * test_fast_backward_data.c -- the fast backward-data kernel (kernels/backward_data/) against the
  * reference loop and a double-precision oracle (links the object files to ask the picker directly).
  *
  * Shapes (seeded random, each checked with 1, 2, 3 and 7 threads, bitwise equal across counts):

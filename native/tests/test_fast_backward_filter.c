@@ -1,7 +1,7 @@
 /*
- * test_fast_backward_filter.c -- the fast backward-filter kernels (kernels/backward_filter*.c)
+ * test_fast_backward_filter.c -- the fast backward-filter kernels (kernels/backward_filter/)
  * against a double-precision oracle and the reference loop, on seeded random shapes that the fast
- * path is picked for (checked through rr_pick_backward_filter at the active ISA).
+ * path is picked for (checked through rr_kernel_pick at the active ISA).
  *
  * What the configurations cover (each drawn at random, many times):
  *   channels    dense (icpg, ocpg 1..9: tails of the 4x4 / 4x2 tiles), grouped, depthwise (pairs

@@ -1,7 +1,7 @@
 /*
  * test_fast_forward.c -- the fast forward kernels (algorithm AUTO) against the reference loop
  * (algorithm REFERENCE) and a double-precision oracle, on seeded random shapes chosen to hit every
- * tail and edge of the direct kernel (kernels/forward_direct.h):
+ * tail and edge of the direct kernel (kernels/common/tile_plan.h):
  *
  *   what varies                 why
  *   IW, OW 1..70                row-wise blocks: 0, 1, 2 tails of 8 / 16 lanes, odd block counts
