@@ -63,6 +63,23 @@ static inline void tv_make(tview *t, uint64_t *rng, int ndim, const int64_t *sha
     t->buf = (unsigned char *)t_alloc(t->buf_elems * esize);
 }
 
+/* A dense C-order view of memory the caller owns (never tv_free it). */
+static inline void tv_wrap(tview *t, void *data, int ndim, const int64_t *shape, size_t esize)
+{
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    t->esize = esize;
+    t->pass_null = 1;
+    t->buf = (unsigned char *)data;
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        t->shape[i] = shape[i];
+        t->st[i] = s;
+        s *= shape[i];
+    }
+    t->buf_elems = (size_t)s;
+}
+
 static inline void tv_free(tview *t)
 {
     free(t->buf);
@@ -193,7 +210,11 @@ static inline void t_add_term(double *want, double *abs_sum, size_t o, double te
 /*
  * Calls visit(ctx, tap) for every tap of d that lies inside the image and joins equal regions
  * (rin[n, ih, iw] == rout[n, oh, ow]), in the order n, g, ocg, icg, oh, ow, kh, kw. If inside / used
- * are not NULL, they count the taps inside the image / those also in the same region.
+ * are not NULL, they count the taps inside the image / those also in the same region. The input
+ * coordinates are computed in 128-bit arithmetic: valid strides, paddings and dilations reach 2^63-1
+ * (test_extreme_params).
+ *
+ * This is the one written-out definition of the operator in the C tests; every oracle is built on it.
  */
 static inline void t_for_each_tap(const rrconv_conv_desc *d, const tview *rin, const tview *rout,
                                   void (*visit)(void *ctx, const t_tap *tap), void *ctx, int64_t *inside,
@@ -208,9 +229,11 @@ static inline void t_for_each_tap(const rrconv_conv_desc *d, const tview *rin, c
     for (t.ow = 0; t.ow < d->ow; t.ow++)
     for (int64_t kh = 0; kh < d->fh; kh++)
     for (int64_t kw = 0; kw < d->fw; kw++) {
-        t.ih = t.oh * d->stride_h - d->pad_h + kh * d->dil_h;
-        t.iw = t.ow * d->stride_w - d->pad_w + kw * d->dil_w;
-        if (t.ih < 0 || t.ih >= d->ih || t.iw < 0 || t.iw >= d->iw) continue;
+        const __int128 y = (__int128)t.oh * d->stride_h - d->pad_h + (__int128)kh * d->dil_h;
+        const __int128 x = (__int128)t.ow * d->stride_w - d->pad_w + (__int128)kw * d->dil_w;
+        if (y < 0 || y >= d->ih || x < 0 || x >= d->iw) continue;
+        t.ih = (int64_t)y;
+        t.iw = (int64_t)x;
         if (inside != NULL) (*inside)++;
         const int64_t ri[3] = {t.n, t.ih, t.iw}, ro[3] = {t.n, t.oh, t.ow};
         if (tv_getm(rin, ri) != tv_getm(rout, ro)) continue;

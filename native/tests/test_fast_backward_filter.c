@@ -7,7 +7,7 @@
  *   channels    dense (icpg, ocpg 1..9: tails of the 4x4 / 4x2 tiles), grouped, depthwise (pairs
  *               of channels and the odd one out), channel multiplier 2..3; half the depthwise
  *               ones with FW 3, pad_w 1, dil_w 1, stride_w 1, FH 1..3: the AVX-512 row segment
- *               kernel (backward_filter_dwrow__avx512.c), rows, row stride and padding free
+ *               kernel (backward_filter_depthwise_rows__avx512.c), rows, row stride and padding free
  *   geometry    widths 1..70 (around multiples of 8 and 16), heights 1..9 plus the kernel extent,
  *               kernels 1..7 (depthwise also up to 1x31 / 31x1: kw blocks of 12 and their tails),
  *               padding 0..beyond the kernel, stride and dilation 1..3, "same" padding with

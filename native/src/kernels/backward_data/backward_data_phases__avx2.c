@@ -1,6 +1,6 @@
 /*
- * backward_data_gen__avx2.c -- AVX2 loops of the fast backward-data kernel (8 lanes over grad_src
- * pixels of one phase; see backward_data_gen.h). Masked-out lanes are never loaded (maskload) and keep
+ * backward_data_phases__avx2.c -- AVX2 loops of the fast backward-data kernel (8 lanes over grad_src
+ * pixels of one phase; see backward_data_phases.h). Masked-out lanes are never loaded (maskload) and keep
  * their accumulator (blend), so a NaN or Inf on a skipped tap never reaches the result.
  */
 #include "backward_data_phases.h"

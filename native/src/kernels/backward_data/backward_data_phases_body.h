@@ -1,6 +1,6 @@
 /*
- * backward_data_gen_body.h -- the mask and compute passes of the fast backward-data kernel, written
- * once over a few vector macros; included by backward_data_gen__avx512.c and __avx2.c only.
+ * backward_data_phases_body.h -- the mask and compute passes of the fast backward-data kernel, written
+ * once over a few vector macros; included by backward_data_phases__avx512.c and __avx2.c only.
  *
  * The including file defines:
  *   BD_VL             lanes per vector

@@ -1,10 +1,10 @@
 /*
- * backward_filter_dwrow__avx512.c -- depthwise filter gradient on AVX-512 for 3-wide filters with
+ * backward_filter_depthwise_rows__avx512.c -- depthwise filter gradient on AVX-512 for 3-wide filters with
  * "same" column padding (FW 3, pad_w 1, dil_w 1, stride_w 1) and FH <= 3: the row segment kernel of
  * the forward direction (row_segments__avx512.h) turned around,
  *   grad_w[c][kh][kw] += window(src row ih, kw) * diff[c][oh][block]   under the tap's mask,
  * accumulated in registers: an item is a block of RR_BWF_DWROW_CB channels over every tile of the
- * current mask chunk (forward_direct.h, row-wise tiles), so each channel's FH x 3 taps keep one
+ * current mask chunk (tile_plan.h, row-wise tiles), so each channel's FH x 3 taps keep one
  * 16-lane accumulator each. An item starts from zero in the first mask chunk (else from the plan's
  * gacc, [G][9][16] partial sums) and in the last one sums each accumulator's 16 lanes into the
  * gradient (else stores it to gacc): nothing is left to do serially after the parallel pass.
@@ -156,6 +156,6 @@ void rr_bwf_dwrow_avx512(void *vpl, int64_t begin, int64_t end)
     case 1: bwf_fh1(pl, begin, end); break;
     case 2: bwf_fh2(pl, begin, end); break;
     case 3: bwf_fh3(pl, begin, end); break;
-    default: break; /* forward.c runs this kernel only for FH <= 3 */
+    default: break; /* its applies() (backward_filter.c) admits FH <= 3 only */
     }
 }

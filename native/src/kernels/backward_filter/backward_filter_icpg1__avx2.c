@@ -1,5 +1,5 @@
 /*
- * backward_filter_dw__avx2.c -- depthwise backward filter on AVX2 + FMA: backward_filter_dw_body.h over
+ * backward_filter_icpg1__avx2.c -- depthwise backward filter on AVX2 + FMA: backward_filter_icpg1_body.h over
  * the macros below (two 8-lane vectors per 16-lane mask block, one channel per item, up to 9 taps;
  * masked-off lanes are blended back to the old accumulator).
  */

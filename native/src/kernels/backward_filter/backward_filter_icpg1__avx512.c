@@ -1,5 +1,5 @@
 /*
- * backward_filter_dw__avx512.c -- depthwise backward filter on AVX-512: backward_filter_dw_body.h over
+ * backward_filter_icpg1__avx512.c -- depthwise backward filter on AVX-512: backward_filter_icpg1_body.h over
  * the macros below (one 16-lane vector per mask block, two channels per item, up to 12 taps).
  */
 #include <immintrin.h>

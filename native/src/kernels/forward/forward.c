@@ -53,7 +53,7 @@ int rr_forward_channels_applies(const rr_conv *c)
 
 /* ---- packed weights ---------------------------------------------------------------------------- */
 
-/* Packs the filter for the compute kernel (layouts in forward_direct.h); NULL when out of memory. */
+/* Packs the filter for the compute kernel (layouts in common/tile_plan.h); NULL when out of memory. */
 static float *pack_weights(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int dw, int dwrow, rr_workspace *s)
 {
     const rr_conv *c = &p->c;

@@ -1,9 +1,9 @@
 /*
- * forward_dwrow__avx512.c -- depthwise forward on AVX-512 for filter widths FW = 3, 5, .., 13 and 31 with
+ * forward_depthwise_rows__avx512.c -- depthwise forward on AVX-512 for filter widths FW = 3, 5, .., 13 and 31 with
  * "same" column padding (pad_w = (FW-1)/2, dil_w 1, stride_w 1): the ROW SEGMENT kernel. Rows: any
  * FH, stride_h, dil_h, pad_h.
  *
- * The direct depthwise kernel (forward_direct__avx512.c) loads every tap's 16 input pixels with an
+ * The direct depthwise kernel (forward_tiles__avx512.c) loads every tap's 16 input pixels with an
  * unaligned masked load; most of those straddle a cache line and it runs at about one FMA per 2.5
  * cycles. Here a tile is one output row piece of NB (1 or 2) blocks of 16 columns from column ow0,
  * times RR_DWROW_CB(FW) channels (8 for FW 3, else 4). The input row ih of a filter row kh is read
@@ -14,7 +14,7 @@
  * each). Consecutive tiles that are the same columns of consecutive rows run as one piece.
  *
  * Taps run in chunks of RR_DWROW_KC(FW) (1 to 3): the chunk's 2 * KC masks (from the shared mask pass,
- * forward_direct.h, row-wise tiles) stay in mask registers while the CB channels run, so one mask
+ * tile_plan.h, row-wise tiles) stay in mask registers while the CB channels run, so one mask
  * load serves CB channels. A last channel block of fewer than CB channels runs one channel at a time.
  *
  * Masked-out lanes are never accumulated (_mm512_mask3_fmadd_ps keeps acc where k = 0), so NaN/Inf
@@ -181,6 +181,6 @@ void rr_fwd_dwrow_avx512(void *vpl, int64_t begin, int64_t end)
     const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
     switch (pl->c.fw) {
         RR_DWROW_WIDTHS(FW_CASE)
-    default: break; /* forward.c picks this kernel only for the widths above */
+    default: break; /* its applies() (forward.c) admits the widths above only */
     }
 }

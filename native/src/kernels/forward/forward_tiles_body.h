@@ -24,7 +24,7 @@
  *   FD_OC_CASES(X)        X(1) ... X(max output channels per oc item)
  *   FD_DW_CASES(X)        X(1) ... X(max channels per depthwise item)
  *   FD_ACC_MAX            the larger of the two maxima
- *   FD_VTILE              1: depthwise vertical tiles (pl->vertical, forward.c sets it for AVX-512 only)
+ *   FD_VTILE              1: depthwise vertical tiles (pl->vertical, common/tile_plan.c sets it for AVX-512 only)
  */
 #include "../common/tile_plan.h"
 
