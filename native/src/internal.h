@@ -35,8 +35,8 @@ void rr_clear_error(void);
 
 /*
  * RR_ASSERT(cond): a precondition of an internal function (kernel entries, plans): checked unless NDEBUG
- * is defined (Debug and sanitizer builds check, Release builds do not; -DRRCONV_ASSERTS=ON forces
- * them on). A failed check prints the condition and its place on stderr and aborts: it is a bug in the
+ * is defined (Debug and sanitizer builds check, Release builds do not; defining RRCONV_ENABLE_ASSERTS,
+ * e.g. -DCMAKE_C_FLAGS=-DRRCONV_ENABLE_ASSERTS, forces them on). A failed check prints the condition and its place on stderr and aborts: it is a bug in the
  * library, never the caller's input (api.c has rejected bad input before any of these run).
  */
 #if !defined(NDEBUG) || defined(RRCONV_ENABLE_ASSERTS)
