@@ -58,7 +58,6 @@ rrconv_status rrconv_kernel_get(int32_t index, rrconv_kernel_info *info)
     info->applies = r->applies_text;
     info->available = rr_kernel_available(r);
     info->reserved = 0;
-    rr_clear_error();
     return RRCONV_OK;
 }
 

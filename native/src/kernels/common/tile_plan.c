@@ -98,7 +98,6 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-
 rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *job)
 {
     const rr_conv *c = &p->c;
