@@ -267,7 +267,7 @@ int rr_backward_filter_tile_applies(const rr_conv *c)
 /* The row segment kernel's part of the tile plan: per channel 9 taps x 16 lanes of partial sums,
  * carried from mask chunk to mask chunk when there are several; the kernel writes grad_filter in the
  * last. */
-static rrconv_status prepare_depthwise_rows(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int chunked,
+static rrconv_status prepare_depthwise_rows(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked,
                                             rr_workspace *ws)
 {
     (void)isa;

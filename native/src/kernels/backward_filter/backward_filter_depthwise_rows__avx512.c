@@ -23,7 +23,7 @@
  * acc[q][kh * 3 + kw]. m, mb, lv0, lv1 as in the forward kernel; src_c, diff_c: the first channel's
  * planes.
  */
-RR_INLINE void bwf_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *diff_c,
+RR_INLINE void bwf_piece(const rr_tile_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *diff_c,
                          int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1, __m512 (*acc)[9],
                          const int FH, const int NB, const int FULL, const int CBN)
 {
@@ -66,7 +66,7 @@ RR_UNROLL
     }
 }
 
-RR_INLINE void bwf_piece_any(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c,
+RR_INLINE void bwf_piece_any(const rr_tile_plan *pl, const uint16_t *m, int mb, const float *src_c,
                              const float *diff_c, int64_t oh, int64_t nrows, int64_t ow0, __mmask16 lv0,
                              __mmask16 lv1, __m512 (*acc)[9], const int FH, const int NB, const int CBN)
 {
@@ -85,7 +85,7 @@ RR_INLINE void bwf_piece_any(const rr_fwd_plan *pl, const uint16_t *m, int mb, c
 }
 
 /* All tiles of the chunk for CBN channels from g0 (their partial sums at gacc). */
-RR_INLINE void bwf_block(const rr_fwd_plan *pl, int64_t g0, float *gacc, const int FH, const int CBN)
+RR_INLINE void bwf_block(const rr_tile_plan *pl, int64_t g0, float *gacc, const int FH, const int CBN)
 {
     const rr_conv *c = &pl->c;
     const int taps = 3 * FH;
@@ -96,14 +96,14 @@ RR_UNROLL
         for (int t = 0; t < taps; t++)
             acc[q][t] = pl->first_chunk ? _mm512_setzero_ps() : _mm512_load_ps(gacc + (q * 9 + t) * 16);
     for (int64_t tl = 0; tl < pl->ntiles;) {
-        const rr_fwd_tile *ti = &pl->tiles[tl];
+        const rr_tile *ti = &pl->tiles[tl];
         const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
         const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
         const float *diff_c = pl->diff + (ti->n * c->oc + g0) * c->oh * c->ow;
         const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
-        if (rr_fwd_two_block_piece(ti)) {
+        if (rr_tile_two_block_piece(ti)) {
             /* consecutive rows of one image at the same columns run as one piece */
-            const int64_t rows = rr_fwd_row_run(pl, tl, pl->ntiles);
+            const int64_t rows = rr_tile_row_run(pl, tl, pl->ntiles);
             bwf_piece_any(pl, m, 0, src_c, diff_c, ti->oh0, rows, ti->ow0, lv0, lv1, acc, FH, 2, CBN);
             tl += rows;
             continue;
@@ -126,7 +126,7 @@ RR_UNROLL
         for (int t = 0; t < taps; t++) _mm512_store_ps(gacc + (q * 9 + t) * 16, acc[q][t]);
 }
 
-RR_INLINE void bwf_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, const int FH)
+RR_INLINE void bwf_items(const rr_tile_plan *pl, int64_t begin, int64_t end, const int FH)
 {
     const int64_t groups = pl->c.groups;
     for (int64_t item = begin; item < end; item++) {
@@ -143,7 +143,7 @@ RR_INLINE void bwf_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, cons
 
 /* One function per filter height: each gets its own registers. */
 #define BWF_FH(F)                                                                                      \
-    static __attribute__((noinline)) void bwf_fh##F(const rr_fwd_plan *pl, int64_t b, int64_t e)       \
+    static __attribute__((noinline)) void bwf_fh##F(const rr_tile_plan *pl, int64_t b, int64_t e)       \
     {                                                                                                  \
         bwf_items(pl, b, e, F);                                                                        \
     }
@@ -151,7 +151,7 @@ BWF_FH(1) BWF_FH(2) BWF_FH(3)
 
 void rr_bwf_dwrow_avx512(void *vpl, int64_t begin, int64_t end)
 {
-    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     switch (pl->c.fh) {
     case 1: bwf_fh1(pl, begin, end); break;
     case 2: bwf_fh2(pl, begin, end); break;

@@ -10,20 +10,20 @@
 
 void FD_FN(rr_tile_masks)(void *vpl, int64_t begin, int64_t end)
 {
-    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     const rr_conv *c = &pl->c;
     const int64_t taps = pl->taps;
     const FD_IVEC ihmax = FD_ISET1((int32_t)c->ih), shv = FD_ISET1((int32_t)c->sh);
     for (int64_t tl = begin; tl < end; tl++) {
         const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, tile = gt % pl->tpi;
         FD_BITS *m = (FD_BITS *)pl->masks + tl * taps * 2;
-        rr_fwd_tile *ti = &pl->tiles[tl];
+        rr_tile *ti = &pl->tiles[tl];
         ti->n = n;
         ti->d1 = ti->s1 = 0;
         ti->oh1 = ti->ow1 = 0;
         ti->lv = 0;
         int64_t blks[2];
-        ti->two = rr_fwd_tile_blocks(pl, tile, &blks[0], &blks[1]);
+        ti->two = rr_tile_blocks(pl, tile, &blks[0], &blks[1]);
         for (int j = 0; j < 2; j++) {
             const int64_t blk = blks[j];
             if (j == 1 && !ti->two) {
@@ -33,8 +33,8 @@ void FD_FN(rr_tile_masks)(void *vpl, int64_t begin, int64_t end)
             int64_t dbase, sbase;
             int nvalid;
             int32_t ohl[FD_VL], owl[FD_VL];
-            rr_fwd_block(pl, blk, &dbase, &sbase, &nvalid);
-            rr_fwd_block_lanes(pl, blk, ohl, owl);
+            rr_tile_block(pl, blk, &dbase, &sbase, &nvalid);
+            rr_tile_block_lanes(pl, blk, ohl, owl);
             if (j == 0) {
                 ti->d0 = dbase;
                 ti->s0 = sbase;

@@ -45,7 +45,7 @@ int rr_tile_geometry_fits(const rr_conv *c)
 /* ---- phase planes (stride_w > 1) ------------------------------------------------------------- */
 
 typedef struct phase_ctx {
-    const rr_fwd_plan *pl;
+    const rr_tile_plan *pl;
     const float *src;      /* normalized src [N][IC][IH][IW] */
     float *src_pk;
     const int32_t *rin;    /* normalized rin [N][IH][IW] */
@@ -101,7 +101,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *job)
 {
     const rr_conv *c = &p->c;
-    rr_fwd_plan pl;
+    rr_tile_plan pl;
     rr_workspace s;
     RR_ASSERT(isa == RR_ISA_AVX512 || isa == RR_ISA_AVX2);
     RR_ASSERT(job->kind == RR_TILE_CHANNELS || (c->icpg == 1 && c->ocpg == 1));
@@ -178,7 +178,7 @@ rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *jo
         void *masks = rr_ws_alloc(&s, chunk * 2 * pl.taps, mask_esize, "tap masks");
         if (masks == NULL) goto fail;
         pl.masks = masks;
-        pl.tiles = (rr_fwd_tile *)rr_ws_alloc(&s, chunk, (int64_t)sizeof(rr_fwd_tile), "tile table");
+        pl.tiles = (rr_tile *)rr_ws_alloc(&s, chunk, (int64_t)sizeof(rr_tile), "tile table");
         if (pl.tiles == NULL) goto fail;
         rr_parallel_for(c->n * (c->ic + 1) * c->ih, phase_rows, &x);
     } else {
@@ -186,7 +186,7 @@ rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *jo
         pl.rin = (const int32_t *)p->rin.data;
         pl.masks = rr_ws_alloc(&s, chunk * 2 * pl.taps, mask_esize, "tap masks");
         if (pl.masks == NULL) goto fail;
-        pl.tiles = (rr_fwd_tile *)rr_ws_alloc(&s, chunk, (int64_t)sizeof(rr_fwd_tile), "tile table");
+        pl.tiles = (rr_tile *)rr_ws_alloc(&s, chunk, (int64_t)sizeof(rr_tile), "tile table");
         if (pl.tiles == NULL) goto fail;
     }
 

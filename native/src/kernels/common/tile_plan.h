@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 /* Where the two blocks of a tile are (filled by the mask pass, read by the compute pass). */
-typedef struct rr_fwd_tile {
+typedef struct rr_tile {
     int64_t n;            /* image */
     int64_t d0, d1;       /* dst offsets of the blocks inside an (n, oc) plane */
     int64_t s0, s1;       /* src offsets (sbase) of the blocks inside an (n, ic) channel */
@@ -42,9 +42,9 @@ typedef struct rr_fwd_tile {
     int32_t oh1, ow1;     /* the same for block 1 */
     uint32_t lv;          /* real lanes: block 0 in bits 0..15, block 1 in bits 16..31 */
     int32_t two;          /* the tile has a second block */
-} rr_fwd_tile;
+} rr_tile;
 
-typedef struct rr_fwd_plan {
+typedef struct rr_tile_plan {
     rr_conv c;
     int lanes;            /* pixels per block: 16 or 8 */
     int flat;             /* blocks run over the flattened OH*OW plane */
@@ -66,7 +66,7 @@ typedef struct rr_fwd_plan {
     const int32_t *q;     /* [FW]: floor((kw*dw - pw) / sw) */
     const int32_t *lr;    /* [FW]: columns of the tap's phase plane */
     void *masks;          /* [chunk tiles][taps][2] of uint16_t (AVX-512) or uint8_t (AVX2) */
-    rr_fwd_tile *tiles;   /* [chunk tiles] */
+    rr_tile *tiles;   /* [chunk tiles] */
     int64_t span;         /* tiles per compute item */
     int64_t nspans;       /* ceil(ntiles / span) */
     int64_t tile0;        /* first global tile (n*tpi + tile) of the current chunk */
@@ -79,10 +79,10 @@ typedef struct rr_fwd_plan {
     float *gw;            /* filter-gradient kernel: the output, [G][FH * 3] */
     int first_chunk;      /* filter-gradient kernel: the current chunk is the first / the last: start */
     int last_chunk;       /* from zero / sum the lanes into gw */
-} rr_fwd_plan;
+} rr_tile_plan;
 
 /* Block number blk (0 .. bpi-1) of an image: where its pixels are, how many lanes are real. */
-static inline void rr_fwd_block(const rr_fwd_plan *pl, int64_t blk, int64_t *dbase, int64_t *sbase, int *nvalid)
+static inline void rr_tile_block(const rr_tile_plan *pl, int64_t blk, int64_t *dbase, int64_t *sbase, int *nvalid)
 {
     const int64_t L = pl->lanes;
     if (pl->flat) {
@@ -99,7 +99,7 @@ static inline void rr_fwd_block(const rr_fwd_plan *pl, int64_t blk, int64_t *dba
 }
 
 /* The blocks of tile number tile (0 .. tpi-1) of an image; returns 1 if there is a second one. */
-static inline int rr_fwd_tile_blocks(const rr_fwd_plan *pl, int64_t tile, int64_t *b0, int64_t *b1)
+static inline int rr_tile_blocks(const rr_tile_plan *pl, int64_t tile, int64_t *b0, int64_t *b1)
 {
     if (pl->vertical) {
         const int64_t rp = tile / pl->bpr, col = tile % pl->bpr;
@@ -113,7 +113,7 @@ static inline int rr_fwd_tile_blocks(const rr_fwd_plan *pl, int64_t tile, int64_
 }
 
 /* Output coordinates of the lanes of block blk (lanes past nvalid get copies of the last one). */
-static inline void rr_fwd_block_lanes(const rr_fwd_plan *pl, int64_t blk, int32_t *oh_l, int32_t *ow_l)
+static inline void rr_tile_block_lanes(const rr_tile_plan *pl, int64_t blk, int32_t *oh_l, int32_t *ow_l)
 {
     const int64_t L = pl->lanes;
     int64_t oh, ow;
@@ -151,7 +151,7 @@ typedef struct rr_tile_job {
     rr_range_fn compute; /* the compute pass, ctx = the plan; items: see the entry points below */
     /* Fills the job's part of the plan (forward: packed weights w, cb/ncb or ocb/nob; filter gradient:
      * ncb, gw, and gacc when chunked) with scratch from ws; returns ws->status on failure. */
-    rrconv_status (*prepare)(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws);
+    rrconv_status (*prepare)(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws);
 } rr_tile_job;
 
 /* 1 if c is within the plan's size limits (coordinates in int32 lanes, bounded scratch). */
@@ -183,20 +183,20 @@ void rr_fwd_dw_avx2(void *plan, int64_t begin, int64_t end);
 #define RR_DWROW_WIDTHS(X) X(3) X(5) X(7) X(9) X(11) X(13) X(31)
 
 /* The tile is two neighbouring blocks of one row (else its blocks run one at a time). */
-static inline int rr_fwd_two_block_piece(const rr_fwd_tile *ti)
+static inline int rr_tile_two_block_piece(const rr_tile *ti)
 {
     return ti->two && ti->oh1 == ti->oh0 && ti->ow1 == ti->ow0 + 16;
 }
 
 /* How many tiles from tl (a two-block piece; at most end - tl) are the same columns of consecutive rows
  * of one image with the same lanes: the row segment kernels run them as one piece. */
-static inline int64_t rr_fwd_row_run(const rr_fwd_plan *pl, int64_t tl, int64_t end)
+static inline int64_t rr_tile_row_run(const rr_tile_plan *pl, int64_t tl, int64_t end)
 {
-    const rr_fwd_tile *ti = &pl->tiles[tl];
+    const rr_tile *ti = &pl->tiles[tl];
     int64_t rows = 1;
     while (tl + rows < end) {
-        const rr_fwd_tile *tn = &pl->tiles[tl + rows];
-        if (!rr_fwd_two_block_piece(tn) || tn->n != ti->n || tn->ow0 != ti->ow0 || tn->oh0 != ti->oh0 + rows ||
+        const rr_tile *tn = &pl->tiles[tl + rows];
+        if (!rr_tile_two_block_piece(tn) || tn->n != ti->n || tn->ow0 != ti->ow0 || tn->oh0 != ti->oh0 + rows ||
             tn->lv != ti->lv)
             break;
         rows++;

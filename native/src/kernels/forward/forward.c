@@ -54,7 +54,7 @@ int rr_forward_channels_applies(const rr_conv *c)
 /* ---- packed weights ---------------------------------------------------------------------------- */
 
 /* Packs the filter for the compute kernel (layouts in common/tile_plan.h); NULL when out of memory. */
-static float *pack_weights(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int dw, int dwrow, rr_workspace *s)
+static float *pack_weights(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int dw, int dwrow, rr_workspace *s)
 {
     const rr_conv *c = &p->c;
     const float *flt = (const float *)p->filter.data;
@@ -99,26 +99,26 @@ static float *pack_weights(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int
     return wpk;
 }
 
-static rrconv_status prepare_tiles(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int dw, int dwrow,
+static rrconv_status prepare_tiles(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int dw, int dwrow,
                                    rr_workspace *ws)
 {
     pl->w = pack_weights(pl, p, isa, dw, dwrow, ws);
     return pl->w != NULL ? RRCONV_OK : ws->status;
 }
 
-static rrconv_status prepare_channels(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws)
+static rrconv_status prepare_channels(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws)
 {
     (void)chunked;
     return prepare_tiles(pl, p, isa, 0, 0, ws);
 }
 
-static rrconv_status prepare_depthwise(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws)
+static rrconv_status prepare_depthwise(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws)
 {
     (void)chunked;
     return prepare_tiles(pl, p, isa, 1, 0, ws);
 }
 
-static rrconv_status prepare_depthwise_rows(rr_fwd_plan *pl, const rr_problem *p, rr_isa isa, int chunked,
+static rrconv_status prepare_depthwise_rows(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked,
                                             rr_workspace *ws)
 {
     (void)chunked;

@@ -38,7 +38,7 @@
  * pack. FULL (rr_segments_init): 0 any columns, 1 whole segments, >= 2 whole segments with the
  * neighbours fixed at compile time (narrow filters, where those edge cases are most of the work).
  */
-RR_INLINE void dwrow_tile(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
+RR_INLINE void dwrow_tile(const rr_tile_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
                           float *dst_c, int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
                           const int FW, const int NB, const int FULL, const int CBN)
 {
@@ -103,7 +103,7 @@ RR_UNROLL
 
 /* A row piece (or a run of them) with the loader its columns allow; the channels of a partial last
  * block one at a time. */
-RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
+RR_INLINE void dwrow_piece(const rr_tile_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
                            float *dst_c, int64_t nc, int64_t oh, int64_t nrows, int64_t ow0, __mmask16 lv0,
                            __mmask16 lv1, const int FW, const int NB)
 {
@@ -136,7 +136,7 @@ RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, con
  * tiles that are two-block pieces of consecutive rows of one image at the same columns (every tile
  * of a 17..32 column image) run as one call, which sets up the segments once.
  */
-RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, const int FW)
+RR_INLINE void dwrow_items(const rr_tile_plan *pl, int64_t begin, int64_t end, const int FW)
 {
     const rr_conv *c = &pl->c;
     for (int64_t item = begin; item < end; item++) {
@@ -145,13 +145,13 @@ RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, co
         const float *w_c = pl->w + g0 * pl->taps;
         const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
         for (int64_t tl = sp * pl->span; tl < t_end;) {
-            const rr_fwd_tile *ti = &pl->tiles[tl];
+            const rr_tile *ti = &pl->tiles[tl];
             const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
             const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
             float *dst_c = pl->dst + (ti->n * c->oc + g0) * c->oh * c->ow;
             const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
-            if (rr_fwd_two_block_piece(ti)) {
-                const int64_t rows = rr_fwd_row_run(pl, tl, t_end);
+            if (rr_tile_two_block_piece(ti)) {
+                const int64_t rows = rr_tile_row_run(pl, tl, t_end);
                 dwrow_piece(pl, m, 0, src_c, w_c, dst_c, nc, ti->oh0, rows, ti->ow0, lv0, lv1, FW, 2);
                 tl += rows;
                 continue;
@@ -165,7 +165,7 @@ RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, co
 
 /* One function per width: each gets its own registers and stack frame. */
 #define FW_FN(F)                                                                                       \
-    static __attribute__((noinline)) void dwrow_fw##F(const rr_fwd_plan *pl, int64_t begin, int64_t end) \
+    static __attribute__((noinline)) void dwrow_fw##F(const rr_tile_plan *pl, int64_t begin, int64_t end) \
     {                                                                                                  \
         dwrow_items(pl, begin, end, F);                                                                \
     }
@@ -178,7 +178,7 @@ RR_DWROW_WIDTHS(FW_FN)
 
 void rr_fwd_dwrow_avx512(void *vpl, int64_t begin, int64_t end)
 {
-    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     switch (pl->c.fw) {
         RR_DWROW_WIDTHS(FW_CASE)
     default: break; /* its applies() (forward.c) admits the widths above only */

@@ -56,7 +56,7 @@ RR_INLINE FD_PAIR mask_pair(const FD_BITS *m, int64_t t)
 
 /* ---- dense / grouped: a tile x OCB output channels of one group ------------------------------- */
 
-RR_INLINE void oc_tile(const rr_fwd_plan *pl, const FD_BITS *m, const float *src_g, const float *w_g,
+RR_INLINE void oc_tile(const rr_tile_plan *pl, const FD_BITS *m, const float *src_g, const float *w_g,
                        float *dst_o, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
                        const int OCB, const int NB)
 {
@@ -106,7 +106,7 @@ RR_UNROLL
 
 void FD_FN(rr_fwd_oc)(void *vpl, int64_t begin, int64_t end)
 {
-    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     const rr_conv *c = &pl->c;
     for (int64_t item = begin; item < end; item++) {
         const int64_t blocks = c->groups * pl->nob, sp = item / blocks, blkid = item % blocks;
@@ -115,7 +115,7 @@ void FD_FN(rr_fwd_oc)(void *vpl, int64_t begin, int64_t end)
         const float *w_g = pl->w + (g * c->ocpg + oc0) * c->icpg * pl->taps;
         const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
         for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
-            const rr_fwd_tile *ti = &pl->tiles[tl];
+            const rr_tile *ti = &pl->tiles[tl];
             const int two = ti->two;
             const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
             const FD_MASK lv0 = FD_TOMASK((FD_BITS)ti->lv), lv1 = FD_TOMASK((FD_BITS)(ti->lv >> 16));
@@ -132,7 +132,7 @@ void FD_FN(rr_fwd_oc)(void *vpl, int64_t begin, int64_t end)
 
 /* ---- depthwise: a tile x CB channels, one mask load per tap for all of them ------------------- */
 
-RR_INLINE void dw_tile(const rr_fwd_plan *pl, const FD_BITS *m, const float *src_c, const float *w_c,
+RR_INLINE void dw_tile(const rr_tile_plan *pl, const FD_BITS *m, const float *src_c, const float *w_c,
                        float *dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
                        const int CB, const int NB)
 {
@@ -176,7 +176,7 @@ RR_UNROLL
  * (under the union of the two tap masks) and feeds both blocks' FMAs (each under its own mask).
  * The per-output order of taps is unchanged (kh, then kw ascending).
  */
-RR_INLINE void dw_vtile(const rr_fwd_plan *pl, const FD_BITS *m, const float *src_c, const float *w_c,
+RR_INLINE void dw_vtile(const rr_tile_plan *pl, const FD_BITS *m, const float *src_c, const float *w_c,
                         float *dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
                         const int CB)
 {
@@ -230,7 +230,7 @@ RR_UNROLL
 
 void FD_FN(rr_fwd_dw)(void *vpl, int64_t begin, int64_t end)
 {
-    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     const rr_conv *c = &pl->c;
     for (int64_t item = begin; item < end; item++) {
         const int64_t cbi = item / pl->nspans, sp = item % pl->nspans;
@@ -238,7 +238,7 @@ void FD_FN(rr_fwd_dw)(void *vpl, int64_t begin, int64_t end)
         const float *w_c = pl->w + g0 * pl->taps;
         const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
         for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
-            const rr_fwd_tile *ti = &pl->tiles[tl];
+            const rr_tile *ti = &pl->tiles[tl];
             const int two = ti->two;
             const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
             const FD_MASK lv0 = FD_TOMASK((FD_BITS)ti->lv), lv1 = FD_TOMASK((FD_BITS)(ti->lv >> 16));
