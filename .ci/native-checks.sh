@@ -6,6 +6,8 @@
 #   asan      the C tests built with gcc -fsanitize=address,undefined -fno-sanitize-recover=all
 #   valgrind  the C tests (a plain -O1 -g gcc build) under valgrind memcheck: --error-exitcode,
 #             full leak check, definite/indirect leaks are errors
+#   (asan and valgrind build with CMAKE_BUILD_TYPE=Debug: no NDEBUG, so the library's RR_ASSERT
+#   preconditions are checked there; so does the fuzz build)
 #   fuzz      native/fuzz/fuzz_api.c (libFuzzer + ASan + UBSan) for RRCONV_FUZZ_SECONDS (default 40) on
 #             the kept corpus native/fuzz/corpus/ (read only: new inputs go to a scratch folder)
 #

@@ -4,7 +4,7 @@
  * Usage: rrconv_bench [--shapes DW-K3,DW-K7,...] [--ops forward,backward-data,backward-filter]
  *                     [--threads 1,2] [--mask random|blocky|random,blocky] [--mask-dtype int32|uint8]
  *                     [--algo auto,reference] [--reps N] [--max-seconds S] [--seed N]
- *                     [--out-offset FLOATS]
+ *                     [--out-offset FLOATS] [--kernel NAME]
  *
  * Per row: untimed warm-up calls for 0.05 s (at least one: a row's first calls after a pause are slower,
  * while the pool's workers and the machine's idle cores wake up), then up to N timed calls (fewer when
@@ -15,6 +15,11 @@
  * pixel from {1,2,3}; `blocky` paints a few rectangles (values 1..4 over a background of 0) per image,
  * the same rectangles in rin and rout (scaled to each one's size). algo `reference` sets
  * desc.algorithm = RRCONV_ALGO_REFERENCE (the plain C loop).
+ *
+ * --kernel NAME runs every auto row of NAME's direction on that row of the kernel table (it sets
+ * RRCONV_KERNEL=NAME before the first call; rows of other directions are skipped; a shape the row does
+ * not apply to fails with its message). `rrconv_bench --kernels` lists the table; RRCONV_VERBOSE=1 names
+ * the kernel of every call on stderr.
  *
  * Every tensor starts on a 64-byte boundary; large ones come from mmap, so the input and the output
  * planes of a call normally share their offsets modulo 4 KiB. --out-offset FLOATS moves the outputs
@@ -244,12 +249,23 @@ int main(int argc, char **argv)
     double max_seconds = 5.0;
     uint64_t seed = 20240601u;
     int64_t out_offset = 0;
+    const char *kernel_arg = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--kernels") == 0) {
+            for (int32_t k = 0; k < rrconv_kernel_count(); k++) {
+                rrconv_kernel_info ki;
+                if (rrconv_kernel_get(k, &ki) != RRCONV_OK) die("rrconv_kernel_get failed", NULL);
+                printf("%-46s %-15s %-8s %s %s %s  %s\n", ki.name, ki.direction, ki.isa, ki.dtype, ki.layout,
+                       ki.available ? "available  " : "unavailable", ki.applies);
+            }
+            return 0;
+        }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             printf("usage: rrconv_bench [--shapes LIST] [--ops LIST] [--threads LIST] [--mask random|blocky]\n"
                    "                    [--mask-dtype int32|uint8] [--algo auto,reference] [--reps N]\n"
-                   "                    [--max-seconds S] [--seed N] [--out-offset FLOATS]\nshapes:");
+                   "                    [--max-seconds S] [--seed N] [--out-offset FLOATS] [--kernel NAME]\n"
+                   "       rrconv_bench --kernels\nshapes:");
             for (int s = 0; s < N_SHAPES; s++) printf(" %s", SHAPES[s].name);
             printf("\n");
             return 0;
@@ -266,6 +282,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--max-seconds") == 0) max_seconds = atof(v);
         else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
         else if (strcmp(a, "--out-offset") == 0) out_offset = atoll(v);
+        else if (strcmp(a, "--kernel") == 0) kernel_arg = v;
         else die("unknown option ", a);
     }
     if (reps < 1) die("--reps must be >= 1", NULL);
@@ -283,6 +300,22 @@ int main(int argc, char **argv)
             if (found < 0) die("unknown shape ", items[j]);
             if (n_shapes < N_SHAPES) shape_idx[n_shapes++] = found;
         }
+    }
+    if (kernel_arg != NULL) {
+        /* before the first convolution call: the library reads RRCONV_KERNEL once */
+        int found = 0;
+        for (int32_t k = 0; k < rrconv_kernel_count(); k++) {
+            rrconv_kernel_info ki;
+            if (rrconv_kernel_get(k, &ki) == RRCONV_OK && strcmp(ki.name, kernel_arg) == 0) {
+                found = 1;
+                ops_arg = strcmp(ki.direction, "forward") == 0         ? "forward"
+                          : strcmp(ki.direction, "backward_data") == 0 ? "backward-data"
+                                                                        : "backward-filter";
+            }
+        }
+        if (!found) die("unknown kernel (see --kernels): ", kernel_arg);
+        if (setenv("RRCONV_KERNEL", kernel_arg, 1) != 0) die("setenv failed", NULL);
+        algo_arg = "auto";
     }
     int ops[3], n_ops = split_list(ops_arg, items, 3);
     for (int j = 0; j < n_ops; j++) {
@@ -315,6 +348,7 @@ int main(int argc, char **argv)
     printf("# rrconv %s, isa %s, mask dtype %s, up to %d reps (median), %.1f s per row max", rrconv_version(),
            rrconv_active_isa(), dtype_arg, reps, max_seconds);
     if (out_offset != 0) printf(", outputs %" PRId64 " floats past 64-byte alignment", out_offset);
+    if (kernel_arg != NULL) printf(", kernel %s", kernel_arg);
     printf("\n");
     printf("%-11s %-16s %-7s %-10s %7s %11s %9s %11s %9s\n", "shape", "op", "mask", "algo", "threads", "median-ms",
            "GFLOP/s", "cpu-ms", "min-ms");

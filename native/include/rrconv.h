@@ -18,13 +18,15 @@
  * Ownership: the caller owns every tensor and the descriptor. The library only reads the inputs
  * and writes the one output during the call, never keeps a pointer past the call and never frees
  * caller memory. Outputs are overwritten (not accumulated into) and must not overlap any input (an
- * overlap is detected and rejected). Scratch memory the library needs is allocated and freed within
- * the call. Strings returned by the library (messages, names, version) are owned by the library:
- * never free them.
+ * overlap is detected and rejected). Scratch memory the library needs comes from a process-wide
+ * cache of blocks that calls reuse (bounded: at most 16 blocks and 256 MiB are kept between calls;
+ * freed when the library is unloaded or the process exits). Strings returned by the library
+ * (messages, names, version, kernel descriptions) are owned by the library: never free them.
  *
  * Thread safety: every function may be called from any number of threads at once, on the same or
  * on different data (as long as no call's output is another concurrent call's input or output).
- * The library keeps no per-call global state. A process-wide pool of worker threads, created on
+ * The library keeps no per-call global state (the scratch cache is guarded by a lock and fork-safe).
+ * A process-wide pool of worker threads, created on
  * the first call that uses more than one thread and kept until the process exits (or the library
  * is unloaded), splits each call's work; a call that finds the pool busy with another call runs on
  * its own thread instead of waiting. After a call its workers spin for up to 0.2 ms before they
@@ -210,14 +212,61 @@ RRCONV_API const char *rrconv_status_name(rrconv_status status);
 RRCONV_API const char *rrconv_version(void);
 
 /**
- * The instruction set the fast kernels use: "avx512", "avx2" or "scalar" (no fast kernels: every
- * call runs the reference loops; always so on non-x86 CPUs and in builds without the x86 kernel
- * files). Chosen once per process, on the first call that needs it, from the CPU (and the OS's
- * support for its registers); the environment variable RRCONV_MAX_ISA (avx512 | avx2 | scalar),
- * read at that moment, caps it. Calls with desc->algorithm = RRCONV_ALGO_REFERENCE use the reference loops
- * whatever this says. Never NULL; static storage (do not free). Thread-safe.
+ * The instruction set the fast kernels use: "avx512", "avx2", "portable" (plain-C kernels only) or
+ * "scalar" (no fast kernels: every call runs the reference loops; always so on non-x86 CPUs and in
+ * builds without the x86 kernel files). Chosen once per process, on the first call that needs it,
+ * from the CPU (and the OS's support for its registers); the environment variable RRCONV_MAX_ISA
+ * (avx512 | avx2 | portable | scalar, case-insensitive), read at that moment, caps it. Any other
+ * value of RRCONV_MAX_ISA is an error: this function then reports the CPU's level, and every
+ * convolution call fails with RRCONV_INVALID_ARGUMENT and a message naming the valid values. Calls
+ * with desc->algorithm = RRCONV_ALGO_REFERENCE use the reference loops whatever this says. Never
+ * NULL; static storage (do not free). Thread-safe.
  */
 RRCONV_API const char *rrconv_active_isa(void);
+
+/**
+ * One row of the kernel table: a way the library can compute one direction. Per direction the rows
+ * are ordered fastest first and the reference loop ("<direction>_reference") is last; an
+ * RRCONV_ALGO_AUTO call runs the first row that applies to its problem and is available. All strings
+ * are static storage (do not free).
+ */
+typedef struct rrconv_kernel_info {
+    const char *name;       /**< unique, "<direction>_<variant>__<isa>" or "<direction>_reference";
+                                 what RRCONV_KERNEL takes */
+    const char *direction;  /**< "forward", "backward_data" or "backward_filter" */
+    const char *isa;        /**< "avx512", "avx2", "portable", or "scalar" for the reference rows */
+    const char *dtype;      /**< "f32" */
+    const char *layout;     /**< "nchw" */
+    const char *applies;    /**< when it applies, in words */
+    int32_t available;      /**< 1 if this process may run it (CPU and RRCONV_MAX_ISA), else 0 */
+    int32_t reserved;       /**< 0 */
+} rrconv_kernel_info;
+
+/**
+ * The number of rows of the kernel table (>= 3: the reference rows). Thread-safe.
+ *
+ * Two environment variables, each read once per process at the first convolution call, steer and
+ * show the choice:
+ *   RRCONV_KERNEL=<name>  RRCONV_ALGO_AUTO calls of that row's direction run that row (the other
+ *                         directions choose as usual); a call the row does not apply to, or whose
+ *                         ISA this process may not use, fails with RRCONV_UNSUPPORTED and a message
+ *                         saying why; a name that is no row fails every call with
+ *                         RRCONV_INVALID_ARGUMENT. RRCONV_ALGO_REFERENCE calls still run the reference.
+ *   RRCONV_VERBOSE=1      (any value but empty or 0) one line per successful call on stderr:
+ *     rrconv_verbose,exec,<direction>,<kernel name>,<isa>,<dtype>,<layout>,mask:<int32|uint8>,
+ *     mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>
+ *   with <problem> like mb1_g64_icpg1_ocpg1_ih128_iw128_oh128_ow128_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1
+ *   and <ms> the call's wall time in milliseconds, 4 significant digits in fixed notation (0.2310,
+ *   12.50, 1234; no decimals from 1000 ms on).
+ */
+RRCONV_API int32_t rrconv_kernel_count(void);
+
+/**
+ * Fills *info with row `index` (0 <= index < rrconv_kernel_count()) of the kernel table. Returns
+ * RRCONV_OK, or RRCONV_INVALID_ARGUMENT (message set, *info unchanged) for an index out of range or
+ * a NULL info. Thread-safe.
+ */
+RRCONV_API rrconv_status rrconv_kernel_get(int32_t index, rrconv_kernel_info *info);
 
 /**
  * Threads used per call (the caller's thread counts as one), process-wide. n <= 0 restores the

@@ -10,52 +10,12 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "internal.h"
+#include "kernels/kernels.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-/* ---- messages -------------------------------------------------------------------------------- */
-
-#define RR_MSG_SIZE 512
-
-static _Thread_local char rr_msg[RR_MSG_SIZE];
-
-rrconv_status rr_fail(rrconv_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(rr_msg, sizeof rr_msg, fmt, ap);
-    va_end(ap);
-    if (len <= 0) {
-        snprintf(rr_msg, sizeof rr_msg, "%s (no message)", rrconv_status_name(status));
-    }
-    return status;
-}
-
-void rr_clear_error(void)
-{
-    rr_msg[0] = '\0';
-}
-
-const char *rrconv_last_error(void)
-{
-    return rr_msg;
-}
-
-const char *rrconv_status_name(rrconv_status status)
-{
-    switch (status) {
-    case RRCONV_OK: return "RRCONV_OK";
-    case RRCONV_INVALID_ARGUMENT: return "RRCONV_INVALID_ARGUMENT";
-    case RRCONV_UNSUPPORTED: return "RRCONV_UNSUPPORTED";
-    case RRCONV_OUT_OF_MEMORY: return "RRCONV_OUT_OF_MEMORY";
-    case RRCONV_INTERNAL_ERROR: return "RRCONV_INTERNAL_ERROR";
-    }
-    return "RRCONV_UNKNOWN_STATUS";
-}
 
 #define RR_STR2(x) #x
 #define RR_STR(x) RR_STR2(x)
@@ -67,47 +27,38 @@ const char *rrconv_version(void)
 
 const char *rrconv_active_isa(void)
 {
-    switch (rr_active_isa()) {
-    case RR_ISA_AVX512: return "avx512";
-    case RR_ISA_AVX2: return "avx2";
-    case RR_ISA_SCALAR: break;
-    }
-    return "scalar";
+    return rr_isa_name(rr_active_isa());
 }
 
-/* ---- shapes ---------------------------------------------------------------------------------- */
+/* ---- the kernel table ------------------------------------------------------------------------ */
 
-int rr_tensor_shape(const rr_conv *c, rr_tensor t, int64_t shape[5])
+int32_t rrconv_kernel_count(void)
 {
-    for (int i = 0; i < 5; i++) shape[i] = 1;
-    switch (t) {
-    case RR_T_SRC:
-        shape[0] = c->n; shape[1] = c->ic; shape[2] = c->ih; shape[3] = c->iw;
-        return 4;
-    case RR_T_FILTER:
-        shape[0] = c->groups; shape[1] = c->ocpg; shape[2] = c->icpg; shape[3] = c->fh; shape[4] = c->fw;
-        return 5;
-    case RR_T_DIFF:
-        shape[0] = c->n; shape[1] = c->oc; shape[2] = c->oh; shape[3] = c->ow;
-        return 4;
-    case RR_T_RIN:
-        shape[0] = c->n; shape[1] = c->ih; shape[2] = c->iw;
-        return 3;
-    case RR_T_ROUT:
-        shape[0] = c->n; shape[1] = c->oh; shape[2] = c->ow;
-        return 3;
-    }
-    return 0;
+    int count;
+    rr_kernel_rows(&count);
+    return (int32_t)count;
 }
 
-rr_tensor rr_out_tensor(rr_direction dir)
+rrconv_status rrconv_kernel_get(int32_t index, rrconv_kernel_info *info)
 {
-    switch (dir) {
-    case RR_FORWARD: return RR_T_DIFF;
-    case RR_BACKWARD_DATA: return RR_T_SRC;
-    case RR_BACKWARD_FILTER: return RR_T_FILTER;
+    int count;
+    const rr_kernel_row *rows = rr_kernel_rows(&count);
+    if (info == NULL) return rr_fail(RRCONV_INVALID_ARGUMENT, "rrconv_kernel_get: info is NULL but must point to "
+                                     "an rrconv_kernel_info");
+    if (index < 0 || index >= count) {
+        return rr_fail(RRCONV_INVALID_ARGUMENT, "rrconv_kernel_get: index is %d but must be in [0, %d)", (int)index,
+                       count);
     }
-    return RR_T_DIFF;
+    const rr_kernel_row *r = &rows[index];
+    info->name = r->name;
+    info->direction = rr_direction_name(r->dir);
+    info->isa = rr_isa_name(r->isa);
+    info->dtype = r->dtype;
+    info->layout = r->layout;
+    info->applies = r->applies_text;
+    info->available = rr_kernel_available(r);
+    info->reserved = 0;
+    return RRCONV_OK;
 }
 
 /* ---- validation ------------------------------------------------------------------------------ */

@@ -6,9 +6,12 @@
  *   avx2    AVX2 + FMA + BMI2, with the OS saving the YMM state (XCR0 bits 1,2)
  *   scalar  anything else, every non-x86 CPU, and builds without the x86 kernel files
  *           (RRCONV_X86_KERNELS 0, internal.h)
+ * (portable, between scalar and avx2, is a level for plain-C kernels: reached by the cap below.)
  *
- * The environment variable RRCONV_MAX_ISA (avx512 | avx2 | scalar, case-insensitive), read at that
- * moment, caps the choice; an unknown value is ignored.
+ * The environment variable RRCONV_MAX_ISA (avx512 | avx2 | portable | scalar, case-insensitive), read
+ * once, at the first call that asks, caps the choice. An unknown value is an error: rr_isa_env_error
+ * returns a message naming the valid values, and every convolution call fails with it
+ * (RRCONV_INVALID_ARGUMENT); the level then stays the CPU's for the queries.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -17,6 +20,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #if (defined(__x86_64__) || defined(__i386__)) && RRCONV_X86_KERNELS
@@ -27,6 +31,7 @@
 #endif
 
 static rr_isa rr_isa_value = RR_ISA_SCALAR;
+static char rr_isa_error[160]; /* empty, or the message for an unknown RRCONV_MAX_ISA */
 static pthread_once_t rr_isa_once = PTHREAD_ONCE_INIT;
 
 #if RR_X86
@@ -77,8 +82,13 @@ static void detect(void)
     if (cap != NULL) {
         rr_isa limit = isa;
         if (name_is(cap, "scalar")) limit = RR_ISA_SCALAR;
+        else if (name_is(cap, "portable")) limit = RR_ISA_PORTABLE;
         else if (name_is(cap, "avx2")) limit = RR_ISA_AVX2;
         else if (name_is(cap, "avx512")) limit = RR_ISA_AVX512;
+        else {
+            snprintf(rr_isa_error, sizeof rr_isa_error,
+                     "RRCONV_MAX_ISA is '%.40s' but must be one of avx512, avx2, portable, scalar", cap);
+        }
         if (limit < isa) isa = limit;
     }
     rr_isa_value = isa;
@@ -88,4 +98,21 @@ rr_isa rr_active_isa(void)
 {
     pthread_once(&rr_isa_once, detect);
     return rr_isa_value;
+}
+
+const char *rr_isa_env_error(void)
+{
+    pthread_once(&rr_isa_once, detect);
+    return rr_isa_error[0] != '\0' ? rr_isa_error : NULL;
+}
+
+const char *rr_isa_name(rr_isa isa)
+{
+    switch (isa) {
+    case RR_ISA_AVX512: return "avx512";
+    case RR_ISA_AVX2: return "avx2";
+    case RR_ISA_PORTABLE: return "portable";
+    case RR_ISA_SCALAR: break;
+    }
+    return "scalar";
 }

@@ -1,14 +1,18 @@
 /*
  * internal.h -- what the layers under the public API share (never installed).
  *
- *   api.c        validates the public arguments (the C twin of the Java checks), sets the message
- *   dispatch.c   normalizes the problem and picks a kernel: reference loops (any strides, both
- *                modes, both mask types) or a fast kernel (dense tensors, cross-correlation,
- *                int32 masks: dispatch packs/flips/widens into scratch when needed)
+ * Calls go one way, top to bottom (a ctest, test_layers, checks the kernel layer's objects with nm):
+ *   api.c        the public entry points: validates the arguments (the C twin of the Java checks),
+ *                the kernel table queries (rrconv_kernel_count / rrconv_kernel_get)
+ *   dispatch.c   picks the row of the kernel table to run (RRCONV_KERNEL, RRCONV_VERBOSE)
+ *   kernels/     the kernel table (kernels.h, kernel_list.inc, kernel_table.c) and its rows, one folder
+ *                per direction, and common/ (normalization, workspace, tile plan, lane helpers)
+ *   ref/         the reference loops, the last row of each direction: any strides, both modes and
+ *                mask types; the last-resort fallback and the C-side model of the operator
+ *   threadpool.c persistent worker pool, rr_parallel_for (chunks claimed from an atomic counter)
  *   cpu.c        ISA detection once, RRCONV_MAX_ISA cap
- *   threadpool.c persistent worker pool, static split over output items (deterministic)
- *   ref/         reference loops, one file per direction: the last-resort fallback and C-side oracle
- *   kernels/     fast kernels, one file per direction x variant x ISA
+ *   problem.c    tensor shapes, dense strides
+ *   error.c      the per-thread error message (rr_fail), status names
  */
 #ifndef RRCONV_INTERNAL_H
 #define RRCONV_INTERNAL_H
@@ -17,7 +21,7 @@
 
 #include <stdint.h>
 
-/* ---- messages (api.c) ------------------------------------------------------------------------ */
+/* ---- messages (error.c) ---------------------------------------------------------------------- */
 
 /* Formats the calling thread's last-error message; returns status for `return rr_fail(...)`. */
 rrconv_status rr_fail(rrconv_status status, const char *fmt, ...)
@@ -26,6 +30,25 @@ rrconv_status rr_fail(rrconv_status status, const char *fmt, ...)
 #endif
     ;
 void rr_clear_error(void);
+
+/* ---- preconditions ------------------------------------------------------------------------------ */
+
+/*
+ * RR_ASSERT(cond): a precondition of an internal function (kernel entries, plans): checked unless NDEBUG
+ * is defined (Debug and sanitizer builds check, Release builds do not; defining RRCONV_ENABLE_ASSERTS,
+ * e.g. -DCMAKE_C_FLAGS=-DRRCONV_ENABLE_ASSERTS, forces them on). A failed check prints the condition and its place on stderr and aborts: it is a bug in the
+ * library, never the caller's input (api.c has rejected bad input before any of these run).
+ */
+#if !defined(NDEBUG) || defined(RRCONV_ENABLE_ASSERTS)
+void rr_assert_failed(const char *cond, const char *file, int line)
+#if defined(__GNUC__)
+    __attribute__((noreturn))
+#endif
+    ;
+#define RR_ASSERT(cond) ((cond) ? (void)0 : rr_assert_failed(#cond, __FILE__, __LINE__))
+#else
+#define RR_ASSERT(cond) ((void)0)
+#endif
 
 /* ---- a validated problem --------------------------------------------------------------------- */
 
@@ -37,13 +60,17 @@ typedef struct rr_view {
 
 /* ---- threads (threadpool.c) ------------------------------------------------------------------ */
 
-/* Processes items [begin, end). Called once per thread with a contiguous static range. */
+/* Processes items [begin, end): one chunk of the items, on some thread of the pool. */
 typedef void (*rr_range_fn)(void *ctx, int64_t begin, int64_t end);
 
 /*
- * Runs fn over [0, n_items) split statically into at most rrconv_get_num_threads() contiguous
- * ranges (the calling thread takes the first). Returns when all are done. Each item must be
- * computed the same way whichever thread gets it, so results do not depend on the thread count.
+ * Runs fn over [0, n_items) on the calling thread and up to rrconv_get_num_threads() - 1 workers: the
+ * range is cut into contiguous chunks of about n_items / (4k) items (k = min(threads, n_items)) that the
+ * threads claim from one atomic counter until none is left, so which thread runs which chunk varies
+ * from call to call. Returns when every chunk is done. Each item must be computed the same way
+ * whichever thread gets it (items write disjoint outputs, each in a fixed order), so results do not
+ * depend on the thread count or the schedule. A call made while the pool is busy (another thread's
+ * call, or a nested rr_parallel_for) runs the whole range on the calling thread.
  */
 void rr_parallel_for(int64_t n_items, rr_range_fn fn, void *ctx);
 
@@ -51,14 +78,23 @@ void rr_parallel_for(int64_t n_items, rr_range_fn fn, void *ctx);
 
 /* RRCONV_X86_KERNELS is 1 when the AVX2 / AVX-512 kernel files are part of the build (CMake option
  * of that name: on by default on x86-64 with GCC or Clang, impossible elsewhere). Without them the
- * active ISA is always RR_ISA_SCALAR and the pickers choose the reference loops. */
+ * active ISA is always RR_ISA_SCALAR and only rows of that ISA (the reference loops) run. */
 #ifndef RRCONV_X86_KERNELS
 #define RRCONV_X86_KERNELS 0
 #endif
 
-typedef enum rr_isa { RR_ISA_SCALAR = 0, RR_ISA_AVX2 = 1, RR_ISA_AVX512 = 2 } rr_isa;
+/* Ordered: a row may run when its ISA is <= the active one. portable: plain C any CPU runs (no rows
+ * of that level yet); scalar: the reference loops. */
+typedef enum rr_isa { RR_ISA_SCALAR = 0, RR_ISA_PORTABLE = 1, RR_ISA_AVX2 = 2, RR_ISA_AVX512 = 3 } rr_isa;
 
+/* The ISA the kernels may use: the CPU's, capped by RRCONV_MAX_ISA (read once per process). */
 rr_isa rr_active_isa(void);
+
+/* "scalar", "portable", "avx2", "avx512". */
+const char *rr_isa_name(rr_isa isa);
+
+/* NULL, or (RRCONV_MAX_ISA set to an unknown value) the message every call then fails with. */
+const char *rr_isa_env_error(void);
 
 /* ---- the validated problem, dispatch, reference loops, normalization (api.c, dispatch.c, ref/) - */
 
@@ -107,7 +143,7 @@ typedef struct rr_problem {
     rr_out_view out;
 } rr_problem;
 
-/* The tensors of a problem, for rr_tensor_shape. */
+/* The tensors of a problem, for rr_tensor_shape (problem.c). */
 typedef enum rr_tensor {
     RR_T_SRC = 0,    /* also grad_src */
     RR_T_FILTER = 1, /* also grad_filter */
@@ -122,6 +158,9 @@ int rr_tensor_shape(const rr_conv *c, rr_tensor t, int64_t shape[5]);
 /* Shape of the output of direction dir. */
 rr_tensor rr_out_tensor(rr_direction dir);
 
+/* "forward", "backward_data", "backward_filter". */
+const char *rr_direction_name(rr_direction dir);
+
 /*
  * A kernel: computes p->out from the inputs of p, overwriting every element of the output view.
  * Returns RRCONV_OK or an error status after rr_fail (then it must not have written p->out).
@@ -129,7 +168,7 @@ rr_tensor rr_out_tensor(rr_direction dir);
  */
 typedef rrconv_status (*rr_kernel_fn)(const rr_problem *p);
 
-/* dispatch.c: runs a validated problem (algorithm, ISA, normalization). */
+/* dispatch.c: runs a validated problem on the row of the kernel table it picks. */
 rrconv_status rr_dispatch(const rr_problem *p);
 
 /*
@@ -144,13 +183,15 @@ rrconv_status rr_ref_forward(const rr_problem *p);
 rrconv_status rr_ref_backward_data(const rr_problem *p);
 rrconv_status rr_ref_backward_filter(const rr_problem *p);
 
-/* ---- normalization for fast kernels (dispatch.c) --------------------------------------------- */
+/* ---- dense strides (problem.c) --------------------------------------------------------------- */
 
 /* Dense C-order strides for shape[0..ndim). */
 void rr_dense_strides(const int64_t *shape, int ndim, int64_t *strides);
 
 /* 1 if strides are dense C order for shape (the stride of an extent-1 dimension is ignored). */
 int rr_is_dense(const int64_t *shape, const int64_t *strides, int ndim);
+
+/* ---- normalization for fast kernels (kernels/common/normalize.c) ------------------------------- */
 
 /*
  * Copies a float tensor of the given shape (ndim 1..5) from (src, src_strides) to
@@ -183,28 +224,19 @@ void rr_unpack_filter_f32(float *dst, const int64_t dst_strides[5], const float 
 void rr_widen_mask(int32_t *dst, const void *src, rrconv_mask_type mask_type,
                    const int64_t src_strides[3], const int64_t shape[3]);
 
-/* Scratch owned by one rr_normalize call. */
-typedef struct rr_scratch {
-    void *blocks[6];
-    int count;
-} rr_scratch;
+/* The scratch of one call (kernels/common/workspace.h). */
+typedef struct rr_workspace rr_workspace;
 
 /*
  * Builds q, the same problem in the form fast kernels want: every tensor dense C order,
  * c.mode = RRCONV_CROSS_CORRELATION, c.mask_type = RRCONV_MASK_INT32. Inputs that already
- * qualify are used in place, others are packed / flipped / widened into scratch. q->out is
- * p->out when that is dense and needs no flip, else dense scratch that rr_finish copies back.
- * Returns RRCONV_OUT_OF_MEMORY (message set, nothing written) if scratch cannot be allocated;
- * release s with rr_scratch_free in every case.
+ * qualify are used in place, others are packed / flipped / widened into blocks of ws. q->out is
+ * p->out when that is dense and needs no flip, else a dense block that rr_finish copies back.
+ * Returns RRCONV_OUT_OF_MEMORY (message set, nothing written) if scratch cannot be allocated.
  */
-rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_scratch *s);
+rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *ws);
 
 /* After a kernel ran on q = rr_normalize(p): copies q->out into p->out if they differ. */
 void rr_finish(const rr_problem *p, const rr_problem *q);
-
-void rr_scratch_free(rr_scratch *s);
-
-/* rr_normalize + kernel(q) + rr_finish + rr_scratch_free. */
-rrconv_status rr_run_normalized(const rr_problem *p, rr_kernel_fn kernel);
 
 #endif /* RRCONV_INTERNAL_H */

@@ -63,6 +63,23 @@ static inline void tv_make(tview *t, uint64_t *rng, int ndim, const int64_t *sha
     t->buf = (unsigned char *)t_alloc(t->buf_elems * esize);
 }
 
+/* A dense C-order view of memory the caller owns (never tv_free it). */
+static inline void tv_wrap(tview *t, void *data, int ndim, const int64_t *shape, size_t esize)
+{
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    t->esize = esize;
+    t->pass_null = 1;
+    t->buf = (unsigned char *)data;
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        t->shape[i] = shape[i];
+        t->st[i] = s;
+        s *= shape[i];
+    }
+    t->buf_elems = (size_t)s;
+}
+
 static inline void tv_free(tview *t)
 {
     free(t->buf);
@@ -193,7 +210,11 @@ static inline void t_add_term(double *want, double *abs_sum, size_t o, double te
 /*
  * Calls visit(ctx, tap) for every tap of d that lies inside the image and joins equal regions
  * (rin[n, ih, iw] == rout[n, oh, ow]), in the order n, g, ocg, icg, oh, ow, kh, kw. If inside / used
- * are not NULL, they count the taps inside the image / those also in the same region.
+ * are not NULL, they count the taps inside the image / those also in the same region. The input
+ * coordinates are computed in 128-bit arithmetic: valid strides, paddings and dilations reach 2^63-1
+ * (test_extreme_params).
+ *
+ * This is the one written-out definition of the operator in the C tests; every oracle is built on it.
  */
 static inline void t_for_each_tap(const rrconv_conv_desc *d, const tview *rin, const tview *rout,
                                   void (*visit)(void *ctx, const t_tap *tap), void *ctx, int64_t *inside,
@@ -208,9 +229,11 @@ static inline void t_for_each_tap(const rrconv_conv_desc *d, const tview *rin, c
     for (t.ow = 0; t.ow < d->ow; t.ow++)
     for (int64_t kh = 0; kh < d->fh; kh++)
     for (int64_t kw = 0; kw < d->fw; kw++) {
-        t.ih = t.oh * d->stride_h - d->pad_h + kh * d->dil_h;
-        t.iw = t.ow * d->stride_w - d->pad_w + kw * d->dil_w;
-        if (t.ih < 0 || t.ih >= d->ih || t.iw < 0 || t.iw >= d->iw) continue;
+        const __int128 y = (__int128)t.oh * d->stride_h - d->pad_h + (__int128)kh * d->dil_h;
+        const __int128 x = (__int128)t.ow * d->stride_w - d->pad_w + (__int128)kw * d->dil_w;
+        if (y < 0 || y >= d->ih || x < 0 || x >= d->iw) continue;
+        t.ih = (int64_t)y;
+        t.iw = (int64_t)x;
         if (inside != NULL) (*inside)++;
         const int64_t ri[3] = {t.n, t.ih, t.iw}, ro[3] = {t.n, t.oh, t.ow};
         if (tv_getm(rin, ri) != tv_getm(rout, ro)) continue;
@@ -245,6 +268,44 @@ static inline void t_tap_indices(const t_tap *t, const rrconv_conv_desc *d, int6
     src[0] = t->n; src[1] = t->g * d->icpg + t->icg; src[2] = t->ih; src[3] = t->iw;
     flt[0] = t->g; flt[1] = t->ocg; flt[2] = t->icg; flt[3] = t->khf; flt[4] = t->kwf;
     dst[0] = t->n; dst[1] = t->g * d->ocpg + t->ocg; dst[2] = t->oh; dst[3] = t->ow;
+}
+
+/* ---- the oracle: the operator by its definition, in double, for any direction ------------------ */
+
+typedef struct t_oracle_ctx {
+    const rrconv_conv_desc *d;
+    int dir;                  /* 0 forward (dst), 1 backward_data (grad_src), 2 backward_filter */
+    const tview *a, *b;       /* forward: src, filter; backward_data: filter, diff; backward_filter: src, diff */
+    double *want, *abs_sum;   /* dense output */
+} t_oracle_ctx;
+
+static inline void t_oracle_tap(void *vctx, const t_tap *t)
+{
+    const t_oracle_ctx *x = (const t_oracle_ctx *)vctx;
+    int64_t si[4], fi[5], di[4];
+    t_tap_indices(t, x->d, si, fi, di);
+    switch (x->dir) {
+    case 0:
+        t_add_term(x->want, x->abs_sum, t_dst_off(x->d, t), (double)tv_getf(x->a, si) * tv_getf(x->b, fi));
+        break;
+    case 1:
+        t_add_term(x->want, x->abs_sum, t_src_off(x->d, t), (double)tv_getf(x->a, fi) * tv_getf(x->b, di));
+        break;
+    default:
+        t_add_term(x->want, x->abs_sum, t_flt_off(x->d, t), (double)tv_getf(x->a, si) * tv_getf(x->b, di));
+        break;
+    }
+}
+
+/* want / abs_sum (dense, zeroed here, `count` elements): the output of direction dir and the sum of
+ * |terms| per element. a, b: the direction's two float inputs (see t_oracle_ctx). */
+static inline void t_oracle(const rrconv_conv_desc *d, int dir, const tview *a, const tview *b, const tview *rin,
+                            const tview *rout, double *want, double *abs_sum, size_t count)
+{
+    memset(want, 0, count * sizeof(double));
+    memset(abs_sum, 0, count * sizeof(double));
+    t_oracle_ctx x = {d, dir, a, b, want, abs_sum};
+    t_for_each_tap(d, rin, rout, t_oracle_tap, &x, NULL, NULL);
 }
 
 #endif /* RRCONV_TENSOR_UTIL_H */

@@ -2,11 +2,11 @@
  * test_extreme_params.c -- valid calls whose parameters are near the int64 limits while the tensors stay
  * tiny: strides, paddings and dilations of 2^40..2^63-1 that still give a 1x1 (or 2x1) output. Every
  * index computation inside the library must stay in range (the sanitizer build of .ci/native-checks.sh
- * turns a signed overflow into a failure), and AUTO and REFERENCE must both match a direct computation
- * done here in 128-bit index arithmetic. Found by the fuzzer (native/fuzz): a stride of 2^63-2 overflowed
+ * turns a signed overflow into a failure), and AUTO and REFERENCE must both match the tests' oracle
+ * (tensor_util.h, 128-bit index arithmetic). Found by the fuzzer (native/fuzz): a stride of 2^63-2 overflowed
  * a ceiling division in the reference loops.
  */
-#include "test_util.h"
+#include "tensor_util.h"
 
 #include <math.h>
 
@@ -18,52 +18,24 @@ typedef struct prob {
     int32_t rin[64], rout[64];
 } prob;
 
-/* The taps: output (n, oh, ow) reads input (ih, iw) = (oh*sh - ph + kh*dh, ...), kh' flipped in CONVOLUTION. */
-static int tap(const rrconv_conv_desc *d, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t *ih, int64_t *iw)
-{
-    const i128 y = (i128)oh * d->stride_h - d->pad_h + (i128)kh * d->dil_h;
-    const i128 x = (i128)ow * d->stride_w - d->pad_w + (i128)kw * d->dil_w;
-    if (y < 0 || y >= d->ih || x < 0 || x >= d->iw) return 0;
-    *ih = (int64_t)y;
-    *iw = (int64_t)x;
-    return 1;
-}
-
-static int64_t fidx(const rrconv_conv_desc *d, int64_t g, int64_t o, int64_t i, int64_t kh, int64_t kw)
-{
-    if (d->mode == RRCONV_CONVOLUTION) {
-        kh = d->fh - 1 - kh;
-        kw = d->fw - 1 - kw;
-    }
-    return (((g * d->ocpg + o) * d->icpg + i) * d->fh + kh) * d->fw + kw;
-}
-
-/* All three directions by the definition, in double; out arrays dense. */
-static void oracle(const prob *p, double *dst, double *gsrc, double *gflt)
+/* All three directions by the definition (tensor_util.h's oracle), in double; out arrays dense. */
+static void oracle(prob *p, double *dst, double *gsrc, double *gflt)
 {
     const rrconv_conv_desc *d = &p->d;
     const int64_t ic = d->groups * d->icpg, oc = d->groups * d->ocpg;
-    memset(dst, 0, sizeof(double) * (size_t)(d->n * oc * d->oh * d->ow));
-    memset(gsrc, 0, sizeof(double) * (size_t)(d->n * ic * d->ih * d->iw));
-    memset(gflt, 0, sizeof(double) * (size_t)(d->groups * d->ocpg * d->icpg * d->fh * d->fw));
-    for (int64_t n = 0; n < d->n; n++)
-        for (int64_t g = 0; g < d->groups; g++)
-            for (int64_t o = 0; o < d->ocpg; o++)
-                for (int64_t oh = 0; oh < d->oh; oh++)
-                    for (int64_t ow = 0; ow < d->ow; ow++)
-                        for (int64_t i = 0; i < d->icpg; i++)
-                            for (int64_t kh = 0; kh < d->fh; kh++)
-                                for (int64_t kw = 0; kw < d->fw; kw++) {
-                                    int64_t ih, iw;
-                                    if (!tap(d, oh, ow, kh, kw, &ih, &iw)) continue;
-                                    if (p->rin[(n * d->ih + ih) * d->iw + iw] != p->rout[(n * d->oh + oh) * d->ow + ow]) continue;
-                                    const int64_t si = ((n * ic + g * d->icpg + i) * d->ih + ih) * d->iw + iw;
-                                    const int64_t di = ((n * oc + g * d->ocpg + o) * d->oh + oh) * d->ow + ow;
-                                    const int64_t fi = fidx(d, g, o, i, kh, kw);
-                                    dst[di] += (double)p->src[si] * p->flt[fi];
-                                    gsrc[si] += (double)p->diff[di] * p->flt[fi];
-                                    gflt[fi] += (double)p->src[si] * p->diff[di];
-                                }
+    const int64_t s_src[4] = {d->n, ic, d->ih, d->iw}, s_dst[4] = {d->n, oc, d->oh, d->ow};
+    const int64_t s_flt[5] = {d->groups, d->ocpg, d->icpg, d->fh, d->fw};
+    const int64_t s_rin[3] = {d->n, d->ih, d->iw}, s_rout[3] = {d->n, d->oh, d->ow};
+    tview src, flt, diff, rin, rout;
+    tv_wrap(&src, p->src, 4, s_src, 4);
+    tv_wrap(&flt, p->flt, 5, s_flt, 4);
+    tv_wrap(&diff, p->diff, 4, s_dst, 4);
+    tv_wrap(&rin, p->rin, 3, s_rin, 4);
+    tv_wrap(&rout, p->rout, 3, s_rout, 4);
+    double abs_sum[64];
+    t_oracle(d, 0, &src, &flt, &rin, &rout, dst, abs_sum, (size_t)(d->n * oc * d->oh * d->ow));
+    t_oracle(d, 1, &flt, &diff, &rin, &rout, gsrc, abs_sum, (size_t)(d->n * ic * d->ih * d->iw));
+    t_oracle(d, 2, &src, &diff, &rin, &rout, gflt, abs_sum, (size_t)(d->groups * d->ocpg * d->icpg * d->fh * d->fw));
 }
 
 static void compare(const char *what, const char *algo, const float *got, const double *want, int64_t count)

@@ -1,5 +1,5 @@
 /*
- * test_fast_backward_data.c -- the fast backward-data kernel (kernels/backward_data*.c) against the
+ * test_fast_backward_data.c -- the fast backward-data kernel (kernels/backward_data/) against the
  * reference loop and a double-precision oracle (links the object files to ask the picker directly).
  *
  * Shapes (seeded random, each checked with 1, 2, 3 and 7 threads, bitwise equal across counts):
@@ -217,10 +217,10 @@ static void expect_picked(const rrconv_conv_desc *d, const char *what)
 {
     const rr_conv c = conv_of(d);
     const rr_isa isa = rr_active_isa();
-    const rr_kernel_fn k = rr_pick_backward_data(&c, isa);
-    if (isa >= RR_ISA_AVX2) EXPECT(k != NULL, "%s: no fast backward-data kernel picked", what);
-    else EXPECT(k == NULL, "%s: a fast kernel picked at scalar level", what);
-    g_picked += k != NULL;
+    const int fast = !rr_kernel_is_reference(rr_kernel_pick(RR_BACKWARD_DATA, &c));
+    if (isa >= RR_ISA_AVX2) EXPECT(fast, "%s: no fast backward-data kernel picked", what);
+    else EXPECT(!fast, "%s: a fast kernel picked at scalar level", what);
+    g_picked += fast;
 }
 
 static rrconv_status call(const rrconv_conv_desc *d, const tview *flt, const tview *diff, const tview *rin,
@@ -439,9 +439,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < configs; i++) run_config(&rng, i);
     /* a tenth again with the forward plan's tap masks in chunks of a few tiles (huge images' path;
      * the forward adjoint runs through it) */
-    rr_forward_set_mask_budget(256);
+    rr_tile_set_mask_budget(256);
     for (int i = 0; i < configs / 10; i++) run_config(&rng, i);
-    rr_forward_set_mask_budget(0);
+    rr_tile_set_mask_budget(0);
     test_bench_shapes(&rng);
     test_large_strides();
     EXPECT_OK(rrconv_set_num_threads(0));

@@ -1,7 +1,7 @@
 /*
  * test_fast_forward.c -- the fast forward kernels (algorithm AUTO) against the reference loop
  * (algorithm REFERENCE) and a double-precision oracle, on seeded random shapes chosen to hit every
- * tail and edge of the direct kernel (kernels/forward_direct.h):
+ * tail and edge of the direct kernel (kernels/common/tile_plan.h):
  *
  *   what varies                 why
  *   IW, OW 1..70                row-wise blocks: 0, 1, 2 tails of 8 / 16 lanes, odd block counts
@@ -71,7 +71,7 @@ static config make_config(uint64_t *rng, int index, double min_work)
             pw = dw * (fw - 1) / 2;
         }
         if (index % 5 == 3 && t_int(rng, 0, 1)) {
-            /* the row segment kernel's case (forward_dwrow__avx512.c): FW 3..13 or 31 (odd widths
+            /* the row segment kernel's case (forward_depthwise_rows__avx512.c): FW 3..13 or 31 (odd widths
              * between take the direct kernel), stride_w 1, dil_w 1, pad_w (FW-1)/2; rows, row
              * stride, dilation and padding free */
             fw = t_int(rng, 0, 3) ? 3 : 5 + 2 * t_int(rng, 0, 13); /* odd 3..31 */

@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "ref/ref_util.h"
+#include "kernels/common/workspace.h"
 #include "tensor_util.h"
 
 #include <stdatomic.h>
@@ -283,7 +284,8 @@ static void test_normalize(uint64_t *rng)
 
             /* the normalized problem is canonical */
             rr_problem q;
-            rr_scratch s;
+            rr_workspace s;
+            rr_ws_begin(&s, p.op);
             EXPECT(rr_normalize(&p, &q, &s) == RRCONV_OK, "normalize");
             EXPECT(q.c.mode == RRCONV_CROSS_CORRELATION && q.c.mask_type == RRCONV_MASK_INT32, "canonical form");
             for (int t = 0; t < 5; t++) {
@@ -297,11 +299,13 @@ static void test_normalize(uint64_t *rng)
                 if (dir != 1) EXPECT(q.src.data == p.src.data, "dense src should be used in place");
                 if (c.mask_type == RRCONV_MASK_INT32) EXPECT(q.rin.data == p.rin.data, "dense int32 rin in place");
             }
-            rr_scratch_free(&s);
-            EXPECT(s.count == 0, "scratch freed");
+            rr_ws_end(&s);
+            EXPECT(s.count == 0, "scratch returned");
 
             /* bitwise: normalized + reference == reference */
-            EXPECT(rr_run_normalized(&p, ref) == RRCONV_OK, "run_normalized");
+            EXPECT(rr_normalize(&p, &q, &s) == RRCONV_OK && ref(&q) == RRCONV_OK, "normalized reference");
+            rr_finish(&p, &q);
+            rr_ws_end(&s);
             p.out.data = tv_data(&o2);
             EXPECT(ref(&p) == RRCONV_OK, "ref");
             EXPECT(memcmp(o1.buf, o2.buf, o1.buf_elems * 4) == 0, "case %d dir %d: normalized != reference", k, dir);

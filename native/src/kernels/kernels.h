@@ -1,45 +1,80 @@
 /*
- * kernels.h -- the fast kernels behind dispatch.c.
+ * kernels.h -- the kernel table: every way the library can compute a direction, one row each.
  *
- * Every fast kernel runs on a *normalized* problem (see rr_normalize in internal.h): all tensors dense
- * C order, cross-correlation (filter already flipped for convolution mode), int32 masks. It must give
- * results that do not depend on the thread count (static split over outputs, fixed summation order per
- * output element), must skip masked-out taps entirely (never multiply a skipped element by zero: a NaN
- * or Inf there must not reach the output), and must never read outside the tensors.
+ * The rows are listed once, in kernel_list.inc (an X-macro list, one RR_KERNEL(...) line per row,
+ * grouped by direction, fastest first, the reference loop last). That list generates the declarations
+ * below, the table (kernel_table.c) that dispatch.c walks and rrconv_kernel_get() reports, and the
+ * fast-kernel tests' parameter table. Dispatch runs the first row of the problem's direction that
+ * applies and whose ISA the process may use (rr_active_isa()); RRCONV_KERNEL forces one row.
  *
- * One picker per direction: given the normalized sizes and the active ISA (already capped by
- * RRCONV_MAX_ISA), returns the kernel to run, or NULL to fall back to the reference loops.
- * Files: <direction>.c holds the picker and the portable code; <direction>_<variant>__<isa>.c hold
- * the ISA-specific loops (compiled with that ISA's flags only, called only after run-time detection).
+ * Two kinds of rows:
+ *   reference (isa RR_ISA_SCALAR, ref/): any strides, both modes, both mask types; they apply always.
+ *   fast (every other ISA): they run on a *normalized* problem (rr_normalize in internal.h: all tensors
+ *       dense C order, cross-correlation, int32 masks). A fast row must give results that do not depend
+ *       on the thread count (fixed summation order per output element), must skip masked-out taps
+ *       entirely (never multiply a skipped element by zero: a NaN or Inf there must not reach the
+ *       output), and must never read outside the tensors. Its applies() says for which sizes.
+ *
+ * Files: <direction>/<direction>.c holds a direction's entry functions, applies() predicates and plans;
+ * <direction>/<direction>_<variant>__<isa>.c the ISA-specific loops (compiled with that ISA's flags
+ * only, called only after run-time detection); common/ what several directions share.
  */
 #ifndef RRCONV_KERNELS_H
 #define RRCONV_KERNELS_H
 
 #include "../internal.h"
 
-rr_kernel_fn rr_pick_forward(const rr_conv *c, rr_isa isa);
-rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa);
-rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa);
+/* One row of the table. */
+typedef struct rr_kernel_row {
+    const char *name;          /* <direction>_<variant>__<isa>, or <direction>_reference */
+    rr_direction dir;
+    rr_isa isa;                /* the ISA its code needs; RR_ISA_SCALAR for the reference rows */
+    const char *dtype;         /* "f32" */
+    const char *layout;        /* "nchw" */
+    int (*applies)(const rr_conv *c); /* sizes it is written for (fast rows: the normalized conv) */
+    rr_kernel_fn run;          /* fast rows: on the normalized problem; reference rows: on any */
+    const char *applies_text;  /* applies(), in words */
+} rr_kernel_row;
 
-/* The direct forward kernel (forward.c) on a normalized problem at ISA isa (AVX2 or AVX-512), for
- * directions that reduce to a forward correlation (backward_data.c: the stride-1 depthwise adjoint).
- * Reads only c, src, filter, rin, rout and out. */
-rrconv_status rr_forward_direct(const rr_problem *p, rr_isa isa);
+/* Declarations of every row's predicate and entry function, generated from the list. */
+#define RR_KERNEL(name, dir, isa, dtype, layout, applies, entry, text) \
+    int applies(const rr_conv *c);                                     \
+    rrconv_status entry(const rr_problem *p);
+#include "kernel_list.inc"
+#undef RR_KERNEL
 
-/* Tests only: bytes of tap masks per chunk of the forward plan (0 restores the default, 4 MiB), so
- * that small problems run the chunk loop of huge images. */
-void rr_forward_set_mask_budget(int64_t bytes);
+/* The table (kernel_table.c): rows of every direction in list order; *count set to their number. */
+const rr_kernel_row *rr_kernel_rows(int *count);
 
-/* The forward kernels' size limits (coordinates in int32 lanes, bounded scratch). */
-int rr_forward_geometry_fits(const rr_conv *c);
+/* The table's row called name, or NULL. */
+const rr_kernel_row *rr_kernel_find(const char *name);
 
-/* Depthwise with FW 3..13 (odd) or 31, "same" pad_w, dil_w 1, stride_w 1: on AVX-512 the forward
- * row segment kernel (forward_dwrow__avx512.c) runs it. */
-int rr_forward_dwrow_fits(const rr_conv *c);
+/* The reference row of a direction (the last of its rows). */
+const rr_kernel_row *rr_kernel_reference(rr_direction dir);
 
-/* Depthwise filter gradient with FW 3, pad_w 1, dil_w 1, stride_w 1, FH <= 3 on AVX-512: the forward
- * plan's masks feed the row segment filter-gradient kernel (backward_filter_dwrow__avx512.c). */
-int rr_forward_dwrow_filter_grad_fits(const rr_conv *c);
-rrconv_status rr_forward_dwrow_filter_grad(const rr_problem *p);
+/* 1 if the row is a reference row (runs on any problem, not normalized). */
+int rr_kernel_is_reference(const rr_kernel_row *row);
+
+/* 1 if the row may run c: a reference row always; a fast row when c's geometry is below the fast
+ * rows' common limit (2^24 for every size, stride, padding and dilation) and its applies() holds. */
+int rr_kernel_applies(const rr_kernel_row *row, const rr_conv *c);
+
+/* 1 if this process may run the row's code (its ISA <= rr_active_isa()). */
+int rr_kernel_available(const rr_kernel_row *row);
+
+/* The first row of direction dir that is available and applies to c (the reference row at the latest):
+ * what an AUTO call runs when RRCONV_KERNEL does not force a row. */
+const rr_kernel_row *rr_kernel_pick(rr_direction dir, const rr_conv *c);
+
+/* Runs row on p, which must be of the row's direction and which the row applies to: a fast row on the
+ * normalized form of p (scratch from the workspace), a reference row on p directly. The tests call it
+ * for every row; dispatch.c for the row it chose. */
+rrconv_status rr_kernel_run(const rr_kernel_row *row, const rr_problem *p);
+
+/* ---- what the directions share, below the table ------------------------------------------------ */
+
+/* Tests only: bytes of tap masks per chunk of the tile plan (0 restores the default, 4 MiB), so that
+ * small problems run the chunk loop of huge images (common/tile_plan.c). */
+void rr_tile_set_mask_budget(int64_t bytes);
 
 #endif /* RRCONV_KERNELS_H */

@@ -1,11 +1,11 @@
 /*
- * backward_data_gen__avx2.c -- AVX2 loops of the fast backward-data kernel (8 lanes over grad_src
- * pixels of one phase; see backward_data_gen.h). Masked-out lanes are never loaded (maskload) and keep
+ * backward_data_phases__avx2.c -- AVX2 loops of the fast backward-data kernel (8 lanes over grad_src
+ * pixels of one phase; see backward_data_phases.h). Masked-out lanes are never loaded (maskload) and keep
  * their accumulator (blend), so a NaN or Inf on a skipped tap never reaches the result.
  */
-#include "backward_data_gen.h"
+#include "backward_data_phases.h"
 
-#include "lanes__avx2.h"
+#include "../common/lanes__avx2.h"
 
 static inline __m256 bd_fma_masked(__m256 a, __m256 x, __m256 w, __m256i m)
 {
@@ -51,4 +51,4 @@ static inline uint8_t bd_tap_bits(const int32_t *jh, const int32_t *jw, const in
     return (uint8_t)_mm256_movemask_ps(_mm256_castsi256_ps(k));
 }
 
-#include "backward_data_gen_body.h"
+#include "backward_data_phases_body.h"

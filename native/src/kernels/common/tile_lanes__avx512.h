@@ -1,11 +1,11 @@
 /*
- * forward_direct__avx512.c -- the direct forward kernel's loops on AVX-512 (forward_direct_body.h over
- * the macros below; see forward_direct.h).
- *
- * 16 output pixels per block, two blocks per tile; masks are one uint16_t per block and tap.
+ * tile_lanes__avx512.h -- the vector macros of the tile plan's loops on AVX-512 (the list is in
+ * forward/forward_tiles_body.h): 16 output pixels per block, masks one uint16_t per block and tap.
  * Masked-out lanes are never loaded (_mm512_maskz_loadu_ps) and never accumulated
- * (_mm512_mask3_fmadd_ps keeps acc where k = 0). Depthwise tiles may be vertical (FD_VTILE).
+ * (_mm512_mask3_fmadd_ps keeps acc where k = 0). Included by the __avx512.c files of the tile plan only.
  */
+#ifndef RRCONV_TILE_LANES_AVX512_H
+#define RRCONV_TILE_LANES_AVX512_H
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -36,9 +36,4 @@
 #define FD_IEQ(k, a, b) _mm512_mask_cmpeq_epi32_mask((k), (a), (b))
 #define FD_IBITS(k) ((unsigned)(k))
 
-#define FD_OC_CASES(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12)
-#define FD_DW_CASES(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12)
-#define FD_ACC_MAX 12
-#define FD_VTILE 1
-
-#include "forward_direct_body.h"
+#endif /* RRCONV_TILE_LANES_AVX512_H */

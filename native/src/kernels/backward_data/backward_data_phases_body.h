@@ -1,6 +1,6 @@
 /*
- * backward_data_gen_body.h -- the mask and compute passes of the fast backward-data kernel, written
- * once over a few vector macros; included by backward_data_gen__avx512.c and __avx2.c only.
+ * backward_data_phases_body.h -- the mask and compute passes of the fast backward-data kernel, written
+ * once over a few vector macros; included by backward_data_phases__avx512.c and __avx2.c only.
  *
  * The including file defines:
  *   BD_VL             lanes per vector
@@ -26,7 +26,7 @@
  *     bit l set iff l < nvalid, 0 <= jh[l]+offh < oh, 0 <= jw[l]+offw < ow and
  *     rout_at[l] == rv[l] (rout_at[l] read only for lanes inside those bounds).
  */
-#include "backward_data_gen.h"
+#include "backward_data_phases.h"
 
 /* Lane coordinates (phase plane) and rin values of one block. */
 static void BD_FN(block_lanes)(const bd_plan *pl, const bd_phase *ph, const bd_block *blk, const int32_t *rin_n,

@@ -1,6 +1,6 @@
 /*
  * row_segments__avx512.h -- the row segments shared by the AVX-512 row segment kernels
- * (forward_dwrow__avx512.c, backward_filter_dwrow__avx512.c). Include only from AVX-512 files.
+ * (forward_depthwise_rows__avx512.c, backward_filter_depthwise_rows__avx512.c). Include only from AVX-512 files.
  *
  * A ROW PIECE is NB (1 or 2) blocks of 16 output columns from column ow0 (a multiple of 16) of
  * one output row. With stride_w 1, dil_w 1 and "same" pad_w P = (FW-1)/2, tap kw of block b reads

@@ -4,7 +4,7 @@
  * 2 icg = 8 ymm accumulators per item). Both factors are loaded with the mask, so a masked-off lane
  * adds 0*0 = +0 and the FMA needs no blend.
  */
-#include "lanes__avx2.h"
+#include "../common/lanes__avx2.h"
 
 #include <stdint.h>
 

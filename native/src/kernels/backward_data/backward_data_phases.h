@@ -1,6 +1,6 @@
 /*
- * backward_data_gen.h -- the plan shared by the portable driver (backward_data.c) and the ISA loops
- * (backward_data_gen__avx512.c, backward_data_gen__avx2.c) of the fast backward-data kernel.
+ * backward_data_phases.h -- the plan shared by the portable driver (backward_data.c) and the ISA loops
+ * (backward_data_phases__avx512.c, backward_data_phases__avx2.c) of the fast backward-data kernel.
  *
  * grad_src is split into sh x sw phases (ih mod sh, iw mod sw). Inside one phase the taps that reach
  * it are fixed and the diff pixel a tap reads moves by one column per grad_src column of the phase,
@@ -25,7 +25,7 @@
 #ifndef RRCONV_BACKWARD_DATA_GEN_H
 #define RRCONV_BACKWARD_DATA_GEN_H
 
-#include "kernels.h"
+#include "../kernels.h"
 
 #include <stdint.h>
 

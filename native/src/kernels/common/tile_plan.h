@@ -1,6 +1,9 @@
 /*
- * forward_direct.h -- the plan shared by the direct forward kernels (forward.c sets it up, the
- * forward_direct__<isa>.c files run it: forward_direct_body.h's loops over each ISA's vector macros).
+ * tile_plan.h -- the tile plan: what the forward tile kernels (forward/forward_tiles__<isa>.c), the
+ * forward row segment kernel (forward/forward_depthwise_rows__avx512.c) and the backward-filter row
+ * segment kernel (backward_filter/backward_filter_depthwise_rows__avx512.c) share. tile_plan.c sets
+ * the plan up and drives it (rr_tile_run), tile_masks__<isa>.c compute its masks, each kernel runs its
+ * compute loop over it.
  *
  * The output is cut into BLOCKS of `lanes` consecutive output pixels (16 for AVX-512, 8 for AVX2)
  * and a TILE is two blocks of one image (the last tile of an image may hold one): two consecutive
@@ -23,15 +26,15 @@
  * Each output element is summed by one item in a fixed order (kh, kw, then icg): results do not
  * depend on the thread count.
  */
-#ifndef RRCONV_FORWARD_DIRECT_H
-#define RRCONV_FORWARD_DIRECT_H
+#ifndef RRCONV_TILE_PLAN_H
+#define RRCONV_TILE_PLAN_H
 
-#include "kernels.h"
+#include "../kernels.h"
 
 #include <stdint.h>
 
 /* Where the two blocks of a tile are (filled by the mask pass, read by the compute pass). */
-typedef struct rr_fwd_tile {
+typedef struct rr_tile {
     int64_t n;            /* image */
     int64_t d0, d1;       /* dst offsets of the blocks inside an (n, oc) plane */
     int64_t s0, s1;       /* src offsets (sbase) of the blocks inside an (n, ic) channel */
@@ -39,9 +42,9 @@ typedef struct rr_fwd_tile {
     int32_t oh1, ow1;     /* the same for block 1 */
     uint32_t lv;          /* real lanes: block 0 in bits 0..15, block 1 in bits 16..31 */
     int32_t two;          /* the tile has a second block */
-} rr_fwd_tile;
+} rr_tile;
 
-typedef struct rr_fwd_plan {
+typedef struct rr_tile_plan {
     rr_conv c;
     int lanes;            /* pixels per block: 16 or 8 */
     int flat;             /* blocks run over the flattened OH*OW plane */
@@ -63,7 +66,7 @@ typedef struct rr_fwd_plan {
     const int32_t *q;     /* [FW]: floor((kw*dw - pw) / sw) */
     const int32_t *lr;    /* [FW]: columns of the tap's phase plane */
     void *masks;          /* [chunk tiles][taps][2] of uint16_t (AVX-512) or uint8_t (AVX2) */
-    rr_fwd_tile *tiles;   /* [chunk tiles] */
+    rr_tile *tiles;   /* [chunk tiles] */
     int64_t span;         /* tiles per compute item */
     int64_t nspans;       /* ceil(ntiles / span) */
     int64_t tile0;        /* first global tile (n*tpi + tile) of the current chunk */
@@ -76,10 +79,10 @@ typedef struct rr_fwd_plan {
     float *gw;            /* filter-gradient kernel: the output, [G][FH * 3] */
     int first_chunk;      /* filter-gradient kernel: the current chunk is the first / the last: start */
     int last_chunk;       /* from zero / sum the lanes into gw */
-} rr_fwd_plan;
+} rr_tile_plan;
 
 /* Block number blk (0 .. bpi-1) of an image: where its pixels are, how many lanes are real. */
-static inline void rr_fwd_block(const rr_fwd_plan *pl, int64_t blk, int64_t *dbase, int64_t *sbase, int *nvalid)
+static inline void rr_tile_block(const rr_tile_plan *pl, int64_t blk, int64_t *dbase, int64_t *sbase, int *nvalid)
 {
     const int64_t L = pl->lanes;
     if (pl->flat) {
@@ -96,7 +99,7 @@ static inline void rr_fwd_block(const rr_fwd_plan *pl, int64_t blk, int64_t *dba
 }
 
 /* The blocks of tile number tile (0 .. tpi-1) of an image; returns 1 if there is a second one. */
-static inline int rr_fwd_tile_blocks(const rr_fwd_plan *pl, int64_t tile, int64_t *b0, int64_t *b1)
+static inline int rr_tile_blocks(const rr_tile_plan *pl, int64_t tile, int64_t *b0, int64_t *b1)
 {
     if (pl->vertical) {
         const int64_t rp = tile / pl->bpr, col = tile % pl->bpr;
@@ -110,7 +113,7 @@ static inline int rr_fwd_tile_blocks(const rr_fwd_plan *pl, int64_t tile, int64_
 }
 
 /* Output coordinates of the lanes of block blk (lanes past nvalid get copies of the last one). */
-static inline void rr_fwd_block_lanes(const rr_fwd_plan *pl, int64_t blk, int32_t *oh_l, int32_t *ow_l)
+static inline void rr_tile_block_lanes(const rr_tile_plan *pl, int64_t blk, int32_t *oh_l, int32_t *ow_l)
 {
     const int64_t L = pl->lanes;
     int64_t oh, ow;
@@ -133,42 +136,67 @@ static inline void rr_fwd_block_lanes(const rr_fwd_plan *pl, int64_t blk, int32_
     }
 }
 
+/* ---- the driver (tile_plan.c) ------------------------------------------------------------------ */
+
+/* Which compute loop runs over the plan; it decides the plan's tiling. */
+typedef enum rr_tile_kind {
+    RR_TILE_CHANNELS,         /* forward, ICPG > 1 or OCPG > 1: rr_fwd_oc_<isa> */
+    RR_TILE_DEPTHWISE,        /* forward, ICPG = OCPG = 1: rr_fwd_dw_<isa> (vertical tiles on AVX-512) */
+    RR_TILE_DEPTHWISE_ROWS,   /* forward row segments, AVX-512 (row-wise tiles): rr_fwd_dwrow_avx512 */
+    RR_TILE_FILTER_GRAD_ROWS  /* backward-filter row segments, AVX-512 (row-wise): rr_bwf_dwrow_avx512 */
+} rr_tile_kind;
+
+typedef struct rr_tile_job {
+    rr_tile_kind kind;
+    rr_range_fn compute; /* the compute pass, ctx = the plan; items: see the entry points below */
+    /* Fills the job's part of the plan (forward: packed weights w, cb/ncb or ocb/nob; filter gradient:
+     * ncb, gw, and gacc when chunked) with scratch from ws; returns ws->status on failure. */
+    rrconv_status (*prepare)(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws);
+} rr_tile_job;
+
+/* 1 if c is within the plan's size limits (coordinates in int32 lanes, bounded scratch). */
+int rr_tile_geometry_fits(const rr_conv *c);
+
+/* Runs job over the normalized problem p at isa (AVX2 or AVX-512). */
+rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *job);
+
 /*
- * The ISA entry points (forward_direct__<isa>.c = forward_direct_body.h per ISA), rr_range_fn with ctx = the plan.
- * masks: tiles [b, e) of the current chunk (fills masks and tiles).
+ * The ISA entry points, rr_range_fn with ctx = the plan.
+ * masks (common/tile_masks__<isa>.c): tiles [b, e) of the current chunk (fills masks and tiles).
+ * oc, dw (forward/forward_tiles__<isa>.c):
  * oc: items span * (G * nob) + g * nob + ob (all channel blocks of a span while its src is in cache);
  * dw: items cb * nspans + span (each channel's src is read once).
  * Weights are packed per channel block: oc block (g, ob) with `no` channels starts at
  * (g*OCPG + ob*ocb) * ICPG * taps and holds [taps][ICPG][no]; depthwise block from channel g0 with
  * nc channels starts at g0 * taps and holds [taps][nc].
  */
-void rr_fwd_masks_avx512(void *plan, int64_t begin, int64_t end);
+void rr_tile_masks_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_oc_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dw_avx512(void *plan, int64_t begin, int64_t end);
-void rr_fwd_masks_avx2(void *plan, int64_t begin, int64_t end);
+void rr_tile_masks_avx2(void *plan, int64_t begin, int64_t end);
 void rr_fwd_oc_avx2(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dw_avx2(void *plan, int64_t begin, int64_t end);
 /* depthwise, FW 3..13 (odd) or 31, pad_w (FW-1)/2, stride_w 1, dil_w 1, row-wise tiles, weights packed per
  * RR_DWROW_CB(FW) channels, [taps][RR_DWROW_CB(FW)] with zeros past the last channel:
- * forward_dwrow__avx512.c */
-/* The filter widths the row segment kernel is instantiated for (X(FW) each): the picker's list too. */
+ * forward/forward_depthwise_rows__avx512.c */
+/* The filter widths the row segment kernel is instantiated for (X(FW) each): its applies() too. */
 #define RR_DWROW_WIDTHS(X) X(3) X(5) X(7) X(9) X(11) X(13) X(31)
 
 /* The tile is two neighbouring blocks of one row (else its blocks run one at a time). */
-static inline int rr_fwd_two_block_piece(const rr_fwd_tile *ti)
+static inline int rr_tile_two_block_piece(const rr_tile *ti)
 {
     return ti->two && ti->oh1 == ti->oh0 && ti->ow1 == ti->ow0 + 16;
 }
 
 /* How many tiles from tl (a two-block piece; at most end - tl) are the same columns of consecutive rows
  * of one image with the same lanes: the row segment kernels run them as one piece. */
-static inline int64_t rr_fwd_row_run(const rr_fwd_plan *pl, int64_t tl, int64_t end)
+static inline int64_t rr_tile_row_run(const rr_tile_plan *pl, int64_t tl, int64_t end)
 {
-    const rr_fwd_tile *ti = &pl->tiles[tl];
+    const rr_tile *ti = &pl->tiles[tl];
     int64_t rows = 1;
     while (tl + rows < end) {
-        const rr_fwd_tile *tn = &pl->tiles[tl + rows];
-        if (!rr_fwd_two_block_piece(tn) || tn->n != ti->n || tn->ow0 != ti->ow0 || tn->oh0 != ti->oh0 + rows ||
+        const rr_tile *tn = &pl->tiles[tl + rows];
+        if (!rr_tile_two_block_piece(tn) || tn->n != ti->n || tn->ow0 != ti->ow0 || tn->oh0 != ti->oh0 + rows ||
             tn->lv != ti->lv)
             break;
         rows++;
@@ -178,9 +206,9 @@ static inline int64_t rr_fwd_row_run(const rr_fwd_plan *pl, int64_t tl, int64_t 
 
 #define RR_DWROW_CB(fw) ((fw) == 3 ? 8 : 4) /* measured: 8 for FW 3; 6 no faster for FW 13 and 31 */
 /* depthwise filter gradient, FW 3, pad_w 1, dil_w 1, stride_w 1, FH <= 3, row-wise tiles, channels
- * per item (diff and gacc set, no weights): backward_filter_dwrow__avx512.c */
+ * per item (diff and gacc set, no weights): backward_filter/backward_filter_depthwise_rows__avx512.c */
 #define RR_BWF_DWROW_CB 3 /* measured on DW-K3: 3 channels per item ~7 % faster than 2 (fastest calls 0.23-0.24 vs 0.25 ms) */
 void rr_bwf_dwrow_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dwrow_avx512(void *plan, int64_t begin, int64_t end);
 
-#endif /* RRCONV_FORWARD_DIRECT_H */
+#endif /* RRCONV_TILE_PLAN_H */

@@ -1,5 +1,5 @@
 /*
- * backward_filter_dw__avx512.c -- depthwise backward filter on AVX-512: backward_filter_dw_body.h over
+ * backward_filter_icpg1__avx512.c -- depthwise backward filter on AVX-512: backward_filter_icpg1_body.h over
  * the macros below (one 16-lane vector per mask block, two channels per item, up to 12 taps).
  */
 #include <immintrin.h>
@@ -22,4 +22,4 @@
 #define BFD_KN2(X) X(1) X(2) X(3) X(4) X(5) X(6)
 #define BFD_KN3(X) X(1) X(2) X(3) X(4)
 
-#include "backward_filter_dw_body.h"
+#include "backward_filter_icpg1_body.h"

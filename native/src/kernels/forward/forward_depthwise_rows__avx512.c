@@ -1,9 +1,9 @@
 /*
- * forward_dwrow__avx512.c -- depthwise forward on AVX-512 for filter widths FW = 3, 5, .., 13 and 31 with
+ * forward_depthwise_rows__avx512.c -- depthwise forward on AVX-512 for filter widths FW = 3, 5, .., 13 and 31 with
  * "same" column padding (pad_w = (FW-1)/2, dil_w 1, stride_w 1): the ROW SEGMENT kernel. Rows: any
  * FH, stride_h, dil_h, pad_h.
  *
- * The direct depthwise kernel (forward_direct__avx512.c) loads every tap's 16 input pixels with an
+ * The direct depthwise kernel (forward_tiles__avx512.c) loads every tap's 16 input pixels with an
  * unaligned masked load; most of those straddle a cache line and it runs at about one FMA per 2.5
  * cycles. Here a tile is one output row piece of NB (1 or 2) blocks of 16 columns from column ow0,
  * times RR_DWROW_CB(FW) channels (8 for FW 3, else 4). The input row ih of a filter row kh is read
@@ -14,15 +14,15 @@
  * each). Consecutive tiles that are the same columns of consecutive rows run as one piece.
  *
  * Taps run in chunks of RR_DWROW_KC(FW) (1 to 3): the chunk's 2 * KC masks (from the shared mask pass,
- * forward_direct.h, row-wise tiles) stay in mask registers while the CB channels run, so one mask
+ * tile_plan.h, row-wise tiles) stay in mask registers while the CB channels run, so one mask
  * load serves CB channels. A last channel block of fewer than CB channels runs one channel at a time.
  *
  * Masked-out lanes are never accumulated (_mm512_mask3_fmadd_ps keeps acc where k = 0), so NaN/Inf
  * in skipped pixels never reach dst. Per output element the taps are summed in (kh, kw) order, one
  * FMA each; each output element belongs to one item, so results do not depend on the thread count.
  */
-#include "forward_direct.h"
-#include "row_segments__avx512.h"
+#include "../common/tile_plan.h"
+#include "../common/row_segments__avx512.h"
 
 /* Taps per chunk (2 * KC masks stay in mask registers), measured per width on DW shapes (N 4, C 384,
  * 32 x 32 and N 2, C 256, 64 x 64): 2 runs 10-15 % faster than 3 for FW 9, 11 and 13, 1 and 3 beat 2
@@ -38,7 +38,7 @@
  * pack. FULL (rr_segments_init): 0 any columns, 1 whole segments, >= 2 whole segments with the
  * neighbours fixed at compile time (narrow filters, where those edge cases are most of the work).
  */
-RR_INLINE void dwrow_tile(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
+RR_INLINE void dwrow_tile(const rr_tile_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
                           float *dst_c, int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
                           const int FW, const int NB, const int FULL, const int CBN)
 {
@@ -103,7 +103,7 @@ RR_UNROLL
 
 /* A row piece (or a run of them) with the loader its columns allow; the channels of a partial last
  * block one at a time. */
-RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
+RR_INLINE void dwrow_piece(const rr_tile_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *w_c,
                            float *dst_c, int64_t nc, int64_t oh, int64_t nrows, int64_t ow0, __mmask16 lv0,
                            __mmask16 lv1, const int FW, const int NB)
 {
@@ -136,7 +136,7 @@ RR_INLINE void dwrow_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, con
  * tiles that are two-block pieces of consecutive rows of one image at the same columns (every tile
  * of a 17..32 column image) run as one call, which sets up the segments once.
  */
-RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, const int FW)
+RR_INLINE void dwrow_items(const rr_tile_plan *pl, int64_t begin, int64_t end, const int FW)
 {
     const rr_conv *c = &pl->c;
     for (int64_t item = begin; item < end; item++) {
@@ -145,13 +145,13 @@ RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, co
         const float *w_c = pl->w + g0 * pl->taps;
         const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
         for (int64_t tl = sp * pl->span; tl < t_end;) {
-            const rr_fwd_tile *ti = &pl->tiles[tl];
+            const rr_tile *ti = &pl->tiles[tl];
             const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
             const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
             float *dst_c = pl->dst + (ti->n * c->oc + g0) * c->oh * c->ow;
             const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
-            if (rr_fwd_two_block_piece(ti)) {
-                const int64_t rows = rr_fwd_row_run(pl, tl, t_end);
+            if (rr_tile_two_block_piece(ti)) {
+                const int64_t rows = rr_tile_row_run(pl, tl, t_end);
                 dwrow_piece(pl, m, 0, src_c, w_c, dst_c, nc, ti->oh0, rows, ti->ow0, lv0, lv1, FW, 2);
                 tl += rows;
                 continue;
@@ -165,7 +165,7 @@ RR_INLINE void dwrow_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, co
 
 /* One function per width: each gets its own registers and stack frame. */
 #define FW_FN(F)                                                                                       \
-    static __attribute__((noinline)) void dwrow_fw##F(const rr_fwd_plan *pl, int64_t begin, int64_t end) \
+    static __attribute__((noinline)) void dwrow_fw##F(const rr_tile_plan *pl, int64_t begin, int64_t end) \
     {                                                                                                  \
         dwrow_items(pl, begin, end, F);                                                                \
     }
@@ -178,9 +178,9 @@ RR_DWROW_WIDTHS(FW_FN)
 
 void rr_fwd_dwrow_avx512(void *vpl, int64_t begin, int64_t end)
 {
-    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     switch (pl->c.fw) {
         RR_DWROW_WIDTHS(FW_CASE)
-    default: break; /* forward.c picks this kernel only for the widths above */
+    default: break; /* its applies() (forward.c) admits the widths above only */
     }
 }

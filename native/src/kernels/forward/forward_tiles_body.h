@@ -1,8 +1,8 @@
 /*
- * forward_direct_body.h -- the direct forward kernel's loops (see forward_direct.h), written once over
- * a few vector macros; included by forward_direct__avx512.c and forward_direct__avx2.c only.
+ * forward_tiles_body.h -- the forward tile kernels' loops (see common/tile_plan.h), written once over
+ * a few vector macros; included by forward_tiles__avx512.c and forward_tiles__avx2.c only.
  *
- * The including file includes <immintrin.h> and defines:
+ * The including file includes common/tile_lanes__<isa>.h, which defines (listed here once):
  *   FD_VL                 lanes per block (pl->lanes)
  *   FD_BITS, FD_PAIR      stored lane mask of one block (one bit per lane), and of a tile's two blocks
  *   FD_FN(name)           name with the ISA suffix
@@ -24,9 +24,9 @@
  *   FD_OC_CASES(X)        X(1) ... X(max output channels per oc item)
  *   FD_DW_CASES(X)        X(1) ... X(max channels per depthwise item)
  *   FD_ACC_MAX            the larger of the two maxima
- *   FD_VTILE              1: depthwise vertical tiles (pl->vertical, forward.c sets it for AVX-512 only)
+ *   FD_VTILE              1: depthwise vertical tiles (pl->vertical, common/tile_plan.c sets it for AVX-512 only)
  */
-#include "forward_direct.h"
+#include "../common/tile_plan.h"
 
 #include <string.h>
 
@@ -54,78 +54,9 @@ RR_INLINE FD_PAIR mask_pair(const FD_BITS *m, int64_t t)
 #define FD_LO(pair) ((FD_BITS)(pair))
 #define FD_HI(pair) ((FD_BITS)((pair) >> FD_VL))
 
-/* ---- masks ----------------------------------------------------------------------------------- */
-
-void FD_FN(rr_fwd_masks)(void *vpl, int64_t begin, int64_t end)
-{
-    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
-    const rr_conv *c = &pl->c;
-    const int64_t taps = pl->taps;
-    const FD_IVEC ihmax = FD_ISET1((int32_t)c->ih), shv = FD_ISET1((int32_t)c->sh);
-    for (int64_t tl = begin; tl < end; tl++) {
-        const int64_t gt = pl->tile0 + tl, n = gt / pl->tpi, tile = gt % pl->tpi;
-        FD_BITS *m = (FD_BITS *)pl->masks + tl * taps * 2;
-        rr_fwd_tile *ti = &pl->tiles[tl];
-        ti->n = n;
-        ti->d1 = ti->s1 = 0;
-        ti->oh1 = ti->ow1 = 0;
-        ti->lv = 0;
-        int64_t blks[2];
-        ti->two = rr_fwd_tile_blocks(pl, tile, &blks[0], &blks[1]);
-        for (int j = 0; j < 2; j++) {
-            const int64_t blk = blks[j];
-            if (j == 1 && !ti->two) {
-                for (int64_t t = 0; t < taps; t++) m[2 * t + j] = 0;
-                continue;
-            }
-            int64_t dbase, sbase;
-            int nvalid;
-            int32_t ohl[FD_VL], owl[FD_VL];
-            rr_fwd_block(pl, blk, &dbase, &sbase, &nvalid);
-            rr_fwd_block_lanes(pl, blk, ohl, owl);
-            if (j == 0) {
-                ti->d0 = dbase;
-                ti->s0 = sbase;
-                ti->oh0 = (int32_t)(dbase / c->ow);
-                ti->ow0 = (int32_t)(dbase % c->ow);
-            } else {
-                ti->d1 = dbase;
-                ti->s1 = sbase;
-                ti->oh1 = (int32_t)(dbase / c->ow);
-                ti->ow1 = (int32_t)(dbase % c->ow);
-            }
-            ti->lv |= ((1u << nvalid) - 1u) << (16 * j);
-            const FD_IMASK lv = FD_ILANES((1u << nvalid) - 1u);
-            const FD_IVEC ohs = FD_IMUL(FD_ILOAD(ohl), shv);
-            const FD_IVEC owv = FD_ILOAD(owl);
-            const FD_IVEC routv = FD_ILOADZ(lv, pl->rout + n * c->oh * c->ow + dbase);
-            const int32_t *rin_b = pl->rin + n * pl->src_chan + sbase;
-            for (int64_t kh = 0; kh < c->fh; kh++) {
-                const FD_IVEC ihv = FD_IADD(ohs, FD_ISET1(pl->khoff[kh]));
-                const FD_IMASK kr = FD_IN_RANGE(lv, ihv, ihmax);
-                FD_BITS *mk = m + 2 * kh * c->fw + j;
-                if (FD_IBITS(kr) == 0) {
-                    for (int64_t kw = 0; kw < c->fw; kw++) mk[2 * kw] = 0;
-                    continue;
-                }
-                for (int64_t kw = 0; kw < c->fw; kw++) {
-                    const FD_IVEC jv = FD_IADD(owv, FD_ISET1(pl->q[kw]));
-                    const FD_IMASK kc = FD_IN_RANGE(kr, jv, FD_ISET1(pl->lr[kw]));
-                    unsigned k = 0;
-                    if (FD_IBITS(kc) != 0) {
-                        const FD_IVEC rinv = FD_ILOADZ(kc, rin_b + pl->toff[kh * c->fw + kw]);
-                        k = FD_IBITS(FD_IEQ(kc, rinv, routv));
-                    }
-                    mk[2 * kw] = (FD_BITS)k;
-                }
-            }
-        }
-    }
-}
-
 /* ---- dense / grouped: a tile x OCB output channels of one group ------------------------------- */
 
-RR_INLINE void oc_tile(const rr_fwd_plan *pl, const FD_BITS *m, const float *src_g, const float *w_g,
+RR_INLINE void oc_tile(const rr_tile_plan *pl, const FD_BITS *m, const float *src_g, const float *w_g,
                        float *dst_o, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
                        const int OCB, const int NB)
 {
@@ -175,7 +106,7 @@ RR_UNROLL
 
 void FD_FN(rr_fwd_oc)(void *vpl, int64_t begin, int64_t end)
 {
-    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     const rr_conv *c = &pl->c;
     for (int64_t item = begin; item < end; item++) {
         const int64_t blocks = c->groups * pl->nob, sp = item / blocks, blkid = item % blocks;
@@ -184,7 +115,7 @@ void FD_FN(rr_fwd_oc)(void *vpl, int64_t begin, int64_t end)
         const float *w_g = pl->w + (g * c->ocpg + oc0) * c->icpg * pl->taps;
         const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
         for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
-            const rr_fwd_tile *ti = &pl->tiles[tl];
+            const rr_tile *ti = &pl->tiles[tl];
             const int two = ti->two;
             const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
             const FD_MASK lv0 = FD_TOMASK((FD_BITS)ti->lv), lv1 = FD_TOMASK((FD_BITS)(ti->lv >> 16));
@@ -201,7 +132,7 @@ void FD_FN(rr_fwd_oc)(void *vpl, int64_t begin, int64_t end)
 
 /* ---- depthwise: a tile x CB channels, one mask load per tap for all of them ------------------- */
 
-RR_INLINE void dw_tile(const rr_fwd_plan *pl, const FD_BITS *m, const float *src_c, const float *w_c,
+RR_INLINE void dw_tile(const rr_tile_plan *pl, const FD_BITS *m, const float *src_c, const float *w_c,
                        float *dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
                        const int CB, const int NB)
 {
@@ -245,7 +176,7 @@ RR_UNROLL
  * (under the union of the two tap masks) and feeds both blocks' FMAs (each under its own mask).
  * The per-output order of taps is unchanged (kh, then kw ascending).
  */
-RR_INLINE void dw_vtile(const rr_fwd_plan *pl, const FD_BITS *m, const float *src_c, const float *w_c,
+RR_INLINE void dw_vtile(const rr_tile_plan *pl, const FD_BITS *m, const float *src_c, const float *w_c,
                         float *dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
                         const int CB)
 {
@@ -299,7 +230,7 @@ RR_UNROLL
 
 void FD_FN(rr_fwd_dw)(void *vpl, int64_t begin, int64_t end)
 {
-    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     const rr_conv *c = &pl->c;
     for (int64_t item = begin; item < end; item++) {
         const int64_t cbi = item / pl->nspans, sp = item % pl->nspans;
@@ -307,7 +238,7 @@ void FD_FN(rr_fwd_dw)(void *vpl, int64_t begin, int64_t end)
         const float *w_c = pl->w + g0 * pl->taps;
         const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
         for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
-            const rr_fwd_tile *ti = &pl->tiles[tl];
+            const rr_tile *ti = &pl->tiles[tl];
             const int two = ti->two;
             const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
             const FD_MASK lv0 = FD_TOMASK((FD_BITS)ti->lv), lv1 = FD_TOMASK((FD_BITS)(ti->lv >> 16));

@@ -24,7 +24,7 @@
 #ifndef RRCONV_BACKWARD_FILTER_PLAN_H
 #define RRCONV_BACKWARD_FILTER_PLAN_H
 
-#include "kernels.h"
+#include "../kernels.h"
 
 #include <stdint.h>
 

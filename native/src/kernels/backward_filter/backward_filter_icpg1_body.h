@@ -1,6 +1,6 @@
 /*
- * backward_filter_dw_body.h -- depthwise backward filter (icpg == 1, see backward_filter_plan.h), written
- * once over a few vector macros; included by backward_filter_dw__avx512.c and __avx2.c only.
+ * backward_filter_icpg1_body.h -- depthwise backward filter (icpg == 1, see backward_filter_plan.h), written
+ * once over a few vector macros; included by backward_filter_icpg1__avx512.c and __avx2.c only.
  *
  * Item: (BFD_CB output channels, block of up to 3 kh, block of up to BFD_KWB kw; at most BFD_KTB taps).
  * The channels' src planes are g = oc / ocpg. Per 16-lane pixel block, in 16 / BFD_VL vectors, and kh:

@@ -1,12 +1,13 @@
 /*
- * forward_direct__avx2.c -- the direct forward kernel's loops on AVX2 + FMA (forward_direct_body.h over
- * the macros below; see forward_direct.h).
- *
- * 8 output pixels per block, two blocks per tile; masks are one byte per block and tap. Masked-out
+ * tile_lanes__avx2.h -- the vector macros of the tile plan's loops on AVX2 + FMA (the list is in
+ * forward/forward_tiles_body.h): 8 output pixels per block, masks one byte per block and tap. Masked-out
  * lanes are never loaded (_mm256_maskload_ps, which never faults on them) and the FMA result is
- * blended in only on the tap's lanes, so a NaN in src or an Inf weight on a skipped tap cannot
- * reach dst.
+ * blended in only on the tap's lanes, so a NaN in src or an Inf weight on a skipped tap cannot reach
+ * dst. Included by the __avx2.c files of the tile plan only.
  */
+#ifndef RRCONV_TILE_LANES_AVX2_H
+#define RRCONV_TILE_LANES_AVX2_H
+
 #include "lanes__avx2.h"
 
 #include <stdint.h>
@@ -44,9 +45,4 @@ static inline __m256i rr_in_range(__m256i k, __m256i v, __m256i hi)
 #define FD_IEQ(k, a, b) _mm256_and_si256((k), _mm256_cmpeq_epi32((a), (b)))
 #define FD_IBITS(k) ((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(k)))
 
-#define FD_OC_CASES(X) X(1) X(2) X(3) X(4) X(5)
-#define FD_DW_CASES(X) X(1) X(2) X(3) X(4)
-#define FD_ACC_MAX 5
-#define FD_VTILE 0
-
-#include "forward_direct_body.h"
+#endif /* RRCONV_TILE_LANES_AVX2_H */

@@ -1,9 +1,19 @@
 /*
- * backward_data.c -- picks the fast backward_data kernel (see kernels.h) and drives it: builds the
- * phase / tap / block plan, packs the weights, then per batch of images runs the mask pass and the
- * compute pass (ISA loops in backward_data_gen__<isa>.c; the plan is described in backward_data_gen.h).
+ * backward_data.c -- the backward_data rows of the kernel table (kernel_list.inc): their applies()
+ * predicates, entry functions and the driver they share: it builds the phase / tap / block plan, packs
+ * the weights, then per batch of images runs the mask pass and the compute pass (ISA loops in
+ * backward_data_phases__<isa>.c; the plan is described in backward_data_phases.h). Three variants of
+ * the plan, each a row per ISA:
+ *   phases           any problem: grad_src in stride phases, blocks of lanes, per-tap masks
+ *   depthwise_flat   depthwise at stride 1 with OW == IW: blocks over the flattened plane, channels
+ *                    per item
+ *   depthwise_rows   (AVX-512) depthwise at stride 1, dil_h 1, FH odd 3..13, FW <= 64: row pairs with
+ *                    dense masks
+ * and the depthwise adjoint (forward's row segment kernel on diff, below).
  */
-#include "backward_data_gen.h"
+#include "backward_data_phases.h"
+#include "../common/workspace.h"
+#include "../forward/forward.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -42,26 +52,6 @@ static void choose_tile(const rr_conv *c, int32_t vl, int32_t *icb, int32_t *nbt
         else if (c->icpg == 2) { *icb = 2; *nbt = 3; }
         else { *icb = 4; *nbt = 2; }
     }
-}
-
-typedef struct bd_alloc {
-    void *ptr[12];
-    int count;
-} bd_alloc;
-
-static void *bd_calloc(bd_alloc *a, int64_t count, int64_t esize)
-{
-    if (count < 1) count = 1;
-    if (a->count >= 12 || count > INT64_MAX / esize / 2) return NULL;
-    void *m = calloc((size_t)count, (size_t)esize);
-    if (m != NULL) a->ptr[a->count++] = m;
-    return m;
-}
-
-static void bd_free_all(bd_alloc *a)
-{
-    for (int i = 0; i < a->count; i++) free(a->ptr[i]);
-    a->count = 0;
 }
 
 /*
@@ -132,11 +122,14 @@ static void pack_weights(const rr_problem *p, const bd_plan *pl, float *wp)
                     }
 }
 
-static rrconv_status bd_run(const rr_problem *p, int32_t vl)
+/* The plan's variants (see the top of the file). */
+typedef enum bd_variant { BD_PHASES, BD_DEPTHWISE_FLAT, BD_DEPTHWISE_ROWS } bd_variant;
+
+static rrconv_status bd_run(const rr_problem *p, int32_t vl, bd_variant variant)
 {
     const rr_conv *c = &p->c;
-    bd_alloc a;
-    a.count = 0;
+    rr_workspace a;
+    rr_ws_begin(&a, p->op);
     bd_plan pl;
     memset(&pl, 0, sizeof pl);
     pl.p = p;
@@ -145,15 +138,18 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     const int64_t psh = c->sh < c->ih ? c->sh : c->ih, psw = c->sw < c->iw ? c->sw : c->iw;
     pl.nphases = (int32_t)(psh * psw);
     const int unit = c->sh == 1 && c->sw == 1, depthwise = c->icpg == 1 && c->ocpg == 1;
-    pl.dwr = vl == 16 && unit && depthwise && c->dh == 1 && c->fh % 2 == 1 && c->fh >= 3 && c->fh <= 13 &&
-             c->fw <= 64; /* its masks keep every tap */
+    (void)depthwise; /* read by the preconditions only */
+    pl.dwr = variant == BD_DEPTHWISE_ROWS; /* its masks keep every tap */
+    RR_ASSERT(!pl.dwr || (vl == 16 && unit && depthwise && c->dh == 1 && c->fh % 2 == 1 && c->fh >= 3 &&
+                          c->fh <= 13 && c->fw <= 64));
     pl.dense_masks = pl.dwr;
     const int flat = unit && c->iw == c->ow && !pl.dwr;
     const int64_t R = RR_BD_DWR_R(c->fh), ncol = ceil_div(c->iw, vl), npairs = ceil_div(ncol, 2);
     choose_tile(c, vl, &pl.icb, &pl.nbt);
     pl.nicb = ceil_div(c->icpg, pl.icb);
     if (pl.dwr) pl.nbt = (int32_t)(2 * R);
-    pl.dw = flat && depthwise;
+    pl.dw = variant == BD_DEPTHWISE_FLAT;
+    RR_ASSERT(!pl.dw || (flat && depthwise));
     if (pl.dw) {
         pl.nbt = vl == 16 ? RR_BD_DW_NB_AVX512 : RR_BD_DW_NB_AVX2;
         pl.dw_cb = vl == 16 ? RR_BD_DW_CB_AVX512 : RR_BD_DW_CB_AVX2;
@@ -175,18 +171,18 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
             nchunks += ceil_div(nb, pl.nbt);
         }
     }
-    pl.phases = (bd_phase *)bd_calloc(&a, pl.nphases, sizeof(bd_phase));
-    pl.taps = (bd_tap *)bd_calloc(&a, c->fh * c->fw, sizeof(bd_tap));
-    pl.blocks = (bd_block *)bd_calloc(&a, nblocks, sizeof(bd_block));
-    pl.chunks = (bd_chunk *)bd_calloc(&a, nchunks, sizeof(bd_chunk));
+    pl.phases = (bd_phase *)rr_ws_calloc(&a, pl.nphases, sizeof(bd_phase), "phases");
+    pl.taps = (bd_tap *)rr_ws_calloc(&a, c->fh * c->fw, sizeof(bd_tap), "taps");
+    pl.blocks = (bd_block *)rr_ws_calloc(&a, nblocks, sizeof(bd_block), "blocks");
+    pl.chunks = (bd_chunk *)rr_ws_calloc(&a, nchunks, sizeof(bd_chunk), "chunks");
     const int64_t wcount = pl.dw ? pl.ncb * c->fh * c->fw * pl.dw_cb
                                  : c->groups * pl.nicb * c->fh * c->fw * c->ocpg * pl.icb;
-    float *wpack = (float *)bd_calloc(&a, wcount, sizeof(float));
-    uint16_t *colmask = (uint16_t *)bd_calloc(&a, pl.dwr ? npairs * 2 * c->fw : 1, sizeof(uint16_t));
+    float *wpack = (float *)rr_ws_calloc(&a, wcount, sizeof(float), "packed weights");
+    uint16_t *colmask = (uint16_t *)rr_ws_calloc(&a, pl.dwr ? npairs * 2 * c->fw : 1, sizeof(uint16_t), "column masks");
     if (pl.phases == NULL || pl.taps == NULL || pl.blocks == NULL || pl.chunks == NULL || wpack == NULL ||
         colmask == NULL) {
-        bd_free_all(&a);
-        return rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate the backward-data plan", p->op);
+        rr_ws_end(&a);
+        return a.status;
     }
 
     int32_t ntaps_all = 0;
@@ -287,13 +283,12 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
     int64_t batch = BD_MASK_BUDGET / per_img;
     if (batch < 1) batch = 1;
     if (batch > c->n) batch = c->n;
-    pl.masks = bd_calloc(&a, batch * moff, mbytes);
-    pl.lists = (int32_t *)bd_calloc(&a, batch * loff, sizeof(int32_t));
-    pl.counts = (int32_t *)bd_calloc(&a, batch * nchunks, sizeof(int32_t));
+    pl.masks = rr_ws_calloc(&a, batch * moff, mbytes, "masks");
+    pl.lists = (int32_t *)rr_ws_calloc(&a, batch * loff, sizeof(int32_t), "tap lists");
+    pl.counts = (int32_t *)rr_ws_calloc(&a, batch * nchunks, sizeof(int32_t), "tap counts");
     if (pl.masks == NULL || pl.lists == NULL || pl.counts == NULL) {
-        bd_free_all(&a);
-        return rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate %" PRId64 " bytes of backward-data masks",
-                       p->op, batch * per_img);
+        rr_ws_end(&a);
+        return a.status;
     }
     pack_weights(p, &pl, wpack);
     pl.wpack = wpack;
@@ -325,7 +320,7 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
                               : pl.dwr ? pl.nimg * c->groups * nchunks : pl.nimg * c->groups * nchunks * pl.nicb,
                         compute_fn, &pl);
     }
-    bd_free_all(&a);
+    rr_ws_end(&a);
     return RRCONV_OK;
 }
 
@@ -336,23 +331,20 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl)
  *   grad_src[ih][iw] = sum over (kh, kw) of w[FH-1-kh][FW-1-kw] * diff[ih - ph' + kh*dh][iw - P + kw]
  *                      * [rin(ih, iw) == rout(that pixel)],   ph' = (FH-1)*dh - ph,
  * i.e. a forward problem with diff as its input, grad_src as its output, the filter flipped and rin /
- * rout swapped, which the forward row segment kernel (forward_dwrow__avx512.c) runs faster than the
- * backward-data loops. Taps are summed in the flipped order.
+ * rout swapped, which the forward row segment kernel (forward/forward_depthwise_rows__avx512.c) runs
+ * faster than the backward-data loops. Taps are summed in the flipped order.
  */
-static int bd_is_dw_adjoint(const rr_conv *c)
-{
-    const int64_t php = (c->fh - 1) * c->dh - c->ph;
-    return c->sh == 1 && rr_forward_dwrow_fits(c) && php > -BD_COORD_LIMIT && php < BD_COORD_LIMIT;
-}
-
-static rrconv_status bd_dw_adjoint_avx512(const rr_problem *p)
+rrconv_status rr_backward_data_depthwise_adjoint_rows__avx512(const rr_problem *p)
 {
     const rr_conv *c = &p->c;
+    RR_ASSERT(rr_backward_data_depthwise_adjoint_rows_applies(c));
     const int64_t taps = c->fh * c->fw, count = c->groups * taps;
-    float *flipped = (float *)malloc((size_t)count * sizeof(float));
+    rr_workspace ws;
+    rr_ws_begin(&ws, p->op);
+    float *flipped = (float *)rr_ws_alloc(&ws, count, sizeof(float), "the flipped filter");
     if (flipped == NULL) {
-        return rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate %" PRId64 " bytes for the flipped filter", p->op,
-                       count * (int64_t)sizeof(float));
+        rr_ws_end(&ws);
+        return ws.status;
     }
     const float *w = (const float *)p->filter.data;
     for (int64_t g = 0; g < c->groups; g++)
@@ -369,47 +361,80 @@ static rrconv_status bd_dw_adjoint_avx512(const rr_problem *p)
     q.filter.data = flipped;
     q.rin.data = p->rout.data;
     q.rout.data = p->rin.data;
-    const rrconv_status st = rr_forward_direct(&q, RR_ISA_AVX512);
-    free(flipped);
+    const rrconv_status st = rr_forward_depthwise_rows_run(&q);
+    rr_ws_end(&ws);
     return st;
 }
 
-static rrconv_status bd_run_avx512(const rr_problem *p)
+rrconv_status rr_backward_data_depthwise_rows__avx512(const rr_problem *p)
 {
-    return bd_run(p, 16);
+    RR_ASSERT(rr_backward_data_depthwise_rows_applies(&p->c));
+    return bd_run(p, 16, BD_DEPTHWISE_ROWS);
 }
 
-static rrconv_status bd_run_avx2(const rr_problem *p)
+rrconv_status rr_backward_data_depthwise_flat__avx512(const rr_problem *p)
 {
-    return bd_run(p, 8);
+    RR_ASSERT(rr_backward_data_depthwise_flat_applies(&p->c));
+    return bd_run(p, 16, BD_DEPTHWISE_FLAT);
+}
+
+rrconv_status rr_backward_data_phases__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_phases_applies(&p->c));
+    return bd_run(p, 16, BD_PHASES);
+}
+
+rrconv_status rr_backward_data_depthwise_flat__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_depthwise_flat_applies(&p->c));
+    return bd_run(p, 8, BD_DEPTHWISE_FLAT);
+}
+
+rrconv_status rr_backward_data_phases__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_phases_applies(&p->c));
+    return bd_run(p, 8, BD_PHASES);
 }
 
 #endif /* RRCONV_X86_KERNELS */
 
-rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa)
+/* ---- applies() --------------------------------------------------------------------------------- */
+
+/* What every backward-data plan needs: coordinates in int32 lanes, bounded phase counts and mask work. */
+int rr_backward_data_phases_applies(const rr_conv *c)
 {
-#if !RRCONV_X86_KERNELS
-    (void)c;
-    (void)isa;
-    return NULL;
-#else
-    if (isa < RR_ISA_AVX2) return NULL;
     const int64_t lim = BD_COORD_LIMIT;
     if (c->ih >= lim || c->iw >= lim || c->oh >= lim || c->ow >= lim || c->ph >= lim || c->pw >= lim ||
         (c->fh - 1) * c->dh >= lim || (c->fw - 1) * c->dw >= lim || c->fh * c->fw >= lim) {
-        return NULL;
+        return 0;
     }
     /* one phase per (ih mod sh, iw mod sw) that holds pixels: absurd strides go to the reference */
     const int64_t psh = c->sh < c->ih ? c->sh : c->ih, psw = c->sw < c->iw ? c->sw : c->iw;
-    if (psh * psw > ((int64_t)1 << 20)) return NULL;
+    if (psh * psw > ((int64_t)1 << 20)) return 0;
     /* The mask pass visits every (grad_src block, tap of its phase) pair: for a filter far larger
      * than the output (the fuzzer's FW 65535 over a one-pixel output) that is IW * FW / 16 steps for
      * a handful of multiply-adds. The reference loop computes each pixel's valid taps instead. */
     const double mask_steps = ((double)c->ih * (double)c->iw / 16.0 + 1.0) * (double)((c->fh + c->sh - 1) / c->sh) *
                               (double)((c->fw + c->sw - 1) / c->sw);
     const double macs = (double)c->ic * (double)c->ocpg * (double)c->oh * (double)c->ow * (double)c->fh * (double)c->fw;
-    if (mask_steps > 64.0 * macs + 4194304.0) return NULL;
-    if (isa >= RR_ISA_AVX512 && bd_is_dw_adjoint(c)) return bd_dw_adjoint_avx512;
-    return isa >= RR_ISA_AVX512 ? bd_run_avx512 : bd_run_avx2;
-#endif
+    return !(mask_steps > 64.0 * macs + 4194304.0);
+}
+
+int rr_backward_data_depthwise_flat_applies(const rr_conv *c)
+{
+    return rr_backward_data_phases_applies(c) && c->sh == 1 && c->sw == 1 && c->iw == c->ow && c->icpg == 1 &&
+           c->ocpg == 1;
+}
+
+int rr_backward_data_depthwise_rows_applies(const rr_conv *c)
+{
+    return rr_backward_data_phases_applies(c) && c->sh == 1 && c->sw == 1 && c->icpg == 1 && c->ocpg == 1 &&
+           c->dh == 1 && c->fh % 2 == 1 && c->fh >= 3 && c->fh <= 13 && c->fw <= 64;
+}
+
+int rr_backward_data_depthwise_adjoint_rows_applies(const rr_conv *c)
+{
+    const int64_t php = (c->fh - 1) * c->dh - c->ph;
+    return rr_backward_data_phases_applies(c) && c->sh == 1 && rr_forward_depthwise_rows_fits(c) &&
+           php > -BD_COORD_LIMIT && php < BD_COORD_LIMIT;
 }

@@ -1,10 +1,10 @@
 /*
- * backward_filter_dwrow__avx512.c -- depthwise filter gradient on AVX-512 for 3-wide filters with
+ * backward_filter_depthwise_rows__avx512.c -- depthwise filter gradient on AVX-512 for 3-wide filters with
  * "same" column padding (FW 3, pad_w 1, dil_w 1, stride_w 1) and FH <= 3: the row segment kernel of
  * the forward direction (row_segments__avx512.h) turned around,
  *   grad_w[c][kh][kw] += window(src row ih, kw) * diff[c][oh][block]   under the tap's mask,
  * accumulated in registers: an item is a block of RR_BWF_DWROW_CB channels over every tile of the
- * current mask chunk (forward_direct.h, row-wise tiles), so each channel's FH x 3 taps keep one
+ * current mask chunk (tile_plan.h, row-wise tiles), so each channel's FH x 3 taps keep one
  * 16-lane accumulator each. An item starts from zero in the first mask chunk (else from the plan's
  * gacc, [G][9][16] partial sums) and in the last one sums each accumulator's 16 lanes into the
  * gradient (else stores it to gacc): nothing is left to do serially after the parallel pass.
@@ -14,8 +14,8 @@
  * thread count. Masked-out lanes are never accumulated, so NaN/Inf in skipped pixels never reach the
  * gradient.
  */
-#include "forward_direct.h"
-#include "row_segments__avx512.h"
+#include "../common/tile_plan.h"
+#include "../common/row_segments__avx512.h"
 
 /*
  * nrows row pieces (consecutive tiles) of NB blocks from (oh0 + r, ow0) for CBN channels
@@ -23,7 +23,7 @@
  * acc[q][kh * 3 + kw]. m, mb, lv0, lv1 as in the forward kernel; src_c, diff_c: the first channel's
  * planes.
  */
-RR_INLINE void bwf_piece(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *diff_c,
+RR_INLINE void bwf_piece(const rr_tile_plan *pl, const uint16_t *m, int mb, const float *src_c, const float *diff_c,
                          int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1, __m512 (*acc)[9],
                          const int FH, const int NB, const int FULL, const int CBN)
 {
@@ -66,7 +66,7 @@ RR_UNROLL
     }
 }
 
-RR_INLINE void bwf_piece_any(const rr_fwd_plan *pl, const uint16_t *m, int mb, const float *src_c,
+RR_INLINE void bwf_piece_any(const rr_tile_plan *pl, const uint16_t *m, int mb, const float *src_c,
                              const float *diff_c, int64_t oh, int64_t nrows, int64_t ow0, __mmask16 lv0,
                              __mmask16 lv1, __m512 (*acc)[9], const int FH, const int NB, const int CBN)
 {
@@ -85,7 +85,7 @@ RR_INLINE void bwf_piece_any(const rr_fwd_plan *pl, const uint16_t *m, int mb, c
 }
 
 /* All tiles of the chunk for CBN channels from g0 (their partial sums at gacc). */
-RR_INLINE void bwf_block(const rr_fwd_plan *pl, int64_t g0, float *gacc, const int FH, const int CBN)
+RR_INLINE void bwf_block(const rr_tile_plan *pl, int64_t g0, float *gacc, const int FH, const int CBN)
 {
     const rr_conv *c = &pl->c;
     const int taps = 3 * FH;
@@ -96,14 +96,14 @@ RR_UNROLL
         for (int t = 0; t < taps; t++)
             acc[q][t] = pl->first_chunk ? _mm512_setzero_ps() : _mm512_load_ps(gacc + (q * 9 + t) * 16);
     for (int64_t tl = 0; tl < pl->ntiles;) {
-        const rr_fwd_tile *ti = &pl->tiles[tl];
+        const rr_tile *ti = &pl->tiles[tl];
         const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
         const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
         const float *diff_c = pl->diff + (ti->n * c->oc + g0) * c->oh * c->ow;
         const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
-        if (rr_fwd_two_block_piece(ti)) {
+        if (rr_tile_two_block_piece(ti)) {
             /* consecutive rows of one image at the same columns run as one piece */
-            const int64_t rows = rr_fwd_row_run(pl, tl, pl->ntiles);
+            const int64_t rows = rr_tile_row_run(pl, tl, pl->ntiles);
             bwf_piece_any(pl, m, 0, src_c, diff_c, ti->oh0, rows, ti->ow0, lv0, lv1, acc, FH, 2, CBN);
             tl += rows;
             continue;
@@ -126,7 +126,7 @@ RR_UNROLL
         for (int t = 0; t < taps; t++) _mm512_store_ps(gacc + (q * 9 + t) * 16, acc[q][t]);
 }
 
-RR_INLINE void bwf_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, const int FH)
+RR_INLINE void bwf_items(const rr_tile_plan *pl, int64_t begin, int64_t end, const int FH)
 {
     const int64_t groups = pl->c.groups;
     for (int64_t item = begin; item < end; item++) {
@@ -143,7 +143,7 @@ RR_INLINE void bwf_items(const rr_fwd_plan *pl, int64_t begin, int64_t end, cons
 
 /* One function per filter height: each gets its own registers. */
 #define BWF_FH(F)                                                                                      \
-    static __attribute__((noinline)) void bwf_fh##F(const rr_fwd_plan *pl, int64_t b, int64_t e)       \
+    static __attribute__((noinline)) void bwf_fh##F(const rr_tile_plan *pl, int64_t b, int64_t e)       \
     {                                                                                                  \
         bwf_items(pl, b, e, F);                                                                        \
     }
@@ -151,11 +151,11 @@ BWF_FH(1) BWF_FH(2) BWF_FH(3)
 
 void rr_bwf_dwrow_avx512(void *vpl, int64_t begin, int64_t end)
 {
-    const rr_fwd_plan *pl = (const rr_fwd_plan *)vpl;
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     switch (pl->c.fh) {
     case 1: bwf_fh1(pl, begin, end); break;
     case 2: bwf_fh2(pl, begin, end); break;
     case 3: bwf_fh3(pl, begin, end); break;
-    default: break; /* forward.c runs this kernel only for FH <= 3 */
+    default: break; /* its applies() (backward_filter.c) admits FH <= 3 only */
     }
 }

@@ -1,15 +1,18 @@
 /*
- * backward_filter.c -- picks the fast backward_filter kernel (see kernels.h) and builds its plan
- * (backward_filter_plan.h): src phase packing for stride_w > 1, tap predicate bits per image.
+ * backward_filter.c -- the backward_filter rows of the kernel table (kernel_list.inc): their applies()
+ * predicates and entry functions, and the plan of the tile and icpg1 rows (backward_filter_plan.h):
+ * src phase packing for stride_w > 1, tap predicate bits per image.
  *
- * Kernels: `tile` (dense and grouped: a block of up to 6 output x 4 input channels per item, AVX2
- * 4 x 2) and `dw` (icpg == 1: depthwise and channel multipliers; a pair of channels and up to 12
- * taps of at most 3 kh per item, AVX2 one channel and up to 9 taps), each for AVX-512 and AVX2, and
- * a mask builder per ISA. The scalar ISA level keeps the reference loop. On AVX-512, depthwise
- * filters of FW 3 with "same" column padding at stride_w 1 (FH <= 3) go to the row segment kernel
- * instead (backward_filter_dwrow__avx512.c, driven by forward.c with the forward plan's masks).
+ * Rows: `tile` (ICPG > 1: a block of up to 6 output x 4 input channels per item, AVX2 4 x 2) and
+ * `icpg1` (ICPG = 1: depthwise and channel multipliers; a pair of channels and up to 12 taps of at
+ * most 3 kh per item, AVX2 one channel and up to 9 taps), each for AVX-512 and AVX2, with a mask
+ * builder per ISA; and on AVX-512 `depthwise_rows`: depthwise filters of FW 3 with "same" column
+ * padding at stride_w 1 (FH <= 3), the row segment kernel (backward_filter_depthwise_rows__avx512.c)
+ * over the tile plan shared with forward (common/tile_plan.h).
  */
 #include "backward_filter_plan.h"
+#include "../common/tile_plan.h"
+#include "../common/workspace.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -48,26 +51,6 @@ int64_t rr_bwf_mask_bytes_per_image(const rr_conv *c)
         __builtin_mul_overflow(b, c->fw, &b) || __builtin_mul_overflow(b, (int64_t)2, &b))
         return 0;
     return b;
-}
-
-/* ---- scratch --------------------------------------------------------------------------------- */
-
-static void *bwf_alloc(const rr_problem *q, const char *what, int64_t count, int64_t esize)
-{
-    int64_t bytes;
-    if (__builtin_mul_overflow(count, esize, &bytes) || __builtin_add_overflow(bytes, (int64_t)63, &bytes) ||
-        (uint64_t)bytes > SIZE_MAX) {
-        rr_fail(RRCONV_OUT_OF_MEMORY, "%s: scratch for %s (%" PRId64 " elements) is too large", q->op, what,
-                count);
-        return NULL;
-    }
-    bytes -= bytes % 64;
-    void *mem = aligned_alloc(64, (size_t)(bytes ? bytes : 64));
-    if (mem == NULL) {
-        rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate %" PRId64 " bytes of scratch for %s", q->op,
-                bytes, what);
-    }
-    return mem;
 }
 
 /* ---- src phase packing (stride_w > 1) -------------------------------------------------------- */
@@ -170,14 +153,15 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
 
     const int packed = c->sw > 1;
     const int64_t pwc = (c->iw + c->sw - 1) / c->sw;
-    int64_t *offs = (int64_t *)bwf_alloc(q, "tap offsets", 3 * c->fh + c->fw, sizeof(int64_t));
-    uint16_t *mask = offs ? (uint16_t *)bwf_alloc(q, "tap masks", batch * (per_image / 2), sizeof(uint16_t)) : NULL;
+    rr_workspace ws;
+    rr_ws_begin(&ws, q->op);
+    int64_t *offs = (int64_t *)rr_ws_alloc(&ws, 3 * c->fh + c->fw, sizeof(int64_t), "tap offsets");
+    uint16_t *mask = offs ? (uint16_t *)rr_ws_alloc(&ws, batch * (per_image / 2), sizeof(uint16_t), "tap masks") : NULL;
     float *pk = NULL;
-    if (mask != NULL && packed) pk = (float *)bwf_alloc(q, "packed src", c->n * c->ic * c->ih * c->sw * pwc, sizeof(float));
+    if (mask != NULL && packed) pk = (float *)rr_ws_alloc(&ws, c->n * c->ic * c->ih * c->sw * pwc, sizeof(float), "packed src");
     if (offs == NULL || mask == NULL || (packed && pk == NULL)) {
-        free(offs);
-        free(mask);
-        return RRCONV_OUT_OF_MEMORY;
+        rr_ws_end(&ws);
+        return ws.status;
     }
 
     int64_t *row_off0 = offs, *r_lo = offs + c->fh, *r_hi = offs + 2 * c->fh, *col_off = offs + 3 * c->fh;
@@ -226,32 +210,11 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
         rr_parallel_for((P.n1 - P.n0) * P.rows, mask_fn, &mx);
         pass(&P);
     }
-    free(pk);
-    free(mask);
-    free(offs);
+    rr_ws_end(&ws);
     return RRCONV_OK;
 }
 
-/* ---- kernels and the picker ------------------------------------------------------------------ */
-
-#if RRCONV_X86_KERNELS /* the ISA loops exist (internal.h) */
-static rrconv_status bwf_tile_avx512(const rr_problem *q)
-{
-    return rr_bwf_run(q, rr_bwf_pass_tile_avx512, rr_bwf_mask_rows_avx512, 1);
-}
-static rrconv_status bwf_dw_avx512(const rr_problem *q)
-{
-    return rr_bwf_run(q, rr_bwf_pass_dw_avx512, rr_bwf_mask_rows_avx512, 0);
-}
-static rrconv_status bwf_tile_avx2(const rr_problem *q)
-{
-    return rr_bwf_run(q, rr_bwf_pass_tile_avx2, rr_bwf_mask_rows_avx2, 1);
-}
-static rrconv_status bwf_dw_avx2(const rr_problem *q)
-{
-    return rr_bwf_run(q, rr_bwf_pass_dw_avx2, rr_bwf_mask_rows_avx2, 0);
-}
-#endif
+/* ---- the rows ---------------------------------------------------------------------------------- */
 
 /*
  * 1 if every coordinate the kernels form (oh*sh + kh*dh - ph and the like, row and column offsets,
@@ -271,26 +234,84 @@ static int coordinates_fit(const rr_conv *c)
     return c->ih * c->iw < lim && c->oh * c->ow < lim;
 }
 
-rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa)
+/* What every backward-filter row needs. */
+static int plan_fits(const rr_conv *c)
 {
-    if (!coordinates_fit(c)) return NULL;
+    if (!coordinates_fit(c)) return 0;
     /* Phase planes hold sw * ceil(iw/sw) columns per row: < 2*iw while sw <= iw. A stride much wider
      * than the image (an output of one or two columns) would make the packed src grow with the
      * stride (found by the fuzzer: ~200 MB for a 3x3 image at sw = 2^24-1): reference loops. */
-    if (c->sw > c->iw && c->sw > 64) return NULL;
+    if (c->sw > c->iw && c->sw > 64) return 0;
     const int64_t per_image = rr_bwf_mask_bytes_per_image(c);
-    if (per_image <= 0 || per_image > RR_BWF_MASK_IMAGE_MAX) return NULL;
-#if RRCONV_X86_KERNELS
-    const int dw = c->icpg == 1;
-    /* "same" 3-wide depthwise rows: the forward plan's row segment kernel, turned around */
-    if (isa == RR_ISA_AVX512 && rr_forward_dwrow_filter_grad_fits(c)) return rr_forward_dwrow_filter_grad;
-    switch (isa) {
-    case RR_ISA_AVX512: return dw ? bwf_dw_avx512 : bwf_tile_avx512;
-    case RR_ISA_AVX2: return dw ? bwf_dw_avx2 : bwf_tile_avx2;
-    default: return NULL;
-    }
-#else
-    (void)isa;
-    return NULL;
-#endif
+    return per_image > 0 && per_image <= RR_BWF_MASK_IMAGE_MAX;
 }
+
+int rr_backward_filter_depthwise_rows_applies(const rr_conv *c)
+{
+    return plan_fits(c) && rr_tile_geometry_fits(c) && c->icpg == 1 && c->ocpg == 1 && c->fw == 3 && c->pw == 1 &&
+           c->dw == 1 && c->sw == 1 && c->fh <= 3;
+}
+
+int rr_backward_filter_icpg1_applies(const rr_conv *c)
+{
+    return plan_fits(c) && c->icpg == 1;
+}
+
+int rr_backward_filter_tile_applies(const rr_conv *c)
+{
+    return plan_fits(c) && c->icpg > 1;
+}
+
+#if RRCONV_X86_KERNELS /* the ISA loops exist (internal.h) */
+
+/* The row segment kernel's part of the tile plan: per channel 9 taps x 16 lanes of partial sums,
+ * carried from mask chunk to mask chunk when there are several; the kernel writes grad_filter in the
+ * last. */
+static rrconv_status prepare_depthwise_rows(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked,
+                                            rr_workspace *ws)
+{
+    (void)isa;
+    const rr_conv *c = &p->c;
+    pl->ncb = (c->groups + RR_BWF_DWROW_CB - 1) / RR_BWF_DWROW_CB;
+    pl->gw = p->out.data;
+    pl->diff = (const float *)p->diff.data;
+    pl->dst = NULL;
+    if (chunked) {
+        pl->gacc = (float *)rr_ws_alloc(ws, c->groups * 9 * 16, 4, "filter gradient partial sums");
+        if (pl->gacc == NULL) return ws->status;
+    }
+    return RRCONV_OK;
+}
+
+rrconv_status rr_backward_filter_depthwise_rows__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_depthwise_rows_applies(&q->c));
+    const rr_tile_job job = {RR_TILE_FILTER_GRAD_ROWS, rr_bwf_dwrow_avx512, prepare_depthwise_rows};
+    return rr_tile_run(q, RR_ISA_AVX512, &job);
+}
+
+rrconv_status rr_backward_filter_tile__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_tile_applies(&q->c));
+    return rr_bwf_run(q, rr_bwf_pass_tile_avx512, rr_bwf_mask_rows_avx512, 1);
+}
+
+rrconv_status rr_backward_filter_icpg1__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_icpg1_applies(&q->c));
+    return rr_bwf_run(q, rr_bwf_pass_dw_avx512, rr_bwf_mask_rows_avx512, 0);
+}
+
+rrconv_status rr_backward_filter_tile__avx2(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_tile_applies(&q->c));
+    return rr_bwf_run(q, rr_bwf_pass_tile_avx2, rr_bwf_mask_rows_avx2, 1);
+}
+
+rrconv_status rr_backward_filter_icpg1__avx2(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_icpg1_applies(&q->c));
+    return rr_bwf_run(q, rr_bwf_pass_dw_avx2, rr_bwf_mask_rows_avx2, 0);
+}
+
+#endif /* RRCONV_X86_KERNELS */

@@ -1,9 +1,9 @@
 /*
- * backward_data_gen__avx512.c -- AVX-512 loops of the fast backward-data kernel (16 lanes over grad_src
- * pixels of one phase; see backward_data_gen.h). Compiled with AVX-512 flags, called only when the CPU
+ * backward_data_phases__avx512.c -- AVX-512 loops of the fast backward-data kernel (16 lanes over grad_src
+ * pixels of one phase; see backward_data_phases.h). Compiled with AVX-512 flags, called only when the CPU
  * has them.
  */
-#include "backward_data_gen.h"
+#include "backward_data_phases.h"
 
 #include <immintrin.h>
 
@@ -54,10 +54,10 @@ static inline void bd_store_strided(const bd_plan *pl, float *p, __m512 v, int32
 
 #define BD_STORE_STRIDED(pl, p, v, n, s) bd_store_strided((pl), (p), (v), (n), (s))
 
-#include "backward_data_gen_body.h"
+#include "backward_data_phases_body.h"
 
 /*
- * Depthwise row mode (see backward_data_gen.h): one channel, RR_BD_DWR_R(FH) output rows x 2 column blocks.
+ * Depthwise row mode (see backward_data_phases.h): one channel, RR_BD_DWR_R(FH) output rows x 2 column blocks.
  * For each kw the FH weights stay in registers; each diff row is loaded once per column block and
  * feeds every output row it reaches (kh = FH-1-rr+i for tile row i and window row rr). Taps are summed
  * kw-major (kw, then kh), one fixed order per element.

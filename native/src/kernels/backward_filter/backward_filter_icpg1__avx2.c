@@ -1,9 +1,9 @@
 /*
- * backward_filter_dw__avx2.c -- depthwise backward filter on AVX2 + FMA: backward_filter_dw_body.h over
+ * backward_filter_icpg1__avx2.c -- depthwise backward filter on AVX2 + FMA: backward_filter_icpg1_body.h over
  * the macros below (two 8-lane vectors per 16-lane mask block, one channel per item, up to 9 taps;
  * masked-off lanes are blended back to the old accumulator).
  */
-#include "lanes__avx2.h"
+#include "../common/lanes__avx2.h"
 
 #include <stdint.h>
 
@@ -24,4 +24,4 @@
 #define BFD_KN2(X) X(1) X(2) X(3) X(4)
 #define BFD_KN3(X) X(1) X(2) X(3)
 
-#include "backward_filter_dw_body.h"
+#include "backward_filter_icpg1_body.h"

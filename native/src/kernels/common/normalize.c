@@ -1,0 +1,255 @@
+/*
+ * normalize.c -- the one form fast kernels run on (see rr_normalize in internal.h).
+ *
+ * Fast kernels want dense C-order tensors, cross-correlation and int32 masks. rr_normalize produces that
+ * form from any validated problem (packing strided tensors into dense scratch, flipping the filter of a
+ * convolution, widening uint8 masks); rr_finish copies a scratch output back (un-flipping grad_filter).
+ * The reference loops take every form directly.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "workspace.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- strided copies -------------------------------------------------------------------------- */
+
+/* Below this many elements a copy runs on the calling thread only. */
+#define RR_COPY_PARALLEL_MIN ((int64_t)1 << 16)
+
+typedef struct copy_ctx {
+    int ndim;
+    int64_t shape[5];
+    int64_t dst_st[5], src_st[5];
+    float *dst;
+    const float *src;
+    int32_t *mdst;            /* widen_mask: destination */
+    const void *msrc;         /* widen_mask: source */
+    rrconv_mask_type mtype;
+} copy_ctx;
+
+/* Element offsets of the first element of row `row` (index over all dimensions but the last). */
+static void row_offsets(const copy_ctx *x, int64_t row, int64_t *doff, int64_t *soff)
+{
+    int64_t d = 0, s = 0;
+    for (int i = x->ndim - 2; i >= 0; i--) {
+        const int64_t idx = row % x->shape[i];
+        row /= x->shape[i];
+        d += idx * x->dst_st[i];
+        s += idx * x->src_st[i];
+    }
+    *doff = d;
+    *soff = s;
+}
+
+static void copy_rows(void *vctx, int64_t begin, int64_t end)
+{
+    const copy_ctx *x = (const copy_ctx *)vctx;
+    const int last = x->ndim - 1;
+    const int64_t len = x->shape[last], ds = x->dst_st[last], ss = x->src_st[last];
+    for (int64_t row = begin; row < end; row++) {
+        int64_t doff, soff;
+        row_offsets(x, row, &doff, &soff);
+        float *d = x->dst + doff;
+        const float *s = x->src + soff;
+        if (ds == 1 && ss == 1) {
+            memcpy(d, s, (size_t)len * sizeof(float));
+        } else {
+            for (int64_t j = 0; j < len; j++) d[j * ds] = s[j * ss];
+        }
+    }
+}
+
+static void run_rows(copy_ctx *x, rr_range_fn fn)
+{
+    int64_t rows = 1;
+    for (int i = 0; i < x->ndim - 1; i++) rows *= x->shape[i];
+    if (rows * x->shape[x->ndim - 1] < RR_COPY_PARALLEL_MIN) fn(x, 0, rows);
+    else rr_parallel_for(rows, fn, x);
+}
+
+void rr_copy_f32(float *dst, const int64_t *dst_strides, const float *src,
+                 const int64_t *src_strides, const int64_t *shape, int ndim)
+{
+    copy_ctx x;
+    memset(&x, 0, sizeof x);
+    x.ndim = ndim;
+    for (int i = 0; i < ndim; i++) {
+        x.shape[i] = shape[i];
+        x.dst_st[i] = dst_strides[i];
+        x.src_st[i] = src_strides[i];
+    }
+    x.dst = dst;
+    x.src = src;
+    run_rows(&x, copy_rows);
+}
+
+void rr_pack_f32(float *dst, const float *src, const int64_t *src_strides,
+                 const int64_t *shape, int ndim)
+{
+    int64_t dense[5];
+    rr_dense_strides(shape, ndim, dense);
+    rr_copy_f32(dst, dense, src, src_strides, shape, ndim);
+}
+
+void rr_unpack_f32(float *dst, const int64_t *dst_strides, const float *src,
+                   const int64_t *shape, int ndim)
+{
+    int64_t dense[5];
+    rr_dense_strides(shape, ndim, dense);
+    rr_copy_f32(dst, dst_strides, src, dense, shape, ndim);
+}
+
+/* A view of the filter mirrored in FH and FW: base moved to the last tap, strides negated. */
+static void flipped_filter_view(const rr_conv *c, const int64_t st[5], int64_t *base_off, int64_t out[5])
+{
+    memcpy(out, st, 5 * sizeof(int64_t));
+    *base_off = (c->fh - 1) * st[3] + (c->fw - 1) * st[4];
+    out[3] = -st[3];
+    out[4] = -st[4];
+}
+
+void rr_pack_filter_f32(float *dst, const float *src, const int64_t src_strides[5],
+                        const rr_conv *c, int flip)
+{
+    int64_t shape[5], dense[5], st[5], off = 0;
+    rr_tensor_shape(c, RR_T_FILTER, shape);
+    rr_dense_strides(shape, 5, dense);
+    if (flip) flipped_filter_view(c, src_strides, &off, st);
+    else memcpy(st, src_strides, sizeof st);
+    rr_copy_f32(dst, dense, src + off, st, shape, 5);
+}
+
+void rr_unpack_filter_f32(float *dst, const int64_t dst_strides[5], const float *src,
+                          const rr_conv *c, int flip)
+{
+    int64_t shape[5], dense[5], st[5], off = 0;
+    rr_tensor_shape(c, RR_T_FILTER, shape);
+    rr_dense_strides(shape, 5, dense);
+    if (flip) flipped_filter_view(c, dst_strides, &off, st);
+    else memcpy(st, dst_strides, sizeof st);
+    rr_copy_f32(dst + off, st, src, dense, shape, 5);
+}
+
+static void widen_rows(void *vctx, int64_t begin, int64_t end)
+{
+    const copy_ctx *x = (const copy_ctx *)vctx;
+    const int64_t len = x->shape[2], ss = x->src_st[2];
+    for (int64_t row = begin; row < end; row++) {
+        int64_t doff, soff;
+        row_offsets(x, row, &doff, &soff);
+        int32_t *d = x->mdst + doff;
+        if (x->mtype == RRCONV_MASK_INT32) {
+            const int32_t *s = (const int32_t *)x->msrc + soff;
+            for (int64_t j = 0; j < len; j++) d[j] = s[j * ss];
+        } else {
+            const uint8_t *s = (const uint8_t *)x->msrc + soff;
+            for (int64_t j = 0; j < len; j++) d[j] = (int32_t)s[j * ss];
+        }
+    }
+}
+
+void rr_widen_mask(int32_t *dst, const void *src, rrconv_mask_type mask_type,
+                   const int64_t src_strides[3], const int64_t shape[3])
+{
+    copy_ctx x;
+    memset(&x, 0, sizeof x);
+    x.ndim = 3;
+    for (int i = 0; i < 3; i++) {
+        x.shape[i] = shape[i];
+        x.src_st[i] = src_strides[i];
+    }
+    rr_dense_strides(shape, 3, x.dst_st);
+    x.mdst = dst;
+    x.msrc = src;
+    x.mtype = mask_type;
+    run_rows(&x, widen_rows);
+}
+
+/* ---- normalization --------------------------------------------------------------------------- */
+
+static int64_t count_of(const int64_t *shape, int ndim)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+/* Makes the float input view v (tensor t) dense in q; packs into scratch if needed. */
+static rrconv_status normalize_input(const rr_problem *p, rr_tensor t, const rr_view *v, rr_view *qv,
+                                     rr_workspace *s, int flip, const char *what)
+{
+    int64_t shape[5];
+    const int nd = rr_tensor_shape(&p->c, t, shape);
+    if (v->data == NULL) return RRCONV_OK;
+    if (!flip && rr_is_dense(shape, v->strides, nd)) {
+        rr_dense_strides(shape, nd, qv->strides);
+        return RRCONV_OK;
+    }
+    float *buf = (float *)rr_ws_alloc(s, count_of(shape, nd), sizeof(float), what);
+    if (buf == NULL) return RRCONV_OUT_OF_MEMORY;
+    if (t == RR_T_FILTER) rr_pack_filter_f32(buf, (const float *)v->data, v->strides, &p->c, flip);
+    else rr_pack_f32(buf, (const float *)v->data, v->strides, shape, nd);
+    qv->data = buf;
+    rr_dense_strides(shape, nd, qv->strides);
+    return RRCONV_OK;
+}
+
+static rrconv_status normalize_mask(const rr_problem *p, rr_tensor t, const rr_view *v, rr_view *qv,
+                                    rr_workspace *s, const char *what)
+{
+    int64_t shape[5];
+    const int nd = rr_tensor_shape(&p->c, t, shape);
+    if (p->c.mask_type == RRCONV_MASK_INT32 && rr_is_dense(shape, v->strides, nd)) {
+        rr_dense_strides(shape, nd, qv->strides);
+        return RRCONV_OK;
+    }
+    int32_t *buf = (int32_t *)rr_ws_alloc(s, count_of(shape, nd), sizeof(int32_t), what);
+    if (buf == NULL) return RRCONV_OUT_OF_MEMORY;
+    rr_widen_mask(buf, v->data, p->c.mask_type, v->strides, shape);
+    qv->data = buf;
+    rr_dense_strides(shape, nd, qv->strides);
+    return RRCONV_OK;
+}
+
+rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *s)
+{
+    const int flip = p->c.mode == RRCONV_CONVOLUTION;
+    rrconv_status st;
+    *q = *p;
+    q->c.mode = RRCONV_CROSS_CORRELATION;
+    q->c.mask_type = RRCONV_MASK_INT32;
+
+    if ((st = normalize_input(p, RR_T_SRC, &p->src, &q->src, s, 0, "src")) != RRCONV_OK) return st;
+    if ((st = normalize_input(p, RR_T_FILTER, &p->filter, &q->filter, s, flip, "filter")) != RRCONV_OK) return st;
+    if ((st = normalize_input(p, RR_T_DIFF, &p->diff, &q->diff, s, 0, "diff")) != RRCONV_OK) return st;
+    if ((st = normalize_mask(p, RR_T_RIN, &p->rin, &q->rin, s, "rin")) != RRCONV_OK) return st;
+    if ((st = normalize_mask(p, RR_T_ROUT, &p->rout, &q->rout, s, "rout")) != RRCONV_OK) return st;
+
+    int64_t shape[5];
+    const rr_tensor ot = rr_out_tensor(p->dir);
+    const int nd = rr_tensor_shape(&p->c, ot, shape);
+    const int out_flip = flip && p->dir == RR_BACKWARD_FILTER;
+    if (out_flip || !rr_is_dense(shape, p->out.strides, nd)) {
+        float *buf = (float *)rr_ws_alloc(s, count_of(shape, nd), sizeof(float), "the output");
+        if (buf == NULL) return RRCONV_OUT_OF_MEMORY;
+        q->out.data = buf;
+    }
+    rr_dense_strides(shape, nd, q->out.strides);
+    return RRCONV_OK;
+}
+
+void rr_finish(const rr_problem *p, const rr_problem *q)
+{
+    if (q->out.data == p->out.data) return;
+    if (p->dir == RR_BACKWARD_FILTER) {
+        rr_unpack_filter_f32(p->out.data, p->out.strides, q->out.data, &p->c,
+                             p->c.mode == RRCONV_CONVOLUTION);
+    } else {
+        int64_t shape[5];
+        const int nd = rr_tensor_shape(&p->c, rr_out_tensor(p->dir), shape);
+        rr_unpack_f32(p->out.data, p->out.strides, q->out.data, shape, nd);
+    }
+}

@@ -1,0 +1,171 @@
+/*
+ * forward.c -- the forward rows of the kernel table (kernel_list.inc): their applies() predicates and
+ * entry functions, and the filter packing they share.
+ *
+ * The tile kernels (common/tile_plan.h explains the plan) cover dense, grouped and depthwise forward
+ * convolutions with any stride, dilation and padding. Three compute loops, three kinds of rows:
+ *   channel tiles    (ICPG > 1 or OCPG > 1): per item a tile x up to 12 output channels of one group;
+ *                    per tap and input channel one masked load per block feeds up to 12 broadcast FMAs;
+ *   depthwise tiles  (ICPG == OCPG == 1): per item a tile x up to 12 channels, one mask per tap for all;
+ *   depthwise rows   (AVX-512, FW 3..13 odd or 31, pad_w (FW-1)/2, stride_w 1, dil_w 1): input rows are
+ *                    read in aligned-to-the-tile segments and the taps' windows are lane rotations of
+ *                    them, not one unaligned load each (forward_depthwise_rows__avx512.c).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "forward.h"
+#include "../common/tile_plan.h"
+#include "../common/workspace.h"
+
+#include <string.h>
+
+/* Register tiles (see the ISA files): output channels per oc item, channels per depthwise item. */
+#define FWD_MAX_OCB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 5)
+#define FWD_MAX_CB(isa) ((isa) == RR_ISA_AVX512 ? 12 : 4)
+
+/* ---- applies() --------------------------------------------------------------------------------- */
+
+int rr_forward_depthwise_rows_fits(const rr_conv *c)
+{
+    /* the widths forward_depthwise_rows__avx512.c is instantiated for (each costs compile time) */
+#define DWROW_WIDTH_IS(F) || c->fw == F
+    const int width = 0 RR_DWROW_WIDTHS(DWROW_WIDTH_IS);
+#undef DWROW_WIDTH_IS
+    return c->icpg == 1 && c->ocpg == 1 && width && c->pw == (c->fw - 1) / 2 && c->dw == 1 && c->sw == 1;
+}
+
+int rr_forward_depthwise_rows_applies(const rr_conv *c)
+{
+    return rr_tile_geometry_fits(c) && rr_forward_depthwise_rows_fits(c);
+}
+
+int rr_forward_depthwise_applies(const rr_conv *c)
+{
+    return rr_tile_geometry_fits(c) && c->icpg == 1 && c->ocpg == 1;
+}
+
+int rr_forward_channels_applies(const rr_conv *c)
+{
+    return rr_tile_geometry_fits(c) && (c->icpg > 1 || c->ocpg > 1);
+}
+
+#if RRCONV_X86_KERNELS /* the plan drives the AVX2 / AVX-512 loops only (internal.h) */
+
+/* ---- packed weights ---------------------------------------------------------------------------- */
+
+/* Packs the filter for the compute kernel (layouts in common/tile_plan.h); NULL when out of memory. */
+static float *pack_weights(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int dw, int dwrow, rr_workspace *s)
+{
+    const rr_conv *c = &p->c;
+    const float *flt = (const float *)p->filter.data;
+    const int64_t nflt = c->groups * c->ocpg * c->icpg * pl->taps;
+    const int64_t dwrow_cb = RR_DWROW_CB(c->fw);
+    const int64_t npk = dwrow ? (c->groups + dwrow_cb - 1) / dwrow_cb * dwrow_cb * pl->taps : nflt;
+    float *wpk = (float *)rr_ws_alloc(s, npk, 4, "packed weights");
+    if (wpk == NULL) return NULL;
+    if (dwrow) {
+        /* blocks of RR_DWROW_CB channels from g0: [taps][RR_DWROW_CB] at g0 * taps, zeros past the last */
+        pl->cb = dwrow_cb;
+        pl->ncb = (c->groups + pl->cb - 1) / pl->cb;
+        memset(wpk, 0, (size_t)npk * sizeof(float));
+        for (int64_t g = 0; g < c->groups; g++)
+            for (int64_t t = 0; t < pl->taps; t++)
+                wpk[(g - g % pl->cb) * pl->taps + t * pl->cb + g % pl->cb] = flt[g * pl->taps + t];
+    } else if (dw) {
+        /* block of nc channels from g0: [taps][nc] at g0 * taps */
+        pl->cb = c->groups < FWD_MAX_CB(isa) ? c->groups : FWD_MAX_CB(isa);
+        pl->ncb = (c->groups + pl->cb - 1) / pl->cb;
+        for (int64_t g0 = 0; g0 < c->groups; g0 += pl->cb) {
+            const int64_t nc = c->groups - g0 < pl->cb ? c->groups - g0 : pl->cb;
+            for (int64_t ci = 0; ci < nc; ci++)
+                for (int64_t t = 0; t < pl->taps; t++) wpk[g0 * pl->taps + t * nc + ci] = flt[(g0 + ci) * pl->taps + t];
+        }
+    } else {
+        /* block of no output channels from (g, oc0): [taps][ICPG][no] at (g*OCPG + oc0) * ICPG * taps */
+        pl->nob = (c->ocpg + FWD_MAX_OCB(isa) - 1) / FWD_MAX_OCB(isa);
+        pl->ocb = (c->ocpg + pl->nob - 1) / pl->nob;
+        const int64_t per_oc = c->icpg * pl->taps;
+        for (int64_t g = 0; g < c->groups; g++) {
+            for (int64_t oc0 = 0; oc0 < c->ocpg; oc0 += pl->ocb) {
+                const int64_t no = c->ocpg - oc0 < pl->ocb ? c->ocpg - oc0 : pl->ocb;
+                float *blk = wpk + (g * c->ocpg + oc0) * per_oc;
+                for (int64_t o = 0; o < no; o++)
+                    for (int64_t i = 0; i < c->icpg; i++)
+                        for (int64_t t = 0; t < pl->taps; t++)
+                            blk[(t * c->icpg + i) * no + o] = flt[((g * c->ocpg + oc0 + o) * c->icpg + i) * pl->taps + t];
+            }
+        }
+    }
+    return wpk;
+}
+
+static rrconv_status prepare_tiles(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int dw, int dwrow,
+                                   rr_workspace *ws)
+{
+    pl->w = pack_weights(pl, p, isa, dw, dwrow, ws);
+    return pl->w != NULL ? RRCONV_OK : ws->status;
+}
+
+static rrconv_status prepare_channels(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws)
+{
+    (void)chunked;
+    return prepare_tiles(pl, p, isa, 0, 0, ws);
+}
+
+static rrconv_status prepare_depthwise(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws)
+{
+    (void)chunked;
+    return prepare_tiles(pl, p, isa, 1, 0, ws);
+}
+
+static rrconv_status prepare_depthwise_rows(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked,
+                                            rr_workspace *ws)
+{
+    (void)chunked;
+    return prepare_tiles(pl, p, isa, 1, 1, ws);
+}
+
+/* ---- the rows' entry functions ----------------------------------------------------------------- */
+
+rrconv_status rr_forward_depthwise_rows_run(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_depthwise_rows_fits(&p->c));
+    const rr_tile_job job = {RR_TILE_DEPTHWISE_ROWS, rr_fwd_dwrow_avx512, prepare_depthwise_rows};
+    return rr_tile_run(p, RR_ISA_AVX512, &job);
+}
+
+rrconv_status rr_forward_depthwise_rows__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_depthwise_rows_applies(&p->c));
+    return rr_forward_depthwise_rows_run(p);
+}
+
+rrconv_status rr_forward_depthwise_tiles__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_depthwise_applies(&p->c));
+    const rr_tile_job job = {RR_TILE_DEPTHWISE, rr_fwd_dw_avx512, prepare_depthwise};
+    return rr_tile_run(p, RR_ISA_AVX512, &job);
+}
+
+rrconv_status rr_forward_channel_tiles__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_channels_applies(&p->c));
+    const rr_tile_job job = {RR_TILE_CHANNELS, rr_fwd_oc_avx512, prepare_channels};
+    return rr_tile_run(p, RR_ISA_AVX512, &job);
+}
+
+rrconv_status rr_forward_depthwise_tiles__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_depthwise_applies(&p->c));
+    const rr_tile_job job = {RR_TILE_DEPTHWISE, rr_fwd_dw_avx2, prepare_depthwise};
+    return rr_tile_run(p, RR_ISA_AVX2, &job);
+}
+
+rrconv_status rr_forward_channel_tiles__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_channels_applies(&p->c));
+    const rr_tile_job job = {RR_TILE_CHANNELS, rr_fwd_oc_avx2, prepare_channels};
+    return rr_tile_run(p, RR_ISA_AVX2, &job);
+}
+
+#endif /* RRCONV_X86_KERNELS */

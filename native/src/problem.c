@@ -1,0 +1,72 @@
+/*
+ * problem.c -- shapes and dense strides of a problem's tensors (no state, no calls into other files).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "internal.h"
+
+/* ---- shapes ---------------------------------------------------------------------------------- */
+
+int rr_tensor_shape(const rr_conv *c, rr_tensor t, int64_t shape[5])
+{
+    for (int i = 0; i < 5; i++) shape[i] = 1;
+    switch (t) {
+    case RR_T_SRC:
+        shape[0] = c->n; shape[1] = c->ic; shape[2] = c->ih; shape[3] = c->iw;
+        return 4;
+    case RR_T_FILTER:
+        shape[0] = c->groups; shape[1] = c->ocpg; shape[2] = c->icpg; shape[3] = c->fh; shape[4] = c->fw;
+        return 5;
+    case RR_T_DIFF:
+        shape[0] = c->n; shape[1] = c->oc; shape[2] = c->oh; shape[3] = c->ow;
+        return 4;
+    case RR_T_RIN:
+        shape[0] = c->n; shape[1] = c->ih; shape[2] = c->iw;
+        return 3;
+    case RR_T_ROUT:
+        shape[0] = c->n; shape[1] = c->oh; shape[2] = c->ow;
+        return 3;
+    }
+    return 0;
+}
+
+rr_tensor rr_out_tensor(rr_direction dir)
+{
+    switch (dir) {
+    case RR_FORWARD: return RR_T_DIFF;
+    case RR_BACKWARD_DATA: return RR_T_SRC;
+    case RR_BACKWARD_FILTER: return RR_T_FILTER;
+    }
+    return RR_T_DIFF;
+}
+
+/* ---- dense strides --------------------------------------------------------------------------- */
+
+void rr_dense_strides(const int64_t *shape, int ndim, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= shape[i];
+    }
+}
+
+int rr_is_dense(const int64_t *shape, const int64_t *strides, int ndim)
+{
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        if (shape[i] != 1 && strides[i] != s) return 0;
+        s *= shape[i];
+    }
+    return 1;
+}
+
+const char *rr_direction_name(rr_direction dir)
+{
+    switch (dir) {
+    case RR_FORWARD: return "forward";
+    case RR_BACKWARD_DATA: return "backward_data";
+    case RR_BACKWARD_FILTER: return "backward_filter";
+    }
+    return "unknown";
+}
