@@ -70,6 +70,7 @@ const char *rrconv_active_isa(void)
     switch (rr_active_isa()) {
     case RR_ISA_AVX512: return "avx512";
     case RR_ISA_AVX2: return "avx2";
+    case RR_ISA_PORTABLE: return "portable";
     case RR_ISA_SCALAR: break;
     }
     return "scalar";

@@ -4,11 +4,12 @@
  *   avx512  AVX-512 F, DQ, BW and VL (Skylake-X and later, Zen 4 and later), with the OS saving the
  *           opmask/ZMM state (XCR0 bits 1,2,5,6,7)
  *   avx2    AVX2 + FMA + BMI2, with the OS saving the YMM state (XCR0 bits 1,2)
- *   scalar  anything else, every non-x86 CPU, and builds without the x86 kernel files
- *           (RRCONV_X86_KERNELS 0, internal.h)
+ *   portable anything else, every non-x86 CPU, and builds without the x86 kernel files
+ *           (RRCONV_X86_KERNELS 0, internal.h): the portable kernels (kernels/portable/)
+ *   scalar  only when capped to it: the reference loops
  *
- * The environment variable RRCONV_MAX_ISA (avx512 | avx2 | scalar, case-insensitive), read at that
- * moment, caps the choice; an unknown value is ignored.
+ * The environment variable RRCONV_MAX_ISA (avx512 | avx2 | portable | scalar, case-insensitive), read
+ * at that moment, caps the choice; an unknown value is ignored.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -26,7 +27,7 @@
 #define RR_X86 0
 #endif
 
-static rr_isa rr_isa_value = RR_ISA_SCALAR;
+static rr_isa rr_isa_value = RR_ISA_PORTABLE;
 static pthread_once_t rr_isa_once = PTHREAD_ONCE_INIT;
 
 #if RR_X86
@@ -40,7 +41,7 @@ static uint64_t read_xcr0(void)
 
 static rr_isa detect_hardware(void)
 {
-    rr_isa isa = RR_ISA_SCALAR;
+    rr_isa isa = RR_ISA_PORTABLE;
 #if RR_X86
     unsigned int eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return isa;
@@ -77,6 +78,7 @@ static void detect(void)
     if (cap != NULL) {
         rr_isa limit = isa;
         if (name_is(cap, "scalar")) limit = RR_ISA_SCALAR;
+        else if (name_is(cap, "portable")) limit = RR_ISA_PORTABLE;
         else if (name_is(cap, "avx2")) limit = RR_ISA_AVX2;
         else if (name_is(cap, "avx512")) limit = RR_ISA_AVX512;
         if (limit < isa) isa = limit;

@@ -4,6 +4,7 @@
  * compute pass (ISA loops in backward_data_gen__<isa>.c; the plan is described in backward_data_gen.h).
  */
 #include "backward_data_gen.h"
+#include "portable/portable.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -388,6 +389,7 @@ static rrconv_status bd_run_avx2(const rr_problem *p)
 
 rr_kernel_fn rr_pick_backward_data(const rr_conv *c, rr_isa isa)
 {
+    if (isa == RR_ISA_PORTABLE) return rr_portable_backward_data_applies(c) ? rr_portable_backward_data : NULL;
 #if !RRCONV_X86_KERNELS
     (void)c;
     (void)isa;

@@ -10,6 +10,7 @@
  * instead (backward_filter_dwrow__avx512.c, driven by forward.c with the forward plan's masks).
  */
 #include "backward_filter_plan.h"
+#include "portable/portable.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -280,6 +281,7 @@ rr_kernel_fn rr_pick_backward_filter(const rr_conv *c, rr_isa isa)
     if (c->sw > c->iw && c->sw > 64) return NULL;
     const int64_t per_image = rr_bwf_mask_bytes_per_image(c);
     if (per_image <= 0 || per_image > RR_BWF_MASK_IMAGE_MAX) return NULL;
+    if (isa == RR_ISA_PORTABLE) return rr_portable_backward_filter_applies(c) ? rr_portable_backward_filter : NULL;
 #if RRCONV_X86_KERNELS
     const int dw = c->icpg == 1;
     /* "same" 3-wide depthwise rows: the forward plan's row segment kernel, turned around */

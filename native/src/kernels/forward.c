@@ -15,6 +15,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "forward_direct.h"
+#include "portable/portable.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -379,8 +380,9 @@ static rrconv_status forward_direct_avx2(const rr_problem *p)
 
 rr_kernel_fn rr_pick_forward(const rr_conv *c, rr_isa isa)
 {
+    if (isa == RR_ISA_PORTABLE) return rr_portable_forward_applies(c) ? rr_portable_forward : NULL;
 #if RRCONV_X86_KERNELS
-    if (isa < RR_ISA_AVX2) return NULL; /* no portable fast path: the reference loop runs */
+    if (isa < RR_ISA_AVX2) return NULL; /* scalar: the reference loop runs */
     if (!rr_forward_geometry_fits(c)) return NULL;
     return isa == RR_ISA_AVX512 ? forward_direct_avx512 : forward_direct_avx2;
 #else
