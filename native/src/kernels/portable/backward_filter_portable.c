@@ -33,7 +33,7 @@ typedef struct bwf_pt {
 
 typedef struct bwf_ws {
     int32_t *m;      /* [taps][xp] */
-    int32_t *active; /* [taps] */
+    rr_pt_taps at;   /* [taps] each */
     float *rows;     /* [ICPG][FH][row_floats] */
     float *d;        /* [ob][xp] */
     float *acc;      /* [gb][ob][ICPG*taps][4] */
@@ -50,7 +50,9 @@ static int64_t bwf_ws_layout(const bwf_pt *b, unsigned char *base, bwf_ws *w)
         off += rr_pt_round_up((int64_t)(count) * (int64_t)sizeof(type), 64);                      \
     } while (0)
     TAKE(m, int32_t, t * xp);
-    TAKE(active, int32_t, t);
+    TAKE(at.tap, int32_t, t);
+    TAKE(at.x, int64_t, t);
+    TAKE(at.m, int64_t, t);
     TAKE(rows, float, c->icpg * c->fh * b->row_floats);
     TAKE(d, float, b->ob * xp);
     TAKE(acc, float, b->gb * b->ob * c->icpg * t * RR_PT_VL);
@@ -107,16 +109,20 @@ static void bwf_row(const bwf_pt *b, const bwf_ws *w, int64_t na, int64_t n, int
         const int ob = on - o >= 4 ? 4 : 1; /* blocks of 4 channels, the rest one at a time */
         const float *d[4];
         for (int j = 0; j < ob; j++) d[j] = w->d + (o + j) * xp;
+        int64_t icg = 0, j = 0; /* (icg, active tap j) of pair member i */
         for (int64_t i = 0; i < nk; i += 2) {
             const int kb = nk - i >= 2 ? 2 : 1;
             const float *x[2];
             const int32_t *m[2];
             float *ac[2];
             for (int k = 0; k < kb; k++) {
-                const int64_t icg = (i + k) / na, t = w->active[(i + k) % na], kh = t / c->fw, kw = t % c->fw;
-                x[k] = w->rows + (icg * c->fh + kh) * b->row_floats + rr_pt_tap_offset(&b->g, kw);
-                m[k] = w->m + t * xp;
-                ac[k] = acc + o * ldacc + (icg * T + t) * RR_PT_VL;
+                x[k] = w->rows + icg * c->fh * b->row_floats + w->at.x[j];
+                m[k] = w->m + w->at.m[j];
+                ac[k] = acc + o * ldacc + (icg * T + w->at.tap[j]) * RR_PT_VL;
+                if (++j == na) {
+                    j = 0;
+                    icg++;
+                }
             }
             if (ob == 4 && kb == 2) reduce_block(4, 2, d, x, m, ac, ldacc, xp);
             else if (ob == 4) reduce_block(4, 1, d, x, m, ac, ldacc, xp);
@@ -146,7 +152,7 @@ static void bwf_slot(void *vctx, int64_t begin, int64_t end)
             for (int64_t n = 0; n < c->n; n++) {
                 for (int64_t oh = 0; oh < c->oh; oh++) {
                     const int64_t na = rr_pt_row_masks(&b->g, oh, b->rin + n * c->ih * c->iw,
-                                                       b->rout + (n * c->oh + oh) * c->ow, w.m, w.active);
+                                                       b->rout + (n * c->oh + oh) * c->ow, w.m, &w.at);
                     if (na == 0) continue;
                     for (int64_t g = g0; g < g1; g++) bwf_row(b, &w, na, n, oh, g, o0, on, w.acc + (g - g0) * per_group);
                 }
@@ -190,7 +196,7 @@ rrconv_status rr_portable_backward_filter(const rr_problem *p)
     b.rout = (const int32_t *)p->rout.data;
     b.gw = p->out.data;
     b.taps = c->fh * c->fw;
-    b.row_floats = rr_pt_row_floats(&b.g);
+    b.row_floats = b.g.row_floats;
     b.gb = c->icpg * c->ocpg == 1 ? 16 : 1;
     if (b.gb > c->groups) b.gb = c->groups;
     b.ngb = (c->groups + b.gb - 1) / b.gb;

@@ -91,6 +91,7 @@ typedef struct rr_pt_geom {
     int64_t sy, sx, dy, dx, py, px;
     int64_t xp;                 /* out_w rounded up to RR_PT_VL */
     int64_t wq;                 /* floats per phase of a padded row */
+    int64_t row_floats;         /* floats of a padded row, all phases: sx * wq */
 } rr_pt_geom;
 
 static inline void rr_pt_geom_init(rr_pt_geom *g, int64_t in_h, int64_t in_w, int64_t out_w, int64_t fh,
@@ -110,12 +111,7 @@ static inline void rr_pt_geom_init(rr_pt_geom *g, int64_t in_h, int64_t in_w, in
     g->px = px;
     g->xp = rr_pt_round_up(out_w, RR_PT_VL);
     g->wq = g->xp + ((fw - 1) * dx) / sx;
-}
-
-/* Floats of one padded row (all its phases). */
-static inline int64_t rr_pt_row_floats(const rr_pt_geom *g)
-{
-    return g->sx * g->wq;
+    g->row_floats = sx * g->wq;
 }
 
 /*
@@ -153,14 +149,21 @@ static inline int64_t rr_pt_tap_offset(const rr_pt_geom *g, int64_t kw)
     return (t % g->sx) * g->wq + t / g->sx;
 }
 
+/* The active taps of an output row (rr_pt_row_masks), in ascending tap order. */
+typedef struct rr_pt_taps {
+    int32_t *tap;  /* kh*fw + kw */
+    int64_t *x;    /* kh*row_floats + rr_pt_tap_offset(kw): where the tap reads in padded rows [fh][row_floats] */
+    int64_t *m;    /* tap * xp: its mask row */
+} rr_pt_taps;
+
 /*
  * Tap masks of output row y: m[(kh*fw + kw)*xp + x] = -1 where the tap is inside the image and
  * rin[ih][iw] == rout[x], else 0 (also for x >= out_w). rin: the image's input-region plane
- * [in_h][in_w]; rout: the output row's regions [out_w]. Writes the indices of the taps with some
- * active lane to active[] (ascending) and returns their count.
+ * [in_h][in_w]; rout: the output row's regions [out_w]. Lists the taps with some active lane in at
+ * (ascending) and returns their count.
  */
 static inline int64_t rr_pt_row_masks(const rr_pt_geom *g, int64_t y, const int32_t *rin, const int32_t *rout,
-                                      int32_t *m, int32_t *active)
+                                      int32_t *m, const rr_pt_taps *at)
 {
     int64_t na = 0;
     for (int64_t kh = 0; kh < g->fh; kh++) {
@@ -178,7 +181,13 @@ static inline int64_t rr_pt_row_masks(const rr_pt_geom *g, int64_t y, const int3
                 any |= on;
             }
             for (int64_t x = g->out_w; x < g->xp; x++) mr[x] = 0;
-            if (any) active[na++] = (int32_t)(kh * g->fw + kw);
+            if (any) {
+                const int64_t t = kh * g->fw + kw;
+                at->tap[na] = (int32_t)t;
+                at->x[na] = kh * g->row_floats + rr_pt_tap_offset(g, kw);
+                at->m[na] = t * g->xp;
+                na++;
+            }
         }
     }
     return na;
