@@ -5,10 +5,11 @@
  * mirrored, padding (F-1)*dil - pad, the masks' roles swapped (rin of the forward problem = rout):
  *   grad_src[ih][iw] = sum diff[ih + ph - kh*dh][iw + pw - kw*dw] * w[kh][kw], rout[oh][ow] == rin[ih][iw]
  * so the forward kernel runs it (forward_portable.c), on the mirrored filter in scratch.
- * Stride > 1: items (image n, row ih, group g); per item a panel with one row per (ocg, kh, kw) tap
- * that reaches this row (some lane of the row has oh, ow whole and inside, and matching regions):
- * the diff value where it does, +0.0 elsewhere; times the weights of the group's input channels
- * (rr_pt_gemm). Finite weights are required as in forward_portable.c (else the reference loop runs).
+ * Stride > 1: items (image n, row ih, group g); the row's columns in phases iw mod sw (in one phase
+ * every column has the same taps: a tap reaches it when iw + pw - kw*dw is a multiple of sw). Per
+ * phase a panel with one row per (ocg, kh, kw) tap that reaches some column of it (oh, ow whole and
+ * inside, matching regions): the diff value where it does, +0.0 elsewhere; times the weights of the
+ * group's input channels (rr_pt_gemm), scattered back to the phase's columns. Finite weights are required as in forward_portable.c (else the reference loop runs).
  * Per grad_src element the sum runs over ocg, then kh, then kw (ascending; inactive taps skipped).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -24,44 +25,54 @@ typedef struct bd_pt {
     const float *diff;
     const int32_t *rin, *rout;
     float *gsrc;
-    const float *a;   /* [G][OCPG*FH*FW][ICPG] */
-    int64_t xp, taps;
+    const float *a;   /* [G][OCPG*FH*FW][ICPG][4] (each weight splat, rr_pt_gemm) */
+    int64_t psw;      /* column phases: iw mod sw (at most IW) */
+    int64_t xp, taps; /* xp: columns of the widest phase, rounded up to 4 */
     rr_pt_slots slots;
 } bd_pt;
 
+/* Workspace of a slot; the masks of the current row, all phases. */
 typedef struct bd_ws {
-    int32_t *m;      /* [taps][xp]: lane active */
-    int32_t *col;    /* [taps][xp]: ow of the lane (when active) */
-    int32_t *active; /* [taps] */
+    int32_t *m;      /* [psw][taps][xp]: lane active */
+    int32_t *col;    /* [psw][taps][xp]: ow of the lane (when active) */
+    int32_t *active; /* [psw][taps] */
+    int64_t *oh_of;  /* [psw][taps]: the diff row of an active tap */
+    int64_t *na;     /* [psw] */
     int32_t *kidx;   /* [OCPG*taps] */
     float *panel;    /* [OCPG*taps][xp] */
-    int64_t *oh_of;  /* [taps]: the diff row of an active tap */
+    float *tmp;      /* [ICPG][xp]: one phase of the output row */
 } bd_ws;
 
 static int64_t bd_ws_layout(const bd_pt *b, unsigned char *base, bd_ws *w)
 {
-    const int64_t xp = b->xp, t = b->taps, K = b->c.ocpg * t;
+    const int64_t xp = b->xp, t = b->taps, K = b->c.ocpg * t, P = b->psw;
     int64_t off = 0;
 #define TAKE(field, type, count)                                                                   \
     do {                                                                                           \
         if (w != NULL) w->field = (type *)(void *)(base + off);                                    \
         off += rr_pt_round_up((int64_t)(count) * (int64_t)sizeof(type), 64);                      \
     } while (0)
-    TAKE(m, int32_t, t * xp);
-    TAKE(col, int32_t, t * xp);
-    TAKE(active, int32_t, t);
+    TAKE(m, int32_t, P * t * xp);
+    TAKE(col, int32_t, P * t * xp);
+    TAKE(active, int32_t, P * t);
+    TAKE(oh_of, int64_t, P * t);
+    TAKE(na, int64_t, P);
     TAKE(kidx, int32_t, K);
     TAKE(panel, float, K * xp);
-    TAKE(oh_of, int64_t, t);
+    TAKE(tmp, float, b->c.icpg * xp);
 #undef TAKE
     return off;
 }
 
-/* Masks of grad_src row ih of image n: which (tap, iw) pairs read a diff element, and which column. */
-static int64_t bd_row_masks(const bd_pt *b, const bd_ws *w, int64_t n, int64_t ih, int64_t *oh_of)
+/* Masks of grad_src row ih of image n, column phase r (iw = r + j*sw): which (tap, j) pairs read a
+ * diff element, and which column. Returns the number of active taps. */
+static int64_t bd_phase_masks(const bd_pt *b, const bd_ws *w, int64_t n, int64_t ih, int64_t r)
 {
     const rr_conv *c = &b->c;
     const int32_t *rin = b->rin + (n * c->ih + ih) * c->iw;
+    const int64_t T = b->taps, xp = b->xp, nr = (c->iw - r + c->sw - 1) / c->sw;
+    int32_t *active = w->active + r * T;
+    int64_t *oh_of = w->oh_of + r * T;
     int64_t na = 0;
     for (int64_t kh = 0; kh < c->fh; kh++) {
         const int64_t th = ih + c->ph - kh * c->dh;
@@ -69,23 +80,27 @@ static int64_t bd_row_masks(const bd_pt *b, const bd_ws *w, int64_t n, int64_t i
         const int64_t oh = th / c->sh;
         const int32_t *rout = b->rout + (n * c->oh + oh) * c->ow;
         for (int64_t kw = 0; kw < c->fw; kw++) {
+            /* every column of the phase has the same tw mod sw */
+            const int64_t tw0 = r + c->pw - kw * c->dw;
+            if (((tw0 % c->sw) + c->sw) % c->sw != 0) continue;
             const int64_t t = kh * c->fw + kw;
-            int32_t *mr = w->m + t * b->xp, *cr = w->col + t * b->xp;
+            int32_t *mr = w->m + (r * T + t) * xp, *cr = w->col + (r * T + t) * xp;
             int32_t any = 0;
-            for (int64_t iw = 0; iw < c->iw; iw++) {
-                const int64_t tw = iw + c->pw - kw * c->dw;
+            for (int64_t j = 0; j < nr; j++) {
+                const int64_t tw = tw0 + j * c->sw;
                 int32_t on = 0, ow = 0;
-                if (tw >= 0 && tw % c->sw == 0 && tw / c->sw < c->ow) {
+                if (tw >= 0 && tw / c->sw < c->ow) {
                     ow = (int32_t)(tw / c->sw);
-                    on = -(int32_t)(rout[ow] == rin[iw]);
+                    on = -(int32_t)(rout[ow] == rin[r + j * c->sw]);
                 }
-                mr[iw] = on;
-                cr[iw] = ow;
+                mr[j] = on;
+                cr[j] = ow;
                 any |= on;
             }
             if (any) {
-                w->active[na++] = (int32_t)t;
-                oh_of[t] = oh;
+                active[na] = (int32_t)t;
+                oh_of[na] = oh;
+                na++;
             }
         }
     }
@@ -102,34 +117,41 @@ static void bd_slot(void *vctx, int64_t begin, int64_t end)
         bd_ws_layout(b, b->slots.ws + slot * b->slots.ws_bytes, &w);
         int64_t i0, i1;
         rr_pt_slot_range(&b->slots, slot, &i0, &i1);
-        int64_t prev_row = -1, na = 0;
-        int64_t *oh_of = w.oh_of;
+        int64_t prev_row = -1;
         for (int64_t item = i0; item < i1; item++) {
             const int64_t g = item % c->groups, row = item / c->groups, n = row / c->ih, ih = row % c->ih;
-            if (row != prev_row) {
-                na = bd_row_masks(b, &w, n, ih, oh_of);
+            if (row != prev_row) { /* consecutive items share the row's masks */
+                for (int64_t r = 0; r < b->psw; r++) w.na[r] = bd_phase_masks(b, &w, n, ih, r);
                 prev_row = row;
             }
             float *out = b->gsrc + ((n * c->ic + g * c->icpg) * c->ih + ih) * c->iw;
-            if (na == 0) {
-                for (int64_t i = 0; i < c->icpg; i++) memset(out + i * c->ih * c->iw, 0, (size_t)c->iw * sizeof(float));
-                continue;
-            }
-            int64_t nk = 0;
-            for (int64_t ocg = 0; ocg < c->ocpg; ocg++) {
-                const float *plane = b->diff + (n * c->oc + g * c->ocpg + ocg) * c->oh * c->ow;
-                for (int64_t i = 0; i < na; i++) {
-                    const int64_t t = w.active[i];
-                    const float *drow = plane + oh_of[t] * c->ow;
-                    const int32_t *mr = w.m + t * xp, *cr = w.col + t * xp;
-                    float *pr = w.panel + nk * xp;
-                    for (int64_t iw = 0; iw < c->iw; iw++) pr[iw] = mr[iw] ? drow[cr[iw]] : 0.0f;
-                    for (int64_t iw = c->iw; iw < xp; iw++) pr[iw] = 0.0f;
-                    w.kidx[nk++] = (int32_t)(ocg * T + t);
+            for (int64_t r = 0; r < b->psw; r++) {
+                const int64_t na = w.na[r], nr = (c->iw - r + c->sw - 1) / c->sw;
+                if (na == 0) {
+                    for (int64_t i = 0; i < c->icpg; i++) {
+                        for (int64_t j = 0; j < nr; j++) out[i * c->ih * c->iw + r + j * c->sw] = 0.0f;
+                    }
+                    continue;
+                }
+                int64_t nk = 0;
+                for (int64_t ocg = 0; ocg < c->ocpg; ocg++) {
+                    const float *plane = b->diff + (n * c->oc + g * c->ocpg + ocg) * c->oh * c->ow;
+                    for (int64_t i = 0; i < na; i++) {
+                        const int64_t t = w.active[r * T + i];
+                        const float *drow = plane + w.oh_of[r * T + i] * c->ow;
+                        const int32_t *mr = w.m + (r * T + t) * xp, *cr = w.col + (r * T + t) * xp;
+                        float *pr = w.panel + nk * xp;
+                        for (int64_t j = 0; j < nr; j++) pr[j] = mr[j] ? drow[cr[j]] : 0.0f;
+                        for (int64_t j = nr; j < xp; j++) pr[j] = 0.0f;
+                        w.kidx[nk++] = (int32_t)(ocg * T + t);
+                    }
+                }
+                rr_pt_gemm(c->icpg, nr, nk, w.kidx, b->a + g * c->ocpg * T * c->icpg * RR_PT_VL, c->icpg, w.panel,
+                           xp, w.tmp, xp);
+                for (int64_t i = 0; i < c->icpg; i++) {
+                    for (int64_t j = 0; j < nr; j++) out[i * c->ih * c->iw + r + j * c->sw] = w.tmp[i * xp + j];
                 }
             }
-            rr_pt_gemm(c->icpg, c->iw, nk, w.kidx, b->a + g * c->ocpg * T * c->icpg, c->icpg, w.panel, xp, out,
-                       c->ih * c->iw);
         }
     }
 }
@@ -148,8 +170,10 @@ int rr_portable_backward_data_applies(const rr_conv *c)
         t.pw = (c->fw - 1) * c->dw - c->pw;
         return rr_portable_forward_applies(&t);
     }
-    const double xp = (double)rr_pt_round_up(c->iw, RR_PT_VL), taps = (double)c->fh * (double)c->fw;
-    const double bytes = 4.0 * (3.0 * taps * xp + 3.0 * taps + (double)c->ocpg * taps * (1.0 + xp));
+    const double psw = (double)(c->sw < c->iw ? c->sw : c->iw);
+    const double xp = (double)rr_pt_round_up((c->iw + c->sw - 1) / c->sw, RR_PT_VL), taps = (double)c->fh * (double)c->fw;
+    const double bytes = 4.0 * (psw * (2.0 * taps * xp + 3.0 * taps + 2.0) + (double)c->ocpg * taps * (1.0 + xp) +
+                                (double)c->icpg * xp) + 8 * 64.0;
     /* the mask pass costs IW * FH * FW per row, like the taps' multiply-adds of one channel pair */
     return bytes <= (double)BD_PT_WS_MAX && c->fh * c->fw <= 4096;
 }
@@ -203,10 +227,11 @@ rrconv_status rr_portable_backward_data(const rr_problem *p)
     b.rout = (const int32_t *)p->rout.data;
     b.gsrc = p->out.data;
     b.taps = taps;
-    b.xp = rr_pt_round_up(c->iw, RR_PT_VL);
+    b.psw = c->sw < c->iw ? c->sw : c->iw;
+    b.xp = rr_pt_round_up((c->iw + c->sw - 1) / c->sw, RR_PT_VL);
     rrconv_status st = rr_pt_slots_alloc(&b.slots, op, c->n * c->ih * c->groups, bd_ws_layout(&b, NULL, NULL));
     if (st != RRCONV_OK) return st;
-    float *a = (float *)malloc((size_t)(c->groups * K * c->icpg) * sizeof(float));
+    float *a = (float *)malloc((size_t)(c->groups * K * c->icpg * RR_PT_VL) * sizeof(float));
     if (a == NULL) {
         rr_pt_slots_free(&b.slots);
         return rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate the packed weights", op);
@@ -215,7 +240,7 @@ rrconv_status rr_portable_backward_data(const rr_problem *p)
         for (int64_t o = 0; o < c->ocpg; o++) {
             for (int64_t i = 0; i < c->icpg; i++) {
                 const float *s = w + ((g * c->ocpg + o) * c->icpg + i) * taps;
-                for (int64_t t = 0; t < taps; t++) a[(g * K + o * taps + t) * c->icpg + i] = s[t];
+                for (int64_t t = 0; t < taps; t++) rr_pt_store(a + ((g * K + o * taps + t) * c->icpg + i) * RR_PT_VL, rr_pt_splat(s[t]));
             }
         }
     }

@@ -36,7 +36,7 @@ typedef struct fwd_pt {
     const int32_t *rin, *rout;
     float *dst;
     const float *w;   /* [G][OCPG][ICPG*FH*FW] */
-    float *wt;        /* OCPG > 1: [G][ICPG*FH*FW][OCPG] */
+    float *wt;        /* OCPG > 1: [G][ICPG*FH*FW][OCPG][4] (each weight splat, rr_pt_gemm) */
     int64_t gb, ngb;  /* groups per item, blocks per row */
     int64_t sb;       /* groups padded ahead (<= gb) */
     int64_t row_floats, taps;
@@ -141,7 +141,7 @@ static void row_panel(const fwd_pt *f, const fwd_ws *w, const float *rows, int64
             w->kidx[nk++] = (int32_t)(icg * T + w->at.tap[i]);
         }
     }
-    rr_pt_gemm(c->ocpg, c->ow, nk, w->kidx, f->wt + g * c->icpg * T * c->ocpg, c->ocpg, w->panel, xp, out,
+    rr_pt_gemm(c->ocpg, c->ow, nk, w->kidx, f->wt + g * c->icpg * T * c->ocpg * RR_PT_VL, c->ocpg, w->panel, xp, out,
                c->oh * c->ow);
 }
 
@@ -230,14 +230,16 @@ rrconv_status rr_portable_forward(const rr_problem *p)
     rrconv_status st = rr_pt_slots_alloc(&f.slots, op, c->n * c->oh * f.ngb, ws_layout(&f, NULL, NULL));
     if (st != RRCONV_OK) return st;
     if (c->ocpg > 1) {
-        f.wt = (float *)malloc((size_t)(c->groups * c->ocpg * K) * sizeof(float));
+        f.wt = (float *)malloc((size_t)(c->groups * c->ocpg * K * RR_PT_VL) * sizeof(float));
         if (f.wt == NULL) {
             rr_pt_slots_free(&f.slots);
             return rr_fail(RRCONV_OUT_OF_MEMORY, "%s: could not allocate the packed weights", op);
         }
         for (int64_t g = 0; g < c->groups; g++) {
             for (int64_t o = 0; o < c->ocpg; o++) {
-                for (int64_t k = 0; k < K; k++) f.wt[(g * K + k) * c->ocpg + o] = w[(g * c->ocpg + o) * K + k];
+                for (int64_t k = 0; k < K; k++) {
+                    rr_pt_store(f.wt + ((g * K + k) * c->ocpg + o) * RR_PT_VL, rr_pt_splat(w[(g * c->ocpg + o) * K + k]));
+                }
             }
         }
     }

@@ -43,49 +43,47 @@ static inline void store_part(float *p, rr_v4f v, int64_t n)
     else memcpy(p, &v, (size_t)n * sizeof(float));
 }
 
-/* Rows o0..o0+3, two vectors of columns at x. */
-static inline void gemm_4x2(int64_t o0, int64_t x, int64_t nx, int64_t nk, const int32_t *k, const float *a,
-                            int64_t na, const float *b, int64_t ldb, float *out, int64_t ldo)
+/*
+ * Rows o0..o0+OB-1, XB vectors of columns at x (OB, XB compile-time constants: the accumulators stay
+ * in registers). a holds every weight four times (a splat), so it is a plain load, often folded into
+ * the multiply.
+ */
+static inline __attribute__((always_inline)) void gemm_block(const int OB, const int XB, int64_t o0, int64_t x,
+                                                             int64_t nx, int64_t nk, const int32_t *k,
+                                                             const float *a, int64_t na, const float *b,
+                                                             int64_t ldb, float *out, int64_t ldo)
 {
-    rr_v4f c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
-    for (int64_t i = 0; i < nk; i++) {
-        const float *ar = a + (int64_t)k[i] * na + o0;
-        const rr_v4f b0 = rr_pt_load(b + i * ldb + x), b1 = rr_pt_load(b + i * ldb + x + RR_PT_VL);
-        const rr_v4f a0 = rr_pt_splat(ar[0]), a1 = rr_pt_splat(ar[1]), a2 = rr_pt_splat(ar[2]),
-                     a3 = rr_pt_splat(ar[3]);
-        c00 += a0 * b0; c01 += a0 * b1;
-        c10 += a1 * b0; c11 += a1 * b1;
-        c20 += a2 * b0; c21 += a2 * b1;
-        c30 += a3 * b0; c31 += a3 * b1;
+    rr_v4f c[4][3];
+    for (int o = 0; o < OB; o++) {
+        for (int j = 0; j < XB; j++) c[o][j] = rr_pt_splat(0.0f);
     }
-    const int64_t n0 = nx - x, n1 = nx - x - RR_PT_VL;
-    float *o = out + o0 * ldo + x;
-    store_part(o, c00, n0); store_part(o + RR_PT_VL, c01, n1); o += ldo;
-    store_part(o, c10, n0); store_part(o + RR_PT_VL, c11, n1); o += ldo;
-    store_part(o, c20, n0); store_part(o + RR_PT_VL, c21, n1); o += ldo;
-    store_part(o, c30, n0); store_part(o + RR_PT_VL, c31, n1);
-}
-
-/* One row o, one vector of columns at x (the edges). */
-static inline void gemm_1x1(int64_t o, int64_t x, int64_t nx, int64_t nk, const int32_t *k, const float *a,
-                            int64_t na, const float *b, int64_t ldb, float *out, int64_t ldo)
-{
-    rr_v4f c = {0};
-    for (int64_t i = 0; i < nk; i++) c += rr_pt_splat(a[(int64_t)k[i] * na + o]) * rr_pt_load(b + i * ldb + x);
-    store_part(out + o * ldo + x, c, nx - x);
+    for (int64_t i = 0; i < nk; i++) {
+        const float *ar = a + ((int64_t)k[i] * na + o0) * RR_PT_VL;
+        const float *br = b + i * ldb + x;
+        rr_v4f bv[3];
+        for (int j = 0; j < XB; j++) bv[j] = rr_pt_load(br + j * RR_PT_VL);
+        for (int o = 0; o < OB; o++) {
+            const rr_v4f av = rr_pt_load(ar + o * RR_PT_VL);
+            for (int j = 0; j < XB; j++) c[o][j] += av * bv[j];
+        }
+    }
+    for (int o = 0; o < OB; o++) {
+        for (int j = 0; j < XB; j++) store_part(out + (o0 + o) * ldo + x + j * RR_PT_VL, c[o][j], nx - x - j * RR_PT_VL);
+    }
 }
 
 void rr_pt_gemm(int64_t no, int64_t nx, int64_t nk, const int32_t *k, const float *a, int64_t na, const float *b,
                 int64_t ldb, float *out, int64_t ldo)
 {
-    const int64_t o4 = no / 4 * 4, x8 = nx / (2 * RR_PT_VL) * (2 * RR_PT_VL);
+    const int64_t o4 = no / 4 * 4, xv = (nx + RR_PT_VL - 1) / RR_PT_VL, x3 = xv / 3 * 3;
     for (int64_t o = 0; o < o4; o += 4) {
-        for (int64_t x = 0; x < x8; x += 2 * RR_PT_VL) gemm_4x2(o, x, nx, nk, k, a, na, b, ldb, out, ldo);
-        for (int64_t x = x8; x < nx; x += RR_PT_VL) {
-            for (int64_t oo = o; oo < o + 4; oo++) gemm_1x1(oo, x, nx, nk, k, a, na, b, ldb, out, ldo);
-        }
+        for (int64_t v = 0; v < x3; v += 3) gemm_block(4, 3, o, v * RR_PT_VL, nx, nk, k, a, na, b, ldb, out, ldo);
+        if (xv - x3 == 2) gemm_block(4, 2, o, x3 * RR_PT_VL, nx, nk, k, a, na, b, ldb, out, ldo);
+        if (xv - x3 == 1) gemm_block(4, 1, o, x3 * RR_PT_VL, nx, nk, k, a, na, b, ldb, out, ldo);
     }
     for (int64_t o = o4; o < no; o++) {
-        for (int64_t x = 0; x < nx; x += RR_PT_VL) gemm_1x1(o, x, nx, nk, k, a, na, b, ldb, out, ldo);
+        for (int64_t v = 0; v < x3; v += 3) gemm_block(1, 3, o, v * RR_PT_VL, nx, nk, k, a, na, b, ldb, out, ldo);
+        if (xv - x3 == 2) gemm_block(1, 2, o, x3 * RR_PT_VL, nx, nk, k, a, na, b, ldb, out, ldo);
+        if (xv - x3 == 1) gemm_block(1, 1, o, x3 * RR_PT_VL, nx, nk, k, a, na, b, ldb, out, ldo);
     }
 }

@@ -229,8 +229,9 @@ static inline void rr_pt_slot_range(const rr_pt_slots *s, int64_t t, int64_t *be
 }
 
 /*
- * out[o*ldo + x] = sum over i in [0, nk) (ascending) of a[k[i]*na + o] * b[i*ldb + x], for o in [0, no),
- * x in [0, nx); b rows hold at least round_up(nx, 4) floats (the lanes past nx are computed, not stored).
+ * out[o*ldo + x] = sum over i in [0, nk) (ascending) of A(k[i], o) * b[i*ldb + x], for o in [0, no),
+ * x in [0, nx), where A(kk, o) is stored four times (a splat) at a[(kk*na + o)*4 .. +3]; b rows hold at
+ * least round_up(nx, 4) floats (the lanes past nx are computed, not stored).
  */
 void rr_pt_gemm(int64_t no, int64_t nx, int64_t nk, const int32_t *k, const float *a, int64_t na, const float *b,
                 int64_t ldb, float *out, int64_t ldo);
