@@ -68,6 +68,22 @@ static inline float rr_pt_hsum(rr_v4f v)
     return (v[0] + v[1]) + (v[2] + v[3]);
 }
 
+/* d[0..n) = s[0..n) (short rows: inline vectors, not a libc call per row). */
+static inline void rr_pt_copy(float *d, const float *s, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + RR_PT_VL <= n; i += RR_PT_VL) rr_pt_store(d + i, rr_pt_load(s + i));
+    for (; i < n; i++) d[i] = s[i];
+}
+
+/* d[0..n) = 0. */
+static inline void rr_pt_zero(float *d, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + RR_PT_VL <= n; i += RR_PT_VL) rr_pt_store(d + i, (rr_v4f){0.0f, 0.0f, 0.0f, 0.0f});
+    for (; i < n; i++) d[i] = 0.0f;
+}
+
 static inline int64_t rr_pt_round_up(int64_t x, int64_t m)
 {
     return (x + m - 1) / m * m;
@@ -123,15 +139,15 @@ static inline void rr_pt_pad_row(const rr_pt_geom *g, const float *s, float *buf
 {
     const int64_t sx = g->sx, wq = g->wq, px = g->px, w = g->in_w;
     if (s == NULL) {
-        memset(buf, 0, (size_t)(sx * wq) * sizeof(float));
+        rr_pt_zero(buf, sx * wq);
         return;
     }
     if (sx == 1) { /* buf[j] = s[j - px] for j in [lo, hi), zeros around */
         const int64_t lo = px < 0 ? 0 : px < wq ? px : wq;
         const int64_t hi = px + w < lo ? lo : px + w < wq ? px + w : wq;
-        memset(buf, 0, (size_t)lo * sizeof(float));
-        if (hi > lo) memcpy(buf + lo, s + (lo - px), (size_t)(hi - lo) * sizeof(float));
-        memset(buf + hi, 0, (size_t)(wq - hi) * sizeof(float));
+        rr_pt_zero(buf, lo);
+        if (hi > lo) rr_pt_copy(buf + lo, s + (lo - px), hi - lo);
+        rr_pt_zero(buf + hi, wq - hi);
         return;
     }
     for (int64_t r = 0; r < sx; r++) {
@@ -168,19 +184,33 @@ static inline int64_t rr_pt_row_masks(const rr_pt_geom *g, int64_t y, const int3
     int64_t na = 0;
     for (int64_t kh = 0; kh < g->fh; kh++) {
         const int64_t ih = y * g->sy + kh * g->dy - g->py;
+        if (ih < 0 || ih >= g->in_h) continue; /* never read: not active */
+        const int32_t *ri = rin + ih * g->in_w;
         for (int64_t kw = 0; kw < g->fw; kw++) {
             int32_t *mr = m + (kh * g->fw + kw) * g->xp;
-            if (ih < 0 || ih >= g->in_h) continue; /* never read: not active */
-            const int32_t *ri = rin + ih * g->in_w;
+            /* the outputs x whose column x*sx + off is inside [0, in_w) */
             const int64_t off = kw * g->dx - g->px;
+            int64_t lo = off >= 0 ? 0 : (-off + g->sx - 1) / g->sx;
+            int64_t hi = off > g->in_w - 1 ? 0 : (g->in_w - 1 - off) / g->sx + 1;
+            if (hi > g->out_w) hi = g->out_w;
+            if (lo > hi) lo = hi;
             int32_t any = 0;
-            for (int64_t x = 0; x < g->out_w; x++) {
-                const int64_t iw = x * g->sx + off;
-                const int32_t on = (iw >= 0 && iw < g->in_w) ? -(int32_t)(ri[iw] == rout[x]) : 0;
-                mr[x] = on;
-                any |= on;
+            for (int64_t x = 0; x < lo; x++) mr[x] = 0;
+            if (g->sx == 1) {
+                const int32_t *rc = ri + off;
+                for (int64_t x = lo; x < hi; x++) {
+                    const int32_t on = -(int32_t)(rc[x] == rout[x]);
+                    mr[x] = on;
+                    any |= on;
+                }
+            } else {
+                for (int64_t x = lo; x < hi; x++) {
+                    const int32_t on = -(int32_t)(ri[x * g->sx + off] == rout[x]);
+                    mr[x] = on;
+                    any |= on;
+                }
             }
-            for (int64_t x = g->out_w; x < g->xp; x++) mr[x] = 0;
+            for (int64_t x = hi; x < g->xp; x++) mr[x] = 0;
             if (any) {
                 const int64_t t = kh * g->fw + kw;
                 at->tap[na] = (int32_t)t;
