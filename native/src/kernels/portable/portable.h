@@ -108,6 +108,9 @@ typedef struct rr_pt_geom {
     int64_t xp;                 /* out_w rounded up to RR_PT_VL */
     int64_t wq;                 /* floats per phase of a padded row */
     int64_t row_floats;         /* floats of a padded row, all phases: sx * wq */
+    int64_t kh_stride;          /* floats from the padded row of tap kh to that of kh + 1 (default
+                                 * row_floats: one padded row per tap row; dy * row_floats when the
+                                 * padded rows are those of consecutive input rows) */
 } rr_pt_geom;
 
 static inline void rr_pt_geom_init(rr_pt_geom *g, int64_t in_h, int64_t in_w, int64_t out_w, int64_t fh,
@@ -128,6 +131,7 @@ static inline void rr_pt_geom_init(rr_pt_geom *g, int64_t in_h, int64_t in_w, in
     g->xp = rr_pt_round_up(out_w, RR_PT_VL);
     g->wq = g->xp + ((fw - 1) * dx) / sx;
     g->row_floats = sx * g->wq;
+    g->kh_stride = g->row_floats;
 }
 
 /*
@@ -168,7 +172,7 @@ static inline int64_t rr_pt_tap_offset(const rr_pt_geom *g, int64_t kw)
 /* The active taps of an output row (rr_pt_row_masks), in ascending tap order. */
 typedef struct rr_pt_taps {
     int32_t *tap;  /* kh*fw + kw */
-    int64_t *x;    /* kh*row_floats + rr_pt_tap_offset(kw): where the tap reads in padded rows [fh][row_floats] */
+    int64_t *x;    /* kh*kh_stride + rr_pt_tap_offset(kw): where the tap reads, from the padded row of kh 0 */
     int64_t *m;    /* tap * xp: its mask row */
 } rr_pt_taps;
 
@@ -214,7 +218,7 @@ static inline int64_t rr_pt_row_masks(const rr_pt_geom *g, int64_t y, const int3
             if (any) {
                 const int64_t t = kh * g->fw + kw;
                 at->tap[na] = (int32_t)t;
-                at->x[na] = kh * g->row_floats + rr_pt_tap_offset(g, kw);
+                at->x[na] = kh * g->kh_stride + rr_pt_tap_offset(g, kw);
                 at->m[na] = t * g->xp;
                 na++;
             }
