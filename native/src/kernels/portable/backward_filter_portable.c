@@ -44,6 +44,8 @@ typedef struct bwf_ws {
     float *plane;    /* [ICPG][span][row_floats] */
     float *d;        /* [ob][xp] */
     float *acc;      /* [gb][ob][ICPG*taps][4] */
+    float *panel;    /* OCPG >= 4: [ICPG*taps][xp] selected inputs of a row */
+    int64_t *kacc;   /* OCPG >= 4: [ICPG*taps] where a panel row's sums are */
 } bwf_ws;
 
 static int64_t bwf_ws_layout(const bwf_pt *b, unsigned char *base, bwf_ws *w)
@@ -64,6 +66,8 @@ static int64_t bwf_ws_layout(const bwf_pt *b, unsigned char *base, bwf_ws *w)
     TAKE(plane, float, c->icpg * b->span * b->g.row_floats);
     TAKE(d, float, b->ob * xp);
     TAKE(acc, float, b->gb * b->ob * c->icpg * t * RR_PT_VL);
+    TAKE(panel, float, b->ob >= 4 ? c->icpg * t * xp : 1);
+    TAKE(kacc, int64_t, b->ob >= 4 ? c->icpg * t : 1);
 #undef TAKE
     return off;
 }
@@ -94,18 +98,77 @@ static inline __attribute__((always_inline)) void reduce_block(int ob, int kb, c
     }
 }
 
+/* acc[o][k] += sum over the row of d[o] * p[k], for 4 output channels and KB panel rows p (inputs
+ * already selected by their masks; 12 sums in registers). */
+static inline __attribute__((always_inline)) void reduce_panel(int kb, const float *const *d, const float *p,
+                                                               int64_t xp, float *acc, const int64_t *kacc,
+                                                               int64_t ldacc)
+{
+    rr_v4f a[4][3];
+    for (int o = 0; o < 4; o++) {
+        for (int k = 0; k < kb; k++) a[o][k] = rr_pt_load(acc + o * ldacc + kacc[k]);
+    }
+    for (int64_t v = 0; v < xp; v += RR_PT_VL) {
+        rr_v4f xv[3];
+        for (int k = 0; k < kb; k++) xv[k] = rr_pt_load(p + k * xp + v);
+        for (int o = 0; o < 4; o++) {
+            const rr_v4f dv = rr_pt_load(d[o] + v);
+            for (int k = 0; k < kb; k++) a[o][k] += dv * xv[k];
+        }
+    }
+    for (int o = 0; o < 4; o++) {
+        for (int k = 0; k < kb; k++) rr_pt_store(acc + o * ldacc + kacc[k], a[o][k]);
+    }
+}
+
+/* 1 if the n-float rows r, r + ld, ... (on of them) hold no NaN or Inf. */
+static int rows_finite(const float *r, int64_t ld, int64_t on, int64_t n)
+{
+    for (int64_t o = 0; o < on; o++) {
+        if (!rr_pt_all_finite(r + o * ld, n)) return 0;
+    }
+    return 1;
+}
+
 /*
  * One output row of a group into the item's sums acc ([ob][ICPG*taps][4]): tap row 0 of this output
  * row reads plane[base + icg*ldp ..] (base may be negative: only active taps are read, and those are
  * inside the buffer), at its taps, dr its diff rows (ldd apart).
+ * Blocks of 4 output channels with finite diff rows multiply a panel of selected inputs (+0.0 under
+ * masked lanes, so a finite product is +-0.0 there and the sums are those of the active lanes alone);
+ * the other channels AND every product with its mask (NaN or Inf in diff must not meet a masked lane).
  */
-static void bwf_row(const bwf_pt *b, const rr_pt_taps *at, const int32_t *m, int64_t na, const float *plane,
-                    int64_t base, int64_t ldp, const float *dr, int64_t ldd, int64_t on, float *acc)
+static void bwf_row(const bwf_pt *b, const bwf_ws *w, const rr_pt_taps *at, const int32_t *m, int64_t na,
+                    const float *plane, int64_t base, int64_t ldp, const float *dr, int64_t ldd, int64_t on,
+                    float *acc)
 {
     const rr_conv *c = &b->c;
     const int64_t xp = b->g.xp, T = b->taps, ldacc = c->icpg * T * RR_PT_VL;
     const int64_t nk = c->icpg * na;
-    for (int64_t o = 0; o < on;) {
+    int64_t o = 0;
+    if (on >= 4 && rows_finite(dr, ldd, on / 4 * 4, c->ow)) {
+        int64_t icg = 0, j = 0;
+        for (int64_t i = 0; i < nk; i++) {
+            const float *x = plane + (base + icg * ldp + at->x[j]);
+            const int32_t *mk = m + at->m[j];
+            float *pr = w->panel + i * xp;
+            for (int64_t v = 0; v < xp; v += RR_PT_VL) rr_pt_store(pr + v, rr_pt_select(rr_pt_load(x + v), rr_pt_loadi(mk + v)));
+            w->kacc[i] = (icg * T + at->tap[j]) * RR_PT_VL;
+            if (++j == na) {
+                j = 0;
+                icg++;
+            }
+        }
+        for (; o + 4 <= on; o += 4) {
+            const float *d[4] = {dr + o * ldd, dr + (o + 1) * ldd, dr + (o + 2) * ldd, dr + (o + 3) * ldd};
+            float *ao = acc + o * ldacc;
+            int64_t i = 0;
+            for (; i + 3 <= nk; i += 3) reduce_panel(3, d, w->panel + i * xp, xp, ao, w->kacc + i, ldacc);
+            if (nk - i == 2) reduce_panel(2, d, w->panel + i * xp, xp, ao, w->kacc + i, ldacc);
+            if (nk - i == 1) reduce_panel(1, d, w->panel + i * xp, xp, ao, w->kacc + i, ldacc);
+        }
+    }
+    while (o < on) {
         const int ob = on - o >= 4 ? 4 : 1; /* blocks of 4 channels x 2 taps, the rest one at a time x 4 taps */
         const int kmax = ob == 4 ? 2 : 4;
         const float *d[4];
@@ -174,7 +237,7 @@ static void bwf_chunk(const bwf_pt *b, const bwf_ws *w, int64_t n, int64_t oh0, 
         rr_pt_taps at = {w->at.tap + r * T, w->at.x + r * T, w->at.m + r * T};
         /* the padded row of tap row 0: input row oh*sh - ph, buffer row oh*sh - ph - ih0 */
         const int64_t base = (oh * c->sh - c->ph - ih0) * rf;
-        bwf_row(b, &at, w->m + r * T * xp, na, w->plane, base, ldp, dr, ldd, on, acc);
+        bwf_row(b, w, &at, w->m + r * T * xp, na, w->plane, base, ldp, dr, ldd, on, acc);
     }
 }
 
@@ -251,7 +314,8 @@ int rr_portable_backward_filter_applies(const rr_conv *c)
     const double gb = c->icpg * c->ocpg == 1 ? 16.0 : 1.0, ob = c->ocpg < BWF_PT_OB ? (double)c->ocpg : BWF_PT_OB;
     const double bytes = (double)R * (4.0 * taps * (double)g.xp + 20.0 * taps + 8.0) +
                          4.0 * ((double)c->icpg * (double)chunk_span(c, R) * (double)g.row_floats +
-                                ob * (double)g.xp + gb * ob * (double)c->icpg * taps * RR_PT_VL) + 8 * 64.0;
+                                ob * (double)g.xp + gb * ob * (double)c->icpg * taps * RR_PT_VL +
+                                3.0 * (double)c->icpg * taps * (double)g.xp) + 10 * 64.0;
     return bytes <= (double)BWF_PT_WS_MAX;
 }
 

@@ -155,11 +155,19 @@ static inline void rr_pt_pad_row(const rr_pt_geom *g, const float *s, float *buf
         return;
     }
     for (int64_t r = 0; r < sx; r++) {
+        /* d[j] = s[j*sx + r - px] for the j whose column is inside [0, w) */
         float *d = buf + r * wq;
-        for (int64_t j = 0; j < wq; j++) {
-            const int64_t i = j * sx + r - px;
-            d[j] = (i >= 0 && i < w) ? s[i] : 0.0f;
+        const int64_t off = r - px;
+        int64_t lo = off >= 0 ? 0 : (-off + sx - 1) / sx;
+        int64_t hi = off > w - 1 ? 0 : (w - 1 - off) / sx + 1;
+        if (hi > wq) hi = wq;
+        if (lo > hi) lo = hi;
+        rr_pt_zero(d, lo);
+        const float *sr = s + (lo * sx + off); /* inside the row when lo < hi */
+        if (lo < hi) {
+            for (int64_t j = 0; j < hi - lo; j++) d[lo + j] = sr[j * sx];
         }
+        rr_pt_zero(d + hi, wq - hi);
     }
 }
 
