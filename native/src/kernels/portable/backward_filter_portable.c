@@ -2,8 +2,9 @@
  * backward_filter_portable.c -- the portable filter-gradient kernel (portable.h), on the normalized
  * problem.
  *
- * Items: (block of groups, chunk of up to 8 output channels of a group); an item owns the gradient of
- * its filters. Per item, image n and chunk of R output rows: the tap masks of the R rows (shared by
+ * Items: (block of groups, up to 64 output channels x up to 8 input channels of a group); an item
+ * owns those filters' gradient (the input channels split the items, so that each src plane is padded
+ * by few items; the diff rows, smaller at stride > 1, are read by all of a group's). Per item, image n and chunk of R output rows: the tap masks of the R rows (shared by
  * the block's groups); then per group the input rows those output rows read, each padded once, and
  * per output row (ascending) and per output channel o, input channel icg and active tap t a 4-lane
  * partial sum
@@ -20,7 +21,8 @@
 #include <stdlib.h>
 
 #define BWF_PT_WS_MAX ((int64_t)64 << 20)
-#define BWF_PT_OB 8                               /* output channels per item */
+#define BWF_PT_OB 64                              /* output channels per item */
+#define BWF_PT_ICB 8                              /* input channels per item */
 #define BWF_PT_MASK_BYTES ((int64_t)64 << 10)     /* masks of a chunk of rows */
 #define BWF_PT_PLANE_BYTES ((int64_t)256 << 10)   /* padded input rows of a chunk, one group */
 
@@ -30,7 +32,7 @@ typedef struct bwf_pt {
     const float *src, *diff;
     const int32_t *rin, *rout;
     float *gw;
-    int64_t gb, ngb, ob, nob;
+    int64_t gb, ngb, ob, nob, icb, nicb;
     int64_t rows;     /* output rows per chunk (R) */
     int64_t span;     /* input rows a chunk reads at most */
     int64_t taps;
@@ -41,16 +43,15 @@ typedef struct bwf_ws {
     int32_t *m;      /* [R][taps][xp] */
     rr_pt_taps at;   /* [R][taps] each */
     int64_t *na;     /* [R] */
-    float *plane;    /* [ICPG][span][row_floats] */
+    float *plane;    /* [icb][span][row_floats] */
     float *d;        /* [ob][xp] */
-    float *acc;      /* [gb][ob][ICPG*taps][4] */
-    float *panel;    /* OCPG >= 4: [ICPG*taps][xp] selected inputs of a row */
-    int64_t *kacc;   /* OCPG >= 4: [ICPG*taps] where a panel row's sums are */
+    float *acc;      /* [gb][ob][icb*taps][4] */
+    float *panel;    /* OCPG >= 4: [icb*taps][xp] selected inputs of a row */
+    int64_t *kacc;   /* OCPG >= 4: [icb*taps] where a panel row's sums are */
 } bwf_ws;
 
 static int64_t bwf_ws_layout(const bwf_pt *b, unsigned char *base, bwf_ws *w)
 {
-    const rr_conv *c = &b->c;
     const int64_t xp = b->g.xp, t = b->taps, R = b->rows;
     int64_t off = 0;
 #define TAKE(field, type, count)                                                                   \
@@ -63,11 +64,11 @@ static int64_t bwf_ws_layout(const bwf_pt *b, unsigned char *base, bwf_ws *w)
     TAKE(at.x, int64_t, R * t);
     TAKE(at.m, int64_t, R * t);
     TAKE(na, int64_t, R);
-    TAKE(plane, float, c->icpg * b->span * b->g.row_floats);
+    TAKE(plane, float, b->icb * b->span * b->g.row_floats);
     TAKE(d, float, b->ob * xp);
-    TAKE(acc, float, b->gb * b->ob * c->icpg * t * RR_PT_VL);
-    TAKE(panel, float, b->ob >= 4 ? c->icpg * t * xp : 1);
-    TAKE(kacc, int64_t, b->ob >= 4 ? c->icpg * t : 1);
+    TAKE(acc, float, b->gb * b->ob * b->icb * t * RR_PT_VL);
+    TAKE(panel, float, b->ob >= 4 ? b->icb * t * xp : 1);
+    TAKE(kacc, int64_t, b->ob >= 4 ? b->icb * t : 1);
 #undef TAKE
     return off;
 }
@@ -131,8 +132,8 @@ static int rows_finite(const float *r, int64_t ld, int64_t on, int64_t n)
 }
 
 /*
- * One output row of a group into the item's sums acc ([ob][ICPG*taps][4]): tap row 0 of this output
- * row reads plane[base + icg*ldp ..] (base may be negative: only active taps are read, and those are
+ * One output row of a group into the item's sums acc ([ob][icn*taps][4]) for its icn input channels:
+ * tap row 0 of this output row reads plane[base + icg*ldp ..] (base may be negative: only active taps are read, and those are
  * inside the buffer), at its taps, dr its diff rows (ldd apart).
  * Blocks of 4 output channels with finite diff rows multiply a panel of selected inputs (+0.0 under
  * masked lanes, so a finite product is +-0.0 there and the sums are those of the active lanes alone);
@@ -140,11 +141,11 @@ static int rows_finite(const float *r, int64_t ld, int64_t on, int64_t n)
  */
 static void bwf_row(const bwf_pt *b, const bwf_ws *w, const rr_pt_taps *at, const int32_t *m, int64_t na,
                     const float *plane, int64_t base, int64_t ldp, const float *dr, int64_t ldd, int64_t on,
-                    float *acc)
+                    int64_t icn, float *acc)
 {
     const rr_conv *c = &b->c;
-    const int64_t xp = b->g.xp, T = b->taps, ldacc = c->icpg * T * RR_PT_VL;
-    const int64_t nk = c->icpg * na;
+    const int64_t xp = b->g.xp, T = b->taps, ldacc = b->icb * T * RR_PT_VL;
+    const int64_t nk = icn * na;
     int64_t o = 0;
     if (on >= 4 && rows_finite(dr, ldd, on / 4 * 4, c->ow)) {
         int64_t icg = 0, j = 0;
@@ -204,9 +205,10 @@ static void bwf_row(const bwf_pt *b, const bwf_ws *w, const rr_pt_taps *at, cons
     }
 }
 
-/* Output rows [oh0, oh1) of image n (masks in w) for group g into acc. */
+/* Output rows [oh0, oh1) of image n (masks in w) for output channels o0.. (on) and input channels
+ * i0.. (icn) of group g into acc. */
 static void bwf_chunk(const bwf_pt *b, const bwf_ws *w, int64_t n, int64_t oh0, int64_t oh1, int64_t g, int64_t o0,
-                      int64_t on, float *acc)
+                      int64_t on, int64_t i0, int64_t icn, float *acc)
 {
     const rr_conv *c = &b->c;
     const int64_t xp = b->g.xp, T = b->taps, rf = b->g.row_floats;
@@ -216,8 +218,8 @@ static void bwf_chunk(const bwf_pt *b, const bwf_ws *w, int64_t n, int64_t oh0, 
     if (ih1 > c->ih) ih1 = c->ih;
     if (ih1 <= ih0) return; /* no tap inside the image: no active tap either */
     const int64_t ldp = b->span * rf;
-    for (int64_t icg = 0; icg < c->icpg; icg++) {
-        const float *plane = b->src + (n * c->ic + g * c->icpg + icg) * c->ih * c->iw;
+    for (int64_t icg = 0; icg < icn; icg++) {
+        const float *plane = b->src + (n * c->ic + g * c->icpg + i0 + icg) * c->ih * c->iw;
         for (int64_t ih = ih0; ih < ih1; ih++) rr_pt_pad_row(&b->g, plane + ih * c->iw, w->plane + icg * ldp + (ih - ih0) * rf);
     }
     const int in_place = xp == c->ow; /* diff rows whose vectors end with the row: read where they are */
@@ -237,7 +239,7 @@ static void bwf_chunk(const bwf_pt *b, const bwf_ws *w, int64_t n, int64_t oh0, 
         rr_pt_taps at = {w->at.tap + r * T, w->at.x + r * T, w->at.m + r * T};
         /* the padded row of tap row 0: input row oh*sh - ph, buffer row oh*sh - ph - ih0 */
         const int64_t base = (oh * c->sh - c->ph - ih0) * rf;
-        bwf_row(b, w, &at, w->m + r * T * xp, na, w->plane, base, ldp, dr, ldd, on, acc);
+        bwf_row(b, w, &at, w->m + r * T * xp, na, w->plane, base, ldp, dr, ldd, on, icn, acc);
     }
 }
 
@@ -245,14 +247,15 @@ static void bwf_slot(void *vctx, int64_t begin, int64_t end)
 {
     const bwf_pt *b = (const bwf_pt *)vctx;
     const rr_conv *c = &b->c;
-    const int64_t T = b->taps, K = c->icpg * T, xp = b->g.xp;
+    const int64_t T = b->taps, K = b->icb * T, xp = b->g.xp;
     for (int64_t slot = begin; slot < end; slot++) {
         bwf_ws w;
         bwf_ws_layout(b, b->slots.ws + slot * b->slots.ws_bytes, &w);
-        int64_t i0, i1;
-        rr_pt_slot_range(&b->slots, slot, &i0, &i1);
-        for (int64_t item = i0; item < i1; item++) {
-            const int64_t ochunk = item % b->nob, gblk = item / b->nob;
+        int64_t first, last;
+        rr_pt_slot_range(&b->slots, slot, &first, &last);
+        for (int64_t item = first; item < last; item++) {
+            const int64_t ichunk = item % b->nicb, ochunk = item / b->nicb % b->nob, gblk = item / b->nicb / b->nob;
+            const int64_t i0 = ichunk * b->icb, icn = i0 + b->icb <= c->icpg ? b->icb : c->icpg - i0;
             const int64_t g0 = gblk * b->gb, g1 = g0 + b->gb < c->groups ? g0 + b->gb : c->groups;
             const int64_t o0 = ochunk * b->ob, on = o0 + b->ob <= c->ocpg ? b->ob : c->ocpg - o0;
             const int64_t per_group = b->ob * K * RR_PT_VL;
@@ -269,14 +272,16 @@ static void bwf_slot(void *vctx, int64_t begin, int64_t end)
                         any |= w.na[r];
                     }
                     if (!any) continue;
-                    for (int64_t g = g0; g < g1; g++) bwf_chunk(b, &w, n, oh0, oh1, g, o0, on, w.acc + (g - g0) * per_group);
+                    for (int64_t g = g0; g < g1; g++) {
+                        bwf_chunk(b, &w, n, oh0, oh1, g, o0, on, i0, icn, w.acc + (g - g0) * per_group);
+                    }
                 }
             }
             for (int64_t g = g0; g < g1; g++) {
                 for (int64_t o = 0; o < on; o++) {
                     const float *a = w.acc + (g - g0) * per_group + o * K * RR_PT_VL;
-                    float *gw = b->gw + (g * c->ocpg + o0 + o) * K;
-                    for (int64_t k = 0; k < K; k++) gw[k] = rr_pt_hsum(rr_pt_load(a + k * RR_PT_VL));
+                    float *gw = b->gw + ((g * c->ocpg + o0 + o) * c->icpg + i0) * T;
+                    for (int64_t k = 0; k < icn * T; k++) gw[k] = rr_pt_hsum(rr_pt_load(a + k * RR_PT_VL));
                 }
             }
         }
@@ -287,7 +292,8 @@ static void bwf_slot(void *vctx, int64_t begin, int64_t end)
 static int64_t chunk_rows(const rr_conv *c, int64_t xp, int64_t row_floats)
 {
     const double mask_row = 4.0 * (double)c->fh * (double)c->fw * (double)xp;
-    const double plane_row = 4.0 * (double)c->icpg * (double)c->sh * (double)row_floats;
+    const double icb = c->icpg < BWF_PT_ICB ? (double)c->icpg : BWF_PT_ICB;
+    const double plane_row = 4.0 * icb * (double)c->sh * (double)row_floats;
     double r = (double)BWF_PT_MASK_BYTES / mask_row;
     if ((double)BWF_PT_PLANE_BYTES / plane_row < r) r = (double)BWF_PT_PLANE_BYTES / plane_row;
     if (r > (double)c->oh) r = (double)c->oh;
@@ -312,10 +318,10 @@ int rr_portable_backward_filter_applies(const rr_conv *c)
     const double taps = (double)c->fh * (double)c->fw;
     const int64_t R = chunk_rows(c, g.xp, g.row_floats);
     const double gb = c->icpg * c->ocpg == 1 ? 16.0 : 1.0, ob = c->ocpg < BWF_PT_OB ? (double)c->ocpg : BWF_PT_OB;
+    const double icb = c->icpg < BWF_PT_ICB ? (double)c->icpg : BWF_PT_ICB;
     const double bytes = (double)R * (4.0 * taps * (double)g.xp + 20.0 * taps + 8.0) +
-                         4.0 * ((double)c->icpg * (double)chunk_span(c, R) * (double)g.row_floats +
-                                ob * (double)g.xp + gb * ob * (double)c->icpg * taps * RR_PT_VL +
-                                3.0 * (double)c->icpg * taps * (double)g.xp) + 10 * 64.0;
+                         4.0 * (icb * (double)chunk_span(c, R) * (double)g.row_floats + ob * (double)g.xp +
+                                gb * ob * icb * taps * RR_PT_VL + 3.0 * icb * taps * (double)g.xp) + 10 * 64.0;
     return bytes <= (double)BWF_PT_WS_MAX;
 }
 
@@ -338,10 +344,12 @@ rrconv_status rr_portable_backward_filter(const rr_problem *p)
     b.ngb = (c->groups + b.gb - 1) / b.gb;
     b.ob = c->ocpg < BWF_PT_OB ? c->ocpg : BWF_PT_OB;
     b.nob = (c->ocpg + b.ob - 1) / b.ob;
+    b.icb = c->icpg < BWF_PT_ICB ? c->icpg : BWF_PT_ICB;
+    b.nicb = (c->icpg + b.icb - 1) / b.icb;
     b.rows = chunk_rows(c, b.g.xp, b.g.row_floats);
     b.span = chunk_span(c, b.rows);
     const char *op = p->op != NULL ? p->op : "rrconv_backward_filter_f32";
-    const rrconv_status st = rr_pt_slots_alloc(&b.slots, op, b.ngb * b.nob, bwf_ws_layout(&b, NULL, NULL));
+    const rrconv_status st = rr_pt_slots_alloc(&b.slots, op, b.ngb * b.nob * b.nicb, bwf_ws_layout(&b, NULL, NULL));
     if (st != RRCONV_OK) return st;
     rr_parallel_for(b.slots.n_slots, bwf_slot, &b);
     rr_pt_slots_free(&b.slots);
