@@ -212,15 +212,16 @@ RRCONV_API const char *rrconv_status_name(rrconv_status status);
 RRCONV_API const char *rrconv_version(void);
 
 /**
- * The instruction set the fast kernels use: "avx512", "avx2", "portable" (plain-C kernels only) or
- * "scalar" (no fast kernels: every call runs the reference loops; always so on non-x86 CPUs and in
- * builds without the x86 kernel files). Chosen once per process, on the first call that needs it,
- * from the CPU (and the OS's support for its registers); the environment variable RRCONV_MAX_ISA
- * (avx512 | avx2 | portable | scalar, case-insensitive), read at that moment, caps it. Any other
- * value of RRCONV_MAX_ISA is an error: this function then reports the CPU's level, and every
- * convolution call fails with RRCONV_INVALID_ARGUMENT and a message naming the valid values. Calls
- * with desc->algorithm = RRCONV_ALGO_REFERENCE use the reference loops whatever this says. Never
- * NULL; static storage (do not free). Thread-safe.
+ * The instruction set the fast kernels use: "avx512", "avx2", "portable" (the plain C kernels built
+ * with the target's baseline flags: every non-x86 CPU, x86-64 without AVX2, builds without the x86
+ * kernel files) or "scalar" (no fast kernels: every call runs the reference loops; only when capped
+ * to it). Chosen once per process, on the first call that needs it, from the CPU (and the OS's
+ * support for its registers); the environment variable RRCONV_MAX_ISA (avx512 | avx2 | portable |
+ * scalar, case-insensitive), read at that moment, caps it. Any other value of RRCONV_MAX_ISA is an
+ * error: this function then reports the CPU's level, and every convolution call fails with
+ * RRCONV_INVALID_ARGUMENT and a message naming the valid values. Calls with desc->algorithm =
+ * RRCONV_ALGO_REFERENCE use the reference loops whatever this says. Never NULL; static storage (do
+ * not free). Thread-safe.
  */
 RRCONV_API const char *rrconv_active_isa(void);
 

@@ -4,9 +4,9 @@
  *   avx512  AVX-512 F, DQ, BW and VL (Skylake-X and later, Zen 4 and later), with the OS saving the
  *           opmask/ZMM state (XCR0 bits 1,2,5,6,7)
  *   avx2    AVX2 + FMA + BMI2, with the OS saving the YMM state (XCR0 bits 1,2)
- *   scalar  anything else, every non-x86 CPU, and builds without the x86 kernel files
- *           (RRCONV_X86_KERNELS 0, internal.h)
- * (portable, between scalar and avx2, is a level for plain-C kernels: reached by the cap below.)
+ *   portable anything else, every non-x86 CPU, and builds without the x86 kernel files
+ *           (RRCONV_X86_KERNELS 0, internal.h): the portable kernels (the kernels/<direction>/<name>__portable.c files)
+ *   scalar  only when capped to it: the reference loops
  *
  * The environment variable RRCONV_MAX_ISA (avx512 | avx2 | portable | scalar, case-insensitive), read
  * once, at the first call that asks, caps the choice. An unknown value is an error: rr_isa_env_error
@@ -30,7 +30,7 @@
 #define RR_X86 0
 #endif
 
-static rr_isa rr_isa_value = RR_ISA_SCALAR;
+static rr_isa rr_isa_value = RR_ISA_PORTABLE;
 static char rr_isa_error[160]; /* empty, or the message for an unknown RRCONV_MAX_ISA */
 static pthread_once_t rr_isa_once = PTHREAD_ONCE_INIT;
 
@@ -45,7 +45,7 @@ static uint64_t read_xcr0(void)
 
 static rr_isa detect_hardware(void)
 {
-    rr_isa isa = RR_ISA_SCALAR;
+    rr_isa isa = RR_ISA_PORTABLE;
 #if RR_X86
     unsigned int eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return isa;

@@ -78,13 +78,14 @@ void rr_parallel_for(int64_t n_items, rr_range_fn fn, void *ctx);
 
 /* RRCONV_X86_KERNELS is 1 when the AVX2 / AVX-512 kernel files are part of the build (CMake option
  * of that name: on by default on x86-64 with GCC or Clang, impossible elsewhere). Without them the
- * active ISA is always RR_ISA_SCALAR and only rows of that ISA (the reference loops) run. */
+ * active ISA is at most RR_ISA_PORTABLE: the portable kernels (the kernels/<direction>/<name>__portable.c files, plain C with vector
+ * extensions, built with the target's baseline flags) or, capped to scalar, the reference loops. */
 #ifndef RRCONV_X86_KERNELS
 #define RRCONV_X86_KERNELS 0
 #endif
 
-/* Ordered: a row may run when its ISA is <= the active one. portable: plain C any CPU runs (no rows
- * of that level yet); scalar: the reference loops. */
+/* Ordered: a row may run when its ISA is <= the active one. portable: plain C that any CPU runs
+ * (the kernels/<direction>/<name>__portable.c files); scalar: the reference loops. */
 typedef enum rr_isa { RR_ISA_SCALAR = 0, RR_ISA_PORTABLE = 1, RR_ISA_AVX2 = 2, RR_ISA_AVX512 = 3 } rr_isa;
 
 /* The ISA the kernels may use: the CPU's, capped by RRCONV_MAX_ISA (read once per process). */

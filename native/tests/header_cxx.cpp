@@ -21,7 +21,8 @@ int main()
         return 1;
     }
     const char *isa = rrconv_active_isa();
-    if (std::strcmp(isa, "avx512") != 0 && std::strcmp(isa, "avx2") != 0 && std::strcmp(isa, "scalar") != 0) {
+    if (std::strcmp(isa, "avx512") != 0 && std::strcmp(isa, "avx2") != 0 && std::strcmp(isa, "portable") != 0 &&
+        std::strcmp(isa, "scalar") != 0) {
         std::fprintf(stderr, "rrconv_active_isa() = %s\n", isa);
         return 1;
     }

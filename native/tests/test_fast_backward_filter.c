@@ -379,7 +379,7 @@ int main(int argc, char **argv)
     const int configs = argc > 1 ? atoi(argv[1]) : 1500;
     uint64_t rng = argc > 2 ? strtoull(argv[2], NULL, 10) : 7;
     const rr_isa isa = rr_active_isa();
-    const int expect_fast = isa >= RR_ISA_AVX2; /* no portable rows yet */
+    const int expect_fast = isa != RR_ISA_SCALAR;
     for (int i = 0; i < configs; i++) run_config(make_config(&rng, i), &rng, i, expect_fast);
     /* a tenth again with tap masks in chunks of a few tiles (huge images' path): the row segment
      * kernel carries its partial sums from chunk to chunk */

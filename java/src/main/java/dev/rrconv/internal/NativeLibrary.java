@@ -188,7 +188,7 @@ public final class NativeLibrary {
         return string(version);
     }
 
-    /** @return the instruction set the fast kernels use: avx512, avx2 or scalar */
+    /** @return the instruction set the fast kernels use: avx512, avx2, portable or scalar */
     public String activeIsa() {
         return string(activeIsa);
     }

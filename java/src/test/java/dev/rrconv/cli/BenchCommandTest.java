@@ -217,7 +217,7 @@ class BenchCommandTest {
     void infoShowsIsaAndThreads() {
         Result r = cli("info");
         assertEquals(0, r.code());
-        assertTrue(r.out().matches("(?s).*\\n\\s*isa:\\s+(avx512|avx2|scalar)\\n.*"), r.out());
+        assertTrue(r.out().matches("(?s).*\\n\\s*isa:\\s+(avx512|avx2|portable|scalar)\\n.*"), r.out());
         assertTrue(r.out().matches("(?s).*\\n\\s*threads:\\s+\\d+\\n.*"), r.out());
         assertTrue(r.out().contains("threads: " + RegionConv.threads() + " per call"), r.out());
     }
