@@ -13,7 +13,11 @@ public final class Backends {
     }
 
     private static final class JavaHolder {
-        static final JavaBackend INSTANCE = new JavaBackend();
+        static final JavaBackend INSTANCE = new JavaBackend(VectorProvider.get().conv().orElse(null));
+    }
+
+    private static final class JavaScalarHolder {
+        static final JavaBackend INSTANCE = new JavaBackend(null);
     }
 
     /**
@@ -26,7 +30,19 @@ public final class Backends {
         return switch (backend) {
             case NATIVE -> NativeHolder.INSTANCE;
             case JAVA -> JavaHolder.INSTANCE;
+            case JAVA_SCALAR -> JavaScalarHolder.INSTANCE;
         };
+    }
+
+    /**
+     * Which loops {@link Backend#JAVA} runs, and why: {@code java_vector (<vectors>)} when the Vector API
+     * loops run, else {@code java scalar loops (<why not>)}.
+     *
+     * @return one line
+     */
+    public static String javaImplementation() {
+        VectorProvider v = VectorProvider.get();
+        return v.conv().isPresent() ? "java_vector (" + v.reason() + ")" : "java scalar loops (" + v.reason() + ")";
     }
 
     /**

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
@@ -24,9 +25,12 @@ import java.util.Arrays;
 import java.util.Random;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The fast Java backend against {@link SimpleLoops} (double precision, tolerance relative to the sum of
@@ -38,8 +42,24 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Results must be bitwise identical for 1, 2, 3 and 7 threads, and NaN or infinity where no tap reads
  * must not reach any output.
  */
+@ParameterizedClass(name = "{0} loops")
+@ValueSource(strings = {"scalar", "vector"})
 class JavaBackendTest {
-    private static final JavaBackend BACKEND = new JavaBackend();
+    /** The backend under test: the scalar loops, or the Vector API loops where this JVM has them. */
+    private final JavaBackend backend;
+    private final boolean vector;
+
+    JavaBackendTest(String loops) {
+        vector = loops.equals("vector");
+        VectorConv v = VectorProvider.get().conv().orElse(null);
+        backend = vector ? new JavaBackend(v) : new JavaBackend();
+    }
+
+    @BeforeEach
+    void vectorLoopsPresent() {
+        assumeTrue(!vector || VectorProvider.get().conv().isPresent(),
+                "no Vector API loops in this JVM: " + VectorProvider.get().reason());
+    }
     private static final int[] INT_PALETTE = {Integer.MIN_VALUE, Integer.MAX_VALUE, 16777216, 16777217, 0, -1, 7};
     private static final int[] BYTE_PALETTE = {0, 255, 1, 128};
     private static final int LAYOUTS = 6;
@@ -185,7 +205,7 @@ class JavaBackendTest {
 
     // ---- checking ---------------------------------------------------------------------------------
 
-    private static void checkAll(Problem pr, Random r, int[] threadCounts) {
+    private void checkAll(Problem pr, Random r, int[] threadCounts) {
         ConvShape s = pr.s();
         int[] lay = new int[7];
         for (int i = 0; i < lay.length; i++) {
@@ -216,10 +236,11 @@ class JavaBackendTest {
         }
         // With several output channels per group, forward and backward data sum in float in the same
         // order as the straightforward float loops (skipped taps adding exact zeros), so bit for bit.
-        if (s.ocpg() > 1) {
+        // The vector loops sum in that order whatever the channel counts.
+        if (s.ocpg() > 1 || vector) {
             assertBitwise("forward vs float reference", pr, referenceForward(pr), f1);
         }
-        if (s.icpg() > 1) {
+        if (s.icpg() > 1 || vector) {
             assertBitwise("backward data vs float reference", pr, referenceBackwardData(pr), d1);
         }
     }
@@ -245,7 +266,7 @@ class JavaBackendTest {
 
     // ---- running the backend ------------------------------------------------------------------------
 
-    private static float[] runForward(Problem pr, int lSrc, int lFilter, int lRin, int lRout, int lOut, int threads) {
+    private float[] runForward(Problem pr, int lSrc, int lFilter, int lRin, int lRout, int lOut, int threads) {
         Backends.setThreads(threads);
         ConvShape s = pr.s();
         try (Arena confined = Arena.ofConfined(); Arena shared = Arena.ofShared()) {
@@ -257,12 +278,12 @@ class JavaBackendTest {
             Tensor dst = output(s.dstShape(), lOut, r, confined, shared);
             ConvShape checked = ConvShape.ofForward(src.shape(), filter.shape(), pr.p());
             assertEquals(s, checked);
-            BACKEND.forward(s, pr.p(), src, filter, rin, rout, dst);
+            backend.forward(s, pr.p(), src, filter, rin, rout, dst);
             return dst.toFloatArray();
         }
     }
 
-    private static float[] runBackwardData(Problem pr, int lFilter, int lDiff, int lRin, int lRout, int lOut,
+    private float[] runBackwardData(Problem pr, int lFilter, int lDiff, int lRin, int lRout, int lOut,
                                            int threads) {
         Backends.setThreads(threads);
         ConvShape s = pr.s();
@@ -274,12 +295,12 @@ class JavaBackendTest {
             Tensor rout = mask(pr.rout(), s.routShape(), pr.u8(), lRout, r, confined, shared);
             Tensor grad = output(s.srcShape(), lOut, r, confined, shared);
             assertEquals(s, ConvShape.ofBackwardData(filter.shape(), diff.shape(), rin.shape(), pr.p()));
-            BACKEND.backwardData(s, pr.p(), filter, diff, rin, rout, grad);
+            backend.backwardData(s, pr.p(), filter, diff, rin, rout, grad);
             return grad.toFloatArray();
         }
     }
 
-    private static float[] runBackwardFilter(Problem pr, int lSrc, int lDiff, int lRin, int lRout, int lOut,
+    private float[] runBackwardFilter(Problem pr, int lSrc, int lDiff, int lRin, int lRout, int lOut,
                                              int threads) {
         Backends.setThreads(threads);
         ConvShape s = pr.s();
@@ -291,7 +312,7 @@ class JavaBackendTest {
             Tensor rout = mask(pr.rout(), s.routShape(), pr.u8(), lRout, r, confined, shared);
             Tensor grad = output(s.filterShape(), lOut, r, confined, shared);
             assertEquals(s, ConvShape.ofBackwardFilter(src.shape(), diff.shape(), s.fh(), s.fw(), pr.p()));
-            BACKEND.backwardFilter(s, pr.p(), src, diff, rin, rout, grad);
+            backend.backwardFilter(s, pr.p(), src, diff, rin, rout, grad);
             return grad.toFloatArray();
         }
     }

@@ -1,0 +1,130 @@
+package dev.rrconv.internal.vector;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Backward filter for one output channel {@code (g, co)}, every input channel and tap:
+ * {@code gw[((g*cout + co)*cin + ci)*taps + t] = sum over n, oh and the lanes TapRows selects of
+ * x[n][g*cin + ci][off + q] * d[n][g*cout + co][oh, q]}. Each lane keeps its own float sum over
+ * {@code (n, oh, chunk)} in that order; the lanes are then added in lane order. The order depends only
+ * on the shape and the vector length, never on the thread count. Four taps run side by side, sharing
+ * each load of {@code d}.
+ */
+final class FilterKernel {
+    private static final VectorSpecies<Float> F = VectorBackend.FLOATS;
+    private static final int L = F.length();
+
+    private FilterKernel() {}
+
+    /**
+     * @param x input planes {@code [n*IC + c]} laid out as {@code geo.x}
+     * @param d diff planes {@code [n*OC + c]} laid out as {@code geo.y}
+     * @param gw the gradient, {@code [((g*cout + co)*cin + ci)*taps + t]}
+     */
+    static void channel(Geometry geo, TapRows tr, int g, int co, float[][] x, float[][] d, float[] gw) {
+        int cin = geo.icpg();
+        int cout = geo.ocpg();
+        int taps = tr.taps;
+        float[] lanes = new float[L];
+        for (int ci = 0; ci < cin; ci++) {
+            int out = ((g * cout + co) * cin + ci) * taps;
+            int t = 0;
+            for (; t + 4 <= taps; t += 4) {
+                four(geo, tr, t, x, g * cin + ci, d, g * cout + co, gw, out, lanes);
+            }
+            for (; t < taps; t++) {
+                one(geo, tr, t, x, g * cin + ci, d, g * cout + co, gw, out, lanes);
+            }
+        }
+    }
+
+    private static float sum(FloatVector acc, float[] lanes) {
+        acc.intoArray(lanes, 0);
+        float s = 0f;
+        for (int l = 0; l < L; l++) {
+            s += lanes[l];
+        }
+        return s;
+    }
+
+    private static void one(Geometry geo, TapRows tr, int t, float[][] x, int xc, float[][] d, int dc, float[] gw,
+                            int out, float[] lanes) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int ic = geo.groups() * geo.icpg();
+        int oc = geo.groups() * geo.ocpg();
+        FloatVector acc = FloatVector.zero(F);
+        for (int n = 0; n < geo.n(); n++) {
+            float[] xs = x[n * ic + xc];
+            float[] ds = d[n * oc + dc];
+            for (int oh = 0; oh < geo.oh(); oh++) {
+                int rt = (n * geo.oh() + oh) * taps + t;
+                int dRow = geo.y().index(oh, 0, 0);
+                int o = tr.off[rt];
+                for (int j = 0; j < chunks; j++) {
+                    long b = tr.bits[rt * chunks + j];
+                    if (b != 0) {
+                        int q = j * L;
+                        FloatVector dv = FloatVector.fromArray(F, ds, dRow + q);
+                        acc = acc.add(FloatVector.fromArray(F, xs, o + q).mul(dv), VectorMask.fromLong(F, b));
+                    }
+                }
+            }
+        }
+        gw[out + t] = sum(acc, lanes);
+    }
+
+    private static void four(Geometry geo, TapRows tr, int t, float[][] x, int xc, float[][] d, int dc, float[] gw,
+                             int out, float[] lanes) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int ic = geo.groups() * geo.icpg();
+        int oc = geo.groups() * geo.ocpg();
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        for (int n = 0; n < geo.n(); n++) {
+            float[] xs = x[n * ic + xc];
+            float[] ds = d[n * oc + dc];
+            for (int oh = 0; oh < geo.oh(); oh++) {
+                int rt = (n * geo.oh() + oh) * taps + t;
+                int dRow = geo.y().index(oh, 0, 0);
+                int o0 = tr.off[rt];
+                int o1 = tr.off[rt + 1];
+                int o2 = tr.off[rt + 2];
+                int o3 = tr.off[rt + 3];
+                int b0 = rt * chunks;
+                for (int j = 0; j < chunks; j++) {
+                    long m0 = tr.bits[b0 + j];
+                    long m1 = tr.bits[b0 + chunks + j];
+                    long m2 = tr.bits[b0 + 2 * chunks + j];
+                    long m3 = tr.bits[b0 + 3 * chunks + j];
+                    if ((m0 | m1 | m2 | m3) == 0) {
+                        continue;
+                    }
+                    int q = j * L;
+                    FloatVector dv = FloatVector.fromArray(F, ds, dRow + q);
+                    if (m0 != 0) {
+                        a0 = a0.add(FloatVector.fromArray(F, xs, o0 + q).mul(dv), VectorMask.fromLong(F, m0));
+                    }
+                    if (m1 != 0) {
+                        a1 = a1.add(FloatVector.fromArray(F, xs, o1 + q).mul(dv), VectorMask.fromLong(F, m1));
+                    }
+                    if (m2 != 0) {
+                        a2 = a2.add(FloatVector.fromArray(F, xs, o2 + q).mul(dv), VectorMask.fromLong(F, m2));
+                    }
+                    if (m3 != 0) {
+                        a3 = a3.add(FloatVector.fromArray(F, xs, o3 + q).mul(dv), VectorMask.fromLong(F, m3));
+                    }
+                }
+            }
+        }
+        gw[out + t] = sum(a0, lanes);
+        gw[out + t + 1] = sum(a1, lanes);
+        gw[out + t + 2] = sum(a2, lanes);
+        gw[out + t + 3] = sum(a3, lanes);
+    }
+}

@@ -1,0 +1,152 @@
+package dev.rrconv.internal.vector;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * One output row of the forward or backward-data gather, every channel:
+ * {@code y[g*cout + co][row, j] = sum over ci, t of w[((g*cout + co)*cin + ci)*taps + t] * x[g*cin + ci][off[t] + j]}
+ * over the lanes {@link TapRows} selects, in the order {@code ci} then {@code t}, each product rounded
+ * to float and added to a float sum that starts at +0: the very arithmetic of the reference loops, so
+ * results are bitwise those of {@code ReferenceLoops} whatever the thread count.
+ *
+ * <p>A tap a lane does not take is skipped with a masked add ({@code acc.add(x*w, m)} keeps the lane),
+ * so a non-finite value there changes nothing, as in the reference. Register blocking: four output
+ * channels of one group share each input load (dense and grouped); depthwise (one channel per group)
+ * runs four groups side by side so that four independent sums hide the add latency.
+ */
+final class GatherKernel {
+    private static final VectorSpecies<Float> F = VectorBackend.FLOATS;
+    private static final int L = F.length();
+
+    private GatherKernel() {}
+
+    /**
+     * @param x input planes, {@code x[xBase + g*cin + ci]}
+     * @param y output planes, {@code y[yBase + g*cout + co]}, the row starting at {@code yAt}
+     */
+    static void row(Geometry geo, TapRows tr, int r, float[][] x, int xBase, float[] w, int cin, int cout,
+                    float[][] y, int yBase, int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int t0 = r * taps;
+        int groups = geo.groups();
+        if (cin == 1 && cout == 1) {
+            int g = 0;
+            for (; g + 4 <= groups; g += 4) {
+                depthwise4(tr, t0, x, xBase + g, w, g * taps, y, yBase + g, yAt);
+            }
+            for (; g < groups; g++) {
+                for (int j = 0; j < chunks; j++) {
+                    one(tr, t0, j, x, xBase + g, 1, w, g * taps, y[yBase + g], yAt);
+                }
+            }
+            return;
+        }
+        for (int g = 0; g < groups; g++) {
+            int xg = xBase + g * cin;
+            int co = 0;
+            for (; co + 4 <= cout; co += 4) {
+                int wb = (g * cout + co) * cin * taps;
+                for (int j = 0; j < chunks; j++) {
+                    dense4(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
+                }
+            }
+            for (; co < cout; co++) {
+                int wb = (g * cout + co) * cin * taps;
+                for (int j = 0; j < chunks; j++) {
+                    one(tr, t0, j, x, xg, cin, w, wb, y[yBase + g * cout + co], yAt);
+                }
+            }
+        }
+    }
+
+    /** One output channel, chunk {@code j}. */
+    private static void one(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, float[] y,
+                            int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int q = j * L;
+        FloatVector acc = FloatVector.zero(F);
+        for (int ci = 0; ci < cin; ci++) {
+            float[] xs = x[xg + ci];
+            int wc = wb + ci * taps;
+            for (int t = 0; t < taps; t++) {
+                long b = tr.bits[(t0 + t) * chunks + j];
+                if (b != 0) {
+                    VectorMask<Float> m = VectorMask.fromLong(F, b);
+                    FloatVector v = FloatVector.fromArray(F, xs, tr.off[t0 + t] + q);
+                    acc = acc.add(v.mul(w[wc + t]), m);
+                }
+            }
+        }
+        acc.intoArray(y, yAt + q);
+    }
+
+    /** Four output channels of one group, sharing every input load; chunk {@code j}. */
+    private static void dense4(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
+                               float[][] y, int y0, int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int q = j * L;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        for (int ci = 0; ci < cin; ci++) {
+            float[] xs = x[xg + ci];
+            int wc = wb + ci * taps;
+            for (int t = 0; t < taps; t++) {
+                long b = tr.bits[(t0 + t) * chunks + j];
+                if (b != 0) {
+                    VectorMask<Float> m = VectorMask.fromLong(F, b);
+                    FloatVector v = FloatVector.fromArray(F, xs, tr.off[t0 + t] + q);
+                    int k = wc + t;
+                    a0 = a0.add(v.mul(w[k]), m);
+                    a1 = a1.add(v.mul(w[k + ws]), m);
+                    a2 = a2.add(v.mul(w[k + 2 * ws]), m);
+                    a3 = a3.add(v.mul(w[k + 3 * ws]), m);
+                }
+            }
+        }
+        a0.intoArray(y[y0], yAt + q);
+        a1.intoArray(y[y0 + 1], yAt + q);
+        a2.intoArray(y[y0 + 2], yAt + q);
+        a3.intoArray(y[y0 + 3], yAt + q);
+    }
+
+    /** Four depthwise groups side by side, every chunk. */
+    private static void depthwise4(TapRows tr, int t0, float[][] x, int x0, float[] w, int wb, float[][] y, int y0,
+                                   int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        float[] xs0 = x[x0];
+        float[] xs1 = x[x0 + 1];
+        float[] xs2 = x[x0 + 2];
+        float[] xs3 = x[x0 + 3];
+        for (int j = 0; j < chunks; j++) {
+            int q = j * L;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            for (int t = 0; t < taps; t++) {
+                long b = tr.bits[(t0 + t) * chunks + j];
+                if (b != 0) {
+                    VectorMask<Float> m = VectorMask.fromLong(F, b);
+                    int o = tr.off[t0 + t] + q;
+                    int k = wb + t;
+                    a0 = a0.add(FloatVector.fromArray(F, xs0, o).mul(w[k]), m);
+                    a1 = a1.add(FloatVector.fromArray(F, xs1, o).mul(w[k + taps]), m);
+                    a2 = a2.add(FloatVector.fromArray(F, xs2, o).mul(w[k + 2 * taps]), m);
+                    a3 = a3.add(FloatVector.fromArray(F, xs3, o).mul(w[k + 3 * taps]), m);
+                }
+            }
+            a0.intoArray(y[y0], yAt + q);
+            a1.intoArray(y[y0 + 1], yAt + q);
+            a2.intoArray(y[y0 + 2], yAt + q);
+            a3.intoArray(y[y0 + 3], yAt + q);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+package dev.rrconv.internal.vector;
+
+import dev.rrconv.ConvParams;
+import dev.rrconv.ConvShape;
+import dev.rrconv.Mode;
+import dev.rrconv.Tensor;
+import dev.rrconv.internal.Backends;
+import dev.rrconv.internal.VectorConv;
+import dev.rrconv.internal.javaimpl.Parallel;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The Java backend's loops on the Vector API ({@code jdk.incubator.vector}), for every direction,
+ * parameter and mask dtype. Only {@code dev.rrconv.internal.VectorProvider} loads this class (by name),
+ * and only when the module is in the module graph.
+ *
+ * <p>Each call packs its tensors into padded Java arrays ({@link Plane}: columns split by stride
+ * phase, so that every tap reads a contiguous run), builds per output row and tap the lane masks of
+ * the taps each output takes ({@link TapRows}, shared by every channel), and then vectorises along
+ * the output row ({@link GatherKernel} forward and backward data, {@link FilterKernel} backward
+ * filter). Rows (forward, backward data) and output channels (backward filter) are split over
+ * {@link Backends#threads()} threads; each output is computed by one thread in a fixed order, so
+ * results are bitwise identical for every thread count (forward and backward data: bitwise those of
+ * the reference loops).
+ */
+public final class VectorBackend implements VectorConv {
+    /** The float species: the JVM's preferred shape. */
+    static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
+    /** The int species of the same lane count (the masks). */
+    static final VectorSpecies<Integer> INTS = VectorSpecies.of(int.class, FLOATS.vectorShape());
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    /** An unstarted thread: a segment accessible by it is accessible by every thread (not confined). */
+    private static final Thread OTHER = new Thread(() -> { }, "rrconv-probe");
+
+    private VectorBackend() {}
+
+    /**
+     * @return the backend
+     * @throws UnsupportedOperationException (with the reason) if the preferred vectors are too short to
+     *     pay off or too long for the 64-bit lane masks
+     */
+    public static VectorConv create() {
+        int lanes = FLOATS.length();
+        if (lanes < 4 || lanes > 64 || INTS.length() != lanes) {
+            throw new UnsupportedOperationException("the preferred vector shape " + FLOATS.vectorShape() + " holds "
+                    + lanes + " floats (the vector loops need 4 to 64)");
+        }
+        return new VectorBackend();
+    }
+
+    @Override
+    public String describe() {
+        return "jdk.incubator.vector, " + FLOATS.vectorBitSize() + "-bit vectors (" + FLOATS.length() + " floats)";
+    }
+
+    @Override
+    public boolean appliesForward(ConvShape s, ConvParams p) {
+        return Geometry.forward(s, p) != null;
+    }
+
+    @Override
+    public boolean appliesBackwardData(ConvShape s, ConvParams p) {
+        return Geometry.backwardData(s, p) != null;
+    }
+
+    @Override
+    public boolean appliesBackwardFilter(ConvShape s, ConvParams p) {
+        return Geometry.forward(s, p) != null;
+    }
+
+    private static boolean sharable(Tensor... ts) {
+        for (Tensor t : ts) {
+            if (!t.segment().isAccessibleBy(OTHER)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static float[][] packFloats(Tensor t, Plane plane, int n, int c, int threads, boolean parallel) {
+        float[][] out = new float[n * c][];
+        Parallel.forEach(n * c, parallel ? threads : 1, i -> {
+            out[i] = new float[plane.length()];
+            plane.packFloats(t, i / c, i % c, out[i], new float[plane.width()]);
+        });
+        return out;
+    }
+
+    private static int[][] packMasks(Tensor t, Plane plane, int n, int threads, boolean parallel) {
+        int[][] out = new int[n][];
+        Parallel.forEach(n, parallel ? threads : 1, i -> {
+            out[i] = new int[plane.length()];
+            plane.packMask(t, i, out[i], new int[plane.width()]);
+        });
+        return out;
+    }
+
+    private static void unpack(float[][] planes, Plane plane, Tensor t, int c, int threads, boolean parallel) {
+        Parallel.forEach(planes.length, parallel ? threads : 1, i -> plane.unpackFloats(planes[i], t, i / c, i % c));
+    }
+
+    /**
+     * The filter as {@code w[((g*cout + co)*cin + ci)*taps + kh*FW + kw]}, flipped in convolution mode;
+     * {@code transposed}: {@code co} runs over the filter's input channels (backward data).
+     */
+    private static float[] weights(Geometry geo, ConvParams p, Tensor filter, boolean transposed) {
+        int g = geo.groups();
+        int cout = transposed ? geo.icpg() : geo.ocpg();
+        int cin = transposed ? geo.ocpg() : geo.icpg();
+        boolean flip = p.mode() == Mode.CONVOLUTION;
+        float[] w = new float[g * cout * cin * geo.taps()];
+        var seg = filter.segment();
+        for (int a = 0; a < g; a++) {
+            for (int co = 0; co < cout; co++) {
+                for (int ci = 0; ci < cin; ci++) {
+                    int oc = transposed ? ci : co;
+                    int ic = transposed ? co : ci;
+                    for (int kh = 0; kh < geo.fh(); kh++) {
+                        for (int kw = 0; kw < geo.fw(); kw++) {
+                            long fkh = flip ? geo.fh() - 1 - kh : kh;
+                            long fkw = flip ? geo.fw() - 1 - kw : kw;
+                            long off = 4 * (a * filter.stride(0) + oc * filter.stride(1) + ic * filter.stride(2)
+                                    + fkh * filter.stride(3) + fkw * filter.stride(4));
+                            w[((a * cout + co) * cin + ci) * geo.taps() + kh * geo.fw() + kw] = seg.get(F, off);
+                        }
+                    }
+                }
+            }
+        }
+        return w;
+    }
+
+    @Override
+    public void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst) {
+        Geometry geo = Geometry.forward(s, p);
+        int threads = Backends.threads();
+        boolean par = sharable(src, rin, rout, dst);
+        int ic = geo.groups() * geo.icpg();
+        int oc = geo.groups() * geo.ocpg();
+        float[][] x = packFloats(src, geo.x(), geo.n(), ic, threads, par);
+        TapRows tr = TapRows.forward(geo, packMasks(rin, geo.x(), geo.n(), threads, par),
+                packMasks(rout, geo.y(), geo.n(), threads, par), threads, true);
+        float[] w = weights(geo, p, filter, false);
+        float[][] y = new float[geo.n() * oc][geo.y().length()];
+        Parallel.forEach(geo.n() * geo.oh(), threads, r -> {
+            int n = r / geo.oh();
+            GatherKernel.row(geo, tr, r, x, n * ic, w, geo.icpg(), geo.ocpg(), y, n * oc,
+                    geo.y().index(r % geo.oh(), 0, 0));
+        });
+        unpack(y, geo.y(), dst, oc, threads, par);
+    }
+
+    @Override
+    public void backwardData(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
+                             Tensor gradSrc) {
+        Geometry geo = Geometry.backwardData(s, p);
+        int threads = Backends.threads();
+        boolean par = sharable(diff, rin, rout, gradSrc);
+        int ic = geo.groups() * geo.icpg();
+        int oc = geo.groups() * geo.ocpg();
+        float[][] x = packFloats(diff, geo.x(), geo.n(), oc, threads, par);
+        TapRows tr = TapRows.backwardData(geo, packMasks(rout, geo.x(), geo.n(), threads, par),
+                packMasks(rin, geo.y(), geo.n(), threads, par), threads, true);
+        float[] w = weights(geo, p, filter, true);
+        float[][] y = new float[geo.n() * ic][geo.y().length()];
+        int sw = geo.sw();
+        Parallel.forEach(geo.n() * geo.ih() * sw, threads, r -> {
+            int phase = r % sw;
+            int ih = (r / sw) % geo.ih();
+            int n = r / sw / geo.ih();
+            GatherKernel.row(geo, tr, r, x, n * oc, w, geo.ocpg(), geo.icpg(), y, n * ic,
+                    geo.y().index(ih, phase, 0));
+        });
+        unpack(y, geo.y(), gradSrc, ic, threads, par);
+    }
+
+    @Override
+    public void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
+                               Tensor gradFilter) {
+        Geometry geo = Geometry.forward(s, p);
+        int threads = Backends.threads();
+        boolean par = sharable(src, diff, rin, rout);
+        int ic = geo.groups() * geo.icpg();
+        int oc = geo.groups() * geo.ocpg();
+        float[][] x = packFloats(src, geo.x(), geo.n(), ic, threads, par);
+        float[][] d = packFloats(diff, geo.y(), geo.n(), oc, threads, par);
+        TapRows tr = TapRows.forward(geo, packMasks(rin, geo.x(), geo.n(), threads, par),
+                packMasks(rout, geo.y(), geo.n(), threads, par), threads, true);
+        float[] gw = new float[oc * geo.icpg() * geo.taps()];
+        Parallel.forEach(oc, threads, i -> FilterKernel.channel(geo, tr, i / geo.ocpg(), i % geo.ocpg(), x, d, gw));
+        boolean flip = p.mode() == Mode.CONVOLUTION;
+        var seg = gradFilter.segment();
+        int cout = geo.ocpg();
+        int cin = geo.icpg();
+        for (int a = 0; a < geo.groups(); a++) {
+            for (int co = 0; co < cout; co++) {
+                for (int ci = 0; ci < cin; ci++) {
+                    for (int kh = 0; kh < geo.fh(); kh++) {
+                        for (int kw = 0; kw < geo.fw(); kw++) {
+                            long fkh = flip ? geo.fh() - 1 - kh : kh;
+                            long fkw = flip ? geo.fw() - 1 - kw : kw;
+                            long off = 4 * (a * gradFilter.stride(0) + co * gradFilter.stride(1)
+                                    + ci * gradFilter.stride(2) + fkh * gradFilter.stride(3)
+                                    + fkw * gradFilter.stride(4));
+                            seg.set(F, off, gw[((a * cout + co) * cin + ci) * geo.taps() + kh * geo.fw() + kw]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
