@@ -23,7 +23,9 @@ final class InfoCommand implements Command {
                 usage: rrconv info
 
                 Prints the rrconv version, the Java runtime (version, vendor, java.home), the OS and
-                architecture, and the native library: where it was loaded from, its version, the
+                architecture, which loops the java backend runs (java_vector: the Vector API, when the
+                JVM has jdk.incubator.vector, as under ./rrconv; else its scalar loops, with the
+                reason), and the native library: where it was loaded from, its version, the
                 instruction set its kernels use and its thread count, or the reason it could not be
                 loaded (the java backend works without it). Exit code 0 either way.
                 The library is the copy bundled in the jar unless -Drrconv.library.path=/path/to/librrconv.so
@@ -41,6 +43,7 @@ final class InfoCommand implements Command {
         out.println("os:      " + System.getProperty("os.name") + " " + System.getProperty("os.version") + " ("
                 + System.getProperty("os.arch") + "), " + Runtime.getRuntime().availableProcessors() + " processors");
         out.println("threads: " + RegionConv.threads() + " per call");
+        out.println("java backend: " + RegionConv.javaImplementation());
         try {
             NativeLibrary lib = NativeLibrary.get();
             out.println("native:  librrconv " + lib.version());
