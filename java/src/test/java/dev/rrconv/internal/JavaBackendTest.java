@@ -236,11 +236,12 @@ class JavaBackendTest {
         }
         // With several output channels per group, forward and backward data sum in float in the same
         // order as the straightforward float loops (skipped taps adding exact zeros), so bit for bit.
-        // The vector loops sum in that order whatever the channel counts.
-        if (s.ocpg() > 1 || vector) {
+        // The vector loops sum in that order too, except in blocks of 8 output channels of a group, which
+        // use fused multiply-adds (GatherKernel.dense8): there only the oracle's tolerance applies.
+        if (vector ? s.ocpg() < 8 : s.ocpg() > 1) {
             assertBitwise("forward vs float reference", pr, referenceForward(pr), f1);
         }
-        if (s.icpg() > 1 || vector) {
+        if (vector ? s.icpg() < 8 : s.icpg() > 1) {
             assertBitwise("backward data vs float reference", pr, referenceBackwardData(pr), d1);
         }
     }

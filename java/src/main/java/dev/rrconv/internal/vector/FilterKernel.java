@@ -40,6 +40,61 @@ final class FilterKernel {
         }
     }
 
+    /**
+     * Four output channels {@code co0 .. co0+3} of group {@code g} side by side, every input channel and
+     * tap: each input load and lane mask feeds four products (the same sums, in the same order, as
+     * {@link #channel} for each channel).
+     */
+    static void channels4(Geometry geo, TapRows tr, int g, int co0, float[][] x, float[][] d, float[] gw) {
+        int cin = geo.icpg();
+        int cout = geo.ocpg();
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int ic = geo.groups() * cin;
+        int oc = geo.groups() * cout;
+        int dc = g * cout + co0;
+        float[] lanes = new float[L];
+        for (int ci = 0; ci < cin; ci++) {
+            int xc = g * cin + ci;
+            for (int t = 0; t < taps; t++) {
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = a0;
+                FloatVector a2 = a0;
+                FloatVector a3 = a0;
+                for (int n = 0; n < geo.n(); n++) {
+                    float[] xs = x[n * ic + xc];
+                    float[] d0 = d[n * oc + dc];
+                    float[] d1 = d[n * oc + dc + 1];
+                    float[] d2 = d[n * oc + dc + 2];
+                    float[] d3 = d[n * oc + dc + 3];
+                    for (int oh = 0; oh < geo.oh(); oh++) {
+                        int rt = (n * geo.oh() + oh) * taps + t;
+                        int dRow = geo.y().index(oh, 0, 0);
+                        int o = tr.off[rt];
+                        for (int j = 0; j < chunks; j++) {
+                            long b = tr.bits[rt * chunks + j];
+                            if (b != 0) {
+                                int q = j * L;
+                                VectorMask<Float> m = VectorMask.fromLong(F, b);
+                                FloatVector xv = FloatVector.fromArray(F, xs, o + q);
+                                a0 = a0.add(xv.mul(FloatVector.fromArray(F, d0, dRow + q)), m);
+                                a1 = a1.add(xv.mul(FloatVector.fromArray(F, d1, dRow + q)), m);
+                                a2 = a2.add(xv.mul(FloatVector.fromArray(F, d2, dRow + q)), m);
+                                a3 = a3.add(xv.mul(FloatVector.fromArray(F, d3, dRow + q)), m);
+                            }
+                        }
+                    }
+                }
+                int out = ((g * cout + co0) * cin + ci) * taps + t;
+                int step = cin * taps;
+                gw[out] = sum(a0, lanes);
+                gw[out + step] = sum(a1, lanes);
+                gw[out + 2 * step] = sum(a2, lanes);
+                gw[out + 3 * step] = sum(a3, lanes);
+            }
+        }
+    }
+
     private static float sum(FloatVector acc, float[] lanes) {
         acc.intoArray(lanes, 0);
         float s = 0f;

@@ -9,7 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code y[g*cout + co][row, j] = sum over ci, t of w[((g*cout + co)*cin + ci)*taps + t] * x[g*cin + ci][off[t] + j]}
  * over the lanes {@link TapRows} selects, in the order {@code ci} then {@code t}, each product rounded
  * to float and added to a float sum that starts at +0: the very arithmetic of the reference loops, so
- * results are bitwise those of {@code ReferenceLoops} whatever the thread count.
+ * results are bitwise those of {@code ReferenceLoops} whatever the thread count; except that blocks of
+ * eight output channels of a group use fused multiply-adds when every weight is finite ({@code dense8}).
  *
  * <p>A tap a lane does not take is skipped with a masked add ({@code acc.add(x*w, m)} keeps the lane),
  * so a non-finite value there changes nothing, as in the reference. Register blocking: four output
@@ -26,8 +27,8 @@ final class GatherKernel {
      * @param x input planes, {@code x[xBase + g*cin + ci]}
      * @param y output planes, {@code y[yBase + g*cout + co]}, the row starting at {@code yAt}
      */
-    static void row(Geometry geo, TapRows tr, int r, float[][] x, int xBase, float[] w, int cin, int cout,
-                    float[][] y, int yBase, int yAt) {
+    static void row(Geometry geo, TapRows tr, int r, float[][] x, int xBase, float[] w, boolean fma, int cin,
+                    int cout, float[][] y, int yBase, int yAt) {
         int taps = tr.taps;
         int chunks = tr.chunks;
         int t0 = r * taps;
@@ -47,6 +48,14 @@ final class GatherKernel {
         for (int g = 0; g < groups; g++) {
             int xg = xBase + g * cin;
             int co = 0;
+            if (fma) {
+                for (; co + 8 <= cout; co += 8) {
+                    int wb = (g * cout + co) * cin * taps;
+                    for (int j = 0; j < chunks; j++) {
+                        dense8(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
+                    }
+                }
+            }
             for (; co + 4 <= cout; co += 4) {
                 int wb = (g * cout + co) * cin * taps;
                 for (int j = 0; j < chunks; j++) {
@@ -114,6 +123,57 @@ final class GatherKernel {
         a1.intoArray(y[y0 + 1], yAt + q);
         a2.intoArray(y[y0 + 2], yAt + q);
         a3.intoArray(y[y0 + 3], yAt + q);
+    }
+
+    /**
+     * Eight output channels of one group with fused multiply-adds: each input vector is masked once
+     * (lanes that skip the tap set to +0) and then feeds eight {@code fma}s, one instruction each instead
+     * of a multiply and a masked add. A skipped lane then adds {@code 0 * w}, an exact zero for finite
+     * {@code w}, so the caller takes this path only when every weight is finite; the sums differ from
+     * the reference loops' only by the rounding the fused products save. Chunk {@code j}.
+     */
+    private static void dense8(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
+                               float[][] y, int y0, int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int q = j * L;
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector a0 = zero;
+        FloatVector a1 = zero;
+        FloatVector a2 = zero;
+        FloatVector a3 = zero;
+        FloatVector a4 = zero;
+        FloatVector a5 = zero;
+        FloatVector a6 = zero;
+        FloatVector a7 = zero;
+        for (int ci = 0; ci < cin; ci++) {
+            float[] xs = x[xg + ci];
+            int wc = wb + ci * taps;
+            for (int t = 0; t < taps; t++) {
+                long b = tr.bits[(t0 + t) * chunks + j];
+                if (b != 0) {
+                    VectorMask<Float> m = VectorMask.fromLong(F, b);
+                    FloatVector v = zero.blend(FloatVector.fromArray(F, xs, tr.off[t0 + t] + q), m);
+                    int k = wc + t;
+                    a0 = v.fma(FloatVector.broadcast(F, w[k]), a0);
+                    a1 = v.fma(FloatVector.broadcast(F, w[k + ws]), a1);
+                    a2 = v.fma(FloatVector.broadcast(F, w[k + 2 * ws]), a2);
+                    a3 = v.fma(FloatVector.broadcast(F, w[k + 3 * ws]), a3);
+                    a4 = v.fma(FloatVector.broadcast(F, w[k + 4 * ws]), a4);
+                    a5 = v.fma(FloatVector.broadcast(F, w[k + 5 * ws]), a5);
+                    a6 = v.fma(FloatVector.broadcast(F, w[k + 6 * ws]), a6);
+                    a7 = v.fma(FloatVector.broadcast(F, w[k + 7 * ws]), a7);
+                }
+            }
+        }
+        a0.intoArray(y[y0], yAt + q);
+        a1.intoArray(y[y0 + 1], yAt + q);
+        a2.intoArray(y[y0 + 2], yAt + q);
+        a3.intoArray(y[y0 + 3], yAt + q);
+        a4.intoArray(y[y0 + 4], yAt + q);
+        a5.intoArray(y[y0 + 5], yAt + q);
+        a6.intoArray(y[y0 + 6], yAt + q);
+        a7.intoArray(y[y0 + 7], yAt + q);
     }
 
     /** Four depthwise groups side by side, every chunk. */

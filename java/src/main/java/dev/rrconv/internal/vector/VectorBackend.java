@@ -102,6 +102,16 @@ public final class VectorBackend implements VectorConv {
         Parallel.forEach(planes.length, parallel ? threads : 1, i -> plane.unpackFloats(planes[i], t, i / c, i % c));
     }
 
+    /** @return true if no element is NaN or infinite */
+    private static boolean allFinite(float[] a) {
+        for (float v : a) {
+            if (!Float.isFinite(v)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /**
      * The filter as {@code w[((g*cout + co)*cin + ci)*taps + kh*FW + kw]}, flipped in convolution mode;
      * {@code transposed}: {@code co} runs over the filter's input channels (backward data).
@@ -144,10 +154,11 @@ public final class VectorBackend implements VectorConv {
         TapRows tr = TapRows.forward(geo, packMasks(rin, geo.x(), geo.n(), threads, par),
                 packMasks(rout, geo.y(), geo.n(), threads, par), threads, true);
         float[] w = weights(geo, p, filter, false);
+        boolean fma = allFinite(w);
         float[][] y = new float[geo.n() * oc][geo.y().length()];
         Parallel.forEach(geo.n() * geo.oh(), threads, r -> {
             int n = r / geo.oh();
-            GatherKernel.row(geo, tr, r, x, n * ic, w, geo.icpg(), geo.ocpg(), y, n * oc,
+            GatherKernel.row(geo, tr, r, x, n * ic, w, fma, geo.icpg(), geo.ocpg(), y, n * oc,
                     geo.y().index(r % geo.oh(), 0, 0));
         });
         unpack(y, geo.y(), dst, oc, threads, par);
@@ -165,13 +176,14 @@ public final class VectorBackend implements VectorConv {
         TapRows tr = TapRows.backwardData(geo, packMasks(rout, geo.x(), geo.n(), threads, par),
                 packMasks(rin, geo.y(), geo.n(), threads, par), threads, true);
         float[] w = weights(geo, p, filter, true);
+        boolean fma = allFinite(w);
         float[][] y = new float[geo.n() * ic][geo.y().length()];
         int sw = geo.sw();
         Parallel.forEach(geo.n() * geo.ih() * sw, threads, r -> {
             int phase = r % sw;
             int ih = (r / sw) % geo.ih();
             int n = r / sw / geo.ih();
-            GatherKernel.row(geo, tr, r, x, n * oc, w, geo.ocpg(), geo.icpg(), y, n * ic,
+            GatherKernel.row(geo, tr, r, x, n * oc, w, fma, geo.ocpg(), geo.icpg(), y, n * ic,
                     geo.y().index(ih, phase, 0));
         });
         unpack(y, geo.y(), gradSrc, ic, threads, par);
@@ -190,10 +202,21 @@ public final class VectorBackend implements VectorConv {
         TapRows tr = TapRows.forward(geo, packMasks(rin, geo.x(), geo.n(), threads, par),
                 packMasks(rout, geo.y(), geo.n(), threads, par), threads, true);
         float[] gw = new float[oc * geo.icpg() * geo.taps()];
-        Parallel.forEach(oc, threads, i -> FilterKernel.channel(geo, tr, i / geo.ocpg(), i % geo.ocpg(), x, d, gw));
+        // blocks of four output channels of a group share their input loads; the rest one by one
+        int cout = geo.ocpg();
+        int blocks = cout / 4;
+        int perGroup = blocks + cout % 4;
+        Parallel.forEach(geo.groups() * perGroup, threads, i -> {
+            int g = i / perGroup;
+            int k = i % perGroup;
+            if (k < blocks) {
+                FilterKernel.channels4(geo, tr, g, 4 * k, x, d, gw);
+            } else {
+                FilterKernel.channel(geo, tr, g, 4 * blocks + (k - blocks), x, d, gw);
+            }
+        });
         boolean flip = p.mode() == Mode.CONVOLUTION;
         var seg = gradFilter.segment();
-        int cout = geo.ocpg();
         int cin = geo.icpg();
         for (int a = 0; a < geo.groups(); a++) {
             for (int co = 0; co < cout; co++) {
