@@ -48,6 +48,14 @@ record Plane(int height, int width, int phases, int pitch, int pad) {
     }
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    /**
+     * @return true if a tensor plane with these row and column strides (in elements) is laid out exactly
+     *     as this layout's rows: one phase, rows of {@code pitch == width} elements, back to back
+     */
+    private boolean contiguous(long rowStride, long colStride) {
+        return phases == 1 && pitch == width && (width <= 1 || colStride == 1) && (height <= 1 || rowStride == width);
+    }
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT_UNALIGNED;
 
     /**
@@ -60,6 +68,10 @@ record Plane(int height, int width, int phases, int pitch, int pad) {
         long base = 4 * (i0 * t.stride(0) + i1 * t.stride(1));
         long rowStep = 4 * t.stride(2);
         long colStep = 4 * t.stride(3);
+        if (contiguous(t.stride(2), t.stride(3))) {
+            MemorySegment.copy(seg, F, base, dst, index(0, 0, 0), height * width);
+            return;
+        }
         for (int y = 0; y < height; y++) {
             long b = base + y * rowStep;
             if (phases == 1) {
@@ -127,6 +139,10 @@ record Plane(int height, int width, int phases, int pitch, int pad) {
         long base = 4 * (i0 * t.stride(0) + i1 * t.stride(1));
         long rowStep = 4 * t.stride(2);
         long colStep = 4 * t.stride(3);
+        if (contiguous(t.stride(2), t.stride(3))) {
+            MemorySegment.copy(src, index(0, 0, 0), seg, F, base, height * width);
+            return;
+        }
         for (int y = 0; y < height; y++) {
             long b = base + y * rowStep;
             if (phases == 1 && (colStep == 4 || width == 1)) {

@@ -24,11 +24,16 @@ final class TapRows {
     final int[] off;
     final long[] bits;
 
-    private TapRows(int rows, int taps, int chunks) {
+    private TapRows(int rows, int taps, int chunks, Scratch scratch) {
         this.taps = taps;
         this.chunks = chunks;
-        this.off = new int[rows * taps];
-        this.bits = new long[rows * taps * chunks];
+        this.off = scratch.off(rows * taps);
+        this.bits = scratch.bits(rows * taps * chunks);
+    }
+
+    /** Clears row {@code r}'s lane masks (the arrays are reused: a tap left unset must take no lane). */
+    private void clear(int r) {
+        java.util.Arrays.fill(bits, r * taps * chunks, (r + 1) * taps * chunks, 0L);
     }
 
     /** Lanes {@code [lo, hi)} of chunk {@code j}, as bits. */
@@ -69,11 +74,12 @@ final class TapRows {
      * @param rin per image, the input regions packed as {@code geo.x()}
      * @param rout per image, the output regions packed as {@code geo.y()}
      */
-    static TapRows forward(Geometry geo, int[][] rin, int[][] rout, int threads, boolean parallel) {
+    static TapRows forward(Geometry geo, int[][] rin, int[][] rout, Scratch scratch, int threads) {
         int rows = geo.n() * geo.oh();
-        TapRows tr = new TapRows(rows, geo.taps(), geo.chunks());
+        TapRows tr = new TapRows(rows, geo.taps(), geo.chunks(), scratch);
         Plane x = geo.x();
-        dev.rrconv.internal.javaimpl.Parallel.forEach(rows, parallel ? threads : 1, r -> {
+        dev.rrconv.internal.javaimpl.Parallel.forEach(rows, threads, r -> {
+            tr.clear(r);
             int n = r / geo.oh();
             int oh = r % geo.oh();
             int ro = geo.y().index(oh, 0, 0);
@@ -102,11 +108,12 @@ final class TapRows {
      * @param rout per image, the output regions packed as {@code geo.x()} (the diff side)
      * @param rin per image, the input regions packed as {@code geo.y()} (the gradient side)
      */
-    static TapRows backwardData(Geometry geo, int[][] rout, int[][] rin, int threads, boolean parallel) {
+    static TapRows backwardData(Geometry geo, int[][] rout, int[][] rin, Scratch scratch, int threads) {
         int rows = geo.n() * geo.ih() * geo.sw();
-        TapRows tr = new TapRows(rows, geo.taps(), geo.chunks());
+        TapRows tr = new TapRows(rows, geo.taps(), geo.chunks(), scratch);
         Plane x = geo.x();
-        dev.rrconv.internal.javaimpl.Parallel.forEach(rows, parallel ? threads : 1, r -> {
+        dev.rrconv.internal.javaimpl.Parallel.forEach(rows, threads, r -> {
+            tr.clear(r);
             int phase = r % geo.sw();
             int ih = (r / geo.sw()) % geo.ih();
             int n = r / geo.sw() / geo.ih();

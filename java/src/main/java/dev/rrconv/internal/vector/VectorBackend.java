@@ -7,6 +7,7 @@ import dev.rrconv.Tensor;
 import dev.rrconv.internal.Backends;
 import dev.rrconv.internal.VectorConv;
 import dev.rrconv.internal.javaimpl.Parallel;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -80,26 +81,21 @@ public final class VectorBackend implements VectorConv {
         return true;
     }
 
-    private static float[][] packFloats(Tensor t, Plane plane, int n, int c, int threads, boolean parallel) {
-        float[][] out = new float[n * c][];
-        Parallel.forEach(n * c, parallel ? threads : 1, i -> {
-            out[i] = new float[plane.length()];
-            plane.packFloats(t, i / c, i % c, out[i], new float[plane.width()]);
-        });
+    private static float[][] packFloats(Tensor t, Plane plane, int n, int c, float[][] out, int threads,
+                                        boolean parallel) {
+        Parallel.forEach(n * c, parallel ? threads : 1,
+                i -> plane.packFloats(t, i / c, i % c, out[i], new float[plane.width()]));
         return out;
     }
 
-    private static int[][] packMasks(Tensor t, Plane plane, int n, int threads, boolean parallel) {
-        int[][] out = new int[n][];
-        Parallel.forEach(n, parallel ? threads : 1, i -> {
-            out[i] = new int[plane.length()];
-            plane.packMask(t, i, out[i], new int[plane.width()]);
-        });
+    private static int[][] packMasks(Tensor t, Plane plane, int n, int[][] out, int threads, boolean parallel) {
+        Parallel.forEach(n, parallel ? threads : 1, i -> plane.packMask(t, i, out[i], new int[plane.width()]));
         return out;
     }
 
-    private static void unpack(float[][] planes, Plane plane, Tensor t, int c, int threads, boolean parallel) {
-        Parallel.forEach(planes.length, parallel ? threads : 1, i -> plane.unpackFloats(planes[i], t, i / c, i % c));
+    private static void unpack(float[][] planes, int count, Plane plane, Tensor t, int c, int threads,
+                               boolean parallel) {
+        Parallel.forEach(count, parallel ? threads : 1, i -> plane.unpackFloats(planes[i], t, i / c, i % c));
     }
 
     /** @return true if no element is NaN or infinite */
@@ -120,22 +116,38 @@ public final class VectorBackend implements VectorConv {
         int g = geo.groups();
         int cout = transposed ? geo.icpg() : geo.ocpg();
         int cin = transposed ? geo.ocpg() : geo.icpg();
+        int fh = geo.fh();
+        int fw = geo.fw();
+        int taps = geo.taps();
         boolean flip = p.mode() == Mode.CONVOLUTION;
-        float[] w = new float[g * cout * cin * geo.taps()];
-        var seg = filter.segment();
+        float[] f = new float[g * geo.ocpg() * geo.icpg() * taps]; // the filter in C order
+        if (filter.isContiguous()) {
+            MemorySegment.copy(filter.segment(), F, 0, f, 0, f.length);
+        } else {
+            int at = 0;
+            for (int a = 0; a < g; a++) {
+                for (int oc = 0; oc < geo.ocpg(); oc++) {
+                    for (int ic = 0; ic < geo.icpg(); ic++) {
+                        for (int kh = 0; kh < fh; kh++) {
+                            for (int kw = 0; kw < fw; kw++) {
+                                f[at++] = filter.segment().get(F, 4 * (a * filter.stride(0) + oc * filter.stride(1)
+                                        + ic * filter.stride(2) + kh * filter.stride(3) + kw * filter.stride(4)));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        float[] w = new float[f.length];
         for (int a = 0; a < g; a++) {
             for (int co = 0; co < cout; co++) {
                 for (int ci = 0; ci < cin; ci++) {
                     int oc = transposed ? ci : co;
                     int ic = transposed ? co : ci;
-                    for (int kh = 0; kh < geo.fh(); kh++) {
-                        for (int kw = 0; kw < geo.fw(); kw++) {
-                            long fkh = flip ? geo.fh() - 1 - kh : kh;
-                            long fkw = flip ? geo.fw() - 1 - kw : kw;
-                            long off = 4 * (a * filter.stride(0) + oc * filter.stride(1) + ic * filter.stride(2)
-                                    + fkh * filter.stride(3) + fkw * filter.stride(4));
-                            w[((a * cout + co) * cin + ci) * geo.taps() + kh * geo.fw() + kw] = seg.get(F, off);
-                        }
+                    int from = ((a * geo.ocpg() + oc) * geo.icpg() + ic) * taps;
+                    int to = ((a * cout + co) * cin + ci) * taps;
+                    for (int t = 0; t < taps; t++) {
+                        w[to + t] = f[from + (flip ? taps - 1 - t : t)];
                     }
                 }
             }
@@ -150,18 +162,22 @@ public final class VectorBackend implements VectorConv {
         boolean par = sharable(src, rin, rout, dst);
         int ic = geo.groups() * geo.icpg();
         int oc = geo.groups() * geo.ocpg();
-        float[][] x = packFloats(src, geo.x(), geo.n(), ic, threads, par);
-        TapRows tr = TapRows.forward(geo, packMasks(rin, geo.x(), geo.n(), threads, par),
-                packMasks(rout, geo.y(), geo.n(), threads, par), threads, true);
+        Scratch sc = Scratch.get();
+        float[][] x = packFloats(src, geo.x(), geo.n(), ic, sc.floats(Scratch.X, geo.n() * ic, geo.x().length()),
+                threads, par);
+        TapRows tr = TapRows.forward(geo,
+                packMasks(rin, geo.x(), geo.n(), sc.ints(Scratch.X, geo.n(), geo.x().length()), threads, par),
+                packMasks(rout, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
+                sc, threads);
         float[] w = weights(geo, p, filter, false);
         boolean fma = allFinite(w);
-        float[][] y = new float[geo.n() * oc][geo.y().length()];
+        float[][] y = sc.floats(Scratch.Y, geo.n() * oc, geo.y().length());
         Parallel.forEach(geo.n() * geo.oh(), threads, r -> {
             int n = r / geo.oh();
             GatherKernel.row(geo, tr, r, x, n * ic, w, fma, geo.icpg(), geo.ocpg(), y, n * oc,
                     geo.y().index(r % geo.oh(), 0, 0));
         });
-        unpack(y, geo.y(), dst, oc, threads, par);
+        unpack(y, geo.n() * oc, geo.y(), dst, oc, threads, par);
     }
 
     @Override
@@ -172,12 +188,16 @@ public final class VectorBackend implements VectorConv {
         boolean par = sharable(diff, rin, rout, gradSrc);
         int ic = geo.groups() * geo.icpg();
         int oc = geo.groups() * geo.ocpg();
-        float[][] x = packFloats(diff, geo.x(), geo.n(), oc, threads, par);
-        TapRows tr = TapRows.backwardData(geo, packMasks(rout, geo.x(), geo.n(), threads, par),
-                packMasks(rin, geo.y(), geo.n(), threads, par), threads, true);
+        Scratch sc = Scratch.get();
+        float[][] x = packFloats(diff, geo.x(), geo.n(), oc, sc.floats(Scratch.X, geo.n() * oc, geo.x().length()),
+                threads, par);
+        TapRows tr = TapRows.backwardData(geo,
+                packMasks(rout, geo.x(), geo.n(), sc.ints(Scratch.X, geo.n(), geo.x().length()), threads, par),
+                packMasks(rin, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
+                sc, threads);
         float[] w = weights(geo, p, filter, true);
         boolean fma = allFinite(w);
-        float[][] y = new float[geo.n() * ic][geo.y().length()];
+        float[][] y = sc.floats(Scratch.Y, geo.n() * ic, geo.y().length());
         int sw = geo.sw();
         Parallel.forEach(geo.n() * geo.ih() * sw, threads, r -> {
             int phase = r % sw;
@@ -186,7 +206,7 @@ public final class VectorBackend implements VectorConv {
             GatherKernel.row(geo, tr, r, x, n * oc, w, fma, geo.ocpg(), geo.icpg(), y, n * ic,
                     geo.y().index(ih, phase, 0));
         });
-        unpack(y, geo.y(), gradSrc, ic, threads, par);
+        unpack(y, geo.n() * ic, geo.y(), gradSrc, ic, threads, par);
     }
 
     @Override
@@ -197,10 +217,15 @@ public final class VectorBackend implements VectorConv {
         boolean par = sharable(src, diff, rin, rout);
         int ic = geo.groups() * geo.icpg();
         int oc = geo.groups() * geo.ocpg();
-        float[][] x = packFloats(src, geo.x(), geo.n(), ic, threads, par);
-        float[][] d = packFloats(diff, geo.y(), geo.n(), oc, threads, par);
-        TapRows tr = TapRows.forward(geo, packMasks(rin, geo.x(), geo.n(), threads, par),
-                packMasks(rout, geo.y(), geo.n(), threads, par), threads, true);
+        Scratch sc = Scratch.get();
+        float[][] x = packFloats(src, geo.x(), geo.n(), ic, sc.floats(Scratch.X, geo.n() * ic, geo.x().length()),
+                threads, par);
+        float[][] d = packFloats(diff, geo.y(), geo.n(), oc, sc.floats(Scratch.D, geo.n() * oc, geo.y().length()),
+                threads, par);
+        TapRows tr = TapRows.forward(geo,
+                packMasks(rin, geo.x(), geo.n(), sc.ints(Scratch.X, geo.n(), geo.x().length()), threads, par),
+                packMasks(rout, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
+                sc, threads);
         float[] gw = new float[oc * geo.icpg() * geo.taps()];
         // blocks of four output channels of a group share their input loads; the rest one by one
         int cout = geo.ocpg();
