@@ -67,7 +67,9 @@ final class RunCommand implements Command {
                   --groups G         channel groups (default: the first dimension of a 5-D filter, else 1)
                   --mode MODE        cross-correlation (default) | convolution (the filter flipped)
                   --kernel FH,FW     filter size: required by backward-filter; with a filter it must match
-                  --backend B        native (default: the C library) | java (pure Java)
+                  --backend B        native (default: the C library) | java (pure Java: its Vector API
+                                     loops when the JVM has jdk.incubator.vector, as under ./rrconv)
+                                     | java-scalar (pure Java, its scalar loops)
                   --threads T        threads per call, 1..1024 (default or 0: all available processors)
 
                 example:
