@@ -139,6 +139,40 @@ class JavaBackendTest {
         }
     }
 
+    @Test
+    void infiniteWeightWithManyChannelsPerGroupReachesOnlyTheOutputsThatTakeIt() {
+        // 8 output (forward) and 8 input (backward data) channels per group: the blocks the vector loops run
+        // with fused multiply-adds when every weight is finite. One infinite weight must give exactly the
+        // reference's infinities and NaNs, never a NaN from 0 * inf at a tap an output does not take.
+        for (int seed = 0; seed < 6; seed++) {
+            Random r = new Random(seed);
+            Problem base = problem(r, 2, 1 + seed % 2, 8, 8, 9, 21, 3, 3, ConvParams.DEFAULT.withPadding(1, 1),
+                    seed % 3, seed % 2 == 1);
+            float[] f = base.filter().clone();
+            f[r.nextInt(f.length)] = seed % 2 == 0 ? Float.POSITIVE_INFINITY : Float.NEGATIVE_INFINITY;
+            Problem pr = new Problem(base.s(), base.p(), base.src(), f, base.diff(), base.rin(), base.rout(), base.u8());
+            assertSameNonFinite("forward", pr, referenceForward(pr), runForward(pr, 0, 0, 0, 0, 0, 2));
+            assertSameNonFinite("backward data", pr, referenceBackwardData(pr), runBackwardData(pr, 0, 0, 0, 0, 0, 2));
+        }
+    }
+
+    /** Non-finite exactly where {@code want} is (the same infinity, or NaN), close elsewhere. */
+    private static void assertSameNonFinite(String what, Problem pr, float[] want, float[] got) {
+        int nonFinite = 0;
+        for (int i = 0; i < want.length; i++) {
+            if (!Float.isFinite(want[i])) {
+                nonFinite++;
+                if (Float.floatToIntBits(want[i]) != Float.floatToIntBits(got[i])
+                        && !(Float.isNaN(want[i]) && Float.isNaN(got[i]))) {
+                    fail(what + ": element " + i + " is " + got[i] + ", expected " + want[i] + " in " + pr);
+                }
+            } else if (!(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])))) {
+                fail(what + ": element " + i + " is " + got[i] + ", expected " + want[i] + " in " + pr);
+            }
+        }
+        assertTrue(nonFinite > 0 && nonFinite < want.length, what + ": " + nonFinite + " non-finite outputs");
+    }
+
     @ParameterizedTest
     @MethodSource("nanSeeds")
     void nonFiniteValuesNoTapReadsNeverReachOutputs(int seed) {
