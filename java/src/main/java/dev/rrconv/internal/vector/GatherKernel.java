@@ -15,7 +15,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>A tap a lane does not take is skipped with a masked add ({@code acc.add(x*w, m)} keeps the lane),
  * so a non-finite value there changes nothing, as in the reference. Register blocking: four output
  * channels of one group share each input load (dense and grouped); depthwise (one channel per group)
- * runs four groups side by side so that four independent sums hide the add latency.
+ * runs four groups side by side, two chunks at a time, so that eight independent sums hide the add
+ * latency and each tap's offset, lane masks and weights are loaded once for eight vectors.
  */
 final class GatherKernel {
     private static final VectorSpecies<Float> F = VectorBackend.FLOATS;
@@ -36,7 +37,11 @@ final class GatherKernel {
         if (cin == 1 && cout == 1) {
             int g = 0;
             for (; g + 4 <= groups; g += 4) {
-                depthwise4(tr, t0, x, xBase + g, w, g * taps, y, yBase + g, yAt);
+                if (chunks >= 2) {
+                    depthwise4x2(tr, t0, x, xBase + g, w, g * taps, y, yBase + g, yAt);
+                } else {
+                    depthwise4(tr, t0, x, xBase + g, w, g * taps, y, yBase + g, yAt);
+                }
             }
             for (; g < groups; g++) {
                 for (int j = 0; j < chunks; j++) {
@@ -174,6 +179,68 @@ final class GatherKernel {
         a5.intoArray(y[y0 + 5], yAt + q);
         a6.intoArray(y[y0 + 6], yAt + q);
         a7.intoArray(y[y0 + 7], yAt + q);
+    }
+
+    /**
+     * Four depthwise groups side by side, chunks two at a time (each tap's offset and weights loaded once
+     * for eight vectors); an odd last chunk runs alone.
+     */
+    private static void depthwise4x2(TapRows tr, int t0, float[][] x, int x0, float[] w, int wb, float[][] y,
+                                     int y0, int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        float[] xs0 = x[x0];
+        float[] xs1 = x[x0 + 1];
+        float[] xs2 = x[x0 + 2];
+        float[] xs3 = x[x0 + 3];
+        int j = 0;
+        for (; j + 2 <= chunks; j += 2) {
+            int q = j * L;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            FloatVector b0 = a0;
+            FloatVector b1 = a0;
+            FloatVector b2 = a0;
+            FloatVector b3 = a0;
+            for (int t = 0; t < taps; t++) {
+                int bi = (t0 + t) * chunks + j;
+                long ba = tr.bits[bi];
+                long bb = tr.bits[bi + 1];
+                if ((ba | bb) != 0) {
+                    VectorMask<Float> m = VectorMask.fromLong(F, ba);
+                    VectorMask<Float> n = VectorMask.fromLong(F, bb);
+                    int o = tr.off[t0 + t] + q;
+                    int k = wb + t;
+                    FloatVector w0 = FloatVector.broadcast(F, w[k]);
+                    FloatVector w1 = FloatVector.broadcast(F, w[k + taps]);
+                    FloatVector w2 = FloatVector.broadcast(F, w[k + 2 * taps]);
+                    FloatVector w3 = FloatVector.broadcast(F, w[k + 3 * taps]);
+                    a0 = a0.add(FloatVector.fromArray(F, xs0, o).mul(w0), m);
+                    a1 = a1.add(FloatVector.fromArray(F, xs1, o).mul(w1), m);
+                    a2 = a2.add(FloatVector.fromArray(F, xs2, o).mul(w2), m);
+                    a3 = a3.add(FloatVector.fromArray(F, xs3, o).mul(w3), m);
+                    b0 = b0.add(FloatVector.fromArray(F, xs0, o + L).mul(w0), n);
+                    b1 = b1.add(FloatVector.fromArray(F, xs1, o + L).mul(w1), n);
+                    b2 = b2.add(FloatVector.fromArray(F, xs2, o + L).mul(w2), n);
+                    b3 = b3.add(FloatVector.fromArray(F, xs3, o + L).mul(w3), n);
+                }
+            }
+            a0.intoArray(y[y0], yAt + q);
+            a1.intoArray(y[y0 + 1], yAt + q);
+            a2.intoArray(y[y0 + 2], yAt + q);
+            a3.intoArray(y[y0 + 3], yAt + q);
+            b0.intoArray(y[y0], yAt + q + L);
+            b1.intoArray(y[y0 + 1], yAt + q + L);
+            b2.intoArray(y[y0 + 2], yAt + q + L);
+            b3.intoArray(y[y0 + 3], yAt + q + L);
+        }
+        for (; j < chunks; j++) {
+            for (int c = 0; c < 4; c++) {
+                one(tr, t0, j, x, x0 + c, 1, w, wb + c * taps, y[y0 + c], yAt);
+            }
+        }
     }
 
     /** Four depthwise groups side by side, every chunk. */
