@@ -56,7 +56,11 @@ final class GatherKernel {
             if (fma) {
                 for (; co + 8 <= cout; co += 8) {
                     int wb = (g * cout + co) * cin * taps;
-                    for (int j = 0; j < chunks; j++) {
+                    int j = 0;
+                    for (; j + 2 <= chunks; j += 2) {
+                        dense8x2(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
+                    }
+                    for (; j < chunks; j++) {
                         dense8(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
                     }
                 }
@@ -179,6 +183,86 @@ final class GatherKernel {
         a5.intoArray(y[y0 + 5], yAt + q);
         a6.intoArray(y[y0 + 6], yAt + q);
         a7.intoArray(y[y0 + 7], yAt + q);
+    }
+
+    /** {@link #dense8} for chunks {@code j} and {@code j+1} at once: each weight broadcast feeds two fmas. */
+    private static void dense8x2(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
+                                 float[][] y, int y0, int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int q = j * L;
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector a0 = zero;
+        FloatVector c0 = zero;
+        FloatVector a1 = zero;
+        FloatVector c1 = zero;
+        FloatVector a2 = zero;
+        FloatVector c2 = zero;
+        FloatVector a3 = zero;
+        FloatVector c3 = zero;
+        FloatVector a4 = zero;
+        FloatVector c4 = zero;
+        FloatVector a5 = zero;
+        FloatVector c5 = zero;
+        FloatVector a6 = zero;
+        FloatVector c6 = zero;
+        FloatVector a7 = zero;
+        FloatVector c7 = zero;
+        for (int ci = 0; ci < cin; ci++) {
+            float[] xs = x[xg + ci];
+            int wc = wb + ci * taps;
+            for (int t = 0; t < taps; t++) {
+                int bi = (t0 + t) * chunks + j;
+                long ba = tr.bits[bi];
+                long bb = tr.bits[bi + 1];
+                if ((ba | bb) != 0) {
+                    int o = tr.off[t0 + t] + q;
+                    FloatVector v = zero.blend(FloatVector.fromArray(F, xs, o), VectorMask.fromLong(F, ba));
+                    FloatVector u = zero.blend(FloatVector.fromArray(F, xs, o + L), VectorMask.fromLong(F, bb));
+                    int k = wc + t;
+                    FloatVector w0 = FloatVector.broadcast(F, w[k]);
+                    a0 = v.fma(w0, a0);
+                    c0 = u.fma(w0, c0);
+                    FloatVector w1 = FloatVector.broadcast(F, w[k + ws]);
+                    a1 = v.fma(w1, a1);
+                    c1 = u.fma(w1, c1);
+                    FloatVector w2 = FloatVector.broadcast(F, w[k + 2 * ws]);
+                    a2 = v.fma(w2, a2);
+                    c2 = u.fma(w2, c2);
+                    FloatVector w3 = FloatVector.broadcast(F, w[k + 3 * ws]);
+                    a3 = v.fma(w3, a3);
+                    c3 = u.fma(w3, c3);
+                    FloatVector w4 = FloatVector.broadcast(F, w[k + 4 * ws]);
+                    a4 = v.fma(w4, a4);
+                    c4 = u.fma(w4, c4);
+                    FloatVector w5 = FloatVector.broadcast(F, w[k + 5 * ws]);
+                    a5 = v.fma(w5, a5);
+                    c5 = u.fma(w5, c5);
+                    FloatVector w6 = FloatVector.broadcast(F, w[k + 6 * ws]);
+                    a6 = v.fma(w6, a6);
+                    c6 = u.fma(w6, c6);
+                    FloatVector w7 = FloatVector.broadcast(F, w[k + 7 * ws]);
+                    a7 = v.fma(w7, a7);
+                    c7 = u.fma(w7, c7);
+                }
+            }
+        }
+        a0.intoArray(y[y0], yAt + q);
+        c0.intoArray(y[y0], yAt + q + L);
+        a1.intoArray(y[y0 + 1], yAt + q);
+        c1.intoArray(y[y0 + 1], yAt + q + L);
+        a2.intoArray(y[y0 + 2], yAt + q);
+        c2.intoArray(y[y0 + 2], yAt + q + L);
+        a3.intoArray(y[y0 + 3], yAt + q);
+        c3.intoArray(y[y0 + 3], yAt + q + L);
+        a4.intoArray(y[y0 + 4], yAt + q);
+        c4.intoArray(y[y0 + 4], yAt + q + L);
+        a5.intoArray(y[y0 + 5], yAt + q);
+        c5.intoArray(y[y0 + 5], yAt + q + L);
+        a6.intoArray(y[y0 + 6], yAt + q);
+        c6.intoArray(y[y0 + 6], yAt + q + L);
+        a7.intoArray(y[y0 + 7], yAt + q);
+        c7.intoArray(y[y0 + 7], yAt + q + L);
     }
 
     /**
