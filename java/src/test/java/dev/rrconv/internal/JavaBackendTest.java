@@ -142,7 +142,7 @@ class JavaBackendTest {
     @Test
     void infiniteWeightWithManyChannelsPerGroupReachesOnlyTheOutputsThatTakeIt() {
         // 8 output (forward) and 8 input (backward data) channels per group: the blocks the vector loops run
-        // with fused multiply-adds when every weight is finite. One infinite weight must give exactly the
+        // with fused multiply-adds when every weight (backward filter: every diff value) is finite. One infinite weight must give exactly the
         // reference's infinities and NaNs, never a NaN from 0 * inf at a tap an output does not take.
         for (int seed = 0; seed < 6; seed++) {
             Random r = new Random(seed);
@@ -153,7 +153,22 @@ class JavaBackendTest {
             Problem pr = new Problem(base.s(), base.p(), base.src(), f, base.diff(), base.rin(), base.rout(), base.u8());
             assertSameNonFinite("forward", pr, referenceForward(pr), runForward(pr, 0, 0, 0, 0, 0, 2));
             assertSameNonFinite("backward data", pr, referenceBackwardData(pr), runBackwardData(pr, 0, 0, 0, 0, 0, 2));
+            // the filter gradient's fma blocks (8 output channels) need every diff value finite
+            float[] diff = base.diff().clone();
+            diff[r.nextInt(diff.length)] = Float.POSITIVE_INFINITY;
+            Problem pd = new Problem(base.s(), base.p(), base.src(), base.filter(), diff, base.rin(), base.rout(),
+                    base.u8());
+            assertSameNonFinite("backward filter", pd, referenceBackwardFilter(pd), runBackwardFilter(pd, 0, 0, 0, 0, 0, 2));
         }
+    }
+
+    private static float[] referenceBackwardFilter(Problem pr) {
+        ConvShape s = pr.s();
+        Tensor grad = Tensor.ofFloats(new float[(int) product(s.filterShape())], s.filterShape());
+        ReferenceLoops.backwardFilter(s, pr.p(), Tensor.ofFloats(pr.src().clone(), s.srcShape()),
+                Tensor.ofFloats(pr.diff().clone(), s.dstShape()), Tensor.ofInts(pr.rin().clone(), s.rinShape()),
+                Tensor.ofInts(pr.rout().clone(), s.routShape()), grad);
+        return grad.toFloatArray();
     }
 
     /** Non-finite exactly where {@code want} is (the same infinity, or NaN), close elsewhere. */

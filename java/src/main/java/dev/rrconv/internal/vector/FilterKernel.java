@@ -41,6 +41,78 @@ final class FilterKernel {
     }
 
     /**
+     * Eight output channels {@code co0 .. co0+7} of group {@code g} with fused multiply-adds: each input
+     * vector is masked once (lanes that skip the tap set to +0) and feeds eight {@code fma}s. A skipped
+     * lane adds {@code d * 0}, an exact zero for finite {@code d}, so the caller takes this path only when
+     * every diff value is finite. Per lane the same order of terms as {@link #channel}.
+     */
+    static void channels8(Geometry geo, TapRows tr, int g, int co0, float[][] x, float[][] d, float[] gw) {
+        int cin = geo.icpg();
+        int cout = geo.ocpg();
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int ic = geo.groups() * cin;
+        int oc = geo.groups() * cout;
+        int dc = g * cout + co0;
+        float[] lanes = new float[L];
+        FloatVector zero = FloatVector.zero(F);
+        for (int ci = 0; ci < cin; ci++) {
+            int xc = g * cin + ci;
+            for (int t = 0; t < taps; t++) {
+                FloatVector a0 = zero;
+                FloatVector a1 = zero;
+                FloatVector a2 = zero;
+                FloatVector a3 = zero;
+                FloatVector a4 = zero;
+                FloatVector a5 = zero;
+                FloatVector a6 = zero;
+                FloatVector a7 = zero;
+                for (int n = 0; n < geo.n(); n++) {
+                    float[] xs = x[n * ic + xc];
+                    float[] d0 = d[n * oc + dc + 0];
+                    float[] d1 = d[n * oc + dc + 1];
+                    float[] d2 = d[n * oc + dc + 2];
+                    float[] d3 = d[n * oc + dc + 3];
+                    float[] d4 = d[n * oc + dc + 4];
+                    float[] d5 = d[n * oc + dc + 5];
+                    float[] d6 = d[n * oc + dc + 6];
+                    float[] d7 = d[n * oc + dc + 7];
+                    for (int oh = 0; oh < geo.oh(); oh++) {
+                        int rt = (n * geo.oh() + oh) * taps + t;
+                        int dRow = geo.y().index(oh, 0, 0);
+                        int o = tr.off[rt];
+                        for (int j = 0; j < chunks; j++) {
+                            long b = tr.bits[rt * chunks + j];
+                            if (b != 0) {
+                                int q = j * L;
+                                FloatVector xv = zero.blend(FloatVector.fromArray(F, xs, o + q), VectorMask.fromLong(F, b));
+                                a0 = FloatVector.fromArray(F, d0, dRow + q).fma(xv, a0);
+                                a1 = FloatVector.fromArray(F, d1, dRow + q).fma(xv, a1);
+                                a2 = FloatVector.fromArray(F, d2, dRow + q).fma(xv, a2);
+                                a3 = FloatVector.fromArray(F, d3, dRow + q).fma(xv, a3);
+                                a4 = FloatVector.fromArray(F, d4, dRow + q).fma(xv, a4);
+                                a5 = FloatVector.fromArray(F, d5, dRow + q).fma(xv, a5);
+                                a6 = FloatVector.fromArray(F, d6, dRow + q).fma(xv, a6);
+                                a7 = FloatVector.fromArray(F, d7, dRow + q).fma(xv, a7);
+                            }
+                        }
+                    }
+                }
+                int out = ((g * cout + co0) * cin + ci) * taps + t;
+                int step = cin * taps;
+                gw[out + 0 * step] = sum(a0, lanes);
+                gw[out + 1 * step] = sum(a1, lanes);
+                gw[out + 2 * step] = sum(a2, lanes);
+                gw[out + 3 * step] = sum(a3, lanes);
+                gw[out + 4 * step] = sum(a4, lanes);
+                gw[out + 5 * step] = sum(a5, lanes);
+                gw[out + 6 * step] = sum(a6, lanes);
+                gw[out + 7 * step] = sum(a7, lanes);
+            }
+        }
+    }
+
+    /**
      * Four output channels {@code co0 .. co0+3} of group {@code g} side by side, every input channel and
      * tap: each input load and lane mask feeds four products (the same sums, in the same order, as
      * {@link #channel} for each channel).

@@ -101,6 +101,15 @@ record Plane(int height, int width, int phases, int pitch, int pad) {
         }
     }
 
+    /** Zeroes the elements after each row's {@code columns(phase)} up to its {@code pitch} (the row slack). */
+    void zeroSlack(float[] a) {
+        for (int ph = 0; ph < phases; ph++) {
+            for (int y = 0; y < height; y++) {
+                java.util.Arrays.fill(a, index(y, ph, columns(ph)), index(y, ph, pitch), 0f);
+            }
+        }
+    }
+
     /** Packs image {@code n} of a 3-D int32 or uint8 mask into {@code dst}, as {@link #packFloats}. */
     void packMask(Tensor t, long n, int[] dst, int[] row) {
         MemorySegment seg = t.segment();

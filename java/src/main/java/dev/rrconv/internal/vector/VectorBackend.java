@@ -98,6 +98,21 @@ public final class VectorBackend implements VectorConv {
         Parallel.forEach(count, parallel ? threads : 1, i -> plane.unpackFloats(planes[i], t, i / c, i % c));
     }
 
+    /** @return true if no element of the first {@code count} planes (laid out as {@code plane}) is NaN or infinite */
+    private static boolean allFinite(float[][] planes, int count, Plane plane) {
+        for (int i = 0; i < count; i++) {
+            for (int y = 0; y < plane.height(); y++) {
+                int at = plane.index(y, 0, 0);
+                for (int c = 0; c < plane.width(); c++) {
+                    if (!Float.isFinite(planes[i][at + c])) {
+                        return false;
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
     /** @return true if no element is NaN or infinite */
     private static boolean allFinite(float[] a) {
         for (float v : a) {
@@ -227,17 +242,28 @@ public final class VectorBackend implements VectorConv {
                 packMasks(rout, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
                 sc, threads);
         float[] gw = new float[oc * geo.icpg() * geo.taps()];
-        // blocks of four output channels of a group share their input loads; the rest one by one
+        // blocks of eight (fused multiply-adds, when every diff value is finite) or four output channels of
+        // a group share their input loads; the rest one by one
         int cout = geo.ocpg();
-        int blocks = cout / 4;
-        int perGroup = blocks + cout % 4;
+        boolean fma = allFinite(d, geo.n() * oc, geo.y());
+        if (fma) {
+            // lanes past a row's end are masked by the input's zeroing, so they must hold no NaN or infinity
+            // (the reused arrays may hold anything there)
+            Parallel.forEach(geo.n() * oc, par ? threads : 1, i -> geo.y().zeroSlack(d[i]));
+        }
+        int eights = fma ? cout / 8 : 0;
+        int fours = (cout - 8 * eights) / 4;
+        int ones = cout - 8 * eights - 4 * fours;
+        int perGroup = eights + fours + ones;
         Parallel.forEach(geo.groups() * perGroup, threads, i -> {
             int g = i / perGroup;
             int k = i % perGroup;
-            if (k < blocks) {
-                FilterKernel.channels4(geo, tr, g, 4 * k, x, d, gw);
+            if (k < eights) {
+                FilterKernel.channels8(geo, tr, g, 8 * k, x, d, gw);
+            } else if (k < eights + fours) {
+                FilterKernel.channels4(geo, tr, g, 8 * eights + 4 * (k - eights), x, d, gw);
             } else {
-                FilterKernel.channel(geo, tr, g, 4 * blocks + (k - blocks), x, d, gw);
+                FilterKernel.channel(geo, tr, g, 8 * eights + 4 * fours + (k - eights - fours), x, d, gw);
             }
         });
         boolean flip = p.mode() == Mode.CONVOLUTION;
