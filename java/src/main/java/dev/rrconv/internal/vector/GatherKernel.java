@@ -13,8 +13,9 @@ import jdk.incubator.vector.VectorSpecies;
  * eight output channels of a group use fused multiply-adds when every weight is finite ({@code dense8}).
  *
  * <p>A tap a lane does not take is skipped with a masked add ({@code acc.add(x*w, m)} keeps the lane),
- * so a non-finite value there changes nothing, as in the reference. Register blocking: four output
- * channels of one group share each input load (dense and grouped); depthwise (one channel per group)
+ * so a non-finite value there changes nothing, as in the reference. Register blocking: eight output
+ * channels of one group share each masked input load, two chunks at a time ({@code dense8x2}, fused
+ * multiply-adds), or four with the exact masked adds; depthwise (one channel per group)
  * runs four groups side by side, two chunks at a time, so that eight independent sums hide the add
  * latency and each tap's offset, lane masks and weights are loaded once for eight vectors.
  */
