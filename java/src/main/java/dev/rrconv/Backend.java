@@ -4,8 +4,17 @@ package dev.rrconv;
 public enum Backend {
     /** The C library through {@code java.lang.foreign} downcalls (SIMD, threads). */
     NATIVE("native"),
-    /** A pure-Java implementation; needs no native library. */
+    /**
+     * A pure-Java implementation; needs no native library. It runs its Vector API loops when the JVM
+     * has the incubating module {@code jdk.incubator.vector} ({@code --add-modules jdk.incubator.vector}),
+     * else its scalar loops: {@link RegionConv#javaImplementation()} says which and why.
+     */
     JAVA("java"),
+    /**
+     * The pure-Java implementation's scalar loops, even where the Vector API is available (to compare the
+     * two, or to rule the Vector API out).
+     */
+    JAVA_SCALAR("java-scalar"),
     /**
      * {@link #NATIVE} where the C library loads (the jar's copy for this platform, or the one named by
      * {@code -Drrconv.library.path}), else {@link #JAVA}; chosen once per JVM. The default of
@@ -25,7 +34,7 @@ public enum Backend {
     /**
      * The name used on the command line.
      *
-     * @return {@code native}, {@code java} or {@code auto}
+     * @return {@code native}, {@code java}, {@code java-scalar} or {@code auto}
      */
     public String cliName() {
         return cliName;
@@ -34,7 +43,7 @@ public enum Backend {
     /**
      * Parses a command-line name.
      *
-     * @param name {@code auto}, {@code native} or {@code java}
+     * @param name {@code auto}, {@code native}, {@code java} or {@code java-scalar}
      * @return the backend
      * @throws IllegalArgumentException for any other name
      */
@@ -44,6 +53,6 @@ public enum Backend {
                 return b;
             }
         }
-        throw new IllegalArgumentException("backend must be auto, native or java, got '" + name + "'");
+        throw new IllegalArgumentException("backend must be auto, native, java or java-scalar, got '" + name + "'");
     }
 }

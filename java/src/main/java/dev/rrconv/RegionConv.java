@@ -88,7 +88,19 @@ public final class RegionConv {
     }
 
     /**
-     * The backend that computes this instance's calls: {@link Backend#NATIVE} or {@link Backend#JAVA}, never
+     * Which loops {@link Backend#JAVA} runs in this JVM, and why: {@code java_vector (...)} with the
+     * vectors used when the Vector API ({@code jdk.incubator.vector}) is in the module graph, else
+     * {@code java scalar loops (...)} with the reason (typically: start java with
+     * {@code --add-modules jdk.incubator.vector}). {@link Backend#JAVA_SCALAR} always runs the scalar loops.
+     *
+     * @return one line, e.g. {@code java_vector (jdk.incubator.vector, 512-bit vectors (16 floats))}
+     */
+    public static String javaImplementation() {
+        return Backends.javaImplementation();
+    }
+
+    /**
+     * The backend that computes this instance's calls: {@link Backend#NATIVE}, {@link Backend#JAVA} or {@link Backend#JAVA_SCALAR}, never
      * {@link Backend#AUTO} (which has become one of them).
      *
      * @return the backend

@@ -160,7 +160,8 @@ class PackagedJarLaunchIT {
                 "-m", "client/client.Client");
         assertOk(r);
         String expected = "[4.0, 14.0, 18.0, 5.0, 9.0, 0.0, 13.0, 9.0, 50.0]";
-        assertEquals("NATIVE " + expected + "\nJAVA " + expected + "\nAUTO " + expected + "\n", r.out());
+        assertEquals("NATIVE " + expected + "\nJAVA " + expected + "\nJAVA_SCALAR " + expected + "\nAUTO " + expected
+                + "\n", r.out());
     }
 
     /**
@@ -296,6 +297,50 @@ class PackagedJarLaunchIT {
                 "--backend", "native");
         assertEquals(1, nat.code(), nat.out());
         assertTrue(nat.err().contains("no librrconv for platform linux-riscv64"), nat.err());
+    }
+
+    /**
+     * The java backend's Vector API loops come with {@code --add-modules jdk.incubator.vector} only: without
+     * it a client module still runs (on the scalar loops, saying why) and the JVM prints no warning; with it
+     * the vector loops run, give the same result, and the JDK's one incubator warning is all on stderr.
+     */
+    @Test
+    void javaBackendRunsScalarWithoutTheVectorModuleAndVectorWithIt() throws Exception {
+        Path src = clientModule("""
+                        System.out.println(RegionConv.javaImplementation());
+                        Tensor src = Tensor.ofFloats(new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 1, 1, 4, 4);
+                        Tensor filter = Tensor.ofFloats(new float[] {1, 1, 1, 1}, 1, 1, 1, 2, 2);
+                        Tensor rin = Tensor.ofInts(new int[] {1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1}, 1, 4, 4);
+                        Tensor rout = Tensor.ofInts(new int[] {0, 1, 1, 1, 0, 0, 1, 0, 1}, 1, 3, 3);
+                        try (Arena arena = Arena.ofConfined()) {
+                            Tensor dst = RegionConv.of(Backend.JAVA).forward(src, filter, rin, rout, ConvParams.DEFAULT, arena);
+                            System.out.println(java.util.Arrays.toString(dst.toFloatArray()));
+                        }
+                """);
+        Path classes = dir.resolve("client-classes");
+        Result c = javac(src, classes);
+        assertEquals(0, c.code(), c.err());
+        String path = jar + java.io.File.pathSeparator + classes;
+        String expected = "[4.0, 14.0, 18.0, 5.0, 9.0, 0.0, 13.0, 9.0, 50.0]\n";
+
+        Result scalar = java("-p", path, "-m", "client/client.Client");
+        assertOk(scalar);
+        assertEquals("java scalar loops (jdk.incubator.vector is not in the module graph (start java with "
+                + "--add-modules jdk.incubator.vector))\n" + expected, scalar.out());
+
+        Result vector = java("--add-modules", "jdk.incubator.vector", "-p", path, "-m", "client/client.Client");
+        assertEquals(0, vector.code(), vector.err());
+        assertTrue(vector.out().startsWith("java_vector (jdk.incubator.vector, "), vector.out());
+        assertTrue(vector.out().endsWith(")\n" + expected), vector.out());
+        assertEquals("WARNING: Using incubator modules: jdk.incubator.vector", vector.err().strip());
+
+        Result info = java("-jar", jar.toString(), "info");
+        assertOk(info);
+        assertTrue(info.out().contains("\njava backend: java scalar loops (jdk.incubator.vector is not in the module graph"),
+                info.out());
+        Result vectorInfo = java("--add-modules", "jdk.incubator.vector", "-jar", jar.toString(), "info");
+        assertEquals(0, vectorInfo.code(), vectorInfo.err());
+        assertTrue(vectorInfo.out().contains("\njava backend: java_vector (jdk.incubator.vector, "), vectorInfo.out());
     }
 
     @Test

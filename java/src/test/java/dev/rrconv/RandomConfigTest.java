@@ -21,8 +21,9 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Seeded random configurations, each checked on both backends, in all three directions, against the
- * independent {@link Oracle}.
+ * Seeded random configurations, each checked on the native backend and on both sets of Java loops
+ * ({@code JAVA}: the Vector API loops, as the tests run with {@code --add-modules jdk.incubator.vector};
+ * {@code JAVA_SCALAR}: the scalar loops), in all three directions, against the independent {@link Oracle}.
  *
  * <p>Reproducing a failure: the message prints the config (every parameter, its seed included);
  * {@code Config.random(index, seed)} rebuilds it, and {@code -Drrconv.test.seed=<base>} changes the base
@@ -459,7 +460,7 @@ class RandomConfigTest {
         Oracle.Result bwdFilter = Oracle.backwardFilter(g, d.src(), d.diff(), d.rin(), d.rout());
         List<String> errors = new ArrayList<>();
         Throwable cause = null;
-        for (Backend backend : new Backend[] {Backend.JAVA, Backend.NATIVE}) {
+        for (Backend backend : new Backend[] {Backend.JAVA, Backend.JAVA_SCALAR, Backend.NATIVE}) {
             try {
                 runBackend(c, d, backend, fwd, bwdData, bwdFilter, errors);
             } catch (RuntimeException | Error e) {

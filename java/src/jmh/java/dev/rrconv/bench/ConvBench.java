@@ -27,15 +27,17 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>Warm-up and measurement are time-based (1 s iterations), so the slow combinations (the Java
  * backend on DW-K31, the reference loop) still complete at least one call per iteration. One fork by
- * default: 42 combinations; use {@code -f 3} for tighter error bars on a quiet machine.
+ * default: 63 combinations; use {@code -f 3} for tighter error bars on a quiet machine.
  *
- * <p>Each trial first checks its own result against the other backend (native vs java), so a broken
+ * <p>Each trial first checks its own result against the other backend (native vs the java ones), so a broken
  * kernel does not produce a fast-looking number.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @State(Scope.Benchmark)
-@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"})
+// --add-modules: the java backend's Vector API loops (backend=java); java-scalar runs its scalar loops
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+    "--add-modules", "jdk.incubator.vector"})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 public class ConvBench {
@@ -47,8 +49,8 @@ public class ConvBench {
     @Param({"forward", "backward-data", "backward-filter"})
     public String op;
 
-    /** native, java (or reference). */
-    @Param({"native", "java"})
+    /** native, java (the Vector API loops), java-scalar (or reference, java-vector). */
+    @Param({"native", "java", "java-scalar"})
     public String backend;
 
     /** Threads per call (both backends). */
@@ -79,7 +81,7 @@ public class ConvBench {
         call = problem.call(o, t);
         call.run();
         float[] got = problem.output(o).toFloatArray();
-        problem.call(o, t == BenchProblem.Target.JAVA ? BenchProblem.Target.NATIVE : BenchProblem.Target.JAVA).run();
+        problem.call(o, t.isJava() ? BenchProblem.Target.NATIVE : BenchProblem.Target.JAVA).run();
         Check.close(shape + " " + op + " " + backend, got, problem.output(o).toFloatArray());
     }
 

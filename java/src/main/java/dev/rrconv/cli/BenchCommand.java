@@ -5,6 +5,7 @@ import dev.rrconv.DType;
 import dev.rrconv.Layout;
 import dev.rrconv.RegionConv;
 import dev.rrconv.internal.NativeLibrary;
+import dev.rrconv.internal.VectorProvider;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -91,9 +92,12 @@ final class BenchCommand implements Command {
                 options (LIST: comma-separated):
                   --shapes LIST      shape names (default: all)
                   --ops LIST         forward,backward-data,backward-filter (default: all three)
-                  --backends LIST    native,java,reference (default: all three). reference is the C
-                                     library's plain reference loop: slow, so it runs at most 1 warm-up
-                                     and 3 timed calls
+                  --backends LIST    native,java,reference (default: all three); also java-scalar (the
+                                     java backend's scalar loops) and java-vector (java, refused unless
+                                     it runs its Vector API loops: java is the vector loops when the
+                                     JVM has jdk.incubator.vector, as under ./rrconv, else the scalar
+                                     ones). reference is the C library's plain reference loop: slow,
+                                     so it runs at most 1 warm-up and 3 timed calls
                   --threads LIST     threads per call, each 1..1024 (default: 1); applies to all backends
                   --mask KIND        random (default): each pixel uniformly in {1,2,3};
                                      blocky: a few rectangles per image;
@@ -121,6 +125,7 @@ final class BenchCommand implements Command {
 
                 examples:
                   rrconv bench --shapes DW-K7,DENSE --backends native,java --threads 1,2
+                  rrconv bench --backends native,java,java-scalar --threads 1 --reps 5
                   rrconv bench --json bench.json --plot bench.svg
                 """;
     }
@@ -138,6 +143,10 @@ final class BenchCommand implements Command {
             return targets.contains(BenchProblem.Target.NATIVE) || targets.contains(BenchProblem.Target.REFERENCE);
         }
 
+        boolean needsJava() {
+            return targets.stream().anyMatch(BenchProblem.Target::isJava);
+        }
+
         int warmupOf(BenchProblem.Target t) {
             return t == BenchProblem.Target.REFERENCE ? Math.min(warmup, REFERENCE_MAX_WARMUP) : warmup;
         }
@@ -147,7 +156,7 @@ final class BenchCommand implements Command {
                 return 0;
             }
             return switch (t) {
-                case JAVA -> JAVA_MIN_WARMUP_NANOS;
+                case JAVA, JAVA_VECTOR, JAVA_SCALAR -> JAVA_MIN_WARMUP_NANOS;
                 case NATIVE -> NATIVE_MIN_WARMUP_NANOS;
                 case REFERENCE -> 0;
             };
@@ -179,14 +188,14 @@ final class BenchCommand implements Command {
         List<String> notes = new ArrayList<>();
         if (plan.warmup() > 0) {
             notes.add("timed once the JIT has compiled nothing for 0.1 s");
-            if (plan.targets().contains(BenchProblem.Target.NATIVE) || plan.targets().contains(BenchProblem.Target.JAVA)) {
+            if (plan.targets().contains(BenchProblem.Target.NATIVE) || plan.needsJava()) {
                 notes.add("java and native: 0.05 s of calls again after that wait");
             }
         }
         if (plan.warmupNanosOf(BenchProblem.Target.NATIVE) > 0 && plan.targets().contains(BenchProblem.Target.NATIVE)) {
             notes.add("native: warm-up of at least 0.3 s, while the JVM's JIT threads settle");
         }
-        if (plan.warmupNanosOf(BenchProblem.Target.JAVA) > 0 && plan.targets().contains(BenchProblem.Target.JAVA)) {
+        if (plan.warmupNanosOf(BenchProblem.Target.JAVA) > 0 && plan.needsJava()) {
             notes.add("java: warm-up of at least 1 s, for its JIT");
         }
         BenchProblem.Target ref = BenchProblem.Target.REFERENCE;
@@ -350,6 +359,10 @@ final class BenchCommand implements Command {
         List<BenchShape> shapes = list(a, "shapes", BenchShape.names(), BenchShape::named);
         List<BenchProblem.Op> ops = list(a, "ops", "forward,backward-data,backward-filter", BenchProblem.Op::parse);
         List<BenchProblem.Target> targets = list(a, "backends", "native,java,reference", BenchProblem.Target::parse);
+        if (targets.contains(BenchProblem.Target.JAVA_VECTOR) && VectorProvider.get().conv().isEmpty()) {
+            throw new UsageException("bench: --backends java-vector: the java backend has no Vector API loops here: "
+                    + VectorProvider.get().reason());
+        }
         List<Integer> threads = list(a, "threads", "1", s -> {
             try {
                 int t = Integer.parseInt(s);
@@ -456,6 +469,9 @@ final class BenchCommand implements Command {
             sb.append(" · librrconv ").append(lib.version()).append(" (").append(lib.activeIsa()).append(")");
         }
         sb.append(" · Java ").append(System.getProperty("java.version"));
+        if (plan.needsJava()) {
+            sb.append(" · java backend: ").append(RegionConv.javaImplementation());
+        }
         sb.append(" · threads ").append(String.join(",", plan.threads().stream().map(String::valueOf).toList()));
         return sb.toString();
     }

@@ -61,24 +61,35 @@ public final class BenchProblem {
         }
     }
 
-    /** What computes a call: the two library backends, or the C library's plain reference loops. */
+    /** What computes a call: the library backends, or the C library's plain reference loops. */
     public enum Target {
         /** {@link Backend#NATIVE}: the C library's fastest kernels. */
-        NATIVE("native"),
-        /** {@link Backend#JAVA}: the pure-Java backend. */
-        JAVA("java"),
+        NATIVE("native", Backend.NATIVE),
+        /** {@link Backend#JAVA}: the pure-Java backend (its Vector API loops where the JVM has them). */
+        JAVA("java", Backend.JAVA),
+        /** {@link Backend#JAVA}, required to run its Vector API loops (refused where the JVM lacks them). */
+        JAVA_VECTOR("java-vector", Backend.JAVA),
+        /** {@link Backend#JAVA_SCALAR}: the pure-Java backend's scalar loops. */
+        JAVA_SCALAR("java-scalar", Backend.JAVA_SCALAR),
         /** The C library's reference loops (slow; the baseline of the speed-up column). */
-        REFERENCE("reference");
+        REFERENCE("reference", null);
 
         private final String cliName;
+        private final Backend backend;
 
-        Target(String cliName) {
+        Target(String cliName, Backend backend) {
             this.cliName = cliName;
+            this.backend = backend;
         }
 
-        /** @return {@code native}, {@code java} or {@code reference} */
+        /** @return {@code native}, {@code java}, {@code java-vector}, {@code java-scalar} or {@code reference} */
         public String cliName() {
             return cliName;
+        }
+
+        /** @return true for the pure-Java targets (whose loops need the JIT's warm-up) */
+        public boolean isJava() {
+            return backend == Backend.JAVA || backend == Backend.JAVA_SCALAR;
         }
 
         /**
@@ -408,7 +419,7 @@ public final class BenchProblem {
      * A prepared call: one direction on one target, into the preallocated output.
      *
      * @param op the direction
-     * @param target native, java or reference
+     * @param target what computes it
      * @return the call; each {@link Runnable#run()} computes it once
      * @throws UnsatisfiedLinkError if the target needs the native library and it cannot be loaded
      */
@@ -421,7 +432,7 @@ public final class BenchProblem {
                 case BACKWARD_FILTER -> () -> ref.backwardFilter(conv, params, src, diff, rin, rout, gradFilter);
             };
         }
-        RegionConv rc = RegionConv.of(target == Target.NATIVE ? Backend.NATIVE : Backend.JAVA);
+        RegionConv rc = RegionConv.of(target.backend);
         return switch (op) {
             case FORWARD -> () -> rc.forward(src, filter, rin, rout, params, dst);
             case BACKWARD_DATA -> () -> rc.backwardData(filter, diff, rin, rout, params, gradSrc);

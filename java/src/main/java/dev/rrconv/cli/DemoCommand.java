@@ -35,7 +35,7 @@ final class DemoCommand implements Command {
     @Override
     public String help() {
         return """
-                usage: rrconv demo [--backend auto|native|java]
+                usage: rrconv demo [--backend auto|native|java|java-scalar]
 
                 Runs the worked backward-data examples (the gradient w.r.t. src) and prints their inputs
                 and results as small grids (one line per row, values separated by one space), then checks
@@ -46,7 +46,7 @@ final class DemoCommand implements Command {
 
                 options:
                   --backend B   auto (default: native where the C library loads, else java, with a
-                                note saying why) | native | java
+                                note saying why) | native | java | java-scalar
                 """;
     }
 

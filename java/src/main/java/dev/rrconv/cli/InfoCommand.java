@@ -29,7 +29,9 @@ final class InfoCommand implements Command {
 
                 Prints the rrconv version, the Java runtime (version, vendor, java.home), the OS and
                 architecture, the platform (<os>-<arch>) and the platforms whose library the jar
-                carries, and the native library: where it was loaded from and why (bundled for the
+                carries, which loops the java backend runs (java_vector: the Vector API, when the
+                JVM has jdk.incubator.vector, as under ./rrconv; else its scalar loops, with the
+                reason), and the native library: where it was loaded from and why (bundled for the
                 platform, or -Drrconv.library.path), its version, the instruction set its kernels use
                 and its thread count, or the reason it could not be loaded; then the backend that
                 --backend auto (the default) uses and why. Exit code 0 either way.
@@ -58,6 +60,7 @@ final class InfoCommand implements Command {
         out.println("platform: " + NativeLibrary.platform() + " (the jar carries librrconv for "
                 + (carried.isEmpty() ? "no platform" : String.join(", ", carried)) + ")");
         NativeLibrary lib = null;
+        out.println("java backend: " + RegionConv.javaImplementation());
         try {
             lib = NativeLibrary.get();
             out.println("native:  librrconv " + lib.version());

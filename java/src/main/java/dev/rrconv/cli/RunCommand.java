@@ -81,7 +81,9 @@ final class RunCommand implements Command {
                   --mode MODE        cross-correlation (default) | convolution (the filter flipped)
                   --kernel FH,FW     filter size: required by backward-filter; with a filter it must match
                   --backend B        auto (default: native where the C library loads, else java) |
-                                     native (the C library; an error if it cannot be loaded) | java (pure Java)
+                                     native (the C library; an error if it cannot be loaded) | java (pure
+                                     Java: its Vector API loops when the JVM has jdk.incubator.vector, as
+                                     under ./rrconv) | java-scalar (pure Java, its scalar loops)
                   --threads T        threads per call, 1..1024 (default or 0: all available processors)
 
                 example:

@@ -14,13 +14,18 @@ public final class Backends {
     }
 
     private static final class JavaHolder {
-        static final JavaBackend INSTANCE = new JavaBackend();
+        static final JavaBackend INSTANCE = new JavaBackend(VectorProvider.get().conv().orElse(null));
+    }
+
+    private static final class JavaScalarHolder {
+        static final JavaBackend INSTANCE = new JavaBackend((VectorConv) null);
     }
 
     /**
      * The backend a request resolves to.
      *
-     * @param backend {@link Backend#NATIVE} or {@link Backend#JAVA}, never {@link Backend#AUTO}
+     * @param backend {@link Backend#NATIVE}, {@link Backend#JAVA} or {@link Backend#JAVA_SCALAR}, never
+     *     {@link Backend#AUTO}
      * @param impl its implementation
      * @param reason why it is this one, for users
      */
@@ -55,6 +60,8 @@ public final class Backends {
             case NATIVE -> new Choice(Backend.NATIVE, nativeBackend(), "asked for the native backend");
             case JAVA -> new Choice(Backend.JAVA, JavaHolder.INSTANCE, "asked for the java backend");
             case AUTO -> AutoHolder.INSTANCE;
+            case JAVA_SCALAR -> new Choice(Backend.JAVA_SCALAR, JavaScalarHolder.INSTANCE,
+                    "asked for the java backend's scalar loops");
         };
     }
 
@@ -80,6 +87,17 @@ public final class Backends {
             }
             return new Choice(Backend.JAVA, JavaHolder.INSTANCE, reason);
         }
+    }
+
+    /**
+     * Which loops {@link Backend#JAVA} runs, and why: {@code java_vector (<vectors>)} when the Vector API
+     * loops run, else {@code java scalar loops (<why not>)}.
+     *
+     * @return one line
+     */
+    public static String javaImplementation() {
+        VectorProvider v = VectorProvider.get();
+        return v.conv().isPresent() ? "java_vector (" + v.reason() + ")" : "java scalar loops (" + v.reason() + ")";
     }
 
     /**

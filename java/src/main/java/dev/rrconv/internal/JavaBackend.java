@@ -2,37 +2,52 @@ package dev.rrconv.internal;
 
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
+import dev.rrconv.DType;
 import dev.rrconv.KernelInfo;
 import dev.rrconv.Tensor;
 import java.util.List;
 
 /**
  * The pure-Java backend. Each call runs one row of {@link JavaKernels}: the first of its direction that can
- * compute the problem and pays (channels-last depthwise loops for depthwise problems with enough channels and
- * taps, else the planar loops, which pack their inputs into dense Java arrays and run auto-vectorizable
- * loops), or the straightforward reference loops when the packed planes would not fit in Java arrays, a size
- * checked before anything runs. Results are bitwise identical for every thread count. float16 and bfloat16
- * inputs are widened to float while the loops pack or read them, and results rounded once as they are
- * stored, so every row computes them in float32 (see {@code Packing}). See
- * {@code dev.rrconv.internal.javaimpl} for the loops.
+ * compute the problem and pays. Where this backend has the Vector API loops ({@link VectorProvider}, package
+ * {@code dev.rrconv.internal.vector}) their {@code java_<direction>_vector} rows come first (float32 data); then the
+ * channels-last depthwise loops for depthwise problems with enough channels and taps, the planar loops,
+ * which pack their inputs into dense Java arrays and run auto-vectorizable loops, and the straightforward
+ * reference loops when the packed planes would not fit in Java arrays, a size checked before anything runs.
+ * Results are bitwise identical for every thread count. float16 and bfloat16 inputs are widened to float
+ * while the scalar loops pack or read them, and results rounded once as they are stored, so every row
+ * computes them in float32 (see {@code Packing}). See {@code dev.rrconv.internal.javaimpl} for the loops.
  */
 public final class JavaBackend implements ConvBackend {
     /** A forced row's name, or null to read the user's choice on each call. */
     private final String forced;
+    /** Whether the Vector API rows may run ({@code Backend.JAVA} with the module present). */
+    private final boolean vector;
 
-    /** The backend as users get it: steered by {@code rrconv.javaKernel} / {@code RRCONV_JAVA_KERNEL}. */
-    public JavaBackend() {
+    /**
+     * @param vector the Vector API loops ({@link VectorProvider}), whose rows then run first where they apply,
+     *     or null for the scalar loops only
+     */
+    JavaBackend(VectorConv vector) {
         this.forced = null;
+        this.vector = vector != null;
+    }
+
+    /** The scalar loops only, steered by {@code rrconv.javaKernel} / {@code RRCONV_JAVA_KERNEL}. */
+    public JavaBackend() {
+        this((VectorConv) null);
     }
 
     /**
-     * A backend that runs one row for the calls of that row's direction (tests and benchmarks).
+     * A backend that runs one row for the calls of that row's direction (tests and benchmarks); the
+     * Vector API rows are among them where the module is present.
      *
      * @param row a row's name
      * @throws IllegalArgumentException if there is no such row
      */
     public JavaBackend(String row) {
         this.forced = JavaKernels.named(row).name();
+        this.vector = VectorProvider.get().conv().isPresent();
     }
 
     @Override
@@ -60,7 +75,12 @@ public final class JavaBackend implements ConvBackend {
     private void run(Direction d, ConvShape s, ConvParams p, Tensor a, Tensor b, Tensor rin, Tensor rout,
                      Tensor out) {
         String[] user = forced == null ? JavaKernels.forcedByUser() : new String[] {forced, "the forced row"};
-        JavaKernel k = JavaKernels.select(d, s, p, user == null ? null : user[0], user == null ? null : user[1]);
+        // the Vector API loops read and write float32 tensors; half-precision calls take the scalar rows
+        String noVector = !vector ? (VectorProvider.get().conv().isPresent() ? "the java-scalar backend"
+                : "this JVM (" + VectorProvider.get().reason() + ")")
+                : a.dtype() != DType.FLOAT32 || out.dtype() != DType.FLOAT32 ? "half-precision data" : null;
+        JavaKernel k = JavaKernels.select(d, s, p, user == null ? null : user[0], user == null ? null : user[1],
+                noVector);
         boolean verbose = JavaKernels.verbose();
         int threads = Backends.threads();
         long start = System.nanoTime();

@@ -61,8 +61,10 @@ public record JavaKernel(String name, Direction direction, String applies, Check
         void run(ConvShape s, ConvParams p, Tensor a, Tensor b, Tensor rin, Tensor rout, Tensor out, int threads);
     }
 
-    /** @return the row as the public API lists it (ISA {@code java}, always available) */
+    /** @return the row as the public API lists it (ISA {@code java}; the Vector API rows are available where
+     *      the JVM has {@code jdk.incubator.vector}, the others always) */
     public KernelInfo info() {
-        return new KernelInfo(name, direction.id(), "java", "f32", "nchw", applies, true);
+        boolean available = !JavaKernels.isVector(this) || VectorProvider.get().conv().isPresent();
+        return new KernelInfo(name, direction.id(), "java", "f32", "nchw", applies, available);
     }
 }

@@ -144,6 +144,23 @@ class BenchCommandTest {
         r.out().lines().filter(l -> l.startsWith("DW-K3 ")).forEach(l -> assertFalse(l.endsWith("x"), l));
     }
 
+    @Test
+    void javaVectorAndJavaScalarSideBySide() throws Exception {
+        // the tests run with --add-modules jdk.incubator.vector: java is the vector loops, java-vector is accepted
+        Path json = dir.resolve("j.json");
+        Result r = cli("bench", "--shapes", "DW-K3", "--ops", "forward", "--backends", "native,java,java-vector,java-scalar",
+                "--reps", "1", "--warmup", "0", "--json", json.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains(" · java backend: java_vector (jdk.incubator.vector, "), r.out());
+        List<String> seen = new ArrayList<>();
+        for (Map<String, Object> o : parseJsonArray(Files.readString(json))) {
+            seen.add((String) o.get("backend"));
+        }
+        assertEquals(List.of("native", "java", "java-vector", "java-scalar"), seen);
+        Result info = cli("info");
+        assertTrue(info.out().contains("\njava backend: java_vector (jdk.incubator.vector, "), info.out());
+    }
+
     // ---- bad command lines: exit 2, one line, nothing written ------------------------------------
 
     @Test

@@ -578,7 +578,7 @@ class CliTest {
         assertFails(2, "stride must be >= 1", concat(fwd, "--stride", "0"));
         assertFails(2, "padding must be >= 0", concat(fwd, "--padding", "-1"));
         assertFails(2, "mode must be cross-correlation or convolution", concat(fwd, "--mode", "flip"));
-        assertFails(2, "backend must be auto, native or java", replace(fwd, "java", "gpu"));
+        assertFails(2, "backend must be auto, native, java or java-scalar", replace(fwd, "java", "gpu"));
         assertFails(2, "threads must be in 0..1024", concat(fwd, "--threads", "5000"));
         assertFails(2, "unexpected argument 'extra'", concat(fwd, "extra"));
         assertFails(2, "option --rin needs a value", "run", "--op", "forward", "--rin");

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
@@ -30,9 +31,12 @@ import java.util.Random;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The fast Java backend against {@link OracleAdapter} (double precision, tolerance relative to the sum of
@@ -44,8 +48,24 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Results must be bitwise identical for 1, 2, 3 and 7 threads, and NaN or infinity where no tap reads
  * must not reach any output.
  */
+@ParameterizedClass(name = "{0} loops")
+@ValueSource(strings = {"scalar", "vector"})
 class JavaBackendTest {
-    private static final JavaBackend BACKEND = new JavaBackend();
+    /** The backend under test: the scalar loops, or the Vector API loops where this JVM has them. */
+    private final JavaBackend backend;
+    private final boolean vector;
+
+    JavaBackendTest(String loops) {
+        vector = loops.equals("vector");
+        VectorConv v = VectorProvider.get().conv().orElse(null);
+        backend = vector ? new JavaBackend(v) : new JavaBackend();
+    }
+
+    @BeforeEach
+    void vectorLoopsPresent() {
+        assumeTrue(!vector || VectorProvider.get().conv().isPresent(),
+                "no Vector API loops in this JVM: " + VectorProvider.get().reason());
+    }
     private static final int[] INT_PALETTE = {Integer.MIN_VALUE, Integer.MAX_VALUE, 16777216, 16777217, 0, -1, 7};
     private static final int[] BYTE_PALETTE = {0, 255, 1, 128};
     private static final int LAYOUTS = 6;
@@ -116,13 +136,62 @@ class JavaBackendTest {
             float[] f = new float[9];
             Arrays.fill(f, 1f);
             Problem pr = new Problem(s, p, src, f, randomFloats(r, 16), rin, rout, u8);
-            float[] got = runForward(BACKEND, pr, 0, 0, 0, 0, 0, 1);
+            float[] got = runForward(backend, pr, 0, 0, 0, 0, 0, 1);
             double[] want = OracleAdapter.forward(s, p, src, f, rin, rout)[0];
             for (int i = 0; i < 16; i++) {
                 assertEquals(want[i], got[i], 0.0, "pixel " + i);
             }
             assertEquals(0f, got[15], "rout region matches no input region");
         }
+    }
+
+    @Test
+    void infiniteWeightWithManyChannelsPerGroupReachesOnlyTheOutputsThatTakeIt() {
+        // 8 output (forward) and 8 input (backward data) channels per group: the blocks the vector loops run
+        // with fused multiply-adds when every weight (backward filter: every diff value) is finite. One infinite weight must give exactly the
+        // reference's infinities and NaNs, never a NaN from 0 * inf at a tap an output does not take.
+        for (int seed = 0; seed < 6; seed++) {
+            Random r = new Random(seed);
+            Problem base = problem(r, 2, 1 + seed % 2, 8, 8, 9, 21, 3, 3, ConvParams.DEFAULT.withPadding(1, 1),
+                    seed % 3, seed % 2 == 1);
+            float[] f = base.filter().clone();
+            f[r.nextInt(f.length)] = seed % 2 == 0 ? Float.POSITIVE_INFINITY : Float.NEGATIVE_INFINITY;
+            Problem pr = new Problem(base.s(), base.p(), base.src(), f, base.diff(), base.rin(), base.rout(), base.u8());
+            assertSameNonFinite("forward", pr, referenceForward(pr), runForward(backend, pr, 0, 0, 0, 0, 0, 2));
+            assertSameNonFinite("backward data", pr, referenceBackwardData(pr), runBackwardData(backend, pr, 0, 0, 0, 0, 0, 2));
+            // the filter gradient's fma blocks (8 output channels) need every diff value finite
+            float[] diff = base.diff().clone();
+            diff[r.nextInt(diff.length)] = Float.POSITIVE_INFINITY;
+            Problem pd = new Problem(base.s(), base.p(), base.src(), base.filter(), diff, base.rin(), base.rout(),
+                    base.u8());
+            assertSameNonFinite("backward filter", pd, referenceBackwardFilter(pd), runBackwardFilter(backend, pd, 0, 0, 0, 0, 0, 2));
+        }
+    }
+
+    private static float[] referenceBackwardFilter(Problem pr) {
+        ConvShape s = pr.s();
+        Tensor grad = Tensor.ofFloats(new float[(int) product(s.filterShape())], s.filterShape());
+        ReferenceLoops.backwardFilter(s, pr.p(), Tensor.ofFloats(pr.src().clone(), s.srcShape()),
+                Tensor.ofFloats(pr.diff().clone(), s.dstShape()), Tensor.ofInts(pr.rin().clone(), s.rinShape()),
+                Tensor.ofInts(pr.rout().clone(), s.routShape()), grad);
+        return grad.toFloatArray();
+    }
+
+    /** Non-finite exactly where {@code want} is (the same infinity, or NaN), close elsewhere. */
+    private static void assertSameNonFinite(String what, Problem pr, float[] want, float[] got) {
+        int nonFinite = 0;
+        for (int i = 0; i < want.length; i++) {
+            if (!Float.isFinite(want[i])) {
+                nonFinite++;
+                if (Float.floatToIntBits(want[i]) != Float.floatToIntBits(got[i])
+                        && !(Float.isNaN(want[i]) && Float.isNaN(got[i]))) {
+                    fail(what + ": element " + i + " is " + got[i] + ", expected " + want[i] + " in " + pr);
+                }
+            } else if (!(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])))) {
+                fail(what + ": element " + i + " is " + got[i] + ", expected " + want[i] + " in " + pr);
+            }
+        }
+        assertTrue(nonFinite > 0 && nonFinite < want.length, what + ": " + nonFinite + " non-finite outputs");
     }
 
     @ParameterizedTest
@@ -182,7 +251,7 @@ class JavaBackendTest {
             src[live] = Float.NaN;
             Problem hot = new Problem(s, base.p(), src, filter, diff, rin, rout, base.u8());
             double[] want = OracleAdapter.forward(s, hot.p(), src, filter, rin, rout)[0];
-            float[] got = runForward(BACKEND, hot, r.nextInt(LAYOUTS), 0, 0, 0, 0, 2);
+            float[] got = runForward(backend, hot, r.nextInt(LAYOUTS), 0, 0, 0, 0, 2);
             for (int i = 0; i < want.length; i++) {
                 assertEquals(Double.isNaN(want[i]), Float.isNaN(got[i]), "NaN pattern at " + i + " of " + hot);
             }
@@ -236,9 +305,9 @@ class JavaBackendTest {
         assertEquals("java_backward_filter_depthwise", pick(Direction.BACKWARD_FILTER, dwLarge, p7));
         // A forced row steers only its own direction.
         assertEquals("java_forward_reference",
-                JavaKernels.select(Direction.FORWARD, dense, p3, "java_forward_reference", "test").name());
+                JavaKernels.select(Direction.FORWARD, dense, p3, "java_forward_reference", "test", null).name());
         assertEquals("java_backward_data_planar",
-                JavaKernels.select(Direction.BACKWARD_DATA, dense, p3, "java_forward_reference", "test").name());
+                JavaKernels.select(Direction.BACKWARD_DATA, dense, p3, "java_forward_reference", "test", "the scalar table").name());
     }
 
     /** Problems whose packed planes cannot be Java arrays go to the reference rows, by the size checks alone. */
@@ -270,14 +339,14 @@ class JavaBackendTest {
         ConvParams p = ConvParams.DEFAULT;
         ConvShape dense = ConvShape.ofForward(new long[] {1, 2, 4, 4}, new long[] {1, 2, 2, 1, 1}, p);
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () ->
-                JavaKernels.select(Direction.FORWARD, dense, p, "java_forward_depthwise", "RRCONV_JAVA_KERNEL"));
+                JavaKernels.select(Direction.FORWARD, dense, p, "java_forward_depthwise", "RRCONV_JAVA_KERNEL", null));
         assertEquals("RRCONV_JAVA_KERNEL=java_forward_depthwise does not apply to"
                 + " mb1_g1_icpg2_ocpg2_ih4_iw4_oh4_ow4_fh1_fw1_sh1_sw1_ph0_pw0_dh1_dw1: not depthwise (ICPG 2, OCPG 2;"
                 + " needs 1 and 1)", e.getMessage());
         IllegalArgumentException u = assertThrows(IllegalArgumentException.class, () ->
-                JavaKernels.select(Direction.FORWARD, dense, p, "java_forward_fast", "-Drrconv.javaKernel"));
+                JavaKernels.select(Direction.FORWARD, dense, p, "java_forward_fast", "-Drrconv.javaKernel", null));
         assertTrue(u.getMessage().startsWith("-Drrconv.javaKernel: unknown Java kernel 'java_forward_fast'; valid"
-                + " names: java_forward_depthwise, java_forward_planar, java_forward_reference,"), u.getMessage());
+                + " names: java_forward_vector, java_forward_depthwise, java_forward_planar, java_forward_reference,"), u.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new JavaBackend("nope"));
     }
 
@@ -291,12 +360,12 @@ class JavaBackendTest {
             System.setProperty(JavaKernels.KERNEL_PROPERTY, "java_forward_depthwise");
             System.setProperty(JavaKernels.VERBOSE_PROPERTY, "1");
             System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
-            runForward(BACKEND, pr, 0, 0, 0, 0, 0, 2);
+            runForward(backend, pr, 0, 0, 0, 0, 0, 2);
             System.setProperty(JavaKernels.VERBOSE_PROPERTY, "0");
-            runForward(BACKEND, pr, 0, 0, 0, 0, 0, 2);
+            runForward(backend, pr, 0, 0, 0, 0, 0, 2);
             System.setProperty(JavaKernels.VERBOSE_PROPERTY, "yes");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> runForward(BACKEND, pr, 0, 0, 0, 0, 0, 1));
+                    () -> runForward(backend, pr, 0, 0, 0, 0, 0, 1));
             assertEquals("-Drrconv.verbose=yes: expected 0 or 1", e.getMessage());
         } finally {
             System.setErr(saved);
@@ -353,7 +422,7 @@ class JavaBackendTest {
         }
     }
 
-    private static void checkAll(Problem pr, Random r, int[] threadCounts) {
+    private void checkAll(Problem pr, Random r, int[] threadCounts) {
         ConvShape s = pr.s();
         int[] lay = new int[7];
         for (int i = 0; i < lay.length; i++) {
@@ -366,9 +435,9 @@ class JavaBackendTest {
         float[] d1 = null;
         float[] w1 = null;
         for (int t : threadCounts) {
-            float[] f = runForward(BACKEND, pr, lay[0], lay[1], lay[2], lay[3], lay[4], t);
-            float[] d = runBackwardData(BACKEND, pr, lay[1], lay[5], lay[2], lay[3], lay[6], t);
-            float[] w = runBackwardFilter(BACKEND, pr, lay[0], lay[5], lay[2], lay[3], lay[4], t);
+            float[] f = runForward(backend, pr, lay[0], lay[1], lay[2], lay[3], lay[4], t);
+            float[] d = runBackwardData(backend, pr, lay[1], lay[5], lay[2], lay[3], lay[6], t);
+            float[] w = runBackwardFilter(backend, pr, lay[0], lay[5], lay[2], lay[3], lay[4], t);
             if (f1 == null) {
                 f1 = f;
                 d1 = d;
@@ -384,16 +453,18 @@ class JavaBackendTest {
         }
         // With several output channels per group, forward and backward data sum in float in the same
         // order as the straightforward float loops (skipped taps adding exact zeros), so bit for bit.
-        if (s.ocpg() > 1) {
+        // The vector loops sum in that order too, except in blocks of 8 output channels of a group, which
+        // use fused multiply-adds (GatherKernel.dense8): there only the oracle's tolerance applies.
+        if (vector ? s.ocpg() < 8 : s.ocpg() > 1) {
             assertBitwise("forward vs float reference", pr, referenceForward(pr), f1);
         }
-        if (s.icpg() > 1) {
+        if (vector ? s.icpg() < 8 : s.icpg() > 1) {
             assertBitwise("backward data vs float reference", pr, referenceBackwardData(pr), d1);
         }
     }
 
     private static String pick(Direction d, ConvShape s, ConvParams p) {
-        return JavaKernels.select(d, s, p, null, null).name();
+        return JavaKernels.select(d, s, p, null, null, "the scalar table").name();
     }
 
     private static void assertClose(String what, Problem pr, float[] got, double[][] want) {

@@ -1,0 +1,364 @@
+package dev.rrconv.internal.vector;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * One output row of the forward or backward-data gather, every channel:
+ * {@code y[g*cout + co][row, j] = sum over ci, t of w[((g*cout + co)*cin + ci)*taps + t] * x[g*cin + ci][off[t] + j]}
+ * over the lanes {@link TapRows} selects, in the order {@code ci} then {@code t}, each product rounded
+ * to float and added to a float sum that starts at +0: the very arithmetic of the reference loops, so
+ * results are bitwise those of {@code ReferenceLoops} whatever the thread count; except that blocks of
+ * eight output channels of a group use fused multiply-adds when every weight is finite ({@code dense8}).
+ *
+ * <p>A tap a lane does not take is skipped with a masked add ({@code acc.add(x*w, m)} keeps the lane),
+ * so a non-finite value there changes nothing, as in the reference. Register blocking: eight output
+ * channels of one group share each masked input load, two chunks at a time ({@code dense8x2}, fused
+ * multiply-adds), or four with the exact masked adds; depthwise (one channel per group)
+ * runs four groups side by side, two chunks at a time, so that eight independent sums hide the add
+ * latency and each tap's offset, lane masks and weights are loaded once for eight vectors.
+ */
+final class GatherKernel {
+    private static final VectorSpecies<Float> F = VectorBackend.FLOATS;
+    private static final int L = F.length();
+
+    private GatherKernel() {}
+
+    /**
+     * @param x input planes, {@code x[xBase + g*cin + ci]}
+     * @param y output planes, {@code y[yBase + g*cout + co]}, the row starting at {@code yAt}
+     */
+    static void row(Geometry geo, TapRows tr, int r, float[][] x, int xBase, float[] w, boolean fma, int cin,
+                    int cout, float[][] y, int yBase, int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int t0 = r * taps;
+        int groups = geo.groups();
+        if (cin == 1 && cout == 1) {
+            int g = 0;
+            for (; g + 4 <= groups; g += 4) {
+                if (chunks >= 2) {
+                    depthwise4x2(tr, t0, x, xBase + g, w, g * taps, y, yBase + g, yAt);
+                } else {
+                    depthwise4(tr, t0, x, xBase + g, w, g * taps, y, yBase + g, yAt);
+                }
+            }
+            for (; g < groups; g++) {
+                for (int j = 0; j < chunks; j++) {
+                    one(tr, t0, j, x, xBase + g, 1, w, g * taps, y[yBase + g], yAt);
+                }
+            }
+            return;
+        }
+        for (int g = 0; g < groups; g++) {
+            int xg = xBase + g * cin;
+            int co = 0;
+            if (fma) {
+                for (; co + 8 <= cout; co += 8) {
+                    int wb = (g * cout + co) * cin * taps;
+                    int j = 0;
+                    for (; j + 2 <= chunks; j += 2) {
+                        dense8x2(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
+                    }
+                    for (; j < chunks; j++) {
+                        dense8(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
+                    }
+                }
+            }
+            for (; co + 4 <= cout; co += 4) {
+                int wb = (g * cout + co) * cin * taps;
+                for (int j = 0; j < chunks; j++) {
+                    dense4(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
+                }
+            }
+            for (; co < cout; co++) {
+                int wb = (g * cout + co) * cin * taps;
+                for (int j = 0; j < chunks; j++) {
+                    one(tr, t0, j, x, xg, cin, w, wb, y[yBase + g * cout + co], yAt);
+                }
+            }
+        }
+    }
+
+    /** One output channel, chunk {@code j}. */
+    private static void one(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, float[] y,
+                            int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int q = j * L;
+        FloatVector acc = FloatVector.zero(F);
+        for (int ci = 0; ci < cin; ci++) {
+            float[] xs = x[xg + ci];
+            int wc = wb + ci * taps;
+            for (int t = 0; t < taps; t++) {
+                long b = tr.bits[(t0 + t) * chunks + j];
+                if (b != 0) {
+                    VectorMask<Float> m = VectorMask.fromLong(F, b);
+                    FloatVector v = FloatVector.fromArray(F, xs, tr.off[t0 + t] + q);
+                    acc = acc.add(v.mul(w[wc + t]), m);
+                }
+            }
+        }
+        acc.intoArray(y, yAt + q);
+    }
+
+    /** Four output channels of one group, sharing every input load; chunk {@code j}. */
+    private static void dense4(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
+                               float[][] y, int y0, int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int q = j * L;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        for (int ci = 0; ci < cin; ci++) {
+            float[] xs = x[xg + ci];
+            int wc = wb + ci * taps;
+            for (int t = 0; t < taps; t++) {
+                long b = tr.bits[(t0 + t) * chunks + j];
+                if (b != 0) {
+                    VectorMask<Float> m = VectorMask.fromLong(F, b);
+                    FloatVector v = FloatVector.fromArray(F, xs, tr.off[t0 + t] + q);
+                    int k = wc + t;
+                    a0 = a0.add(v.mul(w[k]), m);
+                    a1 = a1.add(v.mul(w[k + ws]), m);
+                    a2 = a2.add(v.mul(w[k + 2 * ws]), m);
+                    a3 = a3.add(v.mul(w[k + 3 * ws]), m);
+                }
+            }
+        }
+        a0.intoArray(y[y0], yAt + q);
+        a1.intoArray(y[y0 + 1], yAt + q);
+        a2.intoArray(y[y0 + 2], yAt + q);
+        a3.intoArray(y[y0 + 3], yAt + q);
+    }
+
+    /**
+     * Eight output channels of one group with fused multiply-adds: each input vector is masked once
+     * (lanes that skip the tap set to +0) and then feeds eight {@code fma}s, one instruction each instead
+     * of a multiply and a masked add. A skipped lane then adds {@code 0 * w}, an exact zero for finite
+     * {@code w}, so the caller takes this path only when every weight is finite; the sums differ from
+     * the reference loops' only by the rounding the fused products save. Chunk {@code j}.
+     */
+    private static void dense8(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
+                               float[][] y, int y0, int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int q = j * L;
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector a0 = zero;
+        FloatVector a1 = zero;
+        FloatVector a2 = zero;
+        FloatVector a3 = zero;
+        FloatVector a4 = zero;
+        FloatVector a5 = zero;
+        FloatVector a6 = zero;
+        FloatVector a7 = zero;
+        for (int ci = 0; ci < cin; ci++) {
+            float[] xs = x[xg + ci];
+            int wc = wb + ci * taps;
+            for (int t = 0; t < taps; t++) {
+                long b = tr.bits[(t0 + t) * chunks + j];
+                if (b != 0) {
+                    VectorMask<Float> m = VectorMask.fromLong(F, b);
+                    FloatVector v = zero.blend(FloatVector.fromArray(F, xs, tr.off[t0 + t] + q), m);
+                    int k = wc + t;
+                    a0 = v.fma(FloatVector.broadcast(F, w[k]), a0);
+                    a1 = v.fma(FloatVector.broadcast(F, w[k + ws]), a1);
+                    a2 = v.fma(FloatVector.broadcast(F, w[k + 2 * ws]), a2);
+                    a3 = v.fma(FloatVector.broadcast(F, w[k + 3 * ws]), a3);
+                    a4 = v.fma(FloatVector.broadcast(F, w[k + 4 * ws]), a4);
+                    a5 = v.fma(FloatVector.broadcast(F, w[k + 5 * ws]), a5);
+                    a6 = v.fma(FloatVector.broadcast(F, w[k + 6 * ws]), a6);
+                    a7 = v.fma(FloatVector.broadcast(F, w[k + 7 * ws]), a7);
+                }
+            }
+        }
+        a0.intoArray(y[y0], yAt + q);
+        a1.intoArray(y[y0 + 1], yAt + q);
+        a2.intoArray(y[y0 + 2], yAt + q);
+        a3.intoArray(y[y0 + 3], yAt + q);
+        a4.intoArray(y[y0 + 4], yAt + q);
+        a5.intoArray(y[y0 + 5], yAt + q);
+        a6.intoArray(y[y0 + 6], yAt + q);
+        a7.intoArray(y[y0 + 7], yAt + q);
+    }
+
+    /** {@link #dense8} for chunks {@code j} and {@code j+1} at once: each weight broadcast feeds two fmas. */
+    private static void dense8x2(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
+                                 float[][] y, int y0, int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int q = j * L;
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector a0 = zero;
+        FloatVector c0 = zero;
+        FloatVector a1 = zero;
+        FloatVector c1 = zero;
+        FloatVector a2 = zero;
+        FloatVector c2 = zero;
+        FloatVector a3 = zero;
+        FloatVector c3 = zero;
+        FloatVector a4 = zero;
+        FloatVector c4 = zero;
+        FloatVector a5 = zero;
+        FloatVector c5 = zero;
+        FloatVector a6 = zero;
+        FloatVector c6 = zero;
+        FloatVector a7 = zero;
+        FloatVector c7 = zero;
+        for (int ci = 0; ci < cin; ci++) {
+            float[] xs = x[xg + ci];
+            int wc = wb + ci * taps;
+            for (int t = 0; t < taps; t++) {
+                int bi = (t0 + t) * chunks + j;
+                long ba = tr.bits[bi];
+                long bb = tr.bits[bi + 1];
+                if ((ba | bb) != 0) {
+                    int o = tr.off[t0 + t] + q;
+                    FloatVector v = zero.blend(FloatVector.fromArray(F, xs, o), VectorMask.fromLong(F, ba));
+                    FloatVector u = zero.blend(FloatVector.fromArray(F, xs, o + L), VectorMask.fromLong(F, bb));
+                    int k = wc + t;
+                    FloatVector w0 = FloatVector.broadcast(F, w[k]);
+                    a0 = v.fma(w0, a0);
+                    c0 = u.fma(w0, c0);
+                    FloatVector w1 = FloatVector.broadcast(F, w[k + ws]);
+                    a1 = v.fma(w1, a1);
+                    c1 = u.fma(w1, c1);
+                    FloatVector w2 = FloatVector.broadcast(F, w[k + 2 * ws]);
+                    a2 = v.fma(w2, a2);
+                    c2 = u.fma(w2, c2);
+                    FloatVector w3 = FloatVector.broadcast(F, w[k + 3 * ws]);
+                    a3 = v.fma(w3, a3);
+                    c3 = u.fma(w3, c3);
+                    FloatVector w4 = FloatVector.broadcast(F, w[k + 4 * ws]);
+                    a4 = v.fma(w4, a4);
+                    c4 = u.fma(w4, c4);
+                    FloatVector w5 = FloatVector.broadcast(F, w[k + 5 * ws]);
+                    a5 = v.fma(w5, a5);
+                    c5 = u.fma(w5, c5);
+                    FloatVector w6 = FloatVector.broadcast(F, w[k + 6 * ws]);
+                    a6 = v.fma(w6, a6);
+                    c6 = u.fma(w6, c6);
+                    FloatVector w7 = FloatVector.broadcast(F, w[k + 7 * ws]);
+                    a7 = v.fma(w7, a7);
+                    c7 = u.fma(w7, c7);
+                }
+            }
+        }
+        a0.intoArray(y[y0], yAt + q);
+        c0.intoArray(y[y0], yAt + q + L);
+        a1.intoArray(y[y0 + 1], yAt + q);
+        c1.intoArray(y[y0 + 1], yAt + q + L);
+        a2.intoArray(y[y0 + 2], yAt + q);
+        c2.intoArray(y[y0 + 2], yAt + q + L);
+        a3.intoArray(y[y0 + 3], yAt + q);
+        c3.intoArray(y[y0 + 3], yAt + q + L);
+        a4.intoArray(y[y0 + 4], yAt + q);
+        c4.intoArray(y[y0 + 4], yAt + q + L);
+        a5.intoArray(y[y0 + 5], yAt + q);
+        c5.intoArray(y[y0 + 5], yAt + q + L);
+        a6.intoArray(y[y0 + 6], yAt + q);
+        c6.intoArray(y[y0 + 6], yAt + q + L);
+        a7.intoArray(y[y0 + 7], yAt + q);
+        c7.intoArray(y[y0 + 7], yAt + q + L);
+    }
+
+    /**
+     * Four depthwise groups side by side, chunks two at a time (each tap's offset and weights loaded once
+     * for eight vectors); an odd last chunk runs alone.
+     */
+    private static void depthwise4x2(TapRows tr, int t0, float[][] x, int x0, float[] w, int wb, float[][] y,
+                                     int y0, int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        float[] xs0 = x[x0];
+        float[] xs1 = x[x0 + 1];
+        float[] xs2 = x[x0 + 2];
+        float[] xs3 = x[x0 + 3];
+        int j = 0;
+        for (; j + 2 <= chunks; j += 2) {
+            int q = j * L;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            FloatVector b0 = a0;
+            FloatVector b1 = a0;
+            FloatVector b2 = a0;
+            FloatVector b3 = a0;
+            for (int t = 0; t < taps; t++) {
+                int bi = (t0 + t) * chunks + j;
+                long ba = tr.bits[bi];
+                long bb = tr.bits[bi + 1];
+                if ((ba | bb) != 0) {
+                    VectorMask<Float> m = VectorMask.fromLong(F, ba);
+                    VectorMask<Float> n = VectorMask.fromLong(F, bb);
+                    int o = tr.off[t0 + t] + q;
+                    int k = wb + t;
+                    FloatVector w0 = FloatVector.broadcast(F, w[k]);
+                    FloatVector w1 = FloatVector.broadcast(F, w[k + taps]);
+                    FloatVector w2 = FloatVector.broadcast(F, w[k + 2 * taps]);
+                    FloatVector w3 = FloatVector.broadcast(F, w[k + 3 * taps]);
+                    a0 = a0.add(FloatVector.fromArray(F, xs0, o).mul(w0), m);
+                    a1 = a1.add(FloatVector.fromArray(F, xs1, o).mul(w1), m);
+                    a2 = a2.add(FloatVector.fromArray(F, xs2, o).mul(w2), m);
+                    a3 = a3.add(FloatVector.fromArray(F, xs3, o).mul(w3), m);
+                    b0 = b0.add(FloatVector.fromArray(F, xs0, o + L).mul(w0), n);
+                    b1 = b1.add(FloatVector.fromArray(F, xs1, o + L).mul(w1), n);
+                    b2 = b2.add(FloatVector.fromArray(F, xs2, o + L).mul(w2), n);
+                    b3 = b3.add(FloatVector.fromArray(F, xs3, o + L).mul(w3), n);
+                }
+            }
+            a0.intoArray(y[y0], yAt + q);
+            a1.intoArray(y[y0 + 1], yAt + q);
+            a2.intoArray(y[y0 + 2], yAt + q);
+            a3.intoArray(y[y0 + 3], yAt + q);
+            b0.intoArray(y[y0], yAt + q + L);
+            b1.intoArray(y[y0 + 1], yAt + q + L);
+            b2.intoArray(y[y0 + 2], yAt + q + L);
+            b3.intoArray(y[y0 + 3], yAt + q + L);
+        }
+        for (; j < chunks; j++) {
+            for (int c = 0; c < 4; c++) {
+                one(tr, t0, j, x, x0 + c, 1, w, wb + c * taps, y[y0 + c], yAt);
+            }
+        }
+    }
+
+    /** Four depthwise groups side by side, every chunk. */
+    private static void depthwise4(TapRows tr, int t0, float[][] x, int x0, float[] w, int wb, float[][] y, int y0,
+                                   int yAt) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        float[] xs0 = x[x0];
+        float[] xs1 = x[x0 + 1];
+        float[] xs2 = x[x0 + 2];
+        float[] xs3 = x[x0 + 3];
+        for (int j = 0; j < chunks; j++) {
+            int q = j * L;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            for (int t = 0; t < taps; t++) {
+                long b = tr.bits[(t0 + t) * chunks + j];
+                if (b != 0) {
+                    VectorMask<Float> m = VectorMask.fromLong(F, b);
+                    int o = tr.off[t0 + t] + q;
+                    int k = wb + t;
+                    a0 = a0.add(FloatVector.fromArray(F, xs0, o).mul(w[k]), m);
+                    a1 = a1.add(FloatVector.fromArray(F, xs1, o).mul(w[k + taps]), m);
+                    a2 = a2.add(FloatVector.fromArray(F, xs2, o).mul(w[k + 2 * taps]), m);
+                    a3 = a3.add(FloatVector.fromArray(F, xs3, o).mul(w[k + 3 * taps]), m);
+                }
+            }
+            a0.intoArray(y[y0], yAt + q);
+            a1.intoArray(y[y0 + 1], yAt + q);
+            a2.intoArray(y[y0 + 2], yAt + q);
+            a3.intoArray(y[y0 + 3], yAt + q);
+        }
+    }
+}

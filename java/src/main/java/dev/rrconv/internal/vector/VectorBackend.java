@@ -1,0 +1,289 @@
+package dev.rrconv.internal.vector;
+
+import dev.rrconv.ConvParams;
+import dev.rrconv.ConvShape;
+import dev.rrconv.Mode;
+import dev.rrconv.Tensor;
+import dev.rrconv.internal.Backends;
+import dev.rrconv.internal.VectorConv;
+import dev.rrconv.internal.javaimpl.Parallel;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The Java backend's loops on the Vector API ({@code jdk.incubator.vector}), for every direction,
+ * parameter and mask dtype. Only {@code dev.rrconv.internal.VectorProvider} loads this class (by name),
+ * and only when the module is in the module graph.
+ *
+ * <p>Each call packs its tensors into padded Java arrays ({@link Plane}: columns split by stride
+ * phase, so that every tap reads a contiguous run), builds per output row and tap the lane masks of
+ * the taps each output takes ({@link TapRows}, shared by every channel), and then vectorises along
+ * the output row ({@link GatherKernel} forward and backward data, {@link FilterKernel} backward
+ * filter). Rows (forward, backward data) and output channels (backward filter) are split over
+ * {@link Backends#threads()} threads; each output is computed by one thread in a fixed order, so
+ * results are bitwise identical for every thread count (forward and backward data: bitwise those of
+ * the reference loops).
+ */
+public final class VectorBackend implements VectorConv {
+    /** The float species: the JVM's preferred shape. */
+    static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
+    /** The int species of the same lane count (the masks). */
+    static final VectorSpecies<Integer> INTS = VectorSpecies.of(int.class, FLOATS.vectorShape());
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    /** An unstarted thread: a segment accessible by it is accessible by every thread (not confined). */
+    private static final Thread OTHER = new Thread(() -> { }, "rrconv-probe");
+
+    private VectorBackend() {}
+
+    /**
+     * @return the backend
+     * @throws UnsupportedOperationException (with the reason) if the preferred vectors are too short to
+     *     pay off or too long for the 64-bit lane masks
+     */
+    public static VectorConv create() {
+        int lanes = FLOATS.length();
+        if (lanes < 4 || lanes > 64 || INTS.length() != lanes) {
+            throw new UnsupportedOperationException("the preferred vector shape " + FLOATS.vectorShape() + " holds "
+                    + lanes + " floats (the vector loops need 4 to 64)");
+        }
+        return new VectorBackend();
+    }
+
+    @Override
+    public String describe() {
+        return "jdk.incubator.vector, " + FLOATS.vectorBitSize() + "-bit vectors (" + FLOATS.length() + " floats)";
+    }
+
+    @Override
+    public boolean appliesForward(ConvShape s, ConvParams p) {
+        return Geometry.forward(s, p) != null;
+    }
+
+    @Override
+    public boolean appliesBackwardData(ConvShape s, ConvParams p) {
+        return Geometry.backwardData(s, p) != null;
+    }
+
+    @Override
+    public boolean appliesBackwardFilter(ConvShape s, ConvParams p) {
+        return Geometry.forward(s, p) != null;
+    }
+
+    private static boolean sharable(Tensor... ts) {
+        for (Tensor t : ts) {
+            if (!t.segment().isAccessibleBy(OTHER)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static float[][] packFloats(Tensor t, Plane plane, int n, int c, float[][] out, int threads,
+                                        boolean parallel) {
+        Parallel.forEach(n * c, parallel ? threads : 1,
+                i -> plane.packFloats(t, i / c, i % c, out[i], new float[plane.width()]));
+        return out;
+    }
+
+    private static int[][] packMasks(Tensor t, Plane plane, int n, int[][] out, int threads, boolean parallel) {
+        Parallel.forEach(n, parallel ? threads : 1, i -> plane.packMask(t, i, out[i], new int[plane.width()]));
+        return out;
+    }
+
+    private static void unpack(float[][] planes, int count, Plane plane, Tensor t, int c, int threads,
+                               boolean parallel) {
+        Parallel.forEach(count, parallel ? threads : 1, i -> plane.unpackFloats(planes[i], t, i / c, i % c));
+    }
+
+    /** @return true if no element of the first {@code count} planes (laid out as {@code plane}) is NaN or infinite */
+    private static boolean allFinite(float[][] planes, int count, Plane plane) {
+        for (int i = 0; i < count; i++) {
+            for (int y = 0; y < plane.height(); y++) {
+                int at = plane.index(y, 0, 0);
+                for (int c = 0; c < plane.width(); c++) {
+                    if (!Float.isFinite(planes[i][at + c])) {
+                        return false;
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
+    /** @return true if no element is NaN or infinite */
+    private static boolean allFinite(float[] a) {
+        for (float v : a) {
+            if (!Float.isFinite(v)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The filter as {@code w[((g*cout + co)*cin + ci)*taps + kh*FW + kw]}, flipped in convolution mode;
+     * {@code transposed}: {@code co} runs over the filter's input channels (backward data).
+     */
+    private static float[] weights(Geometry geo, ConvParams p, Tensor filter, boolean transposed) {
+        int g = geo.groups();
+        int cout = transposed ? geo.icpg() : geo.ocpg();
+        int cin = transposed ? geo.ocpg() : geo.icpg();
+        int fh = geo.fh();
+        int fw = geo.fw();
+        int taps = geo.taps();
+        boolean flip = p.mode() == Mode.CONVOLUTION;
+        float[] f = new float[g * geo.ocpg() * geo.icpg() * taps]; // the filter in C order
+        if (filter.isContiguous()) {
+            MemorySegment.copy(filter.segment(), F, 0, f, 0, f.length);
+        } else {
+            int at = 0;
+            for (int a = 0; a < g; a++) {
+                for (int oc = 0; oc < geo.ocpg(); oc++) {
+                    for (int ic = 0; ic < geo.icpg(); ic++) {
+                        for (int kh = 0; kh < fh; kh++) {
+                            for (int kw = 0; kw < fw; kw++) {
+                                f[at++] = filter.segment().get(F, 4 * (a * filter.stride(0) + oc * filter.stride(1)
+                                        + ic * filter.stride(2) + kh * filter.stride(3) + kw * filter.stride(4)));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        float[] w = new float[f.length];
+        for (int a = 0; a < g; a++) {
+            for (int co = 0; co < cout; co++) {
+                for (int ci = 0; ci < cin; ci++) {
+                    int oc = transposed ? ci : co;
+                    int ic = transposed ? co : ci;
+                    int from = ((a * geo.ocpg() + oc) * geo.icpg() + ic) * taps;
+                    int to = ((a * cout + co) * cin + ci) * taps;
+                    for (int t = 0; t < taps; t++) {
+                        w[to + t] = f[from + (flip ? taps - 1 - t : t)];
+                    }
+                }
+            }
+        }
+        return w;
+    }
+
+    @Override
+    public void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst) {
+        Geometry geo = Geometry.forward(s, p);
+        int threads = Backends.threads();
+        boolean par = sharable(src, rin, rout, dst);
+        int ic = geo.groups() * geo.icpg();
+        int oc = geo.groups() * geo.ocpg();
+        Scratch sc = Scratch.get();
+        float[][] x = packFloats(src, geo.x(), geo.n(), ic, sc.floats(Scratch.X, geo.n() * ic, geo.x().length()),
+                threads, par);
+        TapRows tr = TapRows.forward(geo,
+                packMasks(rin, geo.x(), geo.n(), sc.ints(Scratch.X, geo.n(), geo.x().length()), threads, par),
+                packMasks(rout, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
+                sc, threads);
+        float[] w = weights(geo, p, filter, false);
+        boolean fma = allFinite(w);
+        float[][] y = sc.floats(Scratch.Y, geo.n() * oc, geo.y().length());
+        Parallel.forEach(geo.n() * geo.oh(), threads, r -> {
+            int n = r / geo.oh();
+            GatherKernel.row(geo, tr, r, x, n * ic, w, fma, geo.icpg(), geo.ocpg(), y, n * oc,
+                    geo.y().index(r % geo.oh(), 0, 0));
+        });
+        unpack(y, geo.n() * oc, geo.y(), dst, oc, threads, par);
+    }
+
+    @Override
+    public void backwardData(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
+                             Tensor gradSrc) {
+        Geometry geo = Geometry.backwardData(s, p);
+        int threads = Backends.threads();
+        boolean par = sharable(diff, rin, rout, gradSrc);
+        int ic = geo.groups() * geo.icpg();
+        int oc = geo.groups() * geo.ocpg();
+        Scratch sc = Scratch.get();
+        float[][] x = packFloats(diff, geo.x(), geo.n(), oc, sc.floats(Scratch.X, geo.n() * oc, geo.x().length()),
+                threads, par);
+        TapRows tr = TapRows.backwardData(geo,
+                packMasks(rout, geo.x(), geo.n(), sc.ints(Scratch.X, geo.n(), geo.x().length()), threads, par),
+                packMasks(rin, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
+                sc, threads);
+        float[] w = weights(geo, p, filter, true);
+        boolean fma = allFinite(w);
+        float[][] y = sc.floats(Scratch.Y, geo.n() * ic, geo.y().length());
+        int sw = geo.sw();
+        Parallel.forEach(geo.n() * geo.ih() * sw, threads, r -> {
+            int phase = r % sw;
+            int ih = (r / sw) % geo.ih();
+            int n = r / sw / geo.ih();
+            GatherKernel.row(geo, tr, r, x, n * oc, w, fma, geo.ocpg(), geo.icpg(), y, n * ic,
+                    geo.y().index(ih, phase, 0));
+        });
+        unpack(y, geo.n() * ic, geo.y(), gradSrc, ic, threads, par);
+    }
+
+    @Override
+    public void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
+                               Tensor gradFilter) {
+        Geometry geo = Geometry.forward(s, p);
+        int threads = Backends.threads();
+        boolean par = sharable(src, diff, rin, rout);
+        int ic = geo.groups() * geo.icpg();
+        int oc = geo.groups() * geo.ocpg();
+        Scratch sc = Scratch.get();
+        float[][] x = packFloats(src, geo.x(), geo.n(), ic, sc.floats(Scratch.X, geo.n() * ic, geo.x().length()),
+                threads, par);
+        float[][] d = packFloats(diff, geo.y(), geo.n(), oc, sc.floats(Scratch.D, geo.n() * oc, geo.y().length()),
+                threads, par);
+        TapRows tr = TapRows.forward(geo,
+                packMasks(rin, geo.x(), geo.n(), sc.ints(Scratch.X, geo.n(), geo.x().length()), threads, par),
+                packMasks(rout, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
+                sc, threads);
+        float[] gw = new float[oc * geo.icpg() * geo.taps()];
+        // blocks of eight (fused multiply-adds, when every diff value is finite) or four output channels of
+        // a group share their input loads; the rest one by one
+        int cout = geo.ocpg();
+        boolean fma = allFinite(d, geo.n() * oc, geo.y());
+        if (fma) {
+            // lanes past a row's end are masked by the input's zeroing, so they must hold no NaN or infinity
+            // (the reused arrays may hold anything there)
+            Parallel.forEach(geo.n() * oc, par ? threads : 1, i -> geo.y().zeroSlack(d[i]));
+        }
+        int eights = fma ? cout / 8 : 0;
+        int fours = (cout - 8 * eights) / 4;
+        int ones = cout - 8 * eights - 4 * fours;
+        int perGroup = eights + fours + ones;
+        Parallel.forEach(geo.groups() * perGroup, threads, i -> {
+            int g = i / perGroup;
+            int k = i % perGroup;
+            if (k < eights) {
+                FilterKernel.channels8(geo, tr, g, 8 * k, x, d, gw);
+            } else if (k < eights + fours) {
+                FilterKernel.channels4(geo, tr, g, 8 * eights + 4 * (k - eights), x, d, gw);
+            } else {
+                FilterKernel.channel(geo, tr, g, 8 * eights + 4 * fours + (k - eights - fours), x, d, gw);
+            }
+        });
+        boolean flip = p.mode() == Mode.CONVOLUTION;
+        var seg = gradFilter.segment();
+        int cin = geo.icpg();
+        for (int a = 0; a < geo.groups(); a++) {
+            for (int co = 0; co < cout; co++) {
+                for (int ci = 0; ci < cin; ci++) {
+                    for (int kh = 0; kh < geo.fh(); kh++) {
+                        for (int kw = 0; kw < geo.fw(); kw++) {
+                            long fkh = flip ? geo.fh() - 1 - kh : kh;
+                            long fkw = flip ? geo.fw() - 1 - kw : kw;
+                            long off = 4 * (a * gradFilter.stride(0) + co * gradFilter.stride(1)
+                                    + ci * gradFilter.stride(2) + fkh * gradFilter.stride(3)
+                                    + fkw * gradFilter.stride(4));
+                            seg.set(F, off, gw[((a * cout + co) * cin + ci) * geo.taps() + kh * geo.fw() + kw]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
