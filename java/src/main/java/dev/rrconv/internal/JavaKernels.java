@@ -43,30 +43,37 @@ public final class JavaKernels {
 
     private static final String VECTOR = "float32 data, the Vector API present (--add-modules jdk.incubator.vector), "
             + "and its packed planes and lane masks fit in Java arrays";
+    // The vector rows stand where `rrconv bench --backends java,java-scalar` measured them ahead (this
+    // machine, 1 thread, random masks): after the depthwise rows (DW-K7/K13/K31 ran 3-25 % faster on the
+    // channels-last scalar loops), and with a "pays" rule where the planar loops won.
     /** Names of the Vector API rows end with this. */
     private static final String VECTOR_SUFFIX = "_vector";
 
     private static final List<JavaKernel> TABLE = List.of(
-            new JavaKernel("java_forward_vector", Direction.FORWARD, VECTOR,
-                    (s, p) -> vectorWhyNot(v -> v.appliesForward(s, p)), JavaKernels::always,
-                    (s, p, src, filter, rin, rout, dst, t) -> vector().forward(s, p, src, filter, rin, rout, dst)),
             new JavaKernel("java_forward_depthwise", Direction.FORWARD,
                     DEPTHWISE + "; picked when FH*FW >= 49 and G >= 256, or FH*FW >= 121 and G >= 64",
                     DepthwiseLoops::whyNot, DepthwiseLoops::appliesForward, (s, p, src, filter, rin, rout, dst, t) ->
                             DepthwiseLoops.forward(s, p, src, filter, rin, rout, dst, t)),
+            new JavaKernel("java_forward_vector", Direction.FORWARD,
+                    VECTOR + "; after the depthwise loops, which are faster where they are picked",
+                    (s, p) -> vectorWhyNot(v -> v.appliesForward(s, p)), JavaKernels::always,
+                    (s, p, src, filter, rin, rout, dst, t) -> vector().forward(s, p, src, filter, rin, rout, dst)),
             new JavaKernel("java_forward_planar", Direction.FORWARD, PLANAR,
                     ForwardLoops::whyNot, JavaKernels::always, ForwardLoops::run),
             new JavaKernel("java_forward_reference", Direction.FORWARD, REFERENCE,
                     JavaKernels::anything, JavaKernels::always, (s, p, src, filter, rin, rout, dst, t) ->
                             ReferenceLoops.forward(s, p, src, filter, rin, rout, dst)),
 
-            new JavaKernel("java_backward_data_vector", Direction.BACKWARD_DATA, VECTOR,
-                    (s, p) -> vectorWhyNot(v -> v.appliesBackwardData(s, p)), JavaKernels::always,
-                    (s, p, filter, diff, rin, rout, grad, t) -> vector().backwardData(s, p, filter, diff, rin, rout,
-                            grad)),
             new JavaKernel("java_backward_data_depthwise", Direction.BACKWARD_DATA,
                     DEPTHWISE + "; picked when FH*FW >= 49 and G >= 256, or FH*FW >= 121 and G >= 64",
                     DepthwiseLoops::whyNot, DepthwiseLoops::appliesForward, DepthwiseLoops::backwardData),
+            // stride 1 only: at stride 2 the planar loops measured faster (DENSE-S2D2, 1 thread: 14.2 against 19.3 ms)
+            new JavaKernel("java_backward_data_vector", Direction.BACKWARD_DATA,
+                    VECTOR + "; picked at stride 1, after the depthwise loops",
+                    (s, p) -> vectorWhyNot(v -> v.appliesBackwardData(s, p)),
+                    (s, p) -> p.strideH() == 1 && p.strideW() == 1,
+                    (s, p, filter, diff, rin, rout, grad, t) -> vector().backwardData(s, p, filter, diff, rin, rout,
+                            grad)),
             new JavaKernel("java_backward_data_planar", Direction.BACKWARD_DATA, PLANAR,
                     BackwardDataLoops::whyNot, JavaKernels::always, BackwardDataLoops::run),
             new JavaKernel("java_backward_data_reference", Direction.BACKWARD_DATA, REFERENCE,
@@ -77,9 +84,12 @@ public final class JavaKernels {
                     DEPTHWISE + "; picked when FH*FW >= 9 and G >= 64",
                     DepthwiseLoops::whyNot, DepthwiseLoops::appliesBackwardFilter, DepthwiseLoops::backwardFilter),
             // after the depthwise filter-gradient loops: those beat the vector ones on depthwise problems
-            // (DW-K7, 1 thread, thread CPU time on a busy 2-core host: 14.6 against 17.4 ms)
-            new JavaKernel("java_backward_filter_vector", Direction.BACKWARD_FILTER, VECTOR,
-                    (s, p) -> vectorWhyNot(v -> v.appliesBackwardFilter(s, p)), JavaKernels::always,
+            // (DW-K7, 1 thread, thread CPU time on a busy 2-core host: 14.6 against 17.4 ms); picked for small
+            // channel blocks only: GRP (16 x 16 per group) 19.6 against 25.0 ms for the planar loops, DENSE
+            // (64 x 64) 69.9 against 41.4, DENSE-S2D2 20.9 against 14.7 (rrconv bench, 1 thread, same run)
+            new JavaKernel("java_backward_filter_vector", Direction.BACKWARD_FILTER,
+                    VECTOR + "; picked when ICPG*OCPG <= 256, after the depthwise loops",
+                    (s, p) -> vectorWhyNot(v -> v.appliesBackwardFilter(s, p)), (s, p) -> s.icpg() * s.ocpg() <= 256,
                     (s, p, src, diff, rin, rout, grad, t) -> vector().backwardFilter(s, p, src, diff, rin, rout,
                             grad)),
             new JavaKernel("java_backward_filter_planar", Direction.BACKWARD_FILTER, PLANAR,
