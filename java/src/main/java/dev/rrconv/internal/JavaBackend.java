@@ -4,6 +4,7 @@ import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
 import dev.rrconv.KernelInfo;
+import dev.rrconv.Layout;
 import dev.rrconv.Tensor;
 import java.util.List;
 
@@ -86,7 +87,10 @@ public final class JavaBackend implements ConvBackend {
         long start = System.nanoTime();
         k.entry().run(s, p, a, b, rin, rout, out, threads);
         if (verbose) {
-            System.err.println(JavaKernels.verboseLine(k, s, p, rin.dtype(), threads, System.nanoTime() - start));
+            Tensor activation = d == Direction.BACKWARD_DATA ? b : a; // src, or diff for backward data
+            Layout layout = activation.rank() == 4 ? Layout.of(activation) : Layout.NCHW;
+            System.err.println(JavaKernels.verboseLine(k, s, p, activation.dtype(), layout, rin.dtype(), threads,
+                    System.nanoTime() - start));
         }
     }
 }

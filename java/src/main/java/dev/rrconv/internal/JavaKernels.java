@@ -3,6 +3,7 @@ package dev.rrconv.internal;
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.DType;
+import dev.rrconv.Layout;
 import dev.rrconv.Mode;
 import dev.rrconv.internal.javaimpl.BackwardDataLoops;
 import dev.rrconv.internal.javaimpl.BackwardFilterLoops;
@@ -247,22 +248,48 @@ public final class JavaKernels {
 
     /**
      * One verbose line, in the C library's format:
-     * {@code rrconv_verbose,exec,<direction>,<kernel>,java,f32,nchw,mask:<int32|uint8>,
+     * {@code rrconv_verbose,exec,<direction>,<kernel>,java,<f32|f16|bf16>,<nchw|nhwc>,mask:<int32|uint8>,
      * mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>}, the time in milliseconds to 4
-     * significant digits.
+     * significant digits in fixed notation, as the C library writes it ({@link #millis}).
      *
      * @param k the row that ran
      * @param s the problem
      * @param p its parameters
+     * @param data the data inputs' dtype
+     * @param layout the activations' layout
      * @param mask the regions' dtype
      * @param threads the thread count
      * @param nanos the call's wall time
      * @return the line, without a line break
      */
-    static String verboseLine(JavaKernel k, ConvShape s, ConvParams p, DType mask, int threads, long nanos) {
-        return "rrconv_verbose,exec," + k.direction().id() + "," + k.name() + ",java,f32,nchw,mask:"
-                + (mask == DType.UINT8 ? "uint8" : "int32") + ",mode:"
-                + (p.mode() == Mode.CONVOLUTION ? "convolution" : "cross_correlation") + ",threads:" + threads + ","
-                + problem(s, p) + "," + String.format(Locale.ROOT, "%.4g", nanos / 1e6);
+    static String verboseLine(JavaKernel k, ConvShape s, ConvParams p, DType data, Layout layout, DType mask,
+                              int threads, long nanos) {
+        String dtype = switch (data) {
+            case FLOAT16 -> "f16";
+            case BFLOAT16 -> "bf16";
+            default -> "f32";
+        };
+        return "rrconv_verbose,exec," + k.direction().id() + "," + k.name() + ",java," + dtype + ","
+                + layout.name().toLowerCase(Locale.ROOT) + ",mask:" + (mask == DType.UINT8 ? "uint8" : "int32")
+                + ",mode:" + (p.mode() == Mode.CONVOLUTION ? "convolution" : "cross_correlation") + ",threads:"
+                + threads + "," + problem(s, p) + "," + millis(nanos / 1e6);
+    }
+
+    /**
+     * Milliseconds with 4 significant digits in fixed notation, like the C library's verbose lines:
+     * {@code 0.2310}, {@code 12.35}, {@code 1235}, and whole milliseconds from 10000 on.
+     *
+     * @param ms the time
+     * @return the text
+     */
+    static String millis(double ms) {
+        int decimals = 3;
+        for (double v = ms; v >= 10.0 && decimals > 0; v /= 10.0) {
+            decimals--;
+        }
+        for (double v = ms; v > 0.0 && v < 1.0 && decimals < 12; v *= 10.0) {
+            decimals++;
+        }
+        return String.format(Locale.ROOT, "%." + decimals + "f", ms);
     }
 }

@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
+import dev.rrconv.Layout;
 import dev.rrconv.DType;
 import dev.rrconv.Mode;
 import dev.rrconv.Tensor;
@@ -388,8 +389,12 @@ class JavaBackendTest {
         ConvShape s = ConvShape.ofForward(new long[] {1, 64, 128, 128}, new long[] {64, 1, 1, 3, 3}, p);
         assertEquals("rrconv_verbose,exec,backward_filter,java_backward_filter_planar,java,f32,nchw,mask:int32,"
                 + "mode:cross_correlation,threads:2,mb1_g64_icpg1_ocpg1_ih128_iw128_oh128_ow128_fh3_fw3_sh1_sw1_ph1_pw1"
-                + "_dh1_dw1,0.2310", JavaKernels.verboseLine(k, s, p, DType.INT32, 2, 231_000));
-        assertTrue(JavaKernels.verboseLine(k, s, p, DType.UINT8, 1, 12_345_678).endsWith(",12.35"));
+                + "_dh1_dw1,0.2310", JavaKernels.verboseLine(k, s, p, DType.FLOAT32, Layout.NCHW, DType.INT32, 2, 231_000));
+        String half = JavaKernels.verboseLine(k, s, p, DType.BFLOAT16, Layout.NHWC, DType.UINT8, 1, 12_345_678);
+        assertTrue(half.contains(",java,bf16,nhwc,mask:uint8,") && half.endsWith(",12.35"), half);
+        // the C library's fixed notation: 4 significant digits, whole milliseconds from 10000 on
+        assertEquals(List.of("0.001235", "1.000", "999.9", "1235", "12346"), List.of(JavaKernels.millis(0.0012346),
+                JavaKernels.millis(1.0), JavaKernels.millis(999.94), JavaKernels.millis(1234.6), JavaKernels.millis(12345.6)));
     }
 
     // ---- checking ---------------------------------------------------------------------------------
