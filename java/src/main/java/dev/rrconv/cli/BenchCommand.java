@@ -58,7 +58,7 @@ final class BenchCommand implements Command {
     static final int NATIVE_MAX_WARMUP_CALLS = 5_000;
 
     private static final Set<String> OPTIONS = Set.of("shapes", "ops", "backends", "threads", "mask", "mask-dtype",
-            "warmup", "reps", "json", "plot", "seed", "layout");
+            "warmup", "reps", "json", "plot", "seed", "layout", "dtype");
 
     @Override
     public String name() {
@@ -75,7 +75,8 @@ final class BenchCommand implements Command {
         return """
                 usage: rrconv bench [--shapes LIST] [--ops LIST] [--backends LIST] [--threads LIST]
                                     [--mask random|blocky|superpixel] [--mask-dtype int32|uint8] [--warmup N] [--reps N]
-                                    [--layout nchw|nhwc] [--seed S] [--json FILE] [--plot FILE.svg]
+                                    [--layout nchw|nhwc] [--dtype float32|float16|bfloat16] [--seed S]
+                                    [--json FILE] [--plot FILE.svg]
 
                 Times each direction of each benchmark shape on each backend and thread count: the tensors
                 are allocated off-heap once per shape (64-byte aligned) and every call writes into a
@@ -110,6 +111,9 @@ final class BenchCommand implements Command {
                   --layout L         nchw (default) | nhwc: src, dst, diff and grad src are
                                      allocated channels-last (the filter and masks are unchanged);
                                      the table's "layout" column says which
+                  --dtype T          float32 (default) | float16 | bfloat16: the type of src, filter,
+                                     diff and the outputs (products and sums in float32 whatever T);
+                                     the table's "dtype" column says which
                   --warmup N         untimed calls before timing, >= 0 (default: 2); if N > 0, at
                                      least 1 s of them on the java backend (its JIT needs it) and
                                      0.3 s on native, then a wait (at most 3 s) until the
@@ -118,7 +122,7 @@ final class BenchCommand implements Command {
                   --reps N           timed calls, >= 1 (default: 5); the median is reported
                   --seed S           seed of the data and masks (default: 1)
                   --json FILE        also write the results as a JSON array of objects
-                                     {"shape","op","mask","layout","backend","threads","ms",
+                                     {"shape","op","mask","layout","dtype","backend","threads","ms",
                                      "gflops","active_fraction"}
                   --plot FILE.svg    also write a chart of GFLOP/s (self-contained SVG)
                 Output files are written atomically once every measurement is done.
@@ -127,12 +131,14 @@ final class BenchCommand implements Command {
                   rrconv bench --shapes DW-K7,DENSE --backends native,java --threads 1,2
                   rrconv bench --backends native,java,java-scalar --threads 1 --reps 5
                   rrconv bench --json bench.json --plot bench.svg
+                  rrconv bench --shapes DW-K3,DW-K7 --dtype bfloat16 --backends native,java
                 """;
     }
 
     /** Everything the command line asks for, checked. */
     record Plan(List<BenchShape> shapes, List<BenchProblem.Op> ops, List<BenchProblem.Target> targets,
-                List<Integer> threads, BenchProblem.Masks masks, DType maskType, Layout layout, int warmup, int reps,
+                List<Integer> threads, BenchProblem.Masks masks, DType maskType, Layout layout, DType dtype, int warmup,
+                int reps,
                 long seed, Path json, Path plot) {
 
         int runs() {
@@ -202,8 +208,10 @@ final class BenchCommand implements Command {
         if (plan.targets().contains(ref) && (plan.repsOf(ref) < plan.reps() || plan.warmupOf(ref) < plan.warmup())) {
             notes.add(String.format(Locale.ROOT, "reference, which is slow: %d + %d", plan.warmupOf(ref), plan.repsOf(ref)));
         }
-        out.printf(Locale.ROOT, "mask %s (%s), layout %s, seed %d; %d warm-up + %d timed calls per line, median%s%n",
-                plan.masks().cliName(), plan.maskType(), plan.layout().cliName(), plan.seed(), plan.warmup(), plan.reps(),
+        out.printf(Locale.ROOT, "mask %s (%s), layout %s, dtype %s, seed %d; %d warm-up + %d timed calls per line,"
+                        + " median%s%n",
+                plan.masks().cliName(), plan.maskType(), plan.layout().cliName(), plan.dtype(), plan.seed(),
+                plan.warmup(), plan.reps(),
                 notes.isEmpty() ? "" : " (" + String.join("; ", notes) + ")");
         out.flush();
 
@@ -218,7 +226,7 @@ final class BenchCommand implements Command {
         }
         if (plan.plot() != null) {
             String title = "rrconv bench: GFLOP/s by shape and direction (mask " + plan.masks().cliName() + ", "
-                    + plan.maskType() + ", " + plan.layout().cliName() + ")";
+                    + plan.maskType() + ", " + plan.layout().cliName() + ", " + plan.dtype() + ")";
             int refReps = plan.repsOf(BenchProblem.Target.REFERENCE);
             String reps = "median of " + plan.reps() + (plan.reps() == 1 ? " call" : " calls")
                     + (plan.targets().contains(BenchProblem.Target.REFERENCE) && refReps < plan.reps()
@@ -242,7 +250,7 @@ final class BenchCommand implements Command {
                 // tensors themselves (a confined arena keeps its packing and stores on the calling thread)
                 try (Arena arena = Arena.ofShared()) {
                     BenchProblem problem = new BenchProblem(shape, plan.masks(), plan.maskType(), plan.layout(),
-                            plan.seed(), arena);
+                            plan.dtype(), plan.seed(), arena);
                     for (BenchProblem.Op op : plan.ops()) {
                         for (int threads : plan.threads()) {
                             RegionConv.setThreads(threads);
@@ -264,7 +272,8 @@ final class BenchCommand implements Command {
                                 err.printf(Locale.ROOT, " %s ms, %s GFLOP/s%n", ms(ms), gflops(gflops));
                                 err.flush();
                                 results.add(new BenchResult(shape.name(), op.cliName(), plan.masks().cliName(),
-                                        plan.layout().cliName(), target.cliName(), threads, ms, gflops, problem.activeFraction()));
+                                        plan.layout().cliName(), plan.dtype().toString(), target.cliName(), threads,
+                                        ms, gflops, problem.activeFraction()));
                             }
                         }
                     }
@@ -382,6 +391,7 @@ final class BenchCommand implements Command {
                     + a.get("mask-dtype") + "'");
         };
         Layout layout = RunCommand.parseLayout(a);
+        DType dtype = a.has("dtype") ? RunCommand.dataType(a, "dtype") : DType.FLOAT32;
         int warmup = a.integer("warmup", DEFAULT_WARMUP);
         if (warmup < 0) {
             throw new UsageException("bench: --warmup must be >= 0, got " + warmup);
@@ -404,7 +414,7 @@ final class BenchCommand implements Command {
         if (json != null && plot != null && json.toAbsolutePath().normalize().equals(plot.toAbsolutePath().normalize())) {
             throw new UsageException("bench: --json and --plot name the same file");
         }
-        return new Plan(shapes, ops, targets, threads, masks, maskType, layout, warmup, reps, seed, json, plot);
+        return new Plan(shapes, ops, targets, threads, masks, maskType, layout, dtype, warmup, reps, seed, json, plot);
     }
 
     private static Path path(Args a, String key) {
@@ -495,18 +505,19 @@ final class BenchCommand implements Command {
     /** The results as an aligned text table, with the speed-up over the reference at the same thread count. */
     static String table(List<BenchResult> results) {
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"shape", "op", "mask", "layout", "active", "backend", "threads", "median ms", "GFLOP/s",
+        rows.add(new String[] {"shape", "op", "mask", "layout", "dtype", "active", "backend", "threads", "median ms", "GFLOP/s",
             "vs reference"});
         for (BenchResult r : results) {
             BenchResult ref = null;
             for (BenchResult q : results) {
                 if (q.backend().equals("reference") && q.shape().equals(r.shape()) && q.op().equals(r.op())
-                        && q.threads() == r.threads() && q.mask().equals(r.mask()) && q.layout().equals(r.layout())) {
+                        && q.threads() == r.threads() && q.mask().equals(r.mask()) && q.layout().equals(r.layout())
+                        && q.dtype().equals(r.dtype())) {
                     ref = q;
                 }
             }
             String speedup = ref == null ? "" : String.format(Locale.ROOT, "%.1fx", ref.ms() / r.ms());
-            rows.add(new String[] {r.shape(), r.op(), r.mask(), r.layout(),
+            rows.add(new String[] {r.shape(), r.op(), r.mask(), r.layout(), r.dtype(),
                 String.format(Locale.ROOT, "%.3f", r.activeFraction()),
                 r.backend(), String.valueOf(r.threads()), ms(r.ms()), gflops(r.gflops()), speedup});
         }
@@ -517,7 +528,7 @@ final class BenchCommand implements Command {
                 width[c] = Math.max(width[c], row[c].length());
             }
         }
-        boolean[] right = {false, false, false, false, true, false, true, true, true, true};
+        boolean[] right = {false, false, false, false, false, true, false, true, true, true, true};
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < rows.size(); i++) {
             String[] row = rows.get(i);

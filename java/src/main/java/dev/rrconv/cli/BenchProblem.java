@@ -8,6 +8,7 @@ import dev.rrconv.Layout;
 import dev.rrconv.RegionConv;
 import dev.rrconv.Tensor;
 import dev.rrconv.internal.ConvBackend;
+import dev.rrconv.internal.HalfFloats;
 import dev.rrconv.internal.NativeBackend;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -182,32 +183,59 @@ public final class BenchProblem {
      * @param arena owner of the memory (must stay open while the problem is used)
      */
     public BenchProblem(BenchShape shape, Masks masks, DType maskType, Layout layout, long seed, Arena arena) {
-        if (maskType == DType.FLOAT32) {
+        this(shape, masks, maskType, layout, DType.FLOAT32, seed, arena);
+    }
+
+    /**
+     * Allocates and fills the tensors of a shape, with src, filter, diff and the outputs of a data type
+     * (half-precision values are the float32 draws rounded to it).
+     *
+     * @param shape the problem
+     * @param masks random, blocky or superpixel regions
+     * @param maskType {@link DType#INT32} or {@link DType#UINT8}
+     * @param layout memory order of the activations
+     * @param dtype {@link DType#FLOAT32}, {@link DType#FLOAT16} or {@link DType#BFLOAT16}
+     * @param seed seeds all values
+     * @param arena owner of the memory (must stay open while the problem is used)
+     */
+    public BenchProblem(BenchShape shape, Masks masks, DType maskType, Layout layout, DType dtype, long seed,
+                        Arena arena) {
+        if (maskType.isFloating()) {
             throw new IllegalArgumentException("mask type must be int32 or uint8");
+        }
+        if (!dtype.isFloating()) {
+            throw new IllegalArgumentException("data type must be float32, float16 or bfloat16");
         }
         this.shape = shape;
         this.conv = shape.convShape();
         this.params = shape.params();
         ConvShape s = conv;
         SplittableRandom rnd = new SplittableRandom(seed);
-        src = Tensor.allocate(arena, DType.FLOAT32, layout, s.n(), s.ic(), s.ih(), s.iw());
-        filter = Tensor.allocate(arena, DType.FLOAT32, s.filterShape());
-        diff = Tensor.allocate(arena, DType.FLOAT32, layout, s.n(), s.oc(), s.oh(), s.ow());
-        fillUniform(src.segment(), rnd);
-        fillUniform(filter.segment(), rnd);
-        fillUniform(diff.segment(), rnd);
+        src = Tensor.allocate(arena, dtype, layout, s.n(), s.ic(), s.ih(), s.iw());
+        filter = Tensor.allocate(arena, dtype, s.filterShape());
+        diff = Tensor.allocate(arena, dtype, layout, s.n(), s.oc(), s.oh(), s.ow());
+        fillUniform(src, rnd);
+        fillUniform(filter, rnd);
+        fillUniform(diff, rnd);
         rin = Tensor.allocate(arena, maskType, s.rinShape());
         rout = Tensor.allocate(arena, maskType, s.routShape());
         activeFraction = fillMasks(masks, rnd);
-        dst = Tensor.allocate(arena, DType.FLOAT32, layout, s.n(), s.oc(), s.oh(), s.ow());
-        gradSrc = Tensor.allocate(arena, DType.FLOAT32, layout, s.n(), s.ic(), s.ih(), s.iw());
-        gradFilter = Tensor.allocate(arena, DType.FLOAT32, s.filterShape());
+        dst = Tensor.allocate(arena, dtype, layout, s.n(), s.oc(), s.oh(), s.ow());
+        gradSrc = Tensor.allocate(arena, dtype, layout, s.n(), s.ic(), s.ih(), s.iw());
+        gradFilter = Tensor.allocate(arena, dtype, s.filterShape());
     }
 
-    private static void fillUniform(MemorySegment seg, SplittableRandom rnd) {
-        long count = seg.byteSize() / Float.BYTES;
-        for (long i = 0; i < count; i++) {
-            seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (rnd.nextDouble() * 2.0 - 1.0));
+    /** Fills a dense tensor, in memory order, with uniform draws from [-1, 1) (rounded to its type). */
+    private static void fillUniform(Tensor t, SplittableRandom rnd) {
+        MemorySegment seg = t.segment();
+        DType type = t.dtype();
+        for (long i = 0; i < t.elementCount(); i++) {
+            float v = (float) (rnd.nextDouble() * 2.0 - 1.0);
+            if (type == DType.FLOAT32) {
+                seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, v);
+            } else {
+                seg.setAtIndex(ValueLayout.JAVA_SHORT, i, HalfFloats.fromFloat(type, v));
+            }
         }
     }
 
@@ -399,6 +427,11 @@ public final class BenchProblem {
     /** @return the mask dtype */
     public DType maskType() {
         return rin.dtype();
+    }
+
+    /** @return the data type of src, filter, diff and the outputs */
+    public DType dtype() {
+        return src.dtype();
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.rrconv.cli;
 
 import dev.rrconv.DType;
 import dev.rrconv.Tensor;
+import dev.rrconv.internal.HalfFloats;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -34,6 +35,7 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Reads and writes NumPy {@code .npy} files holding the tensor types of rrconv: float32 ({@code '<f4'}),
+ * float16 ({@code '<f2'}), bfloat16 (its bit patterns as {@code '<u2'}, NumPy having no bfloat16),
  * int32 ({@code '<i4'}) and uint8 ({@code '|u1'} or {@code '<u1'}).
  *
  * <p>{@link #read} accepts format versions 1.0, 2.0 and 3.0 of a regular file and reads the data into
@@ -94,9 +96,15 @@ public final class Npy {
      * @param fileDescr the file's {@code descr}
      */
     public record Loaded(Tensor tensor, String fileDescr) {
-        /** @return whether float data lost precision on the way in (float64 rounded to float32) */
+        /**
+         * @return whether float data lost precision on the way in: float64 rounded to float32 or a
+         *     16-bit type, float32 to a 16-bit type, float16 to bfloat16
+         */
         public boolean rounded() {
-            return fileDescr.endsWith("f8");
+            DType t = tensor.dtype();
+            return fileDescr.endsWith("f8")
+                    || (fileDescr.endsWith("f4") && (t == DType.FLOAT16 || t == DType.BFLOAT16))
+                    || (fileDescr.endsWith("f2") && t == DType.BFLOAT16);
         }
     }
 
@@ -115,6 +123,28 @@ public final class Npy {
      * @throws IOException if the file cannot be read
      */
     public static Loaded load(Path path, Arena arena) throws IOException {
+        return load(path, arena, null);
+    }
+
+    /**
+     * Reads a {@code .npy} file as {@link #load(Path, Arena)} does, float data as the given type.
+     *
+     * <p>With {@code data} non-null, a float file (float16, float32 or float64) is read as {@code data},
+     * each value rounded once (to nearest even) where that type is narrower, and with {@code data}
+     * bfloat16 a {@code uint16} file is read as bfloat16 bit patterns. Integer and bool files are read
+     * as without it.
+     *
+     * @param path the file
+     * @param arena owner of the tensor's memory
+     * @param data the type to read float data as, or null for the file's own (float64 as float32)
+     * @return the tensor and the file's dtype
+     * @throws NpyFormatException if the file is not a {@code .npy} file rrconv can use
+     * @throws IOException if the file cannot be read
+     */
+    public static Loaded load(Path path, Arena arena, DType data) throws IOException {
+        if (data != null && !data.isFloating()) {
+            throw new IllegalArgumentException("data type " + data + " is not a float type");
+        }
         BasicFileAttributes attrs = Files.readAttributes(path, BasicFileAttributes.class);
         if (attrs.isDirectory()) {
             throw new NpyFormatException(path, "is a directory, not a .npy file");
@@ -125,7 +155,7 @@ public final class Npy {
                     + " files only from regular files (save the array to a file first)");
         }
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            return read(path, ch, arena);
+            return read(path, ch, arena, data);
         } catch (NpyFormatException | NoSuchFileException | AccessDeniedException e) {
             throw e;
         } catch (IOException e) {
@@ -133,7 +163,7 @@ public final class Npy {
         }
     }
 
-    private static Loaded read(Path path, FileChannel ch, Arena arena) throws IOException {
+    private static Loaded read(Path path, FileChannel ch, Arena arena, DType data) throws IOException {
         long size = ch.size();
         byte[] pre = readBytes(path, ch, 0, (int) Math.min(size, 12));
         if (pre.length < MAGIC.length || !Arrays.equals(pre, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
@@ -166,6 +196,9 @@ public final class Npy {
         byte[] raw = readBytes(path, ch, prelude, (int) headerLen);
         String text = decodeHeader(path, raw, major);
         Header h = parseHeader(path, text);
+        if (data != null && (h.type.kind == 'f' || (data == DType.BFLOAT16 && h.type.kind == 'u' && h.type.size == 2))) {
+            h = new Header(h.type.as(data), h.fortran, h.shape);
+        }
 
         long count = 1;
         long bytes;
@@ -239,14 +272,41 @@ public final class Npy {
             buf.flip();
             for (int k = 0; k < n; k++, i++) {
                 switch (t.target) {
-                    case FLOAT32 -> seg.setAtIndex(ValueLayout.JAVA_FLOAT, i,
-                            t.size == 8 ? (float) buf.getDouble() : buf.getFloat());
+                    case FLOAT32 -> seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) t.real(buf));
+                    case FLOAT16, BFLOAT16 -> seg.setAtIndex(ValueLayout.JAVA_SHORT, i, t.kind == 'u'
+                            ? buf.getShort() : roundToHalf(t.real(buf), t.target));
                     case UINT8 -> seg.set(ValueLayout.JAVA_BYTE, i, buf.get());
                     default -> seg.setAtIndex(ValueLayout.JAVA_INT, i, toInt(path, h, i, t.integer(buf)));
                 }
             }
             pos += (long) n * t.size;
         }
+    }
+
+    /**
+     * A double rounded once, to nearest even, to float16 or bfloat16: its bits. Scaling by the target's
+     * unit in the last place at the value's exponent (an exact power of two) and {@link Math#rint}
+     * round once, subnormals and overflow to infinity included; the result is exact in float32, whose
+     * conversion to the 16-bit type then loses nothing. (Going through float32 would round twice.)
+     *
+     * @param x the value
+     * @param type FLOAT16 or BFLOAT16
+     * @return the bit pattern
+     */
+    static short roundToHalf(double x, DType type) {
+        boolean f16 = type == DType.FLOAT16;
+        int minExp = f16 ? -14 : -126;
+        int fractionBits = f16 ? 10 : 7;
+        double max = f16 ? 65504.0 : Math.scalb(2.0 - Math.scalb(1.0, -7), 127);
+        double r = x;
+        if (Double.isFinite(x)) {
+            double ulp = Math.scalb(1.0, Math.max(Math.getExponent(x), minExp) - fractionBits);
+            r = Math.rint(x / ulp) * ulp;
+            if (Math.abs(r) > max) {
+                r = Math.copySign(Double.POSITIVE_INFINITY, x);
+            }
+        }
+        return HalfFloats.fromFloat(type, (float) r);
     }
 
     private static int toInt(Path path, Header h, long i, long v) throws NpyFormatException {
@@ -351,8 +411,28 @@ public final class Npy {
     private record StoredType(String descr, ByteOrder order, char kind, int size, String name, DType target) {
         /** Whether the bytes are the tensor's as they are (no conversion, no byte swap). */
         boolean isNative() {
-            boolean same = (kind == 'f' && size == 4) || (kind == 'i' && size == 4) || (kind == 'u' && size == 1);
+            boolean same = switch (target) {
+                case FLOAT32 -> kind == 'f' && size == 4;
+                case FLOAT16 -> kind == 'f' && size == 2;
+                case BFLOAT16 -> kind == 'u' && size == 2;
+                case INT32 -> kind == 'i' && size == 4;
+                case UINT8 -> kind == 'u' && size == 1;
+            };
             return same && (size == 1 || order == ByteOrder.nativeOrder());
+        }
+
+        /** This stored type read as another tensor type. */
+        StoredType as(DType other) {
+            return new StoredType(descr, order, kind, size, name, other);
+        }
+
+        /** The next element of a float buffer, as a double. */
+        double real(ByteBuffer b) {
+            return switch (size) {
+                case 2 -> Float.float16ToFloat(b.getShort());
+                case 4 -> b.getFloat();
+                default -> b.getDouble();
+            };
         }
 
         /** The next element of an integer or bool buffer, as a long (uint64 as its bits). */
@@ -405,7 +485,7 @@ public final class Npy {
             char kind = descr.charAt(1);
             int size = Integer.parseInt(descr.substring(2));
             DType target = switch (kind) {
-                case 'f' -> size == 4 || size == 8 ? DType.FLOAT32 : null;
+                case 'f' -> size == 2 ? DType.FLOAT16 : size == 4 || size == 8 ? DType.FLOAT32 : null;
                 case 'u' -> size == 1 ? DType.UINT8 : size <= 8 ? DType.INT32 : null;
                 case 'i', 'b' -> size <= 8 ? DType.INT32 : null;
                 default -> null;
@@ -417,7 +497,8 @@ public final class Npy {
             }
         }
         throw new NpyFormatException(path, "unsupported dtype '" + printable(descr) + "'"
-                + (name != null ? " (" + name + ")" : "") + "; rrconv reads float32 and float64 data and integer"
+                + (name != null ? " (" + name + ")" : "") + "; rrconv reads float16, float32 and float64 data"
+                + " (and bfloat16 bits stored as uint16 with --dtype bfloat16) and integer"
                 + " or bool region masks; convert it, e.g. a.astype(np.float32) for data or a.astype(np.int32) for"
                 + " a region mask");
     }

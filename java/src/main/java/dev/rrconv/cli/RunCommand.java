@@ -24,7 +24,8 @@ final class RunCommand implements Command {
     static final Set<String> OPS = Set.of("forward", "backward-data", "backward-filter");
 
     private static final Set<String> OPTIONS = Set.of("op", "src", "filter", "diff", "rin", "rout", "stride",
-            "padding", "dilation", "groups", "mode", "kernel", "backend", "threads", "out", "layout");
+            "padding", "dilation", "groups", "mode", "kernel", "backend", "threads", "out", "layout",
+            "dtype", "out-dtype");
 
     @Override
     public String name() {
@@ -49,13 +50,13 @@ final class RunCommand implements Command {
                 and rin[n, ih, iw] == rout[n, oh, ow]. backward-data is the gradient w.r.t. src, backward-filter
                 the gradient w.r.t. the filter.
 
-                tensors (.npy files as np.save writes them: float32 or float64 data (float64 is rounded to float32,
-                with a note on stderr), integer or bool region masks whose values fit int32; any byte order,
-                C or Fortran order):
-                  --src FILE         src, float32 (N, IC, IH, IW)                   [forward, backward-filter]
-                  --filter FILE      float32 (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW) with --groups
+                tensors (.npy files as np.save writes them: float32, float16 or float64 data (float64 is rounded
+                to float32, with a note on stderr), integer or bool region masks whose values fit int32; any
+                byte order, C or Fortran order):
+                  --src FILE         src, data (N, IC, IH, IW)                      [forward, backward-filter]
+                  --filter FILE      data (G, OCPG, ICPG, FH, FW) or (OC, ICPG, FH, FW) with --groups
                                                                                     [forward, backward-data]
-                  --diff FILE        gradient of dst, float32 (N, OC, OH, OW)       [backward-data, backward-filter]
+                  --diff FILE        gradient of dst, data (N, OC, OH, OW)          [backward-data, backward-filter]
                   --rin FILE         input regions (N, IH, IW), int32 or uint8      [all; required]
                   --rout FILE        output regions (N, OH, OW), same dtype as rin  [all; required]
                   --out FILE         the result (required): forward dst (N, OC, OH, OW), backward-data
@@ -69,6 +70,15 @@ final class RunCommand implements Command {
                                      (N, IH, IW, IC), --diff (N, OH, OW, OC), and the forward and
                                      backward-data results are (N, OH, OW, OC) and (N, IH, IW, IC);
                                      the filter, the masks and the backward-filter result are unchanged
+                  --dtype T          float32 | float16 | bfloat16: the data type of src, filter and diff
+                                     (default: the files' own, which must agree; float32 for float64
+                                     files). float16 files are '<f2'; NumPy has no bfloat16, so bfloat16
+                                     files hold the bit patterns as uint16 '<u2' (a.view(np.uint16) of an
+                                     ml_dtypes.bfloat16 array) and are read only with --dtype bfloat16.
+                                     A float64, float32 (or, for bfloat16, float16) file is rounded once
+                                     to T, with a note on stderr. Products and sums are float32.
+                  --out-dtype T      the result's type: T of the inputs (default) or float32. A bfloat16
+                                     result is written as '<u2' bit patterns
                   Input files must be regular files (a FIFO or device is refused); they are read into memory
                   once, so changing them during the run cannot affect it.
 
@@ -86,9 +96,11 @@ final class RunCommand implements Command {
                                      under ./rrconv) | java-scalar (pure Java, its scalar loops)
                   --threads T        threads per call, 1..1024 (default or 0: all available processors)
 
-                example:
+                examples:
                   rrconv run --op forward --src x.npy --filter w.npy --rin rin.npy --rout rout.npy \\
                       --padding 1 --out y.npy
+                  rrconv run --op backward-filter --dtype bfloat16 --out-dtype float32 --src x_bf16.npy \\
+                      --diff dy_bf16.npy --kernel 3 --rin rin.npy --rout rout.npy --padding 1 --out dw.npy
                 """;
     }
 
@@ -133,6 +145,8 @@ final class RunCommand implements Command {
         Backend backend = parseBackend(a);
         int threads = a.integer("threads", -1);
         Layout layout = parseLayout(a);
+        DType dtype = a.has("dtype") ? dataType(a, "dtype") : null;
+        DType outDtype = a.has("out-dtype") ? dataType(a, "out-dtype") : null;
         ConvParams base = params(stride, padding, dilation, groupsOpt == null ? 1 : groupsOpt, mode);
         if (kernel != null && (kernel[0] < 1 || kernel[1] < 1)) {
             throw new UsageException("run: --kernel must be >= 1, got " + kernel[0] + "," + kernel[1]);
@@ -148,11 +162,13 @@ final class RunCommand implements Command {
         RegionConv conv = conv(backend);
 
         try (Arena arena = Arena.ofConfined()) {
-            Tensor src = a.has("src") ? activation(a, "src", layout, "(N, IH, IW, IC)", arena, err) : null;
-            Tensor filter = a.has("filter") ? input(a, "filter", arena, DType.FLOAT32, err) : null;
-            Tensor diff = a.has("diff") ? activation(a, "diff", layout, "(N, OH, OW, OC)", arena, err) : null;
-            Tensor rin = input(a, "rin", arena, null, err);
-            Tensor rout = input(a, "rout", arena, null, err);
+            DataFiles data = new DataFiles(a, dtype, arena, err);
+            Tensor src = a.has("src") ? activation(a, "src", data.read("src"), layout, "(N, IH, IW, IC)") : null;
+            Tensor filter = a.has("filter") ? data.read("filter") : null;
+            Tensor diff = a.has("diff") ? activation(a, "diff", data.read("diff"), layout, "(N, OH, OW, OC)") : null;
+            DType outputType = outputType(a, data.dtype(), outDtype);
+            Tensor rin = mask(a, "rin", arena);
+            Tensor rout = mask(a, "rout", arena);
             ConvParams p = base;
             if (filter != null) {
                 p = base.withGroups(resolveGroups(a, filter, groupsOpt));
@@ -162,9 +178,9 @@ final class RunCommand implements Command {
             Tensor result;
             try {
                 result = switch (op) {
-                    case "forward" -> conv.forward(src, filter, rin, rout, p, layout, arena);
-                    case "backward-data" -> conv.backwardData(filter, diff, rin, rout, p, layout, arena);
-                    default -> conv.backwardFilter(src, diff, rin, rout, p, kernel[0], kernel[1], arena);
+                    case "forward" -> conv.forward(src, filter, rin, rout, p, layout, outputType, arena);
+                    case "backward-data" -> conv.backwardData(filter, diff, rin, rout, p, layout, outputType, arena);
+                    default -> conv.backwardFilter(src, diff, rin, rout, p, kernel[0], kernel[1], outputType, arena);
                 };
             } catch (IllegalArgumentException e) {
                 if (layout == Layout.NHWC) { // the library speaks (N, C, H, W); the files are (N, H, W, C)
@@ -182,6 +198,38 @@ final class RunCommand implements Command {
                     Npy.tuple(result.shape()), op, conv.backend().cliName(), ms);
         }
         return 0;
+    }
+
+    /**
+     * The data type an option names: float32, float16 or bfloat16.
+     *
+     * @param a the options
+     * @param key e.g. {@code dtype}
+     * @return the type
+     * @throws UsageException naming the option, for any other name
+     */
+    static DType dataType(Args a, String key) {
+        String v = a.get(key, null);
+        for (DType t : List.of(DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16)) {
+            if (t.toString().equals(v)) {
+                return t;
+            }
+        }
+        throw new UsageException(a.command() + ": unknown --" + key + " '" + v + "'; expected float32, float16"
+                + " or bfloat16");
+    }
+
+    /** The result's type: --out-dtype, which must be the inputs' type or float32, else the inputs' type. */
+    private static DType outputType(Args a, DType inputs, DType requested) {
+        if (requested == null) {
+            return inputs;
+        }
+        if (requested != inputs && requested != DType.FLOAT32) {
+            throw new UsageException("run: --out-dtype " + requested + " does not fit the " + inputs + " inputs"
+                    + (a.has("dtype") ? " (--dtype " + inputs + ")" : " (the data files' dtype)")
+                    + "; expected " + inputs + (inputs == DType.FLOAT32 ? "" : " or float32"));
+        }
+        return requested;
     }
 
     static Mode parseMode(Args a) {
@@ -279,8 +327,13 @@ final class RunCommand implements Command {
 
     /** {@link #readOption}, telling the file's dtype. */
     static Npy.Loaded loadOption(String key, Path path, Arena arena) throws IOException {
+        return loadOption(key, path, arena, null);
+    }
+
+    /** {@link #loadOption}, float data read as {@code data} (null: the file's own type). */
+    static Npy.Loaded loadOption(String key, Path path, Arena arena, DType data) throws IOException {
         try {
-            return Npy.load(path, arena);
+            return Npy.load(path, arena, data);
         } catch (NoSuchFileException e) {
             throw new CliException("--" + key + " " + path + ": no such file", e);
         } catch (AccessDeniedException e) {
@@ -295,32 +348,78 @@ final class RunCommand implements Command {
     }
 
     /**
-     * Reads an input option: dtype FLOAT32 for data (float64 is rounded to it, with a note on err), null
-     * for a region mask (any integer or bool dtype whose values fit int32).
+     * The data files of one call (src, filter, diff), read as one type: --dtype's, or else the files'
+     * own, which must then agree. A file rounded on the way in gets one note on err.
      */
-    private static Tensor input(Args a, String key, Arena arena, DType dtype, PrintStream err) throws IOException {
+    private static final class DataFiles {
+        private final Args a;
+        private final DType requested;
+        private final Arena arena;
+        private final PrintStream err;
+        /** The first data option read and its file's dtype, to name in a mismatch. */
+        private String firstKey;
+        private Npy.Loaded first;
+
+        DataFiles(Args a, DType requested, Arena arena, PrintStream err) {
+            this.a = a;
+            this.requested = requested;
+            this.arena = arena;
+            this.err = err;
+        }
+
+        /** Reads the file of a data option. */
+        Tensor read(String key) throws IOException {
+            Path path = a.path(key);
+            Npy.Loaded l = loadOption(key, path, arena, requested);
+            Tensor t = l.tensor();
+            String descr = l.fileDescr();
+            if (!t.dtype().isFloating()) {
+                if (descr.endsWith("u2")) {
+                    throw new CliException("--" + key + " " + path + ": " + Npy.describe(descr) + " data: rrconv"
+                            + " reads uint16 data files only as bfloat16 bit patterns, with --dtype bfloat16"
+                            + (requested == null ? "; pass --dtype bfloat16 if it holds bfloat16 bits"
+                                    : " (got --dtype " + requested + ")"));
+                }
+                throw new CliException("--" + key + " " + path + ": " + key + " must be float data (float32 '<f4',"
+                        + " float16 '<f2' or float64 '<f8'), got " + Npy.describe(descr)
+                        + "; convert with a.astype(np.float32)");
+            }
+            if (first == null) {
+                firstKey = key;
+                first = l;
+            } else if (t.dtype() != first.tensor().dtype()) { // only without --dtype
+                throw new CliException("--" + key + " " + path + ": " + Npy.describe(descr) + " data, but --"
+                        + firstKey + " " + a.get(firstKey) + " is " + Npy.describe(first.fileDescr())
+                        + ": all data inputs of a call share one dtype; expected " + first.tensor().dtype()
+                        + " like --" + firstKey + ", or pass --dtype to read them all as one type");
+            }
+            if (l.rounded()) {
+                err.println("rrconv: note: --" + key + " " + path + ": " + Npy.describe(descr)
+                        + " data rounded to " + t.dtype());
+            }
+            return t;
+        }
+
+        /** The data type of the call: that of the files read (float32 if none was). */
+        DType dtype() {
+            return first != null ? first.tensor().dtype() : requested != null ? requested : DType.FLOAT32;
+        }
+    }
+
+    /** A region mask option: any integer or bool dtype whose values fit int32. */
+    private static Tensor mask(Args a, String key, Arena arena) throws IOException {
         Path path = a.path(key);
         Npy.Loaded l = loadOption(key, path, arena);
         Tensor t = l.tensor();
-        if (dtype != null && t.dtype() != dtype) {
-            throw new CliException("--" + key + " " + path + ": " + key + " must be float data (float32 '<f4' or"
-                    + " float64 '<f8'), got " + Npy.describe(l.fileDescr()) + "; convert with a.astype(np.float32)");
-        }
-        if (dtype == null && t.dtype() == DType.FLOAT32) {
+        if (t.dtype().isFloating()) {
             throw new CliException("--" + key + " " + path + ": region masks must be integers (int32, uint8, int64,"
                     + " ... or bool), got " + Npy.describe(l.fileDescr()) + "; convert with a.astype(np.int32)");
-        }
-        if (l.rounded()) {
-            err.println("rrconv: note: --" + key + " " + path + ": " + Npy.describe(l.fileDescr())
-                    + " data rounded to float32");
         }
         return t;
     }
 
-    /** src or diff: float32, viewed as (N, C, H, W) from the file's order. */
-    private static Tensor activation(Args a, String key, Layout layout, String nhwcOrder, Arena arena,
-                                     PrintStream err) throws IOException {
-        Tensor t = input(a, key, arena, DType.FLOAT32, err);
+    /** src or diff, viewed as (N, C, H, W) from the file's order. */
+    private static Tensor activation(Args a, String key, Tensor t, Layout layout, String nhwcOrder) {
         return layout == Layout.NHWC ? fromFileOrder(a, key, t, nhwcOrder) : t;
     }
 

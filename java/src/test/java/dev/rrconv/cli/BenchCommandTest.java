@@ -51,7 +51,7 @@ class BenchCommandTest {
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
-    private static final Set<String> KEYS = Set.of("shape", "op", "mask", "layout", "backend", "threads", "ms",
+    private static final Set<String> KEYS = Set.of("shape", "op", "mask", "layout", "dtype", "backend", "threads", "ms",
             "gflops", "active_fraction");
 
     // ---- a real (tiny) run ----------------------------------------------------------------------
@@ -93,6 +93,7 @@ class BenchCommandTest {
             assertEquals("DW-K3", o.get("shape"));
             assertEquals("random", o.get("mask"));
             assertEquals("nchw", o.get("layout"));
+            assertEquals("float32", o.get("dtype"));
             assertEquals(1.0, (Double) o.get("threads"));
             double ms = (Double) o.get("ms");
             double gflops = (Double) o.get("gflops");

@@ -607,7 +607,7 @@ class CliTest {
         assertFails(1, "--kernel 3,3 does not match --filter", concat(fwd, "--rout", f("rout.npy"), "--kernel", "3"));
         assertFails(1, "output would be empty", concat(fwd, "--rout", f("rout.npy"), "--dilation", "5"));
         // wrong dtypes
-        assertFails(1, "src must be float data (float32 '<f4' or float64 '<f8'), got int32 ('<i4')", "run", "--op", "forward", "--src", f("rin.npy"), "--filter", f("filter.npy"),
+        assertFails(1, "src must be float data (float32 '<f4', float16 '<f2' or float64 '<f8'), got int32 ('<i4')", "run", "--op", "forward", "--src", f("rin.npy"), "--filter", f("filter.npy"),
                 "--rin", f("rin.npy"), "--rout", f("rout.npy"), "--backend", backend);
         assertFails(1, "region masks must be integers (int32, uint8, int64, ... or bool), got float32 ('<f4');"
                 + " convert with a.astype(np.int32)", concat(fwd, "--rout", f("diff.npy")));
