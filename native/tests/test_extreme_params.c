@@ -135,9 +135,33 @@ static void broadcast_input(void)
     }
 }
 
+/* IH = FH = SH = 65535 over one output pixel (found by the fuzzer: the backward-data plan scanned 65535
+ * phases x 65535 taps, minutes per call): grad_src[ih] = filter[ih] * diff where rin[ih] == rout. */
+static void tall_stride_filter(void)
+{
+    enum { H = 65535 };
+    rrconv_conv_desc d = desc(H, 1, H, 1, H, 1, 0, 0, 1, 1, RRCONV_CROSS_CORRELATION);
+    d.groups = 1;
+    d.ocpg = 1;
+    static float flt[H], gsrc[H];
+    static int32_t rin[H];
+    uint64_t rng = 5;
+    for (int i = 0; i < H; i++) {
+        flt[i] = (float)t_int(&rng, -3, 3);
+        rin[i] = (int32_t)t_int(&rng, 0, 1);
+    }
+    const float diff = 2;
+    const int32_t rout = 1;
+    EXPECT_OK(rrconv_backward_data_f32(&d, flt, NULL, &diff, NULL, rin, NULL, &rout, NULL, gsrc, NULL));
+    int bad = 0;
+    for (int i = 0; i < H; i++) bad += gsrc[i] != (rin[i] == rout ? flt[i] * diff : 0.0f);
+    EXPECT(bad == 0, "tall stride filter: %d of %d grad_src elements wrong", bad, (int)H);
+}
+
 int main(void)
 {
     broadcast_input();
+    tall_stride_filter();
     const int64_t M = INT64_MAX;
     for (int mode = 0; mode < 2; mode++) {
         /* huge strides: one output row/column; with padding the first tap is in the padding */

@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "ref/ref_util.h"
 #include "kernels/common/workspace.h"
+#include "kernels/kernels.h"
 #include "tensor_util.h"
 
 #include <stdatomic.h>
@@ -323,9 +324,26 @@ static void test_normalize(uint64_t *rng)
     }
 }
 
+/* A plan whose set-up alone would dwarf the computation goes to the reference row: the fuzzer's IH = FH =
+ * SH = 65535 over one output pixel (65535 phases x 65535 taps to scan for one multiply-add per tap). */
+static void test_backward_data_plan_bound(void)
+{
+    rr_conv c;
+    memset(&c, 0, sizeof c);
+    c.n = c.groups = c.icpg = c.ocpg = c.ic = c.oc = 1;
+    c.ih = c.fh = c.sh = 65535;
+    c.iw = c.fw = c.sw = 1;
+    c.oh = c.ow = 1;
+    c.dh = c.dw = 1;
+    const rr_kernel_row *row = rr_kernel_pick(RR_BACKWARD_DATA, &c);
+    EXPECT(rr_kernel_is_reference(row), "a 65535-phase x 65535-tap backward data picked %s, not the reference",
+           row->name);
+}
+
 int main(void)
 {
     uint64_t rng = 12345;
+    test_backward_data_plan_bound();
     test_parallel_for();
     test_valid_range();
     test_dense();

@@ -417,7 +417,12 @@ int rr_backward_data_phases_applies(const rr_conv *c)
     const double mask_steps = ((double)c->ih * (double)c->iw / 16.0 + 1.0) * (double)((c->fh + c->sh - 1) / c->sh) *
                               (double)((c->fw + c->sw - 1) / c->sw);
     const double macs = (double)c->ic * (double)c->ocpg * (double)c->oh * (double)c->ow * (double)c->fh * (double)c->fw;
-    return !(mask_steps > 64.0 * macs + 4194304.0);
+    /* Building the plan scans, per phase, every kh and the kw of the kh that fall on it: for as many
+     * phases as a stride as tall as the image (the fuzzer's IH = FH = SH = 65535 over one output pixel:
+     * 65535 phases x 65535 kh, minutes) that dwarfs the multiply-adds too. */
+    const double tap_scan = (double)psh * (double)psw *
+                            ((double)c->fh + (double)((c->fh + c->sh - 1) / c->sh) * (double)c->fw);
+    return !(mask_steps > 64.0 * macs + 4194304.0) && !(tap_scan > 64.0 * macs + 4194304.0);
 }
 
 int rr_backward_data_depthwise_flat_applies(const rr_conv *c)
