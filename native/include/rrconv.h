@@ -236,8 +236,8 @@ typedef struct rrconv_kernel_info {
                                  what RRCONV_KERNEL takes */
     const char *direction;  /**< "forward", "backward_data" or "backward_filter" */
     const char *isa;        /**< "avx512", "avx2", "portable", or "scalar" for the reference rows */
-    const char *dtype;      /**< "f32" */
-    const char *layout;     /**< "nchw" */
+    const char *dtype;      /**< the element type it computes on: "f32", "f16" or "bf16" */
+    const char *layout;     /**< the activations' layout it computes on: "nchw" or "nhwc" */
     const char *applies;    /**< when it applies, in words */
     int32_t available;      /**< 1 if this process may run it (CPU and RRCONV_MAX_ISA), else 0 */
     int32_t reserved;       /**< 0 */

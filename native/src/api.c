@@ -53,8 +53,8 @@ rrconv_status rrconv_kernel_get(int32_t index, rrconv_kernel_info *info)
     info->name = r->name;
     info->direction = rr_direction_name(r->dir);
     info->isa = rr_isa_name(r->isa);
-    info->dtype = r->dtype;
-    info->layout = r->layout;
+    info->dtype = rr_dtype_name(r->dtype);
+    info->layout = rr_layout_name(r->layout);
     info->applies = r->applies_text;
     info->available = rr_kernel_available(r);
     info->reserved = 0;
@@ -138,6 +138,9 @@ static rrconv_status check_desc(const char *op, const rrconv_conv_desc *d, rr_co
     c->mode = (rrconv_mode)d->mode;
     c->mask_type = (rrconv_mask_type)d->mask_type;
     c->algorithm = (rrconv_algorithm)d->algorithm;
+    c->dtype = RR_DT_F32;
+    c->out_dtype = RR_DT_F32;
+    c->layout = RR_LAYOUT_NCHW;
     return RRCONV_OK;
 }
 
@@ -240,6 +243,19 @@ static rrconv_status check_tensor(const char *op, const rr_conv *c, tensor_arg *
     return RRCONV_OK;
 }
 
+/* The call's layout (rr_conv.layout): NHWC when every activation tensor is dense channels-last and not
+ * all of them are also dense NCHW (C = 1, or H = W = 1, makes the two coincide: then NCHW). */
+static rr_layout call_layout(const rr_conv *c, const tensor_arg *args, int nargs)
+{
+    int nhwc = 1, nchw = 1;
+    for (int i = 0; i < nargs; i++) {
+        if (args[i].kind != RR_T_SRC && args[i].kind != RR_T_DIFF) continue;
+        nhwc = nhwc && rr_is_dense_in(c, args[i].kind, args[i].st, RR_LAYOUT_NHWC);
+        nchw = nchw && rr_is_dense_in(c, args[i].kind, args[i].st, RR_LAYOUT_NCHW);
+    }
+    return nhwc && !nchw ? RR_LAYOUT_NHWC : RR_LAYOUT_NCHW;
+}
+
 static rrconv_status validate(const char *op, rr_direction dir, const rrconv_conv_desc *desc,
                               tensor_arg *args, int nargs, rr_problem *p)
 {
@@ -278,6 +294,7 @@ static rrconv_status validate(const char *op, rr_direction dir, const rrconv_con
     }
     p->out.data = (float *)(uintptr_t)out->data;
     memcpy(p->out.strides, out->st, sizeof p->out.strides);
+    p->c.layout = call_layout(&p->c, args, nargs);
     return RRCONV_OK;
 }
 

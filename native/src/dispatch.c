@@ -53,7 +53,7 @@ static void read_env(void)
  * there costs a few times what packing an element does, so a merely strided input, e.g. under a
  * stride-2 1x1 filter, is still packed for the fast row).
  */
-static int packing_pays(const rr_problem *p)
+static int packing_pays(const rr_problem *p, const rr_kernel_row *row)
 {
     const rr_conv *c = &p->c;
     int64_t work = 1;
@@ -69,7 +69,7 @@ static int packing_pays(const rr_problem *p)
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         int64_t shape[5];
         const int nd = rr_tensor_shape(c, in[i].t, shape);
-        if (in[i].v->data == NULL || rr_is_dense(shape, in[i].v->strides, nd)) continue;
+        if (in[i].v->data == NULL || rr_is_dense_in(c, in[i].t, in[i].v->strides, row->layout)) continue;
         int64_t count = 1;
         for (int d = 0; d < nd; d++) {
             if (__builtin_mul_overflow(count, shape[d], &count)) return 0;
@@ -102,7 +102,7 @@ static rrconv_status choose(const rr_problem *p, const rr_kernel_row **row)
         return RRCONV_OK;
     }
     *row = rr_kernel_pick(p->dir, &p->c);
-    if (*row != NULL && *row != rr_kernel_reference(p->dir) && !packing_pays(p)) {
+    if (*row != NULL && *row != rr_kernel_reference(p->dir) && !packing_pays(p, *row)) {
         *row = rr_kernel_reference(p->dir);
     }
     if (*row != NULL) return RRCONV_OK;
@@ -136,7 +136,8 @@ static void print_verbose(const rr_problem *p, const rr_kernel_row *row, double 
             "mb%" PRId64 "_g%" PRId64 "_icpg%" PRId64 "_ocpg%" PRId64 "_ih%" PRId64 "_iw%" PRId64 "_oh%" PRId64
             "_ow%" PRId64 "_fh%" PRId64 "_fw%" PRId64 "_sh%" PRId64 "_sw%" PRId64 "_ph%" PRId64 "_pw%" PRId64
             "_dh%" PRId64 "_dw%" PRId64 ",%.*f\n",
-            rr_direction_name(p->dir), row->name, rr_isa_name(row->isa), row->dtype, row->layout,
+            rr_direction_name(p->dir), row->name, rr_isa_name(row->isa), rr_dtype_name(row->dtype),
+            rr_layout_name(row->layout),
             c->mask_type == RRCONV_MASK_UINT8 ? "uint8" : "int32",
             c->mode == RRCONV_CONVOLUTION ? "convolution" : "cross_correlation", (int)rrconv_get_num_threads(),
             c->n, c->groups, c->icpg, c->ocpg, c->ih, c->iw, c->oh, c->ow, c->fh, c->fw, c->sh, c->sw, c->ph, c->pw,

@@ -112,6 +112,17 @@ typedef enum rr_direction {
     RR_BACKWARD_FILTER = 2  /* src, diff             -> out = grad_filter [G, OCPG, ICPG, FH, FW] */
 } rr_direction;
 
+/* Element type of the data tensors (src, filter, diff) or of the output. */
+typedef enum rr_dtype { RR_DT_F32 = 0, RR_DT_F16 = 1, RR_DT_BF16 = 2 } rr_dtype;
+
+/* Where the channels of the activations (src / grad_src, dst / diff) sit: NCHW (a plane per channel) or
+ * NHWC (channels innermost, "channels-last"). The filter and the masks have one layout each. */
+typedef enum rr_layout { RR_LAYOUT_NCHW = 0, RR_LAYOUT_NHWC = 1 } rr_layout;
+
+/* "f32", "f16", "bf16" / "nchw", "nhwc" (the names of the kernel table and of RRCONV_VERBOSE). */
+const char *rr_dtype_name(rr_dtype t);
+const char *rr_layout_name(rr_layout l);
+
 /* The sizes of one convolution, copied from rrconv_conv_desc plus the derived IC and OC. */
 typedef struct rr_conv {
     int64_t n, groups, icpg, ocpg;
@@ -121,6 +132,11 @@ typedef struct rr_conv {
     rrconv_mode mode;
     rrconv_mask_type mask_type;
     rrconv_algorithm algorithm;
+    rr_dtype dtype;              /* the data tensors' element type (src, filter, diff) */
+    rr_dtype out_dtype;          /* the output's element type */
+    rr_layout layout;            /* NHWC when every activation tensor of the call (inputs and output) is
+                                    dense channels-last (and not also dense NCHW: C = 1 or H = W = 1),
+                                    else NCHW; in a normalized problem: the layout of the row it runs on */
 } rr_conv;
 
 /* The written tensor; strides in elements, always filled in. */
@@ -192,6 +208,17 @@ void rr_dense_strides(const int64_t *shape, int ndim, int64_t *strides);
 /* 1 if strides are dense C order for shape (the stride of an extent-1 dimension is ignored). */
 int rr_is_dense(const int64_t *shape, const int64_t *strides, int ndim);
 
+/* 1 if strides a and b address the same elements of shape (strides of extent-1 dimensions ignored). */
+int rr_same_strides(const int64_t *shape, const int64_t *a, const int64_t *b, int ndim);
+
+/* The dense strides of tensor t of c in layout l, in the tensor's dimension order (src and diff:
+ * [N, C, H, W]; NHWC gives [H*W*C, 1, W*C, C]); the filter and the masks are dense C order in
+ * either layout. Returns the rank. */
+int rr_layout_strides(const rr_conv *c, rr_tensor t, rr_layout l, int64_t strides[5]);
+
+/* 1 if view v of tensor t is dense in layout l (see rr_layout_strides). */
+int rr_is_dense_in(const rr_conv *c, rr_tensor t, const int64_t strides[5], rr_layout l);
+
 /* ---- normalization for fast kernels (kernels/common/normalize.c) ------------------------------- */
 
 /*
@@ -229,13 +256,16 @@ void rr_widen_mask(int32_t *dst, const void *src, rrconv_mask_type mask_type,
 typedef struct rr_workspace rr_workspace;
 
 /*
- * Builds q, the same problem in the form fast kernels want: every tensor dense C order,
- * c.mode = RRCONV_CROSS_CORRELATION, c.mask_type = RRCONV_MASK_INT32. Inputs that already
- * qualify are used in place, others are packed / flipped / widened into blocks of ws. q->out is
- * p->out when that is dense and needs no flip, else a dense block that rr_finish copies back.
- * Returns RRCONV_OUT_OF_MEMORY (message set, nothing written) if scratch cannot be allocated.
+ * Builds q, the same problem in the form a fast row wants: every tensor dense in the row's layout
+ * (rr_layout_strides: src, diff and the activation output NCHW or NHWC; filter and masks C order) with
+ * elements of the row's dtype, c.mode = RRCONV_CROSS_CORRELATION, c.mask_type = RRCONV_MASK_INT32,
+ * c.layout = layout. Inputs that already qualify are used in place, others are packed / transposed /
+ * flipped / widened into blocks of ws. q->out is p->out when that qualifies and needs no flip, else a
+ * block that rr_finish copies back. Returns RRCONV_OUT_OF_MEMORY (message set, nothing written) if
+ * scratch cannot be allocated.
  */
-rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *ws);
+rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *ws, rr_dtype dtype,
+                           rr_layout layout);
 
 /* After a kernel ran on q = rr_normalize(p): copies q->out into p->out if they differ. */
 void rr_finish(const rr_problem *p, const rr_problem *q);

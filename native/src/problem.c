@@ -61,6 +61,58 @@ int rr_is_dense(const int64_t *shape, const int64_t *strides, int ndim)
     return 1;
 }
 
+int rr_same_strides(const int64_t *shape, const int64_t *a, const int64_t *b, int ndim)
+{
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] != 1 && a[i] != b[i]) return 0;
+    }
+    return 1;
+}
+
+int rr_layout_strides(const rr_conv *c, rr_tensor t, rr_layout l, int64_t strides[5])
+{
+    int64_t shape[5];
+    const int nd = rr_tensor_shape(c, t, shape);
+    for (int i = nd; i < 5; i++) strides[i] = 0;
+    if (l == RR_LAYOUT_NHWC && (t == RR_T_SRC || t == RR_T_DIFF)) {
+        /* [N, C, H, W] with C innermost */
+        strides[1] = 1;
+        strides[3] = shape[1];
+        strides[2] = shape[1] * shape[3];
+        strides[0] = shape[1] * shape[3] * shape[2];
+    } else {
+        rr_dense_strides(shape, nd, strides);
+    }
+    return nd;
+}
+
+int rr_is_dense_in(const rr_conv *c, rr_tensor t, const int64_t strides[5], rr_layout l)
+{
+    int64_t shape[5], want[5];
+    const int nd = rr_layout_strides(c, t, l, want);
+    rr_tensor_shape(c, t, shape);
+    return rr_same_strides(shape, strides, want, nd);
+}
+
+const char *rr_dtype_name(rr_dtype t)
+{
+    switch (t) {
+    case RR_DT_F32: return "f32";
+    case RR_DT_F16: return "f16";
+    case RR_DT_BF16: return "bf16";
+    }
+    return "unknown";
+}
+
+const char *rr_layout_name(rr_layout l)
+{
+    switch (l) {
+    case RR_LAYOUT_NCHW: return "nchw";
+    case RR_LAYOUT_NHWC: return "nhwc";
+    }
+    return "unknown";
+}
+
 const char *rr_direction_name(rr_direction dir)
 {
     switch (dir) {

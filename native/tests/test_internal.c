@@ -109,6 +109,28 @@ static void test_dense(void)
     EXPECT(!rr_is_dense(shape, st, 4), "broadcast is not dense");
 }
 
+static void test_layout_strides(void)
+{
+    rr_conv c;
+    memset(&c, 0, sizeof c);
+    c.n = 2; c.groups = 3; c.icpg = 2; c.ocpg = 1; c.ic = 6; c.oc = 3;
+    c.ih = 4; c.iw = 5; c.oh = 4; c.ow = 5; c.fh = c.fw = 1;
+    int64_t st[5];
+    EXPECT(rr_layout_strides(&c, RR_T_SRC, RR_LAYOUT_NHWC, st) == 4, "src rank");
+    EXPECT(st[0] == 120 && st[1] == 1 && st[2] == 30 && st[3] == 6, "src NHWC strides [N,C,H,W]");
+    rr_layout_strides(&c, RR_T_DIFF, RR_LAYOUT_NHWC, st);
+    EXPECT(st[0] == 60 && st[1] == 1 && st[2] == 15 && st[3] == 3, "diff NHWC strides");
+    EXPECT(rr_is_dense_in(&c, RR_T_DIFF, st, RR_LAYOUT_NHWC) && !rr_is_dense_in(&c, RR_T_DIFF, st, RR_LAYOUT_NCHW),
+           "NHWC is not NCHW");
+    rr_layout_strides(&c, RR_T_FILTER, RR_LAYOUT_NHWC, st);
+    EXPECT(st[0] == 2 && st[1] == 2 && st[2] == 1, "the filter stays C order in NHWC");
+    rr_layout_strides(&c, RR_T_RIN, RR_LAYOUT_NHWC, st);
+    EXPECT(st[0] == 20 && st[1] == 5 && st[2] == 1, "masks stay C order in NHWC");
+    c.ic = c.icpg = 1; c.groups = 1;
+    rr_layout_strides(&c, RR_T_SRC, RR_LAYOUT_NHWC, st);
+    EXPECT(rr_is_dense_in(&c, RR_T_SRC, st, RR_LAYOUT_NCHW), "one channel: NHWC and NCHW coincide");
+}
+
 static void test_copies(uint64_t *rng)
 {
     for (int k = 0; k < 200; k++) {
@@ -287,7 +309,7 @@ static void test_normalize(uint64_t *rng)
             rr_problem q;
             rr_workspace s;
             rr_ws_begin(&s, p.op);
-            EXPECT(rr_normalize(&p, &q, &s) == RRCONV_OK, "normalize");
+            EXPECT(rr_normalize(&p, &q, &s, RR_DT_F32, RR_LAYOUT_NCHW) == RRCONV_OK, "normalize");
             EXPECT(q.c.mode == RRCONV_CROSS_CORRELATION && q.c.mask_type == RRCONV_MASK_INT32, "canonical form");
             for (int t = 0; t < 5; t++) {
                 int64_t shape[5];
@@ -304,7 +326,7 @@ static void test_normalize(uint64_t *rng)
             EXPECT(s.count == 0, "scratch returned");
 
             /* bitwise: normalized + reference == reference */
-            EXPECT(rr_normalize(&p, &q, &s) == RRCONV_OK && ref(&q) == RRCONV_OK, "normalized reference");
+            EXPECT(rr_normalize(&p, &q, &s, RR_DT_F32, RR_LAYOUT_NCHW) == RRCONV_OK && ref(&q) == RRCONV_OK, "normalized reference");
             rr_finish(&p, &q);
             rr_ws_end(&s);
             p.out.data = tv_data(&o2);
@@ -347,6 +369,7 @@ int main(void)
     test_parallel_for();
     test_valid_range();
     test_dense();
+    test_layout_strides();
     test_copies(&rng);
     test_filter_flip(&rng);
     test_widen(&rng);

@@ -97,7 +97,7 @@ rrconv_status rr_kernel_run(const rr_kernel_row *row, const rr_problem *p)
     rr_problem q;
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
-    rrconv_status st = rr_normalize(p, &q, &ws);
+    rrconv_status st = rr_normalize(p, &q, &ws, row->dtype, row->layout);
     if (st == RRCONV_OK) st = row->run(&q);
     if (st == RRCONV_OK) rr_finish(p, &q);
     rr_ws_end(&ws);

@@ -29,8 +29,8 @@ typedef struct rr_kernel_row {
     const char *name;          /* <direction>_<variant>__<isa>, or <direction>_reference */
     rr_direction dir;
     rr_isa isa;                /* the ISA its code needs; RR_ISA_SCALAR for the reference rows */
-    const char *dtype;         /* "f32" */
-    const char *layout;        /* "nchw" */
+    rr_dtype dtype;            /* the element type it computes on (a normalized problem's) */
+    rr_layout layout;          /* the layout it computes on (a normalized problem's) */
     int (*applies)(const rr_conv *c); /* sizes it is written for (fast rows: the normalized conv) */
     rr_kernel_fn run;          /* fast rows: on the normalized problem; reference rows: on any */
     const char *applies_text;  /* applies(), in words */

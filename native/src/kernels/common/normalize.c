@@ -1,9 +1,10 @@
 /*
  * normalize.c -- the one form fast kernels run on (see rr_normalize in internal.h).
  *
- * Fast kernels want dense C-order tensors, cross-correlation and int32 masks. rr_normalize produces that
- * form from any validated problem (packing strided tensors into dense scratch, flipping the filter of a
- * convolution, widening uint8 masks); rr_finish copies a scratch output back (un-flipping grad_filter).
+ * Fast kernels want dense tensors in their row's layout (NCHW or NHWC activations, C-order filter and
+ * masks), cross-correlation and int32 masks. rr_normalize produces that form from any validated problem
+ * (packing or transposing strided tensors into dense scratch, flipping the filter of a convolution,
+ * widening uint8 masks); rr_finish copies a scratch output back (un-flipping grad_filter).
  * The reference loops take every form directly.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -177,23 +178,21 @@ static int64_t count_of(const int64_t *shape, int ndim)
     return n;
 }
 
-/* Makes the float input view v (tensor t) dense in q; packs into scratch if needed. */
+/* Makes the float input view v (tensor t) dense in layout l in q; packs into scratch if needed. */
 static rrconv_status normalize_input(const rr_problem *p, rr_tensor t, const rr_view *v, rr_view *qv,
-                                     rr_workspace *s, int flip, const char *what)
+                                     rr_workspace *s, int flip, rr_layout l, const char *what)
 {
-    int64_t shape[5];
+    int64_t shape[5], want[5];
     const int nd = rr_tensor_shape(&p->c, t, shape);
+    rr_layout_strides(&p->c, t, l, want);
     if (v->data == NULL) return RRCONV_OK;
-    if (!flip && rr_is_dense(shape, v->strides, nd)) {
-        rr_dense_strides(shape, nd, qv->strides);
-        return RRCONV_OK;
-    }
+    memcpy(qv->strides, want, sizeof want);
+    if (!flip && rr_same_strides(shape, v->strides, want, nd)) return RRCONV_OK;
     float *buf = (float *)rr_ws_alloc(s, count_of(shape, nd), sizeof(float), what);
     if (buf == NULL) return RRCONV_OUT_OF_MEMORY;
     if (t == RR_T_FILTER) rr_pack_filter_f32(buf, (const float *)v->data, v->strides, &p->c, flip);
-    else rr_pack_f32(buf, (const float *)v->data, v->strides, shape, nd);
+    else rr_copy_f32(buf, want, (const float *)v->data, v->strides, shape, nd);
     qv->data = buf;
-    rr_dense_strides(shape, nd, qv->strides);
     return RRCONV_OK;
 }
 
@@ -214,17 +213,21 @@ static rrconv_status normalize_mask(const rr_problem *p, rr_tensor t, const rr_v
     return RRCONV_OK;
 }
 
-rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *s)
+rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *s, rr_dtype dtype,
+                           rr_layout layout)
 {
     const int flip = p->c.mode == RRCONV_CONVOLUTION;
     rrconv_status st;
+    (void)dtype; /* float32 is the only element type so far */
+    RR_ASSERT(dtype == RR_DT_F32 && p->c.dtype == RR_DT_F32 && p->c.out_dtype == RR_DT_F32);
     *q = *p;
     q->c.mode = RRCONV_CROSS_CORRELATION;
     q->c.mask_type = RRCONV_MASK_INT32;
+    q->c.layout = layout;
 
-    if ((st = normalize_input(p, RR_T_SRC, &p->src, &q->src, s, 0, "src")) != RRCONV_OK) return st;
-    if ((st = normalize_input(p, RR_T_FILTER, &p->filter, &q->filter, s, flip, "filter")) != RRCONV_OK) return st;
-    if ((st = normalize_input(p, RR_T_DIFF, &p->diff, &q->diff, s, 0, "diff")) != RRCONV_OK) return st;
+    if ((st = normalize_input(p, RR_T_SRC, &p->src, &q->src, s, 0, layout, "src")) != RRCONV_OK) return st;
+    if ((st = normalize_input(p, RR_T_FILTER, &p->filter, &q->filter, s, flip, layout, "filter")) != RRCONV_OK) return st;
+    if ((st = normalize_input(p, RR_T_DIFF, &p->diff, &q->diff, s, 0, layout, "diff")) != RRCONV_OK) return st;
     if ((st = normalize_mask(p, RR_T_RIN, &p->rin, &q->rin, s, "rin")) != RRCONV_OK) return st;
     if ((st = normalize_mask(p, RR_T_ROUT, &p->rout, &q->rout, s, "rout")) != RRCONV_OK) return st;
 
@@ -232,12 +235,12 @@ rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *s)
     const rr_tensor ot = rr_out_tensor(p->dir);
     const int nd = rr_tensor_shape(&p->c, ot, shape);
     const int out_flip = flip && p->dir == RR_BACKWARD_FILTER;
-    if (out_flip || !rr_is_dense(shape, p->out.strides, nd)) {
+    rr_layout_strides(&p->c, ot, layout, q->out.strides);
+    if (out_flip || !rr_same_strides(shape, p->out.strides, q->out.strides, nd)) {
         float *buf = (float *)rr_ws_alloc(s, count_of(shape, nd), sizeof(float), "the output");
         if (buf == NULL) return RRCONV_OUT_OF_MEMORY;
         q->out.data = buf;
     }
-    rr_dense_strides(shape, nd, q->out.strides);
     return RRCONV_OK;
 }
 
@@ -250,6 +253,6 @@ void rr_finish(const rr_problem *p, const rr_problem *q)
     } else {
         int64_t shape[5];
         const int nd = rr_tensor_shape(&p->c, rr_out_tensor(p->dir), shape);
-        rr_unpack_f32(p->out.data, p->out.strides, q->out.data, shape, nd);
+        rr_copy_f32(p->out.data, p->out.strides, q->out.data, q->out.strides, shape, nd);
     }
 }
