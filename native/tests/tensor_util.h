@@ -22,10 +22,14 @@ typedef struct tview {
 
 enum { L_DENSE_NULL = 0, L_DENSE, L_PADDED, L_PERMUTED, L_BROADCAST, L_COUNT };
 
+/* Channels-last, only when asked for (never drawn among the L_COUNT random layouts): a 4-D [N, C, H, W]
+ * tensor with strides [H*W*C, 1, W*C, C], the dense NHWC form the library recognises. */
+enum { L_NHWC = L_COUNT + 1 };
+
 static inline const char *layout_name(int l)
 {
     static const char *names[] = {"dense(NULL)", "dense", "padded", "permuted", "broadcast"};
-    return names[l];
+    return l == L_NHWC ? "nhwc" : names[l];
 }
 
 /* Lays out a tensor of the given shape in a fresh buffer; outputs never get L_BROADCAST. */
@@ -43,7 +47,10 @@ static inline void tv_make(tview *t, uint64_t *rng, int ndim, const int64_t *sha
             int tmp = perm[i]; perm[i] = perm[j]; perm[j] = tmp;
         }
     }
-    const int pad = layout >= L_PADDED;
+    if (layout == L_NHWC && ndim == 4) { /* outermost first: N, H, W, C */
+        perm[1] = 2; perm[2] = 3; perm[3] = 1;
+    }
+    const int pad = layout >= L_PADDED && layout < L_COUNT;
     int64_t s = pad ? t_int(rng, 1, 2) : 1;
     for (int k = ndim - 1; k >= 0; k--) {
         const int d = perm[k];

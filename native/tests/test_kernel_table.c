@@ -4,7 +4,9 @@
  * this process may run (its ISA <= the active one; ctest runs the suite once per ISA level through
  * RRCONV_MAX_ISA), seeded random problems are drawn until ROW_CONFIGS of them apply to the row, and
  * each is run on exactly that row (rr_kernel_run) at 1, 2, 3 and 7 threads, with random tensor layouts
- * and both modes and mask types (the row runs on the normalized problem, as in dispatch).
+ * and both modes and mask types (the row runs on the normalized problem, as in dispatch). A row that
+ * computes on channels-last tensors (layout nhwc) gets src, diff and the activation output in dense NHWC
+ * (what api.c recognises as an NHWC call). Masks are random, blocky or cells (superpixel-like).
  *
  * Data are small integers, so every sum is exact: the row must equal the oracle exactly and give
  * the same bits at every thread count; outputs' gaps must keep their sentinel. A row that no drawn
@@ -93,28 +95,35 @@ typedef struct inputs {
     tview src, flt, diff, rin, rout;
 } inputs;
 
-static void make_inputs(inputs *in, const rrconv_conv_desc *d, uint64_t *rng)
+/* Mask kinds: random labels, blocky (runs of equal labels), cells (a grid of 4x4-pixel regions, each
+ * its own label modulo 256: what superpixel masks look like) */
+enum { MASK_RANDOM = 0, MASK_BLOCKY, MASK_CELLS, MASK_KINDS };
+
+/* layout: L_NHWC for a row that computes on channels-last tensors (src and diff drawn NHWC), else -1
+ * (every tensor's layout drawn at random) */
+static void make_inputs(inputs *in, const rrconv_conv_desc *d, uint64_t *rng, int layout)
 {
     const int64_t IC = d->groups * d->icpg, OC = d->groups * d->ocpg;
     const int64_t s_src[4] = {d->n, IC, d->ih, d->iw}, s_dst[4] = {d->n, OC, d->oh, d->ow};
     const int64_t s_flt[5] = {d->groups, d->ocpg, d->icpg, d->fh, d->fw};
     const int64_t s_rin[3] = {d->n, d->ih, d->iw}, s_rout[3] = {d->n, d->oh, d->ow};
     const size_t mes = d->mask_type == RRCONV_MASK_INT32 ? 4 : 1;
-    tv_make(&in->src, rng, 4, s_src, 4, (int)t_int(rng, 0, L_COUNT - 1));
+    tv_make(&in->src, rng, 4, s_src, 4, layout >= 0 ? layout : (int)t_int(rng, 0, L_COUNT - 1));
     tv_make(&in->flt, rng, 5, s_flt, 4, (int)t_int(rng, 0, L_COUNT - 1));
-    tv_make(&in->diff, rng, 4, s_dst, 4, (int)t_int(rng, 0, L_COUNT - 1));
+    tv_make(&in->diff, rng, 4, s_dst, 4, layout >= 0 ? layout : (int)t_int(rng, 0, L_COUNT - 1));
     tv_make(&in->rin, rng, 3, s_rin, mes, (int)t_int(rng, 0, L_COUNT - 1));
     tv_make(&in->rout, rng, 3, s_rout, mes, (int)t_int(rng, 0, L_COUNT - 1));
     tv_fill_f(&in->src, rng, 1);
     tv_fill_f(&in->flt, rng, 1);
     tv_fill_f(&in->diff, rng, 1);
-    /* regions: random, or blocky (runs of equal labels, what real masks look like) */
-    const int blocky = (int)t_int(rng, 0, 1);
+    const int kind = (int)t_int(rng, 0, MASK_KINDS - 1);
     tview *ms[2] = {&in->rin, &in->rout};
     for (int m = 0; m < 2; m++) {
         int64_t idx[5] = {0};
         do {
-            const int64_t v = blocky ? (idx[1] / 4 + idx[2] / 5) % 3 : t_int(rng, 0, 2);
+            int64_t v;
+            if (kind == MASK_CELLS) v = (idx[1] / 4 * 13 + idx[2] / 4) % 256;
+            else v = kind == MASK_BLOCKY ? (idx[1] / 4 + idx[2] / 5) % 3 : t_int(rng, 0, 2);
             tv_setm(ms[m], idx, v == 2 ? 255 : v);
         } while (tv_next(ms[m], idx));
     }
@@ -135,7 +144,8 @@ static void set_view(rr_view *v, const tview *t)
 static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uint64_t *rng, int cfg)
 {
     inputs in;
-    make_inputs(&in, d, rng);
+    const int nhwc = row->layout == RR_LAYOUT_NHWC;
+    make_inputs(&in, d, rng, nhwc ? L_NHWC : -1);
     const int dir = (int)row->dir;
     const int64_t IC = d->groups * d->icpg, OC = d->groups * d->ocpg;
     const int64_t s_src[4] = {d->n, IC, d->ih, d->iw}, s_dst[4] = {d->n, OC, d->oh, d->ow};
@@ -151,7 +161,7 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
     t_oracle(d, dir, a, b, &in.rin, &in.rout, want, abs_sum, count);
 
     tview out;
-    tv_make(&out, rng, ond, oshape, 4, (int)t_int(rng, 0, L_BROADCAST - 1));
+    tv_make(&out, rng, ond, oshape, 4, nhwc && dir != 2 ? L_NHWC : (int)t_int(rng, 0, L_BROADCAST - 1));
     float *first = (float *)malloc(count * sizeof(float));
     int ok = 1;
     for (int ti = 0; ti < 4 && ok; ti++) {
@@ -160,6 +170,7 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
         rr_problem p;
         memset(&p, 0, sizeof p);
         p.c = conv_of(d);
+        p.c.layout = row->layout; /* what api.c finds for these tensors (NHWC rows: NHWC activations) */
         p.dir = row->dir;
         p.op = "test_kernel_table";
         if (dir != 1) set_view(&p.src, &in.src);
@@ -227,7 +238,8 @@ static void test_every_row(uint64_t seed)
         int applied = 0, draws = 0;
         for (; draws < 20000 && applied < ROW_CONFIGS; draws++) {
             const rrconv_conv_desc d = draw(&rng);
-            const rr_conv c = conv_of(&d);
+            rr_conv c = conv_of(&d);
+            c.layout = row->layout;
             if (!rr_kernel_applies(row, &c)) continue;
             check_row_on(row, &d, &rng, applied);
             applied++;
