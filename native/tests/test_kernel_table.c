@@ -59,10 +59,14 @@ static rrconv_conv_desc draw(uint64_t *rng)
 {
     for (;;) {
         int64_t g, icpg, ocpg;
-        switch (t_int(rng, 0, 3)) {
+        switch (t_int(rng, 0, 5)) {
         case 0: g = t_int(rng, 1, 19); icpg = 1; ocpg = 1; break;
         case 1: g = t_int(rng, 1, 5); icpg = 1; ocpg = 1; break;
         case 2: g = t_int(rng, 1, 3); icpg = t_int(rng, 1, 3); ocpg = t_int(rng, 1, 3); break;
+        /* channel counts past one or two vector widths, odd tails (the channels-last rows vectorize
+           over channels) */
+        case 3: g = t_int(rng, 20, 150); icpg = 1; ocpg = 1; break;
+        case 4: g = t_int(rng, 1, 2); icpg = t_int(rng, 7, 40); ocpg = t_int(rng, 1, 19); break;
         default: g = 1; icpg = t_int(rng, 1, 6); ocpg = t_int(rng, 1, 14); break;
         }
         int64_t f[2], s[2], p[2], dl[2], in[2];
@@ -222,13 +226,15 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
 
 /* ---- the suite -------------------------------------------------------------------------------- */
 
-static void test_every_row(uint64_t seed)
+/* Every row, or (only_nhwc_dir >= 0) the channels-last rows of that direction. */
+static void test_rows(uint64_t seed, int only_nhwc_dir)
 {
     int count;
     const rr_kernel_row *rows = rr_kernel_rows(&count);
     int ran = 0, skipped = 0;
     for (int r = 0; r < count; r++) {
         const rr_kernel_row *row = &rows[r];
+        if (only_nhwc_dir >= 0 && ((int)row->dir != only_nhwc_dir || row->layout != RR_LAYOUT_NHWC)) continue;
         if (!rr_kernel_available(row)) {
             printf("  %-46s not available at isa %s\n", row->name, rrconv_active_isa());
             skipped++;
@@ -263,7 +269,8 @@ static void test_table_api(void)
         EXPECT_OK(rrconv_kernel_get(i, &k));
         EXPECT(k.name && k.direction && k.isa && k.dtype && k.layout && k.applies, "row %d: NULL field", (int)i);
         EXPECT(k.reserved == 0 && (k.available == 0 || k.available == 1), "row %d: reserved/available", (int)i);
-        EXPECT(strcmp(k.dtype, "f32") == 0 && strcmp(k.layout, "nchw") == 0, "row %d: dtype/layout", (int)i);
+        EXPECT(strcmp(k.dtype, "f32") == 0 && (strcmp(k.layout, "nchw") == 0 || strcmp(k.layout, "nhwc") == 0),
+               "row %d: dtype/layout", (int)i);
         int d = -1;
         for (int j = 0; j < 3; j++) {
             if (strcmp(k.direction, dirs[j]) == 0) d = j;
@@ -446,6 +453,12 @@ int main(int argc, char **argv)
     const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 20261207u;
     printf("active ISA: %s, %d configs per row\n", rrconv_active_isa(), ROW_CONFIGS);
     test_table_api();
-    test_every_row(seed);
+    test_rows(seed, -1);
+    /* the channels-last backward-filter rows again with image batches of one image: their partial
+       sums carried from batch to batch */
+    printf("backward_filter nhwc rows, one image per batch:\n");
+    rr_bwf_nhwc_set_batch_pixels(1);
+    test_rows(seed + 1, (int)RR_BACKWARD_FILTER);
+    rr_bwf_nhwc_set_batch_pixels(0);
     return t_finish("test_kernel_table");
 }

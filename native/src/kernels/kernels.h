@@ -77,4 +77,9 @@ rrconv_status rr_kernel_run(const rr_kernel_row *row, const rr_problem *p);
  * small problems run the chunk loop of huge images (common/tile_plan.c). */
 void rr_tile_set_mask_budget(int64_t bytes);
 
+/* Tests only: output pixels per image batch of the channels-last backward-filter rows (0 restores the
+ * default, 1024), so that small problems carry partial sums between batches
+ * (backward_filter/backward_filter.c). */
+void rr_bwf_nhwc_set_batch_pixels(int64_t pixels);
+
 #endif /* RRCONV_KERNELS_H */

@@ -11,10 +11,12 @@
  * over the tile plan shared with forward (common/tile_plan.h).
  */
 #include "backward_filter_plan.h"
+#include "backward_filter_nhwc.h"
 #include "../common/tile_plan.h"
 #include "../common/workspace.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,6 +246,60 @@ static int plan_fits(const rr_conv *c)
     if (c->sw > c->iw && c->sw > 64) return 0;
     const int64_t per_image = rr_bwf_mask_bytes_per_image(c);
     return per_image > 0 && per_image <= RR_BWF_MASK_IMAGE_MAX;
+}
+
+/* ---- the channels-last rows (backward_filter_nhwc_body.h) ---------------------------------------- */
+
+/* Bytes of active-tap lists per image: [FH*FW][OH*OW][2] int32; 0 on overflow. */
+static int64_t nhwc_bytes_per_image(const rr_conv *c)
+{
+    int64_t b;
+    if (__builtin_mul_overflow(c->oh, c->ow, &b) || __builtin_mul_overflow(b, c->fh, &b) ||
+        __builtin_mul_overflow(b, c->fw, &b) || __builtin_mul_overflow(b, (int64_t)8, &b))
+        return 0;
+    return b;
+}
+
+/* Output pixels per image batch of the NHWC rows: about this many, so that a channel block's src and
+ * diff rows of a batch stay in the core's cache while every tap of the block runs over them. */
+#define RR_BWF_NHWC_BATCH_PIXELS 1024
+
+/* the tests' override (0: the default) */
+static _Atomic int64_t nhwc_batch_pixels_for_tests;
+
+void rr_bwf_nhwc_set_batch_pixels(int64_t pixels)
+{
+    atomic_store(&nhwc_batch_pixels_for_tests, pixels > 0 ? pixels : 0);
+}
+
+int64_t rr_bwf_nhwc_batch(const rr_conv *c)
+{
+    const int64_t per_image = nhwc_bytes_per_image(c);
+    const int64_t pixels = atomic_load(&nhwc_batch_pixels_for_tests);
+    int64_t batch = (pixels > 0 ? pixels : RR_BWF_NHWC_BATCH_PIXELS) / (c->oh * c->ow);
+    if (batch > RR_BWF_MASK_BATCH_BYTES / per_image) batch = RR_BWF_MASK_BATCH_BYTES / per_image;
+    if (batch < 1) batch = 1;
+    if (batch > c->n) batch = c->n;
+    /* batch-relative pixel indices of the lists are int32 */
+    const int64_t plane = c->ih * c->iw > c->oh * c->ow ? c->ih * c->iw : c->oh * c->ow;
+    if (batch > INT32_MAX / plane) batch = INT32_MAX / plane;
+    return batch;
+}
+
+static int nhwc_fits(const rr_conv *c)
+{
+    const int64_t per_image = nhwc_bytes_per_image(c);
+    return coordinates_fit(c) && per_image > 0 && per_image <= RR_BWF_MASK_IMAGE_MAX;
+}
+
+int rr_backward_filter_nhwc_depthwise_applies(const rr_conv *c)
+{
+    return nhwc_fits(c) && c->icpg == 1 && c->ocpg == 1 && c->layout == RR_LAYOUT_NHWC;
+}
+
+int rr_backward_filter_nhwc_channels_applies(const rr_conv *c)
+{
+    return nhwc_fits(c) && c->icpg > 1 && c->layout == RR_LAYOUT_NHWC;
 }
 
 int rr_backward_filter_depthwise_rows_applies(const rr_conv *c)
