@@ -2,7 +2,8 @@
  * rrconv_bench.c -- times the public C API on the benchmark shapes of issue 3 (no JDK needed).
  *
  * Usage: rrconv_bench [--shapes DW-K3,DW-K7,...] [--ops forward,backward-data,backward-filter]
- *                     [--threads 1,2] [--mask random|blocky|random,blocky] [--mask-dtype int32|uint8]
+ *                     [--threads 1,2] [--mask random|blocky|superpixel|random,blocky]
+ *                     [--mask-dtype int32|uint8] [--layout nchw|nhwc]
  *                     [--algo auto,reference] [--reps N] [--max-seconds S] [--seed N]
  *                     [--out-offset FLOATS] [--kernel NAME]
  *
@@ -13,7 +14,10 @@
  * CPU time of a call (all threads together): on a loaded machine, cpu-ms of a 1-thread row shows the
  * kernel's own cost better than the wall clock; min-ms is the fastest call. Masks: `random` draws every
  * pixel from {1,2,3}; `blocky` paints a few rectangles (values 1..4 over a background of 0) per image,
- * the same rectangles in rin and rout (scaled to each one's size). algo `reference` sets
+ * the same rectangles in rin and rout (scaled to each one's size); `superpixel` gives Voronoi regions
+ * of one seed per 8x8-pixel cell, placed uniformly at random inside its cell, id = the cell's index
+ * (uint8: modulo 256), rout = rin at each output pixel's centre tap. --layout nhwc passes src, diff,
+ * dst and grad_src as dense channels-last strides (the same buffers, elements in NHWC order). algo `reference` sets
  * desc.algorithm = RRCONV_ALGO_REFERENCE (the plain C loop).
  *
  * --kernel NAME runs every auto row of NAME's direction on that row of the kernel table (it sets
@@ -131,6 +135,8 @@ typedef struct problem {
     float *dst_block, *gsrc_block; /* what dst and gsrc were allocated as (--out-offset) */
     void *rin, *rout;
     size_t n_src, n_flt, n_dst;
+    int nhwc;                                /* activations passed with channels-last strides */
+    int64_t src_st[4], dst_st[4];            /* their strides ([N, C, H, W] order) */
 } problem;
 
 static rrconv_conv_desc desc_of(const shape *s, int mask_type)
@@ -197,7 +203,58 @@ static void fill_masks(problem *p, int blocky, uint64_t *rng)
     }
 }
 
-static void make_problem(problem *p, const shape *s, int mask_type, int blocky, uint64_t seed, int64_t out_offset)
+/* Superpixel masks: Voronoi regions of one seed per 8x8-pixel cell of rin (seeded uniformly inside
+ * its cell), id = the cell's index; rout = rin at each output pixel's centre tap (clamped into the
+ * image). */
+static void fill_superpixel(problem *p, uint64_t *rng)
+{
+    const rrconv_conv_desc *d = &p->d;
+    const int64_t H = d->ih, W = d->iw, CH = (H + 7) / 8, CW = (W + 7) / 8;
+    double *sy = (double *)xmalloc((size_t)(CH * CW) * sizeof(double));
+    double *sx = (double *)xmalloc((size_t)(CH * CW) * sizeof(double));
+    int32_t *lab = (int32_t *)xmalloc((size_t)(H * W) * sizeof(int32_t));
+    for (int64_t n = 0; n < d->n; n++) {
+        for (int64_t cy = 0; cy < CH; cy++)
+            for (int64_t cx = 0; cx < CW; cx++) {
+                const int64_t h = H - 8 * cy < 8 ? H - 8 * cy : 8, w = W - 8 * cx < 8 ? W - 8 * cx : 8;
+                sy[cy * CW + cx] = 8.0 * (double)cy + unit(rng) * (double)h;
+                sx[cy * CW + cx] = 8.0 * (double)cx + unit(rng) * (double)w;
+            }
+        for (int64_t y = 0; y < H; y++)
+            for (int64_t x = 0; x < W; x++) {
+                double best = 1e300;
+                int32_t id = 0;
+                for (int64_t cy = y / 8 - 2; cy <= y / 8 + 2; cy++)
+                    for (int64_t cx = x / 8 - 2; cx <= x / 8 + 2; cx++) {
+                        if (cy < 0 || cy >= CH || cx < 0 || cx >= CW) continue;
+                        const double dy = (double)y + 0.5 - sy[cy * CW + cx], dx = (double)x + 0.5 - sx[cy * CW + cx];
+                        if (dy * dy + dx * dx < best) {
+                            best = dy * dy + dx * dx;
+                            id = (int32_t)(cy * CW + cx);
+                        }
+                    }
+                lab[y * W + x] = id;
+                set_mask(p->rin, d->mask_type, (size_t)((n * H + y) * W + x), d->mask_type == RRCONV_MASK_INT32 ? id : id % 256);
+            }
+        for (int64_t oy = 0; oy < d->oh; oy++)
+            for (int64_t ox = 0; ox < d->ow; ox++) {
+                int64_t y = oy * d->stride_h - d->pad_h + (d->fh / 2) * d->dil_h;
+                int64_t x = ox * d->stride_w - d->pad_w + (d->fw / 2) * d->dil_w;
+                y = y < 0 ? 0 : y >= H ? H - 1 : y;
+                x = x < 0 ? 0 : x >= W ? W - 1 : x;
+                const int32_t id = lab[y * W + x];
+                set_mask(p->rout, d->mask_type, (size_t)((n * d->oh + oy) * d->ow + ox),
+                         d->mask_type == RRCONV_MASK_INT32 ? id : id % 256);
+            }
+    }
+    free(sy);
+    free(sx);
+    free(lab);
+}
+
+/* masks: 0 random, 1 blocky, 2 superpixel */
+static void make_problem(problem *p, const shape *s, int mask_type, int masks, int nhwc, uint64_t seed,
+                         int64_t out_offset)
 {
     memset(p, 0, sizeof *p);
     p->d = desc_of(s, mask_type);
@@ -221,7 +278,12 @@ static void make_problem(problem *p, const shape *s, int mask_type, int blocky, 
     for (size_t i = 0; i < p->n_src; i++) p->src[i] = (float)(2 * unit(&rng) - 1);
     for (size_t i = 0; i < p->n_dst; i++) p->diff[i] = (float)(2 * unit(&rng) - 1);
     for (size_t i = 0; i < p->n_flt; i++) p->flt[i] = (float)(2 * unit(&rng) - 1);
-    fill_masks(p, blocky, &rng);
+    if (masks == 2) fill_superpixel(p, &rng);
+    else fill_masks(p, masks, &rng);
+    p->nhwc = nhwc;
+    const int64_t st_src[4] = {ic * d->ih * d->iw, 1, d->iw * ic, ic}, st_dst[4] = {oc * d->oh * d->ow, 1, d->ow * oc, oc};
+    memcpy(p->src_st, st_src, sizeof st_src);
+    memcpy(p->dst_st, st_dst, sizeof st_dst);
 }
 
 static void free_problem(problem *p)
@@ -232,10 +294,11 @@ static void free_problem(problem *p)
 
 static rrconv_status run_op(const problem *p, const rrconv_conv_desc *d, int op)
 {
+    const int64_t *ss = p->nhwc ? p->src_st : NULL, *ds = p->nhwc ? p->dst_st : NULL;
     switch (op) {
-    case 0: return rrconv_forward_f32(d, p->src, NULL, p->flt, NULL, p->rin, NULL, p->rout, NULL, p->dst, NULL);
-    case 1: return rrconv_backward_data_f32(d, p->flt, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gsrc, NULL);
-    default: return rrconv_backward_filter_f32(d, p->src, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
+    case 0: return rrconv_forward_f32(d, p->src, ss, p->flt, NULL, p->rin, NULL, p->rout, NULL, p->dst, ds);
+    case 1: return rrconv_backward_data_f32(d, p->flt, NULL, p->diff, ds, p->rin, NULL, p->rout, NULL, p->gsrc, ss);
+    default: return rrconv_backward_filter_f32(d, p->src, ss, p->diff, ds, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
     }
 }
 
@@ -249,7 +312,7 @@ int main(int argc, char **argv)
     double max_seconds = 5.0;
     uint64_t seed = 20240601u;
     int64_t out_offset = 0;
-    const char *kernel_arg = NULL;
+    const char *kernel_arg = NULL, *layout_arg = "nchw";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--kernels") == 0) {
@@ -262,8 +325,8 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: rrconv_bench [--shapes LIST] [--ops LIST] [--threads LIST] [--mask random|blocky]\n"
-                   "                    [--mask-dtype int32|uint8] [--algo auto,reference] [--reps N]\n"
+            printf("usage: rrconv_bench [--shapes LIST] [--ops LIST] [--threads LIST] [--mask random|blocky|superpixel]\n"
+                   "                    [--mask-dtype int32|uint8] [--layout nchw|nhwc] [--algo auto,reference] [--reps N]\n"
                    "                    [--max-seconds S] [--seed N] [--out-offset FLOATS] [--kernel NAME]\n"
                    "       rrconv_bench --kernels\nshapes:");
             for (int s = 0; s < N_SHAPES; s++) printf(" %s", SHAPES[s].name);
@@ -283,6 +346,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
         else if (strcmp(a, "--out-offset") == 0) out_offset = atoll(v);
         else if (strcmp(a, "--kernel") == 0) kernel_arg = v;
+        else if (strcmp(a, "--layout") == 0) layout_arg = v;
         else die("unknown option ", a);
     }
     if (reps < 1) die("--reps must be >= 1", NULL);
@@ -328,10 +392,11 @@ int main(int argc, char **argv)
         threads[j] = atoi(items[j]);
         if (threads[j] < 1) die("bad thread count ", items[j]);
     }
-    int masks[2], n_masks = split_list(mask_arg, items, 2);
+    int masks[3], n_masks = split_list(mask_arg, items, 3);
     for (int j = 0; j < n_masks; j++) {
         if (strcmp(items[j], "random") == 0) masks[j] = 0;
         else if (strcmp(items[j], "blocky") == 0) masks[j] = 1;
+        else if (strcmp(items[j], "superpixel") == 0) masks[j] = 2;
         else die("unknown mask ", items[j]);
     }
     int algos[2], n_algos = split_list(algo_arg, items, 2);
@@ -340,6 +405,8 @@ int main(int argc, char **argv)
         else if (strcmp(items[j], "reference") == 0) algos[j] = RRCONV_ALGO_REFERENCE;
         else die("unknown algo ", items[j]);
     }
+    if (strcmp(layout_arg, "nchw") != 0 && strcmp(layout_arg, "nhwc") != 0) die("unknown layout ", layout_arg);
+    const int nhwc = strcmp(layout_arg, "nhwc") == 0;
     int mask_type;
     if (strcmp(dtype_arg, "int32") == 0) mask_type = RRCONV_MASK_INT32;
     else if (strcmp(dtype_arg, "uint8") == 0) mask_type = RRCONV_MASK_UINT8;
@@ -349,6 +416,7 @@ int main(int argc, char **argv)
            rrconv_active_isa(), dtype_arg, reps, max_seconds);
     if (out_offset != 0) printf(", outputs %" PRId64 " floats past 64-byte alignment", out_offset);
     if (kernel_arg != NULL) printf(", kernel %s", kernel_arg);
+    printf(", layout %s", layout_arg);
     printf("\n");
     printf("%-11s %-16s %-7s %-10s %7s %11s %9s %11s %9s\n", "shape", "op", "mask", "algo", "threads", "median-ms",
            "GFLOP/s", "cpu-ms", "min-ms");
@@ -359,7 +427,7 @@ int main(int argc, char **argv)
         const shape *s = &SHAPES[shape_idx[si]];
         for (int mi = 0; mi < n_masks; mi++) {
             problem p;
-            make_problem(&p, s, mask_type, masks[mi], seed, out_offset);
+            make_problem(&p, s, mask_type, masks[mi], nhwc, seed, out_offset);
             const rrconv_conv_desc *d = &p.d;
             const double gflop = 2.0 * (double)d->n * (double)(d->groups * d->ocpg) * (double)(d->oh * d->ow) *
                                  (double)d->icpg * (double)(d->fh * d->fw) * 1e-9;
@@ -389,7 +457,7 @@ int main(int argc, char **argv)
                         }
                         const double med = median(times, done), med_cpu = median(cpu, done);
                         printf("%-11s %-16s %-7s %-10s %7d %11.3f %9.1f %11.3f %9.3f\n", s->name, OPS[ops[oi]],
-                               masks[mi] ? "blocky" : "random",
+                               masks[mi] == 2 ? "superpx" : masks[mi] ? "blocky" : "random",
                                algos[ai] == RRCONV_ALGO_AUTO ? "auto" : "reference", threads[ti], med * 1e3,
                                gflop / med, med_cpu * 1e3, times[0] * 1e3);
                         fflush(stdout);
