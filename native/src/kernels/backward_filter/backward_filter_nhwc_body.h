@@ -281,15 +281,22 @@ BWN_UNROLL
     }
     if (x->last) {
         float tmp[2 * BWN_W];
-        for (int o = 0; o < OB && o < noc; o++) {
+BWN_UNROLL
+        for (int o = 0; o < OB; o++) {
+            if (o >= noc) continue; /* full unrolling keeps a[][] in registers */
+BWN_UNROLL
             for (int v = 0; v < NV; v++) bwn_storeu(tmp + v * BWN_W, a[o][v]);
             float *dst = x->out + ((g * c->ocpg + oc0 + o) * c->icpg + ic0) * T + t;
             for (int64_t j = 0; j < nic; j++) dst[j * T] = tmp[j];
         }
         return;
     }
-    for (int o = 0; o < OB && o < noc; o++)
+BWN_UNROLL
+    for (int o = 0; o < OB; o++) {
+        if (o >= noc) continue;
+BWN_UNROLL
         for (int v = 0; v < NV; v++) bwn_store(acc + o * x->icpad + v * BWN_W, a[o][v]);
+    }
 }
 
 static void BWN_FN(bwn_ch_items)(void *vctx, int64_t begin, int64_t end)
