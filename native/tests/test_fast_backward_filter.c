@@ -393,6 +393,8 @@ int main(int argc, char **argv)
         {1, 3, 1, 1, 32, 3, 1, 1, 1, 0},  {1, 3, 1, 1, 32, 7, 1, 1, 3, 0},   {1, 3, 1, 1, 32, 13, 1, 1, 6, 0},
         {1, 3, 1, 1, 32, 31, 1, 1, 15, 0}, {2, 2, 16, 16, 14, 3, 1, 1, 1, 1}, {1, 1, 9, 7, 14, 3, 1, 1, 1, 1},
         {1, 1, 8, 8, 20, 3, 2, 2, 2, 1},
+        /* DW-K31 with 16 channels: an NCHW call that the channels-last depthwise row takes (transposed) */
+        {1, 16, 1, 1, 32, 31, 1, 1, 15, 0},
     };
     for (int i = 0; i < (int)(sizeof named / sizeof named[0]); i++) {
         const int64_t *v = named[i];
@@ -418,7 +420,7 @@ int main(int argc, char **argv)
     EXPECT_OK(rrconv_set_num_threads(2));
     for (int i = 0; i < configs / 4; i++) run_guarded(&rng, i);
     EXPECT_OK(rrconv_set_num_threads(0));
-    printf("isa %s: %d random + 14 benchmark-like configs (%d on the fast kernel) x 4 thread counts + "
+    printf("isa %s: %d random + 16 benchmark-like configs (%d on the fast kernel) x 4 thread counts + "
            "reference, %d guarded\n", rrconv_active_isa(), configs, g_fast_configs, configs / 4);
     return t_finish("test_fast_backward_filter");
 }

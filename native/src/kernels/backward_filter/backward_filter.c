@@ -292,9 +292,18 @@ static int nhwc_fits(const rr_conv *c)
     return coordinates_fit(c) && per_image > 0 && per_image <= RR_BWF_MASK_IMAGE_MAX;
 }
 
+/* NCHW calls take the depthwise NHWC row (rr_normalize transposes src and diff, two passes over them)
+ * from this many taps on, with at least 16 channels to fill the vectors: the NCHW rows' cost grows
+ * with every tap, masked or not, the lists' only with the active ones. Measured (1 thread, 4 x 384 x
+ * 32 x 32): DW-K13 13.4 ms on the NCHW row against 13.6-16.7 through the transposition (random
+ * masks), 13-15 against 17-19 (superpixel); DW-K31 58-61 against 42-49 (random), 56-73 against
+ * 24-26 (superpixel). */
+#define RR_BWF_NHWC_NCHW_TAPS 256
+
 int rr_backward_filter_nhwc_depthwise_applies(const rr_conv *c)
 {
-    return nhwc_fits(c) && c->icpg == 1 && c->ocpg == 1 && c->layout == RR_LAYOUT_NHWC;
+    if (!nhwc_fits(c) || c->icpg != 1 || c->ocpg != 1) return 0;
+    return c->layout == RR_LAYOUT_NHWC || (c->fh * c->fw >= RR_BWF_NHWC_NCHW_TAPS && c->groups >= 16);
 }
 
 int rr_backward_filter_nhwc_channels_applies(const rr_conv *c)
