@@ -26,12 +26,5 @@ static inline bwn_vf bwn_zero(void) { return _mm256_setzero_ps(); }
 static inline bwn_vf bwn_bcast(const float *p) { return _mm256_broadcast_ss(p); }
 static inline bwn_vf bwn_fma(bwn_vf a, bwn_vf b, bwn_vf acc) { return _mm256_fmadd_ps(a, b, acc); }
 static inline bwn_vf bwn_add(bwn_vf a, bwn_vf b) { return _mm256_add_ps(a, b); }
-static inline uint64_t bwn_eq_bits(const int32_t *p, int n, int32_t v)
-{
-    const bwn_vm m = bwn_lanes(n);
-    const __m256i x = _mm256_maskload_epi32((const int *)p, m);
-    const __m256i eq = _mm256_and_si256(_mm256_cmpeq_epi32(x, _mm256_set1_epi32(v)), m);
-    return (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(eq));
-}
 
 #include "backward_filter_nhwc_body.h"

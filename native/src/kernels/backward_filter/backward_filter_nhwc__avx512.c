@@ -23,10 +23,5 @@ static inline bwn_vf bwn_zero(void) { return _mm512_setzero_ps(); }
 static inline bwn_vf bwn_bcast(const float *p) { return _mm512_set1_ps(*p); }
 static inline bwn_vf bwn_fma(bwn_vf a, bwn_vf b, bwn_vf acc) { return _mm512_fmadd_ps(a, b, acc); }
 static inline bwn_vf bwn_add(bwn_vf a, bwn_vf b) { return _mm512_add_ps(a, b); }
-static inline uint64_t bwn_eq_bits(const int32_t *p, int n, int32_t v)
-{
-    const __m512i x = _mm512_maskz_loadu_epi32(bwn_lanes(n), p);
-    return (uint64_t)_mm512_mask_cmpeq_epi32_mask(bwn_lanes(n), x, _mm512_set1_epi32(v));
-}
 
 #include "backward_filter_nhwc_body.h"

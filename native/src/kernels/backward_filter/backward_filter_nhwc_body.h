@@ -5,8 +5,8 @@
  *   bwn_vf, bwn_vm    float vector, lane mask
  *   bwn_lanes(n)      mask of the first n lanes (0 <= n <= BWN_W)
  *   bwn_loadm(m, p)   masked load (lanes off: zero, never read)
- *   bwn_load(p), bwn_store(p, v) (aligned), bwn_storeu(p, v), bwn_zero(), bwn_bcast(p), bwn_fma(a, b, acc)
- *   bwn_eq_bits(p, n, v) bit j set when p[j] == v, for j < n (n <= BWN_W; only p[0..n) is read)
+ *   bwn_load(p), bwn_store(p, v) (aligned), bwn_storeu(p, v), bwn_zero(), bwn_bcast(p), bwn_fma(a, b, acc),
+ *   bwn_add(a, b)
  *   BWN_FN(name)      name with the ISA suffix
  *   BWN_CH_OB1, BWN_CH_OB2  output channels per channel tile with one / two vectors of input channels
  *
@@ -15,22 +15,27 @@
  * (kh, kw) of output pixel (n, oh, ow) is active when its input pixel (ih, iw) = (oh*sh - ph + kh*dh,
  * ow*sw - pw + kw*dw) is inside the image and rin[n, ih, iw] == rout[n, oh, ow]. Only active taps are
  * ever loaded or multiplied (a NaN or Inf at a skipped src element never reaches the gradient), so the
- * cost falls with the fraction of active taps. Which taps are active is found once per image batch and
- * shared by every channel:
+ * cost falls with the fraction of active taps. Which taps are active is found once per image batch
+ * (about 1024 output pixels, so that a channel block's src and diff rows stay in the core's cache while
+ * every tap runs over them) and shared by every channel: per tap, the list of its active (output
+ * pixel, input pixel) pairs in (n, oh, ow) order (built branch-free, one pass per tap).
  *
- *   depthwise (ICPG = OCPG = 1): a bit set per output pixel and filter row, bits[pixel][kh][kw / 64]
- *     (a vector compare of rin along kw). An item is (kh, a block of up to 4 vectors of channels); it
- *     walks the pixels in (n, oh, ow) order and, per set bit, adds src[n, ih, iw, block] * diff[n, oh,
- *     ow, block] to that tap's accumulator row (in the workspace, [kh][block][kw][channels], L1-sized
- *     per item).
- *   channels (ICPG > 1): per tap, the list of its active (output pixel, input pixel) pairs in (n, oh,
- *     ow) order; an item is (group, tap, a block of output channels, a block of input channels), a
- *     small GEMM over the list with the OB x NV-vector accumulator tile in registers:
- *     grad[oc][ic] += diff[pixel, oc] (broadcast) * src[input pixel, ic .. ic + NV*W).
+ *   depthwise (ICPG = OCPG = 1): an item is (a block of up to 4 vectors of channels, a tap); over the
+ *     tap's list it adds src[input pixel, block] * diff[output pixel, block] into registers (two
+ *     accumulators per vector, even and odd list entries, added at the end). Items of one channel
+ *     block are consecutive (its slices stay cached from tap to tap).
+ *   channels (ICPG > 1): an item is (group, tap, a block of output channels, a block of input
+ *     channels), a small GEMM over the tap's list with the OB x NV-vector accumulator tile in
+ *     registers: grad[oc][ic] += diff[pixel, oc] (broadcast) * src[input pixel, ic .. ic + NV*W).
  *
- * Determinism: each filter element belongs to one item and is summed in the order image batch, n, oh,
- * ow; image batches (bounded scratch) carry the partial sums in the workspace. Results are the same
- * bits for every thread count.
+ * A first version that walked the pixels and added each active tap into an accumulator row in memory
+ * was 3-7x slower than the NCHW rows on this project's AMD machine (store-to-load forwarding of the
+ * 512-bit accumulators); a dense variant along rows for 3-wide filters (every tap under its mask, the
+ * src window in registers) was no faster than the lists for DW-K3.
+ *
+ * Determinism: each filter element belongs to one item and is summed in a fixed order (image batch,
+ * then the list: n, oh, ow; the depthwise rows' even/odd split is fixed too); image batches carry the
+ * partial sums in the workspace. Results are the same bits for every thread count.
  */
 #include "backward_filter_nhwc.h"
 #include "../common/workspace.h"
