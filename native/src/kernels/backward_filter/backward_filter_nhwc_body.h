@@ -30,8 +30,9 @@
  *
  * A first version that walked the pixels and added each active tap into an accumulator row in memory
  * was 3-7x slower than the NCHW rows on this project's AMD machine (store-to-load forwarding of the
- * 512-bit accumulators); a dense variant along rows for 3-wide filters (every tap under its mask, the
- * src window in registers) was no faster than the lists for DW-K3.
+ * 512-bit accumulators); two dense variants for DW-K3 (every tap under its mask: along rows with the
+ * src window in registers, and all nine taps' accumulators in registers, each pixel once) were no
+ * faster than the lists, the second 2-4x slower (1 thread, busy machine).
  *
  * Determinism: each filter element belongs to one item and is summed in a fixed order (image batch,
  * then the list: n, oh, ow; the depthwise rows' even/odd split is fixed too); image batches carry the
