@@ -18,7 +18,8 @@
  * cost falls with the fraction of active taps. Which taps are active is found once per image batch
  * (about 1024 output pixels, so that a channel block's src and diff rows stay in the core's cache while
  * every tap runs over them) and shared by every channel: per tap, the list of its active (output
- * pixel, input pixel) pairs in (n, oh, ow) order (built branch-free, one pass per tap).
+ * pixel, input pixel) pairs in (n, oh, ow) order (built branch-free, one pass per tap; on AVX-512 at
+ * stride_w 1 sixteen columns per compare, the matches compressed).
  *
  *   depthwise (ICPG = OCPG = 1): an item is (a block of up to 4 vectors of channels, a tap); over the
  *     tap's list it adds src[input pixel, block] * diff[output pixel, block] into registers (two
@@ -51,12 +52,24 @@
 
 /* ---- the active-tap lists (both rows) ---------------------------------------------------------- */
 
+#ifndef BWN_LIST_SLACK
+#define BWN_LIST_SLACK 0 /* int32 a list's builder may write past its last entry */
+#endif
+
 /* Appends to list l (cnt entries so far) the columns ow in [lo, hi) of one output row whose tap
  * matches, rrow[ow*sw] == orow[ow], as (ob + ow, ib + ow*sw); returns the new count. Branch-free:
  * every column writes its entry, the count advances on a match (the list has room for every pixel). */
 static inline int64_t bwn_list_row(int32_t *l, int64_t cnt, const int32_t *rrow, const int32_t *orow, int64_t lo,
                                    int64_t hi, int64_t sw, int32_t ob, int32_t ib)
 {
+#ifdef BWN_LIST16
+    /* stride 1: 16 columns per compare, the matches compressed (the ISA file's bwn_list16) */
+    if (sw == 1) {
+        int64_t ow = lo;
+        for (; ow + 16 <= hi; ow += 16) cnt = bwn_list16(l, cnt, rrow + ow, orow + ow, ob + (int32_t)ow, ib + (int32_t)ow);
+        lo = ow;
+    }
+#endif
     for (int64_t ow = lo; ow < hi; ow++) {
         l[2 * cnt] = ob + (int32_t)ow;
         l[2 * cnt + 1] = ib + (int32_t)(ow * sw);
@@ -72,6 +85,7 @@ typedef struct bwn_ctx {
     int32_t *lists;      /* [T][P][2]: batch-relative output pixel, input pixel, in (n, oh, ow) order */
     int64_t *counts;     /* [T] */
     int64_t P;           /* output pixels per batch (room per list) */
+    int64_t lstride;     /* int32 per list: 2*P and the row builder's slack */
     int64_t n0, n1;      /* the image batch */
     int first, last;     /* first / last image batch */
     float *acc;          /* partial sums between batches (NULL with one batch) */
@@ -88,7 +102,7 @@ static void BWN_FN(bwn_lists)(void *vctx, int64_t begin, int64_t end)
     const rr_conv *c = x->c;
     for (int64_t t = begin; t < end; t++) {
         const int64_t kh = t / c->fw, kw = t % c->fw;
-        int32_t *l = x->lists + t * x->P * 2;
+        int32_t *l = x->lists + t * x->lstride;
         int64_t cnt = 0;
         /* ow with 0 <= ow*sw + off < IW */
         const int64_t off = kw * c->dw - c->pw;
@@ -136,7 +150,7 @@ BWN_UNROLL
     }
     const float *sb = x->src + x->n0 * c->ih * c->iw * C + c0;
     const float *db = x->diff + x->n0 * c->oh * c->ow * C + c0;
-    const int32_t *l = x->lists + t * x->P * 2;
+    const int32_t *l = x->lists + t * x->lstride;
     const int64_t cnt = x->counts[t];
     /* two accumulators per vector (even and odd list entries, added at the end, a fixed order): the
        FMA latency is hidden with one or two vectors too */
@@ -193,10 +207,11 @@ static rrconv_status BWN_FN(bwn_run)(const rr_problem *q, bwn_ctx *x, int64_t ac
     const rr_conv *c = x->c;
     const int64_t T = c->fh * c->fw, batch = rr_bwf_nhwc_batch(c);
     x->P = batch * c->oh * c->ow;
+    x->lstride = 2 * x->P + BWN_LIST_SLACK;
     rr_workspace ws;
     rr_ws_begin(&ws, q->op);
     x->counts = (int64_t *)rr_ws_alloc(&ws, T, sizeof(int64_t), "tap list lengths");
-    x->lists = x->counts ? (int32_t *)rr_ws_alloc(&ws, T * x->P * 2, sizeof(int32_t), "active pixel lists") : NULL;
+    x->lists = x->counts ? (int32_t *)rr_ws_alloc(&ws, T * x->lstride, sizeof(int32_t), "active pixel lists") : NULL;
     x->acc = x->lists != NULL && batch < c->n
                  ? (float *)rr_ws_alloc(&ws, acc_floats, sizeof(float), "filter gradient partial sums")
                  : NULL;
@@ -270,7 +285,7 @@ BWN_UNROLL
 BWN_UNROLL
         for (int v = 0; v < NV; v++)
             a[o][v] = x->first || o >= noc ? bwn_zero() : bwn_load(acc + o * x->icpad + v * BWN_W);
-    const int32_t *l = x->lists + t * x->P * 2;
+    const int32_t *l = x->lists + t * x->lstride;
     const int64_t cnt = x->counts[t];
     for (int64_t i = 0; i < cnt; i++) {
         const float *s = sb + (int64_t)l[2 * i + 1] * IC;
