@@ -57,23 +57,25 @@
 #endif
 
 /* Appends to list l (cnt entries so far) the columns ow in [lo, hi) of one output row whose tap
- * matches, rrow[ow*sw] == orow[ow], as (ob + ow, ib + ow*sw); returns the new count. Branch-free:
- * every column writes its entry, the count advances on a match (the list has room for every pixel). */
-static inline int64_t bwn_list_row(int32_t *l, int64_t cnt, const int32_t *rrow, const int32_t *orow, int64_t lo,
-                                   int64_t hi, int64_t sw, int32_t ob, int32_t ib)
+ * matches, rrow[ow*sw + off] == orow[ow] (rrow: the rin row), as (ob + ow, ib + ow*sw); returns the new
+ * count. Branch-free: every column writes its entry, the count advances on a match (the list has room
+ * for every pixel). */
+static inline int64_t bwn_list_row(int32_t *l, int64_t cnt, const int32_t *rrow, int64_t off, const int32_t *orow,
+                                   int64_t lo, int64_t hi, int64_t sw, int32_t ob, int32_t ib)
 {
 #ifdef BWN_LIST16
     /* stride 1: 16 columns per compare, the matches compressed (the ISA file's bwn_list16) */
     if (sw == 1) {
         int64_t ow = lo;
-        for (; ow + 16 <= hi; ow += 16) cnt = bwn_list16(l, cnt, rrow + ow, orow + ow, ob + (int32_t)ow, ib + (int32_t)ow);
+        for (; ow + 16 <= hi; ow += 16)
+            cnt = bwn_list16(l, cnt, rrow + ow + off, orow + ow, ob + (int32_t)ow, ib + (int32_t)ow);
         lo = ow;
     }
 #endif
     for (int64_t ow = lo; ow < hi; ow++) {
         l[2 * cnt] = ob + (int32_t)ow;
         l[2 * cnt + 1] = ib + (int32_t)(ow * sw);
-        cnt += rrow[ow * sw] == orow[ow];
+        cnt += rrow[ow * sw + off] == orow[ow];
     }
     return cnt;
 }
@@ -113,11 +115,11 @@ static void BWN_FN(bwn_lists)(void *vctx, int64_t begin, int64_t end)
             for (int64_t oh = 0; oh < c->oh; oh++) {
                 const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
                 if (ih < 0 || ih >= c->ih || lo >= hi) continue;
-                const int32_t *rrow = x->rin + (n * c->ih + ih) * c->iw + off;
+                const int32_t *rrow = x->rin + (n * c->ih + ih) * c->iw;
                 const int32_t *orow = x->rout + (n * c->oh + oh) * c->ow;
                 const int32_t ob = (int32_t)(((n - x->n0) * c->oh + oh) * c->ow);
                 const int32_t ib = (int32_t)(((n - x->n0) * c->ih + ih) * c->iw + off);
-                cnt = bwn_list_row(l, cnt, rrow, orow, lo, hi, c->sw, ob, ib);
+                cnt = bwn_list_row(l, cnt, rrow, off, orow, lo, hi, c->sw, ob, ib);
             }
         }
         x->counts[t] = cnt;
