@@ -398,7 +398,8 @@ int main(int argc, char **argv)
     };
     for (int i = 0; i < (int)(sizeof named / sizeof named[0]); i++) {
         const int64_t *v = named[i];
-        for (int mk = 0; mk < 2; mk++) {
+        for (int k = 0; k < 4; k++) {
+            const int mk = k % 2, nhwc = k / 2;
             config c;
             memset(&c, 0, sizeof c);
             c.d = t_desc(v[0], v[1], v[2], v[3], v[4], v[4], v[5], v[5], v[6], v[6], v[8], v[8], v[7], v[7],
@@ -406,7 +407,9 @@ int main(int argc, char **argv)
             c.integers = 1;
             c.mask_kind = mk; /* random, blocky */
             c.poison = 1;
-            run_config(c, &rng, 10000 + 2 * i + mk, expect_fast);
+            /* and as a channels-last call (src and diff dense NHWC: the nhwc rows) */
+            if (nhwc) c.layout[0] = c.layout[1] = L_NHWC;
+            run_config(c, &rng, 10000 + 4 * i + k, expect_fast);
         }
     }
     /* parameters near the int64 limits (tiny outputs) are left to the reference loop */
@@ -420,7 +423,8 @@ int main(int argc, char **argv)
     EXPECT_OK(rrconv_set_num_threads(2));
     for (int i = 0; i < configs / 4; i++) run_guarded(&rng, i);
     EXPECT_OK(rrconv_set_num_threads(0));
-    printf("isa %s: %d random + 16 benchmark-like configs (%d on the fast kernel) x 4 thread counts + "
-           "reference, %d guarded\n", rrconv_active_isa(), configs, g_fast_configs, configs / 4);
+    printf("isa %s: %d random + %d benchmark-like configs (NCHW and NHWC; %d on the fast kernel) x 4 thread "
+           "counts + reference, %d guarded\n", rrconv_active_isa(), configs,
+           (int)(4 * (sizeof named / sizeof named[0])), g_fast_configs, configs / 4);
     return t_finish("test_fast_backward_filter");
 }
