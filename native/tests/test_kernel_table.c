@@ -53,16 +53,19 @@ static rr_conv conv_of(const rrconv_conv_desc *d)
 /*
  * A random small problem. Each axis is, at random, "same"-shaped (odd filter, pad (F-1)/2, stride 1,
  * dilation 1: what the row segment rows want), wide (F 31) or free; the channels are depthwise,
- * grouped or dense. The mix reaches every row's applies() within a few hundred draws.
+ * grouped or dense, now and then wider than four vectors of channels (depthwise 33..90 groups, ICPG
+ * 15..40) with odd tails. The mix reaches every row's applies() within a few hundred draws.
  */
 static rrconv_conv_desc draw(uint64_t *rng)
 {
     for (;;) {
         int64_t g, icpg, ocpg;
-        switch (t_int(rng, 0, 3)) {
+        switch (t_int(rng, 0, 5)) {
         case 0: g = t_int(rng, 1, 19); icpg = 1; ocpg = 1; break;
         case 1: g = t_int(rng, 1, 5); icpg = 1; ocpg = 1; break;
         case 2: g = t_int(rng, 1, 3); icpg = t_int(rng, 1, 3); ocpg = t_int(rng, 1, 3); break;
+        case 3: g = t_int(rng, 33, 90); icpg = 1; ocpg = 1; break;
+        case 4: g = t_int(rng, 1, 2); icpg = t_int(rng, 15, 40); ocpg = t_int(rng, 1, 3); break;
         default: g = 1; icpg = t_int(rng, 1, 6); ocpg = t_int(rng, 1, 14); break;
         }
         int64_t f[2], s[2], p[2], dl[2], in[2];
@@ -263,7 +266,8 @@ static void test_table_api(void)
         EXPECT_OK(rrconv_kernel_get(i, &k));
         EXPECT(k.name && k.direction && k.isa && k.dtype && k.layout && k.applies, "row %d: NULL field", (int)i);
         EXPECT(k.reserved == 0 && (k.available == 0 || k.available == 1), "row %d: reserved/available", (int)i);
-        EXPECT(strcmp(k.dtype, "f32") == 0 && strcmp(k.layout, "nchw") == 0, "row %d: dtype/layout", (int)i);
+        EXPECT(strcmp(k.dtype, "f32") == 0 && (strcmp(k.layout, "nchw") == 0 || strcmp(k.layout, "nhwc") == 0),
+               "row %d: dtype/layout", (int)i);
         int d = -1;
         for (int j = 0; j < 3; j++) {
             if (strcmp(k.direction, dirs[j]) == 0) d = j;
