@@ -4,7 +4,7 @@
  * Usage: rrconv_bench [--shapes DW-K3,DW-K7,...] [--ops forward,backward-data,backward-filter]
  *                     [--threads 1,2] [--mask random|blocky|random,blocky] [--mask-dtype int32|uint8]
  *                     [--algo auto,reference] [--reps N] [--max-seconds S] [--seed N]
- *                     [--out-offset FLOATS] [--kernel NAME]
+ *                     [--out-offset FLOATS] [--kernel NAME] [--layout nchw|nhwc]
  *
  * Per row: untimed warm-up calls for 0.05 s (at least one: a row's first calls after a pause are slower,
  * while the pool's workers and the machine's idle cores wake up), then up to N timed calls (fewer when
@@ -13,7 +13,10 @@
  * CPU time of a call (all threads together): on a loaded machine, cpu-ms of a 1-thread row shows the
  * kernel's own cost better than the wall clock; min-ms is the fastest call. Masks: `random` draws every
  * pixel from {1,2,3}; `blocky` paints a few rectangles (values 1..4 over a background of 0) per image,
- * the same rectangles in rin and rout (scaled to each one's size). algo `reference` sets
+ * the same rectangles in rin and rout (scaled to each one's size); `superpixel` gives every 8x8-pixel cell
+ * of rin one seed placed at random inside it and every pixel the index of its nearest seed (Voronoi
+ * regions), rout = rin at each output pixel's centre tap. --layout nhwc passes src, diff, dst and
+ * grad_src channels-last (strides [H*W*C, 1, W*C, C]). algo `reference` sets
  * desc.algorithm = RRCONV_ALGO_REFERENCE (the plain C loop).
  *
  * --kernel NAME runs every auto row of NAME's direction on that row of the kernel table (it sets
@@ -160,11 +163,60 @@ static void set_mask(void *m, int mask_type, size_t i, int v)
     else ((uint8_t *)m)[i] = (uint8_t)v;
 }
 
-/* Fills rin [N, IH, IW] and rout [N, OH, OW]. */
+static int get_mask(const void *m, int mask_type, size_t i)
+{
+    return mask_type == RRCONV_MASK_INT32 ? ((const int32_t *)m)[i] : ((const uint8_t *)m)[i];
+}
+
+/* Superpixel masks of image n: Voronoi regions of one seed per 8x8 cell of rin (id = the cell's index,
+ * modulo 256 for uint8), rout = rin at each output pixel's centre tap (clamped into the image). */
+static void fill_superpixel(problem *p, int64_t n, uint64_t *rng)
+{
+    const rrconv_conv_desc *d = &p->d;
+    const int64_t cy = (d->ih + 7) / 8, cx = (d->iw + 7) / 8;
+    double *sy = (double *)xmalloc((size_t)(cy * cx) * sizeof(double)), *sx = (double *)xmalloc((size_t)(cy * cx) * sizeof(double));
+    for (int64_t c = 0; c < cy * cx; c++) {
+        sy[c] = (double)(c / cx * 8) + 8.0 * unit(rng);
+        sx[c] = (double)(c % cx * 8) + 8.0 * unit(rng);
+    }
+    for (int64_t y = 0; y < d->ih; y++) {
+        for (int64_t x = 0; x < d->iw; x++) {
+            int64_t best = 0;
+            double bd = 1e300;
+            for (int64_t j = y / 8 - 2; j <= y / 8 + 2; j++) {
+                for (int64_t i = x / 8 - 2; i <= x / 8 + 2; i++) {
+                    if (j < 0 || j >= cy || i < 0 || i >= cx) continue;
+                    const int64_t c = j * cx + i;
+                    const double dy = y + 0.5 - sy[c], dx = x + 0.5 - sx[c], dd = dy * dy + dx * dx;
+                    if (dd < bd) { bd = dd; best = c; }
+                }
+            }
+            set_mask(p->rin, d->mask_type, (size_t)((n * d->ih + y) * d->iw + x), (int)(best % (d->mask_type == RRCONV_MASK_INT32 ? INT32_MAX : 256)));
+        }
+    }
+    for (int64_t y = 0; y < d->oh; y++) {
+        for (int64_t x = 0; x < d->ow; x++) {
+            int64_t iy = y * d->stride_h - d->pad_h + (d->fh - 1) / 2 * d->dil_h;
+            int64_t ix = x * d->stride_w - d->pad_w + (d->fw - 1) / 2 * d->dil_w;
+            iy = iy < 0 ? 0 : iy >= d->ih ? d->ih - 1 : iy;
+            ix = ix < 0 ? 0 : ix >= d->iw ? d->iw - 1 : ix;
+            set_mask(p->rout, d->mask_type, (size_t)((n * d->oh + y) * d->ow + x),
+                     get_mask(p->rin, d->mask_type, (size_t)((n * d->ih + iy) * d->iw + ix)));
+        }
+    }
+    free(sy);
+    free(sx);
+}
+
+/* Fills rin [N, IH, IW] and rout [N, OH, OW]: kind 0 random, 1 blocky, 2 superpixel. */
 static void fill_masks(problem *p, int blocky, uint64_t *rng)
 {
     const rrconv_conv_desc *d = &p->d;
     for (int64_t n = 0; n < d->n; n++) {
+        if (blocky == 2) {
+            fill_superpixel(p, n, rng);
+            continue;
+        }
         if (!blocky) {
             for (int64_t i = 0; i < d->ih * d->iw; i++)
                 set_mask(p->rin, d->mask_type, (size_t)(n * d->ih * d->iw + i), 1 + (int)(next_rand(rng) % 3));
@@ -230,12 +282,16 @@ static void free_problem(problem *p)
     free(p->rin); free(p->rout);
 }
 
-static rrconv_status run_op(const problem *p, const rrconv_conv_desc *d, int op)
+/* nhwc: src / grad_src and diff / dst passed channels-last (the data are random either way) */
+static rrconv_status run_op(const problem *p, const rrconv_conv_desc *d, int op, int nhwc)
 {
+    const int64_t ic = d->groups * d->icpg, oc = d->groups * d->ocpg;
+    const int64_t s_in[4] = {d->ih * d->iw * ic, 1, d->iw * ic, ic}, s_out[4] = {d->oh * d->ow * oc, 1, d->ow * oc, oc};
+    const int64_t *si = nhwc ? s_in : NULL, *so = nhwc ? s_out : NULL;
     switch (op) {
-    case 0: return rrconv_forward_f32(d, p->src, NULL, p->flt, NULL, p->rin, NULL, p->rout, NULL, p->dst, NULL);
-    case 1: return rrconv_backward_data_f32(d, p->flt, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gsrc, NULL);
-    default: return rrconv_backward_filter_f32(d, p->src, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
+    case 0: return rrconv_forward_f32(d, p->src, si, p->flt, NULL, p->rin, NULL, p->rout, NULL, p->dst, so);
+    case 1: return rrconv_backward_data_f32(d, p->flt, NULL, p->diff, so, p->rin, NULL, p->rout, NULL, p->gsrc, si);
+    default: return rrconv_backward_filter_f32(d, p->src, si, p->diff, so, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
     }
 }
 
@@ -250,6 +306,7 @@ int main(int argc, char **argv)
     uint64_t seed = 20240601u;
     int64_t out_offset = 0;
     const char *kernel_arg = NULL;
+    int nhwc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--kernels") == 0) {
@@ -262,9 +319,10 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: rrconv_bench [--shapes LIST] [--ops LIST] [--threads LIST] [--mask random|blocky]\n"
+            printf("usage: rrconv_bench [--shapes LIST] [--ops LIST] [--threads LIST] [--mask random|blocky|superpixel]\n"
                    "                    [--mask-dtype int32|uint8] [--algo auto,reference] [--reps N]\n"
                    "                    [--max-seconds S] [--seed N] [--out-offset FLOATS] [--kernel NAME]\n"
+                   "                    [--layout nchw|nhwc]\n"
                    "       rrconv_bench --kernels\nshapes:");
             for (int s = 0; s < N_SHAPES; s++) printf(" %s", SHAPES[s].name);
             printf("\n");
@@ -283,6 +341,10 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
         else if (strcmp(a, "--out-offset") == 0) out_offset = atoll(v);
         else if (strcmp(a, "--kernel") == 0) kernel_arg = v;
+        else if (strcmp(a, "--layout") == 0) {
+            if (strcmp(v, "nhwc") == 0) nhwc = 1;
+            else if (strcmp(v, "nchw") != 0) die("--layout must be nchw or nhwc, not ", v);
+        }
         else die("unknown option ", a);
     }
     if (reps < 1) die("--reps must be >= 1", NULL);
@@ -328,10 +390,11 @@ int main(int argc, char **argv)
         threads[j] = atoi(items[j]);
         if (threads[j] < 1) die("bad thread count ", items[j]);
     }
-    int masks[2], n_masks = split_list(mask_arg, items, 2);
+    int masks[3], n_masks = split_list(mask_arg, items, 3);
     for (int j = 0; j < n_masks; j++) {
         if (strcmp(items[j], "random") == 0) masks[j] = 0;
         else if (strcmp(items[j], "blocky") == 0) masks[j] = 1;
+        else if (strcmp(items[j], "superpixel") == 0) masks[j] = 2;
         else die("unknown mask ", items[j]);
     }
     int algos[2], n_algos = split_list(algo_arg, items, 2);
@@ -349,6 +412,7 @@ int main(int argc, char **argv)
            rrconv_active_isa(), dtype_arg, reps, max_seconds);
     if (out_offset != 0) printf(", outputs %" PRId64 " floats past 64-byte alignment", out_offset);
     if (kernel_arg != NULL) printf(", kernel %s", kernel_arg);
+    if (nhwc) printf(", layout nhwc");
     printf("\n");
     printf("%-11s %-16s %-7s %-10s %7s %11s %9s %11s %9s\n", "shape", "op", "mask", "algo", "threads", "median-ms",
            "GFLOP/s", "cpu-ms", "min-ms");
@@ -370,26 +434,26 @@ int main(int argc, char **argv)
                         dd.algorithm = algos[ai];
                         rrconv_set_num_threads(threads[ti]);
                         const double w0 = now_s();
-                        rrconv_status st = run_op(&p, &dd, ops[oi]); /* warm-up */
+                        rrconv_status st = run_op(&p, &dd, ops[oi], nhwc); /* warm-up */
                         if (st != RRCONV_OK) {
                             fprintf(stderr, "rrconv_bench: %s %s: %s: %s\n", s->name, OPS[ops[oi]],
                                     rrconv_status_name(st), rrconv_last_error());
                             status = 1;
                             continue;
                         }
-                        while (now_s() - w0 < WARMUP_SECONDS) run_op(&p, &dd, ops[oi]);
+                        while (now_s() - w0 < WARMUP_SECONDS) run_op(&p, &dd, ops[oi], nhwc);
                         int done = 0;
                         double spent = 0;
                         while (done < reps && (done == 0 || spent < max_seconds)) {
                             const double c0 = cpu_s(), t0 = now_s();
-                            run_op(&p, &dd, ops[oi]);
+                            run_op(&p, &dd, ops[oi], nhwc);
                             times[done] = now_s() - t0;
                             cpu[done] = cpu_s() - c0;
                             spent += times[done++];
                         }
                         const double med = median(times, done), med_cpu = median(cpu, done);
                         printf("%-11s %-16s %-7s %-10s %7d %11.3f %9.1f %11.3f %9.3f\n", s->name, OPS[ops[oi]],
-                               masks[mi] ? "blocky" : "random",
+                               masks[mi] == 2 ? "superpx" : masks[mi] ? "blocky" : "random",
                                algos[ai] == RRCONV_ALGO_AUTO ? "auto" : "reference", threads[ti], med * 1e3,
                                gflop / med, med_cpu * 1e3, times[0] * 1e3);
                         fflush(stdout);
