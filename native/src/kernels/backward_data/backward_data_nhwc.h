@@ -16,6 +16,10 @@
  * so the list of a pixel is built one kh at a time from one vector compare of rout's row against the
  * pixel's rin label (a contiguous load when sw == dw == 1, a gather otherwise).
  *
+ * Grouped / dense: two neighbouring pixels whose lists are the same but for one diff pixel's shift
+ * (inside regions, the common case with superpixel or blocky masks) are summed in one pass over the
+ * list, each packed-weight vector loaded once for both (a broadcast and a load per two FMAs before).
+ *
  * Work items are grad_src rows (n, ih); every grad_src element is written once by one item, its taps
  * summed in the list's order (kh ascending, then ow ascending), then (grouped) ocg ascending: results
  * do not depend on the thread count.
