@@ -250,10 +250,10 @@ static void test_every_row(uint64_t seed)
         }
         printf("  %-46s %d configs x %d thread counts (%d draws)\n", row->name, applied, 4, draws);
         if (row->layout == RR_LAYOUT_NHWC) {
-            /* NCHW calls a channels-last row takes (transposed): depthwise, large filters */
+            /* NCHW calls a channels-last row takes (transposed): depthwise, filters of 625..1024 taps */
             int nchw = 0;
             for (int k = 0; k < 6; k++) {
-                const int64_t f = t_int(&rng, 25, 33), g = t_int(&rng, 16, 40), in = t_int(&rng, 3, 12);
+                const int64_t f = t_int(&rng, 25, 32), g = t_int(&rng, 16, 40), in = t_int(&rng, 3, 12);
                 const int64_t s = t_int(&rng, 1, 2), pad = t_int(&rng, 0, f);
                 const rrconv_conv_desc d = t_desc(t_int(&rng, 1, 2), g, 1, 1, in + f, in, f, f, s, 1, pad, pad, 1, 1,
                                                   (int)t_int(&rng, 0, 1), (int)t_int(&rng, 0, 1));

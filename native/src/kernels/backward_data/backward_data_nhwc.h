@@ -36,9 +36,10 @@
 
 #include <stdint.h>
 
-/* The most taps a pixel's list may hold (FH*FW of the rows that use it), and slack for a full vector
- * store past the last entry. */
-#define RR_BDN_MAX_TAPS 4096
+/* The most taps a pixel's list may hold (FH*FW of the rows that use it: 32x32 filters), and slack for a
+ * full vector store past the last entry. The lists live on the stack of the thread running a range
+ * (about 30 KB), which may be a caller's thread with a small stack. */
+#define RR_BDN_MAX_TAPS 1024
 #define RR_BDN_SLACK 16
 
 typedef struct bdn_plan {
