@@ -469,21 +469,25 @@ static rrconv_status bdn_run(const rr_problem *p, int avx512, int depthwise)
 
 rrconv_status rr_backward_data_nhwc_depthwise__avx512(const rr_problem *p)
 {
+    RR_ASSERT(rr_backward_data_nhwc_depthwise_applies(&p->c));
     return bdn_run(p, 1, 1);
 }
 
 rrconv_status rr_backward_data_nhwc_channels__avx512(const rr_problem *p)
 {
+    RR_ASSERT(rr_backward_data_nhwc_channels_applies(&p->c));
     return bdn_run(p, 1, 0);
 }
 
 rrconv_status rr_backward_data_nhwc_depthwise__avx2(const rr_problem *p)
 {
+    RR_ASSERT(rr_backward_data_nhwc_depthwise_applies(&p->c));
     return bdn_run(p, 0, 1);
 }
 
 rrconv_status rr_backward_data_nhwc_channels__avx2(const rr_problem *p)
 {
+    RR_ASSERT(rr_backward_data_nhwc_channels_applies(&p->c));
     return bdn_run(p, 0, 0);
 }
 
