@@ -166,11 +166,60 @@ static void set_mask(void *m, int mask_type, size_t i, int v)
     else ((uint8_t *)m)[i] = (uint8_t)v;
 }
 
-/* Fills rin [N, IH, IW] and rout [N, OH, OW]. */
+static int get_mask(const void *m, int mask_type, size_t i)
+{
+    return mask_type == RRCONV_MASK_INT32 ? ((const int32_t *)m)[i] : ((const uint8_t *)m)[i];
+}
+
+/* Superpixel masks of image n: Voronoi regions of one seed per 8x8 cell of rin (id = the cell's index,
+ * modulo 256 for uint8), rout = rin at each output pixel's centre tap (clamped into the image). */
+static void fill_superpixel(problem *p, int64_t n, uint64_t *rng)
+{
+    const rrconv_conv_desc *d = &p->d;
+    const int64_t cy = (d->ih + 7) / 8, cx = (d->iw + 7) / 8;
+    double *sy = (double *)xmalloc((size_t)(cy * cx) * sizeof(double)), *sx = (double *)xmalloc((size_t)(cy * cx) * sizeof(double));
+    for (int64_t c = 0; c < cy * cx; c++) {
+        sy[c] = (double)(c / cx * 8) + 8.0 * unit(rng);
+        sx[c] = (double)(c % cx * 8) + 8.0 * unit(rng);
+    }
+    for (int64_t y = 0; y < d->ih; y++) {
+        for (int64_t x = 0; x < d->iw; x++) {
+            int64_t best = 0;
+            double bd = 1e300;
+            for (int64_t j = y / 8 - 2; j <= y / 8 + 2; j++) {
+                for (int64_t i = x / 8 - 2; i <= x / 8 + 2; i++) {
+                    if (j < 0 || j >= cy || i < 0 || i >= cx) continue;
+                    const int64_t c = j * cx + i;
+                    const double dy = y + 0.5 - sy[c], dx = x + 0.5 - sx[c], dd = dy * dy + dx * dx;
+                    if (dd < bd) { bd = dd; best = c; }
+                }
+            }
+            set_mask(p->rin, d->mask_type, (size_t)((n * d->ih + y) * d->iw + x), (int)(best % (d->mask_type == RRCONV_MASK_INT32 ? INT32_MAX : 256)));
+        }
+    }
+    for (int64_t y = 0; y < d->oh; y++) {
+        for (int64_t x = 0; x < d->ow; x++) {
+            int64_t iy = y * d->stride_h - d->pad_h + (d->fh - 1) / 2 * d->dil_h;
+            int64_t ix = x * d->stride_w - d->pad_w + (d->fw - 1) / 2 * d->dil_w;
+            iy = iy < 0 ? 0 : iy >= d->ih ? d->ih - 1 : iy;
+            ix = ix < 0 ? 0 : ix >= d->iw ? d->iw - 1 : ix;
+            set_mask(p->rout, d->mask_type, (size_t)((n * d->oh + y) * d->ow + x),
+                     get_mask(p->rin, d->mask_type, (size_t)((n * d->ih + iy) * d->iw + ix)));
+        }
+    }
+    free(sy);
+    free(sx);
+}
+
+/* Fills rin [N, IH, IW] and rout [N, OH, OW]: kind 0 random, 1 blocky, 2 superpixel. */
 static void fill_masks(problem *p, int blocky, uint64_t *rng)
 {
     const rrconv_conv_desc *d = &p->d;
     for (int64_t n = 0; n < d->n; n++) {
+        if (blocky == 2) {
+            fill_superpixel(p, n, rng);
+            continue;
+        }
         if (!blocky) {
             for (int64_t i = 0; i < d->ih * d->iw; i++)
                 set_mask(p->rin, d->mask_type, (size_t)(n * d->ih * d->iw + i), 1 + (int)(next_rand(rng) % 3));
@@ -203,55 +252,6 @@ static void fill_masks(problem *p, int blocky, uint64_t *rng)
     }
 }
 
-/* Superpixel masks: Voronoi regions of one seed per 8x8-pixel cell of rin (seeded uniformly inside
- * its cell), id = the cell's index; rout = rin at each output pixel's centre tap (clamped into the
- * image). */
-static void fill_superpixel(problem *p, uint64_t *rng)
-{
-    const rrconv_conv_desc *d = &p->d;
-    const int64_t H = d->ih, W = d->iw, CH = (H + 7) / 8, CW = (W + 7) / 8;
-    double *sy = (double *)xmalloc((size_t)(CH * CW) * sizeof(double));
-    double *sx = (double *)xmalloc((size_t)(CH * CW) * sizeof(double));
-    int32_t *lab = (int32_t *)xmalloc((size_t)(H * W) * sizeof(int32_t));
-    for (int64_t n = 0; n < d->n; n++) {
-        for (int64_t cy = 0; cy < CH; cy++)
-            for (int64_t cx = 0; cx < CW; cx++) {
-                const int64_t h = H - 8 * cy < 8 ? H - 8 * cy : 8, w = W - 8 * cx < 8 ? W - 8 * cx : 8;
-                sy[cy * CW + cx] = 8.0 * (double)cy + unit(rng) * (double)h;
-                sx[cy * CW + cx] = 8.0 * (double)cx + unit(rng) * (double)w;
-            }
-        for (int64_t y = 0; y < H; y++)
-            for (int64_t x = 0; x < W; x++) {
-                double best = 1e300;
-                int32_t id = 0;
-                for (int64_t cy = y / 8 - 2; cy <= y / 8 + 2; cy++)
-                    for (int64_t cx = x / 8 - 2; cx <= x / 8 + 2; cx++) {
-                        if (cy < 0 || cy >= CH || cx < 0 || cx >= CW) continue;
-                        const double dy = (double)y + 0.5 - sy[cy * CW + cx], dx = (double)x + 0.5 - sx[cy * CW + cx];
-                        if (dy * dy + dx * dx < best) {
-                            best = dy * dy + dx * dx;
-                            id = (int32_t)(cy * CW + cx);
-                        }
-                    }
-                lab[y * W + x] = id;
-                set_mask(p->rin, d->mask_type, (size_t)((n * H + y) * W + x), d->mask_type == RRCONV_MASK_INT32 ? id : id % 256);
-            }
-        for (int64_t oy = 0; oy < d->oh; oy++)
-            for (int64_t ox = 0; ox < d->ow; ox++) {
-                int64_t y = oy * d->stride_h - d->pad_h + (d->fh / 2) * d->dil_h;
-                int64_t x = ox * d->stride_w - d->pad_w + (d->fw / 2) * d->dil_w;
-                y = y < 0 ? 0 : y >= H ? H - 1 : y;
-                x = x < 0 ? 0 : x >= W ? W - 1 : x;
-                const int32_t id = lab[y * W + x];
-                set_mask(p->rout, d->mask_type, (size_t)((n * d->oh + oy) * d->ow + ox),
-                         d->mask_type == RRCONV_MASK_INT32 ? id : id % 256);
-            }
-    }
-    free(sy);
-    free(sx);
-    free(lab);
-}
-
 /* masks: 0 random, 1 blocky, 2 superpixel */
 static void make_problem(problem *p, const shape *s, int mask_type, int masks, int nhwc, uint64_t seed,
                          int64_t out_offset)
@@ -278,8 +278,7 @@ static void make_problem(problem *p, const shape *s, int mask_type, int masks, i
     for (size_t i = 0; i < p->n_src; i++) p->src[i] = (float)(2 * unit(&rng) - 1);
     for (size_t i = 0; i < p->n_dst; i++) p->diff[i] = (float)(2 * unit(&rng) - 1);
     for (size_t i = 0; i < p->n_flt; i++) p->flt[i] = (float)(2 * unit(&rng) - 1);
-    if (masks == 2) fill_superpixel(p, &rng);
-    else fill_masks(p, masks, &rng);
+    fill_masks(p, masks, &rng);
     p->nhwc = nhwc;
     const int64_t st_src[4] = {ic * d->ih * d->iw, 1, d->iw * ic, ic}, st_dst[4] = {oc * d->oh * d->ow, 1, d->ow * oc, oc};
     memcpy(p->src_st, st_src, sizeof st_src);

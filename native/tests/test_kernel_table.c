@@ -53,7 +53,8 @@ static rr_conv conv_of(const rrconv_conv_desc *d)
 /*
  * A random small problem. Each axis is, at random, "same"-shaped (odd filter, pad (F-1)/2, stride 1,
  * dilation 1: what the row segment rows want), wide (F 31) or free; the channels are depthwise,
- * grouped or dense. The mix reaches every row's applies() within a few hundred draws.
+ * grouped or dense, now and then wider than four vectors of channels (depthwise 33..90 groups, ICPG
+ * 15..40) with odd tails. The mix reaches every row's applies() within a few hundred draws.
  */
 static rrconv_conv_desc draw(uint64_t *rng)
 {
@@ -144,11 +145,12 @@ static void set_view(rr_view *v, const tview *t)
     memcpy(v->strides, t->st, sizeof v->strides);
 }
 
-/* Runs row on d at every thread count; 1 if it matched the oracle everywhere. */
-static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uint64_t *rng, int cfg)
+/* Runs row on d at every thread count; 1 if it matched the oracle everywhere. nchw_call: a channels-last
+ * row on an NCHW call (tensors of random layouts, c.layout NCHW: the row's applies() admits some). */
+static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uint64_t *rng, int cfg, int nchw_call)
 {
     inputs in;
-    const int nhwc = row->layout == RR_LAYOUT_NHWC;
+    const int nhwc = row->layout == RR_LAYOUT_NHWC && !nchw_call;
     make_inputs(&in, d, rng, nhwc ? L_NHWC : -1);
     const int dir = (int)row->dir;
     const int64_t IC = d->groups * d->icpg, OC = d->groups * d->ocpg;
@@ -174,7 +176,7 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
         rr_problem p;
         memset(&p, 0, sizeof p);
         p.c = conv_of(d);
-        p.c.layout = row->layout; /* what api.c finds for these tensors (NHWC rows: NHWC activations) */
+        p.c.layout = nchw_call ? RR_LAYOUT_NCHW : row->layout; /* what api.c finds for these tensors */
         p.dir = row->dir;
         p.op = "test_kernel_table";
         if (dir != 1) set_view(&p.src, &in.src);
@@ -247,10 +249,28 @@ static void test_rows(uint64_t seed, int only_nhwc_dir)
             rr_conv c = conv_of(&d);
             c.layout = row->layout;
             if (!rr_kernel_applies(row, &c)) continue;
-            check_row_on(row, &d, &rng, applied);
+            check_row_on(row, &d, &rng, applied, 0);
             applied++;
         }
         printf("  %-46s %d configs x %d thread counts (%d draws)\n", row->name, applied, 4, draws);
+        if (row->layout == RR_LAYOUT_NHWC) {
+            /* NCHW calls a channels-last row takes (transposed): depthwise, filters of 625..1024 taps */
+            int nchw = 0;
+            for (int k = 0; k < 6; k++) {
+                const int64_t f = t_int(&rng, 25, 32), g = t_int(&rng, 16, 40), in = t_int(&rng, 3, 12);
+                const int64_t s = t_int(&rng, 1, 2), pad = t_int(&rng, 0, f);
+                const rrconv_conv_desc d = t_desc(t_int(&rng, 1, 2), g, 1, 1, in + f, in, f, f, s, 1, pad, pad, 1, 1,
+                                                  (int)t_int(&rng, 0, 1), (int)t_int(&rng, 0, 1));
+                rr_conv c = conv_of(&d);
+                c.layout = RR_LAYOUT_NCHW;
+                if (d.oh < 1 || d.ow < 1 || !rr_kernel_applies(row, &c)) continue;
+                check_row_on(row, &d, &rng, ROW_CONFIGS + k, 1);
+                nchw++;
+            }
+            if (nchw > 0) printf("  %-46s + %d NCHW calls x %d thread counts\n", row->name, nchw, 4);
+            if (strstr(row->name, "nhwc_depthwise") != NULL)
+                EXPECT(nchw > 0, "%s: no NCHW call applied to it (large depthwise filters should)", row->name);
+        }
         EXPECT(applied > 0, "%s: no random problem applied to it: the suite never exercised this row", row->name);
         ran++;
     }

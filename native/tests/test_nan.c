@@ -5,7 +5,8 @@
  *
  * rin takes values {1, 2} plus the poison region 7 (no rout pixel has it); rout takes {1, 2} plus
  * the poison region 9 (no rin pixel has it). Every channel of src at a rin==7 pixel and of diff at a
- * rout==9 pixel holds NaN, +Inf or -Inf.
+ * rout==9 pixel holds NaN, +Inf or -Inf. Every case runs twice: NCHW tensors, and the same values
+ * channels-last (src, diff and the activation outputs with NHWC strides: the channels-last rows).
  */
 #include "conv_gen.h"
 
@@ -15,6 +16,14 @@ static void set_mask(void *m, int mt, size_t i, int v)
 {
     if (mt == RRCONV_MASK_INT32) ((int32_t *)m)[i] = v;
     else ((uint8_t *)m)[i] = (uint8_t)v;
+}
+
+/* [N, C, HW] -> [N, HW, C] */
+static void to_nhwc(float *dst, const float *src, int64_t n, int64_t c, int64_t hw)
+{
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j++)
+            for (int64_t p = 0; p < hw; p++) dst[(i * hw + p) * c + j] = src[(i * c + j) * hw + p];
 }
 
 static int all_finite(const float *a, size_t n)
@@ -39,10 +48,12 @@ int main(void)
         const size_t nri = (size_t)(d.n * d.ih * d.iw), nro = (size_t)(d.n * d.oh * d.ow);
         float *x = t_alloc(nx * 4), *x0 = t_alloc(nx * 4), *w = t_alloc(nw * 4);
         float *dy = t_alloc(ny * 4), *dy0 = t_alloc(ny * 4);
-        float *out[2][3];
-        for (int v = 0; v < 2; v++) {
+        float *out[4][3]; /* [NCHW poisoned, NCHW zeros, NHWC poisoned, NHWC zeros][direction] */
+        for (int v = 0; v < 4; v++) {
             out[v][0] = t_alloc(ny * 4); out[v][1] = t_alloc(nx * 4); out[v][2] = t_alloc(nw * 4);
         }
+        float *xn = t_alloc(nx * 4), *dyn = t_alloc(ny * 4);
+        const int64_t sx[4] = {IC * d.ih * d.iw, 1, d.iw * IC, IC}, sy[4] = {OC * d.oh * d.ow, 1, d.ow * OC, OC};
         void *rin = t_alloc(nri * 4), *rout = t_alloc(nro * 4);
         for (size_t i = 0; i < nri; i++) set_mask(rin, d.mask_type, i, t_int(&rng, 0, 3) == 0 ? 7 : (int)t_int(&rng, 1, 2));
         for (size_t i = 0; i < nro; i++) set_mask(rout, d.mask_type, i, t_int(&rng, 0, 3) == 0 ? 9 : (int)t_int(&rng, 1, 2));
@@ -68,16 +79,25 @@ int main(void)
             EXPECT_OK(rrconv_forward_f32(&d, xs, NULL, w, NULL, rin, NULL, rout, NULL, out[v][0], NULL));
             EXPECT_OK(rrconv_backward_data_f32(&d, w, NULL, dys, NULL, rin, NULL, rout, NULL, out[v][1], NULL));
             EXPECT_OK(rrconv_backward_filter_f32(&d, xs, NULL, dys, NULL, rin, NULL, rout, NULL, out[v][2], NULL));
+            to_nhwc(xn, xs, d.n, IC, d.ih * d.iw);
+            to_nhwc(dyn, dys, d.n, OC, d.oh * d.ow);
+            EXPECT_OK(rrconv_forward_f32(&d, xn, sx, w, NULL, rin, NULL, rout, NULL, out[2 + v][0], sy));
+            EXPECT_OK(rrconv_backward_data_f32(&d, w, NULL, dyn, sy, rin, NULL, rout, NULL, out[2 + v][1], sx));
+            EXPECT_OK(rrconv_backward_filter_f32(&d, xn, sx, dyn, sy, rin, NULL, rout, NULL, out[2 + v][2], NULL));
         }
         const size_t counts[3] = {ny, nx, nw};
         const char *names[3] = {"forward", "backward_data", "backward_filter"};
-        for (int dir = 0; dir < 3; dir++) {
-            EXPECT(all_finite(out[0][dir], counts[dir]), "case %d %s: a NaN/Inf got through", k, names[dir]);
-            EXPECT(memcmp(out[0][dir], out[1][dir], counts[dir] * 4) == 0,
-                   "case %d %s: differs from the run with zeros in masked-out places", k, names[dir]);
+        for (int l = 0; l < 2; l++) {
+            for (int dir = 0; dir < 3; dir++) {
+                EXPECT(all_finite(out[2 * l][dir], counts[dir]), "case %d %s %s: a NaN/Inf got through", k,
+                       names[dir], l ? "nhwc" : "nchw");
+                EXPECT(memcmp(out[2 * l][dir], out[2 * l + 1][dir], counts[dir] * 4) == 0,
+                       "case %d %s %s: differs from the run with zeros in masked-out places", k, names[dir],
+                       l ? "nhwc" : "nchw");
+            }
         }
-        free(x); free(x0); free(w); free(dy); free(dy0); free(rin); free(rout);
-        for (int v = 0; v < 2; v++)
+        free(x); free(x0); free(w); free(dy); free(dy0); free(rin); free(rout); free(xn); free(dyn);
+        for (int v = 0; v < 4; v++)
             for (int dir = 0; dir < 3; dir++) free(out[v][dir]);
     }
     EXPECT_OK(rrconv_set_num_threads(0));

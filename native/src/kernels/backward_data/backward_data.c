@@ -9,9 +9,12 @@
  *                    per item
  *   depthwise_rows   (AVX-512) depthwise at stride 1, dil_h 1, FH odd 3..13, FW <= 64: row pairs with
  *                    dense masks
- * and the depthwise adjoint (forward's row segment kernel on diff, below).
+ * and the depthwise adjoint (forward's row segment kernel on diff, below). The channels-last rows
+ * (nhwc_depthwise, nhwc_channels: per-pixel lists of the active taps, backward_data_nhwc.h) have their
+ * own driver, bdn_run.
  */
 #include "backward_data_phases.h"
+#include "backward_data_nhwc.h"
 #include "../common/workspace.h"
 #include "../forward/forward.h"
 
@@ -396,6 +399,98 @@ rrconv_status rr_backward_data_phases__avx2(const rr_problem *p)
     return bd_run(p, 8, BD_PHASES);
 }
 
+/* ---- channels-last rows (backward_data_nhwc.h) ------------------------------------------------- */
+
+static int64_t round_up16(int64_t v)
+{
+    return (v + 15) / 16 * 16;
+}
+
+static rrconv_status bdn_run(const rr_problem *p, int avx512, int depthwise)
+{
+    const rr_conv *c = &p->c;
+    RR_ASSERT(c->layout == RR_LAYOUT_NHWC && c->mode == RRCONV_CROSS_CORRELATION &&
+              c->mask_type == RRCONV_MASK_INT32 && c->fh * c->fw <= RR_BDN_MAX_TAPS);
+    bdn_plan pl;
+    memset(&pl, 0, sizeof pl);
+    pl.p = p;
+    const int64_t taps = c->fh * c->fw;
+    pl.cp = round_up16(depthwise ? c->groups : c->icpg);
+    pl.wtap = depthwise ? pl.cp : c->ocpg * pl.cp;
+    pl.wgroup = taps * pl.wtap;
+    pl.fwq = (int32_t)round_up16(c->fw);
+    pl.contig = c->sw == 1 && c->dw == 1;
+    rr_workspace ws;
+    rr_ws_begin(&ws, p->op);
+    float *wpack = (float *)rr_ws_calloc(&ws, depthwise ? pl.wgroup : c->groups * pl.wgroup, sizeof(float),
+                                         "packed weights");
+    int32_t *col_n = (int32_t *)rr_ws_calloc(&ws, c->iw, sizeof(int32_t), "column counts");
+    int32_t *cols = (int32_t *)rr_ws_calloc(&ws, 3 * c->iw * pl.fwq, sizeof(int32_t), "column lists");
+    if (wpack == NULL || col_n == NULL || cols == NULL) {
+        rr_ws_end(&ws);
+        return ws.status;
+    }
+    const float *f = (const float *)p->filter.data;
+    if (depthwise) {
+        for (int64_t g = 0; g < c->groups; g++)
+            for (int64_t t = 0; t < taps; t++) wpack[t * pl.cp + g] = f[g * taps + t];
+    } else {
+        for (int64_t g = 0; g < c->groups; g++)
+            for (int64_t ocg = 0; ocg < c->ocpg; ocg++)
+                for (int64_t icg = 0; icg < c->icpg; icg++)
+                    for (int64_t t = 0; t < taps; t++)
+                        wpack[g * pl.wgroup + t * pl.wtap + ocg * pl.cp + icg] =
+                            f[((g * c->ocpg + ocg) * c->icpg + icg) * taps + t];
+    }
+    int32_t *col_ow = cols, *col_d = cols + c->iw * pl.fwq, *col_w = cols + 2 * c->iw * pl.fwq;
+    for (int64_t iw = 0; iw < c->iw; iw++) {
+        int32_t n = 0;
+        for (int64_t kw = c->fw - 1; kw >= 0; kw--) { /* ow ascending */
+            const int64_t t = iw + c->pw - kw * c->dw;
+            if (t < 0 || t % c->sw != 0 || t / c->sw >= c->ow) continue;
+            const int64_t ow = t / c->sw, at = iw * pl.fwq + n++;
+            col_ow[at] = (int32_t)ow;
+            col_d[at] = (int32_t)(ow * c->oc);
+            col_w[at] = (int32_t)(kw * pl.wtap);
+        }
+        col_n[iw] = n;
+    }
+    pl.wpack = wpack;
+    pl.col_n = col_n;
+    pl.col_ow = col_ow;
+    pl.col_d = col_d;
+    pl.col_w = col_w;
+    const rr_range_fn fn = avx512 ? (depthwise ? rr_bdn_depthwise_avx512 : rr_bdn_channels_avx512)
+                                  : (depthwise ? rr_bdn_depthwise_avx2 : rr_bdn_channels_avx2);
+    rr_parallel_for(c->n * c->ih, fn, &pl);
+    rr_ws_end(&ws);
+    return RRCONV_OK;
+}
+
+rrconv_status rr_backward_data_nhwc_depthwise__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_nhwc_depthwise_applies(&p->c));
+    return bdn_run(p, 1, 1);
+}
+
+rrconv_status rr_backward_data_nhwc_channels__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_nhwc_channels_applies(&p->c));
+    return bdn_run(p, 1, 0);
+}
+
+rrconv_status rr_backward_data_nhwc_depthwise__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_nhwc_depthwise_applies(&p->c));
+    return bdn_run(p, 0, 1);
+}
+
+rrconv_status rr_backward_data_nhwc_channels__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_nhwc_channels_applies(&p->c));
+    return bdn_run(p, 0, 0);
+}
+
 #endif /* RRCONV_X86_KERNELS */
 
 /* ---- applies() --------------------------------------------------------------------------------- */
@@ -442,4 +537,34 @@ int rr_backward_data_depthwise_adjoint_rows_applies(const rr_conv *c)
     const int64_t php = (c->fh - 1) * c->dh - c->ph;
     return rr_backward_data_phases_applies(c) && c->sh == 1 && rr_forward_depthwise_rows_fits(c) &&
            php > -BD_COORD_LIMIT && php < BD_COORD_LIMIT;
+}
+
+/* Depthwise NCHW calls with at least this many filter taps (and 16 channels) run the channels-last row. */
+#define BDN_NCHW_MIN_TAPS 625
+
+/* What the channels-last rows need: a list of at most RR_BDN_MAX_TAPS taps per pixel, every diff and
+ * packed-weight offset of an image in int32, column lists of a bounded size. */
+static int bdn_fits(const rr_conv *c, int64_t wtap)
+{
+    const double lim = (double)((int64_t)1 << 30);
+    return c->fh * c->fw <= RR_BDN_MAX_TAPS && (double)c->oh * (double)c->ow * (double)c->oc < lim &&
+           (double)(c->fh * c->fw) * (double)wtap < lim && (double)c->iw * (double)(c->fw + 15) < lim / 16.0;
+}
+
+int rr_backward_data_nhwc_depthwise_applies(const rr_conv *c)
+{
+    if (c->icpg != 1 || c->ocpg != 1) return 0;
+    const int64_t cp = (c->groups + 15) / 16 * 16;
+    if (!bdn_fits(c, cp)) return 0;
+    /* An NCHW call pays two transpositions (diff in, grad_src out; about 5 ms on DW-K13, 1 thread): with
+     * FH*FW >= 625 the skipped taps save more than that (DW-K31 random masks: 34 against 38 ms for the
+     * NCHW adjoint rows, superpixel masks 16 against 37 ms; DW-K13: 12 against 8 ms). */
+    return c->layout == RR_LAYOUT_NHWC || (c->groups >= 16 && c->fh * c->fw >= BDN_NCHW_MIN_TAPS);
+}
+
+int rr_backward_data_nhwc_channels_applies(const rr_conv *c)
+{
+    if (c->icpg == 1 && c->ocpg == 1) return 0;
+    const int64_t cp = (c->icpg + 15) / 16 * 16;
+    return c->layout == RR_LAYOUT_NHWC && bdn_fits(c, c->ocpg * cp);
 }
