@@ -5,6 +5,7 @@
 #define RRCONV_REF_UTIL_H
 
 #include "internal.h"
+#include "half.h"
 
 #include <stdint.h>
 
