@@ -320,10 +320,8 @@ typedef struct rrconv_kernel_info {
  *   RRCONV_VERBOSE=1      (any value but empty or 0) one line per successful call on stderr:
  *     rrconv_verbose,exec,<direction>,<kernel name>,<isa>,<dtype>,<layout>,mask:<int32|uint8>,
  *     mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>
- *   with <dtype> the call's types: "f32" for a float32 call, else "<in>" or "<in>_to_f32" (a float32
- *   output), and ":via_f32" after it when a fast f32 row ran the half call on widened inputs (e.g.
- *   "bf16", "f16_to_f32", "bf16:via_f32"); <layout> the row's
- *   with <problem> like mb1_g64_icpg1_ocpg1_ih128_iw128_oh128_ow128_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1
+ *   with <dtype> the call's data type (f32, f16, bf16; the row's own, rrconv_kernel_get, says whether it
+ *   computed on that type or on widened float32 inputs), <layout> the row's, <problem> like mb1_g64_icpg1_ocpg1_ih128_iw128_oh128_ow128_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1
  *   and <ms> the call's wall time in milliseconds, 4 significant digits in fixed notation (0.2310,
  *   12.50, 1234; no decimals from 1000 ms on).
  */

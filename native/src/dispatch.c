@@ -125,19 +125,16 @@ static double now_ms(void)
 }
 
 /*
- * rrconv_verbose,exec,<direction>,<kernel>,<isa>,<types>,<layout>,mask:<int32|uint8>,
+ * rrconv_verbose,exec,<direction>,<kernel>,<isa>,<dtype>,<layout>,mask:<int32|uint8>,
  * mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>
  * with <problem> mb<N>_g<G>_icpg.._ocpg.._ih.._iw.._oh.._ow.._fh.._fw.._sh.._sw.._ph.._pw.._dh.._dw..
- * and <ms> the call's wall time with 4 significant digits (fixed notation: 0.2310, 12.50, 1234; from
+ * with <dtype> the call's data type (not the row's: an f32 row widens a half call's inputs) and <ms> the
+ * call's wall time with 4 significant digits (fixed notation: 0.2310, 12.50, 1234; from
  * 10000 ms on, whole milliseconds).
  */
 static void print_verbose(const rr_problem *p, const rr_kernel_row *row, double ms)
 {
     const rr_conv *c = &p->c;
-    /* the call's types: "f32", "bf16", "f16_to_f32", and ":via_f32" when an f32 row ran a half call */
-    char types[32];
-    snprintf(types, sizeof types, "%s%s%s", rr_dtype_name(c->dtype), c->out_dtype != c->dtype ? "_to_f32" : "",
-             c->dtype != RR_DT_F32 && row->dtype == RR_DT_F32 && !rr_kernel_is_reference(row) ? ":via_f32" : "");
     int decimals = 3;
     for (double v = ms; v >= 10.0 && decimals > 0; v /= 10.0) decimals--;
     for (double v = ms; v > 0.0 && v < 1.0 && decimals < 12; v *= 10.0) decimals++;
@@ -146,7 +143,7 @@ static void print_verbose(const rr_problem *p, const rr_kernel_row *row, double 
             "mb%" PRId64 "_g%" PRId64 "_icpg%" PRId64 "_ocpg%" PRId64 "_ih%" PRId64 "_iw%" PRId64 "_oh%" PRId64
             "_ow%" PRId64 "_fh%" PRId64 "_fw%" PRId64 "_sh%" PRId64 "_sw%" PRId64 "_ph%" PRId64 "_pw%" PRId64
             "_dh%" PRId64 "_dw%" PRId64 ",%.*f\n",
-            rr_direction_name(p->dir), row->name, rr_isa_name(row->isa), types,
+            rr_direction_name(p->dir), row->name, rr_isa_name(row->isa), rr_dtype_name(c->dtype),
             rr_layout_name(row->layout),
             c->mask_type == RRCONV_MASK_UINT8 ? "uint8" : "int32",
             c->mode == RRCONV_CONVOLUTION ? "convolution" : "cross_correlation", (int)rrconv_get_num_threads(),

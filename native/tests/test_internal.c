@@ -373,6 +373,9 @@ static void test_half_conversions(uint64_t *rng)
 {
     for (uint32_t h = 0; h < 65536; h++) {
         const float f16 = rr_f16_to_f32((uint16_t)h), bf = rr_bf16_to_f32((uint16_t)h);
+        const float fast = rr_f16_to_f32_fast((uint16_t)h);
+        EXPECT(memcmp(&fast, &f16, 4) == 0, "f16 %04x: rr_f16_to_f32_fast %08x, rr_f16_to_f32 %08x", (unsigned)h,
+               (unsigned)rr_f32_bits(fast), (unsigned)rr_f32_bits(f16));
         const double v16 = t_f16_value((uint16_t)h), vbf = t_bf16_value((uint16_t)h);
         if (isnan(v16)) {
             EXPECT(isnan(f16) && (rr_f32_bits(f16) & 0x400000u), "f16 %04x: NaN widens to quiet NaN", (unsigned)h);

@@ -422,8 +422,9 @@ static void test_table_api(void)
 
 /* ---- the environment variables (one process per mode) ---------------------------------------- */
 
-/* A dense problem through the public API: direction dir (0, 1, 2). */
-static rrconv_status public_call(int dir, const rrconv_conv_desc *d)
+/* A dense problem through the public API: direction dir (0, 1, 2), data of type dt (typed entry points;
+ * the 4-byte buffers are large enough for any type). */
+static rrconv_status public_call_typed(int dir, const rrconv_conv_desc *d, int32_t dt)
 {
     uint64_t rng = 5;
     inputs in;
@@ -444,7 +445,18 @@ static rrconv_status public_call(int dir, const rrconv_conv_desc *d)
     tview out;
     tv_make(&out, &rng, dir == 2 ? 5 : 4, dir == 0 ? s_dst : dir == 1 ? s_src : s_flt, 4, L_DENSE_NULL);
     rrconv_status st;
-    if (dir == 0) {
+    if (dt != RRCONV_FLOAT32) {
+        if (dir == 0) {
+            st = rrconv_forward(d, dt, dt, tv_data(&in.src), NULL, tv_data(&in.flt), NULL, tv_data(&in.rin), NULL,
+                                tv_data(&in.rout), NULL, tv_data(&out), NULL);
+        } else if (dir == 1) {
+            st = rrconv_backward_data(d, dt, dt, tv_data(&in.flt), NULL, tv_data(&in.diff), NULL, tv_data(&in.rin),
+                                      NULL, tv_data(&in.rout), NULL, tv_data(&out), NULL);
+        } else {
+            st = rrconv_backward_filter(d, dt, dt, tv_data(&in.src), NULL, tv_data(&in.diff), NULL, tv_data(&in.rin),
+                                        NULL, tv_data(&in.rout), NULL, tv_data(&out), NULL);
+        }
+    } else if (dir == 0) {
         st = rrconv_forward_f32(d, tv_data(&in.src), NULL, tv_data(&in.flt), NULL, tv_data(&in.rin), NULL,
                                 tv_data(&in.rout), NULL, tv_data(&out), NULL);
     } else if (dir == 1) {
@@ -457,6 +469,11 @@ static rrconv_status public_call(int dir, const rrconv_conv_desc *d)
     tv_free(&out);
     free_inputs(&in);
     return st;
+}
+
+static rrconv_status public_call(int dir, const rrconv_conv_desc *d)
+{
+    return public_call_typed(dir, d, RRCONV_FLOAT32);
 }
 
 static int env_mode(const char *mode, const char *name)
@@ -518,24 +535,32 @@ static int env_mode(const char *mode, const char *name)
         conv.mode = RRCONV_CONVOLUTION;
         EXPECT_OK(public_call(0, &conv));
         EXPECT_OK(public_call(2, &dense));
+        EXPECT_OK(public_call_typed(1, &dense, RRCONV_BFLOAT16));
         fflush(stderr);
         FILE *f = fopen(path, "r");
-        char line[2][512] = {{0}};
-        for (int i = 0; i < 2 && f != NULL; i++) {
+        char line[3][512] = {{0}};
+        for (int i = 0; i < 3 && f != NULL; i++) {
             if (fgets(line[i], sizeof line[i], f) == NULL) line[i][0] = '\0';
         }
         if (f != NULL) fclose(f);
         remove(path);
         const rr_conv c0 = conv_of(&conv), c2 = conv_of(&dense);
         const rr_kernel_row *r0 = rr_kernel_pick(RR_FORWARD, &c0), *r2 = rr_kernel_pick(RR_BACKWARD_FILTER, &c2);
-        char want[2][256];
+        rr_conv c1 = c2;
+        c1.dtype = c1.out_dtype = RR_DT_BF16;
+        const rr_kernel_row *r1 = rr_kernel_pick(RR_BACKWARD_DATA, &c1);
+        char want[3][256];
         snprintf(want[0], sizeof want[0], "rrconv_verbose,exec,forward,%s,%s,f32,nchw,mask:int32,mode:convolution,"
                  "threads:2,mb1_g4_icpg1_ocpg1_ih9_iw9_oh9_ow9_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1,", r0->name,
                  rr_isa_name(r0->isa));
         snprintf(want[1], sizeof want[1], "rrconv_verbose,exec,backward_filter,%s,%s,f32,nchw,mask:int32,"
                  "mode:cross_correlation,threads:2,mb1_g1_icpg3_ocpg2_ih9_iw9_oh9_ow9_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1,",
                  r2->name, rr_isa_name(r2->isa));
-        for (int i = 0; i < 2; i++) {
+        /* a half call: the call's dtype, whichever row (an f32 one widening, or a bf16 one) ran it */
+        snprintf(want[2], sizeof want[2], "rrconv_verbose,exec,backward_data,%s,%s,bf16,nchw,mask:int32,"
+                 "mode:cross_correlation,threads:2,mb1_g1_icpg3_ocpg2_ih9_iw9_oh9_ow9_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1,",
+                 r1->name, rr_isa_name(r1->isa));
+        for (int i = 0; i < 3; i++) {
             const size_t lw = strlen(want[i]);
             EXPECT(strncmp(line[i], want[i], lw) == 0, "verbose line %d:\n got  %s want %s<ms>", i, line[i], want[i]);
             /* <ms>: digits, one '.', 4 significant digits */

@@ -48,6 +48,32 @@ static void row_offsets(const copy_ctx *x, int64_t row, int64_t *doff, int64_t *
     *soff = s;
 }
 
+/* One row of len elements converted from type st to type dt (they differ), strides ss / ds in elements.
+ * The common pairs have their own loops (contiguous ones vectorize: bfloat16 both ways, float16 widening
+ * through float arithmetic), so that widening a half call's inputs for an f32 row costs little. */
+static void convert_row(char *d, rr_dtype dt, int64_t ds, const char *s, rr_dtype st, int64_t ss, int64_t len)
+{
+    if (dt == RR_DT_F32 && st == RR_DT_BF16) {
+        float *o = (float *)(void *)d;
+        const uint16_t *in = (const uint16_t *)(const void *)s;
+        for (int64_t j = 0; j < len; j++) o[j * ds] = rr_bf16_to_f32(in[j * ss]);
+    } else if (dt == RR_DT_F32 && st == RR_DT_F16) {
+        float *o = (float *)(void *)d;
+        const uint16_t *in = (const uint16_t *)(const void *)s;
+        for (int64_t j = 0; j < len; j++) o[j * ds] = rr_f16_to_f32_fast(in[j * ss]);
+    } else if (dt == RR_DT_BF16 && st == RR_DT_F32) {
+        uint16_t *o = (uint16_t *)(void *)d;
+        const float *in = (const float *)(const void *)s;
+        for (int64_t j = 0; j < len; j++) o[j * ds] = rr_f32_to_bf16(in[j * ss]);
+    } else if (dt == RR_DT_F16 && st == RR_DT_F32) {
+        uint16_t *o = (uint16_t *)(void *)d;
+        const float *in = (const float *)(const void *)s;
+        for (int64_t j = 0; j < len; j++) o[j * ds] = rr_f32_to_f16(in[j * ss]);
+    } else {
+        for (int64_t j = 0; j < len; j++) rr_store(d, dt, j * ds, rr_load(s, st, j * ss));
+    }
+}
+
 static void copy_rows(void *vctx, int64_t begin, int64_t end)
 {
     const copy_ctx *x = (const copy_ctx *)vctx;
@@ -61,7 +87,8 @@ static void copy_rows(void *vctx, int64_t begin, int64_t end)
         const char *s = x->src + soff * sesz;
         if (x->dst_t != x->src_t) {
             /* widening is exact; narrowing rounds once (half.h) */
-            for (int64_t j = 0; j < len; j++) rr_store(d, x->dst_t, j * ds, rr_load(s, x->src_t, j * ss));
+            if (ds == 1 && ss == 1) convert_row(d, x->dst_t, 1, s, x->src_t, 1, len);
+            else convert_row(d, x->dst_t, ds, s, x->src_t, ss, len);
         } else if (ds == 1 && ss == 1) {
             memcpy(d, s, (size_t)(len * desz));
         } else if (desz == 4) {
@@ -73,6 +100,30 @@ static void copy_rows(void *vctx, int64_t begin, int64_t end)
             const uint16_t *sh = (const uint16_t *)(const void *)s;
             for (int64_t j = 0; j < len; j++) dh[j * ds] = sh[j * ss];
         }
+    }
+}
+
+/* Rows of the copies get at least this many elements where the strides allow (merged dimensions). */
+#define RR_COPY_ROW_TARGET ((int64_t)1 << 14)
+
+/*
+ * Merges the innermost dimension with the next outer one while both views are contiguous across the
+ * pair and the row stays below RR_COPY_ROW_TARGET elements: a dense tensor of short rows (W = 32) is then
+ * copied in long rows, not in many short ones that each pay row_offsets' divisions.
+ */
+static void merge_inner(copy_ctx *x)
+{
+    while (x->ndim >= 2) {
+        const int i = x->ndim - 2, j = x->ndim - 1;
+        if (x->shape[i] * x->shape[j] > RR_COPY_ROW_TARGET) break;
+        if (x->shape[i] != 1 &&
+            (x->src_st[i] != x->src_st[j] * x->shape[j] || x->dst_st[i] != x->dst_st[j] * x->shape[j])) {
+            break;
+        }
+        x->shape[i] *= x->shape[j];
+        x->src_st[i] = x->src_st[j];
+        x->dst_st[i] = x->dst_st[j];
+        x->ndim--;
     }
 }
 
@@ -99,6 +150,7 @@ void rr_copy(void *dst, rr_dtype dst_type, const int64_t *dst_strides, const voi
     x.src = (const char *)src;
     x.dst_t = dst_type;
     x.src_t = src_type;
+    merge_inner(&x);
     run_rows(&x, copy_rows);
 }
 
