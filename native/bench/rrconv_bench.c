@@ -263,8 +263,10 @@ static rrconv_status run_op(const problem *p, const rrconv_conv_desc *d, int op)
     const int32_t t = p->dtype;
     switch (op) {
     case 0: return rrconv_forward(d, t, t, p->src, NULL, p->flt, NULL, p->rin, NULL, p->rout, NULL, p->dst, NULL);
-    case 1: return rrconv_backward_data(d, t, t, p->flt, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gsrc, NULL);
-    default: return rrconv_backward_filter(d, t, t, p->src, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
+    case 1:
+        return rrconv_backward_data(d, t, t, p->flt, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gsrc, NULL);
+    default:
+        return rrconv_backward_filter(d, t, t, p->src, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
     }
 }
 

@@ -2,8 +2,8 @@
  * api.c -- the public entry points: argument validation, error messages, small queries.
  *
  * Every check is one line of the flat lists below, in a fixed order: the descriptor (struct
- * order), the derived sizes, the data types (dtype, out_dtype), then every tensor (pointer, alignment, strides, sizes, and for the
- * output: distinct elements), then output-vs-input overlap. The first failing check returns
+ * order), the derived sizes, the data types (dtype, out_dtype), then every tensor (pointer,
+ * alignment, strides, sizes, and for the output: distinct elements), then output-vs-input overlap. The first failing check returns
  * RRCONV_INVALID_ARGUMENT with a message "<function>: <argument> is <actual> but <expected>";
  * nothing is written. A successful call clears the message.
  */

@@ -247,7 +247,9 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
     const tview *b = dir == 0 ? &in.flt : &in.diff;
     t_oracle(d, dir, a, b, &in.rin, &in.rout, want, abs_sum, count);
 
-    const int64_t terms = dir == 0 ? d->icpg * d->fh * d->fw : dir == 1 ? d->ocpg * d->fh * d->fw : d->n * d->oh * d->ow;
+    const int64_t terms = dir == 0   ? d->icpg * d->fh * d->fw
+                          : dir == 1 ? d->ocpg * d->fh * d->fw
+                                     : d->n * d->oh * d->ow;
 
     tview out;
     tv_make(&out, rng, ond, oshape, (size_t)data_esize(k->odt),

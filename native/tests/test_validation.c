@@ -232,59 +232,59 @@ int main(void)
         g_rin[i] = g_rout[i] = i % 3;
     }
     for (g_typed = 0; g_typed < 2; g_typed++) {
-    int cases = 0;
-    for (int k = 0;; k++) {
-        call probe;
-        base(&probe, 0);
-        const char *e = mutate(k, &probe, 0);
-        if (e != NULL && e[0] == '\0') break;
-        for (int dir = 0; dir < 3; dir++) check_invalid(k, dir);
-        cases++;
-    }
-    EXPECT(cases >= 70, "only %d cases ran", cases);
+        int cases = 0;
+        for (int k = 0;; k++) {
+            call probe;
+            base(&probe, 0);
+            const char *e = mutate(k, &probe, 0);
+            if (e != NULL && e[0] == '\0') break;
+            for (int dir = 0; dir < 3; dir++) check_invalid(k, dir);
+            cases++;
+        }
+        EXPECT(cases >= 70, "only %d cases ran", cases);
 
-    /* a success clears the message; the baseline is valid everywhere */
-    for (int dir = 0; dir < 3; dir++) {
-        call c;
-        base(&c, dir);
-        c.d.n = 0;
-        EXPECT(invoke(&c, dir) == RRCONV_INVALID_ARGUMENT, "n = 0");
-        EXPECT(rrconv_last_error()[0] != '\0', "no message");
-        base(&c, dir);
-        check_valid(&c, dir, "baseline");
-        base(&c, dir);
-        c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = c.out_sp = NULL;
-        check_valid(&c, dir, "NULL strides");
-    }
-    /* valid oddities */
-    for (int dir = 0; dir < 3; dir++) {
-        call c;
-        /* zero-stride (broadcast) inputs */
-        base(&c, dir);
-        c.src_st[0] = 0; c.flt_st[0] = 0; c.diff_st[2] = 0; c.rin_st[0] = 0; c.rout_st[1] = 0;
-        check_valid(&c, dir, "broadcast inputs");
-        /* uint8 masks at odd addresses */
-        base(&c, dir);
-        c.d.mask_type = RRCONV_MASK_UINT8;
-        c.rin = (const char *)g_rin + 1; c.rout = (const char *)g_rout + 3;
-        c.rin_sp = c.rout_sp = NULL;
-        check_valid(&c, dir, "uint8 masks, odd addresses");
-        /* a zero or arbitrary stride on an extent-1 output dimension; stride order permuted */
-        base(&c, dir);
-        c.d = t_desc(1, 1, 2, 1, 5, 4, 2, 2, 1, 1, 0, 0, 1, 1, RRCONV_CONVOLUTION, RRCONV_MASK_INT32);
-        c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = NULL;
-        if (dir == 0) { int64_t s[4] = {0, 1, 3 * 1, 3 * 4}; memcpy(c.out_st, s, sizeof s); }         /* [1,1,4,3] */
-        if (dir == 1) { int64_t s[4] = {123, 1, 2 * 4, 2}; memcpy(c.out_st, s, sizeof s); }          /* [1,2,5,4] */
-        if (dir == 2) { int64_t s[5] = {0, 0, 4, 2, 1}; memcpy(c.out_st, s, sizeof s); }             /* [1,1,2,2,2] */
-        check_valid(&c, dir, "extent-1 output dims, permuted strides");
-        /* output adjacent to (but not overlapping) an input */
-        base(&c, dir);
-        c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = c.out_sp = NULL;
-        c.rin = g_out; /* rin occupies g_out[0 .. n*ih*iw) */
-        c.out = g_out + c.d.n * c.d.ih * c.d.iw;
-        check_valid(&c, dir, "adjacent output");
-    }
-    printf("%s: %d invalid-argument cases x 3 directions\n", g_typed ? "typed" : "_f32", cases);
+        /* a success clears the message; the baseline is valid everywhere */
+        for (int dir = 0; dir < 3; dir++) {
+            call c;
+            base(&c, dir);
+            c.d.n = 0;
+            EXPECT(invoke(&c, dir) == RRCONV_INVALID_ARGUMENT, "n = 0");
+            EXPECT(rrconv_last_error()[0] != '\0', "no message");
+            base(&c, dir);
+            check_valid(&c, dir, "baseline");
+            base(&c, dir);
+            c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = c.out_sp = NULL;
+            check_valid(&c, dir, "NULL strides");
+        }
+        /* valid oddities */
+        for (int dir = 0; dir < 3; dir++) {
+            call c;
+            /* zero-stride (broadcast) inputs */
+            base(&c, dir);
+            c.src_st[0] = 0; c.flt_st[0] = 0; c.diff_st[2] = 0; c.rin_st[0] = 0; c.rout_st[1] = 0;
+            check_valid(&c, dir, "broadcast inputs");
+            /* uint8 masks at odd addresses */
+            base(&c, dir);
+            c.d.mask_type = RRCONV_MASK_UINT8;
+            c.rin = (const char *)g_rin + 1; c.rout = (const char *)g_rout + 3;
+            c.rin_sp = c.rout_sp = NULL;
+            check_valid(&c, dir, "uint8 masks, odd addresses");
+            /* a zero or arbitrary stride on an extent-1 output dimension; stride order permuted */
+            base(&c, dir);
+            c.d = t_desc(1, 1, 2, 1, 5, 4, 2, 2, 1, 1, 0, 0, 1, 1, RRCONV_CONVOLUTION, RRCONV_MASK_INT32);
+            c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = NULL;
+            if (dir == 0) { int64_t s[4] = {0, 1, 3 * 1, 3 * 4}; memcpy(c.out_st, s, sizeof s); }     /* [1,1,4,3] */
+            if (dir == 1) { int64_t s[4] = {123, 1, 2 * 4, 2}; memcpy(c.out_st, s, sizeof s); }      /* [1,2,5,4] */
+            if (dir == 2) { int64_t s[5] = {0, 0, 4, 2, 1}; memcpy(c.out_st, s, sizeof s); }         /* [1,1,2,2,2] */
+            check_valid(&c, dir, "extent-1 output dims, permuted strides");
+            /* output adjacent to (but not overlapping) an input */
+            base(&c, dir);
+            c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = c.out_sp = NULL;
+            c.rin = g_out; /* rin occupies g_out[0 .. n*ih*iw) */
+            c.out = g_out + c.d.n * c.d.ih * c.d.iw;
+            check_valid(&c, dir, "adjacent output");
+        }
+        printf("%s: %d invalid-argument cases x 3 directions\n", g_typed ? "typed" : "_f32", cases);
     }
     g_typed = 1;
     /* half-precision calls: 2-byte alignment suffices; the output float32 or of the inputs' type; the

@@ -320,7 +320,8 @@ rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *s, 
     q->c.out_dtype = dtype == RR_DT_F32 ? RR_DT_F32 : p->c.out_dtype;
 
     if ((st = normalize_input(p, RR_T_SRC, &p->src, &q->src, s, 0, layout, dtype, "src")) != RRCONV_OK) return st;
-    if ((st = normalize_input(p, RR_T_FILTER, &p->filter, &q->filter, s, flip, layout, dtype, "filter")) != RRCONV_OK) return st;
+    st = normalize_input(p, RR_T_FILTER, &p->filter, &q->filter, s, flip, layout, dtype, "filter");
+    if (st != RRCONV_OK) return st;
     if ((st = normalize_input(p, RR_T_DIFF, &p->diff, &q->diff, s, 0, layout, dtype, "diff")) != RRCONV_OK) return st;
     if ((st = normalize_mask(p, RR_T_RIN, &p->rin, &q->rin, s, "rin")) != RRCONV_OK) return st;
     if ((st = normalize_mask(p, RR_T_ROUT, &p->rout, &q->rout, s, "rout")) != RRCONV_OK) return st;

@@ -96,7 +96,8 @@ public final class NativeLibrary {
      * x 5): the typed entry points rrconv_forward, rrconv_backward_data, rrconv_backward_filter.
      */
     private static final FunctionDescriptor CONV = FunctionDescriptor.of(ValueLayout.JAVA_INT,
-            ADDR, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR);
+            ADDR, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+            ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR);
     /** const char* f(void). */
     private static final FunctionDescriptor STRING = FunctionDescriptor.of(ADDR);
     /** rrconv_status rrconv_set_num_threads(int32_t). */
