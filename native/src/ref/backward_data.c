@@ -12,12 +12,13 @@
  */
 #include "ref_util.h"
 
-static void backward_data_range(void *vctx, int64_t begin, int64_t end)
+/* The loop over work items [begin, end) for data of type dt and an output of type odt: inlined into
+ * backward_data_range twice, once with float32 constants (no per-element type dispatch) and once with the call's. */
+static inline RR_REF_INLINE void backward_data_items(const rr_problem *p, int64_t begin, int64_t end, rr_dtype dt,
+                                                     rr_dtype odt)
 {
-    const rr_problem *p = (const rr_problem *)vctx;
     const rr_conv *c = &p->c;
     const void *flt = p->filter.data, *diff = p->diff.data;
-    const rr_dtype dt = c->dtype, odt = c->out_dtype;
     const void *rin = p->rin.data, *rout = p->rout.data;
     const int64_t *fs = p->filter.strides, *dfs = p->diff.strides, *gs = p->out.strides;
     const int64_t *ris = p->rin.strides, *ros = p->rout.strides;
@@ -66,6 +67,13 @@ static void backward_data_range(void *vctx, int64_t begin, int64_t end)
             }
         }
     }
+}
+
+static void backward_data_range(void *vctx, int64_t begin, int64_t end)
+{
+    const rr_problem *p = (const rr_problem *)vctx;
+    if (p->c.dtype == RR_DT_F32 && p->c.out_dtype == RR_DT_F32) backward_data_items(p, begin, end, RR_DT_F32, RR_DT_F32);
+    else backward_data_items(p, begin, end, p->c.dtype, p->c.out_dtype);
 }
 
 rrconv_status rr_ref_backward_data(const rr_problem *p)

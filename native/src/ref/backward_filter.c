@@ -13,12 +13,13 @@
  */
 #include "ref_util.h"
 
-static void backward_filter_range(void *vctx, int64_t begin, int64_t end)
+/* The loop over work items [begin, end) for data of type dt and an output of type odt: inlined into
+ * backward_filter_range twice, once with float32 constants (no per-element type dispatch) and once with the call's. */
+static inline RR_REF_INLINE void backward_filter_items(const rr_problem *p, int64_t begin, int64_t end, rr_dtype dt,
+                                                       rr_dtype odt)
 {
-    const rr_problem *p = (const rr_problem *)vctx;
     const rr_conv *c = &p->c;
     const void *src = p->src.data, *diff = p->diff.data;
-    const rr_dtype dt = c->dtype, odt = c->out_dtype;
     const void *rin = p->rin.data, *rout = p->rout.data;
     const int64_t *ss = p->src.strides, *dfs = p->diff.strides, *gs = p->out.strides;
     const int64_t *ris = p->rin.strides, *ros = p->rout.strides;
@@ -60,6 +61,13 @@ static void backward_filter_range(void *vctx, int64_t begin, int64_t end)
         }
         rr_store(p->out.data, odt, g * gs[0] + ocg * gs[1] + icg * gs[2] + khf * gs[3] + kwf * gs[4], acc);
     }
+}
+
+static void backward_filter_range(void *vctx, int64_t begin, int64_t end)
+{
+    const rr_problem *p = (const rr_problem *)vctx;
+    if (p->c.dtype == RR_DT_F32 && p->c.out_dtype == RR_DT_F32) backward_filter_items(p, begin, end, RR_DT_F32, RR_DT_F32);
+    else backward_filter_items(p, begin, end, p->c.dtype, p->c.out_dtype);
 }
 
 rrconv_status rr_ref_backward_filter(const rr_problem *p)

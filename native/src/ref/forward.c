@@ -12,12 +12,13 @@
  */
 #include "ref_util.h"
 
-static void forward_range(void *vctx, int64_t begin, int64_t end)
+/* The loop over work items [begin, end) for data of type dt and an output of type odt: inlined into
+ * forward_range twice, once with float32 constants (no per-element type dispatch) and once with the call's. */
+static inline RR_REF_INLINE void forward_items(const rr_problem *p, int64_t begin, int64_t end, rr_dtype dt,
+                                               rr_dtype odt)
 {
-    const rr_problem *p = (const rr_problem *)vctx;
     const rr_conv *c = &p->c;
     const void *src = p->src.data, *flt = p->filter.data;
-    const rr_dtype dt = c->dtype, odt = c->out_dtype;
     const void *rin = p->rin.data, *rout = p->rout.data;
     const int64_t *ss = p->src.strides, *fs = p->filter.strides, *ds = p->out.strides;
     const int64_t *ris = p->rin.strides, *ros = p->rout.strides;
@@ -61,6 +62,13 @@ static void forward_range(void *vctx, int64_t begin, int64_t end)
             }
         }
     }
+}
+
+static void forward_range(void *vctx, int64_t begin, int64_t end)
+{
+    const rr_problem *p = (const rr_problem *)vctx;
+    if (p->c.dtype == RR_DT_F32 && p->c.out_dtype == RR_DT_F32) forward_items(p, begin, end, RR_DT_F32, RR_DT_F32);
+    else forward_items(p, begin, end, p->c.dtype, p->c.out_dtype);
 }
 
 rrconv_status rr_ref_forward(const rr_problem *p)
