@@ -5,7 +5,7 @@
  *                     [--threads 1,2] [--mask random|blocky|superpixel|random,blocky]
  *                     [--mask-dtype int32|uint8] [--layout nchw|nhwc]
  *                     [--algo auto,reference] [--reps N] [--max-seconds S] [--seed N]
- *                     [--out-offset FLOATS] [--kernel NAME]
+ *                     [--out-offset ELEMENTS] [--kernel NAME] [--dtype f32|f16|bf16]
  *
  * Per row: untimed warm-up calls for 0.05 s (at least one: a row's first calls after a pause are slower,
  * while the pool's workers and the machine's idle cores wake up), then up to N timed calls (fewer when
@@ -20,13 +20,16 @@
  * dst and grad_src as dense channels-last strides (the same buffers, elements in NHWC order). algo `reference` sets
  * desc.algorithm = RRCONV_ALGO_REFERENCE (the plain C loop).
  *
+ * --dtype f16 or bf16 times float16 / bfloat16 calls (rrconv_forward, ... with that type for the inputs
+ * and the output; the data are random values of the type in [-1, 1)); f32 (the default) the float32 ones.
+ *
  * --kernel NAME runs every auto row of NAME's direction on that row of the kernel table (it sets
  * RRCONV_KERNEL=NAME before the first call; rows of other directions are skipped; a shape the row does
  * not apply to fails with its message). `rrconv_bench --kernels` lists the table; RRCONV_VERBOSE=1 names
  * the kernel of every call on stderr.
  *
  * Every tensor starts on a 64-byte boundary; large ones come from mmap, so the input and the output
- * planes of a call normally share their offsets modulo 4 KiB. --out-offset FLOATS moves the outputs
+ * planes of a call normally share their offsets modulo 4 KiB. --out-offset ELEMENTS moves the outputs
  * (dst, grad_src) that many floats further, to see how much of a kernel's time that coincidence costs
  * (DW-K3 forward on this project's AMD machine: 0.26 ms at 0, 0.22-0.23 ms at 256; Java's
  * Tensor.allocate staggers large tensors for this reason, so `rrconv bench` corresponds to an offset).
@@ -131,8 +134,9 @@ static int split_list(const char *s, char **items, int max)
 
 typedef struct problem {
     rrconv_conv_desc d;
-    float *src, *flt, *diff, *dst, *gsrc, *gflt;
-    float *dst_block, *gsrc_block; /* what dst and gsrc were allocated as (--out-offset) */
+    int32_t dtype;                 /* rrconv_dtype of every data tensor (inputs and outputs) */
+    void *src, *flt, *diff, *dst, *gsrc, *gflt;
+    void *dst_block, *gsrc_block;  /* what dst and gsrc were allocated as (--out-offset) */
     void *rin, *rout;
     size_t n_src, n_flt, n_dst;
     int nhwc;                                /* activations passed with channels-last strides */
@@ -252,11 +256,34 @@ static void fill_masks(problem *p, int blocky, uint64_t *rng)
     }
 }
 
+/* Element i of a data buffer of type dtype := a value in [-1, 1) (a half type gets it rounded toward zero:
+ * any value of the type serves a benchmark). */
+static void set_data(void *buf, int32_t dtype, size_t i, double v)
+{
+    const float f = (float)v;
+    if (dtype == RRCONV_FLOAT32) {
+        ((float *)buf)[i] = f;
+        return;
+    }
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if (dtype == RRCONV_BFLOAT16) {
+        ((uint16_t *)buf)[i] = (uint16_t)(u >> 16);
+        return;
+    }
+    /* float16: |v| < 1 as 1.m * 2^e with e in [-14, -1] (smaller ones: 0) */
+    const int e = (int)((u >> 23) & 0xff) - 127;
+    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    ((uint16_t *)buf)[i] = e < -14 ? sign : (uint16_t)(sign | ((e + 15) << 10) | ((u >> 13) & 0x3ff));
+}
+
 /* masks: 0 random, 1 blocky, 2 superpixel */
 static void make_problem(problem *p, const shape *s, int mask_type, int masks, int nhwc, uint64_t seed,
-                         int64_t out_offset)
+                         int64_t out_offset, int32_t dtype)
 {
     memset(p, 0, sizeof *p);
+    p->dtype = dtype;
+    const size_t es = dtype == RRCONV_FLOAT32 ? 4 : 2;
     p->d = desc_of(s, mask_type);
     const rrconv_conv_desc *d = &p->d;
     const int64_t ic = d->groups * d->icpg, oc = d->groups * d->ocpg;
@@ -264,20 +291,20 @@ static void make_problem(problem *p, const shape *s, int mask_type, int masks, i
     p->n_dst = (size_t)(d->n * oc * d->oh * d->ow);
     p->n_flt = (size_t)(d->groups * d->ocpg * d->icpg * d->fh * d->fw);
     const size_t mes = mask_type == RRCONV_MASK_INT32 ? 4 : 1;
-    p->src = (float *)xmalloc(p->n_src * 4);
-    p->gsrc_block = (float *)xmalloc((p->n_src + (size_t)out_offset) * 4);
-    p->gsrc = p->gsrc_block + out_offset;
-    p->diff = (float *)xmalloc(p->n_dst * 4);
-    p->dst_block = (float *)xmalloc((p->n_dst + (size_t)out_offset) * 4);
-    p->dst = p->dst_block + out_offset;
-    p->flt = (float *)xmalloc(p->n_flt * 4);
-    p->gflt = (float *)xmalloc(p->n_flt * 4);
+    p->src = xmalloc(p->n_src * es);
+    p->gsrc_block = xmalloc((p->n_src + (size_t)out_offset) * es);
+    p->gsrc = (char *)p->gsrc_block + (size_t)out_offset * es;
+    p->diff = xmalloc(p->n_dst * es);
+    p->dst_block = xmalloc((p->n_dst + (size_t)out_offset) * es);
+    p->dst = (char *)p->dst_block + (size_t)out_offset * es;
+    p->flt = xmalloc(p->n_flt * es);
+    p->gflt = xmalloc(p->n_flt * es);
     p->rin = xmalloc((size_t)(d->n * d->ih * d->iw) * mes);
     p->rout = xmalloc((size_t)(d->n * d->oh * d->ow) * mes);
     uint64_t rng = seed;
-    for (size_t i = 0; i < p->n_src; i++) p->src[i] = (float)(2 * unit(&rng) - 1);
-    for (size_t i = 0; i < p->n_dst; i++) p->diff[i] = (float)(2 * unit(&rng) - 1);
-    for (size_t i = 0; i < p->n_flt; i++) p->flt[i] = (float)(2 * unit(&rng) - 1);
+    for (size_t i = 0; i < p->n_src; i++) set_data(p->src, dtype, i, 2 * unit(&rng) - 1);
+    for (size_t i = 0; i < p->n_dst; i++) set_data(p->diff, dtype, i, 2 * unit(&rng) - 1);
+    for (size_t i = 0; i < p->n_flt; i++) set_data(p->flt, dtype, i, 2 * unit(&rng) - 1);
     fill_masks(p, masks, &rng);
     p->nhwc = nhwc;
     const int64_t st_src[4] = {ic * d->ih * d->iw, 1, d->iw * ic, ic}, st_dst[4] = {oc * d->oh * d->ow, 1, d->ow * oc, oc};
@@ -294,10 +321,12 @@ static void free_problem(problem *p)
 static rrconv_status run_op(const problem *p, const rrconv_conv_desc *d, int op)
 {
     const int64_t *ss = p->nhwc ? p->src_st : NULL, *ds = p->nhwc ? p->dst_st : NULL;
+    const int32_t t = p->dtype;
     switch (op) {
-    case 0: return rrconv_forward_f32(d, p->src, ss, p->flt, NULL, p->rin, NULL, p->rout, NULL, p->dst, ds);
-    case 1: return rrconv_backward_data_f32(d, p->flt, NULL, p->diff, ds, p->rin, NULL, p->rout, NULL, p->gsrc, ss);
-    default: return rrconv_backward_filter_f32(d, p->src, ss, p->diff, ds, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
+    case 0: return rrconv_forward(d, t, t, p->src, ss, p->flt, NULL, p->rin, NULL, p->rout, NULL, p->dst, ds);
+    case 1: return rrconv_backward_data(d, t, t, p->flt, NULL, p->diff, ds, p->rin, NULL, p->rout, NULL, p->gsrc, ss);
+    default:
+        return rrconv_backward_filter(d, t, t, p->src, ss, p->diff, ds, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
     }
 }
 
@@ -311,7 +340,7 @@ int main(int argc, char **argv)
     double max_seconds = 5.0;
     uint64_t seed = 20240601u;
     int64_t out_offset = 0;
-    const char *kernel_arg = NULL, *layout_arg = "nchw";
+    const char *kernel_arg = NULL, *layout_arg = "nchw", *data_arg = "f32";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--kernels") == 0) {
@@ -326,7 +355,8 @@ int main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             printf("usage: rrconv_bench [--shapes LIST] [--ops LIST] [--threads LIST] [--mask random|blocky|superpixel]\n"
                    "                    [--mask-dtype int32|uint8] [--layout nchw|nhwc] [--algo auto,reference] [--reps N]\n"
-                   "                    [--max-seconds S] [--seed N] [--out-offset FLOATS] [--kernel NAME]\n"
+                   "                    [--max-seconds S] [--seed N] [--out-offset ELEMENTS] [--kernel NAME]\n"
+                   "                    [--dtype f32|f16|bf16]\n"
                    "       rrconv_bench --kernels\nshapes:");
             for (int s = 0; s < N_SHAPES; s++) printf(" %s", SHAPES[s].name);
             printf("\n");
@@ -346,10 +376,16 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--out-offset") == 0) out_offset = atoll(v);
         else if (strcmp(a, "--kernel") == 0) kernel_arg = v;
         else if (strcmp(a, "--layout") == 0) layout_arg = v;
+        else if (strcmp(a, "--dtype") == 0) data_arg = v;
         else die("unknown option ", a);
     }
     if (reps < 1) die("--reps must be >= 1", NULL);
-    if (out_offset < 0 || out_offset > (1 << 20)) die("--out-offset must be in 0..1048576 floats", NULL);
+    if (out_offset < 0 || out_offset > (1 << 20)) die("--out-offset must be in 0..1048576 elements", NULL);
+    int32_t data_type;
+    if (strcmp(data_arg, "f32") == 0) data_type = RRCONV_FLOAT32;
+    else if (strcmp(data_arg, "f16") == 0) data_type = RRCONV_FLOAT16;
+    else if (strcmp(data_arg, "bf16") == 0) data_type = RRCONV_BFLOAT16;
+    else die("unknown --dtype (f32, f16 or bf16): ", data_arg);
 
     char *items[64];
     int shape_idx[N_SHAPES], n_shapes = 0;
@@ -411,9 +447,9 @@ int main(int argc, char **argv)
     else if (strcmp(dtype_arg, "uint8") == 0) mask_type = RRCONV_MASK_UINT8;
     else die("unknown mask dtype ", dtype_arg);
 
-    printf("# rrconv %s, isa %s, mask dtype %s, up to %d reps (median), %.1f s per row max", rrconv_version(),
-           rrconv_active_isa(), dtype_arg, reps, max_seconds);
-    if (out_offset != 0) printf(", outputs %" PRId64 " floats past 64-byte alignment", out_offset);
+    printf("# rrconv %s, isa %s, dtype %s, mask dtype %s, up to %d reps (median), %.1f s per row max",
+           rrconv_version(), rrconv_active_isa(), data_arg, dtype_arg, reps, max_seconds);
+    if (out_offset != 0) printf(", outputs %" PRId64 " elements past 64-byte alignment", out_offset);
     if (kernel_arg != NULL) printf(", kernel %s", kernel_arg);
     printf(", layout %s", layout_arg);
     printf("\n");
@@ -426,7 +462,7 @@ int main(int argc, char **argv)
         const shape *s = &SHAPES[shape_idx[si]];
         for (int mi = 0; mi < n_masks; mi++) {
             problem p;
-            make_problem(&p, s, mask_type, masks[mi], nhwc, seed, out_offset);
+            make_problem(&p, s, mask_type, masks[mi], nhwc, seed, out_offset, data_type);
             const rrconv_conv_desc *d = &p.d;
             const double gflop = 2.0 * (double)d->n * (double)(d->groups * d->ocpg) * (double)(d->oh * d->ow) *
                                  (double)d->icpg * (double)(d->fh * d->fw) * 1e-9;

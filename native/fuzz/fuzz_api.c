@@ -1,5 +1,7 @@
 /*
- * fuzz_api.c -- libFuzzer target over the three public entry points of rrconv.h.
+ * fuzz_api.c -- libFuzzer target over the public entry points of rrconv.h: the three _f32 ones and the
+ * typed ones (rrconv_forward, ...) with float16 / bfloat16 data and a float32 or half output (and, in
+ * chaos mode, nonsense data types).
  *
  * Each input decodes into one call: a direction, a descriptor (usually small and sane, sometimes
  * nonsense: zero, negative, huge and overflowing sizes, bad enums, a wrong output size, a NULL
@@ -92,7 +94,47 @@ static uint64_t mix(uint64_t *s)
 
 enum { T_SRC, T_FILTER, T_DIFF, T_RIN, T_ROUT, T_OUT, T_COUNT };
 static const char *const TNAME[T_COUNT] = {"src", "filter", "diff", "rin", "rout", "out"};
-static const char *const FN[3] = {"rrconv_forward_f32", "rrconv_backward_data_f32", "rrconv_backward_filter_f32"};
+static const char *const FN_F32[3] = {"rrconv_forward_f32", "rrconv_backward_data_f32", "rrconv_backward_filter_f32"};
+static const char *const FN_TYPED[3] = {"rrconv_forward", "rrconv_backward_data", "rrconv_backward_filter"};
+
+/* The call's entry point and data types: g_typed 0 calls the _f32 entry points, 1 the typed ones with
+ * g_dtype / g_out_dtype (set per input, before anything reads them). */
+static int g_typed;
+static int32_t g_dtype, g_out_dtype;
+#define FN (g_typed ? FN_TYPED : FN_F32)
+
+/* Bits of a float16 / bfloat16 value for v in (-16, 16) (float16: rounded toward zero; tiny values 0). */
+static uint16_t half_bits(float v, int32_t dtype)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    if (dtype == RRCONV_BFLOAT16) return (uint16_t)(u >> 16);
+    const int e = (int)((u >> 23) & 0xff) - 127;
+    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    return e < -14 ? sign : (uint16_t)(sign | ((e + 15) << 10) | ((u >> 13) & 0x3ff));
+}
+
+/* The value of element bits at p of type dtype (float32, or a half type widened exactly). */
+static double value_at(const unsigned char *p, int32_t dtype)
+{
+    if (dtype == RRCONV_FLOAT32) {
+        float f;
+        memcpy(&f, p, 4);
+        return (double)f;
+    }
+    uint16_t h;
+    memcpy(&h, p, 2);
+    if (dtype == RRCONV_BFLOAT16) {
+        const uint32_t u = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &u, 4);
+        return (double)f;
+    }
+    const int e = (h >> 10) & 31, m = h & 1023;
+    const double sg = (h & 0x8000) ? -1.0 : 1.0;
+    if (e == 31) return m ? NAN : sg * INFINITY;
+    return e == 0 ? sg * ldexp(m, -24) : sg * ldexp(1024 + m, e - 25);
+}
 
 typedef struct tens {
     int used;
@@ -248,7 +290,12 @@ static void fill_view_values(tens *t, uint64_t *rng, int is_mask, int integers)
             }
         } else {
             const float f = integers ? (float)((int64_t)(v % 9) - 4) : (float)((double)(v >> 11) / 4503599627370496.0 - 1.0);
-            memcpy(p, &f, 4);
+            if (t->esize == 2) {
+                const uint16_t h = half_bits(f, g_dtype);
+                memcpy(p, &h, 2);
+            } else {
+                memcpy(p, &f, 4);
+            }
         }
         int i = t->ndim - 1;
         for (; i >= 0; i--) {
@@ -279,6 +326,21 @@ static rrconv_status invoke(int dir, const rrconv_conv_desc *dp, tens *t)
 {
     const int64_t *sp[T_COUNT];
     for (int i = 0; i < T_COUNT; i++) sp[i] = t[i].pass_null ? NULL : t[i].st;
+    if (g_typed) {
+        switch (dir) {
+        case 0:
+            return rrconv_forward(dp, g_dtype, g_out_dtype, t[T_SRC].data, sp[T_SRC], t[T_FILTER].data, sp[T_FILTER],
+                                  t[T_RIN].data, sp[T_RIN], t[T_ROUT].data, sp[T_ROUT], t[T_OUT].data, sp[T_OUT]);
+        case 1:
+            return rrconv_backward_data(dp, g_dtype, g_out_dtype, t[T_FILTER].data, sp[T_FILTER], t[T_DIFF].data,
+                                        sp[T_DIFF], t[T_RIN].data, sp[T_RIN], t[T_ROUT].data, sp[T_ROUT],
+                                        t[T_OUT].data, sp[T_OUT]);
+        default:
+            return rrconv_backward_filter(dp, g_dtype, g_out_dtype, t[T_SRC].data, sp[T_SRC], t[T_DIFF].data,
+                                          sp[T_DIFF], t[T_RIN].data, sp[T_RIN], t[T_ROUT].data, sp[T_ROUT],
+                                          t[T_OUT].data, sp[T_OUT]);
+        }
+    }
     switch (dir) {
     case 0:
         return rrconv_forward_f32(dp, (const float *)(void *)t[T_SRC].data, sp[T_SRC],
@@ -358,12 +420,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const int chaos = (head / 3) % 4 == 3;          /* 1 in 4: nonsense allowed in every field */
     const int bad_ptrs = (head / 12) % 4 == 3;      /* 1 in 4: NULL / misaligned / aliased pointers */
     const int integers = (head / 48) % 2 == 0;
+    /* head / 96: 0 the _f32 entry points; 1 float16, 2 bfloat16 through the typed ones */
+    g_typed = head / 96 != 0;
+    g_dtype = head / 96 == 1 ? RRCONV_FLOAT16 : head / 96 == 2 ? RRCONV_BFLOAT16 : RRCONV_FLOAT32;
 
     static int threads_set = 0;
     const unsigned thr = (unsigned)rd(&r, 1);
     if (!threads_set || thr < 8) { /* the pool is global; change it now and then */
         rrconv_set_num_threads((int32_t)(1 + thr % 3));
         threads_set = 1;
+    }
+    /* a float32 output (thr / 3 odd) or the inputs' type; in chaos mode now and then nonsense types */
+    g_out_dtype = (thr / 3) % 2 ? RRCONV_FLOAT32 : g_dtype;
+    int types_ok = 1;
+    if (g_typed && chaos && thr >= 248) {
+        if (thr & 1) g_dtype = (int32_t)(thr % 5 == 0 ? -1 : 3 + thr % 4);
+        else g_out_dtype = g_dtype == RRCONV_FLOAT16 ? RRCONV_BFLOAT16 : 7;
+        types_ok = 0;
     }
 
     rrconv_conv_desc d;
@@ -417,6 +490,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     valid &= d.stride_h >= 1 && d.stride_w >= 1 && d.pad_h >= 0 && d.pad_w >= 0 && d.dil_h >= 1 && d.dil_w >= 1;
     valid &= (d.mode == 0 || d.mode == 1) && (d.mask_type == 0 || d.mask_type == 1);
     valid &= (d.algorithm == 0 || d.algorithm == 1) && d.reserved == 0;
+    valid &= types_ok;
     if (valid) {
         const i128 ic = (i128)d.groups * d.icpg, oc = (i128)d.groups * d.ocpg;
         const i128 eh = (i128)d.dil_h * (d.fh - 1) + 1, ew = (i128)d.dil_w * (d.fw - 1) + 1;
@@ -437,7 +511,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tens *ti = &t[i];
         ti->used = uses[dir][i];
         if (!ti->used) continue;
-        ti->esize = (i == T_RIN || i == T_ROUT) ? mask_esize : 4;
+        const int32_t ty = i == T_OUT ? g_out_dtype : g_dtype;
+        ti->esize = (i == T_RIN || i == T_ROUT) ? mask_esize : ty == RRCONV_FLOAT16 || ty == RRCONV_BFLOAT16 ? 2 : 4;
         shape_of(&d, i, dir, ti);
         pick_strides(&r, chaos, ti, i == T_OUT);
         model_tensor(ti);
@@ -462,7 +537,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ti->alloc == NULL) abort();
         ti->data = ti->alloc + mis;
         ti->alloc_bytes += mis;
-        if (mis && ti->esize > 1) valid = 0;
+        if (mis % ti->esize != 0) valid = 0;
         if (p >= 240 && p < 248) {
             ti->data = NULL;
             valid = 0;
@@ -486,7 +561,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memset(ti->alloc, 0xA5, ti->alloc_bytes);
             continue;
         }
-        for (size_t b = 0; b + 4 <= ti->alloc_bytes; b += 4) memcpy(ti->alloc + b, &nan, 4);
+        const uint16_t half_nan = 0x7fc0; /* NaN as float16 and as bfloat16 */
+        if (ti->esize == 2) {
+            for (size_t b = 0; b + 2 <= ti->alloc_bytes; b += 2) memcpy(ti->alloc + b, &half_nan, 2);
+        } else {
+            for (size_t b = 0; b + 4 <= ti->alloc_bytes; b += 4) memcpy(ti->alloc + b, &nan, 4);
+        }
         if (ti->data != NULL && ti->count_ok && ti->strides_ok && ti->count < COUNT_LIMIT &&
             ti->max_byte < (i128)(ti->alloc_bytes - (size_t)(ti->data - ti->alloc))) {
             fill_view_values(ti, &rng, i == T_RIN || i == T_ROUT, integers);
@@ -580,21 +660,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (;;) {
             int64_t off = 0;
             for (int k = 0; k < o->ndim; k++) off += idx[k] * o->st[k];
-            const size_t b = (size_t)off * 4;
-            float a, ref;
-            memcpy(&a, fast + b, 4);
-            memcpy(&ref, o->alloc + b, 4);
-            const double tol = integers ? 0.0 : float_tolerance(&d, dir, (double)ref);
+            const size_t es = (size_t)o->esize, b = (size_t)off * es;
+            const double a = value_at(fast + b, g_out_dtype), ref = value_at(o->alloc + b, g_out_dtype);
+            /* a half output: both rounded once from float32 sums of different orders, so up to an ulp of
+               the type apart (float16: 2^-10 relative, bfloat16 2^-7; denormal float16 steps 2^-24) */
+            const double ulp = g_out_dtype == RRCONV_FLOAT32 ? 0.0
+                             : g_out_dtype == RRCONV_FLOAT16 ? fmax(fabs(ref) * 0x1p-10, 0x1p-24) : fabs(ref) * 0x1p-7;
+            const double tol = integers ? 0.0 : float_tolerance(&d, dir, ref) + ulp;
             if (!(fabs((double)a - (double)ref) <= tol) && !(isnan(a) && isnan(ref))) {
                 describe(&d, dir, t);
                 FAIL("%s: AUTO %.9g vs REFERENCE %.9g at element offset %" PRId64 " (tolerance %g)", FN[dir],
-                     (double)a, (double)ref, off, tol);
+                     a, ref, off, tol);
             }
             if (isnan(ref)) {
                 describe(&d, dir, t);
                 FAIL("%s: NaN in the output at element offset %" PRId64 " (NaN only sits in gaps)", FN[dir], off);
             }
-            memset(in_view + b, 1, 4);
+            memset(in_view + b, 1, es);
             int k = o->ndim - 1;
             for (; k >= 0; k--) {
                 if (++idx[k] < o->shape[k]) break;

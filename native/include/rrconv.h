@@ -1,10 +1,12 @@
 /*
  * rrconv.h -- region-restricted 2-D convolution, the public C API.
  *
- * This is the only header a user includes. Every tensor is float32 in NCHW order (masks: int32 or
- * uint8), described by a base pointer plus per-dimension strides counted in ELEMENTS (not bytes).
- * A NULL strides pointer means "dense, C order". Shapes and parameters live in one descriptor,
- * rrconv_conv_desc, shared by the three directions.
+ * This is the only header a user includes. Data tensors are float32, float16 or bfloat16 (one type for
+ * the inputs of a call; the output of that type or float32: rrconv_dtype), indexed in NCHW order (masks:
+ * int32 or uint8), each described by a base pointer plus per-dimension strides counted in ELEMENTS (not
+ * bytes). A NULL strides pointer means "dense, C order". Shapes and parameters live in one descriptor,
+ * rrconv_conv_desc, shared by the three directions. Each direction has a typed entry point
+ * (rrconv_forward, ...: const void * data and the data types) and a float32 one (rrconv_forward_f32, ...).
  *
  * The operator: an output pixel (n, oh, ow) only accumulates input pixels (n, ih, iw) of the same
  * region, i.e. where rin[n, ih, iw] == rout[n, oh, ow] (compared as integers). With
@@ -93,6 +95,23 @@ typedef enum rrconv_mask_type {
     RRCONV_MASK_UINT8 = 1
 } rrconv_mask_type;
 
+/**
+ * Element type of the data tensors (src, filter, diff) and of the output. Products and sums are float32
+ * whatever the type (never half); the inputs widen to float32 exactly, and each output element is
+ * rounded once from its float32 sum to the output type: to nearest, ties to even, as IEEE 754 says
+ * (overflow gives Inf, tiny values denormals or zero, NaN stays NaN, made quiet).
+ *   RRCONV_FLOAT32   float (IEEE binary32)
+ *   RRCONV_FLOAT16   IEEE binary16 (1 sign, 5 exponent, 10 fraction bits), 2 bytes, passed as uint16_t bits
+ *                    (or _Float16 where the compiler has it)
+ *   RRCONV_BFLOAT16  bfloat16 (the high 16 bits of a float32: 8 exponent, 7 fraction bits), 2 bytes,
+ *                    passed as uint16_t bits
+ */
+typedef enum rrconv_dtype {
+    RRCONV_FLOAT32 = 0,
+    RRCONV_FLOAT16 = 1,
+    RRCONV_BFLOAT16 = 2
+} rrconv_dtype;
+
 /** Which implementation runs: the fastest available (default) or the plain reference loop. */
 typedef enum rrconv_algorithm {
     RRCONV_ALGO_AUTO = 0,
@@ -132,7 +151,8 @@ typedef struct rrconv_conv_desc {
  *   filter / grad_filter  [G, OCPG, ICPG, FH, FW]  5 strides
  *   rin                   [N, IH, IW]              3 strides
  *   rout                  [N, OH, OW]              3 strides
- * Pointers need the natural alignment of their element type (4 bytes for float and int32).
+ * Pointers need the natural alignment of their element type (4 bytes for float and int32, 2 for float16
+ * and bfloat16).
  */
 
 /*
@@ -147,6 +167,48 @@ typedef struct rrconv_conv_desc {
  * bad strides, overlapping output, sizes that overflow), RRCONV_OUT_OF_MEMORY (scratch allocation
  * failed) or RRCONV_INTERNAL_ERROR (a bug). Thread-safe (see the top of this file).
  */
+
+/*
+ * The typed entry points: the same three directions on any rrconv_dtype.
+ *   dtype       the element type of the data inputs (src, filter, diff), one for all of them
+ *   out_dtype   the element type of the output: dtype, or RRCONV_FLOAT32 (e.g. gradients that an
+ *               optimizer accumulates in float32)
+ * Data pointers are const void * / void * to elements of those types. Anything else is
+ * RRCONV_INVALID_ARGUMENT naming the argument (a dtype that is no rrconv_dtype, an out_dtype that is
+ * neither dtype nor RRCONV_FLOAT32, a pointer not aligned to its element type). A float32 call computes
+ * exactly what the _f32 entry point computes (those are this call with RRCONV_FLOAT32 twice).
+ * Kernels: a call runs the first row of the kernel table (rrconv_kernel_get) that applies to it; rows of
+ * dtype "f16" / "bf16" compute on that type directly; an "f32" row also serves a half call: its inputs
+ * are widened to float32 scratch and its float32 result rounded into the output, so every row computes
+ * every type (the kernel table's dtype says what a row's inner loops read).
+ */
+
+/** Forward on any data type: see rrconv_forward_f32 for the tensors, and above for dtype, out_dtype. */
+RRCONV_API rrconv_status rrconv_forward(
+    const rrconv_conv_desc *desc, int32_t dtype, int32_t out_dtype,
+    const void *src,     const int64_t *src_strides,     /* [N, IC, IH, IW], dtype */
+    const void *filter,  const int64_t *filter_strides,  /* [G, OCPG, ICPG, FH, FW], dtype */
+    const void *rin,     const int64_t *rin_strides,     /* [N, IH, IW], int32 or uint8 */
+    const void *rout,    const int64_t *rout_strides,    /* [N, OH, OW], int32 or uint8 */
+    void *dst,           const int64_t *dst_strides);    /* [N, OC, OH, OW], out_dtype, written */
+
+/** Backward data on any data type: see rrconv_backward_data_f32, and above for dtype, out_dtype. */
+RRCONV_API rrconv_status rrconv_backward_data(
+    const rrconv_conv_desc *desc, int32_t dtype, int32_t out_dtype,
+    const void *filter,  const int64_t *filter_strides,  /* [G, OCPG, ICPG, FH, FW], dtype */
+    const void *diff,    const int64_t *diff_strides,    /* [N, OC, OH, OW], dtype */
+    const void *rin,     const int64_t *rin_strides,     /* [N, IH, IW] */
+    const void *rout,    const int64_t *rout_strides,    /* [N, OH, OW] */
+    void *grad_src,      const int64_t *grad_src_strides); /* [N, IC, IH, IW], out_dtype, written */
+
+/** Backward filter on any data type: see rrconv_backward_filter_f32, and above for dtype, out_dtype. */
+RRCONV_API rrconv_status rrconv_backward_filter(
+    const rrconv_conv_desc *desc, int32_t dtype, int32_t out_dtype,
+    const void *src,     const int64_t *src_strides,     /* [N, IC, IH, IW], dtype */
+    const void *diff,    const int64_t *diff_strides,    /* [N, OC, OH, OW], dtype */
+    const void *rin,     const int64_t *rin_strides,     /* [N, IH, IW] */
+    const void *rout,    const int64_t *rout_strides,    /* [N, OH, OW] */
+    void *grad_filter,   const int64_t *grad_filter_strides); /* [G, OCPG, ICPG, FH, FW], out_dtype, written */
 
 /**
  * Forward:  dst = rrconv(src, filter).
@@ -191,8 +253,8 @@ RRCONV_API rrconv_status rrconv_backward_filter_f32(
 
 /**
  * The message of the last failed call on the calling thread, or "" if none failed since the last
- * successful call on this thread of rrconv_forward_f32, rrconv_backward_data_f32,
- * rrconv_backward_filter_f32 or rrconv_set_num_threads (a success clears it). Never NULL. The
+ * successful call on this thread of a convolution entry point (rrconv_forward, rrconv_forward_f32, ...)
+ * or rrconv_set_num_threads (a success clears it). Never NULL. The
  * string is owned by the library (a per-thread buffer): do not free it; it stays valid until the
  * next rrconv call on this thread. Other threads' failures never change it.
  */
@@ -236,7 +298,9 @@ typedef struct rrconv_kernel_info {
                                  what RRCONV_KERNEL takes */
     const char *direction;  /**< "forward", "backward_data" or "backward_filter" */
     const char *isa;        /**< "avx512", "avx2", "portable", or "scalar" for the reference rows */
-    const char *dtype;      /**< the element type it computes on: "f32", "f16" or "bf16" */
+    const char *dtype;      /**< the element type it computes on: "f32", "f16" or "bf16" (a fast f32
+                                 row also serves half calls, on inputs widened to float32; the
+                                 reference rows, "f32", read every type directly) */
     const char *layout;     /**< the activations' layout it computes on: "nchw" or "nhwc" */
     const char *applies;    /**< when it applies, in words */
     int32_t available;      /**< 1 if this process may run it (CPU and RRCONV_MAX_ISA), else 0 */
@@ -256,7 +320,8 @@ typedef struct rrconv_kernel_info {
  *   RRCONV_VERBOSE=1      (any value but empty or 0) one line per successful call on stderr:
  *     rrconv_verbose,exec,<direction>,<kernel name>,<isa>,<dtype>,<layout>,mask:<int32|uint8>,
  *     mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>
- *   with <problem> like mb1_g64_icpg1_ocpg1_ih128_iw128_oh128_ow128_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1
+ *   with <dtype> the call's data type (f32, f16, bf16; the row's own, rrconv_kernel_get, says whether it
+ *   computed on that type or on widened float32 inputs), <layout> the row's, <problem> like mb1_g64_icpg1_ocpg1_ih128_iw128_oh128_ow128_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1
  *   and <ms> the call's wall time in milliseconds, 4 significant digits in fixed notation (0.2310,
  *   12.50, 1234; no decimals from 1000 ms on).
  */

@@ -2,8 +2,8 @@
  * api.c -- the public entry points: argument validation, error messages, small queries.
  *
  * Every check is one line of the flat lists below, in a fixed order: the descriptor (struct
- * order), the derived sizes, then every tensor (pointer, alignment, strides, sizes, and for the
- * output: distinct elements), then output-vs-input overlap. The first failing check returns
+ * order), the derived sizes, the data types (dtype, out_dtype), then every tensor (pointer,
+ * alignment, strides, sizes, and for the output: distinct elements), then output-vs-input overlap. The first failing check returns
  * RRCONV_INVALID_ARGUMENT with a message "<function>: <argument> is <actual> but <expected>";
  * nothing is written. A successful call clears the message.
  */
@@ -256,14 +256,47 @@ static rr_layout call_layout(const rr_conv *c, const tensor_arg *args, int nargs
     return nhwc && !nchw ? RR_LAYOUT_NHWC : RR_LAYOUT_NCHW;
 }
 
-static rrconv_status validate(const char *op, rr_direction dir, const rrconv_conv_desc *desc,
-                              tensor_arg *args, int nargs, rr_problem *p)
+static const char *dtype_enum_name(int32_t t)
+{
+    switch (t) {
+    case RRCONV_FLOAT32: return "RRCONV_FLOAT32";
+    case RRCONV_FLOAT16: return "RRCONV_FLOAT16";
+    case RRCONV_BFLOAT16: return "RRCONV_BFLOAT16";
+    }
+    return "no rrconv_dtype";
+}
+
+/* The data types (after the descriptor): the inputs' one of the three, the output's that or float32. */
+static rrconv_status check_dtypes(const char *op, int32_t dtype, int32_t out_dtype, rr_conv *c)
+{
+    CHECK(dtype == RRCONV_FLOAT32 || dtype == RRCONV_FLOAT16 || dtype == RRCONV_BFLOAT16,
+          "%s: dtype is %" PRId32 " but must be RRCONV_FLOAT32 (0), RRCONV_FLOAT16 (1) or RRCONV_BFLOAT16 (2)",
+          op, dtype);
+    CHECK(out_dtype == dtype || out_dtype == RRCONV_FLOAT32,
+          "%s: out_dtype is %" PRId32 " (%s) but must be dtype (%" PRId32 ", %s) or RRCONV_FLOAT32 (0)",
+          op, out_dtype, dtype_enum_name(out_dtype), dtype, dtype_enum_name(dtype));
+    c->dtype = dtype == RRCONV_FLOAT16 ? RR_DT_F16 : dtype == RRCONV_BFLOAT16 ? RR_DT_BF16 : RR_DT_F32;
+    c->out_dtype = out_dtype == RRCONV_FLOAT32 ? RR_DT_F32 : c->dtype;
+    return RRCONV_OK;
+}
+
+static int64_t dtype_size(rr_dtype t)
+{
+    return t == RR_DT_F32 ? 4 : 2;
+}
+
+static rrconv_status validate(const char *op, rr_direction dir, const rrconv_conv_desc *desc, int32_t dtype,
+                              int32_t out_dtype, tensor_arg *args, int nargs, rr_problem *p)
 {
     rrconv_status st = check_desc(op, desc, &p->c);
     if (st != RRCONV_OK) return st;
+    st = check_dtypes(op, dtype, out_dtype, &p->c);
+    if (st != RRCONV_OK) return st;
     const int64_t mask_esize = p->c.mask_type == RRCONV_MASK_INT32 ? 4 : 1;
     for (int i = 0; i < nargs; i++) {
-        if (args[i].kind == RR_T_RIN || args[i].kind == RR_T_ROUT) args[i].esize = mask_esize;
+        if (args[i].is_output) args[i].esize = dtype_size(p->c.out_dtype);
+        else if (args[i].kind == RR_T_RIN || args[i].kind == RR_T_ROUT) args[i].esize = mask_esize;
+        else args[i].esize = dtype_size(p->c.dtype);
         st = check_tensor(op, &p->c, &args[i]);
         if (st != RRCONV_OK) return st;
     }
@@ -298,19 +331,102 @@ static rrconv_status validate(const char *op, rr_direction dir, const rrconv_con
     return RRCONV_OK;
 }
 
-static rrconv_status run(const char *op, rr_direction dir, const rrconv_conv_desc *desc,
-                         tensor_arg *args, int nargs)
+static rrconv_status run(const char *op, rr_direction dir, const rrconv_conv_desc *desc, int32_t dtype,
+                         int32_t out_dtype, tensor_arg *args, int nargs)
 {
     rr_problem p;
-    rrconv_status st = validate(op, dir, desc, args, nargs, &p);
+    rrconv_status st = validate(op, dir, desc, dtype, out_dtype, args, nargs, &p);
     if (st != RRCONV_OK) return st;
     st = rr_dispatch(&p);
     if (st == RRCONV_OK) rr_clear_error();
     return st;
 }
 
-#define IN(nm, ptr, str, kd, es) { nm, nm "_strides", (ptr), (str), (kd), 0, (es), 0, {0}, {0}, 0, 0 }
-#define OUT(nm, ptr, str, kd) { nm, nm "_strides", (ptr), (str), (kd), 1, 4, 0, {0}, {0}, 0, 0 }
+/* Element sizes are set by validate from the data types and the mask type. */
+#define IN(nm, ptr, str, kd) { nm, nm "_strides", (ptr), (str), (kd), 0, 0, 0, {0}, {0}, 0, 0 }
+#define OUT(nm, ptr, str, kd) { nm, nm "_strides", (ptr), (str), (kd), 1, 0, 0, {0}, {0}, 0, 0 }
+
+static rrconv_status forward(const char *op, const rrconv_conv_desc *desc, int32_t dtype, int32_t out_dtype,
+                             const void *src, const int64_t *src_strides, const void *filter,
+                             const int64_t *filter_strides, const void *rin, const int64_t *rin_strides,
+                             const void *rout, const int64_t *rout_strides, void *dst, const int64_t *dst_strides)
+{
+    tensor_arg args[] = {
+        IN("src", src, src_strides, RR_T_SRC),
+        IN("filter", filter, filter_strides, RR_T_FILTER),
+        IN("rin", rin, rin_strides, RR_T_RIN),
+        IN("rout", rout, rout_strides, RR_T_ROUT),
+        OUT("dst", dst, dst_strides, RR_T_DIFF),
+    };
+    return run(op, RR_FORWARD, desc, dtype, out_dtype, args, 5);
+}
+
+static rrconv_status backward_data(const char *op, const rrconv_conv_desc *desc, int32_t dtype, int32_t out_dtype,
+                                   const void *filter, const int64_t *filter_strides, const void *diff,
+                                   const int64_t *diff_strides, const void *rin, const int64_t *rin_strides,
+                                   const void *rout, const int64_t *rout_strides, void *grad_src,
+                                   const int64_t *grad_src_strides)
+{
+    tensor_arg args[] = {
+        IN("filter", filter, filter_strides, RR_T_FILTER),
+        IN("diff", diff, diff_strides, RR_T_DIFF),
+        IN("rin", rin, rin_strides, RR_T_RIN),
+        IN("rout", rout, rout_strides, RR_T_ROUT),
+        OUT("grad_src", grad_src, grad_src_strides, RR_T_SRC),
+    };
+    return run(op, RR_BACKWARD_DATA, desc, dtype, out_dtype, args, 5);
+}
+
+static rrconv_status backward_filter(const char *op, const rrconv_conv_desc *desc, int32_t dtype,
+                                     int32_t out_dtype, const void *src, const int64_t *src_strides,
+                                     const void *diff, const int64_t *diff_strides, const void *rin,
+                                     const int64_t *rin_strides, const void *rout, const int64_t *rout_strides,
+                                     void *grad_filter, const int64_t *grad_filter_strides)
+{
+    tensor_arg args[] = {
+        IN("src", src, src_strides, RR_T_SRC),
+        IN("diff", diff, diff_strides, RR_T_DIFF),
+        IN("rin", rin, rin_strides, RR_T_RIN),
+        IN("rout", rout, rout_strides, RR_T_ROUT),
+        OUT("grad_filter", grad_filter, grad_filter_strides, RR_T_FILTER),
+    };
+    return run(op, RR_BACKWARD_FILTER, desc, dtype, out_dtype, args, 5);
+}
+
+rrconv_status rrconv_forward(const rrconv_conv_desc *desc, int32_t dtype, int32_t out_dtype,
+                             const void *src, const int64_t *src_strides,
+                             const void *filter, const int64_t *filter_strides,
+                             const void *rin, const int64_t *rin_strides,
+                             const void *rout, const int64_t *rout_strides,
+                             void *dst, const int64_t *dst_strides)
+{
+    return forward("rrconv_forward", desc, dtype, out_dtype, src, src_strides, filter, filter_strides, rin,
+                   rin_strides, rout, rout_strides, dst, dst_strides);
+}
+
+rrconv_status rrconv_backward_data(const rrconv_conv_desc *desc, int32_t dtype, int32_t out_dtype,
+                                   const void *filter, const int64_t *filter_strides,
+                                   const void *diff, const int64_t *diff_strides,
+                                   const void *rin, const int64_t *rin_strides,
+                                   const void *rout, const int64_t *rout_strides,
+                                   void *grad_src, const int64_t *grad_src_strides)
+{
+    return backward_data("rrconv_backward_data", desc, dtype, out_dtype, filter, filter_strides, diff,
+                         diff_strides, rin, rin_strides, rout, rout_strides, grad_src, grad_src_strides);
+}
+
+rrconv_status rrconv_backward_filter(const rrconv_conv_desc *desc, int32_t dtype, int32_t out_dtype,
+                                     const void *src, const int64_t *src_strides,
+                                     const void *diff, const int64_t *diff_strides,
+                                     const void *rin, const int64_t *rin_strides,
+                                     const void *rout, const int64_t *rout_strides,
+                                     void *grad_filter, const int64_t *grad_filter_strides)
+{
+    return backward_filter("rrconv_backward_filter", desc, dtype, out_dtype, src, src_strides, diff, diff_strides,
+                           rin, rin_strides, rout, rout_strides, grad_filter, grad_filter_strides);
+}
+
+/* The float32 entry points: the typed calls with RRCONV_FLOAT32 twice (their own names in messages). */
 
 rrconv_status rrconv_forward_f32(const rrconv_conv_desc *desc,
                                  const float *src, const int64_t *src_strides,
@@ -319,14 +435,8 @@ rrconv_status rrconv_forward_f32(const rrconv_conv_desc *desc,
                                  const void *rout, const int64_t *rout_strides,
                                  float *dst, const int64_t *dst_strides)
 {
-    tensor_arg args[] = {
-        IN("src", src, src_strides, RR_T_SRC, 4),
-        IN("filter", filter, filter_strides, RR_T_FILTER, 4),
-        IN("rin", rin, rin_strides, RR_T_RIN, 4),
-        IN("rout", rout, rout_strides, RR_T_ROUT, 4),
-        OUT("dst", dst, dst_strides, RR_T_DIFF),
-    };
-    return run("rrconv_forward_f32", RR_FORWARD, desc, args, 5);
+    return forward("rrconv_forward_f32", desc, RRCONV_FLOAT32, RRCONV_FLOAT32, src, src_strides, filter,
+                   filter_strides, rin, rin_strides, rout, rout_strides, dst, dst_strides);
 }
 
 rrconv_status rrconv_backward_data_f32(const rrconv_conv_desc *desc,
@@ -336,14 +446,8 @@ rrconv_status rrconv_backward_data_f32(const rrconv_conv_desc *desc,
                                        const void *rout, const int64_t *rout_strides,
                                        float *grad_src, const int64_t *grad_src_strides)
 {
-    tensor_arg args[] = {
-        IN("filter", filter, filter_strides, RR_T_FILTER, 4),
-        IN("diff", diff, diff_strides, RR_T_DIFF, 4),
-        IN("rin", rin, rin_strides, RR_T_RIN, 4),
-        IN("rout", rout, rout_strides, RR_T_ROUT, 4),
-        OUT("grad_src", grad_src, grad_src_strides, RR_T_SRC),
-    };
-    return run("rrconv_backward_data_f32", RR_BACKWARD_DATA, desc, args, 5);
+    return backward_data("rrconv_backward_data_f32", desc, RRCONV_FLOAT32, RRCONV_FLOAT32, filter, filter_strides,
+                         diff, diff_strides, rin, rin_strides, rout, rout_strides, grad_src, grad_src_strides);
 }
 
 rrconv_status rrconv_backward_filter_f32(const rrconv_conv_desc *desc,
@@ -353,12 +457,7 @@ rrconv_status rrconv_backward_filter_f32(const rrconv_conv_desc *desc,
                                          const void *rout, const int64_t *rout_strides,
                                          float *grad_filter, const int64_t *grad_filter_strides)
 {
-    tensor_arg args[] = {
-        IN("src", src, src_strides, RR_T_SRC, 4),
-        IN("diff", diff, diff_strides, RR_T_DIFF, 4),
-        IN("rin", rin, rin_strides, RR_T_RIN, 4),
-        IN("rout", rout, rout_strides, RR_T_ROUT, 4),
-        OUT("grad_filter", grad_filter, grad_filter_strides, RR_T_FILTER),
-    };
-    return run("rrconv_backward_filter_f32", RR_BACKWARD_FILTER, desc, args, 5);
+    return backward_filter("rrconv_backward_filter_f32", desc, RRCONV_FLOAT32, RRCONV_FLOAT32, src, src_strides,
+                           diff, diff_strides, rin, rin_strides, rout, rout_strides, grad_filter,
+                           grad_filter_strides);
 }

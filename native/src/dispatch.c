@@ -45,7 +45,8 @@ static void read_env(void)
 /* ---- choosing a row ---------------------------------------------------------------------------- */
 
 /*
- * Whether normalizing for a fast row is worth it: packing a non-dense input visits each of its index
+ * Whether normalizing for a fast row is worth it: packing a non-dense input (or widening a half input for an
+ * f32 row) visits each of its index
  * positions, and a broadcast (stride-0) or sparsely read input can have far more of them than the
  * computation reads (one float broadcast to 2^20 x 2^20 under a stride of 2^20 asked for 4 TiB of
  * scratch for a 1x1 output). When the positions to pack outnumber the reference loops' multiply-adds
@@ -69,7 +70,12 @@ static int packing_pays(const rr_problem *p, const rr_kernel_row *row)
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         int64_t shape[5];
         const int nd = rr_tensor_shape(c, in[i].t, shape);
-        if (in[i].v->data == NULL || rr_is_dense_in(c, in[i].t, in[i].v->strides, row->layout)) continue;
+        if (in[i].v->data == NULL) continue;
+        /* a data input of another type than the row's (a half call on an f32 row) is widened: packed too */
+        const int is_data = in[i].t != RR_T_RIN && in[i].t != RR_T_ROUT;
+        if ((!is_data || row->dtype == c->dtype) && rr_is_dense_in(c, in[i].t, in[i].v->strides, row->layout)) {
+            continue;
+        }
         int64_t count = 1;
         for (int d = 0; d < nd; d++) {
             if (__builtin_mul_overflow(count, shape[d], &count)) return 0;
@@ -122,7 +128,8 @@ static double now_ms(void)
  * rrconv_verbose,exec,<direction>,<kernel>,<isa>,<dtype>,<layout>,mask:<int32|uint8>,
  * mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>
  * with <problem> mb<N>_g<G>_icpg.._ocpg.._ih.._iw.._oh.._ow.._fh.._fw.._sh.._sw.._ph.._pw.._dh.._dw..
- * and <ms> the call's wall time with 4 significant digits (fixed notation: 0.2310, 12.50, 1234; from
+ * with <dtype> the call's data type (not the row's: an f32 row widens a half call's inputs) and <ms> the
+ * call's wall time with 4 significant digits (fixed notation: 0.2310, 12.50, 1234; from
  * 10000 ms on, whole milliseconds).
  */
 static void print_verbose(const rr_problem *p, const rr_kernel_row *row, double ms)
@@ -136,7 +143,7 @@ static void print_verbose(const rr_problem *p, const rr_kernel_row *row, double 
             "mb%" PRId64 "_g%" PRId64 "_icpg%" PRId64 "_ocpg%" PRId64 "_ih%" PRId64 "_iw%" PRId64 "_oh%" PRId64
             "_ow%" PRId64 "_fh%" PRId64 "_fw%" PRId64 "_sh%" PRId64 "_sw%" PRId64 "_ph%" PRId64 "_pw%" PRId64
             "_dh%" PRId64 "_dw%" PRId64 ",%.*f\n",
-            rr_direction_name(p->dir), row->name, rr_isa_name(row->isa), rr_dtype_name(row->dtype),
+            rr_direction_name(p->dir), row->name, rr_isa_name(row->isa), rr_dtype_name(c->dtype),
             rr_layout_name(row->layout),
             c->mask_type == RRCONV_MASK_UINT8 ? "uint8" : "int32",
             c->mode == RRCONV_CONVOLUTION ? "convolution" : "cross_correlation", (int)rrconv_get_num_threads(),

@@ -132,14 +132,16 @@ typedef struct rr_conv {
     rrconv_mode mode;
     rrconv_mask_type mask_type;
     rrconv_algorithm algorithm;
-    rr_dtype dtype;              /* the data tensors' element type (src, filter, diff) */
-    rr_dtype out_dtype;          /* the output's element type */
+    rr_dtype dtype;              /* the data tensors' element type (src, filter, diff); rr_view data of a
+                                    half type points at uint16_t bits */
+    rr_dtype out_dtype;          /* the output's element type: dtype or RR_DT_F32 */
     rr_layout layout;            /* NHWC when every activation tensor of the call (inputs and output) is
                                     dense channels-last (and not also dense NCHW: C = 1 or H = W = 1),
                                     else NCHW; in a normalized problem: the layout of the row it runs on */
 } rr_conv;
 
-/* The written tensor; strides in elements, always filled in. */
+/* The written tensor; strides in elements, always filled in. data points at elements of the problem's
+ * c.out_dtype (float for RR_DT_F32, uint16_t bits for RR_DT_F16 / RR_DT_BF16: cast it). */
 typedef struct rr_out_view {
     float *data;
     int64_t strides[5];
@@ -229,6 +231,14 @@ int rr_is_dense_in(const rr_conv *c, rr_tensor t, const int64_t strides[5], rr_l
 void rr_copy_f32(float *dst, const int64_t *dst_strides, const float *src,
                  const int64_t *src_strides, const int64_t *shape, int ndim);
 
+/*
+ * The same for elements of any rr_dtype: dst of dst_type, src of src_type; when the types differ each
+ * element is converted (a half type widens to float32 exactly, float32 rounds once to a half type:
+ * half.h). rr_copy_f32 is rr_copy with RR_DT_F32 twice.
+ */
+void rr_copy(void *dst, rr_dtype dst_type, const int64_t *dst_strides, const void *src, rr_dtype src_type,
+             const int64_t *src_strides, const int64_t *shape, int ndim);
+
 /* Strided -> dense C order (dst has prod(shape) elements). */
 void rr_pack_f32(float *dst, const float *src, const int64_t *src_strides,
                  const int64_t *shape, int ndim);
@@ -248,6 +258,12 @@ void rr_pack_filter_f32(float *dst, const float *src, const int64_t src_strides[
 void rr_unpack_filter_f32(float *dst, const int64_t dst_strides[5], const float *src,
                           const rr_conv *c, int flip);
 
+/* rr_pack_filter_f32 / rr_unpack_filter_f32 for elements of any type (converted as rr_copy does). */
+void rr_pack_filter(void *dst, rr_dtype dst_type, const void *src, rr_dtype src_type,
+                    const int64_t src_strides[5], const rr_conv *c, int flip);
+void rr_unpack_filter(void *dst, rr_dtype dst_type, const int64_t dst_strides[5], const void *src,
+                      rr_dtype src_type, const rr_conv *c, int flip);
+
 /* Mask [N, H, W] of mask_type (strided) -> dense int32 (equality is preserved exactly). */
 void rr_widen_mask(int32_t *dst, const void *src, rrconv_mask_type mask_type,
                    const int64_t src_strides[3], const int64_t shape[3]);
@@ -259,9 +275,12 @@ typedef struct rr_workspace rr_workspace;
  * Builds q, the same problem in the form a fast row wants: every tensor dense in the row's layout
  * (rr_layout_strides: src, diff and the activation output NCHW or NHWC; filter and masks C order) with
  * elements of the row's dtype, c.mode = RRCONV_CROSS_CORRELATION, c.mask_type = RRCONV_MASK_INT32,
- * c.layout = layout. Inputs that already qualify are used in place, others are packed / transposed /
- * flipped / widened into blocks of ws. q->out is p->out when that qualifies and needs no flip, else a
- * block that rr_finish copies back. Returns RRCONV_OUT_OF_MEMORY (message set, nothing written) if
+ * c.layout = layout, c.dtype = dtype. dtype is RR_DT_F32 or p's c.dtype (a half row runs only on calls
+ * of its type): an f32 row on a half call gets its inputs widened to float32 and c.out_dtype = F32 (a
+ * scratch output that rr_finish rounds into p's); a row of p's dtype keeps c.out_dtype = p's (half, or
+ * float32 on request). Inputs that already qualify are used in place, others are packed / transposed /
+ * flipped / widened into blocks of ws. q->out is p->out when that qualifies (layout, type) and needs no
+ * flip, else a block that rr_finish copies back. Returns RRCONV_OUT_OF_MEMORY (message set, nothing written) if
  * scratch cannot be allocated.
  */
 rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *ws, rr_dtype dtype,

@@ -14,7 +14,8 @@ typedef struct tview {
     int64_t shape[5];
     int64_t st[5];
     int pass_null;       /* pass NULL strides (dense) to the library */
-    size_t esize;        /* 4 (float, int32) or 1 (uint8) */
+    size_t esize;        /* 4 (float, int32), 2 (float16, bfloat16: see dt) or 1 (uint8) */
+    int dt;              /* data tensors: an rrconv_dtype (set after tv_make; 0 = float32) */
     unsigned char *buf;
     size_t buf_elems;
     int64_t base;        /* element offset of index (0,...,0) in buf */
@@ -110,15 +111,101 @@ static inline int64_t tv_off(const tview *t, const int64_t *idx)
     return o;
 }
 
+/* ---- half precision, written independently of the library's half.h: by value, not by bit tricks ---- */
+
+/* The value of float16 bits h (sign, 5-bit exponent biased by 15, 10-bit fraction). */
+static inline double t_f16_value(uint16_t h)
+{
+    const int e = (h >> 10) & 31, m = h & 1023;
+    const double sign = (h & 0x8000) ? -1.0 : 1.0;
+    if (e == 31) return m ? NAN : sign * INFINITY;
+    if (e == 0) return sign * ldexp((double)m, -24);
+    return sign * ldexp((double)(1024 + m), e - 25);
+}
+
+static inline double t_bf16_value(uint16_t h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return (double)f;
+}
+
+/* Largest finite value, precision (significant bits) and smallest normal exponent of a data type. */
+static inline double t_type_max(int dt)
+{
+    return dt == RRCONV_FLOAT16 ? 65504.0 : dt == RRCONV_BFLOAT16 ? ldexp(255.0, 120) : (double)3.40282346638528859812e+38F;
+}
+
+static inline int t_type_bits(int dt)
+{
+    return dt == RRCONV_FLOAT16 ? 11 : dt == RRCONV_BFLOAT16 ? 8 : 24;
+}
+
+static inline int t_type_emin(int dt)
+{
+    return dt == RRCONV_FLOAT16 ? -14 : -126;
+}
+
+/* The spacing of the values of type dt around v (finite): 2^(exponent(v) - bits + 1), denormals' below. */
+static inline double t_ulp(double v, int dt)
+{
+    int e;
+    frexp(fabs(v), &e); /* |v| = m * 2^e, m in [0.5, 1) */
+    e -= 1;
+    if (v == 0.0 || e < t_type_emin(dt)) e = t_type_emin(dt);
+    return ldexp(1.0, e - t_type_bits(dt) + 1);
+}
+
+/* v rounded once to type dt (to nearest, ties to even; beyond the largest finite half-way point: Inf). */
+static inline double t_round_to(double v, int dt)
+{
+    if (isnan(v) || isinf(v) || v == 0.0) return v;
+    const double u = t_ulp(v, dt);
+    const double r = nearbyint(fabs(v) / u) * u; /* the default rounding mode: ties to even */
+    return copysign(r > t_type_max(dt) ? INFINITY : r, v);
+}
+
+/* The bits of v (which must be a value of type dt, e.g. from t_round_to) as float16 or bfloat16. */
+static inline uint16_t t_half_bits(double v, int dt)
+{
+    if (dt == RRCONV_BFLOAT16) {
+        const float f = (float)v; /* exact: v is a bfloat16 value (NaN: the float NaN, quiet) */
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        return (uint16_t)(u >> 16);
+    }
+    const uint16_t sign = signbit(v) ? 0x8000 : 0;
+    if (isnan(v)) return 0x7e00;
+    if (isinf(v)) return (uint16_t)(sign | 0x7c00);
+    const double a = fabs(v);
+    if (a < ldexp(1.0, -14)) return (uint16_t)(sign | (uint16_t)ldexp(a, 24));
+    int e;
+    frexp(a, &e);
+    e -= 1; /* a = 1.m * 2^e */
+    return (uint16_t)(sign | (uint16_t)((e + 15) << 10) | (uint16_t)(ldexp(a, 10 - e) - 1024.0));
+}
+
 static inline float tv_getf(const tview *t, const int64_t *idx)
 {
+    if (t->esize == 2) {
+        uint16_t h;
+        memcpy(&h, t->buf + (size_t)tv_off(t, idx) * 2, 2);
+        return (float)(t->dt == RRCONV_FLOAT16 ? t_f16_value(h) : t_bf16_value(h));
+    }
     float v;
     memcpy(&v, t->buf + (size_t)tv_off(t, idx) * 4, 4);
     return v;
 }
 
+/* Stores v; into a half tensor rounded to its type first (values of the type are stored exactly). */
 static inline void tv_setf(tview *t, const int64_t *idx, float v)
 {
+    if (t->esize == 2) {
+        const uint16_t h = t_half_bits(t_round_to((double)v, t->dt), t->dt);
+        memcpy(t->buf + (size_t)tv_off(t, idx) * 2, &h, 2);
+        return;
+    }
     memcpy(t->buf + (size_t)tv_off(t, idx) * 4, &v, 4);
 }
 
@@ -163,7 +250,11 @@ static inline size_t tv_count(const tview *t)
 static inline void tv_fill_f(tview *t, uint64_t *rng, int integers)
 {
     const float nan = NAN;
-    for (size_t i = 0; i < t->buf_elems; i++) memcpy(t->buf + i * 4, &nan, 4);
+    const uint16_t hnan = 0x7fc0; /* a NaN in both half types */
+    for (size_t i = 0; i < t->buf_elems; i++) {
+        if (t->esize == 2) memcpy(t->buf + i * 2, &hnan, 2);
+        else memcpy(t->buf + i * 4, &nan, 4);
+    }
     int64_t idx[5] = {0};
     do {
         tv_setf(t, idx, integers ? (float)t_int(rng, -3, 3) : (float)t_unit(rng));

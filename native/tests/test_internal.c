@@ -167,6 +167,7 @@ static void test_copies(uint64_t *rng)
 static rr_conv conv_of(const rrconv_conv_desc *d)
 {
     rr_conv c;
+    memset(&c, 0, sizeof c); /* float32 data and output, NCHW */
     c.n = d->n; c.groups = d->groups; c.icpg = d->icpg; c.ocpg = d->ocpg;
     c.ic = d->groups * d->icpg; c.oc = d->groups * d->ocpg;
     c.ih = d->ih; c.iw = d->iw; c.oh = d->oh; c.ow = d->ow; c.fh = d->fh; c.fw = d->fw;
@@ -362,10 +363,67 @@ static void test_backward_data_plan_bound(void)
            row->name);
 }
 
+/*
+ * half.h against tensor_util.h's by-value model: every float16 and bfloat16 bit pattern widens to its
+ * value (NaN to a quiet NaN) and rounds back to itself (NaN: quiet, sign and high payload kept); float32
+ * values round to the nearest half value, ties to even: the half-way points between neighbours and
+ * their float32 neighbours, and random bit patterns over the whole range (denormals, overflow).
+ */
+static void test_half_conversions(uint64_t *rng)
+{
+    for (uint32_t h = 0; h < 65536; h++) {
+        const float f16 = rr_f16_to_f32((uint16_t)h), bf = rr_bf16_to_f32((uint16_t)h);
+        const float fast = rr_f16_to_f32_fast((uint16_t)h);
+        EXPECT(memcmp(&fast, &f16, 4) == 0, "f16 %04x: rr_f16_to_f32_fast %08x, rr_f16_to_f32 %08x", (unsigned)h,
+               (unsigned)rr_f32_bits(fast), (unsigned)rr_f32_bits(f16));
+        const double v16 = t_f16_value((uint16_t)h), vbf = t_bf16_value((uint16_t)h);
+        if (isnan(v16)) {
+            EXPECT(isnan(f16) && (rr_f32_bits(f16) & 0x400000u), "f16 %04x: NaN widens to quiet NaN", (unsigned)h);
+            EXPECT(rr_f32_to_f16(f16) == (h | 0x200u), "f16 %04x: NaN rounds back to %04x", (unsigned)h,
+                   (unsigned)rr_f32_to_f16(f16));
+        } else {
+            EXPECT((double)f16 == v16 && !signbit(f16) == !signbit(v16), "f16 %04x widens to %.9g, not %.9g",
+                   (unsigned)h, (double)f16, v16);
+            EXPECT(rr_f32_to_f16(f16) == h, "f16 %04x does not round back", (unsigned)h);
+        }
+        if (isnan(vbf)) {
+            EXPECT(isnan(bf) && rr_f32_to_bf16(bf) == (h | 0x40u), "bf16 %04x: NaN", (unsigned)h);
+        } else {
+            EXPECT((double)bf == vbf && rr_f32_to_bf16(bf) == h, "bf16 %04x round trip", (unsigned)h);
+        }
+    }
+    /* a float32 signalling NaN rounds to a quiet NaN of the same sign */
+    EXPECT(rr_f32_to_f16(rr_bits_f32(0xff800001u)) == 0xfe00u, "f16 of a signalling NaN");
+    EXPECT(rr_f32_to_bf16(rr_bits_f32(0x7f800001u)) == 0x7fc0u, "bf16 of a signalling NaN");
+    for (int i = 0; i < 400000; i++) {
+        float f;
+        if (i < 131072) {
+            /* near the half-way point above half value i/2 (alternately f16, bf16) */
+            const uint16_t h = (uint16_t)(i >> 1);
+            const int dt = i & 1 ? RRCONV_BFLOAT16 : RRCONV_FLOAT16;
+            const double v = dt == RRCONV_FLOAT16 ? t_f16_value(h) : t_bf16_value(h);
+            if (isnan(v) || isinf(v)) continue;
+            const double mid = v + copysign(0.5 * t_ulp(v, dt), v); /* exact in float32 */
+            f = (float)mid;
+            const int step = (int)t_int(rng, -1, 1);
+            if (step != 0) f = nextafterf(f, step > 0 ? INFINITY : -INFINITY);
+        } else {
+            f = rr_bits_f32((uint32_t)t_next(rng));
+            if (isnan(f)) continue;
+        }
+        const double r16 = t_round_to((double)f, RRCONV_FLOAT16), rbf = t_round_to((double)f, RRCONV_BFLOAT16);
+        EXPECT(rr_f32_to_f16(f) == t_half_bits(r16, RRCONV_FLOAT16), "f16 of %a: %04x, want %04x (%a)", (double)f,
+               (unsigned)rr_f32_to_f16(f), (unsigned)t_half_bits(r16, RRCONV_FLOAT16), r16);
+        EXPECT(rr_f32_to_bf16(f) == t_half_bits(rbf, RRCONV_BFLOAT16), "bf16 of %a: %04x, want %04x", (double)f,
+               (unsigned)rr_f32_to_bf16(f), (unsigned)t_half_bits(rbf, RRCONV_BFLOAT16));
+    }
+}
+
 int main(void)
 {
     uint64_t rng = 12345;
     test_backward_data_plan_bound();
+    test_half_conversions(&rng);
     test_parallel_for();
     test_valid_range();
     test_dense();

@@ -12,6 +12,17 @@
  * the same bits at every thread count; outputs' gaps must keep their sentinel. A row that no drawn
  * problem applied to fails the suite (an untested row is a failure, not a skip).
  *
+ * Data types: a row of dtype f16 / bf16 gets problems of its type, the output of that type and float32 in
+ * turn; an f32 row gets float32 problems and, every fifth config each, float16 and bfloat16 ones (the
+ * widening path of rr_normalize). The oracle is the double result of the same (half) inputs rounded once
+ * to the output type (tensor_util.h's t_round_to): with integer data the float32 sum is exact, so the
+ * row must match it exactly.
+ * --precision [configs [seed]]: half-precision problems only (f32 rows: float16 and bfloat16 in turn),
+ * non-integer data in three scales (plain, tiny: outputs in the denormal range, large: float16 sums
+ * past 65504) with NaN, +-Inf, denormals and 65504 sprinkled in: NaN exactly where the oracle is NaN,
+ * Inf where it is Inf, else within half an ulp of the output type of the exact result (plus float32
+ * accumulation's error bound): correctly rounded, so within 1 ulp of the oracle rounded to the type.
+ *
  * Also checked: rrconv_kernel_count / rrconv_kernel_get (names unique and of the form
  * <direction>_<variant>__<isa> or <direction>_reference, reference last per direction, bad arguments),
  * and with --env MODE the environment variables (ctest sets them, they are read once per process):
@@ -20,7 +31,7 @@
  *   --env unknown       RRCONV_KERNEL=no_such_kernel: INVALID_ARGUMENT naming it
  *   --env max-isa       RRCONV_MAX_ISA=garbage: INVALID_ARGUMENT naming the valid values
  *   --env verbose       RRCONV_VERBOSE=1: the exact line format on stderr
- * Usage: test_kernel_table [configs-per-row [seed]] | --env MODE [NAME]
+ * Usage: test_kernel_table [--precision] [configs-per-row [seed]] | --env MODE [NAME]
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -100,27 +111,77 @@ typedef struct inputs {
     tview src, flt, diff, rin, rout;
 } inputs;
 
+/* The data of one check: types, and for --precision the kind of values. */
+typedef struct data_kind {
+    int dt, odt;      /* rrconv_dtype of the inputs and of the output */
+    int precision;    /* 0: small integers (every sum exact); 1: non-integer values, scaled by `scale`,
+                         with NaN, Inf, denormals and large values sprinkled in */
+    int scale;        /* precision: 0 in [-1, 1); 1 tiny (half outputs in the denormal range); 2 large
+                         (float16: sums beyond 65504) */
+} data_kind;
+
+static const char *type_name(int dt)
+{
+    return dt == RRCONV_FLOAT16 ? "f16" : dt == RRCONV_BFLOAT16 ? "bf16" : "f32";
+}
+
+static int data_esize(int dt)
+{
+    return dt == RRCONV_FLOAT32 ? 4 : 2;
+}
+
+/* Fills a data tensor (which = 0 for src, 1 for the other input) for --precision. */
+static void fill_precision(tview *t, uint64_t *rng, const data_kind *k, int which)
+{
+    tv_fill_f(t, rng, 1); /* gaps NaN */
+    double scale = 1.0;
+    if (k->scale == 1) scale = k->dt == RRCONV_BFLOAT16 ? ldexp(1.0, -63) : ldexp(1.0, which == 0 ? -12 : -6);
+    if (k->scale == 2) scale = 128.0;
+    const double denorm = k->dt == RRCONV_BFLOAT16 ? ldexp(1.0, -133) : ldexp(1.0, -24);
+    int64_t idx[5] = {0};
+    do {
+        double v = t_unit(rng) * scale;
+        switch (t_int(rng, 0, 99)) {
+        case 0: v = NAN; break;
+        case 1: v = INFINITY; break;
+        case 2: v = -INFINITY; break;
+        case 3: case 4: v = denorm * (double)t_int(rng, -5, 5); break;
+        case 5: if (k->dt == RRCONV_FLOAT16) v = 65504.0; break;
+        default: break;
+        }
+        tv_setf(t, idx, (float)v);
+    } while (tv_next(t, idx));
+}
+
 /* Mask kinds: random labels, blocky (runs of equal labels), cells (a grid of 4x4-pixel regions, each
  * its own label modulo 256: what superpixel masks look like) */
 enum { MASK_RANDOM = 0, MASK_BLOCKY, MASK_CELLS, MASK_KINDS };
 
 /* layout: L_NHWC for a row that computes on channels-last tensors (src and diff drawn NHWC), else -1
  * (every tensor's layout drawn at random) */
-static void make_inputs(inputs *in, const rrconv_conv_desc *d, uint64_t *rng, int layout)
+static void make_inputs(inputs *in, const rrconv_conv_desc *d, uint64_t *rng, int layout, const data_kind *k)
 {
     const int64_t IC = d->groups * d->icpg, OC = d->groups * d->ocpg;
     const int64_t s_src[4] = {d->n, IC, d->ih, d->iw}, s_dst[4] = {d->n, OC, d->oh, d->ow};
     const int64_t s_flt[5] = {d->groups, d->ocpg, d->icpg, d->fh, d->fw};
     const int64_t s_rin[3] = {d->n, d->ih, d->iw}, s_rout[3] = {d->n, d->oh, d->ow};
     const size_t mes = d->mask_type == RRCONV_MASK_INT32 ? 4 : 1;
-    tv_make(&in->src, rng, 4, s_src, 4, layout >= 0 ? layout : (int)t_int(rng, 0, L_COUNT - 1));
-    tv_make(&in->flt, rng, 5, s_flt, 4, (int)t_int(rng, 0, L_COUNT - 1));
-    tv_make(&in->diff, rng, 4, s_dst, 4, layout >= 0 ? layout : (int)t_int(rng, 0, L_COUNT - 1));
+    const size_t des = (size_t)data_esize(k->dt);
+    tv_make(&in->src, rng, 4, s_src, des, layout >= 0 ? layout : (int)t_int(rng, 0, L_COUNT - 1));
+    tv_make(&in->flt, rng, 5, s_flt, des, (int)t_int(rng, 0, L_COUNT - 1));
+    tv_make(&in->diff, rng, 4, s_dst, des, layout >= 0 ? layout : (int)t_int(rng, 0, L_COUNT - 1));
     tv_make(&in->rin, rng, 3, s_rin, mes, (int)t_int(rng, 0, L_COUNT - 1));
     tv_make(&in->rout, rng, 3, s_rout, mes, (int)t_int(rng, 0, L_COUNT - 1));
-    tv_fill_f(&in->src, rng, 1);
-    tv_fill_f(&in->flt, rng, 1);
-    tv_fill_f(&in->diff, rng, 1);
+    in->src.dt = in->flt.dt = in->diff.dt = k->dt;
+    if (k->precision) {
+        fill_precision(&in->src, rng, k, 0);
+        fill_precision(&in->flt, rng, k, 1);
+        fill_precision(&in->diff, rng, k, 1);
+    } else {
+        tv_fill_f(&in->src, rng, 1);
+        tv_fill_f(&in->flt, rng, 1);
+        tv_fill_f(&in->diff, rng, 1);
+    }
     const int kind = (int)t_int(rng, 0, MASK_KINDS - 1);
     tview *ms[2] = {&in->rin, &in->rout};
     for (int m = 0; m < 2; m++) {
@@ -145,13 +206,39 @@ static void set_view(rr_view *v, const tview *t)
     memcpy(v->strides, t->st, sizeof v->strides);
 }
 
+/*
+ * Whether got is right for the exact (double) result want (sum of |terms| abs_sum, `terms` terms at
+ * most) in output type odt. Integer data: got equals want rounded once to odt. --precision: NaN exactly
+ * where want is NaN, an infinite want exactly, else within half an ulp of odt of want (rounded once from
+ * a float32 sum), plus what float32 accumulation may add (terms * 2^-24 * abs_sum, and denormal steps).
+ */
+static int output_ok(double got, double want, double abs_sum, int64_t terms, const data_kind *k)
+{
+    if (k->odt == RRCONV_FLOAT32 && !k->precision) return got == want;
+    const double expect = k->odt == RRCONV_FLOAT32 ? want : t_round_to(want, k->odt);
+    if (!k->precision) return got == expect;
+    if (isnan(want)) return isnan(got);
+    if (isinf(want)) return got == want;
+    if (isnan(got)) return 0;
+    /* correctly rounded from a float32 sum s: |got - s| <= ulp/2 and |s - want| <= the accumulation
+       bound; so |got - want| <= ulp/2 + that (ulp at the larger magnitude) */
+    const double acc = (double)terms * (ldexp(abs_sum, -24) + ldexp(1.0, -149));
+    if (isinf(got)) { /* overflow: the sum reached the half-way point past the largest finite value */
+        const double m = t_type_max(k->odt);
+        return !signbit(got) == !signbit(want) && fabs(want) + acc >= m + 0.5 * t_ulp(m, k->odt);
+    }
+    const double big = fabs(got) > fabs(want) ? fabs(got) : fabs(want);
+    return fabs(got - want) <= 0.5 * t_ulp(big, k->odt) + acc;
+}
+
 /* Runs row on d at every thread count; 1 if it matched the oracle everywhere. nchw_call: a channels-last
  * row on an NCHW call (tensors of random layouts, c.layout NCHW: the row's applies() admits some). */
-static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uint64_t *rng, int cfg, int nchw_call)
+static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uint64_t *rng, int cfg, int nchw_call,
+                        const data_kind *k)
 {
     inputs in;
     const int nhwc = row->layout == RR_LAYOUT_NHWC && !nchw_call;
-    make_inputs(&in, d, rng, nhwc ? L_NHWC : -1);
+    make_inputs(&in, d, rng, nhwc ? L_NHWC : -1, k);
     const int dir = (int)row->dir;
     const int64_t IC = d->groups * d->icpg, OC = d->groups * d->ocpg;
     const int64_t s_src[4] = {d->n, IC, d->ih, d->iw}, s_dst[4] = {d->n, OC, d->oh, d->ow};
@@ -166,8 +253,14 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
     const tview *b = dir == 0 ? &in.flt : &in.diff;
     t_oracle(d, dir, a, b, &in.rin, &in.rout, want, abs_sum, count);
 
+    const int64_t terms = dir == 0   ? d->icpg * d->fh * d->fw
+                          : dir == 1 ? d->ocpg * d->fh * d->fw
+                                     : d->n * d->oh * d->ow;
+
     tview out;
-    tv_make(&out, rng, ond, oshape, 4, nhwc && dir != 2 ? L_NHWC : (int)t_int(rng, 0, L_BROADCAST - 1));
+    tv_make(&out, rng, ond, oshape, (size_t)data_esize(k->odt),
+            nhwc && dir != 2 ? L_NHWC : (int)t_int(rng, 0, L_BROADCAST - 1));
+    out.dt = k->odt;
     float *first = (float *)malloc(count * sizeof(float));
     int ok = 1;
     for (int ti = 0; ti < 4 && ok; ti++) {
@@ -177,6 +270,8 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
         memset(&p, 0, sizeof p);
         p.c = conv_of(d);
         p.c.layout = nchw_call ? RR_LAYOUT_NCHW : row->layout; /* what api.c finds for these tensors */
+        p.c.dtype = (rr_dtype)k->dt; /* rrconv_dtype and rr_dtype share their values */
+        p.c.out_dtype = (rr_dtype)k->odt;
         p.dir = row->dir;
         p.op = "test_kernel_table";
         if (dir != 1) set_view(&p.src, &in.src);
@@ -200,11 +295,13 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
         do {
             const float got = tv_getf(&out, idx);
             if (ti == 0) first[i] = got;
-            if (ok && (double)got != want[i]) {
-                EXPECT(0, "%s config %d threads %d element %zu: got %.9g, oracle %.9g (n %" PRId64 " g %" PRId64
+            if (ok && !output_ok((double)got, want[i], abs_sum[i], terms, k)) {
+                EXPECT(0, "%s config %d (%s -> %s%s) threads %d element %zu: got %.9g, oracle %.9g (n %" PRId64
+                       " g %" PRId64
                        " icpg %" PRId64 " ocpg %" PRId64 " %" PRId64 "x%" PRId64 " -> %" PRId64 "x%" PRId64
                        " f %" PRId64 "x%" PRId64 " s %" PRId64 ",%" PRId64 " p %" PRId64 ",%" PRId64 " d %" PRId64
-                       ",%" PRId64 " mode %d mask %d)", row->name, cfg, THREADS[ti], i, (double)got, want[i], d->n,
+                       ",%" PRId64 " mode %d mask %d)", row->name, cfg, type_name(k->dt), type_name(k->odt),
+                       k->precision ? ", non-integer" : "", THREADS[ti], i, (double)got, want[i], d->n,
                        d->groups, d->icpg, d->ocpg, d->ih, d->iw, d->oh, d->ow, d->fh, d->fw, d->stride_h,
                        d->stride_w, d->pad_h, d->pad_w, d->dil_h, d->dil_w, d->mode, d->mask_type);
                 ok = 0;
@@ -228,8 +325,28 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
 
 /* ---- the suite -------------------------------------------------------------------------------- */
 
+/* The data types of config cfg of a row: a half row its own type, the output that type or float32 in
+ * turn; an f32 row mostly float32, and every fifth config float16 / bfloat16 (its inputs widened). */
+static data_kind kind_of(const rr_kernel_row *row, int cfg, int precision)
+{
+    data_kind k = {RRCONV_FLOAT32, RRCONV_FLOAT32, precision, 0};
+    if (row->dtype != RR_DT_F32) {
+        k.dt = (int)row->dtype;
+        k.odt = cfg % 2 ? RRCONV_FLOAT32 : k.dt;
+    } else if (precision) {
+        k.dt = cfg % 2 ? RRCONV_BFLOAT16 : RRCONV_FLOAT16;
+        k.odt = cfg / 2 % 2 ? RRCONV_FLOAT32 : k.dt;
+    } else if (cfg % 5 == 1 || cfg % 5 == 3) {
+        k.dt = cfg % 5 == 1 ? RRCONV_FLOAT16 : RRCONV_BFLOAT16;
+        k.odt = cfg / 5 % 2 ? RRCONV_FLOAT32 : k.dt;
+    }
+    if (precision) k.scale = (int)(cfg / 4 % 3);
+    if (k.scale == 2 && k.dt == RRCONV_BFLOAT16) k.scale = 0; /* bfloat16's range is float32's */
+    return k;
+}
+
 /* Every row, or (only_nhwc_dir >= 0) the channels-last rows of that direction. */
-static void test_rows(uint64_t seed, int only_nhwc_dir)
+static void test_rows(uint64_t seed, int only_nhwc_dir, int precision)
 {
     int count;
     const rr_kernel_row *rows = rr_kernel_rows(&count);
@@ -246,15 +363,19 @@ static void test_rows(uint64_t seed, int only_nhwc_dir)
         int applied = 0, draws = 0;
         for (; draws < 20000 && applied < ROW_CONFIGS; draws++) {
             const rrconv_conv_desc d = draw(&rng);
+            const data_kind k = kind_of(row, applied, precision);
             rr_conv c = conv_of(&d);
             c.layout = row->layout;
+            c.dtype = (rr_dtype)k.dt;
+            c.out_dtype = (rr_dtype)k.odt;
             if (!rr_kernel_applies(row, &c)) continue;
-            check_row_on(row, &d, &rng, applied, 0);
+            check_row_on(row, &d, &rng, applied, 0, &k);
             applied++;
         }
         printf("  %-46s %d configs x %d thread counts (%d draws)\n", row->name, applied, 4, draws);
-        if (row->layout == RR_LAYOUT_NHWC) {
+        if (row->layout == RR_LAYOUT_NHWC && !precision) {
             /* NCHW calls a channels-last row takes (transposed): depthwise, filters of 625..1024 taps */
+            const data_kind f32 = {RRCONV_FLOAT32, RRCONV_FLOAT32, 0, 0};
             int nchw = 0;
             for (int k = 0; k < 6; k++) {
                 const int64_t f = t_int(&rng, 25, 32), g = t_int(&rng, 16, 40), in = t_int(&rng, 3, 12);
@@ -264,7 +385,7 @@ static void test_rows(uint64_t seed, int only_nhwc_dir)
                 rr_conv c = conv_of(&d);
                 c.layout = RR_LAYOUT_NCHW;
                 if (d.oh < 1 || d.ow < 1 || !rr_kernel_applies(row, &c)) continue;
-                check_row_on(row, &d, &rng, ROW_CONFIGS + k, 1);
+                check_row_on(row, &d, &rng, ROW_CONFIGS + k, 1, &f32);
                 nchw++;
             }
             if (nchw > 0) printf("  %-46s + %d NCHW calls x %d thread counts\n", row->name, nchw, 4);
@@ -289,8 +410,8 @@ static void test_table_api(void)
         EXPECT_OK(rrconv_kernel_get(i, &k));
         EXPECT(k.name && k.direction && k.isa && k.dtype && k.layout && k.applies, "row %d: NULL field", (int)i);
         EXPECT(k.reserved == 0 && (k.available == 0 || k.available == 1), "row %d: reserved/available", (int)i);
-        EXPECT(strcmp(k.dtype, "f32") == 0 && (strcmp(k.layout, "nchw") == 0 || strcmp(k.layout, "nhwc") == 0),
-               "row %d: dtype/layout", (int)i);
+        EXPECT((strcmp(k.dtype, "f32") == 0 || strcmp(k.dtype, "f16") == 0 || strcmp(k.dtype, "bf16") == 0) &&
+                   (strcmp(k.layout, "nchw") == 0 || strcmp(k.layout, "nhwc") == 0), "row %d: dtype/layout", (int)i);
         int d = -1;
         for (int j = 0; j < 3; j++) {
             if (strcmp(k.direction, dirs[j]) == 0) d = j;
@@ -330,8 +451,9 @@ static void test_table_api(void)
 
 /* ---- the environment variables (one process per mode) ---------------------------------------- */
 
-/* A dense problem through the public API: direction dir (0, 1, 2). */
-static rrconv_status public_call(int dir, const rrconv_conv_desc *d)
+/* A dense problem through the public API: direction dir (0, 1, 2), data of type dt (typed entry points;
+ * the 4-byte buffers are large enough for any type). */
+static rrconv_status public_call_typed(int dir, const rrconv_conv_desc *d, int32_t dt)
 {
     uint64_t rng = 5;
     inputs in;
@@ -352,7 +474,18 @@ static rrconv_status public_call(int dir, const rrconv_conv_desc *d)
     tview out;
     tv_make(&out, &rng, dir == 2 ? 5 : 4, dir == 0 ? s_dst : dir == 1 ? s_src : s_flt, 4, L_DENSE_NULL);
     rrconv_status st;
-    if (dir == 0) {
+    if (dt != RRCONV_FLOAT32) {
+        if (dir == 0) {
+            st = rrconv_forward(d, dt, dt, tv_data(&in.src), NULL, tv_data(&in.flt), NULL, tv_data(&in.rin), NULL,
+                                tv_data(&in.rout), NULL, tv_data(&out), NULL);
+        } else if (dir == 1) {
+            st = rrconv_backward_data(d, dt, dt, tv_data(&in.flt), NULL, tv_data(&in.diff), NULL, tv_data(&in.rin),
+                                      NULL, tv_data(&in.rout), NULL, tv_data(&out), NULL);
+        } else {
+            st = rrconv_backward_filter(d, dt, dt, tv_data(&in.src), NULL, tv_data(&in.diff), NULL, tv_data(&in.rin),
+                                        NULL, tv_data(&in.rout), NULL, tv_data(&out), NULL);
+        }
+    } else if (dir == 0) {
         st = rrconv_forward_f32(d, tv_data(&in.src), NULL, tv_data(&in.flt), NULL, tv_data(&in.rin), NULL,
                                 tv_data(&in.rout), NULL, tv_data(&out), NULL);
     } else if (dir == 1) {
@@ -365,6 +498,11 @@ static rrconv_status public_call(int dir, const rrconv_conv_desc *d)
     tv_free(&out);
     free_inputs(&in);
     return st;
+}
+
+static rrconv_status public_call(int dir, const rrconv_conv_desc *d)
+{
+    return public_call_typed(dir, d, RRCONV_FLOAT32);
 }
 
 static int env_mode(const char *mode, const char *name)
@@ -426,24 +564,32 @@ static int env_mode(const char *mode, const char *name)
         conv.mode = RRCONV_CONVOLUTION;
         EXPECT_OK(public_call(0, &conv));
         EXPECT_OK(public_call(2, &dense));
+        EXPECT_OK(public_call_typed(1, &dense, RRCONV_BFLOAT16));
         fflush(stderr);
         FILE *f = fopen(path, "r");
-        char line[2][512] = {{0}};
-        for (int i = 0; i < 2 && f != NULL; i++) {
+        char line[3][512] = {{0}};
+        for (int i = 0; i < 3 && f != NULL; i++) {
             if (fgets(line[i], sizeof line[i], f) == NULL) line[i][0] = '\0';
         }
         if (f != NULL) fclose(f);
         remove(path);
         const rr_conv c0 = conv_of(&conv), c2 = conv_of(&dense);
         const rr_kernel_row *r0 = rr_kernel_pick(RR_FORWARD, &c0), *r2 = rr_kernel_pick(RR_BACKWARD_FILTER, &c2);
-        char want[2][256];
+        rr_conv c1 = c2;
+        c1.dtype = c1.out_dtype = RR_DT_BF16;
+        const rr_kernel_row *r1 = rr_kernel_pick(RR_BACKWARD_DATA, &c1);
+        char want[3][256];
         snprintf(want[0], sizeof want[0], "rrconv_verbose,exec,forward,%s,%s,f32,nchw,mask:int32,mode:convolution,"
                  "threads:2,mb1_g4_icpg1_ocpg1_ih9_iw9_oh9_ow9_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1,", r0->name,
                  rr_isa_name(r0->isa));
         snprintf(want[1], sizeof want[1], "rrconv_verbose,exec,backward_filter,%s,%s,f32,nchw,mask:int32,"
                  "mode:cross_correlation,threads:2,mb1_g1_icpg3_ocpg2_ih9_iw9_oh9_ow9_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1,",
                  r2->name, rr_isa_name(r2->isa));
-        for (int i = 0; i < 2; i++) {
+        /* a half call: the call's dtype, whichever row (an f32 one widening, or a bf16 one) ran it */
+        snprintf(want[2], sizeof want[2], "rrconv_verbose,exec,backward_data,%s,%s,bf16,nchw,mask:int32,"
+                 "mode:cross_correlation,threads:2,mb1_g1_icpg3_ocpg2_ih9_iw9_oh9_ow9_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1,",
+                 r1->name, rr_isa_name(r1->isa));
+        for (int i = 0; i < 3; i++) {
             const size_t lw = strlen(want[i]);
             EXPECT(strncmp(line[i], want[i], lw) == 0, "verbose line %d:\n got  %s want %s<ms>", i, line[i], want[i]);
             /* <ms>: digits, one '.', 4 significant digits */
@@ -469,16 +615,25 @@ static int env_mode(const char *mode, const char *name)
 int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "--env") == 0) return env_mode(argv[2], argc > 3 ? argv[3] : NULL);
+    const int precision = argc > 1 && strcmp(argv[1], "--precision") == 0;
+    if (precision) {
+        argv++;
+        argc--;
+        ROW_CONFIGS = 12;
+    }
     if (argc > 1) ROW_CONFIGS = atoi(argv[1]);
     const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 20261207u;
-    printf("active ISA: %s, %d configs per row\n", rrconv_active_isa(), ROW_CONFIGS);
-    test_table_api();
-    test_rows(seed, -1);
-    /* the channels-last backward-filter rows again with image batches of one image: their partial
-       sums carried from batch to batch */
-    printf("backward_filter nhwc rows, one image per batch:\n");
-    rr_bwf_nhwc_set_batch_pixels(1);
-    test_rows(seed + 1, (int)RR_BACKWARD_FILTER);
-    rr_bwf_nhwc_set_batch_pixels(0);
-    return t_finish("test_kernel_table");
+    printf("active ISA: %s, %d configs per row%s\n", rrconv_active_isa(), ROW_CONFIGS,
+           precision ? ", half precision, non-integer data" : "");
+    if (!precision) test_table_api();
+    test_rows(seed, -1, precision);
+    if (!precision) {
+        /* the channels-last backward-filter rows again with image batches of one image: their partial
+           sums carried from batch to batch */
+        printf("backward_filter nhwc rows, one image per batch:\n");
+        rr_bwf_nhwc_set_batch_pixels(1);
+        test_rows(seed + 1, (int)RR_BACKWARD_FILTER, 0);
+        rr_bwf_nhwc_set_batch_pixels(0);
+    }
+    return t_finish(precision ? "test_kernel_table --precision" : "test_kernel_table");
 }

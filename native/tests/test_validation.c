@@ -2,6 +2,8 @@
  * test_validation.c -- every argument check: RRCONV_INVALID_ARGUMENT, a message that starts with
  * the function name and names the argument, and an untouched output buffer. Also a few calls that
  * look odd but are valid (they must succeed), and the message being cleared by a success.
+ * The whole list runs twice: through the _f32 entry points and through the typed ones (rrconv_forward,
+ * ...) with float32 twice; then the typed entry points' own checks (dtype, out_dtype, half alignment).
  */
 #include "test_util.h"
 
@@ -18,9 +20,13 @@ typedef struct call {
     float *out;
     int64_t src_st[4], flt_st[5], diff_st[4], rin_st[3], rout_st[3], out_st[5];
     const int64_t *src_sp, *flt_sp, *diff_sp, *rin_sp, *rout_sp, *out_sp;
+    int32_t dt, odt;  /* the typed entry points' data types */
 } call;
 
-static const char *FN[3] = {"rrconv_forward_f32", "rrconv_backward_data_f32", "rrconv_backward_filter_f32"};
+static int g_typed; /* 1: invoke calls the typed entry points */
+static const char *FN_F32[3] = {"rrconv_forward_f32", "rrconv_backward_data_f32", "rrconv_backward_filter_f32"};
+static const char *FN_TYPED[3] = {"rrconv_forward", "rrconv_backward_data", "rrconv_backward_filter"};
+#define FN (g_typed ? FN_TYPED : FN_F32)
 static const char *OUT[3] = {"dst", "grad_src", "grad_filter"};
 
 static void dense(const int64_t *shape, int nd, int64_t *st)
@@ -55,6 +61,19 @@ static void base(call *c, int dir)
 
 static rrconv_status invoke(const call *c, int dir)
 {
+    if (g_typed) {
+        switch (dir) {
+        case 0:
+            return rrconv_forward(c->dp, c->dt, c->odt, c->src, c->src_sp, c->flt, c->flt_sp, c->rin, c->rin_sp,
+                                  c->rout, c->rout_sp, c->out, c->out_sp);
+        case 1:
+            return rrconv_backward_data(c->dp, c->dt, c->odt, c->flt, c->flt_sp, c->diff, c->diff_sp, c->rin,
+                                        c->rin_sp, c->rout, c->rout_sp, c->out, c->out_sp);
+        default:
+            return rrconv_backward_filter(c->dp, c->dt, c->odt, c->src, c->src_sp, c->diff, c->diff_sp, c->rin,
+                                          c->rin_sp, c->rout, c->rout_sp, c->out, c->out_sp);
+        }
+    }
     switch (dir) {
     case 0:
         return rrconv_forward_f32(c->dp, c->src, c->src_sp, c->flt, c->flt_sp, c->rin, c->rin_sp, c->rout,
@@ -162,6 +181,21 @@ static const char *mutate(int k, call *c, int dir)
         if (!reads(dir, 0)) return NULL;
         c->src_st[0] = 1; c->src_st[1] = INT64_MAX / 3; c->src_st[2] = 1; c->src_st[3] = 1;
         return "src: the highest element offset overflows int64 (src_strides[1] = 3074457345618258602";
+    /* the typed entry points' own checks (the _f32 ones have no such arguments) */
+    case 66: if (!g_typed) return NULL; c->dt = 3; return "dtype is 3 but must be RRCONV_FLOAT32 (0), RRCONV_FLOAT16 (1)";
+    case 67: if (!g_typed) return NULL; c->dt = -1; c->src = NULL; return "dtype is -1"; /* before the tensors */
+    case 68: if (!g_typed) return NULL; c->dt = RRCONV_FLOAT16; c->odt = RRCONV_BFLOAT16;
+        return "out_dtype is 2 (RRCONV_BFLOAT16) but must be dtype (1, RRCONV_FLOAT16) or RRCONV_FLOAT32 (0)";
+    case 69: if (!g_typed) return NULL; c->odt = 7; return "out_dtype is 7 (no rrconv_dtype)";
+    case 70: if (!g_typed) return NULL; c->odt = RRCONV_BFLOAT16; return "out_dtype is 2";
+    case 71: if (!g_typed || !reads(dir, 0)) return NULL; c->dt = c->odt = RRCONV_BFLOAT16;
+        c->src = (const float *)((const char *)g_src + 1); return "src is";
+    case 72: if (!g_typed || !reads(dir, 2)) return NULL; c->dt = RRCONV_FLOAT16;
+        c->diff = (const float *)((const char *)g_diff + 3); return "must be aligned to 2 bytes";
+    case 73: if (!g_typed) return NULL; c->dt = RRCONV_FLOAT16; c->out = (float *)((char *)g_out + 2);
+        return "must be aligned to 4 bytes"; /* a float32 output of a half call */
+    case 74: if (!g_typed) return NULL; c->dt = c->odt = RRCONV_FLOAT16; c->out = (float *)((char *)g_out + 1);
+        return "must be aligned to 2 bytes";
     default: return "";
     }
 }
@@ -197,57 +231,86 @@ int main(void)
         g_src[i] = g_flt[i] = g_diff[i] = (float)(i % 7);
         g_rin[i] = g_rout[i] = i % 3;
     }
-    int cases = 0;
-    for (int k = 0;; k++) {
-        call probe;
-        base(&probe, 0);
-        const char *e = mutate(k, &probe, 0);
-        if (e != NULL && e[0] == '\0') break;
-        for (int dir = 0; dir < 3; dir++) check_invalid(k, dir);
-        cases++;
-    }
-    EXPECT(cases >= 60, "only %d cases ran", cases);
+    for (g_typed = 0; g_typed < 2; g_typed++) {
+        int cases = 0;
+        for (int k = 0;; k++) {
+            call probe;
+            base(&probe, 0);
+            const char *e = mutate(k, &probe, 0);
+            if (e != NULL && e[0] == '\0') break;
+            for (int dir = 0; dir < 3; dir++) check_invalid(k, dir);
+            cases++;
+        }
+        EXPECT(cases >= 70, "only %d cases ran", cases);
 
-    /* a success clears the message; the baseline is valid everywhere */
-    for (int dir = 0; dir < 3; dir++) {
-        call c;
-        base(&c, dir);
-        c.d.n = 0;
-        EXPECT(invoke(&c, dir) == RRCONV_INVALID_ARGUMENT, "n = 0");
-        EXPECT(rrconv_last_error()[0] != '\0', "no message");
-        base(&c, dir);
-        check_valid(&c, dir, "baseline");
-        base(&c, dir);
-        c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = c.out_sp = NULL;
-        check_valid(&c, dir, "NULL strides");
+        /* a success clears the message; the baseline is valid everywhere */
+        for (int dir = 0; dir < 3; dir++) {
+            call c;
+            base(&c, dir);
+            c.d.n = 0;
+            EXPECT(invoke(&c, dir) == RRCONV_INVALID_ARGUMENT, "n = 0");
+            EXPECT(rrconv_last_error()[0] != '\0', "no message");
+            base(&c, dir);
+            check_valid(&c, dir, "baseline");
+            base(&c, dir);
+            c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = c.out_sp = NULL;
+            check_valid(&c, dir, "NULL strides");
+        }
+        /* valid oddities */
+        for (int dir = 0; dir < 3; dir++) {
+            call c;
+            /* zero-stride (broadcast) inputs */
+            base(&c, dir);
+            c.src_st[0] = 0; c.flt_st[0] = 0; c.diff_st[2] = 0; c.rin_st[0] = 0; c.rout_st[1] = 0;
+            check_valid(&c, dir, "broadcast inputs");
+            /* uint8 masks at odd addresses */
+            base(&c, dir);
+            c.d.mask_type = RRCONV_MASK_UINT8;
+            c.rin = (const char *)g_rin + 1; c.rout = (const char *)g_rout + 3;
+            c.rin_sp = c.rout_sp = NULL;
+            check_valid(&c, dir, "uint8 masks, odd addresses");
+            /* a zero or arbitrary stride on an extent-1 output dimension; stride order permuted */
+            base(&c, dir);
+            c.d = t_desc(1, 1, 2, 1, 5, 4, 2, 2, 1, 1, 0, 0, 1, 1, RRCONV_CONVOLUTION, RRCONV_MASK_INT32);
+            c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = NULL;
+            if (dir == 0) { int64_t s[4] = {0, 1, 3 * 1, 3 * 4}; memcpy(c.out_st, s, sizeof s); }     /* [1,1,4,3] */
+            if (dir == 1) { int64_t s[4] = {123, 1, 2 * 4, 2}; memcpy(c.out_st, s, sizeof s); }      /* [1,2,5,4] */
+            if (dir == 2) { int64_t s[5] = {0, 0, 4, 2, 1}; memcpy(c.out_st, s, sizeof s); }         /* [1,1,2,2,2] */
+            check_valid(&c, dir, "extent-1 output dims, permuted strides");
+            /* output adjacent to (but not overlapping) an input */
+            base(&c, dir);
+            c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = c.out_sp = NULL;
+            c.rin = g_out; /* rin occupies g_out[0 .. n*ih*iw) */
+            c.out = g_out + c.d.n * c.d.ih * c.d.iw;
+            check_valid(&c, dir, "adjacent output");
+        }
+        printf("%s: %d invalid-argument cases x 3 directions\n", g_typed ? "typed" : "_f32", cases);
     }
-    /* valid oddities */
+    g_typed = 1;
+    /* half-precision calls: 2-byte alignment suffices; the output float32 or of the inputs' type; the
+       byte extent of a half output is half a float32 one's (adjacent to an input, not overlapping) */
     for (int dir = 0; dir < 3; dir++) {
         call c;
-        /* zero-stride (broadcast) inputs */
         base(&c, dir);
-        c.src_st[0] = 0; c.flt_st[0] = 0; c.diff_st[2] = 0; c.rin_st[0] = 0; c.rout_st[1] = 0;
-        check_valid(&c, dir, "broadcast inputs");
-        /* uint8 masks at odd addresses */
+        c.dt = c.odt = RRCONV_BFLOAT16;
+        c.src = (const float *)((const char *)g_src + 2);
+        c.flt = (const float *)((const char *)g_flt + 6);
+        c.diff = (const float *)((const char *)g_diff + 2);
+        c.out = (float *)((char *)g_out + 2);
+        check_valid(&c, dir, "bfloat16 at 2-byte aligned addresses");
         base(&c, dir);
-        c.d.mask_type = RRCONV_MASK_UINT8;
-        c.rin = (const char *)g_rin + 1; c.rout = (const char *)g_rout + 3;
-        c.rin_sp = c.rout_sp = NULL;
-        check_valid(&c, dir, "uint8 masks, odd addresses");
-        /* a zero or arbitrary stride on an extent-1 output dimension; stride order permuted */
+        c.dt = RRCONV_FLOAT16;
+        check_valid(&c, dir, "float16 in, float32 out");
         base(&c, dir);
-        c.d = t_desc(1, 1, 2, 1, 5, 4, 2, 2, 1, 1, 0, 0, 1, 1, RRCONV_CONVOLUTION, RRCONV_MASK_INT32);
-        c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = NULL;
-        if (dir == 0) { int64_t s[4] = {0, 1, 3 * 1, 3 * 4}; memcpy(c.out_st, s, sizeof s); }         /* [1,1,4,3] */
-        if (dir == 1) { int64_t s[4] = {123, 1, 2 * 4, 2}; memcpy(c.out_st, s, sizeof s); }          /* [1,2,5,4] */
-        if (dir == 2) { int64_t s[5] = {0, 0, 4, 2, 1}; memcpy(c.out_st, s, sizeof s); }             /* [1,1,2,2,2] */
-        check_valid(&c, dir, "extent-1 output dims, permuted strides");
-        /* output adjacent to (but not overlapping) an input */
-        base(&c, dir);
+        c.dt = c.odt = RRCONV_FLOAT16;
         c.src_sp = c.flt_sp = c.diff_sp = c.rin_sp = c.rout_sp = c.out_sp = NULL;
-        c.rin = g_out; /* rin occupies g_out[0 .. n*ih*iw) */
-        c.out = g_out + c.d.n * c.d.ih * c.d.iw;
-        check_valid(&c, dir, "adjacent output");
+        c.d.mask_type = RRCONV_MASK_UINT8;
+        const int64_t out_elems = dir == 0 ? c.d.n * c.d.groups * c.d.ocpg * c.d.oh * c.d.ow
+                                : dir == 1 ? c.d.n * c.d.groups * c.d.icpg * c.d.ih * c.d.iw
+                                           : c.d.groups * c.d.ocpg * c.d.icpg * c.d.fh * c.d.fw;
+        c.out = g_out;
+        c.rin = (const char *)g_out + out_elems * 2; /* right after the float16 output */
+        check_valid(&c, dir, "float16 output adjacent to rin");
     }
 
     /* thread count */
@@ -259,6 +322,5 @@ int main(void)
     EXPECT(rrconv_set_num_threads(-5) == RRCONV_OK && rrconv_get_num_threads() >= 1, "default threads");
     EXPECT(rrconv_set_num_threads(INT32_MIN) == RRCONV_OK, "INT32_MIN means default");
 
-    printf("%d invalid-argument cases x 3 directions\n", cases);
     return t_finish("test_validation");
 }

@@ -71,6 +71,8 @@ static int fast_geometry_ok(const rr_conv *c)
 int rr_kernel_applies(const rr_kernel_row *row, const rr_conv *c)
 {
     if (rr_kernel_is_reference(row)) return 1;
+    /* a half row runs calls of its type only; an f32 row runs every call (half inputs widened) */
+    if (row->dtype != RR_DT_F32 && row->dtype != c->dtype) return 0;
     return fast_geometry_ok(c) && row->applies(c);
 }
 

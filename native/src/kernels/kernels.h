@@ -55,8 +55,10 @@ const rr_kernel_row *rr_kernel_reference(rr_direction dir);
 /* 1 if the row is a reference row (runs on any problem, not normalized). */
 int rr_kernel_is_reference(const rr_kernel_row *row);
 
-/* 1 if the row may run c: a reference row always; a fast row when c's geometry is below the fast
- * rows' common limit (2^24 for every size, stride, padding and dilation) and its applies() holds. */
+/* 1 if the row may run c: a reference row always; a fast row when its dtype is f32 (any call: half
+ * inputs are widened for it) or c's dtype (a half row runs calls of its type only), c's geometry is below
+ * the fast rows' common limit (2^24 for every size, stride, padding and dilation) and its applies() holds
+ * (so a half row's applies() need not test the dtype). */
 int rr_kernel_applies(const rr_kernel_row *row, const rr_conv *c);
 
 /* 1 if this process may run the row's code (its ISA <= rr_active_isa()). */

@@ -7,17 +7,19 @@
  * (un-flipped) one: kh' = kh for cross-correlation, FH-1-kh for convolution (likewise kw').
  *
  * Accumulation: one float accumulator per filter element, from 0.0f, adding taps in the order
- * n, oh, ow (all ascending). Work items are filter elements (g, ocg, icg, kh', kw') in stored
+ * n, oh, ow (all ascending). Half-precision inputs are widened exactly (half.h); the sum is rounded once
+ * into the output's type. Work items are filter elements (g, ocg, icg, kh', kw') in stored
  * order; an item's result does not depend on the thread count.
  */
 #include "ref_util.h"
 
-static void backward_filter_range(void *vctx, int64_t begin, int64_t end)
+/* The loop over work items [begin, end) for data of type dt and an output of type odt: inlined into
+ * backward_filter_range twice, once with float32 constants (no per-element type dispatch) and once with the call's. */
+static inline RR_REF_INLINE void backward_filter_items(const rr_problem *p, int64_t begin, int64_t end, rr_dtype dt,
+                                                       rr_dtype odt)
 {
-    const rr_problem *p = (const rr_problem *)vctx;
     const rr_conv *c = &p->c;
-    const float *src = (const float *)p->src.data;
-    const float *diff = (const float *)p->diff.data;
+    const void *src = p->src.data, *diff = p->diff.data;
     const void *rin = p->rin.data, *rout = p->rout.data;
     const int64_t *ss = p->src.strides, *dfs = p->diff.strides, *gs = p->out.strides;
     const int64_t *ris = p->rin.strides, *ros = p->rout.strides;
@@ -42,8 +44,8 @@ static void backward_filter_range(void *vctx, int64_t begin, int64_t end)
 
         float acc = 0.0f;
         for (int64_t n = 0; n < c->n; n++) {
-            const float *s_c = src + n * ss[0] + ic * ss[1];
-            const float *d_c = diff + n * dfs[0] + oc * dfs[1];
+            const int64_t s_c = n * ss[0] + ic * ss[1];
+            const int64_t d_c = n * dfs[0] + oc * dfs[1];
             const int64_t rin_n = n * ris[0], rout_n = n * ros[0];
             for (int64_t oh = oh_lo; oh < oh_hi; oh++) {
                 const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
@@ -52,12 +54,20 @@ static void backward_filter_range(void *vctx, int64_t begin, int64_t end)
                     if (rr_mask_at(rin, mt, rin_n + ih * ris[1] + iw * ris[2]) !=
                         rr_mask_at(rout, mt, rout_n + oh * ros[1] + ow * ros[2]))
                         continue;
-                    acc += s_c[ih * ss[2] + iw * ss[3]] * d_c[oh * dfs[2] + ow * dfs[3]];
+                    acc += rr_load(src, dt, s_c + ih * ss[2] + iw * ss[3]) *
+                           rr_load(diff, dt, d_c + oh * dfs[2] + ow * dfs[3]);
                 }
             }
         }
-        p->out.data[g * gs[0] + ocg * gs[1] + icg * gs[2] + khf * gs[3] + kwf * gs[4]] = acc;
+        rr_store(p->out.data, odt, g * gs[0] + ocg * gs[1] + icg * gs[2] + khf * gs[3] + kwf * gs[4], acc);
     }
+}
+
+static void backward_filter_range(void *vctx, int64_t begin, int64_t end)
+{
+    const rr_problem *p = (const rr_problem *)vctx;
+    if (p->c.dtype == RR_DT_F32 && p->c.out_dtype == RR_DT_F32) backward_filter_items(p, begin, end, RR_DT_F32, RR_DT_F32);
+    else backward_filter_items(p, begin, end, p->c.dtype, p->c.out_dtype);
 }
 
 rrconv_status rr_ref_backward_filter(const rr_problem *p)

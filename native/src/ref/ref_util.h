@@ -5,8 +5,17 @@
 #define RRCONV_REF_UTIL_H
 
 #include "internal.h"
+#include "half.h"
 
 #include <stdint.h>
+
+/* Forces a loop body inline into each of its callers, so that constant arguments (the float32 types)
+ * specialize it. */
+#if defined(__GNUC__)
+#define RR_REF_INLINE __attribute__((always_inline))
+#else
+#define RR_REF_INLINE
+#endif
 
 /* The mask element at element offset off, as an integer (exact for int32 and uint8). */
 static inline int64_t rr_mask_at(const void *base, rrconv_mask_type type, int64_t off)

@@ -4,12 +4,14 @@
  * Fast kernels want dense tensors in their row's layout (NCHW or NHWC activations, C-order filter and
  * masks), cross-correlation and int32 masks. rr_normalize produces that form from any validated problem
  * (packing or transposing strided tensors into dense scratch, flipping the filter of a convolution,
- * widening uint8 masks); rr_finish copies a scratch output back (un-flipping grad_filter).
+ * widening uint8 masks, widening half-precision data for a float32 row); rr_finish copies a scratch output
+ * back (un-flipping grad_filter, rounding a float32 result into a half output).
  * The reference loops take every form directly.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "workspace.h"
+#include "../../half.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -24,8 +26,9 @@ typedef struct copy_ctx {
     int ndim;
     int64_t shape[5];
     int64_t dst_st[5], src_st[5];
-    float *dst;
-    const float *src;
+    char *dst;                /* element 0 of the destination, dst_t elements */
+    const char *src;          /* element 0 of the source, src_t elements */
+    rr_dtype dst_t, src_t;
     int32_t *mdst;            /* widen_mask: destination */
     const void *msrc;         /* widen_mask: source */
     rrconv_mask_type mtype;
@@ -45,21 +48,82 @@ static void row_offsets(const copy_ctx *x, int64_t row, int64_t *doff, int64_t *
     *soff = s;
 }
 
+/* One row of len elements converted from type st to type dt (they differ), strides ss / ds in elements.
+ * The common pairs have their own loops (contiguous ones vectorize: bfloat16 both ways, float16 widening
+ * through float arithmetic), so that widening a half call's inputs for an f32 row costs little. */
+static void convert_row(char *d, rr_dtype dt, int64_t ds, const char *s, rr_dtype st, int64_t ss, int64_t len)
+{
+    if (dt == RR_DT_F32 && st == RR_DT_BF16) {
+        float *o = (float *)(void *)d;
+        const uint16_t *in = (const uint16_t *)(const void *)s;
+        for (int64_t j = 0; j < len; j++) o[j * ds] = rr_bf16_to_f32(in[j * ss]);
+    } else if (dt == RR_DT_F32 && st == RR_DT_F16) {
+        float *o = (float *)(void *)d;
+        const uint16_t *in = (const uint16_t *)(const void *)s;
+        for (int64_t j = 0; j < len; j++) o[j * ds] = rr_f16_to_f32_fast(in[j * ss]);
+    } else if (dt == RR_DT_BF16 && st == RR_DT_F32) {
+        uint16_t *o = (uint16_t *)(void *)d;
+        const float *in = (const float *)(const void *)s;
+        for (int64_t j = 0; j < len; j++) o[j * ds] = rr_f32_to_bf16(in[j * ss]);
+    } else if (dt == RR_DT_F16 && st == RR_DT_F32) {
+        uint16_t *o = (uint16_t *)(void *)d;
+        const float *in = (const float *)(const void *)s;
+        for (int64_t j = 0; j < len; j++) o[j * ds] = rr_f32_to_f16(in[j * ss]);
+    } else {
+        for (int64_t j = 0; j < len; j++) rr_store(d, dt, j * ds, rr_load(s, st, j * ss));
+    }
+}
+
 static void copy_rows(void *vctx, int64_t begin, int64_t end)
 {
     const copy_ctx *x = (const copy_ctx *)vctx;
     const int last = x->ndim - 1;
     const int64_t len = x->shape[last], ds = x->dst_st[last], ss = x->src_st[last];
+    const int64_t desz = rr_dtype_size(x->dst_t), sesz = rr_dtype_size(x->src_t);
     for (int64_t row = begin; row < end; row++) {
         int64_t doff, soff;
         row_offsets(x, row, &doff, &soff);
-        float *d = x->dst + doff;
-        const float *s = x->src + soff;
-        if (ds == 1 && ss == 1) {
-            memcpy(d, s, (size_t)len * sizeof(float));
+        char *d = x->dst + doff * desz;
+        const char *s = x->src + soff * sesz;
+        if (x->dst_t != x->src_t) {
+            /* widening is exact; narrowing rounds once (half.h) */
+            if (ds == 1 && ss == 1) convert_row(d, x->dst_t, 1, s, x->src_t, 1, len);
+            else convert_row(d, x->dst_t, ds, s, x->src_t, ss, len);
+        } else if (ds == 1 && ss == 1) {
+            memcpy(d, s, (size_t)(len * desz));
+        } else if (desz == 4) {
+            float *df = (float *)(void *)d;
+            const float *sf = (const float *)(const void *)s;
+            for (int64_t j = 0; j < len; j++) df[j * ds] = sf[j * ss];
         } else {
-            for (int64_t j = 0; j < len; j++) d[j * ds] = s[j * ss];
+            uint16_t *dh = (uint16_t *)(void *)d;
+            const uint16_t *sh = (const uint16_t *)(const void *)s;
+            for (int64_t j = 0; j < len; j++) dh[j * ds] = sh[j * ss];
         }
+    }
+}
+
+/* Rows of the copies get at least this many elements where the strides allow (merged dimensions). */
+#define RR_COPY_ROW_TARGET ((int64_t)1 << 14)
+
+/*
+ * Merges the innermost dimension with the next outer one while both views are contiguous across the
+ * pair and the row stays below RR_COPY_ROW_TARGET elements: a dense tensor of short rows (W = 32) is then
+ * copied in long rows, not in many short ones that each pay row_offsets' divisions.
+ */
+static void merge_inner(copy_ctx *x)
+{
+    while (x->ndim >= 2) {
+        const int i = x->ndim - 2, j = x->ndim - 1;
+        if (x->shape[i] * x->shape[j] > RR_COPY_ROW_TARGET) break;
+        if (x->shape[i] != 1 &&
+            (x->src_st[i] != x->src_st[j] * x->shape[j] || x->dst_st[i] != x->dst_st[j] * x->shape[j])) {
+            break;
+        }
+        x->shape[i] *= x->shape[j];
+        x->src_st[i] = x->src_st[j];
+        x->dst_st[i] = x->dst_st[j];
+        x->ndim--;
     }
 }
 
@@ -71,8 +135,8 @@ static void run_rows(copy_ctx *x, rr_range_fn fn)
     else rr_parallel_for(rows, fn, x);
 }
 
-void rr_copy_f32(float *dst, const int64_t *dst_strides, const float *src,
-                 const int64_t *src_strides, const int64_t *shape, int ndim)
+void rr_copy(void *dst, rr_dtype dst_type, const int64_t *dst_strides, const void *src, rr_dtype src_type,
+             const int64_t *src_strides, const int64_t *shape, int ndim)
 {
     copy_ctx x;
     memset(&x, 0, sizeof x);
@@ -82,9 +146,18 @@ void rr_copy_f32(float *dst, const int64_t *dst_strides, const float *src,
         x.dst_st[i] = dst_strides[i];
         x.src_st[i] = src_strides[i];
     }
-    x.dst = dst;
-    x.src = src;
+    x.dst = (char *)dst;
+    x.src = (const char *)src;
+    x.dst_t = dst_type;
+    x.src_t = src_type;
+    merge_inner(&x);
     run_rows(&x, copy_rows);
+}
+
+void rr_copy_f32(float *dst, const int64_t *dst_strides, const float *src,
+                 const int64_t *src_strides, const int64_t *shape, int ndim)
+{
+    rr_copy(dst, RR_DT_F32, dst_strides, src, RR_DT_F32, src_strides, shape, ndim);
 }
 
 void rr_pack_f32(float *dst, const float *src, const int64_t *src_strides,
@@ -112,26 +185,38 @@ static void flipped_filter_view(const rr_conv *c, const int64_t st[5], int64_t *
     out[4] = -st[4];
 }
 
-void rr_pack_filter_f32(float *dst, const float *src, const int64_t src_strides[5],
-                        const rr_conv *c, int flip)
+void rr_pack_filter(void *dst, rr_dtype dst_type, const void *src, rr_dtype src_type,
+                    const int64_t src_strides[5], const rr_conv *c, int flip)
 {
     int64_t shape[5], dense[5], st[5], off = 0;
     rr_tensor_shape(c, RR_T_FILTER, shape);
     rr_dense_strides(shape, 5, dense);
     if (flip) flipped_filter_view(c, src_strides, &off, st);
     else memcpy(st, src_strides, sizeof st);
-    rr_copy_f32(dst, dense, src + off, st, shape, 5);
+    rr_copy(dst, dst_type, dense, (const char *)src + off * rr_dtype_size(src_type), src_type, st, shape, 5);
 }
 
-void rr_unpack_filter_f32(float *dst, const int64_t dst_strides[5], const float *src,
-                          const rr_conv *c, int flip)
+void rr_unpack_filter(void *dst, rr_dtype dst_type, const int64_t dst_strides[5], const void *src,
+                      rr_dtype src_type, const rr_conv *c, int flip)
 {
     int64_t shape[5], dense[5], st[5], off = 0;
     rr_tensor_shape(c, RR_T_FILTER, shape);
     rr_dense_strides(shape, 5, dense);
     if (flip) flipped_filter_view(c, dst_strides, &off, st);
     else memcpy(st, dst_strides, sizeof st);
-    rr_copy_f32(dst + off, st, src, dense, shape, 5);
+    rr_copy((char *)dst + off * rr_dtype_size(dst_type), dst_type, st, src, src_type, dense, shape, 5);
+}
+
+void rr_pack_filter_f32(float *dst, const float *src, const int64_t src_strides[5],
+                        const rr_conv *c, int flip)
+{
+    rr_pack_filter(dst, RR_DT_F32, src, RR_DT_F32, src_strides, c, flip);
+}
+
+void rr_unpack_filter_f32(float *dst, const int64_t dst_strides[5], const float *src,
+                          const rr_conv *c, int flip)
+{
+    rr_unpack_filter(dst, RR_DT_F32, dst_strides, src, RR_DT_F32, c, flip);
 }
 
 static void widen_rows(void *vctx, int64_t begin, int64_t end)
@@ -178,20 +263,21 @@ static int64_t count_of(const int64_t *shape, int ndim)
     return n;
 }
 
-/* Makes the float input view v (tensor t) dense in layout l in q; packs into scratch if needed. */
+/* Makes the data input view v (tensor t, of the call's dtype) dense in layout l with elements of type dt
+ * in q; packs / transposes / flips / widens into scratch if needed. */
 static rrconv_status normalize_input(const rr_problem *p, rr_tensor t, const rr_view *v, rr_view *qv,
-                                     rr_workspace *s, int flip, rr_layout l, const char *what)
+                                     rr_workspace *s, int flip, rr_layout l, rr_dtype dt, const char *what)
 {
     int64_t shape[5], want[5];
     const int nd = rr_tensor_shape(&p->c, t, shape);
     rr_layout_strides(&p->c, t, l, want);
     if (v->data == NULL) return RRCONV_OK;
     memcpy(qv->strides, want, sizeof want);
-    if (!flip && rr_same_strides(shape, v->strides, want, nd)) return RRCONV_OK;
-    float *buf = (float *)rr_ws_alloc(s, count_of(shape, nd), sizeof(float), what);
+    if (!flip && dt == p->c.dtype && rr_same_strides(shape, v->strides, want, nd)) return RRCONV_OK;
+    void *buf = rr_ws_alloc(s, count_of(shape, nd), (size_t)rr_dtype_size(dt), what);
     if (buf == NULL) return RRCONV_OUT_OF_MEMORY;
-    if (t == RR_T_FILTER) rr_pack_filter_f32(buf, (const float *)v->data, v->strides, &p->c, flip);
-    else rr_copy_f32(buf, want, (const float *)v->data, v->strides, shape, nd);
+    if (t == RR_T_FILTER) rr_pack_filter(buf, dt, v->data, p->c.dtype, v->strides, &p->c, flip);
+    else rr_copy(buf, dt, want, v->data, p->c.dtype, v->strides, shape, nd);
     qv->data = buf;
     return RRCONV_OK;
 }
@@ -213,21 +299,30 @@ static rrconv_status normalize_mask(const rr_problem *p, rr_tensor t, const rr_v
     return RRCONV_OK;
 }
 
+/*
+ * Data types: a row of the call's dtype (f32 on a float32 call, f16 / bf16 on a half call of that type)
+ * reads the inputs as they are and writes the call's out_dtype. An f32 row on a half call reads inputs
+ * widened to float32 and writes a float32 scratch output that rr_finish rounds into the caller's (or
+ * copies, when out_dtype is float32 and the caller's output is not dense in the row's layout).
+ */
 rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *s, rr_dtype dtype,
                            rr_layout layout)
 {
     const int flip = p->c.mode == RRCONV_CONVOLUTION;
     rrconv_status st;
-    (void)dtype; /* float32 is the only element type so far */
-    RR_ASSERT(dtype == RR_DT_F32 && p->c.dtype == RR_DT_F32 && p->c.out_dtype == RR_DT_F32);
+    RR_ASSERT(dtype == RR_DT_F32 || dtype == p->c.dtype);
+    RR_ASSERT(p->c.out_dtype == RR_DT_F32 || p->c.out_dtype == p->c.dtype);
     *q = *p;
     q->c.mode = RRCONV_CROSS_CORRELATION;
     q->c.mask_type = RRCONV_MASK_INT32;
     q->c.layout = layout;
+    q->c.dtype = dtype;
+    q->c.out_dtype = dtype == RR_DT_F32 ? RR_DT_F32 : p->c.out_dtype;
 
-    if ((st = normalize_input(p, RR_T_SRC, &p->src, &q->src, s, 0, layout, "src")) != RRCONV_OK) return st;
-    if ((st = normalize_input(p, RR_T_FILTER, &p->filter, &q->filter, s, flip, layout, "filter")) != RRCONV_OK) return st;
-    if ((st = normalize_input(p, RR_T_DIFF, &p->diff, &q->diff, s, 0, layout, "diff")) != RRCONV_OK) return st;
+    if ((st = normalize_input(p, RR_T_SRC, &p->src, &q->src, s, 0, layout, dtype, "src")) != RRCONV_OK) return st;
+    st = normalize_input(p, RR_T_FILTER, &p->filter, &q->filter, s, flip, layout, dtype, "filter");
+    if (st != RRCONV_OK) return st;
+    if ((st = normalize_input(p, RR_T_DIFF, &p->diff, &q->diff, s, 0, layout, dtype, "diff")) != RRCONV_OK) return st;
     if ((st = normalize_mask(p, RR_T_RIN, &p->rin, &q->rin, s, "rin")) != RRCONV_OK) return st;
     if ((st = normalize_mask(p, RR_T_ROUT, &p->rout, &q->rout, s, "rout")) != RRCONV_OK) return st;
 
@@ -236,10 +331,10 @@ rrconv_status rr_normalize(const rr_problem *p, rr_problem *q, rr_workspace *s, 
     const int nd = rr_tensor_shape(&p->c, ot, shape);
     const int out_flip = flip && p->dir == RR_BACKWARD_FILTER;
     rr_layout_strides(&p->c, ot, layout, q->out.strides);
-    if (out_flip || !rr_same_strides(shape, p->out.strides, q->out.strides, nd)) {
-        float *buf = (float *)rr_ws_alloc(s, count_of(shape, nd), sizeof(float), "the output");
+    if (out_flip || q->c.out_dtype != p->c.out_dtype || !rr_same_strides(shape, p->out.strides, q->out.strides, nd)) {
+        void *buf = rr_ws_alloc(s, count_of(shape, nd), (size_t)rr_dtype_size(q->c.out_dtype), "the output");
         if (buf == NULL) return RRCONV_OUT_OF_MEMORY;
-        q->out.data = buf;
+        q->out.data = (float *)buf;
     }
     return RRCONV_OK;
 }
@@ -248,11 +343,11 @@ void rr_finish(const rr_problem *p, const rr_problem *q)
 {
     if (q->out.data == p->out.data) return;
     if (p->dir == RR_BACKWARD_FILTER) {
-        rr_unpack_filter_f32(p->out.data, p->out.strides, q->out.data, &p->c,
-                             p->c.mode == RRCONV_CONVOLUTION);
+        rr_unpack_filter(p->out.data, p->c.out_dtype, p->out.strides, q->out.data, q->c.out_dtype, &p->c,
+                         p->c.mode == RRCONV_CONVOLUTION);
     } else {
         int64_t shape[5];
         const int nd = rr_tensor_shape(&p->c, rr_out_tensor(p->dir), shape);
-        rr_copy_f32(p->out.data, p->out.strides, q->out.data, q->out.strides, shape, nd);
+        rr_copy(p->out.data, p->c.out_dtype, p->out.strides, q->out.data, q->c.out_dtype, q->out.strides, shape, nd);
     }
 }

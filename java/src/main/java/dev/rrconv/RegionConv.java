@@ -40,8 +40,8 @@ import java.util.Objects;
  * float32 on request: the overloads taking a {@link DType} {@code outputType} allocate it in that type, and a
  * caller-given output may be of the inputs' type or float32. With float16 or bfloat16 inputs, products and
  * sums are computed in float32 (never in half precision) and each output element is rounded once, to nearest
- * even. The native backend has no half-precision C kernels yet: it widens half inputs to float32 scratch
- * memory, runs the float32 kernels and rounds their result once into the output.
+ * even. Both backends compute half-precision tensors directly (the native one passes them to the C library
+ * as they are).
  *
  * {@snippet :
  * RegionConv conv = RegionConv.of(); // Backend.AUTO: native where the library loads, else Java

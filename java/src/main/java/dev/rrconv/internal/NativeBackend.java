@@ -16,17 +16,12 @@ import java.lang.invoke.VarHandle;
 import java.util.List;
 
 /**
- * The native backend: marshals validated tensors into {@code rrconv_*_f32} downcalls. Off-heap
- * tensors are passed as they are (zero-copy, any strides); heap-array tensors, which a downcall
- * cannot take, are copied to a temporary off-heap buffer (the bytes an input spans, strides kept, so a
- * broadcast stays small; an output densely, and copied back).
- *
- * <p>Half precision, for now: the C library has only float32 kernels, so float16 and bfloat16 calls take an
- * interim path here: the half inputs are widened (exactly) to float32 scratch tensors in an arena scoped to
- * the call, the {@code _f32} entry point computes the float32 result, and each element of that is rounded
- * once into the output of the inputs' type (a float32 output receives it as is). This costs the conversions
- * and the scratch memory (4 bytes per element of every input and of a half output); native half-precision
- * kernels are to replace it (issue 13).
+ * The native backend: marshals validated tensors into the typed {@code rrconv_forward},
+ * {@code rrconv_backward_data} and {@code rrconv_backward_filter} downcalls, with the inputs' data type
+ * (float32, float16 or bfloat16) and the output's. Off-heap tensors of every type are passed as they are
+ * (zero-copy, any strides); heap-array tensors, which a downcall cannot take, are copied to a temporary
+ * off-heap buffer (the bytes an input spans, strides kept, so a broadcast stays small; an output densely,
+ * and copied back).
  */
 public final class NativeBackend implements ConvBackend {
     /** {@code rrconv_algorithm}: the fastest kernel available. */
@@ -53,19 +48,19 @@ public final class NativeBackend implements ConvBackend {
 
     @Override
     public void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst) {
-        call(lib.forward, "rrconv_forward_f32", s, p, rin.dtype(), src, filter, rin, rout, dst);
+        call(lib.forward, "rrconv_forward", s, p, rin.dtype(), src, filter, rin, rout, dst);
     }
 
     @Override
     public void backwardData(ConvShape s, ConvParams p, Tensor filter, Tensor diff, Tensor rin, Tensor rout,
                              Tensor gradSrc) {
-        call(lib.backwardData, "rrconv_backward_data_f32", s, p, rin.dtype(), filter, diff, rin, rout, gradSrc);
+        call(lib.backwardData, "rrconv_backward_data", s, p, rin.dtype(), filter, diff, rin, rout, gradSrc);
     }
 
     @Override
     public void backwardFilter(ConvShape s, ConvParams p, Tensor src, Tensor diff, Tensor rin, Tensor rout,
                                Tensor gradFilter) {
-        call(lib.backwardFilter, "rrconv_backward_filter_f32", s, p, rin.dtype(), src, diff, rin, rout, gradFilter);
+        call(lib.backwardFilter, "rrconv_backward_filter", s, p, rin.dtype(), src, diff, rin, rout, gradFilter);
     }
 
     @Override
@@ -77,10 +72,6 @@ public final class NativeBackend implements ConvBackend {
     /** Inputs a, b, rin, rout; output out. */
     private void call(MethodHandle h, String name, ConvShape s, ConvParams p, DType maskType,
                       Tensor a, Tensor b, Tensor rin, Tensor rout, Tensor out) {
-        if (HalfFloats.isHalf(a.dtype())) {
-            callViaFloat32(h, name, s, p, maskType, a, b, rin, rout, out);
-            return;
-        }
         try (Arena arena = Arena.ofConfined()) {
             Tensor a2 = offHeap(arena, a);
             Tensor b2 = offHeap(arena, b);
@@ -93,7 +84,7 @@ public final class NativeBackend implements ConvBackend {
             MemorySegment desc = descriptor(block.asSlice(0, descBytes), s, p, maskType, algorithm);
             int status;
             try {
-                status = (int) h.invokeExact(desc,
+                status = (int) h.invokeExact(desc, dtypeCode(a.dtype()), dtypeCode(out.dtype()),
                         a2.segment(), strides(block, descBytes, 0, a2),
                         b2.segment(), strides(block, descBytes, 1, b2),
                         rin2.segment(), strides(block, descBytes, 2, rin2),
@@ -111,24 +102,13 @@ public final class NativeBackend implements ConvBackend {
         }
     }
 
-    /** The interim half-precision path (see the class comment): widen, compute in float32, round once. */
-    private void callViaFloat32(MethodHandle h, String name, ConvShape s, ConvParams p, DType maskType,
-                                Tensor a, Tensor b, Tensor rin, Tensor rout, Tensor out) {
-        try (Arena arena = Arena.ofConfined()) {
-            Tensor a32 = widened(arena, a);
-            Tensor b32 = widened(arena, b);
-            Tensor out32 = out.dtype() == DType.FLOAT32 ? out : Tensor.allocate(arena, DType.FLOAT32, out.shape());
-            call(h, name, s, p, maskType, a32, b32, rin, rout, out32);
-            if (out32 != out) {
-                HalfFloats.convert(out32, out);
-            }
-        }
-    }
-
-    private static Tensor widened(Arena arena, Tensor t) {
-        Tensor f = Tensor.allocate(arena, DType.FLOAT32, t.shape());
-        HalfFloats.convert(t, f);
-        return f;
+    /** The C library's {@code rrconv_dtype} of a data type. */
+    private static int dtypeCode(DType t) {
+        return switch (t) {
+            case FLOAT16 -> 1;
+            case BFLOAT16 -> 2;
+            default -> 0;
+        };
     }
 
     /**

@@ -91,9 +91,13 @@ public final class NativeLibrary {
     private static final FunctionDescriptor KERNEL_GET = FunctionDescriptor.of(ValueLayout.JAVA_INT,
             ValueLayout.JAVA_INT, ADDR);
 
-    /** rrconv_status f(const rrconv_conv_desc*, (const void*, const int64_t*) x 5). */
+    /**
+     * rrconv_status f(const rrconv_conv_desc*, int32_t dtype, int32_t out_dtype, (const void*, const int64_t*)
+     * x 5): the typed entry points rrconv_forward, rrconv_backward_data, rrconv_backward_filter.
+     */
     private static final FunctionDescriptor CONV = FunctionDescriptor.of(ValueLayout.JAVA_INT,
-            ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR);
+            ADDR, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+            ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR, ADDR);
     /** const char* f(void). */
     private static final FunctionDescriptor STRING = FunctionDescriptor.of(ADDR);
     /** rrconv_status rrconv_set_num_threads(int32_t). */
@@ -123,9 +127,9 @@ public final class NativeLibrary {
         this.lookup = lookup;
         this.why = why;
         Linker linker = Linker.nativeLinker();
-        forward = bind(linker, lookup, "rrconv_forward_f32", CONV);
-        backwardData = bind(linker, lookup, "rrconv_backward_data_f32", CONV);
-        backwardFilter = bind(linker, lookup, "rrconv_backward_filter_f32", CONV);
+        forward = bind(linker, lookup, "rrconv_forward", CONV);
+        backwardData = bind(linker, lookup, "rrconv_backward_data", CONV);
+        backwardFilter = bind(linker, lookup, "rrconv_backward_filter", CONV);
         lastError = bind(linker, lookup, "rrconv_last_error", STRING);
         statusName = bind(linker, lookup, "rrconv_status_name", STATUS_NAME);
         version = bind(linker, lookup, "rrconv_version", STRING);
