@@ -2,8 +2,8 @@
  * rrconv_bench.c -- times the public C API on the benchmark shapes of issue 3 (no JDK needed).
  *
  * Usage: rrconv_bench [--shapes DW-K3,DW-K7,...] [--ops forward,backward-data,backward-filter]
- *                     [--threads 1,2] [--mask random|blocky|random,blocky] [--mask-dtype int32|uint8]
- *                     [--algo auto,reference] [--reps N] [--max-seconds S] [--seed N]
+ *                     [--threads 1,2] [--mask random|blocky|superpixel (or a list)] [--mask-dtype int32|uint8]
+ *                     [--layout nchw|nhwc] [--algo auto,reference] [--reps N] [--max-seconds S] [--seed N]
  *                     [--out-offset FLOATS] [--kernel NAME]
  *
  * Per row: untimed warm-up calls for 0.05 s (at least one: a row's first calls after a pause are slower,
@@ -13,7 +13,12 @@
  * CPU time of a call (all threads together): on a loaded machine, cpu-ms of a 1-thread row shows the
  * kernel's own cost better than the wall clock; min-ms is the fastest call. Masks: `random` draws every
  * pixel from {1,2,3}; `blocky` paints a few rectangles (values 1..4 over a background of 0) per image,
- * the same rectangles in rin and rout (scaled to each one's size). algo `reference` sets
+ * the same rectangles in rin and rout (scaled to each one's size); `superpixel` (as `rrconv bench`):
+ * Voronoi regions of one seed per 8x8-pixel cell, placed uniformly at random inside its cell, a pixel's
+ * id the index of its nearest seed's cell (uint8 masks: modulo 256), rout = rin at each output pixel's
+ * centre tap. The `active` column is the fraction of the in-image taps whose input pixel is in the
+ * output pixel's region (what a kernel that skips inactive taps computes). --layout nhwc passes src,
+ * dst, diff and grad_src with channels-last strides (the filter and the masks are unchanged). algo `reference` sets
  * desc.algorithm = RRCONV_ALGO_REFERENCE (the plain C loop).
  *
  * --kernel NAME runs every auto row of NAME's direction on that row of the kernel table (it sets
@@ -197,7 +202,93 @@ static void fill_masks(problem *p, int blocky, uint64_t *rng)
     }
 }
 
-static void make_problem(problem *p, const shape *s, int mask_type, int blocky, uint64_t seed, int64_t out_offset)
+#define SUPERPIXEL_CELL 8
+
+/* One image's superpixel ids (H x W, row-major): see the header. */
+static void superpixel_plane(int32_t *plane, int64_t H, int64_t W, uint64_t *rng)
+{
+    const int64_t c = SUPERPIXEL_CELL, down = (H + c - 1) / c, across = (W + c - 1) / c;
+    int64_t *sy = (int64_t *)xmalloc((size_t)(down * across) * 2 * sizeof(int64_t)), *sx = sy + down * across;
+    for (int64_t cy = 0; cy < down; cy++) {
+        for (int64_t cx = 0; cx < across; cx++) {
+            const int64_t hh = H - cy * c < c ? H - cy * c : c, ww = W - cx * c < c ? W - cx * c : c;
+            sy[cy * across + cx] = cy * c + (int64_t)(next_rand(rng) % (uint64_t)hh);
+            sx[cy * across + cx] = cx * c + (int64_t)(next_rand(rng) % (uint64_t)ww);
+        }
+    }
+    for (int64_t y = 0; y < H; y++) {
+        for (int64_t x = 0; x < W; x++) {
+            const int64_t cy = y / c, cx = x / c;
+            int64_t best = -1, bd = INT64_MAX;
+            for (int64_t ny = cy < 2 ? 0 : cy - 2; ny <= cy + 2 && ny < down; ny++) {
+                for (int64_t nx = cx < 2 ? 0 : cx - 2; nx <= cx + 2 && nx < across; nx++) {
+                    const int64_t k = ny * across + nx, dy = sy[k] - y, dx = sx[k] - x, dd = dy * dy + dx * dx;
+                    if (dd < bd) {
+                        bd = dd;
+                        best = k;
+                    }
+                }
+            }
+            plane[y * W + x] = (int32_t)best;
+        }
+    }
+    free(sy);
+}
+
+static int get_mask(const void *m, int mask_type, size_t i)
+{
+    return mask_type == RRCONV_MASK_INT32 ? ((const int32_t *)m)[i] : ((const uint8_t *)m)[i];
+}
+
+/* Superpixel rin and rout of every image (rout: rin at the output pixel's centre tap). */
+static void fill_superpixel(problem *p, uint64_t *rng)
+{
+    const rrconv_conv_desc *d = &p->d;
+    int32_t *plane = (int32_t *)xmalloc((size_t)(d->ih * d->iw) * sizeof(int32_t));
+    const int64_t ch = d->dil_h * (d->fh - 1) / 2 - d->pad_h, cw = d->dil_w * (d->fw - 1) / 2 - d->pad_w;
+    for (int64_t n = 0; n < d->n; n++) {
+        superpixel_plane(plane, d->ih, d->iw, rng);
+        for (int64_t i = 0; i < d->ih * d->iw; i++) set_mask(p->rin, d->mask_type, (size_t)(n * d->ih * d->iw + i), plane[i]);
+        for (int64_t oh = 0; oh < d->oh; oh++) {
+            int64_t y = oh * d->stride_h + ch;
+            y = y < 0 ? 0 : y > d->ih - 1 ? d->ih - 1 : y;
+            for (int64_t ow = 0; ow < d->ow; ow++) {
+                int64_t x = ow * d->stride_w + cw;
+                x = x < 0 ? 0 : x > d->iw - 1 ? d->iw - 1 : x;
+                set_mask(p->rout, d->mask_type, (size_t)((n * d->oh + oh) * d->ow + ow), plane[y * d->iw + x]);
+            }
+        }
+    }
+    free(plane);
+}
+
+/* The fraction of the in-image taps whose input pixel is in the output pixel's region. */
+static double active_fraction(const problem *p)
+{
+    const rrconv_conv_desc *d = &p->d;
+    int64_t active = 0, in_image = 0;
+    for (int64_t n = 0; n < d->n; n++)
+        for (int64_t oh = 0; oh < d->oh; oh++)
+            for (int64_t ow = 0; ow < d->ow; ow++) {
+                const int r = get_mask(p->rout, d->mask_type, (size_t)((n * d->oh + oh) * d->ow + ow));
+                for (int64_t kh = 0; kh < d->fh; kh++) {
+                    const int64_t y = oh * d->stride_h - d->pad_h + kh * d->dil_h;
+                    if (y < 0 || y >= d->ih) continue;
+                    for (int64_t kw = 0; kw < d->fw; kw++) {
+                        const int64_t x = ow * d->stride_w - d->pad_w + kw * d->dil_w;
+                        if (x < 0 || x >= d->iw) continue;
+                        in_image++;
+                        active += get_mask(p->rin, d->mask_type, (size_t)((n * d->ih + y) * d->iw + x)) == r;
+                    }
+                }
+            }
+    return in_image ? (double)active / (double)in_image : 0.0;
+}
+
+enum { MASK_RANDOM = 0, MASK_BLOCKY = 1, MASK_SUPERPIXEL = 2 };
+static const char *MASK_NAMES[] = {"random", "blocky", "superpixel"};
+
+static void make_problem(problem *p, const shape *s, int mask_type, int masks, uint64_t seed, int64_t out_offset)
 {
     memset(p, 0, sizeof *p);
     p->d = desc_of(s, mask_type);
@@ -221,7 +312,8 @@ static void make_problem(problem *p, const shape *s, int mask_type, int blocky, 
     for (size_t i = 0; i < p->n_src; i++) p->src[i] = (float)(2 * unit(&rng) - 1);
     for (size_t i = 0; i < p->n_dst; i++) p->diff[i] = (float)(2 * unit(&rng) - 1);
     for (size_t i = 0; i < p->n_flt; i++) p->flt[i] = (float)(2 * unit(&rng) - 1);
-    fill_masks(p, blocky, &rng);
+    if (masks == MASK_SUPERPIXEL) fill_superpixel(p, &rng);
+    else fill_masks(p, masks == MASK_BLOCKY, &rng);
 }
 
 static void free_problem(problem *p)
@@ -230,12 +322,28 @@ static void free_problem(problem *p)
     free(p->rin); free(p->rout);
 }
 
-static rrconv_status run_op(const problem *p, const rrconv_conv_desc *d, int op)
+/* Strides of the activations: NULL (dense NCHW) or channels-last [H*W*C, 1, W*C, C]. */
+typedef struct act_strides {
+    const int64_t *src, *dst;
+    int64_t src_nhwc[4], dst_nhwc[4];
+} act_strides;
+
+static void set_layout(act_strides *a, const rrconv_conv_desc *d, int nhwc)
+{
+    const int64_t ic = d->groups * d->icpg, oc = d->groups * d->ocpg;
+    const int64_t s[4] = {d->ih * d->iw * ic, 1, d->iw * ic, ic}, t[4] = {d->oh * d->ow * oc, 1, d->ow * oc, oc};
+    memcpy(a->src_nhwc, s, sizeof s);
+    memcpy(a->dst_nhwc, t, sizeof t);
+    a->src = nhwc ? a->src_nhwc : NULL;
+    a->dst = nhwc ? a->dst_nhwc : NULL;
+}
+
+static rrconv_status run_op(const problem *p, const rrconv_conv_desc *d, int op, const act_strides *a)
 {
     switch (op) {
-    case 0: return rrconv_forward_f32(d, p->src, NULL, p->flt, NULL, p->rin, NULL, p->rout, NULL, p->dst, NULL);
-    case 1: return rrconv_backward_data_f32(d, p->flt, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gsrc, NULL);
-    default: return rrconv_backward_filter_f32(d, p->src, NULL, p->diff, NULL, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
+    case 0: return rrconv_forward_f32(d, p->src, a->src, p->flt, NULL, p->rin, NULL, p->rout, NULL, p->dst, a->dst);
+    case 1: return rrconv_backward_data_f32(d, p->flt, NULL, p->diff, a->dst, p->rin, NULL, p->rout, NULL, p->gsrc, a->src);
+    default: return rrconv_backward_filter_f32(d, p->src, a->src, p->diff, a->dst, p->rin, NULL, p->rout, NULL, p->gflt, NULL);
     }
 }
 
@@ -244,7 +352,7 @@ static rrconv_status run_op(const problem *p, const rrconv_conv_desc *d, int op)
 int main(int argc, char **argv)
 {
     const char *shapes_arg = NULL, *ops_arg = "forward,backward-data,backward-filter", *threads_arg = "1,2";
-    const char *mask_arg = "random", *algo_arg = "auto,reference", *dtype_arg = "int32";
+    const char *mask_arg = "random", *algo_arg = "auto,reference", *dtype_arg = "int32", *layout_arg = "nchw";
     int reps = 7;
     double max_seconds = 5.0;
     uint64_t seed = 20240601u;
@@ -262,8 +370,9 @@ int main(int argc, char **argv)
             return 0;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: rrconv_bench [--shapes LIST] [--ops LIST] [--threads LIST] [--mask random|blocky]\n"
-                   "                    [--mask-dtype int32|uint8] [--algo auto,reference] [--reps N]\n"
+            printf("usage: rrconv_bench [--shapes LIST] [--ops LIST] [--threads LIST]\n"
+                   "                    [--mask random|blocky|superpixel] [--mask-dtype int32|uint8]\n"
+                   "                    [--layout nchw|nhwc] [--algo auto,reference] [--reps N]\n"
                    "                    [--max-seconds S] [--seed N] [--out-offset FLOATS] [--kernel NAME]\n"
                    "       rrconv_bench --kernels\nshapes:");
             for (int s = 0; s < N_SHAPES; s++) printf(" %s", SHAPES[s].name);
@@ -277,6 +386,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--threads") == 0) threads_arg = v;
         else if (strcmp(a, "--mask") == 0) mask_arg = v;
         else if (strcmp(a, "--mask-dtype") == 0) dtype_arg = v;
+        else if (strcmp(a, "--layout") == 0) layout_arg = v;
         else if (strcmp(a, "--algo") == 0) algo_arg = v;
         else if (strcmp(a, "--reps") == 0) reps = atoi(v);
         else if (strcmp(a, "--max-seconds") == 0) max_seconds = atof(v);
@@ -328,12 +438,15 @@ int main(int argc, char **argv)
         threads[j] = atoi(items[j]);
         if (threads[j] < 1) die("bad thread count ", items[j]);
     }
-    int masks[2], n_masks = split_list(mask_arg, items, 2);
+    int masks[3], n_masks = split_list(mask_arg, items, 3);
     for (int j = 0; j < n_masks; j++) {
-        if (strcmp(items[j], "random") == 0) masks[j] = 0;
-        else if (strcmp(items[j], "blocky") == 0) masks[j] = 1;
-        else die("unknown mask ", items[j]);
+        masks[j] = -1;
+        for (int k = 0; k < 3; k++) if (strcmp(items[j], MASK_NAMES[k]) == 0) masks[j] = k;
+        if (masks[j] < 0) die("unknown mask ", items[j]);
     }
+    int nhwc = 0;
+    if (strcmp(layout_arg, "nhwc") == 0) nhwc = 1;
+    else if (strcmp(layout_arg, "nchw") != 0) die("--layout must be nchw or nhwc, got ", layout_arg);
     int algos[2], n_algos = split_list(algo_arg, items, 2);
     for (int j = 0; j < n_algos; j++) {
         if (strcmp(items[j], "auto") == 0) algos[j] = RRCONV_ALGO_AUTO;
@@ -345,13 +458,13 @@ int main(int argc, char **argv)
     else if (strcmp(dtype_arg, "uint8") == 0) mask_type = RRCONV_MASK_UINT8;
     else die("unknown mask dtype ", dtype_arg);
 
-    printf("# rrconv %s, isa %s, mask dtype %s, up to %d reps (median), %.1f s per row max", rrconv_version(),
-           rrconv_active_isa(), dtype_arg, reps, max_seconds);
+    printf("# rrconv %s, isa %s, layout %s, mask dtype %s, up to %d reps (median), %.1f s per row max",
+           rrconv_version(), rrconv_active_isa(), layout_arg, dtype_arg, reps, max_seconds);
     if (out_offset != 0) printf(", outputs %" PRId64 " floats past 64-byte alignment", out_offset);
     if (kernel_arg != NULL) printf(", kernel %s", kernel_arg);
     printf("\n");
-    printf("%-11s %-16s %-7s %-10s %7s %11s %9s %11s %9s\n", "shape", "op", "mask", "algo", "threads", "median-ms",
-           "GFLOP/s", "cpu-ms", "min-ms");
+    printf("%-11s %-16s %-10s %6s %-10s %7s %11s %9s %11s %9s\n", "shape", "op", "mask", "active", "algo", "threads",
+           "median-ms", "GFLOP/s", "cpu-ms", "min-ms");
     double *times = (double *)xmalloc((size_t)reps * sizeof(double));
     double *cpu = (double *)xmalloc((size_t)reps * sizeof(double));
     int status = 0;
@@ -361,6 +474,9 @@ int main(int argc, char **argv)
             problem p;
             make_problem(&p, s, mask_type, masks[mi], seed, out_offset);
             const rrconv_conv_desc *d = &p.d;
+            const double active = active_fraction(&p);
+            act_strides as;
+            set_layout(&as, d, nhwc);
             const double gflop = 2.0 * (double)d->n * (double)(d->groups * d->ocpg) * (double)(d->oh * d->ow) *
                                  (double)d->icpg * (double)(d->fh * d->fw) * 1e-9;
             for (int oi = 0; oi < n_ops; oi++) {
@@ -370,26 +486,26 @@ int main(int argc, char **argv)
                         dd.algorithm = algos[ai];
                         rrconv_set_num_threads(threads[ti]);
                         const double w0 = now_s();
-                        rrconv_status st = run_op(&p, &dd, ops[oi]); /* warm-up */
+                        rrconv_status st = run_op(&p, &dd, ops[oi], &as); /* warm-up */
                         if (st != RRCONV_OK) {
                             fprintf(stderr, "rrconv_bench: %s %s: %s: %s\n", s->name, OPS[ops[oi]],
                                     rrconv_status_name(st), rrconv_last_error());
                             status = 1;
                             continue;
                         }
-                        while (now_s() - w0 < WARMUP_SECONDS) run_op(&p, &dd, ops[oi]);
+                        while (now_s() - w0 < WARMUP_SECONDS) run_op(&p, &dd, ops[oi], &as);
                         int done = 0;
                         double spent = 0;
                         while (done < reps && (done == 0 || spent < max_seconds)) {
                             const double c0 = cpu_s(), t0 = now_s();
-                            run_op(&p, &dd, ops[oi]);
+                            run_op(&p, &dd, ops[oi], &as);
                             times[done] = now_s() - t0;
                             cpu[done] = cpu_s() - c0;
                             spent += times[done++];
                         }
                         const double med = median(times, done), med_cpu = median(cpu, done);
-                        printf("%-11s %-16s %-7s %-10s %7d %11.3f %9.1f %11.3f %9.3f\n", s->name, OPS[ops[oi]],
-                               masks[mi] ? "blocky" : "random",
+                        printf("%-11s %-16s %-10s %6.3f %-10s %7d %11.3f %9.1f %11.3f %9.3f\n", s->name, OPS[ops[oi]],
+                               MASK_NAMES[masks[mi]], active,
                                algos[ai] == RRCONV_ALGO_AUTO ? "auto" : "reference", threads[ti], med * 1e3,
                                gflop / med, med_cpu * 1e3, times[0] * 1e3);
                         fflush(stdout);

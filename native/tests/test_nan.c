@@ -5,7 +5,8 @@
  *
  * rin takes values {1, 2} plus the poison region 7 (no rout pixel has it); rout takes {1, 2} plus
  * the poison region 9 (no rin pixel has it). Every channel of src at a rin==7 pixel and of diff at a
- * rout==9 pixel holds NaN, +Inf or -Inf.
+ * rout==9 pixel holds NaN, +Inf or -Inf. Forward runs once more on channels-last copies of src and dst
+ * (the NHWC rows).
  */
 #include "conv_gen.h"
 
@@ -62,13 +63,27 @@ int main(void)
             dy0[i] = region == 9 ? 0.0f : (float)t_unit(&rng);
             dy[i] = region == 9 ? poison[t_int(&rng, 0, 2)] : dy0[i];
         }
+        /* channels-last copies of x and x0, and outputs: [N, C, H, W] strides [H*W*C, 1, W*C, C] */
+        const int64_t sx[4] = {d.ih * d.iw * IC, 1, d.iw * IC, IC}, sy[4] = {d.oh * d.ow * OC, 1, d.ow * OC, OC};
+        float *xh = t_alloc(nx * 4), *x0h = t_alloc(nx * 4), *outh[2] = {t_alloc(ny * 4), t_alloc(ny * 4)};
+        for (size_t i = 0; i < nx; i++) {
+            const size_t iw = i % (size_t)d.iw, ih = i / (size_t)d.iw % (size_t)d.ih;
+            const size_t c = i / (size_t)(d.iw * d.ih) % (size_t)IC, n = i / (size_t)(d.iw * d.ih * IC);
+            const size_t j = n * (size_t)sx[0] + c + ih * (size_t)sx[2] + iw * (size_t)sx[3];
+            xh[j] = x[i];
+            x0h[j] = x0[i];
+        }
         EXPECT_OK(rrconv_set_num_threads(k % 3 + 1));
         for (int v = 0; v < 2; v++) {
             const float *xs = v ? x0 : x, *dys = v ? dy0 : dy;
             EXPECT_OK(rrconv_forward_f32(&d, xs, NULL, w, NULL, rin, NULL, rout, NULL, out[v][0], NULL));
             EXPECT_OK(rrconv_backward_data_f32(&d, w, NULL, dys, NULL, rin, NULL, rout, NULL, out[v][1], NULL));
             EXPECT_OK(rrconv_backward_filter_f32(&d, xs, NULL, dys, NULL, rin, NULL, rout, NULL, out[v][2], NULL));
+            EXPECT_OK(rrconv_forward_f32(&d, v ? x0h : xh, sx, w, NULL, rin, NULL, rout, NULL, outh[v], sy));
         }
+        EXPECT(all_finite(outh[0], ny), "case %d forward nhwc: a NaN/Inf got through", k);
+        EXPECT(memcmp(outh[0], outh[1], ny * 4) == 0, "case %d forward nhwc: differs from the run with zeros", k);
+        free(xh); free(x0h); free(outh[0]); free(outh[1]);
         const size_t counts[3] = {ny, nx, nw};
         const char *names[3] = {"forward", "backward_data", "backward_filter"};
         for (int dir = 0; dir < 3; dir++) {

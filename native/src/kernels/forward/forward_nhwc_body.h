@@ -1,0 +1,243 @@
+/*
+ * forward_nhwc_body.h -- the forward rows on channels-last tensors whose cost falls with the active
+ * taps (forward_nhwc_depthwise__<isa>, forward_nhwc_channels__<isa>), written once over the lane
+ * macros of the including file (forward_nhwc__avx512.c, forward_nhwc__avx2.c):
+ *   NV_VL vector width in floats; NV_VEC; NV_TAIL a lane mask, NV_TAILMASK(k) its first k lanes;
+ *   NV_ZERO(); NV_LOAD(p) / NV_STORE(p, v) (whole vector); NV_LOADT(p, t) / NV_STORET(p, t, v) (lanes t only, the
+ *   others never touched); NV_BCAST(p); NV_FMA(a, b, acc); NV_TAPS the active-tap builder;
+ *   NV_FN(name) the ISA's suffix for local names, NV_ENTRY(name) for the rows' entries.
+ *
+ * The normalized problem: src [N][IH][IW][IC], dst [N][OH][OW][OC] (dense NHWC), filter
+ * [G][OCPG][ICPG][FH][FW], int32 masks, cross-correlation. An item is a run of up to NV_SEG pixels of
+ * one output row; it lists every pixel's active taps once (common/active_taps.h: a word per filter row
+ * and pixel) and then, for every block of channels, spends arithmetic on those taps only, vectorised
+ * over the channels (contiguous in NHWC). A masked-out tap is never loaded, so a NaN there never
+ * reaches dst; channel tails are masked loads and stores, so nothing outside the tensors is touched.
+ *
+ *   depthwise: filter repacked [tap][C padded to NV_VL] (zeros past C); per block of up to NV_CBV
+ *       channel vectors and per band of filter rows (band * FW * block small enough for L1, so the
+ *       band's filter rows and the input rows they read stay there across the run of pixels), each
+ *       pixel's accumulators start at zero (first band) or at the partial sums in dst, take the
+ *       band's active taps and go back to dst.
+ *   channels (grouped / dense): filter repacked [g][tap][ICPG][OCPG padded to NV_VL]; per group,
+ *       block of up to NV_CBV output-channel vectors and pixel: for each active tap and input channel
+ *       one broadcast of src feeds the block's FMAs.
+ * Each output element is summed in a fixed order (depthwise: kh, kw; channels: kh, kw, icg) by the one
+ * item that owns it: results do not depend on the thread count.
+ */
+#include "../common/active_taps.h"
+#include "../common/workspace.h"
+
+#include <string.h>
+
+#define NV_SEG 32          /* output pixels per item */
+#define NV_CBV 4           /* channel vectors per block (accumulators per pixel) */
+#define NV_BAND_BYTES 16384 /* filter bytes of one band of rows x one channel block (depthwise) */
+
+#if defined(__GNUC__)
+#define NV_INLINE static inline __attribute__((always_inline))
+#else
+#define NV_INLINE static inline
+#endif
+
+typedef struct NV_FN(nhwc_job) {
+    const rr_conv *c;
+    const float *src, *w;
+    const int32_t *rin, *rout;
+    float *dst;
+    int64_t cp;   /* padded channels of a packed filter row: C (depthwise) or OCPG (channels), to NV_VL */
+    int64_t segs; /* items per output row */
+    int64_t band; /* filter rows per pass (depthwise) */
+} NV_FN(nhwc_job);
+
+/* The active-tap words of item i; sets its image, row, first column and length. */
+NV_INLINE void NV_FN(item_taps)(const NV_FN(nhwc_job) *x, int64_t i, int64_t *n, int64_t *oh, int64_t *ow0,
+                                int64_t *len, uint64_t *bits)
+{
+    const rr_conv *c = x->c;
+    const int64_t row = i / x->segs, seg = i % x->segs;
+    *n = row / c->oh;
+    *oh = row % c->oh;
+    *ow0 = seg * NV_SEG;
+    *len = c->ow - *ow0 < NV_SEG ? c->ow - *ow0 : NV_SEG;
+    NV_TAPS(c, x->rin, x->rout, *n, *oh, *ow0, *len, bits);
+}
+
+/* ---- depthwise --------------------------------------------------------------------------------- */
+
+/* Channels c0 .. c0 + nv vectors of the item's pixels (the last vector's lanes: tail). */
+NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t c0, int64_t n,
+                               int64_t oh, int64_t ow0, int64_t len, const uint64_t *bits)
+{
+    const rr_conv *c = x->c;
+    const int64_t C = c->ic, cp = x->cp;
+    for (int64_t kh0 = 0; kh0 < c->fh; kh0 += x->band) {
+        const int64_t kh1 = kh0 + x->band < c->fh ? kh0 + x->band : c->fh;
+        for (int64_t j = 0; j < len; j++) {
+            const int64_t ow = ow0 + j, iw0 = ow * c->sw - c->pw;
+            float *d = x->dst + ((n * c->oh + oh) * c->ow + ow) * C + c0;
+            NV_VEC acc[NV_CBV];
+            for (int v = 0; v < nv; v++) {
+                if (kh0 == 0) acc[v] = NV_ZERO();
+                else acc[v] = v < nv - 1 ? NV_LOAD(d + v * NV_VL) : NV_LOADT(d + v * NV_VL, tail);
+            }
+            for (int64_t kh = kh0; kh < kh1; kh++) {
+                uint64_t m = bits[kh * len + j];
+                if (m == 0) continue;
+                const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
+                const int64_t rowoff = ((n * c->ih + ih) * c->iw + iw0) * C + c0; /* + kw*dw*C: in src */
+                const float *wrow = x->w + kh * c->fw * cp + c0;
+                for (; m != 0; m &= m - 1) {
+                    const int64_t kw = RR_TAPS_CTZ(m);
+                    const float *s = x->src + (rowoff + kw * c->dw * C);
+                    const float *wt = wrow + kw * cp;
+                    for (int v = 0; v < nv - 1; v++) acc[v] = NV_FMA(NV_LOAD(s + v * NV_VL), NV_LOAD(wt + v * NV_VL), acc[v]);
+                    acc[nv - 1] = NV_FMA(NV_LOADT(s + (nv - 1) * NV_VL, tail), NV_LOAD(wt + (nv - 1) * NV_VL), acc[nv - 1]);
+                }
+            }
+            for (int v = 0; v < nv - 1; v++) NV_STORE(d + v * NV_VL, acc[v]);
+            NV_STORET(d + (nv - 1) * NV_VL, tail, acc[nv - 1]);
+        }
+    }
+}
+
+static void NV_FN(dw_items)(void *ctx, int64_t begin, int64_t end)
+{
+    const NV_FN(nhwc_job) *x = (const NV_FN(nhwc_job) *)ctx;
+    const int64_t C = x->c->ic;
+    uint64_t bits[RR_TAPS_MAX_FH * NV_SEG];
+    for (int64_t i = begin; i < end; i++) {
+        int64_t n, oh, ow0, len;
+        NV_FN(item_taps)(x, i, &n, &oh, &ow0, &len, bits);
+        for (int64_t c0 = 0; c0 < C; c0 += NV_CBV * NV_VL) {
+            int64_t nv = (C - c0 + NV_VL - 1) / NV_VL;
+            if (nv > NV_CBV) nv = NV_CBV;
+            const NV_TAIL tail = NV_TAILMASK((int)(C - c0 - (nv - 1) * NV_VL));
+            switch (nv) {
+            case 1: NV_FN(dw_block)(x, 1, tail, c0, n, oh, ow0, len, bits); break;
+            case 2: NV_FN(dw_block)(x, 2, tail, c0, n, oh, ow0, len, bits); break;
+            case 3: NV_FN(dw_block)(x, 3, tail, c0, n, oh, ow0, len, bits); break;
+            default: NV_FN(dw_block)(x, NV_CBV, tail, c0, n, oh, ow0, len, bits); break;
+            }
+        }
+    }
+}
+
+/* ---- grouped / dense --------------------------------------------------------------------------- */
+
+/* Output channels oc0 .. oc0 + nv vectors of group g at the item's pixels. */
+NV_INLINE void NV_FN(ch_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t g, int64_t oc0,
+                               int64_t n, int64_t oh, int64_t ow0, int64_t len, const uint64_t *bits)
+{
+    const rr_conv *c = x->c;
+    const int64_t icpg = c->icpg, cp = x->cp;
+    const float *wg = x->w + g * c->fh * c->fw * icpg * cp + oc0;
+    for (int64_t j = 0; j < len; j++) {
+        const int64_t ow = ow0 + j, iw0 = ow * c->sw - c->pw;
+        NV_VEC acc[NV_CBV];
+        for (int v = 0; v < nv; v++) acc[v] = NV_ZERO();
+        for (int64_t kh = 0; kh < c->fh; kh++) {
+            uint64_t m = bits[kh * len + j];
+            if (m == 0) continue;
+            const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
+            const int64_t rowoff = ((n * c->ih + ih) * c->iw + iw0) * c->ic + g * icpg; /* + kw*dw*IC: in src */
+            for (; m != 0; m &= m - 1) {
+                const int64_t kw = RR_TAPS_CTZ(m);
+                const float *s = x->src + (rowoff + kw * c->dw * c->ic);
+                const float *wt = wg + (kh * c->fw + kw) * icpg * cp;
+                for (int64_t i = 0; i < icpg; i++, wt += cp) {
+                    const NV_VEC b = NV_BCAST(s + i);
+                    for (int v = 0; v < nv; v++) acc[v] = NV_FMA(b, NV_LOAD(wt + v * NV_VL), acc[v]);
+                }
+            }
+        }
+        float *d = x->dst + ((n * c->oh + oh) * c->ow + ow) * c->oc + g * c->ocpg + oc0;
+        for (int v = 0; v < nv - 1; v++) NV_STORE(d + v * NV_VL, acc[v]);
+        NV_STORET(d + (nv - 1) * NV_VL, tail, acc[nv - 1]);
+    }
+}
+
+static void NV_FN(ch_items)(void *ctx, int64_t begin, int64_t end)
+{
+    const NV_FN(nhwc_job) *x = (const NV_FN(nhwc_job) *)ctx;
+    const rr_conv *c = x->c;
+    uint64_t bits[RR_TAPS_MAX_FH * NV_SEG];
+    for (int64_t i = begin; i < end; i++) {
+        int64_t n, oh, ow0, len;
+        NV_FN(item_taps)(x, i, &n, &oh, &ow0, &len, bits);
+        for (int64_t g = 0; g < c->groups; g++) {
+            for (int64_t oc0 = 0; oc0 < c->ocpg; oc0 += NV_CBV * NV_VL) {
+                int64_t nv = (c->ocpg - oc0 + NV_VL - 1) / NV_VL;
+                if (nv > NV_CBV) nv = NV_CBV;
+                const NV_TAIL tail = NV_TAILMASK((int)(c->ocpg - oc0 - (nv - 1) * NV_VL));
+                switch (nv) {
+                case 1: NV_FN(ch_block)(x, 1, tail, g, oc0, n, oh, ow0, len, bits); break;
+                case 2: NV_FN(ch_block)(x, 2, tail, g, oc0, n, oh, ow0, len, bits); break;
+                case 3: NV_FN(ch_block)(x, 3, tail, g, oc0, n, oh, ow0, len, bits); break;
+                default: NV_FN(ch_block)(x, NV_CBV, tail, g, oc0, n, oh, ow0, len, bits); break;
+                }
+            }
+        }
+    }
+}
+
+/* ---- entries ----------------------------------------------------------------------------------- */
+
+/* Packs the filter (depthwise: [tap][cp]; else [g][tap][icg][cp], zeros past C / OCPG) and runs fn over
+ * the items. */
+static rrconv_status NV_FN(nhwc_run)(const rr_problem *p, int depthwise, rr_range_fn fn)
+{
+    const rr_conv *c = &p->c;
+    RR_ASSERT(c->mode == RRCONV_CROSS_CORRELATION && c->mask_type == RRCONV_MASK_INT32);
+    RR_ASSERT(c->layout == RR_LAYOUT_NHWC && c->fw <= RR_TAPS_MAX_FW && c->fh <= RR_TAPS_MAX_FH);
+    const int64_t taps = c->fh * c->fw, ch = depthwise ? c->ic : c->ocpg;
+    NV_FN(nhwc_job) x;
+    x.c = c;
+    x.src = (const float *)p->src.data;
+    x.rin = (const int32_t *)p->rin.data;
+    x.rout = (const int32_t *)p->rout.data;
+    x.dst = p->out.data;
+    x.cp = (ch + NV_VL - 1) / NV_VL * NV_VL;
+    x.segs = (c->ow + NV_SEG - 1) / NV_SEG;
+    const int64_t block_bytes = c->fw * NV_CBV * NV_VL * (int64_t)sizeof(float);
+    x.band = NV_BAND_BYTES / block_bytes < 1 ? 1 : NV_BAND_BYTES / block_bytes;
+    rr_workspace ws;
+    rr_ws_begin(&ws, p->op);
+    const int64_t groups = depthwise ? 1 : c->groups, icpg = depthwise ? 1 : c->icpg;
+    float *w = (float *)rr_ws_alloc(&ws, groups * taps * icpg * x.cp, 4, "packed weights");
+    if (w == NULL) {
+        const rrconv_status st = ws.status;
+        rr_ws_end(&ws);
+        return st;
+    }
+    const float *flt = (const float *)p->filter.data;
+    for (int64_t g = 0; g < groups; g++) {
+        for (int64_t t = 0; t < taps; t++) {
+            for (int64_t i = 0; i < icpg; i++) {
+                float *row = w + ((g * taps + t) * icpg + i) * x.cp;
+                for (int64_t o = 0; o < x.cp; o++) {
+                    /* depthwise: filter [C][taps]; else [g][OCPG][ICPG][taps] */
+                    row[o] = o >= ch ? 0.0f
+                             : depthwise ? flt[o * taps + t]
+                                         : flt[((g * c->ocpg + o) * icpg + i) * taps + t];
+                }
+            }
+        }
+    }
+    x.w = w;
+    rr_parallel_for(c->n * c->oh * x.segs, fn, &x);
+    rr_ws_end(&ws);
+    return RRCONV_OK;
+}
+
+rrconv_status NV_ENTRY(rr_forward_nhwc_depthwise)(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_nhwc_depthwise_applies(&p->c));
+    return NV_FN(nhwc_run)(p, 1, NV_FN(dw_items));
+}
+
+rrconv_status NV_ENTRY(rr_forward_nhwc_channels)(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_nhwc_channels_applies(&p->c));
+    return NV_FN(nhwc_run)(p, 0, NV_FN(ch_items));
+}
