@@ -18,6 +18,10 @@
 #define NV_STORET(p, t, v) _mm256_maskstore_ps((p), (t), (v))
 #define NV_BCAST(p) _mm256_broadcast_ss(p)
 #define NV_FMA(a, b, acc) _mm256_fmadd_ps((a), (b), (acc))
+#define NV_PB 2 /* pixels of ch_union */
+#define NV_MASK __m256
+#define NV_MASKOF(on) _mm256_castsi256_ps(_mm256_set1_epi32(-(on)))
+#define NV_FMAM(a, b, acc, k) _mm256_blendv_ps((acc), _mm256_fmadd_ps((a), (b), (acc)), (k))
 #define NV_TAPS rr_active_taps_row_avx2
 #define NV_FN(name) name##_avx2
 #define NV_ENTRY(name) name##__avx2

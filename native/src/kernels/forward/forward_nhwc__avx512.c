@@ -19,6 +19,10 @@
 #define NV_STORET(p, t, v) _mm512_mask_storeu_ps((p), (t), (v))
 #define NV_BCAST(p) _mm512_set1_ps(*(p))
 #define NV_FMA(a, b, acc) _mm512_fmadd_ps((a), (b), (acc))
+#define NV_PB 4 /* pixels of ch_union */
+#define NV_MASK __mmask16
+#define NV_MASKOF(on) ((__mmask16)(0u - (unsigned)(on)))
+#define NV_FMAM(a, b, acc, k) _mm512_mask3_fmadd_ps((a), (b), (acc), (k))
 #define NV_TAPS rr_active_taps_row_avx512
 #define NV_FN(name) name##_avx512
 #define NV_ENTRY(name) name##__avx512

@@ -5,6 +5,8 @@
  *   NV_VL vector width in floats; NV_VEC; NV_TAIL a lane mask, NV_TAILMASK(k) its first k lanes;
  *   NV_ZERO(); NV_LOAD(p) / NV_STORE(p, v) (whole vector); NV_LOADT(p, t) / NV_STORET(p, t, v) (lanes t only, the
  *   others never touched); NV_BCAST(p); NV_FMA(a, b, acc); NV_TAPS the active-tap builder;
+ *   NV_PB pixels run together; NV_MASK a whole-vector on/off mask, NV_MASKOF(0 or 1) one, NV_FMAM(a, b,
+ *   acc, k) acc + a*b where k is on, acc untouched where off;
  *   NV_FN(name) the ISA's suffix for local names, NV_ENTRY(name) for the rows' entries.
  *
  * The normalized problem: src [N][IH][IW][IC], dst [N][OH][OW][OC] (dense NHWC), filter
@@ -21,18 +23,22 @@
  *       band's active taps and go back to dst.
  *   channels (grouped / dense): filter repacked [g][tap][ICPG][OCPG padded to NV_VL]; per group,
  *       block of up to NV_CBV output-channel vectors and pixel: for each active tap and input channel
- *       one broadcast of src feeds the block's FMAs.
+ *       one broadcast of src feeds the block's FMAs. Where NV_PB neighbouring pixels share most of
+ *       their active taps (superpixel-like masks), they run together over the union of their taps,
+ *       each filter load feeding NV_PB pixels' FMAs, masked by each pixel's own taps (ch_union).
  * Each output element is summed in a fixed order (depthwise: kh, kw; channels: kh, kw, icg) by the one
  * item that owns it: results do not depend on the thread count.
  */
 #include "../common/active_taps.h"
 #include "../common/workspace.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define NV_SEG 32          /* output pixels per item */
 #define NV_CBV 4           /* channel vectors per block (accumulators per pixel) */
 #define NV_BAND_BYTES 16384 /* filter bytes of one band of rows x one channel block (depthwise) */
+#define NV_PIXEL_MAJOR_BYTES 98304 /* depthwise: a packed filter up to this size runs pixel-major */
 
 #if defined(__GNUC__)
 #define NV_INLINE static inline __attribute__((always_inline))
@@ -48,6 +54,8 @@ typedef struct NV_FN(nhwc_job) {
     int64_t cp;   /* padded channels of a packed filter row: C (depthwise) or OCPG (channels), to NV_VL */
     int64_t segs; /* items per output row */
     int64_t band; /* filter rows per pass (depthwise) */
+    int pixel_major; /* depthwise: every channel of a pixel before the next pixel (the whole packed
+                        filter is small), else every pixel of a channel block before the next block */
 } NV_FN(nhwc_job);
 
 /* The active-tap words of item i; sets its image, row, first column and length. */
@@ -65,15 +73,16 @@ NV_INLINE void NV_FN(item_taps)(const NV_FN(nhwc_job) *x, int64_t i, int64_t *n,
 
 /* ---- depthwise --------------------------------------------------------------------------------- */
 
-/* Channels c0 .. c0 + nv vectors of the item's pixels (the last vector's lanes: tail). */
+/* Channels c0 .. c0 + nv vectors (the last vector's lanes: tail) of the item's pixels j0 .. j1 - 1
+ * (bits: the item's words, len per filter row). */
 NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t c0, int64_t n,
-                               int64_t oh, int64_t ow0, int64_t len, const uint64_t *bits)
+                               int64_t oh, int64_t ow0, int64_t len, int64_t j0, int64_t j1, const uint64_t *bits)
 {
     const rr_conv *c = x->c;
     const int64_t C = c->ic, cp = x->cp;
     for (int64_t kh0 = 0; kh0 < c->fh; kh0 += x->band) {
         const int64_t kh1 = kh0 + x->band < c->fh ? kh0 + x->band : c->fh;
-        for (int64_t j = 0; j < len; j++) {
+        for (int64_t j = j0; j < j1; j++) {
             const int64_t ow = ow0 + j, iw0 = ow * c->sw - c->pw;
             float *d = x->dst + ((n * c->oh + oh) * c->ow + ow) * C + c0;
             NV_VEC acc[NV_CBV];
@@ -101,29 +110,107 @@ NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
     }
 }
 
+/* Every channel block of pixels j0 .. j1 - 1 of an item. */
+static void NV_FN(dw_pixels)(const NV_FN(nhwc_job) *x, int64_t n, int64_t oh, int64_t ow0, int64_t len, int64_t j0,
+                             int64_t j1, const uint64_t *bits)
+{
+    const int64_t C = x->c->ic;
+    for (int64_t c0 = 0; c0 < C; c0 += NV_CBV * NV_VL) {
+        int64_t nv = (C - c0 + NV_VL - 1) / NV_VL;
+        if (nv > NV_CBV) nv = NV_CBV;
+        const NV_TAIL tail = NV_TAILMASK((int)(C - c0 - (nv - 1) * NV_VL));
+        switch (nv) {
+        case 1: NV_FN(dw_block)(x, 1, tail, c0, n, oh, ow0, len, j0, j1, bits); break;
+        case 2: NV_FN(dw_block)(x, 2, tail, c0, n, oh, ow0, len, j0, j1, bits); break;
+        case 3: NV_FN(dw_block)(x, 3, tail, c0, n, oh, ow0, len, j0, j1, bits); break;
+        default: NV_FN(dw_block)(x, NV_CBV, tail, c0, n, oh, ow0, len, j0, j1, bits); break;
+        }
+    }
+}
+
 static void NV_FN(dw_items)(void *ctx, int64_t begin, int64_t end)
 {
     const NV_FN(nhwc_job) *x = (const NV_FN(nhwc_job) *)ctx;
-    const int64_t C = x->c->ic;
     uint64_t bits[RR_TAPS_MAX_FH * NV_SEG];
     for (int64_t i = begin; i < end; i++) {
         int64_t n, oh, ow0, len;
         NV_FN(item_taps)(x, i, &n, &oh, &ow0, &len, bits);
-        for (int64_t c0 = 0; c0 < C; c0 += NV_CBV * NV_VL) {
-            int64_t nv = (C - c0 + NV_VL - 1) / NV_VL;
-            if (nv > NV_CBV) nv = NV_CBV;
-            const NV_TAIL tail = NV_TAILMASK((int)(C - c0 - (nv - 1) * NV_VL));
-            switch (nv) {
-            case 1: NV_FN(dw_block)(x, 1, tail, c0, n, oh, ow0, len, bits); break;
-            case 2: NV_FN(dw_block)(x, 2, tail, c0, n, oh, ow0, len, bits); break;
-            case 3: NV_FN(dw_block)(x, 3, tail, c0, n, oh, ow0, len, bits); break;
-            default: NV_FN(dw_block)(x, NV_CBV, tail, c0, n, oh, ow0, len, bits); break;
-            }
+        if (x->pixel_major) {
+            for (int64_t j = 0; j < len; j++) NV_FN(dw_pixels)(x, n, oh, ow0, len, j, j + 1, bits);
+        } else {
+            NV_FN(dw_pixels)(x, n, oh, ow0, len, 0, len, bits);
         }
     }
 }
 
 /* ---- grouped / dense --------------------------------------------------------------------------- */
+
+/* 1 when pixels j .. j + NV_PB - 1 of an item should run together (ch_union): their taps overlap
+ * enough that computing the union of their active taps, each pixel's FMAs masked by its own taps,
+ * costs less than each pixel alone (where every filter load serves one pixel, about twice the cost
+ * per FMA). The choice does not change the results: both sum the same taps in the same order. */
+NV_INLINE int NV_FN(ch_union_pays)(const rr_conv *c, const uint64_t *bits, int64_t len, int64_t j)
+{
+    int64_t own = 0, uni = 0;
+    for (int64_t kh = 0; kh < c->fh; kh++) {
+        uint64_t o = 0;
+        for (int p = 0; p < NV_PB; p++) {
+            own += __builtin_popcountll(bits[kh * len + j + p]);
+            o |= bits[kh * len + j + p];
+        }
+        uni += __builtin_popcountll(o);
+    }
+    return uni * NV_PB < 2 * own;
+}
+
+/* Pixels j .. j + NV_PB - 1 together: for every tap active at one of them, one load of each filter
+ * vector feeds every pixel's FMA, masked off (acc kept, nothing multiplied into it) where the tap is
+ * not the pixel's. A pixel's src is read only where its tap is active (else a valid dummy address
+ * whose value the masked FMA discards). */
+NV_INLINE void NV_FN(ch_union)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t g, int64_t oc0,
+                               int64_t n, int64_t oh, int64_t ow0, int64_t len, int64_t j, const uint64_t *bits)
+{
+    const rr_conv *c = x->c;
+    const int64_t icpg = c->icpg, cp = x->cp;
+    const float *wg = x->w + g * c->fh * c->fw * icpg * cp + oc0;
+    const float *dummy = x->src + g * icpg;
+    NV_VEC acc[NV_PB][NV_CBV];
+    for (int p = 0; p < NV_PB; p++)
+        for (int v = 0; v < nv; v++) acc[p][v] = NV_ZERO();
+    for (int64_t kh = 0; kh < c->fh; kh++) {
+        uint64_t o = 0;
+        for (int p = 0; p < NV_PB; p++) o |= bits[kh * len + j + p];
+        if (o == 0) continue;
+        const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
+        int64_t rowoff[NV_PB];
+        for (int p = 0; p < NV_PB; p++)
+            rowoff[p] = ((n * c->ih + ih) * c->iw + (ow0 + j + p) * c->sw - c->pw) * c->ic + g * icpg;
+        for (; o != 0; o &= o - 1) {
+            const int64_t kw = RR_TAPS_CTZ(o);
+            const float *sp[NV_PB];
+            NV_MASK k[NV_PB];
+            for (int p = 0; p < NV_PB; p++) {
+                const int on = (int)(bits[kh * len + j + p] >> kw & 1u);
+                sp[p] = on ? x->src + (rowoff[p] + kw * c->dw * c->ic) : dummy;
+                k[p] = NV_MASKOF(on);
+            }
+            const float *wt = wg + (kh * c->fw + kw) * icpg * cp;
+            for (int64_t i = 0; i < icpg; i++, wt += cp) {
+                NV_VEC b[NV_PB];
+                for (int p = 0; p < NV_PB; p++) b[p] = NV_BCAST(sp[p] + i);
+                for (int v = 0; v < nv; v++) {
+                    const NV_VEC wv = NV_LOAD(wt + v * NV_VL);
+                    for (int p = 0; p < NV_PB; p++) acc[p][v] = NV_FMAM(b[p], wv, acc[p][v], k[p]);
+                }
+            }
+        }
+    }
+    for (int p = 0; p < NV_PB; p++) {
+        float *d = x->dst + ((n * c->oh + oh) * c->ow + ow0 + j + p) * c->oc + g * c->ocpg + oc0;
+        for (int v = 0; v < nv - 1; v++) NV_STORE(d + v * NV_VL, acc[p][v]);
+        NV_STORET(d + (nv - 1) * NV_VL, tail, acc[p][nv - 1]);
+    }
+}
 
 /* Output channels oc0 .. oc0 + nv vectors of group g at the item's pixels. */
 NV_INLINE void NV_FN(ch_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t g, int64_t oc0,
@@ -132,7 +219,13 @@ NV_INLINE void NV_FN(ch_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
     const rr_conv *c = x->c;
     const int64_t icpg = c->icpg, cp = x->cp;
     const float *wg = x->w + g * c->fh * c->fw * icpg * cp + oc0;
+    int64_t united = 0; /* pixels before this one that ran in ch_union */
     for (int64_t j = 0; j < len; j++) {
+        if (j >= united && j + NV_PB <= len && NV_FN(ch_union_pays)(c, bits, len, j)) {
+            NV_FN(ch_union)(x, nv, tail, g, oc0, n, oh, ow0, len, j, bits);
+            united = j + NV_PB;
+        }
+        if (j < united) continue;
         const int64_t ow = ow0 + j, iw0 = ow * c->sw - c->pw;
         NV_VEC acc[NV_CBV];
         for (int v = 0; v < nv; v++) acc[v] = NV_ZERO();
@@ -201,6 +294,9 @@ static rrconv_status NV_FN(nhwc_run)(const rr_problem *p, int depthwise, rr_rang
     x.segs = (c->ow + NV_SEG - 1) / NV_SEG;
     const int64_t block_bytes = c->fw * NV_CBV * NV_VL * (int64_t)sizeof(float);
     x.band = NV_BAND_BYTES / block_bytes < 1 ? 1 : NV_BAND_BYTES / block_bytes;
+    x.pixel_major = taps * x.cp * (int64_t)sizeof(float) <= NV_PIXEL_MAJOR_BYTES;
+    if (getenv("NVPM")) x.pixel_major = atoi(getenv("NVPM"));
+    if (x.pixel_major) x.band = c->fh;
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
     const int64_t groups = depthwise ? 1 : c->groups, icpg = depthwise ? 1 : c->icpg;
