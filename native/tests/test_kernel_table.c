@@ -6,7 +6,9 @@
  * each is run on exactly that row (rr_kernel_run) at 1, 2, 3 and 7 threads, with random tensor layouts
  * and both modes and mask types (the row runs on the normalized problem, as in dispatch). A row that
  * computes on channels-last tensors (layout nhwc) gets src, diff and the activation output in dense NHWC
- * (what api.c recognises as an NHWC call). Masks are random, blocky or cells (superpixel-like).
+ * (what api.c recognises as an NHWC call); one that also takes NCHW calls (large depthwise filters,
+ * transposed by rr_normalize) runs 10 more problems as NCHW calls with tensors of random layouts.
+ * Masks are random, blocky or cells (superpixel-like).
  *
  * Data are small integers, so every sum is exact: the row must equal the oracle exactly and give
  * the same bits at every thread count; outputs' gaps must keep their sentinel. A row that no drawn
@@ -76,8 +78,8 @@ static rrconv_conv_desc draw(uint64_t *rng)
                 static const int64_t odd[] = {3, 3, 3, 5, 7, 9, 11, 13};
                 f[a] = odd[t_int(rng, 0, 7)];
                 s[a] = 1; dl[a] = 1; p[a] = (f[a] - 1) / 2;
-            } else if (kind == 3 && a == 1) { /* the widest row segment width */
-                f[a] = 31; s[a] = 1; dl[a] = 1; p[a] = 15;
+            } else if (kind == 3) { /* the widest row segment width; tall: with it, >= 400 taps */
+                f[a] = a == 1 ? 31 : 21; s[a] = 1; dl[a] = 1; p[a] = f[a] / 2;
             } else {
                 f[a] = t_int(rng, 1, 5); s[a] = t_int(rng, 1, 3); dl[a] = t_int(rng, 1, 2);
                 p[a] = t_int(rng, 0, f[a]);
@@ -145,14 +147,12 @@ static void set_view(rr_view *v, const tview *t)
 }
 
 /* Runs row on d at every thread count; 1 if it matched the oracle everywhere. */
-static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uint64_t *rng, int cfg)
+/* nchw_call: an nhwc row that also applies to NCHW calls (rr_normalize transposes for it) gets tensors
+ * of random layouts and c.layout NCHW */
+static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uint64_t *rng, int cfg, int nchw_call)
 {
     inputs in;
-    /* an nhwc row that also applies to NCHW calls (transposed by rr_normalize) gets such a call every
-     * other config: tensors of random layouts, c.layout NCHW */
-    rr_conv cn = conv_of(d);
-    cn.layout = RR_LAYOUT_NCHW;
-    const int nhwc = row->layout == RR_LAYOUT_NHWC && !(cfg % 2 == 1 && rr_kernel_applies(row, &cn));
+    const int nhwc = row->layout == RR_LAYOUT_NHWC && !nchw_call;
     make_inputs(&in, d, rng, nhwc ? L_NHWC : -1);
     const int dir = (int)row->dir;
     const int64_t IC = d->groups * d->icpg, OC = d->groups * d->ocpg;
@@ -243,16 +243,27 @@ static void test_every_row(uint64_t seed)
             continue;
         }
         uint64_t rng = seed + 7919u * (uint64_t)r;
-        int applied = 0, draws = 0;
+        int applied = 0, draws = 0, nchw_calls = 0;
         for (; draws < 20000 && applied < ROW_CONFIGS; draws++) {
             const rrconv_conv_desc d = draw(&rng);
             rr_conv c = conv_of(&d);
             c.layout = row->layout;
             if (!rr_kernel_applies(row, &c)) continue;
-            check_row_on(row, &d, &rng, applied);
+            check_row_on(row, &d, &rng, applied, 0);
             applied++;
         }
-        printf("  %-46s %d configs x %d thread counts (%d draws)\n", row->name, applied, 4, draws);
+        /* an nhwc row that also takes NCHW calls (large filters): 10 more configs as NCHW calls */
+        for (int more = 0; row->layout == RR_LAYOUT_NHWC && more < 20000 && nchw_calls < 10; more++) {
+            const rrconv_conv_desc d = draw(&rng);
+            rr_conv c = conv_of(&d);
+            c.layout = RR_LAYOUT_NCHW;
+            if (!rr_kernel_applies(row, &c)) continue;
+            check_row_on(row, &d, &rng, applied + nchw_calls, 1);
+            nchw_calls++;
+        }
+        printf("  %-46s %d configs x %d thread counts (%d draws", row->name, applied, 4, draws);
+        if (nchw_calls) printf(", + %d NCHW calls", nchw_calls);
+        printf(")\n");
         EXPECT(applied > 0, "%s: no random problem applied to it: the suite never exercised this row", row->name);
         ran++;
     }

@@ -59,9 +59,10 @@ static int nhwc_taps_fit(const rr_conv *c)
 }
 
 /* A depthwise NCHW call whose filter has at least this many taps runs the NHWC depthwise row: listing
- * the active taps pays for transposing src and dst (measured: DW-K13 and DW-K31, random and superpixel
- * masks, see native/README.md). */
-#define NHWC_DEPTHWISE_MIN_NCHW_TAPS 100
+ * the active taps pays for transposing src and dst. Measured (1 thread, busy machine, cpu ms, NCHW rows
+ * / transposed NHWC row): DW-K31 random 36.5 / 25.8, superpixel 36.7 / 16; DW-K13 random 8.0 / 12.3
+ * (the transpositions cost about 5 ms there), so 13x13 stays on the NCHW rows. */
+#define NHWC_DEPTHWISE_MIN_NCHW_TAPS 400
 
 int rr_forward_nhwc_depthwise_applies(const rr_conv *c)
 {

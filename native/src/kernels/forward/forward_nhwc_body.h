@@ -32,7 +32,6 @@
 #include "../common/active_taps.h"
 #include "../common/workspace.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define NV_SEG 32          /* output pixels per item */
@@ -54,7 +53,7 @@ typedef struct NV_FN(nhwc_job) {
     int64_t cp;   /* padded channels of a packed filter row: C (depthwise) or OCPG (channels), to NV_VL */
     int64_t segs; /* items per output row */
     int64_t band; /* filter rows per pass (depthwise) */
-    int pixel_major; /* depthwise: every channel of a pixel before the next pixel (the whole packed
+    int pixel_major; /* depthwise: every channel of NV_PB pixels before the next NV_PB (the whole packed
                         filter is small), else every pixel of a channel block before the next block */
 } NV_FN(nhwc_job);
 
@@ -71,7 +70,77 @@ NV_INLINE void NV_FN(item_taps)(const NV_FN(nhwc_job) *x, int64_t i, int64_t *n,
     NV_TAPS(c, x->rin, x->rout, *n, *oh, *ow0, *len, bits);
 }
 
+/* 1 when pixels j .. j + NV_PB - 1 of an item should run together over filter rows kh0 .. kh1 - 1
+ * (dw_union, ch_union): their taps overlap enough that computing the union of their active taps,
+ * each pixel's FMAs masked by its own taps, costs less than each pixel alone (where every filter load
+ * serves one pixel: about twice the cost per FMA, measured). The choice does not change the results:
+ * both sum the same taps in the same order. */
+NV_INLINE int NV_FN(union_pays)(const uint64_t *bits, int64_t len, int64_t j, int64_t kh0, int64_t kh1)
+{
+    int64_t own = 0, uni = 0;
+    for (int64_t kh = kh0; kh < kh1; kh++) {
+        uint64_t o = 0;
+        for (int p = 0; p < NV_PB; p++) {
+            own += __builtin_popcountll(bits[kh * len + j + p]);
+            o |= bits[kh * len + j + p];
+        }
+        uni += __builtin_popcountll(o);
+    }
+    return uni * NV_PB < 2 * own;
+}
+
 /* ---- depthwise --------------------------------------------------------------------------------- */
+
+/* dw_block's pixels j .. j + NV_PB - 1 together over filter rows kh0 .. kh1 - 1: for every tap active at
+ * one of them, one load of the filter vectors feeds every pixel's FMA, masked off where the tap is not
+ * the pixel's (src then read at a valid dummy address, its value discarded). */
+NV_INLINE void NV_FN(dw_union)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t c0, int64_t n,
+                               int64_t oh, int64_t ow0, int64_t len, int64_t j, int64_t kh0, int64_t kh1,
+                               const uint64_t *bits)
+{
+    const rr_conv *c = x->c;
+    const int64_t C = c->ic, cp = x->cp;
+    const float *dummy = x->src + c0;
+    float *d[NV_PB];
+    NV_VEC acc[NV_PB][NV_CBV];
+    for (int p = 0; p < NV_PB; p++) {
+        d[p] = x->dst + ((n * c->oh + oh) * c->ow + ow0 + j + p) * C + c0;
+        for (int v = 0; v < nv; v++) {
+            if (kh0 == 0) acc[p][v] = NV_ZERO();
+            else acc[p][v] = v < nv - 1 ? NV_LOAD(d[p] + v * NV_VL) : NV_LOADT(d[p] + v * NV_VL, tail);
+        }
+    }
+    for (int64_t kh = kh0; kh < kh1; kh++) {
+        uint64_t o = 0;
+        for (int p = 0; p < NV_PB; p++) o |= bits[kh * len + j + p];
+        if (o == 0) continue;
+        const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
+        const int64_t rowoff = ((n * c->ih + ih) * c->iw + (ow0 + j) * c->sw - c->pw) * C + c0;
+        const float *wrow = x->w + kh * c->fw * cp + c0;
+        for (; o != 0; o &= o - 1) {
+            const int64_t kw = RR_TAPS_CTZ(o);
+            const float *wt = wrow + kw * cp;
+            const float *sp[NV_PB];
+            NV_MASK k[NV_PB];
+            for (int p = 0; p < NV_PB; p++) {
+                const int on = (int)(bits[kh * len + j + p] >> kw & 1u);
+                sp[p] = on ? x->src + (rowoff + (p * c->sw + kw * c->dw) * C) : dummy;
+                k[p] = NV_MASKOF(on);
+            }
+            for (int v = 0; v < nv; v++) {
+                const NV_VEC wv = NV_LOAD(wt + v * NV_VL);
+                for (int p = 0; p < NV_PB; p++) {
+                    const NV_VEC sv = v < nv - 1 ? NV_LOAD(sp[p] + v * NV_VL) : NV_LOADT(sp[p] + v * NV_VL, tail);
+                    acc[p][v] = NV_FMAM(sv, wv, acc[p][v], k[p]);
+                }
+            }
+        }
+    }
+    for (int p = 0; p < NV_PB; p++) {
+        for (int v = 0; v < nv - 1; v++) NV_STORE(d[p] + v * NV_VL, acc[p][v]);
+        NV_STORET(d[p] + (nv - 1) * NV_VL, tail, acc[p][nv - 1]);
+    }
+}
 
 /* Channels c0 .. c0 + nv vectors (the last vector's lanes: tail) of the item's pixels j0 .. j1 - 1
  * (bits: the item's words, len per filter row). */
@@ -82,7 +151,13 @@ NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
     const int64_t C = c->ic, cp = x->cp;
     for (int64_t kh0 = 0; kh0 < c->fh; kh0 += x->band) {
         const int64_t kh1 = kh0 + x->band < c->fh ? kh0 + x->band : c->fh;
+        int64_t united = j0; /* pixels before this one ran in dw_union */
         for (int64_t j = j0; j < j1; j++) {
+            if (j >= united && j + NV_PB <= j1 && NV_FN(union_pays)(bits, len, j, kh0, kh1)) {
+                NV_FN(dw_union)(x, nv, tail, c0, n, oh, ow0, len, j, kh0, kh1, bits);
+                united = j + NV_PB;
+            }
+            if (j < united) continue;
             const int64_t ow = ow0 + j, iw0 = ow * c->sw - c->pw;
             float *d = x->dst + ((n * c->oh + oh) * c->ow + ow) * C + c0;
             NV_VEC acc[NV_CBV];
@@ -136,7 +211,8 @@ static void NV_FN(dw_items)(void *ctx, int64_t begin, int64_t end)
         int64_t n, oh, ow0, len;
         NV_FN(item_taps)(x, i, &n, &oh, &ow0, &len, bits);
         if (x->pixel_major) {
-            for (int64_t j = 0; j < len; j++) NV_FN(dw_pixels)(x, n, oh, ow0, len, j, j + 1, bits);
+            for (int64_t j = 0; j < len; j += NV_PB)
+                NV_FN(dw_pixels)(x, n, oh, ow0, len, j, j + NV_PB < len ? j + NV_PB : len, bits);
         } else {
             NV_FN(dw_pixels)(x, n, oh, ow0, len, 0, len, bits);
         }
@@ -144,24 +220,6 @@ static void NV_FN(dw_items)(void *ctx, int64_t begin, int64_t end)
 }
 
 /* ---- grouped / dense --------------------------------------------------------------------------- */
-
-/* 1 when pixels j .. j + NV_PB - 1 of an item should run together (ch_union): their taps overlap
- * enough that computing the union of their active taps, each pixel's FMAs masked by its own taps,
- * costs less than each pixel alone (where every filter load serves one pixel, about twice the cost
- * per FMA). The choice does not change the results: both sum the same taps in the same order. */
-NV_INLINE int NV_FN(ch_union_pays)(const rr_conv *c, const uint64_t *bits, int64_t len, int64_t j)
-{
-    int64_t own = 0, uni = 0;
-    for (int64_t kh = 0; kh < c->fh; kh++) {
-        uint64_t o = 0;
-        for (int p = 0; p < NV_PB; p++) {
-            own += __builtin_popcountll(bits[kh * len + j + p]);
-            o |= bits[kh * len + j + p];
-        }
-        uni += __builtin_popcountll(o);
-    }
-    return uni * NV_PB < 2 * own;
-}
 
 /* Pixels j .. j + NV_PB - 1 together: for every tap active at one of them, one load of each filter
  * vector feeds every pixel's FMA, masked off (acc kept, nothing multiplied into it) where the tap is
@@ -221,7 +279,7 @@ NV_INLINE void NV_FN(ch_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
     const float *wg = x->w + g * c->fh * c->fw * icpg * cp + oc0;
     int64_t united = 0; /* pixels before this one that ran in ch_union */
     for (int64_t j = 0; j < len; j++) {
-        if (j >= united && j + NV_PB <= len && NV_FN(ch_union_pays)(c, bits, len, j)) {
+        if (j >= united && j + NV_PB <= len && NV_FN(union_pays)(bits, len, j, 0, c->fh)) {
             NV_FN(ch_union)(x, nv, tail, g, oc0, n, oh, ow0, len, j, bits);
             united = j + NV_PB;
         }
@@ -295,7 +353,6 @@ static rrconv_status NV_FN(nhwc_run)(const rr_problem *p, int depthwise, rr_rang
     const int64_t block_bytes = c->fw * NV_CBV * NV_VL * (int64_t)sizeof(float);
     x.band = NV_BAND_BYTES / block_bytes < 1 ? 1 : NV_BAND_BYTES / block_bytes;
     x.pixel_major = taps * x.cp * (int64_t)sizeof(float) <= NV_PIXEL_MAJOR_BYTES;
-    if (getenv("NVPM")) x.pixel_major = atoi(getenv("NVPM"));
     if (x.pixel_major) x.band = c->fh;
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
