@@ -89,6 +89,19 @@ NV_INLINE int NV_FN(union_pays)(const uint64_t *bits, int64_t len, int64_t j, in
     return uni * NV_PB < 2 * own;
 }
 
+/* plan[j] = 1 where a run of NV_PB pixels that union_pays over every filter row starts (greedy from
+ * the item's first pixel; a pixel in such a run starts none). */
+static void NV_FN(union_plan)(const uint64_t *bits, int64_t len, int64_t fh, uint8_t *plan)
+{
+    for (int64_t j = 0; j < len; j++) plan[j] = 0;
+    for (int64_t j = 0; j + NV_PB <= len; j++) {
+        if (NV_FN(union_pays)(bits, len, j, 0, fh)) {
+            plan[j] = 1;
+            j += NV_PB - 1;
+        }
+    }
+}
+
 /* ---- depthwise --------------------------------------------------------------------------------- */
 
 /* dw_block's pixels j .. j + NV_PB - 1 together over filter rows kh0 .. kh1 - 1: for every tap active at
@@ -143,9 +156,10 @@ NV_INLINE void NV_FN(dw_union)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
 }
 
 /* Channels c0 .. c0 + nv vectors (the last vector's lanes: tail) of the item's pixels j0 .. j1 - 1
- * (bits: the item's words, len per filter row). */
+ * (bits: the item's words, len per filter row; plan: union_plan's, or NULL to decide per band). */
 NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t c0, int64_t n,
-                               int64_t oh, int64_t ow0, int64_t len, int64_t j0, int64_t j1, const uint64_t *bits)
+                               int64_t oh, int64_t ow0, int64_t len, int64_t j0, int64_t j1, const uint64_t *bits,
+                               const uint8_t *plan)
 {
     const rr_conv *c = x->c;
     const int64_t C = c->ic, cp = x->cp;
@@ -153,7 +167,7 @@ NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
         const int64_t kh1 = kh0 + x->band < c->fh ? kh0 + x->band : c->fh;
         int64_t united = j0; /* pixels before this one ran in dw_union */
         for (int64_t j = j0; j < j1; j++) {
-            if (j >= united && j + NV_PB <= j1 && NV_FN(union_pays)(bits, len, j, kh0, kh1)) {
+            if (j >= united && j + NV_PB <= j1 && (plan ? plan[j] : NV_FN(union_pays)(bits, len, j, kh0, kh1))) {
                 NV_FN(dw_union)(x, nv, tail, c0, n, oh, ow0, len, j, kh0, kh1, bits);
                 united = j + NV_PB;
             }
@@ -187,7 +201,7 @@ NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
 
 /* Every channel block of pixels j0 .. j1 - 1 of an item. */
 static void NV_FN(dw_pixels)(const NV_FN(nhwc_job) *x, int64_t n, int64_t oh, int64_t ow0, int64_t len, int64_t j0,
-                             int64_t j1, const uint64_t *bits)
+                             int64_t j1, const uint64_t *bits, const uint8_t *plan)
 {
     const int64_t C = x->c->ic;
     for (int64_t c0 = 0; c0 < C; c0 += NV_CBV * NV_VL) {
@@ -195,10 +209,10 @@ static void NV_FN(dw_pixels)(const NV_FN(nhwc_job) *x, int64_t n, int64_t oh, in
         if (nv > NV_CBV) nv = NV_CBV;
         const NV_TAIL tail = NV_TAILMASK((int)(C - c0 - (nv - 1) * NV_VL));
         switch (nv) {
-        case 1: NV_FN(dw_block)(x, 1, tail, c0, n, oh, ow0, len, j0, j1, bits); break;
-        case 2: NV_FN(dw_block)(x, 2, tail, c0, n, oh, ow0, len, j0, j1, bits); break;
-        case 3: NV_FN(dw_block)(x, 3, tail, c0, n, oh, ow0, len, j0, j1, bits); break;
-        default: NV_FN(dw_block)(x, NV_CBV, tail, c0, n, oh, ow0, len, j0, j1, bits); break;
+        case 1: NV_FN(dw_block)(x, 1, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
+        case 2: NV_FN(dw_block)(x, 2, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
+        case 3: NV_FN(dw_block)(x, 3, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
+        default: NV_FN(dw_block)(x, NV_CBV, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
         }
     }
 }
@@ -211,10 +225,15 @@ static void NV_FN(dw_items)(void *ctx, int64_t begin, int64_t end)
         int64_t n, oh, ow0, len;
         NV_FN(item_taps)(x, i, &n, &oh, &ow0, &len, bits);
         if (x->pixel_major) {
-            for (int64_t j = 0; j < len; j += NV_PB)
-                NV_FN(dw_pixels)(x, n, oh, ow0, len, j, j + NV_PB < len ? j + NV_PB : len, bits);
+            uint8_t plan[NV_SEG];
+            NV_FN(union_plan)(bits, len, x->c->fh, plan);
+            for (int64_t j = 0; j < len;) {
+                const int64_t step = plan[j] ? NV_PB : 1;
+                NV_FN(dw_pixels)(x, n, oh, ow0, len, j, j + step, bits, plan);
+                j += step;
+            }
         } else {
-            NV_FN(dw_pixels)(x, n, oh, ow0, len, 0, len, bits);
+            NV_FN(dw_pixels)(x, n, oh, ow0, len, 0, len, bits, NULL);
         }
     }
 }
@@ -270,16 +289,17 @@ NV_INLINE void NV_FN(ch_union)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
     }
 }
 
-/* Output channels oc0 .. oc0 + nv vectors of group g at the item's pixels. */
+/* Output channels oc0 .. oc0 + nv vectors of group g at the item's pixels (plan: union_plan's). */
 NV_INLINE void NV_FN(ch_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t g, int64_t oc0,
-                               int64_t n, int64_t oh, int64_t ow0, int64_t len, const uint64_t *bits)
+                               int64_t n, int64_t oh, int64_t ow0, int64_t len, const uint64_t *bits,
+                               const uint8_t *plan)
 {
     const rr_conv *c = x->c;
     const int64_t icpg = c->icpg, cp = x->cp;
     const float *wg = x->w + g * c->fh * c->fw * icpg * cp + oc0;
     int64_t united = 0; /* pixels before this one that ran in ch_union */
     for (int64_t j = 0; j < len; j++) {
-        if (j >= united && j + NV_PB <= len && NV_FN(union_pays)(bits, len, j, 0, c->fh)) {
+        if (plan[j]) {
             NV_FN(ch_union)(x, nv, tail, g, oc0, n, oh, ow0, len, j, bits);
             united = j + NV_PB;
         }
@@ -316,16 +336,18 @@ static void NV_FN(ch_items)(void *ctx, int64_t begin, int64_t end)
     for (int64_t i = begin; i < end; i++) {
         int64_t n, oh, ow0, len;
         NV_FN(item_taps)(x, i, &n, &oh, &ow0, &len, bits);
+        uint8_t plan[NV_SEG];
+        NV_FN(union_plan)(bits, len, c->fh, plan);
         for (int64_t g = 0; g < c->groups; g++) {
             for (int64_t oc0 = 0; oc0 < c->ocpg; oc0 += NV_CBV * NV_VL) {
                 int64_t nv = (c->ocpg - oc0 + NV_VL - 1) / NV_VL;
                 if (nv > NV_CBV) nv = NV_CBV;
                 const NV_TAIL tail = NV_TAILMASK((int)(c->ocpg - oc0 - (nv - 1) * NV_VL));
                 switch (nv) {
-                case 1: NV_FN(ch_block)(x, 1, tail, g, oc0, n, oh, ow0, len, bits); break;
-                case 2: NV_FN(ch_block)(x, 2, tail, g, oc0, n, oh, ow0, len, bits); break;
-                case 3: NV_FN(ch_block)(x, 3, tail, g, oc0, n, oh, ow0, len, bits); break;
-                default: NV_FN(ch_block)(x, NV_CBV, tail, g, oc0, n, oh, ow0, len, bits); break;
+                case 1: NV_FN(ch_block)(x, 1, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
+                case 2: NV_FN(ch_block)(x, 2, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
+                case 3: NV_FN(ch_block)(x, 3, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
+                default: NV_FN(ch_block)(x, NV_CBV, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
                 }
             }
         }
