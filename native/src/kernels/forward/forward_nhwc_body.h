@@ -22,8 +22,8 @@
  *       pixel's accumulators start at zero (first band) or at the partial sums in dst, take the
  *       band's active taps and go back to dst.
  *   channels (grouped / dense): filter repacked [g][tap][ICPG][OCPG padded to NV_VL]; per group,
- *       block of up to NV_CBV output-channel vectors and pixel: for each active tap and input channel
- *       one broadcast of src feeds the block's FMAs. Where NV_PB neighbouring pixels share most of
+ *       block of up to NV_CBV output-channel vectors (or, OCPG <= NV_VL, block of up to NV_CBV groups)
+ *       and pixel: for each active tap and input channel one broadcast of src feeds the block's FMAs. Where NV_PB neighbouring pixels share most of
  *       their active taps (superpixel-like masks), they run together over the union of their taps,
  *       each filter load feeding NV_PB pixels' FMAs, masked by each pixel's own taps (ch_union).
  * Each output element is summed in a fixed order (depthwise: kh, kw; channels: kh, kw, icg) by the one
@@ -244,16 +244,17 @@ static void NV_FN(dw_items)(void *ctx, int64_t begin, int64_t end)
  * vector feeds every pixel's FMA, masked off (acc kept, nothing multiplied into it) where the tap is
  * not the pixel's. A pixel's src is read only where its tap is active (else a valid dummy address
  * whose value the masked FMA discards). */
-NV_INLINE void NV_FN(ch_union)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t g, int64_t oc0,
-                               int64_t n, int64_t oh, int64_t ow0, int64_t len, int64_t j, const uint64_t *bits)
+NV_INLINE void NV_FN(ch_union)(const NV_FN(nhwc_job) *x, const int ng, const int nv, NV_TAIL tail, int64_t g0,
+                               int64_t oc0, int64_t n, int64_t oh, int64_t ow0, int64_t len, int64_t j,
+                               const uint64_t *bits)
 {
     const rr_conv *c = x->c;
-    const int64_t icpg = c->icpg, cp = x->cp;
-    const float *wg = x->w + g * c->fh * c->fw * icpg * cp + oc0;
-    const float *dummy = x->src + g * icpg;
+    const int64_t icpg = c->icpg, cp = x->cp, gstride = c->fh * c->fw * icpg * cp;
+    const float *wg = x->w + g0 * gstride + oc0;
+    const float *dummy = x->src + g0 * icpg;
     NV_VEC acc[NV_PB][NV_CBV];
     for (int p = 0; p < NV_PB; p++)
-        for (int v = 0; v < nv; v++) acc[p][v] = NV_ZERO();
+        for (int v = 0; v < ng * nv; v++) acc[p][v] = NV_ZERO();
     for (int64_t kh = 0; kh < c->fh; kh++) {
         uint64_t o = 0;
         for (int p = 0; p < NV_PB; p++) o |= bits[kh * len + j + p];
@@ -261,7 +262,7 @@ NV_INLINE void NV_FN(ch_union)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
         const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
         int64_t rowoff[NV_PB];
         for (int p = 0; p < NV_PB; p++)
-            rowoff[p] = ((n * c->ih + ih) * c->iw + (ow0 + j + p) * c->sw - c->pw) * c->ic + g * icpg;
+            rowoff[p] = ((n * c->ih + ih) * c->iw + (ow0 + j + p) * c->sw - c->pw) * c->ic + g0 * icpg;
         for (; o != 0; o &= o - 1) {
             const int64_t kw = RR_TAPS_CTZ(o);
             const float *sp[NV_PB];
@@ -271,60 +272,71 @@ NV_INLINE void NV_FN(ch_union)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
                 sp[p] = on ? x->src + (rowoff[p] + kw * c->dw * c->ic) : dummy;
                 k[p] = NV_MASKOF(on);
             }
-            const float *wt = wg + (kh * c->fw + kw) * icpg * cp;
-            for (int64_t i = 0; i < icpg; i++, wt += cp) {
-                NV_VEC b[NV_PB];
-                for (int p = 0; p < NV_PB; p++) b[p] = NV_BCAST(sp[p] + i);
-                for (int v = 0; v < nv; v++) {
-                    const NV_VEC wv = NV_LOAD(wt + v * NV_VL);
-                    for (int p = 0; p < NV_PB; p++) acc[p][v] = NV_FMAM(b[p], wv, acc[p][v], k[p]);
+            for (int gi = 0; gi < ng; gi++) {
+                const float *wt = wg + gi * gstride + (kh * c->fw + kw) * icpg * cp;
+                for (int64_t i = 0; i < icpg; i++, wt += cp) {
+                    NV_VEC b[NV_PB];
+                    for (int p = 0; p < NV_PB; p++) b[p] = NV_BCAST(sp[p] + gi * icpg + i);
+                    for (int v = 0; v < nv; v++) {
+                        const NV_VEC wv = NV_LOAD(wt + v * NV_VL);
+                        for (int p = 0; p < NV_PB; p++)
+                            acc[p][gi * nv + v] = NV_FMAM(b[p], wv, acc[p][gi * nv + v], k[p]);
+                    }
                 }
             }
         }
     }
     for (int p = 0; p < NV_PB; p++) {
-        float *d = x->dst + ((n * c->oh + oh) * c->ow + ow0 + j + p) * c->oc + g * c->ocpg + oc0;
-        for (int v = 0; v < nv - 1; v++) NV_STORE(d + v * NV_VL, acc[p][v]);
-        NV_STORET(d + (nv - 1) * NV_VL, tail, acc[p][nv - 1]);
+        float *d = x->dst + ((n * c->oh + oh) * c->ow + ow0 + j + p) * c->oc + g0 * c->ocpg + oc0;
+        for (int gi = 0; gi < ng; gi++, d += c->ocpg) {
+            for (int v = 0; v < nv - 1; v++) NV_STORE(d + v * NV_VL, acc[p][gi * nv + v]);
+            NV_STORET(d + (nv - 1) * NV_VL, tail, acc[p][gi * nv + nv - 1]);
+        }
     }
 }
 
-/* Output channels oc0 .. oc0 + nv vectors of group g at the item's pixels (plan: union_plan's). */
-NV_INLINE void NV_FN(ch_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t g, int64_t oc0,
-                               int64_t n, int64_t oh, int64_t ow0, int64_t len, const uint64_t *bits,
+/* Output channels oc0 .. oc0 + nv vectors of groups g0 .. g0 + ng - 1 (ng > 1 only with OCPG <= NV_VL:
+ * the groups' accumulators are independent chains of FMAs) at the item's pixels (plan: union_plan's). */
+NV_INLINE void NV_FN(ch_block)(const NV_FN(nhwc_job) *x, const int ng, const int nv, NV_TAIL tail, int64_t g0,
+                               int64_t oc0, int64_t n, int64_t oh, int64_t ow0, int64_t len, const uint64_t *bits,
                                const uint8_t *plan)
 {
     const rr_conv *c = x->c;
-    const int64_t icpg = c->icpg, cp = x->cp;
-    const float *wg = x->w + g * c->fh * c->fw * icpg * cp + oc0;
+    const int64_t icpg = c->icpg, cp = x->cp, gstride = c->fh * c->fw * icpg * cp;
+    const float *wg = x->w + g0 * gstride + oc0;
     int64_t united = 0; /* pixels before this one that ran in ch_union */
     for (int64_t j = 0; j < len; j++) {
         if (plan[j]) {
-            NV_FN(ch_union)(x, nv, tail, g, oc0, n, oh, ow0, len, j, bits);
+            NV_FN(ch_union)(x, ng, nv, tail, g0, oc0, n, oh, ow0, len, j, bits);
             united = j + NV_PB;
         }
         if (j < united) continue;
         const int64_t ow = ow0 + j, iw0 = ow * c->sw - c->pw;
         NV_VEC acc[NV_CBV];
-        for (int v = 0; v < nv; v++) acc[v] = NV_ZERO();
+        for (int v = 0; v < ng * nv; v++) acc[v] = NV_ZERO();
         for (int64_t kh = 0; kh < c->fh; kh++) {
             uint64_t m = bits[kh * len + j];
             if (m == 0) continue;
             const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
-            const int64_t rowoff = ((n * c->ih + ih) * c->iw + iw0) * c->ic + g * icpg; /* + kw*dw*IC: in src */
+            const int64_t rowoff = ((n * c->ih + ih) * c->iw + iw0) * c->ic + g0 * icpg; /* + kw*dw*IC: in src */
             for (; m != 0; m &= m - 1) {
                 const int64_t kw = RR_TAPS_CTZ(m);
                 const float *s = x->src + (rowoff + kw * c->dw * c->ic);
-                const float *wt = wg + (kh * c->fw + kw) * icpg * cp;
-                for (int64_t i = 0; i < icpg; i++, wt += cp) {
-                    const NV_VEC b = NV_BCAST(s + i);
-                    for (int v = 0; v < nv; v++) acc[v] = NV_FMA(b, NV_LOAD(wt + v * NV_VL), acc[v]);
+                for (int gi = 0; gi < ng; gi++) {
+                    const float *wt = wg + gi * gstride + (kh * c->fw + kw) * icpg * cp;
+                    for (int64_t i = 0; i < icpg; i++, wt += cp) {
+                        const NV_VEC b = NV_BCAST(s + gi * icpg + i);
+                        for (int v = 0; v < nv; v++)
+                            acc[gi * nv + v] = NV_FMA(b, NV_LOAD(wt + v * NV_VL), acc[gi * nv + v]);
+                    }
                 }
             }
         }
-        float *d = x->dst + ((n * c->oh + oh) * c->ow + ow) * c->oc + g * c->ocpg + oc0;
-        for (int v = 0; v < nv - 1; v++) NV_STORE(d + v * NV_VL, acc[v]);
-        NV_STORET(d + (nv - 1) * NV_VL, tail, acc[nv - 1]);
+        float *d = x->dst + ((n * c->oh + oh) * c->ow + ow) * c->oc + g0 * c->ocpg + oc0;
+        for (int gi = 0; gi < ng; gi++, d += c->ocpg) {
+            for (int v = 0; v < nv - 1; v++) NV_STORE(d + v * NV_VL, acc[gi * nv + v]);
+            NV_STORET(d + (nv - 1) * NV_VL, tail, acc[gi * nv + nv - 1]);
+        }
     }
 }
 
@@ -338,16 +350,29 @@ static void NV_FN(ch_items)(void *ctx, int64_t begin, int64_t end)
         NV_FN(item_taps)(x, i, &n, &oh, &ow0, &len, bits);
         uint8_t plan[NV_SEG];
         NV_FN(union_plan)(bits, len, c->fh, plan);
+        if (c->ocpg <= NV_VL) {
+            /* one vector per group: up to NV_CBV groups at once */
+            const NV_TAIL tail = NV_TAILMASK((int)c->ocpg);
+            for (int64_t g0 = 0; g0 < c->groups; g0 += NV_CBV) {
+                switch (c->groups - g0 < NV_CBV ? c->groups - g0 : NV_CBV) {
+                case 1: NV_FN(ch_block)(x, 1, 1, tail, g0, 0, n, oh, ow0, len, bits, plan); break;
+                case 2: NV_FN(ch_block)(x, 2, 1, tail, g0, 0, n, oh, ow0, len, bits, plan); break;
+                case 3: NV_FN(ch_block)(x, 3, 1, tail, g0, 0, n, oh, ow0, len, bits, plan); break;
+                default: NV_FN(ch_block)(x, NV_CBV, 1, tail, g0, 0, n, oh, ow0, len, bits, plan); break;
+                }
+            }
+            continue;
+        }
         for (int64_t g = 0; g < c->groups; g++) {
             for (int64_t oc0 = 0; oc0 < c->ocpg; oc0 += NV_CBV * NV_VL) {
                 int64_t nv = (c->ocpg - oc0 + NV_VL - 1) / NV_VL;
                 if (nv > NV_CBV) nv = NV_CBV;
                 const NV_TAIL tail = NV_TAILMASK((int)(c->ocpg - oc0 - (nv - 1) * NV_VL));
                 switch (nv) {
-                case 1: NV_FN(ch_block)(x, 1, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
-                case 2: NV_FN(ch_block)(x, 2, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
-                case 3: NV_FN(ch_block)(x, 3, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
-                default: NV_FN(ch_block)(x, NV_CBV, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
+                case 1: NV_FN(ch_block)(x, 1, 1, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
+                case 2: NV_FN(ch_block)(x, 1, 2, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
+                case 3: NV_FN(ch_block)(x, 1, 3, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
+                default: NV_FN(ch_block)(x, 1, NV_CBV, tail, g, oc0, n, oh, ow0, len, bits, plan); break;
                 }
             }
         }
