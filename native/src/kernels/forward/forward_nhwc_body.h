@@ -36,6 +36,7 @@
 
 #define NV_SEG 32          /* output pixels per item */
 #define NV_CBV 4           /* channel vectors per block (accumulators per pixel) */
+#define NV_CBV_ALONE 8     /* depthwise, pixel-major, one pixel alone: channel vectors per block */
 #define NV_BAND_BYTES 16384 /* filter bytes of one band of rows x one channel block (depthwise) */
 #define NV_PIXEL_MAJOR_BYTES 98304 /* depthwise: a packed filter up to this size runs pixel-major */
 
@@ -167,14 +168,15 @@ NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
         const int64_t kh1 = kh0 + x->band < c->fh ? kh0 + x->band : c->fh;
         int64_t united = j0; /* pixels before this one ran in dw_union */
         for (int64_t j = j0; j < j1; j++) {
-            if (j >= united && j + NV_PB <= j1 && (plan ? plan[j] : NV_FN(union_pays)(bits, len, j, kh0, kh1))) {
+            if (nv <= NV_CBV && j >= united && j + NV_PB <= j1 &&
+                (plan ? plan[j] : NV_FN(union_pays)(bits, len, j, kh0, kh1))) {
                 NV_FN(dw_union)(x, nv, tail, c0, n, oh, ow0, len, j, kh0, kh1, bits);
                 united = j + NV_PB;
             }
             if (j < united) continue;
             const int64_t ow = ow0 + j, iw0 = ow * c->sw - c->pw;
             float *d = x->dst + ((n * c->oh + oh) * c->ow + ow) * C + c0;
-            NV_VEC acc[NV_CBV];
+            NV_VEC acc[NV_CBV_ALONE];
             for (int v = 0; v < nv; v++) {
                 if (kh0 == 0) acc[v] = NV_ZERO();
                 else acc[v] = v < nv - 1 ? NV_LOAD(d + v * NV_VL) : NV_LOADT(d + v * NV_VL, tail);
@@ -204,16 +206,18 @@ static void NV_FN(dw_pixels)(const NV_FN(nhwc_job) *x, int64_t n, int64_t oh, in
                              int64_t j1, const uint64_t *bits, const uint8_t *plan)
 {
     const int64_t C = x->c->ic;
-    for (int64_t c0 = 0; c0 < C; c0 += NV_CBV * NV_VL) {
+    /* one pixel alone (pixel-major): wider blocks, more independent accumulators per tap */
+    const int64_t cbv = x->pixel_major && j1 - j0 == 1 ? NV_CBV_ALONE : NV_CBV;
+    for (int64_t c0 = 0; c0 < C; c0 += cbv * NV_VL) {
         int64_t nv = (C - c0 + NV_VL - 1) / NV_VL;
-        if (nv > NV_CBV) nv = NV_CBV;
+        if (nv > cbv) nv = cbv;
         const NV_TAIL tail = NV_TAILMASK((int)(C - c0 - (nv - 1) * NV_VL));
+#define NV_DW_CASE(k) case k: NV_FN(dw_block)(x, k, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
         switch (nv) {
-        case 1: NV_FN(dw_block)(x, 1, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
-        case 2: NV_FN(dw_block)(x, 2, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
-        case 3: NV_FN(dw_block)(x, 3, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
-        default: NV_FN(dw_block)(x, NV_CBV, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
+            NV_DW_CASE(1) NV_DW_CASE(2) NV_DW_CASE(3) NV_DW_CASE(4) NV_DW_CASE(5) NV_DW_CASE(6) NV_DW_CASE(7)
+        default: NV_FN(dw_block)(x, NV_CBV_ALONE, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
         }
+#undef NV_DW_CASE
     }
 }
 
