@@ -36,7 +36,8 @@
 
 #define NV_SEG 32          /* output pixels per item */
 #define NV_CBV 4           /* channel vectors per block (accumulators per pixel) */
-#define NV_CBV_ALONE 8     /* depthwise, pixel-major, one pixel alone: channel vectors per block */
+#define NV_CBV_ALONE 8     /* depthwise: channel vectors per block of a pixel alone (pixel-major) and of
+                              the banded channel-block-major order (its union runs take blocks <= NV_CBV) */
 #define NV_BAND_BYTES 16384 /* filter bytes of one band of rows x one channel block (depthwise) */
 #define NV_PIXEL_MAJOR_BYTES 98304 /* depthwise: a packed filter up to this size runs pixel-major */
 
@@ -206,8 +207,9 @@ static void NV_FN(dw_pixels)(const NV_FN(nhwc_job) *x, int64_t n, int64_t oh, in
                              int64_t j1, const uint64_t *bits, const uint8_t *plan)
 {
     const int64_t C = x->c->ic;
-    /* one pixel alone (pixel-major): wider blocks, more independent accumulators per tap */
-    const int64_t cbv = x->pixel_major && j1 - j0 == 1 ? NV_CBV_ALONE : NV_CBV;
+    /* one pixel alone (pixel-major) or the banded order: wider blocks, more independent accumulators
+     * per tap (dw_block then runs no unions); NV_PB pixels of a union run: NV_CBV */
+    const int64_t cbv = !x->pixel_major || j1 - j0 == 1 ? NV_CBV_ALONE : NV_CBV;
     for (int64_t c0 = 0; c0 < C; c0 += cbv * NV_VL) {
         int64_t nv = (C - c0 + NV_VL - 1) / NV_VL;
         if (nv > cbv) nv = cbv;
@@ -401,7 +403,7 @@ static rrconv_status NV_FN(nhwc_run)(const rr_problem *p, int depthwise, rr_rang
     x.dst = p->out.data;
     x.cp = (ch + NV_VL - 1) / NV_VL * NV_VL;
     x.segs = (c->ow + NV_SEG - 1) / NV_SEG;
-    const int64_t block_bytes = c->fw * NV_CBV * NV_VL * (int64_t)sizeof(float);
+    const int64_t block_bytes = c->fw * NV_CBV_ALONE * NV_VL * (int64_t)sizeof(float);
     x.band = NV_BAND_BYTES / block_bytes < 1 ? 1 : NV_BAND_BYTES / block_bytes;
     x.pixel_major = taps * x.cp * (int64_t)sizeof(float) <= NV_PIXEL_MAJOR_BYTES;
     if (x.pixel_major) x.band = c->fh;
