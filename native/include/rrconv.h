@@ -151,6 +151,9 @@ typedef struct rrconv_conv_desc {
  *   filter / grad_filter  [G, OCPG, ICPG, FH, FW]  5 strides
  *   rin                   [N, IH, IW]              3 strides
  *   rout                  [N, OH, OW]              3 strides
+ * Channels-last activations are recognised: when src / grad_src and dst / diff of a call are all
+ * dense NHWC, i.e. strides [H*W*C, 1, W*C, C], the library runs its channels-last kernels on them in
+ * place (other strides are packed for the fast kernels or read in place).
  * Pointers need the natural alignment of their element type (4 bytes for float and int32, 2 for float16
  * and bfloat16).
  */

@@ -6,7 +6,9 @@
  * each is run on exactly that row (rr_kernel_run) at 1, 2, 3 and 7 threads, with random tensor layouts
  * and both modes and mask types (the row runs on the normalized problem, as in dispatch). A row that
  * computes on channels-last tensors (layout nhwc) gets src, diff and the activation output in dense NHWC
- * (what api.c recognises as an NHWC call). Masks are random, blocky or cells (superpixel-like).
+ * (what api.c recognises as an NHWC call); one that also takes NCHW calls (large depthwise filters,
+ * transposed by rr_normalize) runs 10 more problems as NCHW calls with tensors of random layouts.
+ * Masks are random, blocky or cells (superpixel-like).
  *
  * Data are small integers, so every sum is exact: the row must equal the oracle exactly and give
  * the same bits at every thread count; outputs' gaps must keep their sentinel. A row that no drawn
@@ -71,7 +73,7 @@ static rrconv_conv_desc draw(uint64_t *rng)
 {
     for (;;) {
         int64_t g, icpg, ocpg;
-        switch (t_int(rng, 0, 5)) {
+        switch (t_int(rng, 0, 6)) {
         case 0: g = t_int(rng, 1, 19); icpg = 1; ocpg = 1; break;
         case 1: g = t_int(rng, 1, 5); icpg = 1; ocpg = 1; break;
         case 2: g = t_int(rng, 1, 3); icpg = t_int(rng, 1, 3); ocpg = t_int(rng, 1, 3); break;
@@ -79,6 +81,7 @@ static rrconv_conv_desc draw(uint64_t *rng)
            over channels) */
         case 3: g = t_int(rng, 20, 150); icpg = 1; ocpg = 1; break;
         case 4: g = t_int(rng, 1, 2); icpg = t_int(rng, 7, 40); ocpg = t_int(rng, 1, 19); break;
+        case 5: g = t_int(rng, 1, 2); icpg = t_int(rng, 1, 4); ocpg = t_int(rng, 15, 70); break;
         default: g = 1; icpg = t_int(rng, 1, 6); ocpg = t_int(rng, 1, 14); break;
         }
         int64_t f[2], s[2], p[2], dl[2], in[2];
@@ -88,8 +91,8 @@ static rrconv_conv_desc draw(uint64_t *rng)
                 static const int64_t odd[] = {3, 3, 3, 5, 7, 9, 11, 13};
                 f[a] = odd[t_int(rng, 0, 7)];
                 s[a] = 1; dl[a] = 1; p[a] = (f[a] - 1) / 2;
-            } else if (kind == 3 && a == 1) { /* the widest row segment width */
-                f[a] = 31; s[a] = 1; dl[a] = 1; p[a] = 15;
+            } else if (kind == 3) { /* the widest row segment width; tall: with it, >= 400 taps */
+                f[a] = a == 1 ? 31 : 21; s[a] = 1; dl[a] = 1; p[a] = f[a] / 2;
             } else {
                 f[a] = t_int(rng, 1, 5); s[a] = t_int(rng, 1, 3); dl[a] = t_int(rng, 1, 2);
                 p[a] = t_int(rng, 0, f[a]);
@@ -360,7 +363,7 @@ static void test_rows(uint64_t seed, int only_nhwc_dir, int precision)
             continue;
         }
         uint64_t rng = seed + 7919u * (uint64_t)r;
-        int applied = 0, draws = 0;
+        int applied = 0, draws = 0, nchw_calls = 0;
         for (; draws < 20000 && applied < ROW_CONFIGS; draws++) {
             const rrconv_conv_desc d = draw(&rng);
             const data_kind k = kind_of(row, applied, precision);
@@ -392,6 +395,17 @@ static void test_rows(uint64_t seed, int only_nhwc_dir, int precision)
             if (strstr(row->name, "nhwc_depthwise") != NULL)
                 EXPECT(nchw > 0, "%s: no NCHW call applied to it (large depthwise filters should)", row->name);
         }
+        /* an nhwc row that also takes NCHW calls (large filters): up to 10 drawn configs as NCHW calls */
+        for (int more = 0; row->layout == RR_LAYOUT_NHWC && !precision && more < 20000 && nchw_calls < 10; more++) {
+            const data_kind f32 = {RRCONV_FLOAT32, RRCONV_FLOAT32, 0, 0};
+            const rrconv_conv_desc d = draw(&rng);
+            rr_conv c = conv_of(&d);
+            c.layout = RR_LAYOUT_NCHW;
+            if (!rr_kernel_applies(row, &c)) continue;
+            check_row_on(row, &d, &rng, applied + nchw_calls, 1, &f32);
+            nchw_calls++;
+        }
+        if (nchw_calls) printf("  %-46s + %d drawn NCHW calls x %d thread counts\n", row->name, nchw_calls, 4);
         EXPECT(applied > 0, "%s: no random problem applied to it: the suite never exercised this row", row->name);
         ran++;
     }

@@ -10,10 +10,13 @@
  *   depthwise rows   (AVX-512, FW 3..13 odd or 31, pad_w (FW-1)/2, stride_w 1, dil_w 1): input rows are
  *                    read in aligned-to-the-tile segments and the taps' windows are lane rotations of
  *                    them, not one unaligned load each (forward_depthwise_rows__avx512.c).
+ * Before them, the NHWC rows (forward_nhwc_body.h): per pixel the active taps listed once, arithmetic
+ * on those only, vectorised over channels; they take channels-last calls and large depthwise filters.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "forward.h"
+#include "../common/active_taps.h"
 #include "../common/tile_plan.h"
 #include "../common/workspace.h"
 
@@ -47,6 +50,29 @@ int rr_forward_depthwise_applies(const rr_conv *c)
 int rr_forward_channels_applies(const rr_conv *c)
 {
     return rr_tile_geometry_fits(c) && (c->icpg > 1 || c->ocpg > 1);
+}
+
+/* The NHWC rows keep one active-tap word per filter row and pixel (common/active_taps.h). */
+static int nhwc_taps_fit(const rr_conv *c)
+{
+    return c->fw <= RR_TAPS_MAX_FW && c->fh <= RR_TAPS_MAX_FH;
+}
+
+/* A depthwise NCHW call whose filter has at least this many taps runs the NHWC depthwise row: listing
+ * the active taps pays for transposing src and dst. Measured (1 thread, busy machine, cpu ms, NCHW rows
+ * / transposed NHWC row): DW-K31 random 36.5 / 25.8, superpixel 36.7 / 16; DW-K13 random 8.0 / 12.3
+ * (the transpositions cost about 5 ms there), so 13x13 stays on the NCHW rows. */
+#define NHWC_DEPTHWISE_MIN_NCHW_TAPS 400
+
+int rr_forward_nhwc_depthwise_applies(const rr_conv *c)
+{
+    return c->icpg == 1 && c->ocpg == 1 && nhwc_taps_fit(c) &&
+           (c->layout == RR_LAYOUT_NHWC || c->fh * c->fw >= NHWC_DEPTHWISE_MIN_NCHW_TAPS);
+}
+
+int rr_forward_nhwc_channels_applies(const rr_conv *c)
+{
+    return (c->icpg > 1 || c->ocpg > 1) && nhwc_taps_fit(c) && c->layout == RR_LAYOUT_NHWC;
 }
 
 #if RRCONV_X86_KERNELS /* the plan drives the AVX2 / AVX-512 loops only (internal.h) */
