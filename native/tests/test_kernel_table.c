@@ -234,6 +234,12 @@ static void test_every_row(uint64_t seed)
             skipped++;
             continue;
         }
+        if (row->dtype != RR_DT_F32) {
+            /* half rows: draw() makes float32 problems and rr_normalize has no half form yet;
+             * test_half_kernels runs these rows' entries on hand-normalized half problems */
+            printf("  %-46s half row: see test_half_kernels\n", row->name);
+            continue;
+        }
         uint64_t rng = seed + 7919u * (uint64_t)r;
         int applied = 0, draws = 0;
         for (; draws < 20000 && applied < ROW_CONFIGS; draws++) {
@@ -263,7 +269,9 @@ static void test_table_api(void)
         EXPECT_OK(rrconv_kernel_get(i, &k));
         EXPECT(k.name && k.direction && k.isa && k.dtype && k.layout && k.applies, "row %d: NULL field", (int)i);
         EXPECT(k.reserved == 0 && (k.available == 0 || k.available == 1), "row %d: reserved/available", (int)i);
-        EXPECT(strcmp(k.dtype, "f32") == 0 && strcmp(k.layout, "nchw") == 0, "row %d: dtype/layout", (int)i);
+        EXPECT((strcmp(k.dtype, "f32") == 0 || strcmp(k.dtype, "f16") == 0 || strcmp(k.dtype, "bf16") == 0) &&
+                   strcmp(k.layout, "nchw") == 0,
+               "row %d: dtype/layout", (int)i);
         int d = -1;
         for (int j = 0; j < 3; j++) {
             if (strcmp(k.direction, dirs[j]) == 0) d = j;

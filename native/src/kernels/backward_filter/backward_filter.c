@@ -252,6 +252,18 @@ int rr_backward_filter_depthwise_rows_applies(const rr_conv *c)
            c->dw == 1 && c->sw == 1 && c->fh <= 3;
 }
 
+int rr_backward_filter_depthwise_rows_bf16_applies(const rr_conv *c)
+{
+    return c->dtype == RR_DT_BF16 && (c->out_dtype == RR_DT_BF16 || c->out_dtype == RR_DT_F32) &&
+           rr_backward_filter_depthwise_rows_applies(c);
+}
+
+int rr_backward_filter_depthwise_rows_f16_applies(const rr_conv *c)
+{
+    return c->dtype == RR_DT_F16 && (c->out_dtype == RR_DT_F16 || c->out_dtype == RR_DT_F32) &&
+           rr_backward_filter_depthwise_rows_applies(c);
+}
+
 int rr_backward_filter_icpg1_applies(const rr_conv *c)
 {
     return plan_fits(c) && c->icpg == 1;
@@ -286,8 +298,24 @@ static rrconv_status prepare_depthwise_rows(rr_tile_plan *pl, const rr_problem *
 rrconv_status rr_backward_filter_depthwise_rows__avx512(const rr_problem *q)
 {
     RR_ASSERT(rr_backward_filter_depthwise_rows_applies(&q->c));
-    const rr_tile_job job = {RR_TILE_FILTER_GRAD_ROWS, rr_bwf_dwrow_avx512, prepare_depthwise_rows};
+    const rr_dtype t = q->c.dtype;
+    const rr_range_fn compute = t == RR_DT_BF16 ? rr_bwf_dwrow_bf16_avx512
+                              : t == RR_DT_F16  ? rr_bwf_dwrow_f16_avx512
+                                                : rr_bwf_dwrow_avx512;
+    const rr_tile_job job = {RR_TILE_FILTER_GRAD_ROWS, compute, prepare_depthwise_rows};
     return rr_tile_run(q, RR_ISA_AVX512, &job);
+}
+
+rrconv_status rr_backward_filter_depthwise_rows_bf16__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_depthwise_rows_bf16_applies(&q->c));
+    return rr_backward_filter_depthwise_rows__avx512(q);
+}
+
+rrconv_status rr_backward_filter_depthwise_rows_f16__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_depthwise_rows_f16_applies(&q->c));
+    return rr_backward_filter_depthwise_rows__avx512(q);
 }
 
 rrconv_status rr_backward_filter_tile__avx512(const rr_problem *q)

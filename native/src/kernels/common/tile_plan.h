@@ -210,5 +210,12 @@ static inline int64_t rr_tile_row_run(const rr_tile_plan *pl, int64_t tl, int64_
 #define RR_BWF_DWROW_CB 3 /* measured on DW-K3: 3 channels per item ~7 % faster than 2 (fastest calls 0.23-0.24 vs 0.25 ms) */
 void rr_bwf_dwrow_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dwrow_avx512(void *plan, int64_t begin, int64_t end);
+/* The same on half-precision data (c.dtype bfloat16 / float16: src, and diff for the filter gradient,
+ * are uint16_t bit patterns behind the plan's float pointers; the output is of c.out_dtype, half or
+ * float32, behind dst / gw; packed weights and partial sums stay float): the _body.h files. */
+void rr_bwf_dwrow_bf16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_bwf_dwrow_f16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_dwrow_bf16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_dwrow_f16_avx512(void *plan, int64_t begin, int64_t end);
 
 #endif /* RRCONV_TILE_PLAN_H */
