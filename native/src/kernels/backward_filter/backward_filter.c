@@ -11,6 +11,7 @@
  * over the tile plan shared with forward (common/tile_plan.h).
  */
 #include "backward_filter_plan.h"
+#include "../common/half_scalar.h"
 #include "../common/tile_plan.h"
 #include "../common/workspace.h"
 
@@ -141,9 +142,14 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     P.flat = flat_domain(c);
     domain_of(c, &P.rows, &P.blocks, &P.lanes);
     P.ntaps = c->fh * c->fw;
-    /* flat, and every (n, oc) plane of diff equally aligned: shift the blocks onto 64-byte lines */
+    /* half problems (the depthwise pass only): src and diff are bit patterns of c->dtype, never packed;
+     * the pass sums into float, rounded once to the output type at the end */
+    const int half = c->dtype != RR_DT_F32;
+    const int64_t esize = half ? 2 : 4;
+    /* flat, and every (n, oc) plane of diff equally aligned: shift the blocks onto 64-byte lines (half:
+     * 32-byte, a block's bytes) */
     if (P.flat && allow_origin && (c->oh * c->ow) % 16 == 0)
-        P.origin = (int64_t)(((uintptr_t)q->diff.data / sizeof(float)) % 16);
+        P.origin = (int64_t)(((uintptr_t)q->diff.data / (uintptr_t)esize) % 16);
     if (P.flat) P.blocks = (P.lanes + P.origin + 15) / 16;
 
     const int64_t per_image = rr_bwf_mask_bytes_per_image(c);
@@ -152,6 +158,7 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     if (batch > c->n) batch = c->n;
 
     const int packed = c->sw > 1;
+    RR_ASSERT(!(half && packed));
     const int64_t pwc = (c->iw + c->sw - 1) / c->sw;
     rr_workspace ws;
     rr_ws_begin(&ws, q->op);
@@ -159,7 +166,9 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     uint16_t *mask = offs ? (uint16_t *)rr_ws_alloc(&ws, batch * (per_image / 2), sizeof(uint16_t), "tap masks") : NULL;
     float *pk = NULL;
     if (mask != NULL && packed) pk = (float *)rr_ws_alloc(&ws, c->n * c->ic * c->ih * c->sw * pwc, sizeof(float), "packed src");
-    if (offs == NULL || mask == NULL || (packed && pk == NULL)) {
+    const int64_t nout = c->oc * c->icpg * c->fh * c->fw;
+    float *sums = mask != NULL && c->out_dtype != RR_DT_F32 ? (float *)rr_ws_alloc(&ws, nout, 4, "gradient sums") : NULL;
+    if (offs == NULL || mask == NULL || (packed && pk == NULL) || (c->out_dtype != RR_DT_F32 && sums == NULL)) {
         rr_ws_end(&ws);
         return ws.status;
     }
@@ -172,7 +181,7 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
         P.src = pk;
         P.src_row = c->sw * pwc;
     } else {
-        P.src = src - P.origin;
+        P.src = half ? (const float *)(const void *)((const uint16_t *)q->src.data - P.origin) : src - P.origin;
         P.src_row = c->iw;
     }
     P.src_c = c->ih * P.src_row;
@@ -194,11 +203,12 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     P.col_off = col_off;
     P.r_lo = r_lo;
     P.r_hi = r_hi;
-    P.diff = (const float *)q->diff.data - P.origin;
+    P.diff = half ? (const float *)(const void *)((const uint16_t *)q->diff.data - P.origin)
+                  : (const float *)q->diff.data - P.origin;
     P.diff_r = P.flat ? 0 : c->ow;
     P.diff_c = c->oh * c->ow;
     P.diff_n = c->oc * P.diff_c;
-    P.out = q->out.data;
+    P.out = sums != NULL ? sums : q->out.data;
     P.mask = mask;
 
     rr_bwf_mask_ctx mx = {&P, mask, (const int32_t *)q->rin.data, (const int32_t *)q->rout.data};
@@ -210,6 +220,8 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
         rr_parallel_for((P.n1 - P.n0) * P.rows, mask_fn, &mx);
         pass(&P);
     }
+    if (sums != NULL)
+        for (int64_t i = 0; i < nout; i++) rr_elem_put(c->out_dtype, q->out.data, i, sums[i]);
     rr_ws_end(&ws);
     return RRCONV_OK;
 }
@@ -267,6 +279,19 @@ int rr_backward_filter_depthwise_rows_f16_applies(const rr_conv *c)
 int rr_backward_filter_icpg1_applies(const rr_conv *c)
 {
     return plan_fits(c) && c->icpg == 1;
+}
+
+/* The half rows read src in place (no column phase planes): stride_w 1. */
+int rr_backward_filter_icpg1_bf16_applies(const rr_conv *c)
+{
+    return c->dtype == RR_DT_BF16 && (c->out_dtype == RR_DT_BF16 || c->out_dtype == RR_DT_F32) && c->sw == 1 &&
+           rr_backward_filter_icpg1_applies(c);
+}
+
+int rr_backward_filter_icpg1_f16_applies(const rr_conv *c)
+{
+    return c->dtype == RR_DT_F16 && (c->out_dtype == RR_DT_F16 || c->out_dtype == RR_DT_F32) && c->sw == 1 &&
+           rr_backward_filter_icpg1_applies(c);
 }
 
 int rr_backward_filter_tile_applies(const rr_conv *c)
@@ -328,6 +353,18 @@ rrconv_status rr_backward_filter_icpg1__avx512(const rr_problem *q)
 {
     RR_ASSERT(rr_backward_filter_icpg1_applies(&q->c));
     return rr_bwf_run(q, rr_bwf_pass_dw_avx512, rr_bwf_mask_rows_avx512, 0);
+}
+
+rrconv_status rr_backward_filter_icpg1_bf16__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_icpg1_bf16_applies(&q->c));
+    return rr_bwf_run(q, rr_bwf_pass_dw_bf16_avx512, rr_bwf_mask_rows_avx512, 0);
+}
+
+rrconv_status rr_backward_filter_icpg1_f16__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_icpg1_f16_applies(&q->c));
+    return rr_bwf_run(q, rr_bwf_pass_dw_f16_avx512, rr_bwf_mask_rows_avx512, 0);
 }
 
 rrconv_status rr_backward_filter_tile__avx2(const rr_problem *q)
