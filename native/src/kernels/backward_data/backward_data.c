@@ -344,14 +344,24 @@ rrconv_status rr_backward_data_depthwise_adjoint_rows__avx512(const rr_problem *
     const int64_t taps = c->fh * c->fw, count = c->groups * taps;
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
-    float *flipped = (float *)rr_ws_alloc(&ws, count, sizeof(float), "the flipped filter");
+    /* float32, or half bit patterns (the forward kernel widens them when it packs the filter) */
+    const int half = c->dtype != RR_DT_F32;
+    void *flipped = rr_ws_alloc(&ws, count, half ? 2 : 4, "the flipped filter");
     if (flipped == NULL) {
         rr_ws_end(&ws);
         return ws.status;
     }
-    const float *w = (const float *)p->filter.data;
-    for (int64_t g = 0; g < c->groups; g++)
-        for (int64_t t = 0; t < taps; t++) flipped[g * taps + t] = w[g * taps + (taps - 1 - t)];
+    if (half) {
+        const uint16_t *w = (const uint16_t *)p->filter.data;
+        uint16_t *f = (uint16_t *)flipped;
+        for (int64_t g = 0; g < c->groups; g++)
+            for (int64_t t = 0; t < taps; t++) f[g * taps + t] = w[g * taps + (taps - 1 - t)];
+    } else {
+        const float *w = (const float *)p->filter.data;
+        float *f = (float *)flipped;
+        for (int64_t g = 0; g < c->groups; g++)
+            for (int64_t t = 0; t < taps; t++) f[g * taps + t] = w[g * taps + (taps - 1 - t)];
+    }
     rr_problem q = *p;
     q.c.ih = c->oh;
     q.c.iw = c->ow;
@@ -367,6 +377,18 @@ rrconv_status rr_backward_data_depthwise_adjoint_rows__avx512(const rr_problem *
     const rrconv_status st = rr_forward_depthwise_rows_run(&q);
     rr_ws_end(&ws);
     return st;
+}
+
+rrconv_status rr_backward_data_depthwise_adjoint_rows_bf16__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_depthwise_adjoint_rows_bf16_applies(&p->c));
+    return rr_backward_data_depthwise_adjoint_rows__avx512(p);
+}
+
+rrconv_status rr_backward_data_depthwise_adjoint_rows_f16__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_depthwise_adjoint_rows_f16_applies(&p->c));
+    return rr_backward_data_depthwise_adjoint_rows__avx512(p);
 }
 
 rrconv_status rr_backward_data_depthwise_rows__avx512(const rr_problem *p)
@@ -567,4 +589,17 @@ int rr_backward_data_nhwc_channels_applies(const rr_conv *c)
     if (c->icpg == 1 && c->ocpg == 1) return 0;
     const int64_t cp = (c->icpg + 15) / 16 * 16;
     return c->layout == RR_LAYOUT_NHWC && bdn_fits(c, c->ocpg * cp);
+}
+
+/* The adjoint on half data: bfloat16 / float16 inputs, output of that type or float32. */
+int rr_backward_data_depthwise_adjoint_rows_bf16_applies(const rr_conv *c)
+{
+    return c->dtype == RR_DT_BF16 && (c->out_dtype == RR_DT_BF16 || c->out_dtype == RR_DT_F32) &&
+           rr_backward_data_depthwise_adjoint_rows_applies(c);
+}
+
+int rr_backward_data_depthwise_adjoint_rows_f16_applies(const rr_conv *c)
+{
+    return c->dtype == RR_DT_F16 && (c->out_dtype == RR_DT_F16 || c->out_dtype == RR_DT_F32) &&
+           rr_backward_data_depthwise_adjoint_rows_applies(c);
 }

@@ -12,6 +12,7 @@
  */
 #include "backward_filter_plan.h"
 #include "backward_filter_nhwc.h"
+#include "../common/half_scalar.h"
 #include "../common/tile_plan.h"
 #include "../common/workspace.h"
 
@@ -143,9 +144,14 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     P.flat = flat_domain(c);
     domain_of(c, &P.rows, &P.blocks, &P.lanes);
     P.ntaps = c->fh * c->fw;
-    /* flat, and every (n, oc) plane of diff equally aligned: shift the blocks onto 64-byte lines */
+    /* half problems (the depthwise pass only): src and diff are bit patterns of c->dtype, never packed;
+     * the pass sums into float, rounded once to the output type at the end */
+    const int half = c->dtype != RR_DT_F32;
+    const int64_t esize = half ? 2 : 4;
+    /* flat, and every (n, oc) plane of diff equally aligned: shift the blocks onto 64-byte lines (half:
+     * 32-byte, a block's bytes) */
     if (P.flat && allow_origin && (c->oh * c->ow) % 16 == 0)
-        P.origin = (int64_t)(((uintptr_t)q->diff.data / sizeof(float)) % 16);
+        P.origin = (int64_t)(((uintptr_t)q->diff.data / (uintptr_t)esize) % 16);
     if (P.flat) P.blocks = (P.lanes + P.origin + 15) / 16;
 
     const int64_t per_image = rr_bwf_mask_bytes_per_image(c);
@@ -154,6 +160,7 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     if (batch > c->n) batch = c->n;
 
     const int packed = c->sw > 1;
+    RR_ASSERT(!(half && packed));
     const int64_t pwc = (c->iw + c->sw - 1) / c->sw;
     rr_workspace ws;
     rr_ws_begin(&ws, q->op);
@@ -161,7 +168,9 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     uint16_t *mask = offs ? (uint16_t *)rr_ws_alloc(&ws, batch * (per_image / 2), sizeof(uint16_t), "tap masks") : NULL;
     float *pk = NULL;
     if (mask != NULL && packed) pk = (float *)rr_ws_alloc(&ws, c->n * c->ic * c->ih * c->sw * pwc, sizeof(float), "packed src");
-    if (offs == NULL || mask == NULL || (packed && pk == NULL)) {
+    const int64_t nout = c->oc * c->icpg * c->fh * c->fw;
+    float *sums = mask != NULL && c->out_dtype != RR_DT_F32 ? (float *)rr_ws_alloc(&ws, nout, 4, "gradient sums") : NULL;
+    if (offs == NULL || mask == NULL || (packed && pk == NULL) || (c->out_dtype != RR_DT_F32 && sums == NULL)) {
         rr_ws_end(&ws);
         return ws.status;
     }
@@ -174,7 +183,7 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
         P.src = pk;
         P.src_row = c->sw * pwc;
     } else {
-        P.src = src - P.origin;
+        P.src = half ? (const float *)(const void *)((const uint16_t *)q->src.data - P.origin) : src - P.origin;
         P.src_row = c->iw;
     }
     P.src_c = c->ih * P.src_row;
@@ -196,11 +205,12 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
     P.col_off = col_off;
     P.r_lo = r_lo;
     P.r_hi = r_hi;
-    P.diff = (const float *)q->diff.data - P.origin;
+    P.diff = half ? (const float *)(const void *)((const uint16_t *)q->diff.data - P.origin)
+                  : (const float *)q->diff.data - P.origin;
     P.diff_r = P.flat ? 0 : c->ow;
     P.diff_c = c->oh * c->ow;
     P.diff_n = c->oc * P.diff_c;
-    P.out = q->out.data;
+    P.out = sums != NULL ? sums : q->out.data;
     P.mask = mask;
 
     rr_bwf_mask_ctx mx = {&P, mask, (const int32_t *)q->rin.data, (const int32_t *)q->rout.data};
@@ -212,6 +222,8 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
         rr_parallel_for((P.n1 - P.n0) * P.rows, mask_fn, &mx);
         pass(&P);
     }
+    if (sums != NULL)
+        for (int64_t i = 0; i < nout; i++) rr_elem_put(c->out_dtype, q->out.data, i, sums[i]);
     rr_ws_end(&ws);
     return RRCONV_OK;
 }
@@ -317,9 +329,34 @@ int rr_backward_filter_depthwise_rows_applies(const rr_conv *c)
            c->dw == 1 && c->sw == 1 && c->fh <= 3;
 }
 
+int rr_backward_filter_depthwise_rows_bf16_applies(const rr_conv *c)
+{
+    return c->dtype == RR_DT_BF16 && (c->out_dtype == RR_DT_BF16 || c->out_dtype == RR_DT_F32) &&
+           rr_backward_filter_depthwise_rows_applies(c);
+}
+
+int rr_backward_filter_depthwise_rows_f16_applies(const rr_conv *c)
+{
+    return c->dtype == RR_DT_F16 && (c->out_dtype == RR_DT_F16 || c->out_dtype == RR_DT_F32) &&
+           rr_backward_filter_depthwise_rows_applies(c);
+}
+
 int rr_backward_filter_icpg1_applies(const rr_conv *c)
 {
     return plan_fits(c) && c->icpg == 1;
+}
+
+/* The half rows read src in place (no column phase planes): stride_w 1. */
+int rr_backward_filter_icpg1_bf16_applies(const rr_conv *c)
+{
+    return c->dtype == RR_DT_BF16 && (c->out_dtype == RR_DT_BF16 || c->out_dtype == RR_DT_F32) && c->sw == 1 &&
+           rr_backward_filter_icpg1_applies(c);
+}
+
+int rr_backward_filter_icpg1_f16_applies(const rr_conv *c)
+{
+    return c->dtype == RR_DT_F16 && (c->out_dtype == RR_DT_F16 || c->out_dtype == RR_DT_F32) && c->sw == 1 &&
+           rr_backward_filter_icpg1_applies(c);
 }
 
 int rr_backward_filter_tile_applies(const rr_conv *c)
@@ -351,8 +388,24 @@ static rrconv_status prepare_depthwise_rows(rr_tile_plan *pl, const rr_problem *
 rrconv_status rr_backward_filter_depthwise_rows__avx512(const rr_problem *q)
 {
     RR_ASSERT(rr_backward_filter_depthwise_rows_applies(&q->c));
-    const rr_tile_job job = {RR_TILE_FILTER_GRAD_ROWS, rr_bwf_dwrow_avx512, prepare_depthwise_rows};
+    const rr_dtype t = q->c.dtype;
+    const rr_range_fn compute = t == RR_DT_BF16 ? rr_bwf_dwrow_bf16_avx512
+                              : t == RR_DT_F16  ? rr_bwf_dwrow_f16_avx512
+                                                : rr_bwf_dwrow_avx512;
+    const rr_tile_job job = {RR_TILE_FILTER_GRAD_ROWS, compute, prepare_depthwise_rows};
     return rr_tile_run(q, RR_ISA_AVX512, &job);
+}
+
+rrconv_status rr_backward_filter_depthwise_rows_bf16__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_depthwise_rows_bf16_applies(&q->c));
+    return rr_backward_filter_depthwise_rows__avx512(q);
+}
+
+rrconv_status rr_backward_filter_depthwise_rows_f16__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_depthwise_rows_f16_applies(&q->c));
+    return rr_backward_filter_depthwise_rows__avx512(q);
 }
 
 rrconv_status rr_backward_filter_tile__avx512(const rr_problem *q)
@@ -365,6 +418,18 @@ rrconv_status rr_backward_filter_icpg1__avx512(const rr_problem *q)
 {
     RR_ASSERT(rr_backward_filter_icpg1_applies(&q->c));
     return rr_bwf_run(q, rr_bwf_pass_dw_avx512, rr_bwf_mask_rows_avx512, 0);
+}
+
+rrconv_status rr_backward_filter_icpg1_bf16__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_icpg1_bf16_applies(&q->c));
+    return rr_bwf_run(q, rr_bwf_pass_dw_bf16_avx512, rr_bwf_mask_rows_avx512, 0);
+}
+
+rrconv_status rr_backward_filter_icpg1_f16__avx512(const rr_problem *q)
+{
+    RR_ASSERT(rr_backward_filter_icpg1_f16_applies(&q->c));
+    return rr_bwf_run(q, rr_bwf_pass_dw_f16_avx512, rr_bwf_mask_rows_avx512, 0);
 }
 
 rrconv_status rr_backward_filter_tile__avx2(const rr_problem *q)

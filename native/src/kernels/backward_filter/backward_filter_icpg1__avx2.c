@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#define BFD_T float
 #define BFD_VL 8
 #define BFD_FN(name) name##_avx2
 #define BFD_VEC __m256

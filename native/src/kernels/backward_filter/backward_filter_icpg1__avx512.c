@@ -5,6 +5,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#define BFD_T float
 #define BFD_VL 16
 #define BFD_FN(name) name##_avx512
 #define BFD_VEC __m512

@@ -16,7 +16,9 @@
  *   BFD_FN(name)         name with the ISA suffix
  *   BFD_VEC, BFD_MASK    vector and in-register lane mask; BFD_TOMASK(bits) bits (BFD_VL of them) -> mask
  *   BFD_ZERO()           zero vector
- *   BFD_LOADZ(k, p)      masked load: lanes outside k are 0 and neither read nor faulting
+ *   BFD_T                the element type of src and diff (float, or uint16_t half bit patterns)
+ *   BFD_LOADZ(k, p)      masked load of BFD_T elements as floats: lanes outside k are 0 and neither
+ *                        read nor faulting
  *   BFD_FMA(x, y, acc, k) lanes in k: acc + x*y (one rounding); others: acc unchanged
  *   BFD_HSUM(v)          the sum of v's lanes in a fixed order
  *   BFD_CB, BFD_KWB, BFD_KTB  channels, kw and taps per item (BFD_CB 1 or 2)
@@ -56,14 +58,14 @@ INLINE void dw_item(const rr_bwf_plan *P, int64_t oc0, int64_t kh0, int64_t kw0,
         for (int t = 0; t < hn * kn; t++) acc[ch][t] = BFD_ZERO();
 
     for (int64_t n = P->n0; n < P->n1; n++) {
-        const float *sb = P->src + n * P->src_n + (oc0 / c->ocpg) * P->src_c + P->col_off[kw0];
-        const float *db = P->diff + n * P->diff_n + oc0 * P->diff_c;
+        const BFD_T *sb = (const BFD_T *)(const void *)P->src + n * P->src_n + (oc0 / c->ocpg) * P->src_c + P->col_off[kw0];
+        const BFD_T *db = (const BFD_T *)(const void *)P->diff + n * P->diff_n + oc0 * P->diff_c;
         const uint16_t *mb = P->mask + (n - P->n0) * R * Bn * T + kh0 * FW + kw0;
         for (int64_t r = r_min; r < r_max; r++) {
             /* A kh whose row is outside the image has all-zero masks: its loads and FMAs do nothing
                (and its src pointer is never dereferenced); no branch keeps the accumulators in registers. */
-            const float *dp = db + r * P->diff_r;
-            const float *sp[KHB];
+            const BFD_T *dp = db + r * P->diff_r;
+            const BFD_T *sp[KHB];
 #pragma GCC unroll 16
             for (int i = 0; i < hn; i++) {
                 const int64_t kh = kh0 + i;
@@ -89,11 +91,11 @@ INLINE void dw_item(const rr_bwf_plan *P, int64_t oc0, int64_t kh0, int64_t kw0,
 #pragma GCC unroll 16
                     for (int i = 0; i < hn; i++) {
                         const uint16_t *mq = mp + b * T + i * FW;
-                        const float *sq = sp[i] + off;
+                        const BFD_T *sq = sp[i] + off;
 #pragma GCC unroll 16
                         for (int j = 0; j < kn; j++) {
                             const BFD_MASK k = BFD_TOMASK((unsigned)(mq[j] >> (BFD_VL * h)) & BFD_FULL);
-                            const float *s = sq + (unit ? j : coff[j]);
+                            const BFD_T *s = sq + (unit ? j : coff[j]);
 #pragma GCC unroll 16
                             for (int ch = 0; ch < cn; ch++) {
                                 const BFD_VEC sv = BFD_LOADZ(k, s + ch * src_cd);

@@ -43,7 +43,7 @@ typedef struct rr_bwf_plan {
     int first_batch;          /* 1: write the output, 0: add to it */
     const uint16_t *mask;     /* [n1-n0][R][Bn][ntaps] */
 
-    /* src (possibly phase-packed): element of (n, ic, r, kh, kw, lane j of block b) at
+    /* src (possibly phase-packed; half bit patterns for a half problem, never packed): element of (n, ic, r, kh, kw, lane j of block b) at
        src + n*src_n + ic*src_c + row_off(r, kh) + col_off[kw] + 16*b + j,
        row_off(r, kh) = (r*sh - ph + kh*dh) * src_row   (by rows), or row_off0[kh] (flat) */
     const float *src;
@@ -91,5 +91,9 @@ void rr_bwf_pass_tile_avx512(const rr_bwf_plan *plan);
 void rr_bwf_pass_dw_avx512(const rr_bwf_plan *plan);
 void rr_bwf_pass_tile_avx2(const rr_bwf_plan *plan);
 void rr_bwf_pass_dw_avx2(const rr_bwf_plan *plan);
+/* The depthwise pass on half src and diff (c.dtype bf16 / f16: their bit patterns behind the plan's float
+ * pointers, offsets in elements); out stays float (rr_bwf_run rounds it once to the output type). */
+void rr_bwf_pass_dw_bf16_avx512(const rr_bwf_plan *plan);
+void rr_bwf_pass_dw_f16_avx512(const rr_bwf_plan *plan);
 
 #endif /* RRCONV_BACKWARD_FILTER_PLAN_H */

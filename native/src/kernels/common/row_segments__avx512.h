@@ -1,6 +1,7 @@
 /*
  * row_segments__avx512.h -- the row segments shared by the AVX-512 row segment kernels
- * (forward_depthwise_rows__avx512.c, backward_filter_depthwise_rows__avx512.c). Include only from AVX-512 files.
+ * (forward_depthwise_rows_body.h, backward_filter_depthwise_rows_body.h: float32, bfloat16 and float16
+ * instantiations). Include only from AVX-512 files.
  *
  * A ROW PIECE is NB (1 or 2) blocks of 16 output columns from column ow0 (a multiple of 16) of
  * one output row. With stride_w 1, dil_w 1 and "same" pad_w P = (FW-1)/2, tap kw of block b reads
@@ -15,6 +16,8 @@
  */
 #ifndef RRCONV_ROW_SEGMENTS_AVX512_H
 #define RRCONV_ROW_SEGMENTS_AVX512_H
+
+#include "half__avx512.h"
 
 #include <immintrin.h>
 #include <stdint.h>
@@ -95,19 +98,27 @@ RR_INLINE int rr_segments_full_kind(int64_t ow0, int64_t iw, int NB)
     return 2 + ((ow0 >= 16) | (right >= 16) << 1);
 }
 
-/* seg[0 .. NB+1] of the row whose column 0 is at p. */
-RR_INLINE void rr_segments_load(__m512 *seg, const float *p, const rr_segments *s, int64_t ow0, const int NB,
-                                const int FULL)
-{
-    if (!FULL) {
-RR_UNROLL
-        for (int i = 0; i < NB + 2; i++) seg[i] = _mm512_maskz_loadu_ps(s->lk[i], p + s->soff[i]);
-        return;
+/*
+ * seg[0 .. NB+1] (as floats) of the row whose column 0 is at p; one loader per element type T, with
+ * LOADU / MASKZ_LOADU reading 16 elements of T as floats: rr_segments_load (float),
+ * rr_segments_load_bf16 and rr_segments_load_f16 (uint16_t bit patterns, widened exactly).
+ */
+#define RR_SEGMENTS_LOADER(NAME, T, LOADU, MASKZ_LOADU)                                                   \
+    RR_INLINE void NAME(__m512 *seg, const T *p, const rr_segments *s, int64_t ow0, const int NB, const int FULL) \
+    {                                                                                                       \
+        if (!FULL) {                                                                                        \
+            RR_UNROLL                                                                                       \
+            for (int i = 0; i < NB + 2; i++) seg[i] = MASKZ_LOADU(s->lk[i], p + s->soff[i]);                \
+            return;                                                                                         \
+        }                                                                                                   \
+        RR_UNROLL                                                                                           \
+        for (int i = 1; i <= NB; i++) seg[i] = LOADU(p + ow0 + 16 * (i - 1));                               \
+        seg[0] = s->has_left ? LOADU(p + ow0 - 16) : seg[1];                                                \
+        seg[NB + 1] = s->has_right ? LOADU(p + ow0 + 16 * NB) : seg[NB];                                    \
     }
-RR_UNROLL
-    for (int i = 1; i <= NB; i++) seg[i] = _mm512_loadu_ps(p + ow0 + 16 * (i - 1));
-    seg[0] = s->has_left ? _mm512_loadu_ps(p + ow0 - 16) : seg[1];
-    seg[NB + 1] = s->has_right ? _mm512_loadu_ps(p + ow0 + 16 * NB) : seg[NB];
-}
+
+RR_SEGMENTS_LOADER(rr_segments_load, float, _mm512_loadu_ps, _mm512_maskz_loadu_ps)
+RR_SEGMENTS_LOADER(rr_segments_load_bf16, uint16_t, rr_load_bf16, rr_maskz_load_bf16)
+RR_SEGMENTS_LOADER(rr_segments_load_f16, uint16_t, rr_load_f16, rr_maskz_load_f16)
 
 #endif /* RRCONV_ROW_SEGMENTS_AVX512_H */

@@ -205,10 +205,22 @@ static inline int64_t rr_tile_row_run(const rr_tile_plan *pl, int64_t tl, int64_
 }
 
 #define RR_DWROW_CB(fw) ((fw) == 3 ? 8 : 4) /* measured: 8 for FW 3; 6 no faster for FW 13 and 31 */
+/* Taps per chunk (2 * KC masks stay in mask registers), measured per width on DW shapes (N 4, C 384,
+ * 32 x 32 and N 2, C 256, 64 x 64): 2 runs 10-15 % faster than 3 for FW 9, 11 and 13, 1 and 3 beat 2
+ * for FW 7, and 3 is best for 31 (FW 3 and 5: no difference). */
+#define RR_DWROW_KC(FW) ((FW) == 7 ? 1 : (FW) >= 9 && (FW) <= 13 ? 2 : 3)
+#define RR_DWROW_KC_MAX 3
 /* depthwise filter gradient, FW 3, pad_w 1, dil_w 1, stride_w 1, FH <= 3, row-wise tiles, channels
  * per item (diff and gacc set, no weights): backward_filter/backward_filter_depthwise_rows__avx512.c */
 #define RR_BWF_DWROW_CB 3 /* measured on DW-K3: 3 channels per item ~7 % faster than 2 (fastest calls 0.23-0.24 vs 0.25 ms) */
 void rr_bwf_dwrow_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dwrow_avx512(void *plan, int64_t begin, int64_t end);
+/* The same on half-precision data (c.dtype bfloat16 / float16: src, and diff for the filter gradient,
+ * are uint16_t bit patterns behind the plan's float pointers; the output is of c.out_dtype, half or
+ * float32, behind dst / gw; packed weights and partial sums stay float): the _body.h files. */
+void rr_bwf_dwrow_bf16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_bwf_dwrow_f16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_dwrow_bf16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_dwrow_f16_avx512(void *plan, int64_t begin, int64_t end);
 
 #endif /* RRCONV_TILE_PLAN_H */

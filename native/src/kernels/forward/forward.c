@@ -17,6 +17,7 @@
 
 #include "forward.h"
 #include "../common/active_taps.h"
+#include "../common/half_scalar.h"
 #include "../common/tile_plan.h"
 #include "../common/workspace.h"
 
@@ -40,6 +41,22 @@ int rr_forward_depthwise_rows_fits(const rr_conv *c)
 int rr_forward_depthwise_rows_applies(const rr_conv *c)
 {
     return rr_tile_geometry_fits(c) && rr_forward_depthwise_rows_fits(c);
+}
+
+/* A half row of dtype t: half inputs of that type, output of that type or float32. */
+static int half_call_of(const rr_conv *c, rr_dtype t)
+{
+    return c->dtype == t && (c->out_dtype == t || c->out_dtype == RR_DT_F32);
+}
+
+int rr_forward_depthwise_rows_bf16_applies(const rr_conv *c)
+{
+    return half_call_of(c, RR_DT_BF16) && rr_forward_depthwise_rows_applies(c);
+}
+
+int rr_forward_depthwise_rows_f16_applies(const rr_conv *c)
+{
+    return half_call_of(c, RR_DT_F16) && rr_forward_depthwise_rows_applies(c);
 }
 
 int rr_forward_depthwise_applies(const rr_conv *c)
@@ -83,7 +100,8 @@ int rr_forward_nhwc_channels_applies(const rr_conv *c)
 static float *pack_weights(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int dw, int dwrow, rr_workspace *s)
 {
     const rr_conv *c = &p->c;
-    const float *flt = (const float *)p->filter.data;
+    /* filter element i as a float: half filters are widened here, once (exact) */
+#define FLT(i) (c->dtype == RR_DT_F32 ? ((const float *)p->filter.data)[i] : rr_half_get(c->dtype, p->filter.data, i))
     const int64_t nflt = c->groups * c->ocpg * c->icpg * pl->taps;
     const int64_t dwrow_cb = RR_DWROW_CB(c->fw);
     const int64_t npk = dwrow ? (c->groups + dwrow_cb - 1) / dwrow_cb * dwrow_cb * pl->taps : nflt;
@@ -96,7 +114,7 @@ static float *pack_weights(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, in
         memset(wpk, 0, (size_t)npk * sizeof(float));
         for (int64_t g = 0; g < c->groups; g++)
             for (int64_t t = 0; t < pl->taps; t++)
-                wpk[(g - g % pl->cb) * pl->taps + t * pl->cb + g % pl->cb] = flt[g * pl->taps + t];
+                wpk[(g - g % pl->cb) * pl->taps + t * pl->cb + g % pl->cb] = FLT(g * pl->taps + t);
     } else if (dw) {
         /* block of nc channels from g0: [taps][nc] at g0 * taps */
         pl->cb = c->groups < FWD_MAX_CB(isa) ? c->groups : FWD_MAX_CB(isa);
@@ -104,7 +122,7 @@ static float *pack_weights(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, in
         for (int64_t g0 = 0; g0 < c->groups; g0 += pl->cb) {
             const int64_t nc = c->groups - g0 < pl->cb ? c->groups - g0 : pl->cb;
             for (int64_t ci = 0; ci < nc; ci++)
-                for (int64_t t = 0; t < pl->taps; t++) wpk[g0 * pl->taps + t * nc + ci] = flt[(g0 + ci) * pl->taps + t];
+                for (int64_t t = 0; t < pl->taps; t++) wpk[g0 * pl->taps + t * nc + ci] = FLT((g0 + ci) * pl->taps + t);
         }
     } else {
         /* block of no output channels from (g, oc0): [taps][ICPG][no] at (g*OCPG + oc0) * ICPG * taps */
@@ -118,10 +136,11 @@ static float *pack_weights(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, in
                 for (int64_t o = 0; o < no; o++)
                     for (int64_t i = 0; i < c->icpg; i++)
                         for (int64_t t = 0; t < pl->taps; t++)
-                            blk[(t * c->icpg + i) * no + o] = flt[((g * c->ocpg + oc0 + o) * c->icpg + i) * pl->taps + t];
+                            blk[(t * c->icpg + i) * no + o] = FLT(((g * c->ocpg + oc0 + o) * c->icpg + i) * pl->taps + t);
             }
         }
     }
+#undef FLT
     return wpk;
 }
 
@@ -156,13 +175,29 @@ static rrconv_status prepare_depthwise_rows(rr_tile_plan *pl, const rr_problem *
 rrconv_status rr_forward_depthwise_rows_run(const rr_problem *p)
 {
     RR_ASSERT(rr_forward_depthwise_rows_fits(&p->c));
-    const rr_tile_job job = {RR_TILE_DEPTHWISE_ROWS, rr_fwd_dwrow_avx512, prepare_depthwise_rows};
+    const rr_dtype t = p->c.dtype;
+    const rr_range_fn compute = t == RR_DT_BF16 ? rr_fwd_dwrow_bf16_avx512
+                              : t == RR_DT_F16  ? rr_fwd_dwrow_f16_avx512
+                                                : rr_fwd_dwrow_avx512;
+    const rr_tile_job job = {RR_TILE_DEPTHWISE_ROWS, compute, prepare_depthwise_rows};
     return rr_tile_run(p, RR_ISA_AVX512, &job);
 }
 
 rrconv_status rr_forward_depthwise_rows__avx512(const rr_problem *p)
 {
     RR_ASSERT(rr_forward_depthwise_rows_applies(&p->c));
+    return rr_forward_depthwise_rows_run(p);
+}
+
+rrconv_status rr_forward_depthwise_rows_bf16__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_depthwise_rows_bf16_applies(&p->c));
+    return rr_forward_depthwise_rows_run(p);
+}
+
+rrconv_status rr_forward_depthwise_rows_f16__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_depthwise_rows_f16_applies(&p->c));
     return rr_forward_depthwise_rows_run(p);
 }
 

@@ -1,0 +1,17 @@
+/*
+ * backward_filter_depthwise_rows_f16__avx512.c -- the filter-gradient row segment kernel
+ * (backward_filter_depthwise_rows__avx512.c) on float16 src and diff (widened exactly when loaded),
+ * float32 FMAs and partial sums, each gradient element rounded once to the output type (float16 or
+ * float32) when stored.
+ */
+#include "../common/half_scalar.h"
+#include "../common/tile_plan.h"
+#include "../common/row_segments__avx512.h"
+
+#define BWF_T uint16_t
+#define BWF_SEGMENTS_LOAD rr_segments_load_f16
+#define BWF_LOADU rr_load_f16
+#define BWF_MASKZ_LOADU rr_maskz_load_f16
+#define BWF_PUT(pl, i, v) rr_elem_put((pl)->c.out_dtype, (pl)->gw, (i), (v))
+#define BWF_ENTRY rr_bwf_dwrow_f16_avx512
+#include "backward_filter_depthwise_rows_body.h"

@@ -1,0 +1,183 @@
+/*
+ * forward_depthwise_rows_body.h -- the body of the forward row segment kernel (AVX-512), included once per
+ * element type by forward_depthwise_rows__avx512.c (float32; its header comment explains the kernel),
+ * forward_depthwise_rows_bf16__avx512.c and forward_depthwise_rows_f16__avx512.c. The includer defines
+ *   DWROW_T                  the element type of src (float, or uint16_t bit patterns)
+ *   DWROW_SEGMENTS_LOAD      the row segment loader for it (row_segments__avx512.h), widening to float
+ *   DWROW_STORE(pl, dst, off, v, k, full)  stores 16 float sums (lanes k, all when full) as output
+ *                            elements off.. of dst (pl->dst), rounded once to the output type
+ *   DWROW_ENTRY              the name of the compute pass (rr_range_fn over the tile plan)
+ *   DWROW_PAIR_TILE          optional: the loop for two-block pieces (else dwrow_tile's), called as
+ *                            (pl, m, src_c, w_c, dst, dst_c, oh0, nrows, ow0, lv0, lv1, FW, CBN)
+ * Weights are packed as float for every element type (forward.c widens them while packing); products
+ * and sums are float32 FMAs in the same order for every type, so a half kernel gives the float32
+ * kernel's sums of the widened data, rounded once when stored.
+ */
+#include "../common/tile_plan.h"
+#include "../common/row_segments__avx512.h"
+
+
+/*
+ * nrows row pieces (consecutive tiles): NB blocks from (oh0 + r, ow0) x CBN channels
+ * (RR_DWROW_CB(FW), or 1 for each channel of a last, partial block), filter width FW. m: the first
+ * tile's masks, [taps][2], this piece's first block at m[2 * t + mb]; lv0 / lv1: the blocks' real
+ * lanes; src_c, dst_c: the first channel; w_c: its weights in the block's [taps][RR_DWROW_CB(FW)]
+ * pack. FULL (rr_segments_init): 0 any columns, 1 whole segments, >= 2 whole segments with the
+ * neighbours fixed at compile time (narrow filters, where those edge cases are most of the work).
+ */
+RR_INLINE void dwrow_tile(const rr_tile_plan *pl, const uint16_t *m, int mb, const DWROW_T *src_c, const float *w_c,
+                          void *dst, int64_t dst_c, int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
+                          const int FW, const int NB, const int FULL, const int CBN)
+{
+    const int KC = RR_DWROW_KC(FW); /* a constant in each instantiation, <= RR_DWROW_KC_MAX */
+    const int CB = RR_DWROW_CB(FW);
+    const int PW = (FW - 1) / 2;
+    const rr_conv *c = &pl->c;
+    const int64_t fh = c->fh, iw = c->iw, ihn = c->ih, chan = pl->src_chan, ohw = c->oh * c->ow;
+    rr_segments sg;
+    rr_segments_init(&sg, ow0, iw, NB, FULL);
+    for (int64_t oh = oh0; oh < oh0 + nrows; oh++, m += 2 * pl->taps) {
+        __m512 acc[8][2];
+RR_UNROLL
+        for (int q = 0; q < CBN; q++) {
+            acc[q][0] = _mm512_setzero_ps();
+            acc[q][1] = _mm512_setzero_ps();
+        }
+        for (int64_t kh = 0; kh < fh; kh++) {
+            const int64_t ih = oh * c->sh + pl->khoff[kh];
+            if (ih < 0 || ih >= ihn) continue;
+            const DWROW_T *row = src_c + ih * iw;
+            const uint16_t *mk = m + 2 * FW * kh;
+            const float *w_k = w_c + FW * kh * CB;
+RR_UNROLL
+            for (int k0 = 0; k0 < FW; k0 += KC) {
+                __mmask16 ka[RR_DWROW_KC_MAX], kb[RR_DWROW_KC_MAX];
+RR_UNROLL
+                for (int u = 0; u < KC; u++) {
+                    ka[u] = k0 + u < FW ? (__mmask16)mk[2 * (k0 + u) + mb] : 0;
+                    kb[u] = k0 + u < FW && NB == 2 ? (__mmask16)mk[2 * (k0 + u) + 1] : 0;
+                }
+RR_UNROLL
+                for (int q = 0; q < CBN; q++) {
+                    const DWROW_T *p = row + q * chan;
+                    __m512 seg[4];
+                    DWROW_SEGMENTS_LOAD(seg, p, &sg, ow0, NB, FULL);
+RR_UNROLL
+                    for (int u = 0; u < KC; u++) {
+                        const int kw = k0 + u;
+                        if (kw >= FW) break;
+                        const int o = kw - PW;
+                        const __m512 wv = _mm512_set1_ps(w_k[kw * CB + q]);
+                        acc[q][0] = _mm512_mask3_fmadd_ps(rr_window(seg, 0, o), wv, acc[q][0], ka[u]);
+                        if (NB == 2) acc[q][1] = _mm512_mask3_fmadd_ps(rr_window(seg, 1, o), wv, acc[q][1], kb[u]);
+                    }
+                }
+            }
+        }
+RR_UNROLL
+        for (int q = 0; q < CBN; q++) {
+            const int64_t dq = dst_c + q * ohw + oh * c->ow + ow0;
+            /* FULL: the blocks are whole (OW == IW here), plain stores */
+            DWROW_STORE(pl, dst, dq, acc[q][0], lv0, FULL);
+            if (NB == 2) DWROW_STORE(pl, dst, dq + 16, acc[q][1], lv1, FULL);
+        }
+    }
+}
+
+/* A row piece (or a run of them) with the loader its columns allow; the channels of a partial last
+ * block one at a time. */
+RR_INLINE void dwrow_piece(const rr_tile_plan *pl, const uint16_t *m, int mb, const DWROW_T *src_c, const float *w_c,
+                           void *dst, int64_t dst_c, int64_t nc, int64_t oh, int64_t nrows, int64_t ow0, __mmask16 lv0,
+                           __mmask16 lv1, const int FW, const int NB)
+{
+#ifdef DWROW_PAIR_TILE
+    /* the includer's own loop for two-block pieces (bfloat16: even / odd columns, no widening shuffles) */
+    if (NB == 2) {
+        if (nc == RR_DWROW_CB(FW)) {
+            DWROW_PAIR_TILE(pl, m, src_c, w_c, dst, dst_c, oh, nrows, ow0, lv0, lv1, FW, RR_DWROW_CB(FW));
+            return;
+        }
+        const int64_t chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow;
+        for (int64_t q = 0; q < nc; q++)
+            DWROW_PAIR_TILE(pl, m, src_c + q * chan, w_c + q, dst, dst_c + q * ohw, oh, nrows, ow0, lv0, lv1, FW, 1);
+        return;
+    }
+#endif
+    /* one-block pieces (odd blocks per row) take the general loader: fewer instantiations */
+    const int kind = NB == 2 ? rr_segments_full_kind(ow0, pl->c.iw, NB) : 0;
+    if (nc == RR_DWROW_CB(FW)) {
+        if (kind == 0) {
+            dwrow_tile(pl, m, mb, src_c, w_c, dst, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 0, RR_DWROW_CB(FW));
+        } else if (FW > 7) { /* wide filters: the neighbours' edge cases are a small part of the work */
+            dwrow_tile(pl, m, mb, src_c, w_c, dst, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, 1, RR_DWROW_CB(FW));
+        } else {
+#define DWROW_KIND(K) dwrow_tile(pl, m, mb, src_c, w_c, dst, dst_c, oh, nrows, ow0, lv0, lv1, FW, NB, K, RR_DWROW_CB(FW))
+            switch (kind) {
+            case 2: DWROW_KIND(2); break;
+            case 3: DWROW_KIND(3); break;
+            case 4: DWROW_KIND(4); break;
+            default: DWROW_KIND(5); break;
+            }
+#undef DWROW_KIND
+        }
+        return;
+    }
+    const int64_t chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow;
+    for (int64_t q = 0; q < nc; q++)
+        dwrow_tile(pl, m, mb, src_c + q * chan, w_c + q, dst, dst_c + q * ohw, oh, nrows, ow0, lv0, lv1, FW, NB, 0, 1);
+}
+
+/*
+ * Items cb * nspans + span, like the direct depthwise kernel; one instantiation per FW. Consecutive
+ * tiles that are two-block pieces of consecutive rows of one image at the same columns (every tile
+ * of a 17..32 column image) run as one call, which sets up the segments once.
+ */
+RR_INLINE void dwrow_items(const rr_tile_plan *pl, int64_t begin, int64_t end, const int FW)
+{
+    const rr_conv *c = &pl->c;
+    void *const dst = pl->dst;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t cbi = item / pl->nspans, sp = item % pl->nspans;
+        const int64_t cb = RR_DWROW_CB(FW), g0 = cbi * cb, nc = c->groups - g0 < cb ? c->groups - g0 : cb;
+        const float *w_c = pl->w + g0 * pl->taps;
+        const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
+        for (int64_t tl = sp * pl->span; tl < t_end;) {
+            const rr_tile *ti = &pl->tiles[tl];
+            const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
+            const DWROW_T *src_c = (const DWROW_T *)(const void *)pl->src + (ti->n * c->ic + g0) * pl->src_chan;
+            const int64_t dst_c = (ti->n * c->oc + g0) * c->oh * c->ow;
+            const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
+            if (rr_tile_two_block_piece(ti)) {
+                const int64_t rows = rr_tile_row_run(pl, tl, t_end);
+                dwrow_piece(pl, m, 0, src_c, w_c, dst, dst_c, nc, ti->oh0, rows, ti->ow0, lv0, lv1, FW, 2);
+                tl += rows;
+                continue;
+            }
+            dwrow_piece(pl, m, 0, src_c, w_c, dst, dst_c, nc, ti->oh0, 1, ti->ow0, lv0, 0, FW, 1);
+            if (ti->two) dwrow_piece(pl, m, 1, src_c, w_c, dst, dst_c, nc, ti->oh1, 1, ti->ow1, lv1, 0, FW, 1);
+            tl++;
+        }
+    }
+}
+
+/* One function per width: each gets its own registers and stack frame. */
+#define FW_FN(F)                                                                                       \
+    static __attribute__((noinline)) void dwrow_fw##F(const rr_tile_plan *pl, int64_t begin, int64_t end) \
+    {                                                                                                  \
+        dwrow_items(pl, begin, end, F);                                                                \
+    }
+RR_DWROW_WIDTHS(FW_FN)
+
+#define FW_CASE(F)                                                                                     \
+    case F:                                                                                            \
+        dwrow_fw##F(pl, begin, end);                                                                   \
+        break;
+
+void DWROW_ENTRY(void *vpl, int64_t begin, int64_t end)
+{
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
+    switch (pl->c.fw) {
+        RR_DWROW_WIDTHS(FW_CASE)
+    default: break; /* its applies() (forward.c) admits the widths above only */
+    }
+}
