@@ -1,0 +1,203 @@
+package dev.rrconv.internal.vector;
+
+import dev.rrconv.internal.javaimpl.NhwcLoops;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The channels-last loops' arithmetic ({@link NhwcLoops}) on the Vector API: vectors run along the
+ * contiguous channels (depthwise), output channels of a group (grouped forward and backward data: one input
+ * value broadcast into fused multiply-adds with the filter repacked {@code [g][r][tap][m]}), or output
+ * channels of a group against input channels held in four accumulators (grouped backward filter). Channel
+ * tails take masked loads and stores; up to four vectors of sums stay in registers over a tap list. Sums are
+ * in float, fused multiply-adds in the list's order, so each result's bits do not depend on its vector or
+ * lane.
+ */
+final class NhwcKernel implements NhwcLoops.Arithmetic<float[]> {
+    /** The one instance. */
+    static final NhwcKernel INSTANCE = new NhwcKernel();
+
+    private static final VectorSpecies<Float> F = VectorBackend.FLOATS;
+    private static final int L = F.length();
+
+    /** This thread's backward-filter sums. */
+    private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[0]);
+
+    private NhwcKernel() {}
+
+    @Override
+    public void depthwise(int[] list, int from, int to, float[] w, float[] x, float[] out, int o, int channels) {
+        int c = 0;
+        for (; c + 4 * L <= channels; c += 4 * L) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            for (int i = from; i < to; i += 2) {
+                int wo = list[i] + c;
+                int xo = list[i + 1] + c;
+                a0 = FloatVector.fromArray(F, w, wo).fma(FloatVector.fromArray(F, x, xo), a0);
+                a1 = FloatVector.fromArray(F, w, wo + L).fma(FloatVector.fromArray(F, x, xo + L), a1);
+                a2 = FloatVector.fromArray(F, w, wo + 2 * L).fma(FloatVector.fromArray(F, x, xo + 2 * L), a2);
+                a3 = FloatVector.fromArray(F, w, wo + 3 * L).fma(FloatVector.fromArray(F, x, xo + 3 * L), a3);
+            }
+            a0.intoArray(out, o + c);
+            a1.intoArray(out, o + c + L);
+            a2.intoArray(out, o + c + 2 * L);
+            a3.intoArray(out, o + c + 3 * L);
+        }
+        for (; c + L <= channels; c += L) {
+            FloatVector a = FloatVector.zero(F);
+            for (int i = from; i < to; i += 2) {
+                a = FloatVector.fromArray(F, w, list[i] + c).fma(FloatVector.fromArray(F, x, list[i + 1] + c), a);
+            }
+            a.intoArray(out, o + c);
+        }
+        if (c < channels) {
+            VectorMask<Float> m = F.indexInRange(c, channels);
+            FloatVector a = FloatVector.zero(F);
+            for (int i = from; i < to; i += 2) {
+                a = FloatVector.fromArray(F, w, list[i] + c, m).fma(FloatVector.fromArray(F, x, list[i + 1] + c, m), a);
+            }
+            a.intoArray(out, o + c, m);
+        }
+    }
+
+    @Override
+    public void grouped(int[] list, int from, int to, float[] w, int rStride, float[] x, float[] out, int o,
+                        int groups, int reduce, int per) {
+        for (int g = 0; g < groups; g++) {
+            int xg = g * reduce;
+            int og = o + g * per;
+            int m = 0;
+            for (; m + 4 * L <= per; m += 4 * L) {
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = a0;
+                FloatVector a2 = a0;
+                FloatVector a3 = a0;
+                for (int r = 0; r < reduce; r++) {
+                    int wr = (xg + r) * rStride + m;
+                    int xr = xg + r;
+                    for (int i = from; i < to; i += 2) {
+                        FloatVector v = FloatVector.broadcast(F, x[list[i + 1] + xr]);
+                        int wo = wr + list[i];
+                        a0 = FloatVector.fromArray(F, w, wo).fma(v, a0);
+                        a1 = FloatVector.fromArray(F, w, wo + L).fma(v, a1);
+                        a2 = FloatVector.fromArray(F, w, wo + 2 * L).fma(v, a2);
+                        a3 = FloatVector.fromArray(F, w, wo + 3 * L).fma(v, a3);
+                    }
+                }
+                a0.intoArray(out, og + m);
+                a1.intoArray(out, og + m + L);
+                a2.intoArray(out, og + m + 2 * L);
+                a3.intoArray(out, og + m + 3 * L);
+            }
+            for (; m < per; m += L) {
+                VectorMask<Float> mask = F.indexInRange(m, per);
+                FloatVector a = FloatVector.zero(F);
+                for (int r = 0; r < reduce; r++) {
+                    int wr = (xg + r) * rStride + m;
+                    int xr = xg + r;
+                    for (int i = from; i < to; i += 2) {
+                        a = FloatVector.fromArray(F, w, wr + list[i], mask)
+                                .fma(FloatVector.broadcast(F, x[list[i + 1] + xr]), a);
+                    }
+                }
+                a.intoArray(out, og + m, mask);
+            }
+        }
+    }
+
+    @Override
+    public float[] accumulator(int length) {
+        float[] acc = ACC.get();
+        if (acc.length < length) {
+            acc = new float[length];
+            ACC.set(acc);
+        } else {
+            java.util.Arrays.fill(acc, 0, length, 0f);
+        }
+        return acc;
+    }
+
+    @Override
+    public float get(float[] acc, int i) {
+        return acc[i];
+    }
+
+    @Override
+    public void depthwiseFilter(int[] list, int from, int to, float[] x, float[] d, float[] acc, int a,
+                                int channels) {
+        int c = 0;
+        for (; c + 4 * L <= channels; c += 4 * L) {
+            int at = a + c;
+            FloatVector a0 = FloatVector.fromArray(F, acc, at);
+            FloatVector a1 = FloatVector.fromArray(F, acc, at + L);
+            FloatVector a2 = FloatVector.fromArray(F, acc, at + 2 * L);
+            FloatVector a3 = FloatVector.fromArray(F, acc, at + 3 * L);
+            for (int i = from; i < to; i += 2) {
+                int xo = list[i] + c;
+                int dOff = list[i + 1] + c;
+                a0 = FloatVector.fromArray(F, x, xo).fma(FloatVector.fromArray(F, d, dOff), a0);
+                a1 = FloatVector.fromArray(F, x, xo + L).fma(FloatVector.fromArray(F, d, dOff + L), a1);
+                a2 = FloatVector.fromArray(F, x, xo + 2 * L).fma(FloatVector.fromArray(F, d, dOff + 2 * L), a2);
+                a3 = FloatVector.fromArray(F, x, xo + 3 * L).fma(FloatVector.fromArray(F, d, dOff + 3 * L), a3);
+            }
+            a0.intoArray(acc, at);
+            a1.intoArray(acc, at + L);
+            a2.intoArray(acc, at + 2 * L);
+            a3.intoArray(acc, at + 3 * L);
+        }
+        for (; c < channels; c += L) {
+            VectorMask<Float> m = F.indexInRange(c, channels);
+            FloatVector s = FloatVector.fromArray(F, acc, a + c, m);
+            for (int i = from; i < to; i += 2) {
+                s = FloatVector.fromArray(F, x, list[i] + c, m).fma(FloatVector.fromArray(F, d, list[i + 1] + c, m), s);
+            }
+            s.intoArray(acc, a + c, m);
+        }
+    }
+
+    @Override
+    public void groupedFilter(int[] list, int from, int to, float[] x, float[] d, float[] acc, int a, int groups,
+                              int reduce, int per) {
+        for (int g = 0; g < groups; g++) {
+            int xg = g * reduce;
+            int dg = g * per;
+            for (int m = 0; m < per; m += L) {
+                VectorMask<Float> mask = F.indexInRange(m, per);
+                int r = 0;
+                // four input channels at a time: one load of the diff vector feeds four sums
+                for (; r + 4 <= reduce; r += 4) {
+                    int at = a + (xg + r) * per + m;
+                    FloatVector s0 = FloatVector.fromArray(F, acc, at, mask);
+                    FloatVector s1 = FloatVector.fromArray(F, acc, at + per, mask);
+                    FloatVector s2 = FloatVector.fromArray(F, acc, at + 2 * per, mask);
+                    FloatVector s3 = FloatVector.fromArray(F, acc, at + 3 * per, mask);
+                    for (int i = from; i < to; i += 2) {
+                        int xo = list[i] + xg + r;
+                        FloatVector dv = FloatVector.fromArray(F, d, list[i + 1] + dg + m, mask);
+                        s0 = dv.fma(FloatVector.broadcast(F, x[xo]), s0);
+                        s1 = dv.fma(FloatVector.broadcast(F, x[xo + 1]), s1);
+                        s2 = dv.fma(FloatVector.broadcast(F, x[xo + 2]), s2);
+                        s3 = dv.fma(FloatVector.broadcast(F, x[xo + 3]), s3);
+                    }
+                    s0.intoArray(acc, at, mask);
+                    s1.intoArray(acc, at + per, mask);
+                    s2.intoArray(acc, at + 2 * per, mask);
+                    s3.intoArray(acc, at + 3 * per, mask);
+                }
+                for (; r < reduce; r++) {
+                    int at = a + (xg + r) * per + m;
+                    FloatVector s = FloatVector.fromArray(F, acc, at, mask);
+                    for (int i = from; i < to; i += 2) {
+                        s = FloatVector.fromArray(F, d, list[i + 1] + dg + m, mask)
+                                .fma(FloatVector.broadcast(F, x[list[i] + xg + r]), s);
+                    }
+                    s.intoArray(acc, at, mask);
+                }
+            }
+        }
+    }
+}
