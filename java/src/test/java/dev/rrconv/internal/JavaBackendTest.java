@@ -791,6 +791,77 @@ class JavaBackendTest {
         return new boolean[][] {src, diff, filter};
     }
 
+    /**
+     * The channels-last rows compute float16 and bfloat16 data as float32 (widened as they read, exact) and round
+     * each result once: bit for bit the float32 result rounded to the type, every direction, NHWC activations.
+     */
+    @Test
+    void channelsLastRowsRoundHalfDataOnce() {
+        for (DType half : new DType[] {DType.FLOAT16, DType.BFLOAT16}) {
+            for (int seed = 0; seed < 10; seed++) {
+                Random r = new Random(seed * 31L + half.ordinal());
+                Problem base = randomProblem(r, seed % 5, 20_000, 10, 2);
+                Problem pr = new Problem(base.s(), base.p(), representable(base.src(), half),
+                        representable(base.filter(), half), representable(base.diff(), half), base.rin(), base.rout(),
+                        base.u8());
+                for (Direction d : Direction.values()) {
+                    JavaBackend row = new JavaBackend("java_" + d.id() + "_nhwc" + (vector ? "_vector" : ""));
+                    float[] want = runChannelsLast(row, d, pr, DType.FLOAT32);
+                    float[] got = runChannelsLast(row, d, pr, half);
+                    for (int i = 0; i < want.length; i++) {
+                        float rounded = HalfFloats.toFloat(half, HalfFloats.fromFloat(half, want[i]));
+                        if (Float.floatToIntBits(rounded) != Float.floatToIntBits(got[i])) {
+                            fail(half + " " + d.id() + ": element " + i + " is " + got[i] + ", expected " + rounded
+                                    + " (" + want[i] + " rounded) in " + pr);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[] representable(float[] v, DType type) {
+        float[] out = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = HalfFloats.toFloat(type, HalfFloats.fromFloat(type, v[i]));
+        }
+        return out;
+    }
+
+    /** One direction with data of {@code type}, 4-D tensors dense channels-last, 2 threads; the result widened. */
+    private static float[] runChannelsLast(ConvBackend backend, Direction d, Problem pr, DType type) {
+        Backends.setThreads(2);
+        ConvShape s = pr.s();
+        Tensor src = channelsLast(s.srcShape(), type, pr.src());
+        Tensor filter = channelsLast(s.filterShape(), type, pr.filter());
+        Tensor diff = channelsLast(s.dstShape(), type, pr.diff());
+        Tensor rin = fill(Tensor.ofInts(new int[(int) product(s.rinShape())], s.rinShape()), pr.rin());
+        Tensor rout = fill(Tensor.ofInts(new int[(int) product(s.routShape())], s.routShape()), pr.rout());
+        Tensor out = switch (d) {
+            case FORWARD -> channelsLast(s.dstShape(), type, null);
+            case BACKWARD_DATA -> channelsLast(s.srcShape(), type, null);
+            case BACKWARD_FILTER -> channelsLast(s.filterShape(), type, null);
+        };
+        switch (d) {
+            case FORWARD -> backend.forward(s, pr.p(), src, filter, rin, rout, out);
+            case BACKWARD_DATA -> backend.backwardData(s, pr.p(), filter, diff, rin, rout, out);
+            case BACKWARD_FILTER -> backend.backwardFilter(s, pr.p(), src, diff, rin, rout, out);
+        }
+        return out.toFloatArray();
+    }
+
+    /** A heap tensor of a data type, channels-last if 4-D, filled with {@code data} (logical order) or NaN. */
+    private static Tensor channelsLast(long[] shape, DType type, float[] data) {
+        int count = (int) product(shape);
+        long[] stored = shape.length == 4 ? new long[] {shape[0], shape[2], shape[3], shape[1]} : shape;
+        Tensor t = type == DType.FLOAT32 ? Tensor.ofFloats(new float[count], stored)
+                : Tensor.ofShorts(new short[count], type, stored);
+        if (shape.length == 4) {
+            t = t.permute(0, 3, 1, 2);
+        }
+        return data == null ? fillNaN(t) : fill(t, data);
+    }
+
     @Test
     void helpersRoundTrip() {
         // The layout helpers themselves: every layout reads back what was written.
