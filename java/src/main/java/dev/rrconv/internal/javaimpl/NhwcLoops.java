@@ -21,7 +21,7 @@ import java.util.Arrays;
  * filter row, tap column and output row, the active {@code (input, output)} pixel pairs in ascending
  * {@code (n, oh, ow)} order. Skipped taps are never read, so NaN or infinity there cannot reach a result.
  *
- * <p>Threads split only over disjoint results (rows of pixels; filter rows and channel or group blocks), and
+ * <p>Threads split only over disjoint results (rows of pixels; filter rows and blocks of input channels), and
  * each result is summed in a fixed order: forward over input channels of its group, then its active taps;
  * backward data over output channels of its group, then taps; backward filter over pixels. Results are
  * bitwise the same for every thread count.
@@ -63,11 +63,12 @@ public final class NhwcLoops {
         void depthwiseFilter(int[] list, int from, int to, float[] x, float[] d, A acc, int a, int channels);
 
         /**
-         * Grouped backward filter: for each pair in order, {@code g < groups}, {@code r < reduce}, {@code m < per}:
-         * {@code acc[a + (g*reduce + r)*per + m] += x[list[k] + g*reduce + r] * d[list[k+1] + g*per + m]}.
+         * Grouped backward filter, input channels {@code [u0, u1)} (of groups {@code u / reduce}): for each pair in
+         * order and {@code m < per}, {@code acc[a + (u - u0)*per + m] += x[list[k] + u] * d[list[k+1] +
+         * (u / reduce)*per + m]}.
          */
-        void groupedFilter(int[] list, int from, int to, float[] x, float[] d, A acc, int a, int groups, int reduce,
-                           int per);
+        void groupedFilter(int[] list, int from, int to, float[] x, float[] d, A acc, int a, int u0, int u1,
+                           int reduce, int per);
     }
 
     /** The scalar arithmetic: float products summed in double, loops that C2 auto-vectorizes. */
@@ -139,7 +140,7 @@ public final class NhwcLoops {
                 .fit("the filter (G*OCPG*ICPG*FH*FW)", Limits.product(oc, s.icpg(), taps))
                 .fit("a row's tap list", Limits.product(Math.max(s.ow(), s.iw()), 2 * taps + 1) + 1)
                 .fit("the row tasks (N*OH, N*IH)", Limits.product(s.n(), Math.max(s.oh(), s.ih())))
-                .fit("a filter task's sums (FW*ICPG*OCPG)", Limits.product(s.fw(), s.icpg(), s.ocpg()) + FILTER_ACC)
+                .fit("a filter task's sums (FW*256*OCPG)", Limits.product(s.fw(), FILTER_BLOCK, s.ocpg()) + FILTER_ACC)
                 .why();
     }
 
@@ -196,15 +197,18 @@ public final class NhwcLoops {
         float[] dy = d.read(diff, d.oh, d.ow, d.oc, Workspace.RESULTS, threads);
         int[][] inMask = d.masks(rin, d.ih, d.iw);
         int[][] outMask = d.masks(rout, d.oh, d.ow);
-        // Tasks: (filter row, block of channels or groups). A block's size depends on the thread count, but
-        // every gradient element is summed over the same pixels in the same order whatever its block.
-        int units = d.groups;
-        int perUnit = d.depthwise ? 1 : d.icpg * d.ocpg;
+        // Tasks: (filter row, block of input channels). A block's size depends on the thread count, but every
+        // gradient element is summed over the same pixels in the same order whatever its block.
+        int units = d.ic;
+        int perUnit = d.ocpg;
         int block = d.depthwise ? Math.min(units, FILTER_BLOCK)
                 : Math.max(1, Math.min(units, FILTER_ACC / Math.max(1, d.fw * perUnit)));
         if (threads > 1 && d.fh * Gather.ceilDiv(units, block) < 4 * threads) {
             int want = Gather.ceilDiv(4 * threads, d.fh);
-            block = Math.max(d.depthwise ? Math.min(units, 16) : 1, Gather.ceilDiv(units, want));
+            block = Math.max(Math.min(units, 16), Gather.ceilDiv(units, want));
+        }
+        if (!d.depthwise && block < units) {
+            block = Math.min(units, (block + 3) / 4 * 4); // whole runs of 4 input channels (NhwcKernel's blocks)
         }
         int blocks = Gather.ceilDiv(units, block);
         float[] g = new float[Math.multiplyExact(d.fh * d.fw, Math.multiplyExact(d.oc, d.icpg))];
@@ -312,18 +316,18 @@ public final class NhwcLoops {
     }
 
     /**
-     * Gradient of filter row {@code kh}, channels (depthwise) or groups {@code [u0, u1)}, into
+     * Gradient of filter row {@code kh}, input channels {@code [u0, u1)}, into
      * {@code g[(kh*fw + kw)*G*OCPG*ICPG + ...]}: for each tap, the pixels where it is active in ascending
      * {@code (n, oh, ow)} order.
      */
     private <A> void backwardFilterRow(int kh, int u0, int u1, float[] x, float[] d, int[][] inMask,
                                        int[][] outMask, float[] g, Arithmetic<A> k) {
         int units = u1 - u0;
-        int size = depthwise ? units : units * icpg * ocpg;
+        int size = units * ocpg;
         A acc = k.accumulator(fw * size);
         int[] list = Workspace.get().ints(2 * ow);
-        int xShift = depthwise ? u0 : u0 * icpg;
-        int dShift = depthwise ? u0 : u0 * ocpg;
+        int xShift = depthwise ? u0 : 0;
+        int dShift = depthwise ? u0 : 0;
         for (int img = 0; img < n; img++) {
             int[] im = inMask[img];
             int[] om = outMask[img];
@@ -351,14 +355,14 @@ public final class NhwcLoops {
                     if (depthwise) {
                         k.depthwiseFilter(list, 0, len, x, d, acc, kw * size, units);
                     } else {
-                        k.groupedFilter(list, 0, len, x, d, acc, kw * size, units, icpg, ocpg);
+                        k.groupedFilter(list, 0, len, x, d, acc, kw * size, u0, u1, icpg, ocpg);
                     }
                 }
             }
         }
         int perTap = oc * icpg;
         for (int kw = 0; kw < fw; kw++) {
-            int at = (kh * fw + kw) * perTap + (depthwise ? u0 : u0 * icpg * ocpg);
+            int at = (kh * fw + kw) * perTap + u0 * ocpg;
             for (int i = 0; i < size; i++) {
                 g[at + i] = k.get(acc, kw * size + i);
             }
@@ -606,15 +610,13 @@ public final class NhwcLoops {
         }
 
         @Override
-        public void groupedFilter(int[] list, int from, int to, float[] x, float[] d, double[] acc, int a, int groups,
-                                  int reduce, int per) {
+        public void groupedFilter(int[] list, int from, int to, float[] x, float[] d, double[] acc, int a, int u0,
+                                  int u1, int reduce, int per) {
             for (int i = from; i < to; i += 2) {
                 int xi = list[i];
                 int di = list[i + 1];
-                for (int g = 0; g < groups; g++) {
-                    for (int r = 0; r < reduce; r++) {
-                        scaledAdd(acc, a + (g * reduce + r) * per, x[xi + g * reduce + r], d, di + g * per, per);
-                    }
+                for (int u = u0; u < u1; u++) {
+                    scaledAdd(acc, a + (u - u0) * per, x[xi + u], d, di + u / reduce * per, per);
                 }
             }
         }

@@ -160,23 +160,24 @@ final class NhwcKernel implements NhwcLoops.Arithmetic<float[]> {
     }
 
     @Override
-    public void groupedFilter(int[] list, int from, int to, float[] x, float[] d, float[] acc, int a, int groups,
+    public void groupedFilter(int[] list, int from, int to, float[] x, float[] d, float[] acc, int a, int u0, int u1,
                               int reduce, int per) {
-        for (int g = 0; g < groups; g++) {
-            int xg = g * reduce;
+        for (int u = u0; u < u1; ) {
+            int g = u / reduce;
+            int end = Math.min(u1, (g + 1) * reduce); // the input channels of group g in the block
             int dg = g * per;
             for (int m = 0; m < per; m += L) {
                 VectorMask<Float> mask = F.indexInRange(m, per);
-                int r = 0;
+                int v = u;
                 // four input channels at a time: one load of the diff vector feeds four sums
-                for (; r + 4 <= reduce; r += 4) {
-                    int at = a + (xg + r) * per + m;
+                for (; v + 4 <= end; v += 4) {
+                    int at = a + (v - u0) * per + m;
                     FloatVector s0 = FloatVector.fromArray(F, acc, at, mask);
                     FloatVector s1 = FloatVector.fromArray(F, acc, at + per, mask);
                     FloatVector s2 = FloatVector.fromArray(F, acc, at + 2 * per, mask);
                     FloatVector s3 = FloatVector.fromArray(F, acc, at + 3 * per, mask);
                     for (int i = from; i < to; i += 2) {
-                        int xo = list[i] + xg + r;
+                        int xo = list[i] + v;
                         FloatVector dv = FloatVector.fromArray(F, d, list[i + 1] + dg + m, mask);
                         s0 = dv.fma(FloatVector.broadcast(F, x[xo]), s0);
                         s1 = dv.fma(FloatVector.broadcast(F, x[xo + 1]), s1);
@@ -188,16 +189,17 @@ final class NhwcKernel implements NhwcLoops.Arithmetic<float[]> {
                     s2.intoArray(acc, at + 2 * per, mask);
                     s3.intoArray(acc, at + 3 * per, mask);
                 }
-                for (; r < reduce; r++) {
-                    int at = a + (xg + r) * per + m;
+                for (; v < end; v++) {
+                    int at = a + (v - u0) * per + m;
                     FloatVector s = FloatVector.fromArray(F, acc, at, mask);
                     for (int i = from; i < to; i += 2) {
                         s = FloatVector.fromArray(F, d, list[i + 1] + dg + m, mask)
-                                .fma(FloatVector.broadcast(F, x[list[i] + xg + r]), s);
+                                .fma(FloatVector.broadcast(F, x[list[i] + v]), s);
                     }
                     s.intoArray(acc, at, mask);
                 }
             }
+            u = end;
         }
     }
 }
