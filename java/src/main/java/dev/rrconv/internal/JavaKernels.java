@@ -54,13 +54,15 @@ public final class JavaKernels {
     private static final String NHWC = "channels-last calls (src, dst, diff and grad src all NHWC; float32, float16 or "
             + "bfloat16 data), and its channels-last arrays fit in Java arrays; each pixel lists its active taps once";
     private static final String NHWC_VECTOR = NHWC + "; the Vector API present (--add-modules jdk.incubator.vector)";
+    private static final String NHWC_SCALAR = NHWC + "; picked for depthwise problems (grouped and dense ones take the "
+            + "planar loops, faster there)";
 
     private static final List<JavaKernel> TABLE = List.of(
             new JavaKernel("java_forward_nhwc_vector", Direction.FORWARD, Layout.NHWC, NHWC_VECTOR,
                     JavaKernels::nhwcVectorWhyNot, JavaKernels::always, (s, p, src, filter, rin, rout, dst, t) ->
                             NhwcLoops.forward(s, p, src, filter, rin, rout, dst, t, vector().nhwc())),
-            new JavaKernel("java_forward_nhwc", Direction.FORWARD, Layout.NHWC, NHWC,
-                    NhwcLoops::whyNot, JavaKernels::always, (s, p, src, filter, rin, rout, dst, t) ->
+            new JavaKernel("java_forward_nhwc", Direction.FORWARD, Layout.NHWC, NHWC_SCALAR,
+                    NhwcLoops::whyNot, NhwcLoops::scalarPays, (s, p, src, filter, rin, rout, dst, t) ->
                             NhwcLoops.forward(s, p, src, filter, rin, rout, dst, t, NhwcLoops.SCALAR)),
             new JavaKernel("java_forward_depthwise", Direction.FORWARD,
                     DEPTHWISE + "; picked when FH*FW >= 49 and G >= 256, or FH*FW >= 121 and G >= 64",
@@ -79,8 +81,8 @@ public final class JavaKernels {
             new JavaKernel("java_backward_data_nhwc_vector", Direction.BACKWARD_DATA, Layout.NHWC, NHWC_VECTOR,
                     JavaKernels::nhwcVectorWhyNot, JavaKernels::always, (s, p, filter, diff, rin, rout, grad, t) ->
                             NhwcLoops.backwardData(s, p, filter, diff, rin, rout, grad, t, vector().nhwc())),
-            new JavaKernel("java_backward_data_nhwc", Direction.BACKWARD_DATA, Layout.NHWC, NHWC,
-                    NhwcLoops::whyNot, JavaKernels::always, (s, p, filter, diff, rin, rout, grad, t) ->
+            new JavaKernel("java_backward_data_nhwc", Direction.BACKWARD_DATA, Layout.NHWC, NHWC_SCALAR,
+                    NhwcLoops::whyNot, NhwcLoops::scalarPays, (s, p, filter, diff, rin, rout, grad, t) ->
                             NhwcLoops.backwardData(s, p, filter, diff, rin, rout, grad, t, NhwcLoops.SCALAR)),
             new JavaKernel("java_backward_data_depthwise", Direction.BACKWARD_DATA,
                     DEPTHWISE + "; picked when FH*FW >= 49 and G >= 256, or FH*FW >= 121 and G >= 64",
@@ -101,8 +103,8 @@ public final class JavaKernels {
             new JavaKernel("java_backward_filter_nhwc_vector", Direction.BACKWARD_FILTER, Layout.NHWC, NHWC_VECTOR,
                     JavaKernels::nhwcVectorWhyNot, JavaKernels::always, (s, p, src, diff, rin, rout, grad, t) ->
                             NhwcLoops.backwardFilter(s, p, src, diff, rin, rout, grad, t, vector().nhwc())),
-            new JavaKernel("java_backward_filter_nhwc", Direction.BACKWARD_FILTER, Layout.NHWC, NHWC,
-                    NhwcLoops::whyNot, JavaKernels::always, (s, p, src, diff, rin, rout, grad, t) ->
+            new JavaKernel("java_backward_filter_nhwc", Direction.BACKWARD_FILTER, Layout.NHWC, NHWC_SCALAR,
+                    NhwcLoops::whyNot, NhwcLoops::scalarPays, (s, p, src, diff, rin, rout, grad, t) ->
                             NhwcLoops.backwardFilter(s, p, src, diff, rin, rout, grad, t, NhwcLoops.SCALAR)),
             new JavaKernel("java_backward_filter_depthwise", Direction.BACKWARD_FILTER,
                     DEPTHWISE + "; picked when FH*FW >= 9 and G >= 64",

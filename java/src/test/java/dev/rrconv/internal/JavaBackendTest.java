@@ -328,6 +328,8 @@ class JavaBackendTest {
             assertEquals(VectorProvider.get().conv().isPresent() ? nhwc + "_vector" : nhwc,
                     JavaKernels.select(d, dense, p3, Layout.NHWC, true, null, null, null).name());
             assertEquals(nhwc, JavaKernels.select(d, dwLarge, p7, Layout.NHWC, false, null, null, "test").name());
+            // the scalar channels-last rows pay for depthwise problems only
+            assertTrue(!JavaKernels.select(d, dense, p3, Layout.NHWC, false, null, null, "test").name().contains("nhwc"));
             assertTrue(!JavaKernels.select(d, dense, p3, Layout.NCHW, false, null, null, null).name().contains("nhwc"));
             assertTrue(!JavaKernels.isVector(JavaKernels.select(d, dense, p3, Layout.NCHW, true, null, null, null)));
         }

@@ -22,9 +22,8 @@ import java.util.Arrays;
  * {@code (n, oh, ow)} order. Skipped taps are never read, so NaN or infinity there cannot reach a result.
  *
  * <p>Threads split only over disjoint results (rows of pixels; filter rows and blocks of input channels), and
- * each result is summed in a fixed order: forward over input channels of its group, then its active taps;
- * backward data over output channels of its group, then taps; backward filter over pixels. Results are
- * bitwise the same for every thread count.
+ * each result is summed in one fixed order (backward filter: over pixels in {@code (n, oh, ow)} order) that
+ * does not depend on the block or thread that computes it. Results are bitwise the same for every thread count.
  */
 public final class NhwcLoops {
     /** Most channels per block of a backward-filter task. */
@@ -47,8 +46,8 @@ public final class NhwcLoops {
 
         /**
          * Grouped forward or backward data: for {@code g < groups} and {@code m < per}, {@code out[o + g*per + m]}
-         * = the sum over {@code r < reduce} (outer) and the pairs (inner) of {@code x[list[k+1] + g*reduce + r] *
-         * w[(g*reduce + r)*rStride + list[k] + m]}.
+         * = the sum over {@code r < reduce} and the pairs of {@code x[list[k+1] + g*reduce + r] *
+         * w[(g*reduce + r)*rStride + list[k] + m]}, in an order fixed by the implementation.
          */
         void grouped(int[] list, int from, int to, float[] w, int rStride, float[] x, float[] out, int o, int groups,
                      int reduce, int per);
@@ -142,6 +141,21 @@ public final class NhwcLoops {
                 .fit("the row tasks (N*OH, N*IH)", Limits.product(s.n(), Math.max(s.oh(), s.ih())))
                 .fit("a filter task's sums (FW*256*OCPG)", Limits.product(s.fw(), FILTER_BLOCK, s.ocpg()) + FILTER_ACC)
                 .why();
+    }
+
+    /**
+     * Whether dispatch should pick the scalar rows ({@link #SCALAR}) for a channels-last problem: depthwise only.
+     * Their grouped and dense sums (double over float products, one short run of output channels per input
+     * value) measured slower than the planar loops on the channels-last tensors (1 thread, thread CPU time,
+     * random masks: GRP forward 44.8 against 11.6 ms, DENSE 73.3 against 36.5, DENSE-S2D2 backward filter 20.8
+     * against 14.7), while depthwise ran 0.65-0.97x of the NCHW time.
+     *
+     * @param s the problem
+     * @param p its parameters
+     * @return true for depthwise problems
+     */
+    public static boolean scalarPays(ConvShape s, ConvParams p) {
+        return s.icpg() == 1 && s.ocpg() == 1;
     }
 
     /**

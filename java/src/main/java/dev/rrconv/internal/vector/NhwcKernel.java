@@ -64,11 +64,17 @@ final class NhwcKernel implements NhwcLoops.Arithmetic<float[]> {
         }
     }
 
+    /**
+     * {@inheritDoc} Here the sum runs over the pairs (outer) and the group's input channels (inner): one
+     * output's terms in another order than the interface states, with fused multiply-adds, for a longer inner
+     * loop (the tap lists are short); still one fixed order per output.
+     */
     @Override
     public void grouped(int[] list, int from, int to, float[] w, int rStride, float[] x, float[] out, int o,
                         int groups, int reduce, int per) {
         for (int g = 0; g < groups; g++) {
             int xg = g * reduce;
+            int wg = xg * rStride;
             int og = o + g * per;
             int m = 0;
             for (; m + 4 * L <= per; m += 4 * L) {
@@ -76,12 +82,11 @@ final class NhwcKernel implements NhwcLoops.Arithmetic<float[]> {
                 FloatVector a1 = a0;
                 FloatVector a2 = a0;
                 FloatVector a3 = a0;
-                for (int r = 0; r < reduce; r++) {
-                    int wr = (xg + r) * rStride + m;
-                    int xr = xg + r;
-                    for (int i = from; i < to; i += 2) {
-                        FloatVector v = FloatVector.broadcast(F, x[list[i + 1] + xr]);
-                        int wo = wr + list[i];
+                for (int i = from; i < to; i += 2) {
+                    int xo = list[i + 1] + xg;
+                    int wo = wg + list[i] + m;
+                    for (int r = 0; r < reduce; r++, wo += rStride) {
+                        FloatVector v = FloatVector.broadcast(F, x[xo + r]);
                         a0 = FloatVector.fromArray(F, w, wo).fma(v, a0);
                         a1 = FloatVector.fromArray(F, w, wo + L).fma(v, a1);
                         a2 = FloatVector.fromArray(F, w, wo + 2 * L).fma(v, a2);
@@ -93,15 +98,25 @@ final class NhwcKernel implements NhwcLoops.Arithmetic<float[]> {
                 a2.intoArray(out, og + m + 2 * L);
                 a3.intoArray(out, og + m + 3 * L);
             }
-            for (; m < per; m += L) {
+            for (; m + L <= per; m += L) {
+                FloatVector a = FloatVector.zero(F);
+                for (int i = from; i < to; i += 2) {
+                    int xo = list[i + 1] + xg;
+                    int wo = wg + list[i] + m;
+                    for (int r = 0; r < reduce; r++, wo += rStride) {
+                        a = FloatVector.fromArray(F, w, wo).fma(FloatVector.broadcast(F, x[xo + r]), a);
+                    }
+                }
+                a.intoArray(out, og + m);
+            }
+            if (m < per) {
                 VectorMask<Float> mask = F.indexInRange(m, per);
                 FloatVector a = FloatVector.zero(F);
-                for (int r = 0; r < reduce; r++) {
-                    int wr = (xg + r) * rStride + m;
-                    int xr = xg + r;
-                    for (int i = from; i < to; i += 2) {
-                        a = FloatVector.fromArray(F, w, wr + list[i], mask)
-                                .fma(FloatVector.broadcast(F, x[list[i + 1] + xr]), a);
+                for (int i = from; i < to; i += 2) {
+                    int xo = list[i + 1] + xg;
+                    int wo = wg + list[i] + m;
+                    for (int r = 0; r < reduce; r++, wo += rStride) {
+                        a = FloatVector.fromArray(F, w, wo, mask).fma(FloatVector.broadcast(F, x[xo + r]), a);
                     }
                 }
                 a.intoArray(out, og + m, mask);
