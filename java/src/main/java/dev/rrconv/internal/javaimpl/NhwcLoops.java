@@ -26,8 +26,10 @@ import java.util.Arrays;
  * does not depend on the block or thread that computes it. Results are bitwise the same for every thread count.
  */
 public final class NhwcLoops {
-    /** Most channels per block of a backward-filter task. */
-    private static final int FILTER_BLOCK = 256;
+    /** Most channels per block of a depthwise backward-filter task. */
+    private static final int FILTER_BLOCK = 4096;
+    /** Sums of a depthwise backward-filter task (FW x block), as in DepthwiseLoops: they stay in L1. */
+    private static final int FILTER_DEPTHWISE_ACC = 4096;
     /** Floats of one backward-filter task's accumulator (grouped problems: groups per block). */
     private static final int FILTER_ACC = 16384;
 
@@ -139,7 +141,7 @@ public final class NhwcLoops {
                 .fit("the filter (G*OCPG*ICPG*FH*FW)", Limits.product(oc, s.icpg(), taps))
                 .fit("a row's tap list", Limits.product(Math.max(s.ow(), s.iw()), 2 * taps + 1) + 1)
                 .fit("the row tasks (N*OH, N*IH)", Limits.product(s.n(), Math.max(s.oh(), s.ih())))
-                .fit("a filter task's sums (FW*256*OCPG)", Limits.product(s.fw(), FILTER_BLOCK, s.ocpg()) + FILTER_ACC)
+                .fit("a filter task's sums (FW*4096*OCPG)", Limits.product(s.fw(), FILTER_BLOCK, s.ocpg()) + FILTER_ACC)
                 .why();
     }
 
@@ -215,7 +217,8 @@ public final class NhwcLoops {
         // gradient element is summed over the same pixels in the same order whatever its block.
         int units = d.ic;
         int perUnit = d.ocpg;
-        int block = d.depthwise ? Math.min(units, FILTER_BLOCK)
+        int block = d.depthwise
+                ? Math.min(units, Math.min(FILTER_BLOCK, Math.max(16, FILTER_DEPTHWISE_ACC / d.fw / 16 * 16)))
                 : Math.max(1, Math.min(units, FILTER_ACC / Math.max(1, d.fw * perUnit)));
         if (threads > 1 && d.fh * Gather.ceilDiv(units, block) < 4 * threads) {
             int want = Gather.ceilDiv(4 * threads, d.fh);
