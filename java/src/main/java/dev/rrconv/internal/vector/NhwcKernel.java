@@ -65,9 +65,9 @@ final class NhwcKernel implements NhwcLoops.Arithmetic<float[]> {
     }
 
     /**
-     * {@inheritDoc} Here the sum runs over the pairs (outer) and the group's input channels (inner): one
-     * output's terms in another order than the interface states, with fused multiply-adds, for a longer inner
-     * loop (the tap lists are short); still one fixed order per output.
+     * {@inheritDoc} Here the sum runs over the pairs (outer) and the group's input channels (inner: a longer
+     * loop than the short tap lists), with fused multiply-adds; blocks of four output vectors keep one sum each,
+     * a single vector four partial sums (input channel mod 4) added at the end. One fixed order per output.
      */
     @Override
     public void grouped(int[] list, int from, int to, float[] w, int rStride, float[] x, float[] out, int o,
@@ -98,28 +98,32 @@ final class NhwcKernel implements NhwcLoops.Arithmetic<float[]> {
                 a2.intoArray(out, og + m + 2 * L);
                 a3.intoArray(out, og + m + 3 * L);
             }
-            for (; m + L <= per; m += L) {
-                FloatVector a = FloatVector.zero(F);
-                for (int i = from; i < to; i += 2) {
-                    int xo = list[i + 1] + xg;
-                    int wo = wg + list[i] + m;
-                    for (int r = 0; r < reduce; r++, wo += rStride) {
-                        a = FloatVector.fromArray(F, w, wo).fma(FloatVector.broadcast(F, x[xo + r]), a);
-                    }
-                }
-                a.intoArray(out, og + m);
-            }
-            if (m < per) {
+            for (; m < per; m += L) {
+                // one vector of outputs: four partial sums over the input channels (r mod 4, then the rest into
+                // the first), added at the end, so that four independent fma chains hide the latency
                 VectorMask<Float> mask = F.indexInRange(m, per);
-                FloatVector a = FloatVector.zero(F);
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = a0;
+                FloatVector a2 = a0;
+                FloatVector a3 = a0;
                 for (int i = from; i < to; i += 2) {
                     int xo = list[i + 1] + xg;
                     int wo = wg + list[i] + m;
-                    for (int r = 0; r < reduce; r++, wo += rStride) {
-                        a = FloatVector.fromArray(F, w, wo, mask).fma(FloatVector.broadcast(F, x[xo + r]), a);
+                    int r = 0;
+                    for (; r + 4 <= reduce; r += 4, wo += 4 * rStride) {
+                        a0 = FloatVector.fromArray(F, w, wo, mask).fma(FloatVector.broadcast(F, x[xo + r]), a0);
+                        a1 = FloatVector.fromArray(F, w, wo + rStride, mask)
+                                .fma(FloatVector.broadcast(F, x[xo + r + 1]), a1);
+                        a2 = FloatVector.fromArray(F, w, wo + 2 * rStride, mask)
+                                .fma(FloatVector.broadcast(F, x[xo + r + 2]), a2);
+                        a3 = FloatVector.fromArray(F, w, wo + 3 * rStride, mask)
+                                .fma(FloatVector.broadcast(F, x[xo + r + 3]), a3);
+                    }
+                    for (; r < reduce; r++, wo += rStride) {
+                        a0 = FloatVector.fromArray(F, w, wo, mask).fma(FloatVector.broadcast(F, x[xo + r]), a0);
                     }
                 }
-                a.intoArray(out, og + m, mask);
+                a0.add(a1).add(a2.add(a3)).intoArray(out, og + m, mask);
             }
         }
     }
