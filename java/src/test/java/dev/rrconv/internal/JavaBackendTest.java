@@ -793,6 +793,34 @@ class JavaBackendTest {
         return new boolean[][] {src, diff, filter};
     }
 
+    /** The channels-last rows, forced, never read what no active tap reads: NaN and infinities there stay out. */
+    @Test
+    void channelsLastRowsNeverReadSkippedTaps() {
+        float[] poison = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+        for (Direction d : Direction.values()) {
+            JavaBackend row = new JavaBackend("java_" + d.id() + "_nhwc" + (vector ? "_vector" : ""));
+            int poisoned = 0;
+            for (int seed = 0; seed < 20; seed++) {
+                Random r = new Random(seed * 131L + 5);
+                Problem base = randomProblem(r, seed % 5, 20_000, 12, 2);
+                boolean[][] used = usage(base.s(), base.p(), base.rin(), base.rout());
+                float[][] data = {base.src().clone(), base.diff().clone(), base.filter().clone()};
+                for (int k = 0; k < 3; k++) {
+                    for (int i = 0; i < data[k].length; i++) {
+                        if (!used[k][i]) {
+                            data[k][i] = poison[i % 3];
+                            poisoned++;
+                        }
+                    }
+                }
+                Problem pr = new Problem(base.s(), base.p(), data[0], data[2], data[1], base.rin(), base.rout(),
+                        base.u8());
+                checkDirection(row, d, pr, r, new int[] {1, 3}, true);
+            }
+            assertTrue(poisoned > 0, "the test should poison something");
+        }
+    }
+
     /**
      * The channels-last rows compute float16 and bfloat16 data as float32 (widened as they read, exact) and round
      * each result once: bit for bit the float32 result rounded to the type, every direction, NHWC activations.
