@@ -54,6 +54,18 @@ public final class NhwcLoops {
         void grouped(int[] list, int from, int to, float[] w, int rStride, float[] x, float[] out, int o, int groups,
                      int reduce, int per);
 
+        /**
+         * Two neighbouring results whose tap lists name the same taps, the second's inputs {@code xDelta} further
+         * on: {@link #grouped} for the pairs {@code [from, to)} into {@code out[o0 ...]} and with every input
+         * offset plus {@code xDelta} into {@code out[o1 ...]}, each result's bits the same as that call's (so an
+         * implementation may share the weight loads). This default makes the two calls.
+         */
+        default void groupedPair(int[] list, int from, int to, int xDelta, int from1, float[] w, int rStride,
+                                 float[] x, float[] out, int o0, int o1, int groups, int reduce, int per) {
+            grouped(list, from, to, w, rStride, x, out, o0, groups, reduce, per);
+            grouped(list, from1, from1 + (to - from), w, rStride, x, out, o1, groups, reduce, per);
+        }
+
         /** @return this thread's accumulator of at least {@code length} zeros */
         A accumulator(int length);
 
@@ -267,8 +279,14 @@ public final class NhwcLoops {
         list[ow] = at;
         int o = (img * oh + y) * ow * oc;
         for (int q = 0; q < ow; q++, o += oc) {
+            int delta;
             if (depthwise) {
                 k.depthwise(list, list[q], list[q + 1], w, x, out, o, oc);
+            } else if (q + 1 < ow && (delta = sameTaps(list, q)) != 0) {
+                k.groupedPair(list, list[q], list[q + 1], delta, list[q + 1], w, fh * fw * ocpg, x, out, o, o + oc,
+                        groups, icpg, ocpg);
+                q++;
+                o += oc;
             } else {
                 k.grouped(list, list[q], list[q + 1], w, fh * fw * ocpg, x, out, o, groups, icpg, ocpg);
             }
@@ -324,8 +342,14 @@ public final class NhwcLoops {
         list[iw] = at;
         int o = (img * ih + y) * iw * ic;
         for (int x = 0; x < iw; x++, o += ic) {
+            int delta;
             if (depthwise) {
                 k.depthwise(list, list[x], list[x + 1], w, diff, out, o, ic);
+            } else if (x + 1 < iw && (delta = sameTaps(list, x)) != 0) {
+                k.groupedPair(list, list[x], list[x + 1], delta, list[x + 1], w, fh * fw * icpg, diff, out, o, o + ic,
+                        groups, ocpg, icpg);
+                x++;
+                o += ic;
             } else {
                 k.grouped(list, list[x], list[x + 1], w, fh * fw * icpg, diff, out, o, groups, ocpg, icpg);
             }
@@ -384,6 +408,27 @@ public final class NhwcLoops {
                 g[at + i] = k.get(acc, kw * size + i);
             }
         }
+    }
+
+    /**
+     * Whether results {@code q} and {@code q+1} of a row's tap list (offsets {@code list[q]}, pairs to
+     * {@code list[q+2]}) take the same taps, in the same order, the second's input offsets all one constant
+     * further on (as in the inside of a region): that constant, else 0.
+     */
+    private static int sameTaps(int[] list, int q) {
+        int a = list[q];
+        int b = list[q + 1];
+        int len = b - a;
+        if (len == 0 || list[q + 2] - b != len) {
+            return 0;
+        }
+        int delta = list[b + 1] - list[a + 1];
+        for (int i = 0; i < len; i += 2) {
+            if (list[b + i] != list[a + i] || list[b + i + 1] - list[a + i + 1] != delta) {
+                return 0;
+            }
+        }
+        return delta;
     }
 
     /** First index {@code k} with {@code k*dil >= need}, clamped to {@code [0, taps]}. */

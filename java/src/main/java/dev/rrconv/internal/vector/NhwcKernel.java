@@ -128,6 +128,95 @@ final class NhwcKernel implements NhwcLoops.Arithmetic<float[]> {
         }
     }
 
+    /** {@inheritDoc} Here each weight vector loaded feeds both results' sums (the same fma order as {@link #grouped}). */
+    @Override
+    public void groupedPair(int[] list, int from, int to, int xDelta, int from1, float[] w, int rStride, float[] x,
+                            float[] out, int o0, int o1, int groups, int reduce, int per) {
+        for (int g = 0; g < groups; g++) {
+            int xg = g * reduce;
+            int wg = xg * rStride;
+            int og0 = o0 + g * per;
+            int og1 = o1 + g * per;
+            int m = 0;
+            for (; m + 4 * L <= per; m += 4 * L) {
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = a0;
+                FloatVector a2 = a0;
+                FloatVector a3 = a0;
+                FloatVector b0 = a0;
+                FloatVector b1 = a0;
+                FloatVector b2 = a0;
+                FloatVector b3 = a0;
+                for (int i = from; i < to; i += 2) {
+                    int xo = list[i + 1] + xg;
+                    int wo = wg + list[i] + m;
+                    for (int r = 0; r < reduce; r++, wo += rStride) {
+                        FloatVector v = FloatVector.broadcast(F, x[xo + r]);
+                        FloatVector u = FloatVector.broadcast(F, x[xo + xDelta + r]);
+                        FloatVector w0 = FloatVector.fromArray(F, w, wo);
+                        FloatVector w1 = FloatVector.fromArray(F, w, wo + L);
+                        FloatVector w2 = FloatVector.fromArray(F, w, wo + 2 * L);
+                        FloatVector w3 = FloatVector.fromArray(F, w, wo + 3 * L);
+                        a0 = w0.fma(v, a0);
+                        a1 = w1.fma(v, a1);
+                        a2 = w2.fma(v, a2);
+                        a3 = w3.fma(v, a3);
+                        b0 = w0.fma(u, b0);
+                        b1 = w1.fma(u, b1);
+                        b2 = w2.fma(u, b2);
+                        b3 = w3.fma(u, b3);
+                    }
+                }
+                a0.intoArray(out, og0 + m);
+                a1.intoArray(out, og0 + m + L);
+                a2.intoArray(out, og0 + m + 2 * L);
+                a3.intoArray(out, og0 + m + 3 * L);
+                b0.intoArray(out, og1 + m);
+                b1.intoArray(out, og1 + m + L);
+                b2.intoArray(out, og1 + m + 2 * L);
+                b3.intoArray(out, og1 + m + 3 * L);
+            }
+            for (; m < per; m += L) {
+                VectorMask<Float> mask = F.indexInRange(m, per);
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = a0;
+                FloatVector a2 = a0;
+                FloatVector a3 = a0;
+                FloatVector b0 = a0;
+                FloatVector b1 = a0;
+                FloatVector b2 = a0;
+                FloatVector b3 = a0;
+                for (int i = from; i < to; i += 2) {
+                    int xo = list[i + 1] + xg;
+                    int xo1 = xo + xDelta;
+                    int wo = wg + list[i] + m;
+                    int r = 0;
+                    for (; r + 4 <= reduce; r += 4, wo += 4 * rStride) {
+                        FloatVector w0 = FloatVector.fromArray(F, w, wo, mask);
+                        FloatVector w1 = FloatVector.fromArray(F, w, wo + rStride, mask);
+                        FloatVector w2 = FloatVector.fromArray(F, w, wo + 2 * rStride, mask);
+                        FloatVector w3 = FloatVector.fromArray(F, w, wo + 3 * rStride, mask);
+                        a0 = w0.fma(FloatVector.broadcast(F, x[xo + r]), a0);
+                        a1 = w1.fma(FloatVector.broadcast(F, x[xo + r + 1]), a1);
+                        a2 = w2.fma(FloatVector.broadcast(F, x[xo + r + 2]), a2);
+                        a3 = w3.fma(FloatVector.broadcast(F, x[xo + r + 3]), a3);
+                        b0 = w0.fma(FloatVector.broadcast(F, x[xo1 + r]), b0);
+                        b1 = w1.fma(FloatVector.broadcast(F, x[xo1 + r + 1]), b1);
+                        b2 = w2.fma(FloatVector.broadcast(F, x[xo1 + r + 2]), b2);
+                        b3 = w3.fma(FloatVector.broadcast(F, x[xo1 + r + 3]), b3);
+                    }
+                    for (; r < reduce; r++, wo += rStride) {
+                        FloatVector w0 = FloatVector.fromArray(F, w, wo, mask);
+                        a0 = w0.fma(FloatVector.broadcast(F, x[xo + r]), a0);
+                        b0 = w0.fma(FloatVector.broadcast(F, x[xo1 + r]), b0);
+                    }
+                }
+                a0.add(a1).add(a2.add(a3)).intoArray(out, og0 + m, mask);
+                b0.add(b1).add(b2.add(b3)).intoArray(out, og1 + m, mask);
+            }
+        }
+    }
+
     @Override
     public float[] accumulator(int length) {
         float[] acc = ACC.get();
