@@ -53,9 +53,9 @@ public final class JavaKernels {
 
     // The channels-last rows come first; dispatch takes them only for NHWC calls. Measured against the same call
     // on NCHW tensors (thread CPU time, 1 thread, busy 2-core host, best of 9): the vector rows 0.32-0.88x on
-    // every shape and direction with random masks, with superpixel masks (more taps active) 0.50-0.82x except
-    // GRP forward 1.26x, backward data 1.07x and DENSE forward / backward data 1.07 / 1.09x; the scalar rows on
-    // depthwise problems 0.66-0.98x (random), 0.77-1.11x (superpixel).
+    // every shape and direction with random masks, with superpixel masks (more taps active) 0.50-0.96x except
+    // GRP forward (1.08-1.12x); the scalar rows on depthwise problems 0.66-0.98x (random), 0.77-1.11x
+    // (superpixel).
     private static final String NHWC = "channels-last calls (src, dst, diff and grad src all NHWC; float32, float16 or "
             + "bfloat16 data), and its channels-last arrays fit in Java arrays; each pixel lists its active taps once";
     private static final String NHWC_VECTOR = NHWC + "; the Vector API present (--add-modules jdk.incubator.vector)";

@@ -20,6 +20,8 @@ import java.util.Arrays;
  * {@link Arithmetic} then spends work only on those, over contiguous channels. Backward filter lists, per
  * filter row, tap column and output row, the active {@code (input, output)} pixel pairs in ascending
  * {@code (n, oh, ow)} order. Skipped taps are never read, so NaN or infinity there cannot reach a result.
+ * Grouped and dense problems hand two neighbouring pixels with the same taps (inside a region) over together
+ * ({@link Arithmetic#groupedPair}), so that the vector arithmetic loads each weight once for both.
  *
  * <p>Threads split only over disjoint results (rows of pixels; filter rows and blocks of input channels), and
  * each result is summed in one fixed order (backward filter: over pixels in {@code (n, oh, ow)} order) that
