@@ -14,7 +14,7 @@ import java.util.Objects;
  * @param isa the instruction set: {@code avx512}, {@code avx2}, {@code portable}, {@code scalar} (native
  *            reference rows) or {@code java}
  * @param dtype the element type, {@code f32}
- * @param layout the tensor layout, {@code nchw}
+ * @param layout the activations' layout the row is made for, {@code nchw} or {@code nhwc}
  * @param applies when the row applies, in words
  * @param available true if this process may run it (native: the CPU and {@code RRCONV_MAX_ISA} allow it)
  */

@@ -25,7 +25,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Channels-last (NHWC) activations: {@link Layout}, {@link Tensor#allocate(Arena, DType, Layout, long, long, long,
- * long)}, and every direction on both backends against the independent {@link Oracle} with src and diff in
+ * long)}, and every direction on the native backend and on the Java backend with and without its Vector API rows
+ * (java, java-scalar) against the independent {@link Oracle} with src and diff in
  * NHWC memory, on the seeded random configurations of {@link RandomConfigTest} (another base seed): groups,
  * strides, paddings, dilations, both modes and both mask dtypes. Tolerances are those of RandomConfigTest.
  *
@@ -152,7 +153,8 @@ class ChannelsLastTest {
         RegionConv.setThreads(THREADS[c.index() % THREADS.length]);
         List<String> errors = new ArrayList<>();
         Throwable cause = null;
-        for (Backend backend : new Backend[] {Backend.JAVA, Backend.NATIVE}) {
+        // java: the Vector API rows (the tests run with the module); java-scalar: the scalar rows
+        for (Backend backend : new Backend[] {Backend.JAVA, Backend.JAVA_SCALAR, Backend.NATIVE}) {
             try {
                 run(c, d, backend, fwd, bwdData, bwdFilter, errors);
             } catch (RuntimeException | Error e) {

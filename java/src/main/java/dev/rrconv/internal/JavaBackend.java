@@ -10,9 +10,11 @@ import java.util.List;
 
 /**
  * The pure-Java backend. Each call runs one row of {@link JavaKernels}: the first of its direction that can
- * compute the problem and pays. Where this backend has the Vector API loops ({@link VectorProvider}, package
- * {@code dev.rrconv.internal.vector}) their {@code java_<direction>_vector} rows come first (float32 data); then the
- * channels-last depthwise loops for depthwise problems with enough channels and taps, the planar loops,
+ * compute the problem and pays. A call whose activation tensors are all channels-last ({@link #callLayout}) runs
+ * the {@code java_<direction>_nhwc_vector} or {@code java_<direction>_nhwc} rows ({@code NhwcLoops}: no repacking
+ * into planes, work only on each pixel's active taps). Otherwise, where this backend has the Vector API loops
+ * ({@link VectorProvider}, package {@code dev.rrconv.internal.vector}) their {@code java_<direction>_vector} rows
+ * come first (float32 data); then the channels-last depthwise loops for depthwise problems with enough channels and taps, the planar loops,
  * which pack their inputs into dense Java arrays and run auto-vectorizable loops, and the straightforward
  * reference loops when the packed planes would not fit in Java arrays, a size checked before anything runs.
  * Results are bitwise identical for every thread count. float16 and bfloat16 inputs are widened to float
@@ -73,15 +75,38 @@ public final class JavaBackend implements ConvBackend {
         return JavaKernels.table().stream().map(JavaKernel::info).toList();
     }
 
+    /**
+     * The layout of a call: {@link Layout#NHWC} if its activation tensors (forward: src and dst; backward data:
+     * diff and grad src; backward filter: src and diff) are all channels-last ({@link Layout#of}), else NCHW.
+     *
+     * @param d the direction
+     * @param a the first input, in the direction's order ({@link JavaKernel.Entry})
+     * @param b the second input
+     * @param out the result
+     * @return the layout
+     */
+    static Layout callLayout(Direction d, Tensor a, Tensor b, Tensor out) {
+        Tensor[] acts = switch (d) {
+            case FORWARD -> new Tensor[] {a, out};
+            case BACKWARD_DATA -> new Tensor[] {b, out};
+            case BACKWARD_FILTER -> new Tensor[] {a, b};
+        };
+        for (Tensor t : acts) {
+            if (t.rank() != 4 || Layout.of(t) != Layout.NHWC) {
+                return Layout.NCHW;
+            }
+        }
+        return Layout.NHWC;
+    }
+
     private void run(Direction d, ConvShape s, ConvParams p, Tensor a, Tensor b, Tensor rin, Tensor rout,
                      Tensor out) {
         String[] user = forced == null ? JavaKernels.forcedByUser() : new String[] {forced, "the forced row"};
-        // the Vector API loops read and write float32 tensors; half-precision calls take the scalar rows
-        String noVector = !vector ? (VectorProvider.get().conv().isPresent() ? "the java-scalar backend"
-                : "this JVM (" + VectorProvider.get().reason() + ")")
-                : a.dtype() != DType.FLOAT32 || out.dtype() != DType.FLOAT32 ? "half-precision data" : null;
-        JavaKernel k = JavaKernels.select(d, s, p, user == null ? null : user[0], user == null ? null : user[1],
-                noVector);
+        String noVector = vector ? null : VectorProvider.get().conv().isPresent() ? "the java-scalar backend"
+                : "this JVM (" + VectorProvider.get().reason() + ")";
+        boolean half = a.dtype() != DType.FLOAT32 || out.dtype() != DType.FLOAT32;
+        JavaKernel k = JavaKernels.select(d, s, p, callLayout(d, a, b, out), half, user == null ? null : user[0],
+                user == null ? null : user[1], noVector);
         boolean verbose = JavaKernels.verbose();
         int threads = Backends.threads();
         long start = System.nanoTime();

@@ -3,6 +3,7 @@ package dev.rrconv.internal;
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.KernelInfo;
+import dev.rrconv.Layout;
 import dev.rrconv.Tensor;
 
 /**
@@ -10,13 +11,21 @@ import dev.rrconv.Tensor;
  *
  * @param name unique name, {@code java_<direction>_<variant>}
  * @param direction the direction it computes
+ * @param layout the activations' layout it is made for: automatic dispatch picks an {@link Layout#NHWC} row only
+ *               for calls whose activation tensors are all channels-last (a forced row runs on any strides)
  * @param applies when it applies and when automatic dispatch picks it, in words
  * @param check whether it can compute a problem at all (shape class, array sizes)
  * @param pays whether automatic dispatch should pick it for a problem it can compute (a speed heuristic;
  *             a forced row ignores it)
  * @param entry the loops
  */
-public record JavaKernel(String name, Direction direction, String applies, Check check, Pays pays, Entry entry) {
+public record JavaKernel(String name, Direction direction, Layout layout, String applies, Check check, Pays pays,
+                         Entry entry) {
+
+    /** A row for channels-first calls ({@link Layout#NCHW}); arguments as in the canonical constructor. */
+    public JavaKernel(String name, Direction direction, String applies, Check check, Pays pays, Entry entry) {
+        this(name, direction, Layout.NCHW, applies, check, pays, entry);
+    }
 
     /** Whether a row can compute a problem. */
     @FunctionalInterface
@@ -65,6 +74,6 @@ public record JavaKernel(String name, Direction direction, String applies, Check
      *      the JVM has {@code jdk.incubator.vector}, the others always) */
     public KernelInfo info() {
         boolean available = !JavaKernels.isVector(this) || VectorProvider.get().conv().isPresent();
-        return new KernelInfo(name, direction.id(), "java", "f32", "nchw", applies, available);
+        return new KernelInfo(name, direction.id(), "java", "f32", layout.cliName(), applies, available);
     }
 }

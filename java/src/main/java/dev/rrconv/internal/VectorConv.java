@@ -3,6 +3,7 @@ package dev.rrconv.internal;
 import dev.rrconv.ConvParams;
 import dev.rrconv.ConvShape;
 import dev.rrconv.KernelInfo;
+import dev.rrconv.internal.javaimpl.NhwcLoops;
 import java.util.List;
 
 /**
@@ -19,6 +20,9 @@ public interface VectorConv extends ConvBackend {
 
     /** @return true if {@link #backwardFilter} takes this problem */
     boolean appliesBackwardFilter(ConvShape s, ConvParams p);
+
+    /** @return the channels-last loops' arithmetic on vectors (the {@code java_<direction>_nhwc_vector} rows) */
+    NhwcLoops.Arithmetic<?> nhwc();
 
     /** @return what it runs on, e.g. {@code jdk.incubator.vector, 512-bit vectors (16 floats)} */
     String describe();

@@ -508,7 +508,7 @@ class CliTest {
         assertTrue(lines.get(java + 1).matches(" +name +direction +isa +dtype +layout +runs here +applies"), r.out);
         for (KernelInfo k : RegionConv.of(Backend.JAVA).kernels()) {
             assertTrue(lines.stream().anyMatch(l -> l.matches(" +" + k.name() + " +" + k.direction()
-                    + " +java +f32 +nchw +yes +" + Pattern.quote(k.applies()))), k.name() + " in\n" + r.out);
+                    + " +java +f32 +" + k.layout() + " +yes +" + Pattern.quote(k.applies()))), k.name() + " in\n" + r.out);
         }
         Optional<List<KernelInfo>> nat = NativeLibrary.get().kernels();
         if (nat.isEmpty()) { // a library from before the kernel table: one line says so

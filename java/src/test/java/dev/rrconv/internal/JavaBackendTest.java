@@ -70,6 +70,10 @@ class JavaBackendTest {
     private static final int[] INT_PALETTE = {Integer.MIN_VALUE, Integer.MAX_VALUE, 16777216, 16777217, 0, -1, 7};
     private static final int[] BYTE_PALETTE = {0, 255, 1, 128};
     private static final int LAYOUTS = 6;
+    /** A layout beyond the random ones: dense channels-last for 4-D tensors (the NHWC rows' own). */
+    private static final int NHWC = LAYOUTS;
+    /** The call layout ({@link JavaBackend#callLayout}) of this thread's last run of each direction. */
+    private static final ThreadLocal<Layout[]> CALL_LAYOUT = ThreadLocal.withInitial(() -> new Layout[3]);
 
     @AfterEach
     void resetThreads() {
@@ -276,6 +280,7 @@ class JavaBackendTest {
         JavaKernel k = JavaKernels.named(row);
         JavaBackend forced = new JavaBackend(row);
         int ran = 0;
+        int channelsLast = 0;
         int seeds = 60;
         for (int seed = 0; seed < seeds; seed++) {
             Random r = new Random(seed * 0x9E3779B97F4A7C15L + 101);
@@ -283,9 +288,16 @@ class JavaBackendTest {
             if (k.check().whyNot(pr.s(), pr.p()) != null) {
                 continue;
             }
-            checkDirection(forced, k.direction(), pr, r, new int[] {1, new int[] {2, 3, 7}[seed % 3]});
+            // channels-last rows: dense NHWC activations on two seeds of three, any strides on the third
+            boolean nhwc = k.layout() == Layout.NHWC && seed % 3 != 2;
+            checkDirection(forced, k.direction(), pr, r, new int[] {1, new int[] {2, 3, 7}[seed % 3]}, nhwc);
+            if (nhwc && CALL_LAYOUT.get()[k.direction().ordinal()] == Layout.NHWC) { // not with one channel
+                channelsLast++;
+            }
             ran++;
         }
+        assertTrue(k.layout() == Layout.NCHW || channelsLast >= 10, row + " ran on " + channelsLast
+                + " channels-last calls");
         assertTrue(ran >= 10, row + " ran on " + ran + " of " + seeds + " random problems: a row no problem"
                 + " exercises is untested");
     }
@@ -309,6 +321,22 @@ class JavaBackendTest {
                 JavaKernels.select(Direction.FORWARD, dense, p3, "java_forward_reference", "test", null).name());
         assertEquals("java_backward_data_planar",
                 JavaKernels.select(Direction.BACKWARD_DATA, dense, p3, "java_forward_reference", "test", "the scalar table").name());
+        // Channels-last calls take the nhwc rows (the vector one where the module may run), half data included;
+        // channels-first half data never takes a Vector API row.
+        for (Direction d : Direction.values()) {
+            String nhwc = "java_" + d.id() + "_nhwc";
+            assertEquals(VectorProvider.get().conv().isPresent() ? nhwc + "_vector" : nhwc,
+                    JavaKernels.select(d, dense, p3, Layout.NHWC, true, null, null, null).name());
+            assertEquals(nhwc, JavaKernels.select(d, dwLarge, p7, Layout.NHWC, false, null, null, "test").name());
+            // the scalar channels-last rows pay for depthwise problems only
+            assertTrue(!JavaKernels.select(d, dense, p3, Layout.NHWC, false, null, null, "test").name().contains("nhwc"));
+            assertTrue(!JavaKernels.select(d, dense, p3, Layout.NCHW, false, null, null, null).name().contains("nhwc"));
+            assertTrue(!JavaKernels.isVector(JavaKernels.select(d, dense, p3, Layout.NCHW, true, null, null, null)));
+        }
+        UnsupportedOperationException half = assertThrows(UnsupportedOperationException.class, () ->
+                JavaKernels.select(Direction.FORWARD, dense, p3, Layout.NCHW, true, "java_forward_vector", "test", null));
+        assertTrue(half.getMessage().endsWith("the Vector API rows do not run for half-precision data"),
+                half.getMessage());
     }
 
     /** Problems whose packed planes cannot be Java arrays go to the reference rows, by the size checks alone. */
@@ -347,7 +375,8 @@ class JavaBackendTest {
         IllegalArgumentException u = assertThrows(IllegalArgumentException.class, () ->
                 JavaKernels.select(Direction.FORWARD, dense, p, "java_forward_fast", "-Drrconv.javaKernel", null));
         assertTrue(u.getMessage().startsWith("-Drrconv.javaKernel: unknown Java kernel 'java_forward_fast'; valid"
-                + " names: java_forward_depthwise, java_forward_vector, java_forward_planar, java_forward_reference,"), u.getMessage());
+                + " names: java_forward_nhwc_vector, java_forward_nhwc, java_forward_depthwise, java_forward_vector,"
+                + " java_forward_planar, java_forward_reference,"), u.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new JavaBackend("nope"));
     }
 
@@ -400,11 +429,16 @@ class JavaBackendTest {
     // ---- checking ---------------------------------------------------------------------------------
 
     /** One direction through {@code backend}: against the oracle, and bitwise the same for every thread count. */
-    private static void checkDirection(ConvBackend backend, Direction d, Problem pr, Random r, int[] threadCounts) {
+    private static void checkDirection(ConvBackend backend, Direction d, Problem pr, Random r, int[] threadCounts,
+                                       boolean nhwc) {
         ConvShape s = pr.s();
         int[] lay = new int[5];
         for (int i = 0; i < lay.length; i++) {
             lay[i] = r.nextInt(LAYOUTS);
+        }
+        if (nhwc) { // the activations: forward src and dst, backward data diff and grad, backward filter src and diff
+            lay[d == Direction.FORWARD ? 0 : 1] = NHWC;
+            lay[d == Direction.BACKWARD_FILTER ? 0 : 4] = NHWC;
         }
         double[][] want = switch (d) {
             case FORWARD -> OracleAdapter.forward(s, pr.p(), pr.src(), pr.filter(), pr.rin(), pr.rout());
@@ -461,13 +495,19 @@ class JavaBackendTest {
         // The vector loops sum in that order too, except in blocks of 8 output channels of a group, which
         // use fused multiply-adds (GatherKernel.dense8): there only the oracle's tolerance applies.
         // (which loops ran: the vector rows stand behind the depthwise rows, backward data at stride 1 only)
-        boolean vf = vector && JavaKernels.isVector(JavaKernels.select(Direction.FORWARD, s, pr.p(), null, null, null));
-        boolean vd = vector
-                && JavaKernels.isVector(JavaKernels.select(Direction.BACKWARD_DATA, s, pr.p(), null, null, null));
-        if (vf ? s.ocpg() < 8 : s.ocpg() > 1) {
+        // The channels-last rows (picked when the random layouts made the activations NHWC) sum otherwise.
+        String noVector = vector ? null : "the scalar table";
+        Layout[] calls = CALL_LAYOUT.get();
+        JavaKernel kf = JavaKernels.select(Direction.FORWARD, s, pr.p(), calls[Direction.FORWARD.ordinal()], false,
+                null, null, noVector);
+        JavaKernel kd = JavaKernels.select(Direction.BACKWARD_DATA, s, pr.p(),
+                calls[Direction.BACKWARD_DATA.ordinal()], false, null, null, noVector);
+        boolean vf = JavaKernels.isVector(kf);
+        boolean vd = JavaKernels.isVector(kd);
+        if (kf.layout() == Layout.NCHW && (vf ? s.ocpg() < 8 : s.ocpg() > 1)) {
             assertBitwise("forward vs float reference", pr, referenceForward(pr), f1);
         }
-        if (vd ? s.icpg() < 8 : s.icpg() > 1) {
+        if (kd.layout() == Layout.NCHW && (vd ? s.icpg() < 8 : s.icpg() > 1)) {
             assertBitwise("backward data vs float reference", pr, referenceBackwardData(pr), d1);
         }
     }
@@ -509,6 +549,7 @@ class JavaBackendTest {
             Tensor dst = output(s.dstShape(), lOut, r, confined, shared);
             ConvShape checked = ConvShape.ofForward(src.shape(), filter.shape(), pr.p());
             assertEquals(s, checked);
+            CALL_LAYOUT.get()[Direction.FORWARD.ordinal()] = JavaBackend.callLayout(Direction.FORWARD, src, filter, dst);
             backend.forward(s, pr.p(), src, filter, rin, rout, dst);
             return dst.toFloatArray();
         }
@@ -526,6 +567,8 @@ class JavaBackendTest {
             Tensor rout = mask(pr.rout(), s.routShape(), pr.u8(), lRout, r, confined, shared);
             Tensor grad = output(s.srcShape(), lOut, r, confined, shared);
             assertEquals(s, ConvShape.ofBackwardData(filter.shape(), diff.shape(), rin.shape(), pr.p()));
+            CALL_LAYOUT.get()[Direction.BACKWARD_DATA.ordinal()] = JavaBackend.callLayout(Direction.BACKWARD_DATA,
+                    filter, diff, grad);
             backend.backwardData(s, pr.p(), filter, diff, rin, rout, grad);
             return grad.toFloatArray();
         }
@@ -543,6 +586,8 @@ class JavaBackendTest {
             Tensor rout = mask(pr.rout(), s.routShape(), pr.u8(), lRout, r, confined, shared);
             Tensor grad = output(s.filterShape(), lOut, r, confined, shared);
             assertEquals(s, ConvShape.ofBackwardFilter(src.shape(), diff.shape(), s.fh(), s.fw(), pr.p()));
+            CALL_LAYOUT.get()[Direction.BACKWARD_FILTER.ordinal()] = JavaBackend.callLayout(Direction.BACKWARD_FILTER,
+                    src, diff, grad);
             backend.backwardFilter(s, pr.p(), src, diff, rin, rout, grad);
             return grad.toFloatArray();
         }
@@ -589,6 +634,10 @@ class JavaBackendTest {
     /** A tensor of the given logical shape in one of the layouts; layouts 4 and 5 are non-contiguous views. */
     private static Tensor tensor(long[] shape, DType type, int layout, Random r, Arena confined, Arena shared) {
         int rank = shape.length;
+        if (layout == NHWC && rank == 4) { // dense (N, H, W, C) memory viewed as (N, C, H, W)
+            return Tensor.of(storage(product(shape), type, layout, r, confined, shared), type, shape[0], shape[2],
+                    shape[3], shape[1]).permute(0, 3, 1, 2);
+        }
         if (layout == 4) { // permuted storage, viewed back in logical order
             int[] perm = randomPermutation(rank, r);
             Tensor base = Tensor.of(storage(product(shape), type, layout, r, confined, shared), type,
@@ -742,6 +791,105 @@ class JavaBackendTest {
             diff[di] = true;
         });
         return new boolean[][] {src, diff, filter};
+    }
+
+    /** The channels-last rows, forced, never read what no active tap reads: NaN and infinities there stay out. */
+    @Test
+    void channelsLastRowsNeverReadSkippedTaps() {
+        float[] poison = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+        for (Direction d : Direction.values()) {
+            JavaBackend row = new JavaBackend("java_" + d.id() + "_nhwc" + (vector ? "_vector" : ""));
+            int poisoned = 0;
+            for (int seed = 0; seed < 20; seed++) {
+                Random r = new Random(seed * 131L + 5);
+                Problem base = randomProblem(r, seed % 5, 20_000, 12, 2);
+                boolean[][] used = usage(base.s(), base.p(), base.rin(), base.rout());
+                float[][] data = {base.src().clone(), base.diff().clone(), base.filter().clone()};
+                for (int k = 0; k < 3; k++) {
+                    for (int i = 0; i < data[k].length; i++) {
+                        if (!used[k][i]) {
+                            data[k][i] = poison[i % 3];
+                            poisoned++;
+                        }
+                    }
+                }
+                Problem pr = new Problem(base.s(), base.p(), data[0], data[2], data[1], base.rin(), base.rout(),
+                        base.u8());
+                checkDirection(row, d, pr, r, new int[] {1, 3}, true);
+            }
+            assertTrue(poisoned > 0, "the test should poison something");
+        }
+    }
+
+    /**
+     * The channels-last rows compute float16 and bfloat16 data as float32 (widened as they read, exact) and round
+     * each result once: bit for bit the float32 result rounded to the type, every direction, NHWC activations.
+     */
+    @Test
+    void channelsLastRowsRoundHalfDataOnce() {
+        for (DType half : new DType[] {DType.FLOAT16, DType.BFLOAT16}) {
+            for (int seed = 0; seed < 10; seed++) {
+                Random r = new Random(seed * 31L + half.ordinal());
+                Problem base = randomProblem(r, seed % 5, 20_000, 10, 2);
+                Problem pr = new Problem(base.s(), base.p(), representable(base.src(), half),
+                        representable(base.filter(), half), representable(base.diff(), half), base.rin(), base.rout(),
+                        base.u8());
+                for (Direction d : Direction.values()) {
+                    JavaBackend row = new JavaBackend("java_" + d.id() + "_nhwc" + (vector ? "_vector" : ""));
+                    float[] want = runChannelsLast(row, d, pr, DType.FLOAT32);
+                    float[] got = runChannelsLast(row, d, pr, half);
+                    for (int i = 0; i < want.length; i++) {
+                        float rounded = HalfFloats.toFloat(half, HalfFloats.fromFloat(half, want[i]));
+                        if (Float.floatToIntBits(rounded) != Float.floatToIntBits(got[i])) {
+                            fail(half + " " + d.id() + ": element " + i + " is " + got[i] + ", expected " + rounded
+                                    + " (" + want[i] + " rounded) in " + pr);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[] representable(float[] v, DType type) {
+        float[] out = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = HalfFloats.toFloat(type, HalfFloats.fromFloat(type, v[i]));
+        }
+        return out;
+    }
+
+    /** One direction with data of {@code type}, 4-D tensors dense channels-last, 2 threads; the result widened. */
+    private static float[] runChannelsLast(ConvBackend backend, Direction d, Problem pr, DType type) {
+        Backends.setThreads(2);
+        ConvShape s = pr.s();
+        Tensor src = channelsLast(s.srcShape(), type, pr.src());
+        Tensor filter = channelsLast(s.filterShape(), type, pr.filter());
+        Tensor diff = channelsLast(s.dstShape(), type, pr.diff());
+        Tensor rin = fill(Tensor.ofInts(new int[(int) product(s.rinShape())], s.rinShape()), pr.rin());
+        Tensor rout = fill(Tensor.ofInts(new int[(int) product(s.routShape())], s.routShape()), pr.rout());
+        Tensor out = switch (d) {
+            case FORWARD -> channelsLast(s.dstShape(), type, null);
+            case BACKWARD_DATA -> channelsLast(s.srcShape(), type, null);
+            case BACKWARD_FILTER -> channelsLast(s.filterShape(), type, null);
+        };
+        switch (d) {
+            case FORWARD -> backend.forward(s, pr.p(), src, filter, rin, rout, out);
+            case BACKWARD_DATA -> backend.backwardData(s, pr.p(), filter, diff, rin, rout, out);
+            case BACKWARD_FILTER -> backend.backwardFilter(s, pr.p(), src, diff, rin, rout, out);
+        }
+        return out.toFloatArray();
+    }
+
+    /** A heap tensor of a data type, channels-last if 4-D, filled with {@code data} (logical order) or NaN. */
+    private static Tensor channelsLast(long[] shape, DType type, float[] data) {
+        int count = (int) product(shape);
+        long[] stored = shape.length == 4 ? new long[] {shape[0], shape[2], shape[3], shape[1]} : shape;
+        Tensor t = type == DType.FLOAT32 ? Tensor.ofFloats(new float[count], stored)
+                : Tensor.ofShorts(new short[count], type, stored);
+        if (shape.length == 4) {
+            t = t.permute(0, 3, 1, 2);
+        }
+        return data == null ? fillNaN(t) : fill(t, data);
     }
 
     @Test

@@ -6,6 +6,7 @@ import dev.rrconv.Mode;
 import dev.rrconv.Tensor;
 import dev.rrconv.internal.Backends;
 import dev.rrconv.internal.VectorConv;
+import dev.rrconv.internal.javaimpl.NhwcLoops;
 import dev.rrconv.internal.javaimpl.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -55,6 +56,11 @@ public final class VectorBackend implements VectorConv {
     @Override
     public String describe() {
         return "jdk.incubator.vector, " + FLOATS.vectorBitSize() + "-bit vectors (" + FLOATS.length() + " floats)";
+    }
+
+    @Override
+    public NhwcLoops.Arithmetic<?> nhwc() {
+        return NhwcKernel.INSTANCE;
     }
 
     @Override
