@@ -347,7 +347,7 @@ class JavaBackendTest {
         IllegalArgumentException u = assertThrows(IllegalArgumentException.class, () ->
                 JavaKernels.select(Direction.FORWARD, dense, p, "java_forward_fast", "-Drrconv.javaKernel", null));
         assertTrue(u.getMessage().startsWith("-Drrconv.javaKernel: unknown Java kernel 'java_forward_fast'; valid"
-                + " names: java_forward_depthwise, java_forward_vector, java_forward_planar, java_forward_reference,"), u.getMessage());
+                + " names: java_forward_vector, java_forward_depthwise, java_forward_planar, java_forward_reference,"), u.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new JavaBackend("nope"));
     }
 
@@ -460,7 +460,7 @@ class JavaBackendTest {
         // order as the straightforward float loops (skipped taps adding exact zeros), so bit for bit.
         // The vector loops sum in that order too, except in blocks of 8 output channels of a group, which
         // use fused multiply-adds (GatherKernel.dense8): there only the oracle's tolerance applies.
-        // (which loops ran: the vector rows stand behind the depthwise rows, backward data at stride 1 only)
+        // (which loops ran: the vector rows stand ahead of the depthwise rows, backward data at stride 1 only)
         boolean vf = vector && JavaKernels.isVector(JavaKernels.select(Direction.FORWARD, s, pr.p(), null, null, null));
         boolean vd = vector
                 && JavaKernels.isVector(JavaKernels.select(Direction.BACKWARD_DATA, s, pr.p(), null, null, null));

@@ -15,8 +15,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>A tap a lane does not take is skipped with a masked add ({@code acc.add(x*w, m)} keeps the lane),
  * so a non-finite value there changes nothing, as in the reference. Register blocking: eight output
  * channels of one group share each masked input load, two chunks at a time ({@code dense8x2}, fused
- * multiply-adds), or four with the exact masked adds; depthwise (one channel per group)
- * runs four groups side by side, two chunks at a time, so that eight independent sums hide the add
+ * multiply-adds), or four with the exact masked adds. Depthwise (one channel per group, {@link #depthwise})
+ * runs four channels side by side, two chunks at a time, so that eight independent sums hide the add
  * latency and each tap's offset, lane masks and weights are loaded once for eight vectors.
  */
 final class GatherKernel {
@@ -35,22 +35,6 @@ final class GatherKernel {
         int chunks = tr.chunks;
         int t0 = r * taps;
         int groups = geo.groups();
-        if (cin == 1 && cout == 1) {
-            int g = 0;
-            for (; g + 4 <= groups; g += 4) {
-                if (chunks >= 2) {
-                    depthwise4x2(tr, t0, x, xBase + g, w, g * taps, y, yBase + g, yAt);
-                } else {
-                    depthwise4(tr, t0, x, xBase + g, w, g * taps, y, yBase + g, yAt);
-                }
-            }
-            for (; g < groups; g++) {
-                for (int j = 0; j < chunks; j++) {
-                    one(tr, t0, j, x, xBase + g, 1, w, g * taps, y[yBase + g], yAt);
-                }
-            }
-            return;
-        }
         for (int g = 0; g < groups; g++) {
             int xg = xBase + g * cin;
             int co = 0;
@@ -267,17 +251,25 @@ final class GatherKernel {
     }
 
     /**
-     * Four depthwise groups side by side, chunks two at a time (each tap's offset and weights loaded once
-     * for eight vectors); an odd last chunk runs alone.
+     * One output row of four depthwise channels side by side (one channel per group): channel {@code c}
+     * reads plane {@code x[c]} and weights {@code w[wb + c*taps ..]} and writes its row at {@code yAt} of
+     * {@code y[c]}. Chunks run two at a time, so each tap's offset, lane masks and weights are loaded once
+     * for eight vectors (eight independent sums hide the add latency); an odd last chunk runs alone. A
+     * block of {@code k < 4} channels computes channels {@code k..3} with channel {@code k-1}'s weights
+     * from whatever {@code x[k..3]} hold, into {@code y[k..3]}, which the caller ignores. Each product is
+     * rounded to float and added with a masked add ({@link #tap}): bitwise the reference loops' sums.
      */
-    private static void depthwise4x2(TapRows tr, int t0, float[][] x, int x0, float[] w, int wb, float[][] y,
-                                     int y0, int yAt) {
+    static void depthwise(TapRows tr, int r, float[][] x, float[] w, int wb, int k, float[][] y, int yAt) {
         int taps = tr.taps;
         int chunks = tr.chunks;
-        float[] xs0 = x[x0];
-        float[] xs1 = x[x0 + 1];
-        float[] xs2 = x[x0 + 2];
-        float[] xs3 = x[x0 + 3];
+        int t0 = r * taps;
+        int k1 = wb + Math.min(1, k - 1) * taps;
+        int k2 = wb + Math.min(2, k - 1) * taps;
+        int k3 = wb + Math.min(3, k - 1) * taps;
+        float[] xs0 = x[0];
+        float[] xs1 = x[1];
+        float[] xs2 = x[2];
+        float[] xs3 = x[3];
         int j = 0;
         for (; j + 2 <= chunks; j += 2) {
             int q = j * L;
@@ -297,47 +289,30 @@ final class GatherKernel {
                     VectorMask<Float> m = VectorMask.fromLong(F, ba);
                     VectorMask<Float> n = VectorMask.fromLong(F, bb);
                     int o = tr.off[t0 + t] + q;
-                    int k = wb + t;
-                    FloatVector w0 = FloatVector.broadcast(F, w[k]);
-                    FloatVector w1 = FloatVector.broadcast(F, w[k + taps]);
-                    FloatVector w2 = FloatVector.broadcast(F, w[k + 2 * taps]);
-                    FloatVector w3 = FloatVector.broadcast(F, w[k + 3 * taps]);
-                    a0 = a0.add(FloatVector.fromArray(F, xs0, o).mul(w0), m);
-                    a1 = a1.add(FloatVector.fromArray(F, xs1, o).mul(w1), m);
-                    a2 = a2.add(FloatVector.fromArray(F, xs2, o).mul(w2), m);
-                    a3 = a3.add(FloatVector.fromArray(F, xs3, o).mul(w3), m);
-                    b0 = b0.add(FloatVector.fromArray(F, xs0, o + L).mul(w0), n);
-                    b1 = b1.add(FloatVector.fromArray(F, xs1, o + L).mul(w1), n);
-                    b2 = b2.add(FloatVector.fromArray(F, xs2, o + L).mul(w2), n);
-                    b3 = b3.add(FloatVector.fromArray(F, xs3, o + L).mul(w3), n);
+                    FloatVector w0 = FloatVector.broadcast(F, w[wb + t]);
+                    FloatVector w1 = FloatVector.broadcast(F, w[k1 + t]);
+                    FloatVector w2 = FloatVector.broadcast(F, w[k2 + t]);
+                    FloatVector w3 = FloatVector.broadcast(F, w[k3 + t]);
+                    a0 = tap(a0, xs0, o, w0, m);
+                    a1 = tap(a1, xs1, o, w1, m);
+                    a2 = tap(a2, xs2, o, w2, m);
+                    a3 = tap(a3, xs3, o, w3, m);
+                    b0 = tap(b0, xs0, o + L, w0, n);
+                    b1 = tap(b1, xs1, o + L, w1, n);
+                    b2 = tap(b2, xs2, o + L, w2, n);
+                    b3 = tap(b3, xs3, o + L, w3, n);
                 }
             }
-            a0.intoArray(y[y0], yAt + q);
-            a1.intoArray(y[y0 + 1], yAt + q);
-            a2.intoArray(y[y0 + 2], yAt + q);
-            a3.intoArray(y[y0 + 3], yAt + q);
-            b0.intoArray(y[y0], yAt + q + L);
-            b1.intoArray(y[y0 + 1], yAt + q + L);
-            b2.intoArray(y[y0 + 2], yAt + q + L);
-            b3.intoArray(y[y0 + 3], yAt + q + L);
+            a0.intoArray(y[0], yAt + q);
+            a1.intoArray(y[1], yAt + q);
+            a2.intoArray(y[2], yAt + q);
+            a3.intoArray(y[3], yAt + q);
+            b0.intoArray(y[0], yAt + q + L);
+            b1.intoArray(y[1], yAt + q + L);
+            b2.intoArray(y[2], yAt + q + L);
+            b3.intoArray(y[3], yAt + q + L);
         }
-        for (; j < chunks; j++) {
-            for (int c = 0; c < 4; c++) {
-                one(tr, t0, j, x, x0 + c, 1, w, wb + c * taps, y[y0 + c], yAt);
-            }
-        }
-    }
-
-    /** Four depthwise groups side by side, every chunk. */
-    private static void depthwise4(TapRows tr, int t0, float[][] x, int x0, float[] w, int wb, float[][] y, int y0,
-                                   int yAt) {
-        int taps = tr.taps;
-        int chunks = tr.chunks;
-        float[] xs0 = x[x0];
-        float[] xs1 = x[x0 + 1];
-        float[] xs2 = x[x0 + 2];
-        float[] xs3 = x[x0 + 3];
-        for (int j = 0; j < chunks; j++) {
+        if (j < chunks) {
             int q = j * L;
             FloatVector a0 = FloatVector.zero(F);
             FloatVector a1 = a0;
@@ -348,17 +323,21 @@ final class GatherKernel {
                 if (b != 0) {
                     VectorMask<Float> m = VectorMask.fromLong(F, b);
                     int o = tr.off[t0 + t] + q;
-                    int k = wb + t;
-                    a0 = a0.add(FloatVector.fromArray(F, xs0, o).mul(w[k]), m);
-                    a1 = a1.add(FloatVector.fromArray(F, xs1, o).mul(w[k + taps]), m);
-                    a2 = a2.add(FloatVector.fromArray(F, xs2, o).mul(w[k + 2 * taps]), m);
-                    a3 = a3.add(FloatVector.fromArray(F, xs3, o).mul(w[k + 3 * taps]), m);
+                    a0 = tap(a0, xs0, o, FloatVector.broadcast(F, w[wb + t]), m);
+                    a1 = tap(a1, xs1, o, FloatVector.broadcast(F, w[k1 + t]), m);
+                    a2 = tap(a2, xs2, o, FloatVector.broadcast(F, w[k2 + t]), m);
+                    a3 = tap(a3, xs3, o, FloatVector.broadcast(F, w[k3 + t]), m);
                 }
             }
-            a0.intoArray(y[y0], yAt + q);
-            a1.intoArray(y[y0 + 1], yAt + q);
-            a2.intoArray(y[y0 + 2], yAt + q);
-            a3.intoArray(y[y0 + 3], yAt + q);
+            a0.intoArray(y[0], yAt + q);
+            a1.intoArray(y[1], yAt + q);
+            a2.intoArray(y[2], yAt + q);
+            a3.intoArray(y[3], yAt + q);
         }
+    }
+
+    /** {@code acc} plus the products {@code x[o ..] * w}, each rounded to float, on the lanes {@code m} takes. */
+    private static FloatVector tap(FloatVector acc, float[] x, int o, FloatVector w, VectorMask<Float> m) {
+        return acc.add(FloatVector.fromArray(F, x, o).mul(w), m);
     }
 }
