@@ -45,6 +45,12 @@ final class FilterKernel {
      * vector is masked once (lanes that skip the tap set to +0) and feeds eight {@code fma}s. A skipped
      * lane adds {@code d * 0}, an exact zero for finite {@code d}, so the caller takes this path only when
      * every diff value is finite. Per lane the same order of terms as {@link #channel}.
+     *
+     * <p>The rows {@code (n, oh)} run in tiles of about 16 KiB of diff (eight channels' rows), and every
+     * input channel and tap runs over a tile before the next tile: the tile stays in the L1 cache while
+     * the {@code cin * taps} passes read it (one pass over all rows per tap streamed the whole diff block
+     * from memory each time). The per-lane sums of every {@code (ci, t, channel)} wait in {@code acc}
+     * between tiles; storing and reloading a sum changes nothing, so the order of terms is the untiled one.
      */
     static void channels8(Geometry geo, TapRows tr, int g, int co0, float[][] x, float[][] d, float[] gw) {
         int cin = geo.icpg();
@@ -54,60 +60,38 @@ final class FilterKernel {
         int ic = geo.groups() * cin;
         int oc = geo.groups() * cout;
         int dc = g * cout + co0;
-        float[] lanes = new float[L];
-        FloatVector zero = FloatVector.zero(F);
-        for (int ci = 0; ci < cin; ci++) {
-            int xc = g * cin + ci;
-            for (int t = 0; t < taps; t++) {
-                FloatVector a0 = zero;
-                FloatVector a1 = zero;
-                FloatVector a2 = zero;
-                FloatVector a3 = zero;
-                FloatVector a4 = zero;
-                FloatVector a5 = zero;
-                FloatVector a6 = zero;
-                FloatVector a7 = zero;
-                for (int n = 0; n < geo.n(); n++) {
-                    float[] xs = x[n * ic + xc];
-                    float[] d0 = d[n * oc + dc + 0];
-                    float[] d1 = d[n * oc + dc + 1];
-                    float[] d2 = d[n * oc + dc + 2];
-                    float[] d3 = d[n * oc + dc + 3];
-                    float[] d4 = d[n * oc + dc + 4];
-                    float[] d5 = d[n * oc + dc + 5];
-                    float[] d6 = d[n * oc + dc + 6];
-                    float[] d7 = d[n * oc + dc + 7];
-                    for (int oh = 0; oh < geo.oh(); oh++) {
-                        int rt = (n * geo.oh() + oh) * taps + t;
-                        int dRow = geo.y().index(oh, 0, 0);
-                        int o = tr.off[rt];
-                        for (int j = 0; j < chunks; j++) {
-                            long b = tr.bits[rt * chunks + j];
-                            if (b != 0) {
-                                int q = j * L;
-                                FloatVector xv = zero.blend(FloatVector.fromArray(F, xs, o + q), VectorMask.fromLong(F, b));
-                                a0 = FloatVector.fromArray(F, d0, dRow + q).fma(xv, a0);
-                                a1 = FloatVector.fromArray(F, d1, dRow + q).fma(xv, a1);
-                                a2 = FloatVector.fromArray(F, d2, dRow + q).fma(xv, a2);
-                                a3 = FloatVector.fromArray(F, d3, dRow + q).fma(xv, a3);
-                                a4 = FloatVector.fromArray(F, d4, dRow + q).fma(xv, a4);
-                                a5 = FloatVector.fromArray(F, d5, dRow + q).fma(xv, a5);
-                                a6 = FloatVector.fromArray(F, d6, dRow + q).fma(xv, a6);
-                                a7 = FloatVector.fromArray(F, d7, dRow + q).fma(xv, a7);
-                            }
-                        }
+        int oh = geo.oh();
+        int tile = Math.max(1, 512 / (chunks * L));
+        float[] acc = new float[cin * taps * 8 * L];
+        for (int n = 0; n < geo.n(); n++) {
+            float[] d0 = d[n * oc + dc];
+            float[] d1 = d[n * oc + dc + 1];
+            float[] d2 = d[n * oc + dc + 2];
+            float[] d3 = d[n * oc + dc + 3];
+            float[] d4 = d[n * oc + dc + 4];
+            float[] d5 = d[n * oc + dc + 5];
+            float[] d6 = d[n * oc + dc + 6];
+            float[] d7 = d[n * oc + dc + 7];
+            for (int h0 = 0; h0 < oh; h0 += tile) {
+                int h1 = Math.min(oh, h0 + tile);
+                for (int ci = 0; ci < cin; ci++) {
+                    float[] xs = x[n * ic + g * cin + ci];
+                    for (int t = 0; t < taps; t += 2) {
+                        // taps t and u side by side (u = t for an odd last tap: the same sums twice)
+                        int u = Math.min(t + 1, taps - 1);
+                        pair(tr, n * oh, h0, h1, geo.y(), xs, t, u, d0, d1, d2, d3, d4, d5, d6, d7, acc,
+                                (ci * taps + t) * 8 * L, (ci * taps + u) * 8 * L);
                     }
                 }
+            }
+        }
+        int step = cin * taps;
+        for (int ci = 0; ci < cin; ci++) {
+            for (int t = 0; t < taps; t++) {
                 int out = ((g * cout + co0) * cin + ci) * taps + t;
-                int step = cin * taps;
-                gw[out + 0 * step] = sum(a0, lanes);
-                gw[out + 1 * step] = sum(a1, lanes);
-                gw[out + 2 * step] = sum(a2, lanes);
-                gw[out + 3 * step] = sum(a3, lanes);
-                gw[out + 4 * step] = sum(a4, lanes);
-                gw[out + 5 * step] = sum(a5, lanes);
-                gw[out + 6 * step] = sum(a6, lanes);
-                gw[out + 7 * step] = sum(a7, lanes);
+                for (int c = 0; c < 8; c++) {
+                    gw[out + c * step] = sum(acc, (ci * taps + t) * 8 * L + c * L);
+                }
             }
         }
     }
@@ -165,6 +149,96 @@ final class FilterKernel {
                 gw[out + 3 * step] = sum(a3, lanes);
             }
         }
+    }
+
+    /**
+     * Rows {@code [h0, h1)} of one image (TapRows rows {@code r0 + h}) for taps {@code t} and {@code u} of
+     * one input channel {@code xs} and eight diff channels: each diff load feeds two fused multiply-adds,
+     * each masked input load eight. The sums continue from and return to {@code acc[at ..]} and
+     * {@code acc[au ..]}, eight vectors each.
+     */
+    private static void pair(TapRows tr, int r0, int h0, int h1, Plane yp, float[] xs, int t, int u, float[] d0,
+                             float[] d1, float[] d2, float[] d3, float[] d4, float[] d5, float[] d6, float[] d7,
+                             float[] acc, int at, int au) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        FloatVector a0 = FloatVector.fromArray(F, acc, at);
+        FloatVector a1 = FloatVector.fromArray(F, acc, at + L);
+        FloatVector a2 = FloatVector.fromArray(F, acc, at + 2 * L);
+        FloatVector a3 = FloatVector.fromArray(F, acc, at + 3 * L);
+        FloatVector a4 = FloatVector.fromArray(F, acc, at + 4 * L);
+        FloatVector a5 = FloatVector.fromArray(F, acc, at + 5 * L);
+        FloatVector a6 = FloatVector.fromArray(F, acc, at + 6 * L);
+        FloatVector a7 = FloatVector.fromArray(F, acc, at + 7 * L);
+        FloatVector b0 = FloatVector.fromArray(F, acc, au);
+        FloatVector b1 = FloatVector.fromArray(F, acc, au + L);
+        FloatVector b2 = FloatVector.fromArray(F, acc, au + 2 * L);
+        FloatVector b3 = FloatVector.fromArray(F, acc, au + 3 * L);
+        FloatVector b4 = FloatVector.fromArray(F, acc, au + 4 * L);
+        FloatVector b5 = FloatVector.fromArray(F, acc, au + 5 * L);
+        FloatVector b6 = FloatVector.fromArray(F, acc, au + 6 * L);
+        FloatVector b7 = FloatVector.fromArray(F, acc, au + 7 * L);
+        for (int h = h0; h < h1; h++) {
+            int rt = (r0 + h) * taps + t;
+            int ru = (r0 + h) * taps + u;
+            int dRow = yp.index(h, 0, 0);
+            int ot = tr.off[rt];
+            int ou = tr.off[ru];
+            for (int j = 0; j < chunks; j++) {
+                int q = j * L;
+                FloatVector xt = FloatVector.fromArray(F, xs, ot + q, VectorMask.fromLong(F, tr.bits[rt * chunks + j]));
+                FloatVector xu = FloatVector.fromArray(F, xs, ou + q, VectorMask.fromLong(F, tr.bits[ru * chunks + j]));
+                FloatVector v = FloatVector.fromArray(F, d0, dRow + q);
+                a0 = v.fma(xt, a0);
+                b0 = v.fma(xu, b0);
+                v = FloatVector.fromArray(F, d1, dRow + q);
+                a1 = v.fma(xt, a1);
+                b1 = v.fma(xu, b1);
+                v = FloatVector.fromArray(F, d2, dRow + q);
+                a2 = v.fma(xt, a2);
+                b2 = v.fma(xu, b2);
+                v = FloatVector.fromArray(F, d3, dRow + q);
+                a3 = v.fma(xt, a3);
+                b3 = v.fma(xu, b3);
+                v = FloatVector.fromArray(F, d4, dRow + q);
+                a4 = v.fma(xt, a4);
+                b4 = v.fma(xu, b4);
+                v = FloatVector.fromArray(F, d5, dRow + q);
+                a5 = v.fma(xt, a5);
+                b5 = v.fma(xu, b5);
+                v = FloatVector.fromArray(F, d6, dRow + q);
+                a6 = v.fma(xt, a6);
+                b6 = v.fma(xu, b6);
+                v = FloatVector.fromArray(F, d7, dRow + q);
+                a7 = v.fma(xt, a7);
+                b7 = v.fma(xu, b7);
+            }
+        }
+        a0.intoArray(acc, at);
+        a1.intoArray(acc, at + L);
+        a2.intoArray(acc, at + 2 * L);
+        a3.intoArray(acc, at + 3 * L);
+        a4.intoArray(acc, at + 4 * L);
+        a5.intoArray(acc, at + 5 * L);
+        a6.intoArray(acc, at + 6 * L);
+        a7.intoArray(acc, at + 7 * L);
+        b0.intoArray(acc, au);
+        b1.intoArray(acc, au + L);
+        b2.intoArray(acc, au + 2 * L);
+        b3.intoArray(acc, au + 3 * L);
+        b4.intoArray(acc, au + 4 * L);
+        b5.intoArray(acc, au + 5 * L);
+        b6.intoArray(acc, au + 6 * L);
+        b7.intoArray(acc, au + 7 * L);
+    }
+
+    /** @return the {@code L} lanes at {@code acc[at ..]} added in lane order */
+    private static float sum(float[] acc, int at) {
+        float s = 0f;
+        for (int l = 0; l < L; l++) {
+            s += acc[at + l];
+        }
+        return s;
     }
 
     private static float sum(FloatVector acc, float[] lanes) {
