@@ -30,12 +30,8 @@ final class FilterKernel {
         float[] lanes = new float[L];
         for (int ci = 0; ci < cin; ci++) {
             int out = ((g * cout + co) * cin + ci) * taps;
-            int t = 0;
-            for (; t + 4 <= taps; t += 4) {
-                four(geo, tr, t, x, g * cin + ci, d, g * cout + co, gw, out, lanes);
-            }
-            for (; t < taps; t++) {
-                one(geo, tr, t, x, g * cin + ci, d, g * cout + co, gw, out, lanes);
+            for (int t = 0; t < taps; t += 4) {
+                four(geo, tr, t, Math.min(4, taps - t), x, g * cin + ci, d, g * cout + co, gw, out, lanes);
             }
         }
     }
@@ -250,35 +246,12 @@ final class FilterKernel {
         return s;
     }
 
-    private static void one(Geometry geo, TapRows tr, int t, float[][] x, int xc, float[][] d, int dc, float[] gw,
-                            int out, float[] lanes) {
-        int taps = tr.taps;
-        int chunks = tr.chunks;
-        int ic = geo.groups() * geo.icpg();
-        int oc = geo.groups() * geo.ocpg();
-        FloatVector acc = FloatVector.zero(F);
-        for (int n = 0; n < geo.n(); n++) {
-            float[] xs = x[n * ic + xc];
-            float[] ds = d[n * oc + dc];
-            for (int oh = 0; oh < geo.oh(); oh++) {
-                int rt = (n * geo.oh() + oh) * taps + t;
-                int dRow = geo.y().index(oh, 0, 0);
-                int o = tr.off[rt];
-                for (int j = 0; j < chunks; j++) {
-                    long b = tr.bits[rt * chunks + j];
-                    if (b != 0) {
-                        int q = j * L;
-                        FloatVector dv = FloatVector.fromArray(F, ds, dRow + q);
-                        acc = acc.add(FloatVector.fromArray(F, xs, o + q).mul(dv), VectorMask.fromLong(F, b));
-                    }
-                }
-            }
-        }
-        gw[out + t] = sum(acc, lanes);
-    }
-
-    private static void four(Geometry geo, TapRows tr, int t, float[][] x, int xc, float[][] d, int dc, float[] gw,
-                             int out, float[] lanes) {
+    /**
+     * Taps {@code t .. t+k-1} ({@code k} from 1 to 4) of one input and one output channel side by side,
+     * sharing each diff load; missing taps have no lanes (their sums stay zero and are not stored).
+     */
+    private static void four(Geometry geo, TapRows tr, int t, int k, float[][] x, int xc, float[][] d, int dc,
+                             float[] gw, int out, float[] lanes) {
         int taps = tr.taps;
         int chunks = tr.chunks;
         int ic = geo.groups() * geo.icpg();
@@ -294,38 +267,44 @@ final class FilterKernel {
                 int rt = (n * geo.oh() + oh) * taps + t;
                 int dRow = geo.y().index(oh, 0, 0);
                 int o0 = tr.off[rt];
-                int o1 = tr.off[rt + 1];
-                int o2 = tr.off[rt + 2];
-                int o3 = tr.off[rt + 3];
+                int o1 = tr.off[rt + Math.min(1, k - 1)];
+                int o2 = tr.off[rt + Math.min(2, k - 1)];
+                int o3 = tr.off[rt + Math.min(3, k - 1)];
                 int b0 = rt * chunks;
                 for (int j = 0; j < chunks; j++) {
                     long m0 = tr.bits[b0 + j];
-                    long m1 = tr.bits[b0 + chunks + j];
-                    long m2 = tr.bits[b0 + 2 * chunks + j];
-                    long m3 = tr.bits[b0 + 3 * chunks + j];
+                    long m1 = k > 1 ? tr.bits[b0 + chunks + j] : 0;
+                    long m2 = k > 2 ? tr.bits[b0 + 2 * chunks + j] : 0;
+                    long m3 = k > 3 ? tr.bits[b0 + 3 * chunks + j] : 0;
                     if ((m0 | m1 | m2 | m3) == 0) {
                         continue;
                     }
                     int q = j * L;
                     FloatVector dv = FloatVector.fromArray(F, ds, dRow + q);
-                    if (m0 != 0) {
-                        a0 = a0.add(FloatVector.fromArray(F, xs, o0 + q).mul(dv), VectorMask.fromLong(F, m0));
-                    }
-                    if (m1 != 0) {
-                        a1 = a1.add(FloatVector.fromArray(F, xs, o1 + q).mul(dv), VectorMask.fromLong(F, m1));
-                    }
-                    if (m2 != 0) {
-                        a2 = a2.add(FloatVector.fromArray(F, xs, o2 + q).mul(dv), VectorMask.fromLong(F, m2));
-                    }
-                    if (m3 != 0) {
-                        a3 = a3.add(FloatVector.fromArray(F, xs, o3 + q).mul(dv), VectorMask.fromLong(F, m3));
-                    }
+                    a0 = tap(a0, xs, o0 + q, dv, m0);
+                    a1 = tap(a1, xs, o1 + q, dv, m1);
+                    a2 = tap(a2, xs, o2 + q, dv, m2);
+                    a3 = tap(a3, xs, o3 + q, dv, m3);
                 }
             }
         }
         gw[out + t] = sum(a0, lanes);
-        gw[out + t + 1] = sum(a1, lanes);
-        gw[out + t + 2] = sum(a2, lanes);
-        gw[out + t + 3] = sum(a3, lanes);
+        if (k > 1) {
+            gw[out + t + 1] = sum(a1, lanes);
+        }
+        if (k > 2) {
+            gw[out + t + 2] = sum(a2, lanes);
+        }
+        if (k > 3) {
+            gw[out + t + 3] = sum(a3, lanes);
+        }
+    }
+
+    /** {@code acc} plus {@code x[o ..] * dv}, each product rounded to float, on the lanes of {@code m} (if any). */
+    private static FloatVector tap(FloatVector acc, float[] x, int o, FloatVector dv, long m) {
+        if (m == 0) {
+            return acc;
+        }
+        return acc.add(FloatVector.fromArray(F, x, o).mul(dv), VectorMask.fromLong(F, m));
     }
 }

@@ -41,58 +41,34 @@ final class GatherKernel {
             if (fma) {
                 for (; co + 8 <= cout; co += 8) {
                     int wb = (g * cout + co) * cin * taps;
-                    int j = 0;
-                    for (; j + 2 <= chunks; j += 2) {
-                        dense8x2(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
-                    }
-                    for (; j < chunks; j++) {
-                        dense8(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
+                    for (int j = 0; j < chunks; j += 2) {
+                        dense8(tr, t0, j, j + 1 < chunks, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co,
+                                yAt);
                     }
                 }
             }
-            for (; co + 4 <= cout; co += 4) {
+            for (; co < cout; co += 4) {
                 int wb = (g * cout + co) * cin * taps;
                 for (int j = 0; j < chunks; j++) {
-                    dense4(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
-                }
-            }
-            for (; co < cout; co++) {
-                int wb = (g * cout + co) * cin * taps;
-                for (int j = 0; j < chunks; j++) {
-                    one(tr, t0, j, x, xg, cin, w, wb, y[yBase + g * cout + co], yAt);
+                    dense4(tr, t0, j, Math.min(4, cout - co), x, xg, cin, w, wb, cin * taps, y,
+                            yBase + g * cout + co, yAt);
                 }
             }
         }
     }
 
-    /** One output channel, chunk {@code j}. */
-    private static void one(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, float[] y,
-                            int yAt) {
+    /**
+     * {@code k} (1 to 4) output channels of one group, sharing every input load; chunk {@code j}. With
+     * {@code k < 4} the missing channels repeat channel {@code k-1}'s sums, which are not stored.
+     */
+    private static void dense4(TapRows tr, int t0, int j, int k, float[][] x, int xg, int cin, float[] w, int wb,
+                               int ws, float[][] y, int y0, int yAt) {
         int taps = tr.taps;
         int chunks = tr.chunks;
         int q = j * L;
-        FloatVector acc = FloatVector.zero(F);
-        for (int ci = 0; ci < cin; ci++) {
-            float[] xs = x[xg + ci];
-            int wc = wb + ci * taps;
-            for (int t = 0; t < taps; t++) {
-                long b = tr.bits[(t0 + t) * chunks + j];
-                if (b != 0) {
-                    VectorMask<Float> m = VectorMask.fromLong(F, b);
-                    FloatVector v = FloatVector.fromArray(F, xs, tr.off[t0 + t] + q);
-                    acc = acc.add(v.mul(w[wc + t]), m);
-                }
-            }
-        }
-        acc.intoArray(y, yAt + q);
-    }
-
-    /** Four output channels of one group, sharing every input load; chunk {@code j}. */
-    private static void dense4(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
-                               float[][] y, int y0, int yAt) {
-        int taps = tr.taps;
-        int chunks = tr.chunks;
-        int q = j * L;
+        int s1 = Math.min(1, k - 1) * ws;
+        int s2 = Math.min(2, k - 1) * ws;
+        int s3 = Math.min(3, k - 1) * ws;
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = a0;
         FloatVector a2 = a0;
@@ -105,74 +81,37 @@ final class GatherKernel {
                 if (b != 0) {
                     VectorMask<Float> m = VectorMask.fromLong(F, b);
                     FloatVector v = FloatVector.fromArray(F, xs, tr.off[t0 + t] + q);
-                    int k = wc + t;
-                    a0 = a0.add(v.mul(w[k]), m);
-                    a1 = a1.add(v.mul(w[k + ws]), m);
-                    a2 = a2.add(v.mul(w[k + 2 * ws]), m);
-                    a3 = a3.add(v.mul(w[k + 3 * ws]), m);
+                    int kk = wc + t;
+                    a0 = a0.add(v.mul(w[kk]), m);
+                    a1 = a1.add(v.mul(w[kk + s1]), m);
+                    a2 = a2.add(v.mul(w[kk + s2]), m);
+                    a3 = a3.add(v.mul(w[kk + s3]), m);
                 }
             }
         }
         a0.intoArray(y[y0], yAt + q);
-        a1.intoArray(y[y0 + 1], yAt + q);
-        a2.intoArray(y[y0 + 2], yAt + q);
-        a3.intoArray(y[y0 + 3], yAt + q);
+        if (k > 1) {
+            a1.intoArray(y[y0 + 1], yAt + q);
+        }
+        if (k > 2) {
+            a2.intoArray(y[y0 + 2], yAt + q);
+        }
+        if (k > 3) {
+            a3.intoArray(y[y0 + 3], yAt + q);
+        }
     }
 
     /**
-     * Eight output channels of one group with fused multiply-adds: each input vector is masked once
-     * (lanes that skip the tap set to +0) and then feeds eight {@code fma}s, one instruction each instead
-     * of a multiply and a masked add. A skipped lane then adds {@code 0 * w}, an exact zero for finite
-     * {@code w}, so the caller takes this path only when every weight is finite; the sums differ from
-     * the reference loops' only by the rounding the fused products save. Chunk {@code j}.
+     * Eight output channels of one group with fused multiply-adds, chunks {@code j} and, if {@code two},
+     * {@code j+1}: each input vector is masked once (lanes that skip the tap read +0) and then feeds eight
+     * {@code fma}s, one instruction each instead of a multiply and a masked add, and each weight broadcast
+     * feeds two. A skipped lane then adds {@code 0 * w}, an exact zero for finite {@code w}, so the caller
+     * takes this path only when every weight is finite; the sums differ from the reference loops' only by
+     * the rounding the fused products save. Without {@code two} the second chunk's lanes are all skipped
+     * (its loads stay inside the plane's pad) and its sums are not stored.
      */
-    private static void dense8(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
-                               float[][] y, int y0, int yAt) {
-        int taps = tr.taps;
-        int chunks = tr.chunks;
-        int q = j * L;
-        FloatVector zero = FloatVector.zero(F);
-        FloatVector a0 = zero;
-        FloatVector a1 = zero;
-        FloatVector a2 = zero;
-        FloatVector a3 = zero;
-        FloatVector a4 = zero;
-        FloatVector a5 = zero;
-        FloatVector a6 = zero;
-        FloatVector a7 = zero;
-        for (int ci = 0; ci < cin; ci++) {
-            float[] xs = x[xg + ci];
-            int wc = wb + ci * taps;
-            for (int t = 0; t < taps; t++) {
-                long b = tr.bits[(t0 + t) * chunks + j];
-                if (b != 0) {
-                    VectorMask<Float> m = VectorMask.fromLong(F, b);
-                    FloatVector v = zero.blend(FloatVector.fromArray(F, xs, tr.off[t0 + t] + q), m);
-                    int k = wc + t;
-                    a0 = v.fma(FloatVector.broadcast(F, w[k]), a0);
-                    a1 = v.fma(FloatVector.broadcast(F, w[k + ws]), a1);
-                    a2 = v.fma(FloatVector.broadcast(F, w[k + 2 * ws]), a2);
-                    a3 = v.fma(FloatVector.broadcast(F, w[k + 3 * ws]), a3);
-                    a4 = v.fma(FloatVector.broadcast(F, w[k + 4 * ws]), a4);
-                    a5 = v.fma(FloatVector.broadcast(F, w[k + 5 * ws]), a5);
-                    a6 = v.fma(FloatVector.broadcast(F, w[k + 6 * ws]), a6);
-                    a7 = v.fma(FloatVector.broadcast(F, w[k + 7 * ws]), a7);
-                }
-            }
-        }
-        a0.intoArray(y[y0], yAt + q);
-        a1.intoArray(y[y0 + 1], yAt + q);
-        a2.intoArray(y[y0 + 2], yAt + q);
-        a3.intoArray(y[y0 + 3], yAt + q);
-        a4.intoArray(y[y0 + 4], yAt + q);
-        a5.intoArray(y[y0 + 5], yAt + q);
-        a6.intoArray(y[y0 + 6], yAt + q);
-        a7.intoArray(y[y0 + 7], yAt + q);
-    }
-
-    /** {@link #dense8} for chunks {@code j} and {@code j+1} at once: each weight broadcast feeds two fmas. */
-    private static void dense8x2(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
-                                 float[][] y, int y0, int yAt) {
+    private static void dense8(TapRows tr, int t0, int j, boolean two, float[][] x, int xg, int cin, float[] w,
+                               int wb, int ws, float[][] y, int y0, int yAt) {
         int taps = tr.taps;
         int chunks = tr.chunks;
         int q = j * L;
@@ -199,11 +138,11 @@ final class GatherKernel {
             for (int t = 0; t < taps; t++) {
                 int bi = (t0 + t) * chunks + j;
                 long ba = tr.bits[bi];
-                long bb = tr.bits[bi + 1];
+                long bb = two ? tr.bits[bi + 1] : 0;
                 if ((ba | bb) != 0) {
                     int o = tr.off[t0 + t] + q;
-                    FloatVector v = zero.blend(FloatVector.fromArray(F, xs, o), VectorMask.fromLong(F, ba));
-                    FloatVector u = zero.blend(FloatVector.fromArray(F, xs, o + L), VectorMask.fromLong(F, bb));
+                    FloatVector v = FloatVector.fromArray(F, xs, o, VectorMask.fromLong(F, ba));
+                    FloatVector u = FloatVector.fromArray(F, xs, o + L, VectorMask.fromLong(F, bb));
                     int k = wc + t;
                     FloatVector w0 = FloatVector.broadcast(F, w[k]);
                     a0 = v.fma(w0, a0);
@@ -232,29 +171,31 @@ final class GatherKernel {
                 }
             }
         }
-        a0.intoArray(y[y0], yAt + q);
-        c0.intoArray(y[y0], yAt + q + L);
-        a1.intoArray(y[y0 + 1], yAt + q);
-        c1.intoArray(y[y0 + 1], yAt + q + L);
-        a2.intoArray(y[y0 + 2], yAt + q);
-        c2.intoArray(y[y0 + 2], yAt + q + L);
-        a3.intoArray(y[y0 + 3], yAt + q);
-        c3.intoArray(y[y0 + 3], yAt + q + L);
-        a4.intoArray(y[y0 + 4], yAt + q);
-        c4.intoArray(y[y0 + 4], yAt + q + L);
-        a5.intoArray(y[y0 + 5], yAt + q);
-        c5.intoArray(y[y0 + 5], yAt + q + L);
-        a6.intoArray(y[y0 + 6], yAt + q);
-        c6.intoArray(y[y0 + 6], yAt + q + L);
-        a7.intoArray(y[y0 + 7], yAt + q);
-        c7.intoArray(y[y0 + 7], yAt + q + L);
+        int at = yAt + q;
+        store(a0, c0, two, y[y0], at);
+        store(a1, c1, two, y[y0 + 1], at);
+        store(a2, c2, two, y[y0 + 2], at);
+        store(a3, c3, two, y[y0 + 3], at);
+        store(a4, c4, two, y[y0 + 4], at);
+        store(a5, c5, two, y[y0 + 5], at);
+        store(a6, c6, two, y[y0 + 6], at);
+        store(a7, c7, two, y[y0 + 7], at);
+    }
+
+    /** Stores {@code a} at {@code y[at ..]} and, if {@code two}, {@code c} after it. */
+    private static void store(FloatVector a, FloatVector c, boolean two, float[] y, int at) {
+        a.intoArray(y, at);
+        if (two) {
+            c.intoArray(y, at + L);
+        }
     }
 
     /**
      * One output row of four depthwise channels side by side (one channel per group): channel {@code c}
      * reads plane {@code x[c]} and weights {@code w[wb + c*taps ..]} and writes its row at {@code yAt} of
      * {@code y[c]}. Chunks run two at a time, so each tap's offset, lane masks and weights are loaded once
-     * for eight vectors (eight independent sums hide the add latency); an odd last chunk runs alone. A
+     * for eight vectors (eight independent sums hide the add latency); an odd last chunk runs alone (the
+     * same loop with its second half switched off). A
      * block of {@code k < 4} channels computes channels {@code k..3} with channel {@code k-1}'s weights
      * from whatever {@code x[k..3]} hold, into {@code y[k..3]}, which the caller ignores. Each product is
      * rounded to float and added with a masked add ({@link #tap}): bitwise the reference loops' sums.
@@ -270,8 +211,8 @@ final class GatherKernel {
         float[] xs1 = x[1];
         float[] xs2 = x[2];
         float[] xs3 = x[3];
-        int j = 0;
-        for (; j + 2 <= chunks; j += 2) {
+        for (int j = 0; j < chunks; j += 2) {
+            boolean two = j + 1 < chunks;
             int q = j * L;
             FloatVector a0 = FloatVector.zero(F);
             FloatVector a1 = a0;
@@ -284,10 +225,9 @@ final class GatherKernel {
             for (int t = 0; t < taps; t++) {
                 int bi = (t0 + t) * chunks + j;
                 long ba = tr.bits[bi];
-                long bb = tr.bits[bi + 1];
+                long bb = two ? tr.bits[bi + 1] : 0;
                 if ((ba | bb) != 0) {
                     VectorMask<Float> m = VectorMask.fromLong(F, ba);
-                    VectorMask<Float> n = VectorMask.fromLong(F, bb);
                     int o = tr.off[t0 + t] + q;
                     FloatVector w0 = FloatVector.broadcast(F, w[wb + t]);
                     FloatVector w1 = FloatVector.broadcast(F, w[k1 + t]);
@@ -297,42 +237,20 @@ final class GatherKernel {
                     a1 = tap(a1, xs1, o, w1, m);
                     a2 = tap(a2, xs2, o, w2, m);
                     a3 = tap(a3, xs3, o, w3, m);
-                    b0 = tap(b0, xs0, o + L, w0, n);
-                    b1 = tap(b1, xs1, o + L, w1, n);
-                    b2 = tap(b2, xs2, o + L, w2, n);
-                    b3 = tap(b3, xs3, o + L, w3, n);
+                    if (two) {
+                        VectorMask<Float> n = VectorMask.fromLong(F, bb);
+                        b0 = tap(b0, xs0, o + L, w0, n);
+                        b1 = tap(b1, xs1, o + L, w1, n);
+                        b2 = tap(b2, xs2, o + L, w2, n);
+                        b3 = tap(b3, xs3, o + L, w3, n);
+                    }
                 }
             }
-            a0.intoArray(y[0], yAt + q);
-            a1.intoArray(y[1], yAt + q);
-            a2.intoArray(y[2], yAt + q);
-            a3.intoArray(y[3], yAt + q);
-            b0.intoArray(y[0], yAt + q + L);
-            b1.intoArray(y[1], yAt + q + L);
-            b2.intoArray(y[2], yAt + q + L);
-            b3.intoArray(y[3], yAt + q + L);
-        }
-        if (j < chunks) {
-            int q = j * L;
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = a0;
-            FloatVector a2 = a0;
-            FloatVector a3 = a0;
-            for (int t = 0; t < taps; t++) {
-                long b = tr.bits[(t0 + t) * chunks + j];
-                if (b != 0) {
-                    VectorMask<Float> m = VectorMask.fromLong(F, b);
-                    int o = tr.off[t0 + t] + q;
-                    a0 = tap(a0, xs0, o, FloatVector.broadcast(F, w[wb + t]), m);
-                    a1 = tap(a1, xs1, o, FloatVector.broadcast(F, w[k1 + t]), m);
-                    a2 = tap(a2, xs2, o, FloatVector.broadcast(F, w[k2 + t]), m);
-                    a3 = tap(a3, xs3, o, FloatVector.broadcast(F, w[k3 + t]), m);
-                }
-            }
-            a0.intoArray(y[0], yAt + q);
-            a1.intoArray(y[1], yAt + q);
-            a2.intoArray(y[2], yAt + q);
-            a3.intoArray(y[3], yAt + q);
+            int at = yAt + q;
+            store(a0, b0, two, y[0], at);
+            store(a1, b1, two, y[1], at);
+            store(a2, b2, two, y[2], at);
+            store(a3, b3, two, y[3], at);
         }
     }
 
