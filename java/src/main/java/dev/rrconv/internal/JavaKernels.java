@@ -45,9 +45,11 @@ public final class JavaKernels {
 
     private static final String VECTOR = "float32 data, the Vector API present (--add-modules jdk.incubator.vector), "
             + "and its packed planes and lane masks fit in Java arrays";
-    // The vector rows stand where `rrconv bench --backends java,java-scalar` measured them ahead (this
-    // machine, 1 thread, random masks): after the depthwise rows (DW-K7/K13/K31 ran 3-25 % faster on the
-    // channels-last scalar loops), and with a "pays" rule where the planar loops won.
+    // The vector rows stand where they measured ahead (1 thread, random masks, thread CPU time, busy 2-core
+    // host): forward and backward data ahead of the depthwise rows since those vector loops pack per
+    // channel block (forward DW-K7 5.9 against 8.4 ms, DW-K13 14.2 against 16.4, DW-K31 61 against 59;
+    // backward data DW-K7 6.1 against 7.9, DW-K13 14.1 against 16.8, DW-K31 61 against 66), backward
+    // filter after them, and with a "pays" rule where the planar loops won.
     /** Names of the Vector API rows end with this. */
     private static final String VECTOR_SUFFIX = "_vector";
 
@@ -69,14 +71,14 @@ public final class JavaKernels {
             new JavaKernel("java_forward_nhwc", Direction.FORWARD, Layout.NHWC, NHWC_SCALAR,
                     NhwcLoops::whyNot, NhwcLoops::scalarPays, (s, p, src, filter, rin, rout, dst, t) ->
                             NhwcLoops.forward(s, p, src, filter, rin, rout, dst, t, NhwcLoops.SCALAR)),
+            new JavaKernel("java_forward_vector", Direction.FORWARD,
+                    VECTOR + "; ahead of the depthwise loops",
+                    (s, p) -> vectorWhyNot(v -> v.appliesForward(s, p)), JavaKernels::always,
+                    (s, p, src, filter, rin, rout, dst, t) -> vector().forward(s, p, src, filter, rin, rout, dst)),
             new JavaKernel("java_forward_depthwise", Direction.FORWARD,
                     DEPTHWISE + "; picked when FH*FW >= 49 and G >= 256, or FH*FW >= 121 and G >= 64",
                     DepthwiseLoops::whyNot, DepthwiseLoops::appliesForward, (s, p, src, filter, rin, rout, dst, t) ->
                             DepthwiseLoops.forward(s, p, src, filter, rin, rout, dst, t)),
-            new JavaKernel("java_forward_vector", Direction.FORWARD,
-                    VECTOR + "; after the depthwise loops, which are faster where they are picked",
-                    (s, p) -> vectorWhyNot(v -> v.appliesForward(s, p)), JavaKernels::always,
-                    (s, p, src, filter, rin, rout, dst, t) -> vector().forward(s, p, src, filter, rin, rout, dst)),
             new JavaKernel("java_forward_planar", Direction.FORWARD, PLANAR,
                     ForwardLoops::whyNot, JavaKernels::always, ForwardLoops::run),
             new JavaKernel("java_forward_reference", Direction.FORWARD, REFERENCE,
@@ -89,16 +91,16 @@ public final class JavaKernels {
             new JavaKernel("java_backward_data_nhwc", Direction.BACKWARD_DATA, Layout.NHWC, NHWC_SCALAR,
                     NhwcLoops::whyNot, NhwcLoops::scalarPays, (s, p, filter, diff, rin, rout, grad, t) ->
                             NhwcLoops.backwardData(s, p, filter, diff, rin, rout, grad, t, NhwcLoops.SCALAR)),
-            new JavaKernel("java_backward_data_depthwise", Direction.BACKWARD_DATA,
-                    DEPTHWISE + "; picked when FH*FW >= 49 and G >= 256, or FH*FW >= 121 and G >= 64",
-                    DepthwiseLoops::whyNot, DepthwiseLoops::appliesForward, DepthwiseLoops::backwardData),
             // stride 1 only: at stride 2 the planar loops measured faster (DENSE-S2D2, 1 thread: 14.2 against 19.3 ms)
             new JavaKernel("java_backward_data_vector", Direction.BACKWARD_DATA,
-                    VECTOR + "; picked at stride 1, after the depthwise loops",
+                    VECTOR + "; picked at stride 1, ahead of the depthwise loops",
                     (s, p) -> vectorWhyNot(v -> v.appliesBackwardData(s, p)),
                     (s, p) -> p.strideH() == 1 && p.strideW() == 1,
                     (s, p, filter, diff, rin, rout, grad, t) -> vector().backwardData(s, p, filter, diff, rin, rout,
                             grad)),
+            new JavaKernel("java_backward_data_depthwise", Direction.BACKWARD_DATA,
+                    DEPTHWISE + "; picked when FH*FW >= 49 and G >= 256, or FH*FW >= 121 and G >= 64",
+                    DepthwiseLoops::whyNot, DepthwiseLoops::appliesForward, DepthwiseLoops::backwardData),
             new JavaKernel("java_backward_data_planar", Direction.BACKWARD_DATA, PLANAR,
                     BackwardDataLoops::whyNot, JavaKernels::always, BackwardDataLoops::run),
             new JavaKernel("java_backward_data_reference", Direction.BACKWARD_DATA, REFERENCE,

@@ -30,12 +30,8 @@ final class FilterKernel {
         float[] lanes = new float[L];
         for (int ci = 0; ci < cin; ci++) {
             int out = ((g * cout + co) * cin + ci) * taps;
-            int t = 0;
-            for (; t + 4 <= taps; t += 4) {
-                four(geo, tr, t, x, g * cin + ci, d, g * cout + co, gw, out, lanes);
-            }
-            for (; t < taps; t++) {
-                one(geo, tr, t, x, g * cin + ci, d, g * cout + co, gw, out, lanes);
+            for (int t = 0; t < taps; t += 4) {
+                four(geo, tr, t, Math.min(4, taps - t), x, g * cin + ci, d, g * cout + co, gw, out, lanes);
             }
         }
     }
@@ -45,6 +41,12 @@ final class FilterKernel {
      * vector is masked once (lanes that skip the tap set to +0) and feeds eight {@code fma}s. A skipped
      * lane adds {@code d * 0}, an exact zero for finite {@code d}, so the caller takes this path only when
      * every diff value is finite. Per lane the same order of terms as {@link #channel}.
+     *
+     * <p>The rows {@code (n, oh)} run in tiles of about 16 KiB of diff (eight channels' rows), and every
+     * input channel and tap runs over a tile before the next tile: the tile stays in the L1 cache while
+     * the {@code cin * taps} passes read it (one pass over all rows per tap streamed the whole diff block
+     * from memory each time). The per-lane sums of every {@code (ci, t, channel)} wait in {@code acc}
+     * between tiles; storing and reloading a sum changes nothing, so the order of terms is the untiled one.
      */
     static void channels8(Geometry geo, TapRows tr, int g, int co0, float[][] x, float[][] d, float[] gw) {
         int cin = geo.icpg();
@@ -54,60 +56,38 @@ final class FilterKernel {
         int ic = geo.groups() * cin;
         int oc = geo.groups() * cout;
         int dc = g * cout + co0;
-        float[] lanes = new float[L];
-        FloatVector zero = FloatVector.zero(F);
-        for (int ci = 0; ci < cin; ci++) {
-            int xc = g * cin + ci;
-            for (int t = 0; t < taps; t++) {
-                FloatVector a0 = zero;
-                FloatVector a1 = zero;
-                FloatVector a2 = zero;
-                FloatVector a3 = zero;
-                FloatVector a4 = zero;
-                FloatVector a5 = zero;
-                FloatVector a6 = zero;
-                FloatVector a7 = zero;
-                for (int n = 0; n < geo.n(); n++) {
-                    float[] xs = x[n * ic + xc];
-                    float[] d0 = d[n * oc + dc + 0];
-                    float[] d1 = d[n * oc + dc + 1];
-                    float[] d2 = d[n * oc + dc + 2];
-                    float[] d3 = d[n * oc + dc + 3];
-                    float[] d4 = d[n * oc + dc + 4];
-                    float[] d5 = d[n * oc + dc + 5];
-                    float[] d6 = d[n * oc + dc + 6];
-                    float[] d7 = d[n * oc + dc + 7];
-                    for (int oh = 0; oh < geo.oh(); oh++) {
-                        int rt = (n * geo.oh() + oh) * taps + t;
-                        int dRow = geo.y().index(oh, 0, 0);
-                        int o = tr.off[rt];
-                        for (int j = 0; j < chunks; j++) {
-                            long b = tr.bits[rt * chunks + j];
-                            if (b != 0) {
-                                int q = j * L;
-                                FloatVector xv = zero.blend(FloatVector.fromArray(F, xs, o + q), VectorMask.fromLong(F, b));
-                                a0 = FloatVector.fromArray(F, d0, dRow + q).fma(xv, a0);
-                                a1 = FloatVector.fromArray(F, d1, dRow + q).fma(xv, a1);
-                                a2 = FloatVector.fromArray(F, d2, dRow + q).fma(xv, a2);
-                                a3 = FloatVector.fromArray(F, d3, dRow + q).fma(xv, a3);
-                                a4 = FloatVector.fromArray(F, d4, dRow + q).fma(xv, a4);
-                                a5 = FloatVector.fromArray(F, d5, dRow + q).fma(xv, a5);
-                                a6 = FloatVector.fromArray(F, d6, dRow + q).fma(xv, a6);
-                                a7 = FloatVector.fromArray(F, d7, dRow + q).fma(xv, a7);
-                            }
-                        }
+        int oh = geo.oh();
+        int tile = Math.max(1, 512 / (chunks * L));
+        float[] acc = new float[cin * taps * 8 * L];
+        for (int n = 0; n < geo.n(); n++) {
+            float[] d0 = d[n * oc + dc];
+            float[] d1 = d[n * oc + dc + 1];
+            float[] d2 = d[n * oc + dc + 2];
+            float[] d3 = d[n * oc + dc + 3];
+            float[] d4 = d[n * oc + dc + 4];
+            float[] d5 = d[n * oc + dc + 5];
+            float[] d6 = d[n * oc + dc + 6];
+            float[] d7 = d[n * oc + dc + 7];
+            for (int h0 = 0; h0 < oh; h0 += tile) {
+                int h1 = Math.min(oh, h0 + tile);
+                for (int ci = 0; ci < cin; ci++) {
+                    float[] xs = x[n * ic + g * cin + ci];
+                    for (int t = 0; t < taps; t += 2) {
+                        // taps t and u side by side (u = t for an odd last tap: the same sums twice)
+                        int u = Math.min(t + 1, taps - 1);
+                        pair(tr, n * oh, h0, h1, geo.y(), xs, t, u, d0, d1, d2, d3, d4, d5, d6, d7, acc,
+                                (ci * taps + t) * 8 * L, (ci * taps + u) * 8 * L);
                     }
                 }
+            }
+        }
+        int step = cin * taps;
+        for (int ci = 0; ci < cin; ci++) {
+            for (int t = 0; t < taps; t++) {
                 int out = ((g * cout + co0) * cin + ci) * taps + t;
-                int step = cin * taps;
-                gw[out + 0 * step] = sum(a0, lanes);
-                gw[out + 1 * step] = sum(a1, lanes);
-                gw[out + 2 * step] = sum(a2, lanes);
-                gw[out + 3 * step] = sum(a3, lanes);
-                gw[out + 4 * step] = sum(a4, lanes);
-                gw[out + 5 * step] = sum(a5, lanes);
-                gw[out + 6 * step] = sum(a6, lanes);
-                gw[out + 7 * step] = sum(a7, lanes);
+                for (int c = 0; c < 8; c++) {
+                    gw[out + c * step] = sum(acc, (ci * taps + t) * 8 * L + c * L);
+                }
             }
         }
     }
@@ -167,6 +147,96 @@ final class FilterKernel {
         }
     }
 
+    /**
+     * Rows {@code [h0, h1)} of one image (TapRows rows {@code r0 + h}) for taps {@code t} and {@code u} of
+     * one input channel {@code xs} and eight diff channels: each diff load feeds two fused multiply-adds,
+     * each masked input load eight. The sums continue from and return to {@code acc[at ..]} and
+     * {@code acc[au ..]}, eight vectors each.
+     */
+    private static void pair(TapRows tr, int r0, int h0, int h1, Plane yp, float[] xs, int t, int u, float[] d0,
+                             float[] d1, float[] d2, float[] d3, float[] d4, float[] d5, float[] d6, float[] d7,
+                             float[] acc, int at, int au) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        FloatVector a0 = FloatVector.fromArray(F, acc, at);
+        FloatVector a1 = FloatVector.fromArray(F, acc, at + L);
+        FloatVector a2 = FloatVector.fromArray(F, acc, at + 2 * L);
+        FloatVector a3 = FloatVector.fromArray(F, acc, at + 3 * L);
+        FloatVector a4 = FloatVector.fromArray(F, acc, at + 4 * L);
+        FloatVector a5 = FloatVector.fromArray(F, acc, at + 5 * L);
+        FloatVector a6 = FloatVector.fromArray(F, acc, at + 6 * L);
+        FloatVector a7 = FloatVector.fromArray(F, acc, at + 7 * L);
+        FloatVector b0 = FloatVector.fromArray(F, acc, au);
+        FloatVector b1 = FloatVector.fromArray(F, acc, au + L);
+        FloatVector b2 = FloatVector.fromArray(F, acc, au + 2 * L);
+        FloatVector b3 = FloatVector.fromArray(F, acc, au + 3 * L);
+        FloatVector b4 = FloatVector.fromArray(F, acc, au + 4 * L);
+        FloatVector b5 = FloatVector.fromArray(F, acc, au + 5 * L);
+        FloatVector b6 = FloatVector.fromArray(F, acc, au + 6 * L);
+        FloatVector b7 = FloatVector.fromArray(F, acc, au + 7 * L);
+        for (int h = h0; h < h1; h++) {
+            int rt = (r0 + h) * taps + t;
+            int ru = (r0 + h) * taps + u;
+            int dRow = yp.index(h, 0, 0);
+            int ot = tr.off[rt];
+            int ou = tr.off[ru];
+            for (int j = 0; j < chunks; j++) {
+                int q = j * L;
+                FloatVector xt = FloatVector.fromArray(F, xs, ot + q, VectorMask.fromLong(F, tr.bits[rt * chunks + j]));
+                FloatVector xu = FloatVector.fromArray(F, xs, ou + q, VectorMask.fromLong(F, tr.bits[ru * chunks + j]));
+                FloatVector v = FloatVector.fromArray(F, d0, dRow + q);
+                a0 = v.fma(xt, a0);
+                b0 = v.fma(xu, b0);
+                v = FloatVector.fromArray(F, d1, dRow + q);
+                a1 = v.fma(xt, a1);
+                b1 = v.fma(xu, b1);
+                v = FloatVector.fromArray(F, d2, dRow + q);
+                a2 = v.fma(xt, a2);
+                b2 = v.fma(xu, b2);
+                v = FloatVector.fromArray(F, d3, dRow + q);
+                a3 = v.fma(xt, a3);
+                b3 = v.fma(xu, b3);
+                v = FloatVector.fromArray(F, d4, dRow + q);
+                a4 = v.fma(xt, a4);
+                b4 = v.fma(xu, b4);
+                v = FloatVector.fromArray(F, d5, dRow + q);
+                a5 = v.fma(xt, a5);
+                b5 = v.fma(xu, b5);
+                v = FloatVector.fromArray(F, d6, dRow + q);
+                a6 = v.fma(xt, a6);
+                b6 = v.fma(xu, b6);
+                v = FloatVector.fromArray(F, d7, dRow + q);
+                a7 = v.fma(xt, a7);
+                b7 = v.fma(xu, b7);
+            }
+        }
+        a0.intoArray(acc, at);
+        a1.intoArray(acc, at + L);
+        a2.intoArray(acc, at + 2 * L);
+        a3.intoArray(acc, at + 3 * L);
+        a4.intoArray(acc, at + 4 * L);
+        a5.intoArray(acc, at + 5 * L);
+        a6.intoArray(acc, at + 6 * L);
+        a7.intoArray(acc, at + 7 * L);
+        b0.intoArray(acc, au);
+        b1.intoArray(acc, au + L);
+        b2.intoArray(acc, au + 2 * L);
+        b3.intoArray(acc, au + 3 * L);
+        b4.intoArray(acc, au + 4 * L);
+        b5.intoArray(acc, au + 5 * L);
+        b6.intoArray(acc, au + 6 * L);
+        b7.intoArray(acc, au + 7 * L);
+    }
+
+    /** @return the {@code L} lanes at {@code acc[at ..]} added in lane order */
+    private static float sum(float[] acc, int at) {
+        float s = 0f;
+        for (int l = 0; l < L; l++) {
+            s += acc[at + l];
+        }
+        return s;
+    }
+
     private static float sum(FloatVector acc, float[] lanes) {
         acc.intoArray(lanes, 0);
         float s = 0f;
@@ -176,35 +246,12 @@ final class FilterKernel {
         return s;
     }
 
-    private static void one(Geometry geo, TapRows tr, int t, float[][] x, int xc, float[][] d, int dc, float[] gw,
-                            int out, float[] lanes) {
-        int taps = tr.taps;
-        int chunks = tr.chunks;
-        int ic = geo.groups() * geo.icpg();
-        int oc = geo.groups() * geo.ocpg();
-        FloatVector acc = FloatVector.zero(F);
-        for (int n = 0; n < geo.n(); n++) {
-            float[] xs = x[n * ic + xc];
-            float[] ds = d[n * oc + dc];
-            for (int oh = 0; oh < geo.oh(); oh++) {
-                int rt = (n * geo.oh() + oh) * taps + t;
-                int dRow = geo.y().index(oh, 0, 0);
-                int o = tr.off[rt];
-                for (int j = 0; j < chunks; j++) {
-                    long b = tr.bits[rt * chunks + j];
-                    if (b != 0) {
-                        int q = j * L;
-                        FloatVector dv = FloatVector.fromArray(F, ds, dRow + q);
-                        acc = acc.add(FloatVector.fromArray(F, xs, o + q).mul(dv), VectorMask.fromLong(F, b));
-                    }
-                }
-            }
-        }
-        gw[out + t] = sum(acc, lanes);
-    }
-
-    private static void four(Geometry geo, TapRows tr, int t, float[][] x, int xc, float[][] d, int dc, float[] gw,
-                             int out, float[] lanes) {
+    /**
+     * Taps {@code t .. t+k-1} ({@code k} from 1 to 4) of one input and one output channel side by side,
+     * sharing each diff load; missing taps have no lanes (their sums stay zero and are not stored).
+     */
+    private static void four(Geometry geo, TapRows tr, int t, int k, float[][] x, int xc, float[][] d, int dc,
+                             float[] gw, int out, float[] lanes) {
         int taps = tr.taps;
         int chunks = tr.chunks;
         int ic = geo.groups() * geo.icpg();
@@ -220,38 +267,44 @@ final class FilterKernel {
                 int rt = (n * geo.oh() + oh) * taps + t;
                 int dRow = geo.y().index(oh, 0, 0);
                 int o0 = tr.off[rt];
-                int o1 = tr.off[rt + 1];
-                int o2 = tr.off[rt + 2];
-                int o3 = tr.off[rt + 3];
+                int o1 = tr.off[rt + Math.min(1, k - 1)];
+                int o2 = tr.off[rt + Math.min(2, k - 1)];
+                int o3 = tr.off[rt + Math.min(3, k - 1)];
                 int b0 = rt * chunks;
                 for (int j = 0; j < chunks; j++) {
                     long m0 = tr.bits[b0 + j];
-                    long m1 = tr.bits[b0 + chunks + j];
-                    long m2 = tr.bits[b0 + 2 * chunks + j];
-                    long m3 = tr.bits[b0 + 3 * chunks + j];
+                    long m1 = k > 1 ? tr.bits[b0 + chunks + j] : 0;
+                    long m2 = k > 2 ? tr.bits[b0 + 2 * chunks + j] : 0;
+                    long m3 = k > 3 ? tr.bits[b0 + 3 * chunks + j] : 0;
                     if ((m0 | m1 | m2 | m3) == 0) {
                         continue;
                     }
                     int q = j * L;
                     FloatVector dv = FloatVector.fromArray(F, ds, dRow + q);
-                    if (m0 != 0) {
-                        a0 = a0.add(FloatVector.fromArray(F, xs, o0 + q).mul(dv), VectorMask.fromLong(F, m0));
-                    }
-                    if (m1 != 0) {
-                        a1 = a1.add(FloatVector.fromArray(F, xs, o1 + q).mul(dv), VectorMask.fromLong(F, m1));
-                    }
-                    if (m2 != 0) {
-                        a2 = a2.add(FloatVector.fromArray(F, xs, o2 + q).mul(dv), VectorMask.fromLong(F, m2));
-                    }
-                    if (m3 != 0) {
-                        a3 = a3.add(FloatVector.fromArray(F, xs, o3 + q).mul(dv), VectorMask.fromLong(F, m3));
-                    }
+                    a0 = tap(a0, xs, o0 + q, dv, m0);
+                    a1 = tap(a1, xs, o1 + q, dv, m1);
+                    a2 = tap(a2, xs, o2 + q, dv, m2);
+                    a3 = tap(a3, xs, o3 + q, dv, m3);
                 }
             }
         }
         gw[out + t] = sum(a0, lanes);
-        gw[out + t + 1] = sum(a1, lanes);
-        gw[out + t + 2] = sum(a2, lanes);
-        gw[out + t + 3] = sum(a3, lanes);
+        if (k > 1) {
+            gw[out + t + 1] = sum(a1, lanes);
+        }
+        if (k > 2) {
+            gw[out + t + 2] = sum(a2, lanes);
+        }
+        if (k > 3) {
+            gw[out + t + 3] = sum(a3, lanes);
+        }
+    }
+
+    /** {@code acc} plus {@code x[o ..] * dv}, each product rounded to float, on the lanes of {@code m} (if any). */
+    private static FloatVector tap(FloatVector acc, float[] x, int o, FloatVector dv, long m) {
+        if (m == 0) {
+            return acc;
+        }
+        return acc.add(FloatVector.fromArray(F, x, o).mul(dv), VectorMask.fromLong(F, m));
     }
 }

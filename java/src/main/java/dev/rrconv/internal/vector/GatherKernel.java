@@ -1,5 +1,7 @@
 package dev.rrconv.internal.vector;
 
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
@@ -15,8 +17,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>A tap a lane does not take is skipped with a masked add ({@code acc.add(x*w, m)} keeps the lane),
  * so a non-finite value there changes nothing, as in the reference. Register blocking: eight output
  * channels of one group share each masked input load, two chunks at a time ({@code dense8x2}, fused
- * multiply-adds), or four with the exact masked adds; depthwise (one channel per group)
- * runs four groups side by side, two chunks at a time, so that eight independent sums hide the add
+ * multiply-adds), or four with the exact masked adds. Depthwise (one channel per group, {@link #depthwise})
+ * runs four channels side by side, two chunks at a time, so that eight independent sums hide the add
  * latency and each tap's offset, lane masks and weights are loaded once for eight vectors.
  */
 final class GatherKernel {
@@ -35,80 +37,40 @@ final class GatherKernel {
         int chunks = tr.chunks;
         int t0 = r * taps;
         int groups = geo.groups();
-        if (cin == 1 && cout == 1) {
-            int g = 0;
-            for (; g + 4 <= groups; g += 4) {
-                if (chunks >= 2) {
-                    depthwise4x2(tr, t0, x, xBase + g, w, g * taps, y, yBase + g, yAt);
-                } else {
-                    depthwise4(tr, t0, x, xBase + g, w, g * taps, y, yBase + g, yAt);
-                }
-            }
-            for (; g < groups; g++) {
-                for (int j = 0; j < chunks; j++) {
-                    one(tr, t0, j, x, xBase + g, 1, w, g * taps, y[yBase + g], yAt);
-                }
-            }
-            return;
-        }
         for (int g = 0; g < groups; g++) {
             int xg = xBase + g * cin;
             int co = 0;
             if (fma) {
                 for (; co + 8 <= cout; co += 8) {
                     int wb = (g * cout + co) * cin * taps;
-                    int j = 0;
-                    for (; j + 2 <= chunks; j += 2) {
-                        dense8x2(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
-                    }
-                    for (; j < chunks; j++) {
-                        dense8(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
+                    for (int j = 0; j < chunks; j += 2) {
+                        dense8(tr, t0, j, j + 1 < chunks, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co,
+                                yAt);
                     }
                 }
             }
-            for (; co + 4 <= cout; co += 4) {
+            for (; co < cout; co += 4) {
                 int wb = (g * cout + co) * cin * taps;
                 for (int j = 0; j < chunks; j++) {
-                    dense4(tr, t0, j, x, xg, cin, w, wb, cin * taps, y, yBase + g * cout + co, yAt);
-                }
-            }
-            for (; co < cout; co++) {
-                int wb = (g * cout + co) * cin * taps;
-                for (int j = 0; j < chunks; j++) {
-                    one(tr, t0, j, x, xg, cin, w, wb, y[yBase + g * cout + co], yAt);
+                    dense4(tr, t0, j, Math.min(4, cout - co), x, xg, cin, w, wb, cin * taps, y,
+                            yBase + g * cout + co, yAt);
                 }
             }
         }
     }
 
-    /** One output channel, chunk {@code j}. */
-    private static void one(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, float[] y,
-                            int yAt) {
+    /**
+     * {@code k} (1 to 4) output channels of one group, sharing every input load; chunk {@code j}. With
+     * {@code k < 4} the missing channels repeat channel {@code k-1}'s sums, which are not stored.
+     */
+    private static void dense4(TapRows tr, int t0, int j, int k, float[][] x, int xg, int cin, float[] w, int wb,
+                               int ws, float[][] y, int y0, int yAt) {
         int taps = tr.taps;
         int chunks = tr.chunks;
         int q = j * L;
-        FloatVector acc = FloatVector.zero(F);
-        for (int ci = 0; ci < cin; ci++) {
-            float[] xs = x[xg + ci];
-            int wc = wb + ci * taps;
-            for (int t = 0; t < taps; t++) {
-                long b = tr.bits[(t0 + t) * chunks + j];
-                if (b != 0) {
-                    VectorMask<Float> m = VectorMask.fromLong(F, b);
-                    FloatVector v = FloatVector.fromArray(F, xs, tr.off[t0 + t] + q);
-                    acc = acc.add(v.mul(w[wc + t]), m);
-                }
-            }
-        }
-        acc.intoArray(y, yAt + q);
-    }
-
-    /** Four output channels of one group, sharing every input load; chunk {@code j}. */
-    private static void dense4(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
-                               float[][] y, int y0, int yAt) {
-        int taps = tr.taps;
-        int chunks = tr.chunks;
-        int q = j * L;
+        int s1 = Math.min(1, k - 1) * ws;
+        int s2 = Math.min(2, k - 1) * ws;
+        int s3 = Math.min(3, k - 1) * ws;
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = a0;
         FloatVector a2 = a0;
@@ -121,74 +83,37 @@ final class GatherKernel {
                 if (b != 0) {
                     VectorMask<Float> m = VectorMask.fromLong(F, b);
                     FloatVector v = FloatVector.fromArray(F, xs, tr.off[t0 + t] + q);
-                    int k = wc + t;
-                    a0 = a0.add(v.mul(w[k]), m);
-                    a1 = a1.add(v.mul(w[k + ws]), m);
-                    a2 = a2.add(v.mul(w[k + 2 * ws]), m);
-                    a3 = a3.add(v.mul(w[k + 3 * ws]), m);
+                    int kk = wc + t;
+                    a0 = a0.add(v.mul(w[kk]), m);
+                    a1 = a1.add(v.mul(w[kk + s1]), m);
+                    a2 = a2.add(v.mul(w[kk + s2]), m);
+                    a3 = a3.add(v.mul(w[kk + s3]), m);
                 }
             }
         }
         a0.intoArray(y[y0], yAt + q);
-        a1.intoArray(y[y0 + 1], yAt + q);
-        a2.intoArray(y[y0 + 2], yAt + q);
-        a3.intoArray(y[y0 + 3], yAt + q);
+        if (k > 1) {
+            a1.intoArray(y[y0 + 1], yAt + q);
+        }
+        if (k > 2) {
+            a2.intoArray(y[y0 + 2], yAt + q);
+        }
+        if (k > 3) {
+            a3.intoArray(y[y0 + 3], yAt + q);
+        }
     }
 
     /**
-     * Eight output channels of one group with fused multiply-adds: each input vector is masked once
-     * (lanes that skip the tap set to +0) and then feeds eight {@code fma}s, one instruction each instead
-     * of a multiply and a masked add. A skipped lane then adds {@code 0 * w}, an exact zero for finite
-     * {@code w}, so the caller takes this path only when every weight is finite; the sums differ from
-     * the reference loops' only by the rounding the fused products save. Chunk {@code j}.
+     * Eight output channels of one group with fused multiply-adds, chunks {@code j} and, if {@code two},
+     * {@code j+1}: each input vector is masked once (lanes that skip the tap read +0) and then feeds eight
+     * {@code fma}s, one instruction each instead of a multiply and a masked add, and each weight broadcast
+     * feeds two. A skipped lane then adds {@code 0 * w}, an exact zero for finite {@code w}, so the caller
+     * takes this path only when every weight is finite; the sums differ from the reference loops' only by
+     * the rounding the fused products save. Without {@code two} the second chunk's lanes are all skipped
+     * (its loads stay inside the plane's pad) and its sums are not stored.
      */
-    private static void dense8(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
-                               float[][] y, int y0, int yAt) {
-        int taps = tr.taps;
-        int chunks = tr.chunks;
-        int q = j * L;
-        FloatVector zero = FloatVector.zero(F);
-        FloatVector a0 = zero;
-        FloatVector a1 = zero;
-        FloatVector a2 = zero;
-        FloatVector a3 = zero;
-        FloatVector a4 = zero;
-        FloatVector a5 = zero;
-        FloatVector a6 = zero;
-        FloatVector a7 = zero;
-        for (int ci = 0; ci < cin; ci++) {
-            float[] xs = x[xg + ci];
-            int wc = wb + ci * taps;
-            for (int t = 0; t < taps; t++) {
-                long b = tr.bits[(t0 + t) * chunks + j];
-                if (b != 0) {
-                    VectorMask<Float> m = VectorMask.fromLong(F, b);
-                    FloatVector v = zero.blend(FloatVector.fromArray(F, xs, tr.off[t0 + t] + q), m);
-                    int k = wc + t;
-                    a0 = v.fma(FloatVector.broadcast(F, w[k]), a0);
-                    a1 = v.fma(FloatVector.broadcast(F, w[k + ws]), a1);
-                    a2 = v.fma(FloatVector.broadcast(F, w[k + 2 * ws]), a2);
-                    a3 = v.fma(FloatVector.broadcast(F, w[k + 3 * ws]), a3);
-                    a4 = v.fma(FloatVector.broadcast(F, w[k + 4 * ws]), a4);
-                    a5 = v.fma(FloatVector.broadcast(F, w[k + 5 * ws]), a5);
-                    a6 = v.fma(FloatVector.broadcast(F, w[k + 6 * ws]), a6);
-                    a7 = v.fma(FloatVector.broadcast(F, w[k + 7 * ws]), a7);
-                }
-            }
-        }
-        a0.intoArray(y[y0], yAt + q);
-        a1.intoArray(y[y0 + 1], yAt + q);
-        a2.intoArray(y[y0 + 2], yAt + q);
-        a3.intoArray(y[y0 + 3], yAt + q);
-        a4.intoArray(y[y0 + 4], yAt + q);
-        a5.intoArray(y[y0 + 5], yAt + q);
-        a6.intoArray(y[y0 + 6], yAt + q);
-        a7.intoArray(y[y0 + 7], yAt + q);
-    }
-
-    /** {@link #dense8} for chunks {@code j} and {@code j+1} at once: each weight broadcast feeds two fmas. */
-    private static void dense8x2(TapRows tr, int t0, int j, float[][] x, int xg, int cin, float[] w, int wb, int ws,
-                                 float[][] y, int y0, int yAt) {
+    private static void dense8(TapRows tr, int t0, int j, boolean two, float[][] x, int xg, int cin, float[] w,
+                               int wb, int ws, float[][] y, int y0, int yAt) {
         int taps = tr.taps;
         int chunks = tr.chunks;
         int q = j * L;
@@ -215,11 +140,11 @@ final class GatherKernel {
             for (int t = 0; t < taps; t++) {
                 int bi = (t0 + t) * chunks + j;
                 long ba = tr.bits[bi];
-                long bb = tr.bits[bi + 1];
+                long bb = two ? tr.bits[bi + 1] : 0;
                 if ((ba | bb) != 0) {
                     int o = tr.off[t0 + t] + q;
-                    FloatVector v = zero.blend(FloatVector.fromArray(F, xs, o), VectorMask.fromLong(F, ba));
-                    FloatVector u = zero.blend(FloatVector.fromArray(F, xs, o + L), VectorMask.fromLong(F, bb));
+                    FloatVector v = FloatVector.fromArray(F, xs, o, VectorMask.fromLong(F, ba));
+                    FloatVector u = FloatVector.fromArray(F, xs, o + L, VectorMask.fromLong(F, bb));
                     int k = wc + t;
                     FloatVector w0 = FloatVector.broadcast(F, w[k]);
                     a0 = v.fma(w0, a0);
@@ -248,38 +173,53 @@ final class GatherKernel {
                 }
             }
         }
-        a0.intoArray(y[y0], yAt + q);
-        c0.intoArray(y[y0], yAt + q + L);
-        a1.intoArray(y[y0 + 1], yAt + q);
-        c1.intoArray(y[y0 + 1], yAt + q + L);
-        a2.intoArray(y[y0 + 2], yAt + q);
-        c2.intoArray(y[y0 + 2], yAt + q + L);
-        a3.intoArray(y[y0 + 3], yAt + q);
-        c3.intoArray(y[y0 + 3], yAt + q + L);
-        a4.intoArray(y[y0 + 4], yAt + q);
-        c4.intoArray(y[y0 + 4], yAt + q + L);
-        a5.intoArray(y[y0 + 5], yAt + q);
-        c5.intoArray(y[y0 + 5], yAt + q + L);
-        a6.intoArray(y[y0 + 6], yAt + q);
-        c6.intoArray(y[y0 + 6], yAt + q + L);
-        a7.intoArray(y[y0 + 7], yAt + q);
-        c7.intoArray(y[y0 + 7], yAt + q + L);
+        int at = yAt + q;
+        store(a0, c0, two, y[y0], at);
+        store(a1, c1, two, y[y0 + 1], at);
+        store(a2, c2, two, y[y0 + 2], at);
+        store(a3, c3, two, y[y0 + 3], at);
+        store(a4, c4, two, y[y0 + 4], at);
+        store(a5, c5, two, y[y0 + 5], at);
+        store(a6, c6, two, y[y0 + 6], at);
+        store(a7, c7, two, y[y0 + 7], at);
+    }
+
+    /** Stores {@code a} at {@code y[at ..]} and, if {@code two}, {@code c} after it. */
+    private static void store(FloatVector a, FloatVector c, boolean two, float[] y, int at) {
+        a.intoArray(y, at);
+        if (two) {
+            c.intoArray(y, at + L);
+        }
     }
 
     /**
-     * Four depthwise groups side by side, chunks two at a time (each tap's offset and weights loaded once
-     * for eight vectors); an odd last chunk runs alone.
+     * One output row of four depthwise channels side by side (one channel per group): channel {@code c}
+     * reads plane {@code x[c]} and weights {@code w[wb + c*taps ..]} and writes its row at {@code yAt} of
+     * {@code y[c]}. Chunks run two at a time, so each tap's offset, lane masks and weights are loaded once
+     * for eight vectors (eight independent sums hide the add latency); an odd last chunk runs alone (the
+     * same loop with its second half switched off). A
+     * block of {@code k < 4} channels computes channels {@code k..3} with channel {@code k-1}'s weights
+     * from whatever {@code x[k..3]} hold, into {@code y[k..3]}, which the caller ignores. Each product is
+     * rounded to float and added with a masked add ({@link #tap}): bitwise the reference loops' sums.
+     *
+     * @param out if not null, the rows go straight into this tensor's memory instead of {@code y}: channel
+     *     {@code c < k}'s row at byte {@code outAt[c]}, its first {@code width} columns (channels
+     *     {@code k..3} into a spare buffer)
      */
-    private static void depthwise4x2(TapRows tr, int t0, float[][] x, int x0, float[] w, int wb, float[][] y,
-                                     int y0, int yAt) {
+    static void depthwise(TapRows tr, int r, float[][] x, float[] w, int wb, int k, float[][] y, int yAt,
+                          MemorySegment out, long[] outAt, int width) {
         int taps = tr.taps;
         int chunks = tr.chunks;
-        float[] xs0 = x[x0];
-        float[] xs1 = x[x0 + 1];
-        float[] xs2 = x[x0 + 2];
-        float[] xs3 = x[x0 + 3];
-        int j = 0;
-        for (; j + 2 <= chunks; j += 2) {
+        int t0 = r * taps;
+        int k1 = wb + Math.min(1, k - 1) * taps;
+        int k2 = wb + Math.min(2, k - 1) * taps;
+        int k3 = wb + Math.min(3, k - 1) * taps;
+        float[] xs0 = x[0];
+        float[] xs1 = x[1];
+        float[] xs2 = x[2];
+        float[] xs3 = x[3];
+        for (int j = 0; j < chunks; j += 2) {
+            boolean two = j + 1 < chunks;
             int q = j * L;
             FloatVector a0 = FloatVector.zero(F);
             FloatVector a1 = a0;
@@ -292,73 +232,58 @@ final class GatherKernel {
             for (int t = 0; t < taps; t++) {
                 int bi = (t0 + t) * chunks + j;
                 long ba = tr.bits[bi];
-                long bb = tr.bits[bi + 1];
+                long bb = two ? tr.bits[bi + 1] : 0;
                 if ((ba | bb) != 0) {
                     VectorMask<Float> m = VectorMask.fromLong(F, ba);
-                    VectorMask<Float> n = VectorMask.fromLong(F, bb);
                     int o = tr.off[t0 + t] + q;
-                    int k = wb + t;
-                    FloatVector w0 = FloatVector.broadcast(F, w[k]);
-                    FloatVector w1 = FloatVector.broadcast(F, w[k + taps]);
-                    FloatVector w2 = FloatVector.broadcast(F, w[k + 2 * taps]);
-                    FloatVector w3 = FloatVector.broadcast(F, w[k + 3 * taps]);
-                    a0 = a0.add(FloatVector.fromArray(F, xs0, o).mul(w0), m);
-                    a1 = a1.add(FloatVector.fromArray(F, xs1, o).mul(w1), m);
-                    a2 = a2.add(FloatVector.fromArray(F, xs2, o).mul(w2), m);
-                    a3 = a3.add(FloatVector.fromArray(F, xs3, o).mul(w3), m);
-                    b0 = b0.add(FloatVector.fromArray(F, xs0, o + L).mul(w0), n);
-                    b1 = b1.add(FloatVector.fromArray(F, xs1, o + L).mul(w1), n);
-                    b2 = b2.add(FloatVector.fromArray(F, xs2, o + L).mul(w2), n);
-                    b3 = b3.add(FloatVector.fromArray(F, xs3, o + L).mul(w3), n);
+                    FloatVector w0 = FloatVector.broadcast(F, w[wb + t]);
+                    FloatVector w1 = FloatVector.broadcast(F, w[k1 + t]);
+                    FloatVector w2 = FloatVector.broadcast(F, w[k2 + t]);
+                    FloatVector w3 = FloatVector.broadcast(F, w[k3 + t]);
+                    a0 = tap(a0, xs0, o, w0, m);
+                    a1 = tap(a1, xs1, o, w1, m);
+                    a2 = tap(a2, xs2, o, w2, m);
+                    a3 = tap(a3, xs3, o, w3, m);
+                    if (two) {
+                        VectorMask<Float> n = VectorMask.fromLong(F, bb);
+                        b0 = tap(b0, xs0, o + L, w0, n);
+                        b1 = tap(b1, xs1, o + L, w1, n);
+                        b2 = tap(b2, xs2, o + L, w2, n);
+                        b3 = tap(b3, xs3, o + L, w3, n);
+                    }
                 }
             }
-            a0.intoArray(y[y0], yAt + q);
-            a1.intoArray(y[y0 + 1], yAt + q);
-            a2.intoArray(y[y0 + 2], yAt + q);
-            a3.intoArray(y[y0 + 3], yAt + q);
-            b0.intoArray(y[y0], yAt + q + L);
-            b1.intoArray(y[y0 + 1], yAt + q + L);
-            b2.intoArray(y[y0 + 2], yAt + q + L);
-            b3.intoArray(y[y0 + 3], yAt + q + L);
-        }
-        for (; j < chunks; j++) {
-            for (int c = 0; c < 4; c++) {
-                one(tr, t0, j, x, x0 + c, 1, w, wb + c * taps, y[y0 + c], yAt);
+            int at = yAt + q;
+            if (out == null) {
+                store(a0, b0, two, y[0], at);
+                store(a1, b1, two, y[1], at);
+                store(a2, b2, two, y[2], at);
+                store(a3, b3, two, y[3], at);
+            } else {
+                VectorMask<Float> ma = F.indexInRange(q, width);
+                VectorMask<Float> mb = F.indexInRange(q + L, width);
+                store(a0, b0, two, out, outAt[0] + 4L * q, ma, mb);
+                store(a1, b1, two, k > 1 ? out : SPARE, k > 1 ? outAt[1] + 4L * q : 0, ma, mb);
+                store(a2, b2, two, k > 2 ? out : SPARE, k > 2 ? outAt[2] + 4L * q : 0, ma, mb);
+                store(a3, b3, two, k > 3 ? out : SPARE, k > 3 ? outAt[3] + 4L * q : 0, ma, mb);
             }
         }
     }
 
-    /** Four depthwise groups side by side, every chunk. */
-    private static void depthwise4(TapRows tr, int t0, float[][] x, int x0, float[] w, int wb, float[][] y, int y0,
-                                   int yAt) {
-        int taps = tr.taps;
-        int chunks = tr.chunks;
-        float[] xs0 = x[x0];
-        float[] xs1 = x[x0 + 1];
-        float[] xs2 = x[x0 + 2];
-        float[] xs3 = x[x0 + 3];
-        for (int j = 0; j < chunks; j++) {
-            int q = j * L;
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = a0;
-            FloatVector a2 = a0;
-            FloatVector a3 = a0;
-            for (int t = 0; t < taps; t++) {
-                long b = tr.bits[(t0 + t) * chunks + j];
-                if (b != 0) {
-                    VectorMask<Float> m = VectorMask.fromLong(F, b);
-                    int o = tr.off[t0 + t] + q;
-                    int k = wb + t;
-                    a0 = a0.add(FloatVector.fromArray(F, xs0, o).mul(w[k]), m);
-                    a1 = a1.add(FloatVector.fromArray(F, xs1, o).mul(w[k + taps]), m);
-                    a2 = a2.add(FloatVector.fromArray(F, xs2, o).mul(w[k + 2 * taps]), m);
-                    a3 = a3.add(FloatVector.fromArray(F, xs3, o).mul(w[k + 3 * taps]), m);
-                }
-            }
-            a0.intoArray(y[y0], yAt + q);
-            a1.intoArray(y[y0 + 1], yAt + q);
-            a2.intoArray(y[y0 + 2], yAt + q);
-            a3.intoArray(y[y0 + 3], yAt + q);
+    /** Where the spare channels of a partial depthwise block store when the real ones go to a tensor: written, never read. */
+    private static final MemorySegment SPARE = MemorySegment.ofArray(new byte[8 * L * 4]);
+
+    /** Stores {@code a} at byte {@code at} of {@code out} on lanes {@code ma}, and, if {@code two}, {@code c} after it on lanes {@code mb}. */
+    private static void store(FloatVector a, FloatVector c, boolean two, MemorySegment out, long at,
+                              VectorMask<Float> ma, VectorMask<Float> mb) {
+        a.intoMemorySegment(out, at, ByteOrder.nativeOrder(), ma);
+        if (two) {
+            c.intoMemorySegment(out, at + 4L * L, ByteOrder.nativeOrder(), mb);
         }
+    }
+
+    /** {@code acc} plus the products {@code x[o ..] * w}, each rounded to float, on the lanes {@code m} takes. */
+    private static FloatVector tap(FloatVector acc, float[] x, int o, FloatVector w, VectorMask<Float> m) {
+        return acc.add(FloatVector.fromArray(F, x, o).mul(w), m);
     }
 }

@@ -22,8 +22,12 @@ import jdk.incubator.vector.VectorSpecies;
  * phase, so that every tap reads a contiguous run), builds per output row and tap the lane masks of
  * the taps each output takes ({@link TapRows}, shared by every channel), and then vectorises along
  * the output row ({@link GatherKernel} forward and backward data, {@link FilterKernel} backward
- * filter). Rows (forward, backward data) and output channels (backward filter) are split over
- * {@link Backends#threads()} threads; each output is computed by one thread in a fixed order, so
+ * filter). Depthwise forward and backward data pack no whole tensor: each task packs the planes of
+ * the four channels it computes into the thread's own small arrays, which stay in cache, and stores
+ * its output rows straight into the output tensor (with one column phase and unit column stride; else
+ * it unpacks them at once): packing the whole input and output, as large as the tensors, cost more
+ * than the arithmetic on DW-K3. Rows (forward, backward data), channel blocks (depthwise) and output
+ * channels (backward filter) are split over {@link Backends#threads()} threads; each output is computed by one thread in a fixed order, so
  * results are bitwise identical for every thread count (forward and backward data: bitwise those of
  * the reference loops).
  */
@@ -176,6 +180,56 @@ public final class VectorBackend implements VectorConv {
         return w;
     }
 
+    /**
+     * The depthwise gather (one channel per group), forward or backward data: each task takes four
+     * channels of one image, packs their planes of {@code in} into the thread's own small arrays (laid out
+     * as {@code geo.x()}, so they stay in cache), runs their rows and stores them into {@code out}
+     * (straight from the vectors where its rows are one column phase of unit stride). Every
+     * output is computed by one task in a fixed order, whatever the thread count.
+     *
+     * @param rows the gather's rows per image ({@code OH} forward, {@code IH*SW} backward data); row
+     *     {@code k} of image {@code n} is {@code TapRows} row {@code n*rows + k}, written at
+     *     {@code geo.y()}'s row {@code k / phases}, phase {@code k % phases}
+     * @param threads the threads (1 if the tensors may only be read by this thread)
+     */
+    private static void depthwise(Geometry geo, TapRows tr, float[] w, Tensor in, Tensor out, int rows, int threads) {
+        int groups = geo.groups();
+        int blocks = (groups + 3) / 4;
+        Plane xp = geo.x();
+        Plane yp = geo.y();
+        int taps = geo.taps();
+        // one column phase and unit column stride: the rows go straight into the tensor
+        boolean direct = yp.phases() == 1 && (yp.width() == 1 || out.stride(3) == 1);
+        Parallel.forEach(geo.n() * blocks, threads, i -> {
+            int n = i / blocks;
+            int g0 = (i % blocks) * 4;
+            int k = Math.min(4, groups - g0);
+            Scratch sc = Scratch.get();
+            float[][] x = sc.floats(Scratch.X, 4, xp.length());
+            float[][] y = sc.floats(Scratch.Y, 4, yp.length());
+            float[] row = new float[xp.width()];
+            for (int c = 0; c < k; c++) {
+                xp.packFloats(in, n, g0 + c, x[c], row);
+            }
+            long[] at = new long[4];
+            for (int r = 0; r < rows; r++) {
+                if (direct) {
+                    for (int c = 0; c < k; c++) {
+                        at[c] = 4 * (n * out.stride(0) + (g0 + c) * out.stride(1) + r * out.stride(2));
+                    }
+                }
+                GatherKernel.depthwise(tr, n * rows + r, x, w, g0 * taps, k, y,
+                        yp.index(r / yp.phases(), r % yp.phases(), 0), direct ? out.segment() : null, at,
+                        yp.width());
+            }
+            if (!direct) {
+                for (int c = 0; c < k; c++) {
+                    yp.unpackFloats(y[c], out, n, g0 + c);
+                }
+            }
+        });
+    }
+
     @Override
     public void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst) {
         Geometry geo = Geometry.forward(s, p);
@@ -184,6 +238,14 @@ public final class VectorBackend implements VectorConv {
         int ic = geo.groups() * geo.icpg();
         int oc = geo.groups() * geo.ocpg();
         Scratch sc = Scratch.get();
+        if (geo.icpg() == 1 && geo.ocpg() == 1) {
+            TapRows tr = TapRows.forward(geo,
+                    packMasks(rin, geo.x(), geo.n(), sc.ints(Scratch.X, geo.n(), geo.x().length()), threads, par),
+                    packMasks(rout, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
+                    sc, threads);
+            depthwise(geo, tr, weights(geo, p, filter, false), src, dst, geo.oh(), par ? threads : 1);
+            return;
+        }
         float[][] x = packFloats(src, geo.x(), geo.n(), ic, sc.floats(Scratch.X, geo.n() * ic, geo.x().length()),
                 threads, par);
         TapRows tr = TapRows.forward(geo,
@@ -210,6 +272,14 @@ public final class VectorBackend implements VectorConv {
         int ic = geo.groups() * geo.icpg();
         int oc = geo.groups() * geo.ocpg();
         Scratch sc = Scratch.get();
+        if (geo.icpg() == 1 && geo.ocpg() == 1) {
+            TapRows tr = TapRows.backwardData(geo,
+                    packMasks(rout, geo.x(), geo.n(), sc.ints(Scratch.X, geo.n(), geo.x().length()), threads, par),
+                    packMasks(rin, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
+                    sc, threads);
+            depthwise(geo, tr, weights(geo, p, filter, true), diff, gradSrc, geo.ih() * geo.sw(), par ? threads : 1);
+            return;
+        }
         float[][] x = packFloats(diff, geo.x(), geo.n(), oc, sc.floats(Scratch.X, geo.n() * oc, geo.x().length()),
                 threads, par);
         TapRows tr = TapRows.backwardData(geo,
