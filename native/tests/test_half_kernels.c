@@ -13,7 +13,7 @@
  *      bit for bit (the half rows compute the float32 rows' sums), and is within 2 ulp of the output
  *      type plus 1e-5 of the terms' absolute sum of the double oracle;
  *   3. both at 1, 2, 3 and 7 threads: bitwise identical.
- * And the scalar conversions (half_scalar.h) against independent ones: bfloat16 rounding by comparing
+ * And the scalar conversions (half.h) against independent ones: bfloat16 rounding by comparing
  * distances in double, float16 against the compiler's _Float16 (when it has one), on every bfloat16 /
  * float16 value (widening) and on special and random floats (narrowing).
  *
@@ -26,7 +26,7 @@
 
 #include "test_util.h"
 #include "kernels/kernels.h"
-#include "kernels/common/half_scalar.h"
+#include "half.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -53,12 +53,12 @@ static int64_t rint_in(uint64_t *s, int64_t lo, int64_t hi)
 
 static uint16_t to_half(rr_dtype t, float f)
 {
-    return t == RR_DT_BF16 ? rr_float_to_bf16(f) : rr_float_to_f16(f);
+    return t == RR_DT_BF16 ? rr_f32_to_bf16(f) : rr_f32_to_f16(f);
 }
 
 static float from_half(rr_dtype t, uint16_t h)
 {
-    return t == RR_DT_BF16 ? rr_bf16_to_float(h) : rr_f16_to_float(h);
+    return t == RR_DT_BF16 ? rr_bf16_to_f32(h) : rr_f16_to_f32(h);
 }
 
 /* ---- the scalar conversions against independent ones ------------------------------------------- */
@@ -85,9 +85,9 @@ static void test_conversions(void)
 {
     int bad = 0;
     for (uint32_t h = 0; h < 65536; h++) { /* widening round trips */
-        const float b = rr_bf16_to_float((uint16_t)h), f = rr_f16_to_float((uint16_t)h);
-        if (!isnan(b) && rr_float_to_bf16(b) != h) bad++;
-        if (!isnan(f) && rr_float_to_f16(f) != h) bad++;
+        const float b = rr_bf16_to_f32((uint16_t)h), f = rr_f16_to_f32((uint16_t)h);
+        if (!isnan(b) && rr_f32_to_bf16(b) != h) bad++;
+        if (!isnan(f) && rr_f32_to_f16(f) != h) bad++;
         if (isnan(b) != ((h & 0x7fffu) > 0x7f80u)) bad++;
         if (isnan(f) != ((h & 0x7fffu) > 0x7c00u)) bad++;
 #ifdef __FLT16_MAX__
@@ -108,10 +108,10 @@ static void test_conversions(void)
         const uint32_t u = i < (int64_t)(sizeof special / 4) ? special[i] : (uint32_t)rnd(&rng);
         float f;
         memcpy(&f, &u, 4);
-        const uint16_t b = rr_float_to_bf16(f);
+        const uint16_t b = rr_f32_to_bf16(f);
         if (isnan(f)) {
-            if (!isnan(rr_bf16_to_float(b)) || (b >> 15) != (u >> 31)) badb++;
-            if (!isnan(rr_f16_to_float(rr_float_to_f16(f)))) badf++;
+            if (!isnan(rr_bf16_to_f32(b)) || (b >> 15) != (u >> 31)) badb++;
+            if (!isnan(rr_f16_to_f32(rr_f32_to_f16(f)))) badf++;
             continue;
         }
         if (isinf(f) ? b != (uint16_t)(u >> 16) : b != bf16_by_distance(f)) {
@@ -121,8 +121,8 @@ static void test_conversions(void)
         const _Float16 x = (_Float16)f;
         uint16_t want;
         memcpy(&want, &x, 2);
-        if (rr_float_to_f16(f) != want) {
-            if (badf++ < 5) printf("  f16(%a) = %04x, _Float16 %04x\n", (double)f, rr_float_to_f16(f), want);
+        if (rr_f32_to_f16(f) != want) {
+            if (badf++ < 5) printf("  f16(%a) = %04x, _Float16 %04x\n", (double)f, rr_f32_to_f16(f), want);
         }
 #endif
     }

@@ -12,7 +12,7 @@
  */
 #include "backward_filter_plan.h"
 #include "backward_filter_nhwc.h"
-#include "../common/half_scalar.h"
+#include "../../half.h"
 #include "../common/tile_plan.h"
 #include "../common/workspace.h"
 
@@ -223,7 +223,7 @@ rrconv_status rr_bwf_run(const rr_problem *q, rr_bwf_pass_fn pass, rr_range_fn m
         pass(&P);
     }
     if (sums != NULL)
-        for (int64_t i = 0; i < nout; i++) rr_elem_put(c->out_dtype, q->out.data, i, sums[i]);
+        for (int64_t i = 0; i < nout; i++) rr_store(q->out.data, c->out_dtype, i, sums[i]);
     rr_ws_end(&ws);
     return RRCONV_OK;
 }

@@ -4,7 +4,7 @@
  * float32 FMAs and partial sums, each gradient element rounded once to the output type (float16 or
  * float32) when stored.
  */
-#include "../common/half_scalar.h"
+#include "../../half.h"
 #include "../common/tile_plan.h"
 #include "../common/row_segments__avx512.h"
 
@@ -12,6 +12,6 @@
 #define BWF_SEGMENTS_LOAD rr_segments_load_f16
 #define BWF_LOADU rr_load_f16
 #define BWF_MASKZ_LOADU rr_maskz_load_f16
-#define BWF_PUT(pl, i, v) rr_elem_put((pl)->c.out_dtype, (pl)->gw, (i), (v))
+#define BWF_PUT(pl, i, v) rr_store((pl)->gw, (pl)->c.out_dtype, (i), (v))
 #define BWF_ENTRY rr_bwf_dwrow_f16_avx512
 #include "backward_filter_depthwise_rows_body.h"

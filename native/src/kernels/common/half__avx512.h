@@ -5,7 +5,7 @@
  * Widening is exact: bfloat16 by a 16-bit shift, float16 by vcvtph2ps (which keeps denormals; MXCSR's
  * DAZ is never set by the library). Narrowing rounds once to nearest even: bfloat16 with integer
  * arithmetic (NaN made quiet with its sign kept, overflow carries into Inf, denormals kept: the same
- * as half_scalar.h bit for bit), float16 with vcvtps2ph (round to nearest even; it does not flush
+ * as half.h bit for bit), float16 with vcvtps2ph (round to nearest even; it does not flush
  * denormal results). vcvtneps2bf16 (AVX512_BF16) would also round to nearest even, but it flushes
  * denormal inputs to zero and is not on every AVX-512 CPU: not used.
  */

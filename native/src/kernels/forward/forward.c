@@ -17,7 +17,7 @@
 
 #include "forward.h"
 #include "../common/active_taps.h"
-#include "../common/half_scalar.h"
+#include "../../half.h"
 #include "../common/tile_plan.h"
 #include "../common/workspace.h"
 
@@ -101,7 +101,7 @@ static float *pack_weights(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, in
 {
     const rr_conv *c = &p->c;
     /* filter element i as a float: half filters are widened here, once (exact) */
-#define FLT(i) (c->dtype == RR_DT_F32 ? ((const float *)p->filter.data)[i] : rr_half_get(c->dtype, p->filter.data, i))
+#define FLT(i) (c->dtype == RR_DT_F32 ? ((const float *)p->filter.data)[i] : rr_load(p->filter.data, c->dtype, i))
     const int64_t nflt = c->groups * c->ocpg * c->icpg * pl->taps;
     const int64_t dwrow_cb = RR_DWROW_CB(c->fw);
     const int64_t npk = dwrow ? (c->groups + dwrow_cb - 1) / dwrow_cb * dwrow_cb * pl->taps : nflt;
