@@ -1,7 +1,5 @@
 package dev.rrconv.internal.vector;
 
-import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
@@ -201,13 +199,8 @@ final class GatherKernel {
      * block of {@code k < 4} channels computes channels {@code k..3} with channel {@code k-1}'s weights
      * from whatever {@code x[k..3]} hold, into {@code y[k..3]}, which the caller ignores. Each product is
      * rounded to float and added with a masked add ({@link #tap}): bitwise the reference loops' sums.
-     *
-     * @param out if not null, the rows go straight into this tensor's memory instead of {@code y}: channel
-     *     {@code c < k}'s row at byte {@code outAt[c]}, its first {@code width} columns (channels
-     *     {@code k..3} into a spare buffer)
      */
-    static void depthwise(TapRows tr, int r, float[][] x, float[] w, int wb, int k, float[][] y, int yAt,
-                          MemorySegment out, long[] outAt, int width) {
+    static void depthwise(TapRows tr, int r, float[][] x, float[] w, int wb, int k, float[][] y, int yAt) {
         int taps = tr.taps;
         int chunks = tr.chunks;
         int t0 = r * taps;
@@ -254,31 +247,10 @@ final class GatherKernel {
                 }
             }
             int at = yAt + q;
-            if (out == null) {
-                store(a0, b0, two, y[0], at);
-                store(a1, b1, two, y[1], at);
-                store(a2, b2, two, y[2], at);
-                store(a3, b3, two, y[3], at);
-            } else {
-                VectorMask<Float> ma = F.indexInRange(q, width);
-                VectorMask<Float> mb = F.indexInRange(q + L, width);
-                store(a0, b0, two, out, outAt[0] + 4L * q, ma, mb);
-                store(a1, b1, two, k > 1 ? out : SPARE, k > 1 ? outAt[1] + 4L * q : 0, ma, mb);
-                store(a2, b2, two, k > 2 ? out : SPARE, k > 2 ? outAt[2] + 4L * q : 0, ma, mb);
-                store(a3, b3, two, k > 3 ? out : SPARE, k > 3 ? outAt[3] + 4L * q : 0, ma, mb);
-            }
-        }
-    }
-
-    /** Where the spare channels of a partial depthwise block store when the real ones go to a tensor: written, never read. */
-    private static final MemorySegment SPARE = MemorySegment.ofArray(new byte[8 * L * 4]);
-
-    /** Stores {@code a} at byte {@code at} of {@code out} on lanes {@code ma}, and, if {@code two}, {@code c} after it on lanes {@code mb}. */
-    private static void store(FloatVector a, FloatVector c, boolean two, MemorySegment out, long at,
-                              VectorMask<Float> ma, VectorMask<Float> mb) {
-        a.intoMemorySegment(out, at, ByteOrder.nativeOrder(), ma);
-        if (two) {
-            c.intoMemorySegment(out, at + 4L * L, ByteOrder.nativeOrder(), mb);
+            store(a0, b0, two, y[0], at);
+            store(a1, b1, two, y[1], at);
+            store(a2, b2, two, y[2], at);
+            store(a3, b3, two, y[3], at);
         }
     }
 

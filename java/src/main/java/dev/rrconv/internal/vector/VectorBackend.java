@@ -23,10 +23,9 @@ import jdk.incubator.vector.VectorSpecies;
  * the taps each output takes ({@link TapRows}, shared by every channel), and then vectorises along
  * the output row ({@link GatherKernel} forward and backward data, {@link FilterKernel} backward
  * filter). Depthwise forward and backward data pack no whole tensor: each task packs the planes of
- * the four channels it computes into the thread's own small arrays, which stay in cache, and stores
- * its output rows straight into the output tensor (with one column phase and unit column stride; else
- * it unpacks them at once): packing the whole input and output, as large as the tensors, cost more
- * than the arithmetic on DW-K3. Rows (forward, backward data), channel blocks (depthwise) and output
+ * the four channels it computes into the thread's own small arrays, which stay in cache, and unpacks
+ * its outputs straight away (packing the whole input and output, as large as the tensors, cost more
+ * than the arithmetic on DW-K3). Rows (forward, backward data), channel blocks (depthwise) and output
  * channels (backward filter) are split over {@link Backends#threads()} threads; each output is computed by one thread in a fixed order, so
  * results are bitwise identical for every thread count (forward and backward data: bitwise those of
  * the reference loops).
@@ -183,8 +182,7 @@ public final class VectorBackend implements VectorConv {
     /**
      * The depthwise gather (one channel per group), forward or backward data: each task takes four
      * channels of one image, packs their planes of {@code in} into the thread's own small arrays (laid out
-     * as {@code geo.x()}, so they stay in cache), runs their rows and stores them into {@code out}
-     * (straight from the vectors where its rows are one column phase of unit stride). Every
+     * as {@code geo.x()}, so they stay in cache), runs their rows and unpacks them into {@code out}. Every
      * output is computed by one task in a fixed order, whatever the thread count.
      *
      * @param rows the gather's rows per image ({@code OH} forward, {@code IH*SW} backward data); row
@@ -198,8 +196,6 @@ public final class VectorBackend implements VectorConv {
         Plane xp = geo.x();
         Plane yp = geo.y();
         int taps = geo.taps();
-        // one column phase and unit column stride: the rows go straight into the tensor
-        boolean direct = yp.phases() == 1 && (yp.width() == 1 || out.stride(3) == 1);
         Parallel.forEach(geo.n() * blocks, threads, i -> {
             int n = i / blocks;
             int g0 = (i % blocks) * 4;
@@ -211,21 +207,12 @@ public final class VectorBackend implements VectorConv {
             for (int c = 0; c < k; c++) {
                 xp.packFloats(in, n, g0 + c, x[c], row);
             }
-            long[] at = new long[4];
             for (int r = 0; r < rows; r++) {
-                if (direct) {
-                    for (int c = 0; c < k; c++) {
-                        at[c] = 4 * (n * out.stride(0) + (g0 + c) * out.stride(1) + r * out.stride(2));
-                    }
-                }
                 GatherKernel.depthwise(tr, n * rows + r, x, w, g0 * taps, k, y,
-                        yp.index(r / yp.phases(), r % yp.phases(), 0), direct ? out.segment() : null, at,
-                        yp.width());
+                        yp.index(r / yp.phases(), r % yp.phases(), 0));
             }
-            if (!direct) {
-                for (int c = 0; c < k; c++) {
-                    yp.unpackFloats(y[c], out, n, g0 + c);
-                }
+            for (int c = 0; c < k; c++) {
+                yp.unpackFloats(y[c], out, n, g0 + c);
             }
         });
     }
