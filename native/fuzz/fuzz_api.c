@@ -660,7 +660,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (;;) {
             int64_t off = 0;
             for (int k = 0; k < o->ndim; k++) off += idx[k] * o->st[k];
-            const size_t es = (size_t)o->esize, b = (size_t)off * es;
+            /* byte of the element in the allocation: the view starts `data - alloc` bytes in (a 2-byte
+               half view may start 2 bytes past a 4-byte boundary) */
+            const size_t es = (size_t)o->esize, b = (size_t)(o->data - o->alloc) + (size_t)off * es;
             const double a = value_at(fast + b, g_out_dtype), ref = value_at(o->alloc + b, g_out_dtype);
             /* a half output: both rounded once from float32 sums of different orders, so up to an ulp of
                the type apart (float16: 2^-10 relative, bfloat16 2^-7; denormal float16 steps 2^-24) */
