@@ -87,7 +87,7 @@ for stage in $stages; do
       -DRRCONV_BUILD_TESTS=ON >/dev/null
     cmake --build "$work/asan" --parallel "$jobs" >/dev/null
     say "asan: ctest (all but $not_memory and the test_fast_* suites)"
-    ctest --test-dir "$work/asan" --output-on-failure -E "$not_memory|test_fast_"
+    ctest --test-dir "$work/asan" --output-on-failure --parallel "$jobs" -E "$not_memory|test_fast_"
     # every kernel tier the CPU has, not only the best one; the fast-kernel suites with fewer configs
     for isa in best avx2 portable scalar; do
       for exe in $(find "$work/asan/native/tests" -maxdepth 1 -type f -name 'test_fast_*' -perm -u+x | sort); do
@@ -112,23 +112,32 @@ for stage in $stages; do
     cmake --build "$work/valgrind" --parallel "$jobs" >/dev/null
     say "valgrind: every C test executable under memcheck"
     vg="valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-origins=yes --quiet"
-    fail=0
-    vgrun() { # name, then the command
+    # the runs go $jobs at a time (memcheck serialises a process's threads onto one core)
+    vgrun() { # name, then the command; returns nonzero (after printing the log) on errors
       local name=$1; shift
       say "valgrind: $name"
       if ! "$@" >"$work/valgrind/$name.vg.log" 2>&1; then
         cat "$work/valgrind/$name.vg.log" >&2
-        fail=1
+        return 1
       fi
     }
-    for t in $(cd "$work/valgrind" && ctest -N -E "$not_memory|test_fast_" | sed -n 's/^ *Test *#[0-9]*: \(test_[a-z0-9_]*\)$/\1/p'); do
+    fail=0 running=0
+    vgstart() { # as vgrun, in the background, at most $jobs at once
+      vgrun "$@" &
+      running=$((running + 1))
+      if [ "$running" -ge "$jobs" ]; then wait -n || fail=1; running=$((running - 1)); fi
+    }
+    # test_kernel_table with 8 problems per row (30 in the plain ctest run): every row is still reached
+    vgstart test_kernel_table $vg "$work/valgrind/native/tests/test_kernel_table" 8
+    for t in $(cd "$work/valgrind" && ctest -N -E "$not_memory|test_fast_|test_kernel_table" | sed -n 's/^ *Test *#[0-9]*: \(test_[a-z0-9_]*\)$/\1/p'); do
       exe="$work/valgrind/native/tests/$t"
       [ -x "$exe" ] || continue   # ctest-only entries (test_env_*, test_random_avx2 ...) reuse an executable
-      vgrun "$t" $vg "$exe"
+      vgstart "$t" $vg "$exe"
     done
     # the test_fast_* suites run fixed benchmark-sized shapes too (minutes under valgrind): they run under
     # ASan above; here the fast kernels are reached through test_random's AUTO calls (avx2 and scalar)
-    vgrun test_random-scalar env RRCONV_MAX_ISA=scalar $vg "$work/valgrind/native/tests/test_random"
+    vgstart test_random-scalar env RRCONV_MAX_ISA=scalar $vg "$work/valgrind/native/tests/test_random"
+    while [ "$running" -gt 0 ]; do wait -n || fail=1; running=$((running - 1)); done
     [ "$fail" = 0 ] || { echo "native-checks: valgrind reported errors" >&2; exit 1; }
     say "valgrind: clean"
     ;;
