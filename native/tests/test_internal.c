@@ -164,6 +164,62 @@ static void test_copies(uint64_t *rng)
     }
 }
 
+/*
+ * NCHW <-> NHWC copies (the blocked transposition of normalize.c: rr_normalize's and rr_finish's for the
+ * channels-last rows on NCHW calls): C and H*W past one or more 16-element blocks with odd tails, both
+ * directions, float32 and 16-bit copies and the widening / narrowing pairs, destinations with gaps
+ * (padded pixels, padded images) that must keep their sentinel, at 1 and 3 threads. Every element
+ * must equal rr_store(rr_load(source element)): bitwise the value the row-by-row copy gives.
+ */
+static void test_transpose(uint64_t *rng)
+{
+    static const rr_dtype pairs[][2] = {{RR_DT_F32, RR_DT_F32}, {RR_DT_BF16, RR_DT_BF16}, {RR_DT_F16, RR_DT_F16},
+                                        {RR_DT_F32, RR_DT_BF16}, {RR_DT_BF16, RR_DT_F32}, {RR_DT_F16, RR_DT_F32},
+                                        {RR_DT_F32, RR_DT_F16}};
+    for (int k = 0; k < 120; k++) {
+        const rr_dtype st = pairs[k % 7][0], dt = pairs[k % 7][1];
+        const int to_nhwc = (k / 7) % 2;
+        const int64_t N = t_int(rng, 1, 2), C = t_int(rng, 1, 70), H = t_int(rng, 1, 9), W = t_int(rng, 1, 40);
+        const int64_t shape[4] = {N, C, H, W};
+        if (k % 13 == 0) rrconv_set_num_threads(1);
+        if (k % 13 == 6) rrconv_set_num_threads(3);
+        /* source dense in one layout; destination in the other, with gaps */
+        const int64_t gap_c = t_int(rng, 0, 3), gap_n = t_int(rng, 0, 5);
+        int64_t sst[4], dst[4];
+        if (to_nhwc) {
+            sst[3] = 1; sst[2] = W; sst[1] = H * W; sst[0] = C * H * W;
+            dst[1] = 1; dst[3] = C + gap_c; dst[2] = W * dst[3]; dst[0] = H * dst[2] + gap_n;
+        } else {
+            sst[1] = 1; sst[3] = C; sst[2] = W * C; sst[0] = H * W * C;
+            dst[3] = 1; dst[2] = W + gap_c; dst[1] = H * dst[2]; dst[0] = C * dst[1] + gap_n;
+        }
+        const int64_t scount = N * C * H * W, dcount = N * dst[0];
+        const int64_t ses = rr_dtype_size(st), des = rr_dtype_size(dt);
+        unsigned char *sbuf = t_alloc((size_t)(scount * ses)), *dbuf = t_alloc((size_t)(dcount * des));
+        for (int64_t i = 0; i < scount; i++) rr_store(sbuf, st, i, (float)t_int(rng, -5000, 5000) / 64.0f);
+        memset(dbuf, 0xA5, (size_t)(dcount * des));
+        rr_copy(dbuf, dt, dst, sbuf, st, sst, shape, 4);
+        int ok = 1;
+        unsigned char *want = t_alloc((size_t)(dcount * des));
+        memset(want, 0xA5, (size_t)(dcount * des));
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t h = 0; h < H; h++)
+                    for (int64_t w = 0; w < W; w++) {
+                        const int64_t so = n * sst[0] + c * sst[1] + h * sst[2] + w * sst[3];
+                        rr_store(want, dt, n * dst[0] + c * dst[1] + h * dst[2] + w * dst[3], rr_load(sbuf, st, so));
+                    }
+        ok = memcmp(want, dbuf, (size_t)(dcount * des)) == 0;
+        EXPECT(ok, "transpose %d (%s, %d -> %d, N %" PRId64 " C %" PRId64 " H %" PRId64 " W %" PRId64
+               ") wrong or wrote outside the view", k, to_nhwc ? "NCHW -> NHWC" : "NHWC -> NCHW", (int)st, (int)dt,
+               N, C, H, W);
+        free(sbuf);
+        free(dbuf);
+        free(want);
+    }
+    rrconv_set_num_threads(0);
+}
+
 static rr_conv conv_of(const rrconv_conv_desc *d)
 {
     rr_conv c;
@@ -429,6 +485,7 @@ int main(void)
     test_dense();
     test_layout_strides();
     test_copies(&rng);
+    test_transpose(&rng);
     test_filter_flip(&rng);
     test_widen(&rng);
     rrconv_set_num_threads(3);

@@ -127,6 +127,109 @@ static void merge_inner(copy_ctx *x)
     }
 }
 
+/* ---- blocked transposition ------------------------------------------------------------------- */
+
+/*
+ * A copy whose innermost dimension is contiguous on one side only, the other side being contiguous along
+ * an outer dimension k (NCHW <-> NHWC: after merge_inner src [N][C][H*W] into dst strides [HWC, 1, C]) runs
+ * in RR_TILE x RR_TILE blocks of (k, innermost), stores contiguous: the row-at-a-time copy writes (or
+ * reads) one element per cache line, line after line, before coming back to the same line; a block
+ * touches RR_TILE lines on each side, all in L1 until it is done. Measured on DW-K31's 6 MB src (1 thread,
+ * loaded host): row by row 2.8-5.0 ms, blocked 2.2-2.5 ms (AVX-512 gathers were no faster: memory bound).
+ */
+#define RR_TILE 16
+
+/* The dimension k < ndim - 1 along which the side not contiguous in the innermost dimension is, or -1. */
+static int tile_partner(const copy_ctx *x)
+{
+    const int last = x->ndim - 1;
+    const int64_t ds = x->dst_st[last], ss = x->src_st[last];
+    if (x->ndim < 2 || x->shape[last] < 2 || (ss == 1) == (ds == 1)) return -1;
+    const int64_t *other = ss == 1 ? x->dst_st : x->src_st;
+    for (int k = last - 1; k >= 0; k--) {
+        if (other[k] == 1 && x->shape[k] > 1) return k;
+    }
+    return -1;
+}
+
+typedef struct tile_ctx {
+    const copy_ctx *x;
+    int k;          /* the partner dimension */
+    int64_t ktiles; /* blocks along k */
+} tile_ctx;
+
+/* One row of a block: len elements, strides ds / ss (elements); same type or converted. */
+static inline void tile_row(const copy_ctx *x, char *d, int64_t ds, const char *s, int64_t ss, int64_t len,
+                            int64_t desz)
+{
+    if (x->dst_t != x->src_t) {
+        convert_row(d, x->dst_t, ds, s, x->src_t, ss, len);
+    } else if (desz == 4) {
+        float *df = (float *)(void *)d;
+        const float *sf = (const float *)(const void *)s;
+        for (int64_t j = 0; j < len; j++) df[j * ds] = sf[j * ss];
+    } else {
+        uint16_t *dh = (uint16_t *)(void *)d;
+        const uint16_t *sh = (const uint16_t *)(const void *)s;
+        for (int64_t j = 0; j < len; j++) dh[j * ds] = sh[j * ss];
+    }
+}
+
+/* Items: (index over the dimensions but k and the innermost, block along k); each copies its block row
+ * of RR_TILE indices of k times the whole innermost dimension, block by block. */
+static void copy_tiles(void *vctx, int64_t begin, int64_t end)
+{
+    const tile_ctx *t = (const tile_ctx *)vctx;
+    const copy_ctx *x = t->x;
+    const int last = x->ndim - 1, k = t->k;
+    const int64_t nl = x->shape[last], nk = x->shape[k], ds = x->dst_st[last], ss = x->src_st[last];
+    const int64_t dk = x->dst_st[k], sk = x->src_st[k];
+    const int64_t desz = rr_dtype_size(x->dst_t), sesz = rr_dtype_size(x->src_t);
+    for (int64_t item = begin; item < end; item++) {
+        int64_t outer = item / t->ktiles, doff = 0, soff = 0;
+        const int64_t k0 = item % t->ktiles * RR_TILE, k1 = k0 + RR_TILE < nk ? k0 + RR_TILE : nk;
+        for (int i = last - 1; i >= 0; i--) {
+            if (i == k) continue;
+            const int64_t idx = outer % x->shape[i];
+            outer /= x->shape[i];
+            doff += idx * x->dst_st[i];
+            soff += idx * x->src_st[i];
+        }
+        for (int64_t l0 = 0; l0 < nl; l0 += RR_TILE) {
+            const int64_t l1 = l0 + RR_TILE < nl ? l0 + RR_TILE : nl;
+            if (ds == 1) { /* rows along the innermost dimension: stores contiguous */
+                for (int64_t i = k0; i < k1; i++) {
+                    tile_row(x, x->dst + (doff + i * dk + l0) * desz, 1, x->src + (soff + i * sk + l0 * ss) * sesz,
+                             ss, l1 - l0, desz);
+                }
+            } else { /* rows along k, where dst is contiguous */
+                for (int64_t l = l0; l < l1; l++) {
+                    tile_row(x, x->dst + (doff + k0 + l * ds) * desz, 1, x->src + (soff + k0 * sk + l * ss) * sesz, sk,
+                             k1 - k0, desz);
+                }
+            }
+        }
+    }
+}
+
+/* 1 when the copy ran blocked (tile_partner found a partner dimension). */
+static int run_tiles(const copy_ctx *x)
+{
+    tile_ctx t;
+    t.x = x;
+    t.k = tile_partner(x);
+    if (t.k < 0) return 0;
+    t.ktiles = (x->shape[t.k] + RR_TILE - 1) / RR_TILE;
+    int64_t items = t.ktiles, count = x->shape[t.k];
+    for (int i = 0; i < x->ndim; i++) {
+        if (i != t.k && i != x->ndim - 1) items *= x->shape[i];
+        if (i != t.k) count *= x->shape[i];
+    }
+    if (count < RR_COPY_PARALLEL_MIN) copy_tiles(&t, 0, items);
+    else rr_parallel_for(items, copy_tiles, &t);
+    return 1;
+}
+
 static void run_rows(copy_ctx *x, rr_range_fn fn)
 {
     int64_t rows = 1;
@@ -151,7 +254,7 @@ void rr_copy(void *dst, rr_dtype dst_type, const int64_t *dst_strides, const voi
     x.dst_t = dst_type;
     x.src_t = src_type;
     merge_inner(&x);
-    run_rows(&x, copy_rows);
+    if (!run_tiles(&x)) run_rows(&x, copy_rows);
 }
 
 void rr_copy_f32(float *dst, const int64_t *dst_strides, const float *src,

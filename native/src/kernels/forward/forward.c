@@ -78,7 +78,10 @@ static int nhwc_taps_fit(const rr_conv *c)
 /* A depthwise NCHW call whose filter has at least this many taps runs the NHWC depthwise row: listing
  * the active taps pays for transposing src and dst. Measured (1 thread, busy machine, cpu ms, NCHW rows
  * / transposed NHWC row): DW-K31 random 36.5 / 25.8, superpixel 36.7 / 16; DW-K13 random 8.0 / 12.3
- * (the transpositions cost about 5 ms there), so 13x13 stays on the NCHW rows. */
+ * (the transpositions cost about 5 ms there), so 13x13 stays on the NCHW rows. With the blocked
+ * transposition (normalize.c) still so: DW-K13 random 8.0 / 10.3, superpixel 8.0 / 10.6 (forward),
+ * backward data 8.1 / 11.3 and 8.1 / 12.1 (cpu ms, same session, 1 thread, threshold lowered to 150 to
+ * measure). */
 #define NHWC_DEPTHWISE_MIN_NCHW_TAPS 400
 
 int rr_forward_nhwc_depthwise_applies(const rr_conv *c)

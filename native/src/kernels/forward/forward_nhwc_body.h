@@ -19,8 +19,9 @@
  *   depthwise: filter repacked [tap][C padded to NV_VL] (zeros past C); per block of up to NV_CBV
  *       channel vectors and per band of filter rows (band * FW * block small enough for L1, so the
  *       band's filter rows and the input rows they read stay there across the run of pixels), each
- *       pixel's accumulators start at zero (first band) or at the partial sums in dst, take the
- *       band's active taps and go back to dst.
+ *       pixel's accumulators start at zero (the band of its first active filter row) or at the partial
+ *       sums in dst, take the band's active taps and go back to dst; a band where the pixel has no
+ *       active tap is skipped (superpixel DW-K31: about 9 of 31 filter rows have one).
  *   channels (grouped / dense): filter repacked [g][tap][ICPG][OCPG padded to NV_VL]; per group,
  *       block of up to NV_CBV output-channel vectors (or, OCPG <= NV_VL, block of up to NV_CBV groups)
  *       and pixel: for each active tap and input channel one broadcast of src feeds the block's FMAs. Where NV_PB neighbouring pixels share most of
@@ -118,7 +119,7 @@ static void NV_FN(union_plan)(const uint64_t *bits, int64_t len, int64_t fh, uin
  * the pixel's (src then read at a valid dummy address, its value discarded). */
 NV_INLINE void NV_FN(dw_union)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t c0, int64_t n,
                                int64_t oh, int64_t ow0, int64_t len, int64_t j, int64_t kh0, int64_t kh1,
-                               const uint64_t *bits)
+                               const uint64_t *bits, const int64_t *first)
 {
     const rr_conv *c = x->c;
     const int64_t C = c->ic, cp = x->cp;
@@ -128,7 +129,7 @@ NV_INLINE void NV_FN(dw_union)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
     for (int p = 0; p < NV_PB; p++) {
         d[p] = x->dst + ((n * c->oh + oh) * c->ow + ow0 + j + p) * C + c0;
         for (int v = 0; v < nv; v++) {
-            if (kh0 == 0) acc[p][v] = NV_ZERO();
+            if (kh0 <= first[j + p]) acc[p][v] = NV_ZERO();
             else acc[p][v] = v < nv - 1 ? NV_LOAD(d[p] + v * NV_VL) : NV_LOADT(d[p] + v * NV_VL, tail);
         }
     }
@@ -164,11 +165,27 @@ NV_INLINE void NV_FN(dw_union)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
     }
 }
 
+/* 1 when pixel j has an active tap in filter rows kh0 .. kh1 - 1, or must be written there although it
+ * has none: its first active row is first[j] (FH: none), and a pixel without any is written (zeros) in
+ * the first band. A band where it is 0 leaves dst as it is: the pixel's sum neither starts nor grows. */
+NV_INLINE int NV_FN(band_runs)(const uint64_t *bits, int64_t len, int64_t j, int64_t kh0, int64_t kh1,
+                               const int64_t *first, int64_t fh)
+{
+    if (kh0 == 0 && first[j] == fh) return 1;
+    for (int64_t kh = kh0 < first[j] ? first[j] : kh0; kh < kh1; kh++) {
+        if (bits[kh * len + j] != 0) return 1;
+    }
+    return 0;
+}
+
 /* Channels c0 .. c0 + nv vectors (the last vector's lanes: tail) of the item's pixels j0 .. j1 - 1
- * (bits: the item's words, len per filter row; plan: union_plan's, or NULL to decide per band). */
+ * (bits: the item's words, len per filter row; first: each pixel's first filter row with an active tap,
+ * FH for none; plan: union_plan's, or NULL to decide per band). A pixel's accumulators start at zero in
+ * the band of its first active row (or, without any, in the first band: zeros are written), and load
+ * the partial sums from dst in later bands; a band without an active tap of the pixel is skipped. */
 NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL tail, int64_t c0, int64_t n,
                                int64_t oh, int64_t ow0, int64_t len, int64_t j0, int64_t j1, const uint64_t *bits,
-                               const uint8_t *plan)
+                               const int64_t *first, const uint8_t *plan)
 {
     const rr_conv *c = x->c;
     const int64_t C = c->ic, cp = x->cp;
@@ -178,15 +195,17 @@ NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
         for (int64_t j = j0; j < j1; j++) {
             if (nv <= NV_CBV && j >= united && j + NV_PB <= j1 &&
                 (plan ? plan[j] : NV_FN(union_pays)(bits, len, j, kh0, kh1))) {
-                NV_FN(dw_union)(x, nv, tail, c0, n, oh, ow0, len, j, kh0, kh1, bits);
+                int runs = 0;
+                for (int p = 0; p < NV_PB; p++) runs |= NV_FN(band_runs)(bits, len, j + p, kh0, kh1, first, c->fh);
+                if (runs) NV_FN(dw_union)(x, nv, tail, c0, n, oh, ow0, len, j, kh0, kh1, bits, first);
                 united = j + NV_PB;
             }
-            if (j < united) continue;
+            if (j < united || !NV_FN(band_runs)(bits, len, j, kh0, kh1, first, c->fh)) continue;
             const int64_t ow = ow0 + j, iw0 = ow * c->sw - c->pw;
             float *d = x->dst + ((n * c->oh + oh) * c->ow + ow) * C + c0;
             NV_VEC acc[NV_CBV_ALONE];
             for (int v = 0; v < nv; v++) {
-                if (kh0 == 0) acc[v] = NV_ZERO();
+                if (kh0 <= first[j]) acc[v] = NV_ZERO();
                 else acc[v] = v < nv - 1 ? NV_LOAD(d + v * NV_VL) : NV_LOADT(d + v * NV_VL, tail);
             }
             for (int64_t kh = kh0; kh < kh1; kh++) {
@@ -211,20 +230,21 @@ NV_INLINE void NV_FN(dw_block)(const NV_FN(nhwc_job) *x, const int nv, NV_TAIL t
 
 /* Every channel block of pixels j0 .. j1 - 1 of an item. */
 static void NV_FN(dw_pixels)(const NV_FN(nhwc_job) *x, int64_t n, int64_t oh, int64_t ow0, int64_t len, int64_t j0,
-                             int64_t j1, const uint64_t *bits, const uint8_t *plan)
+                             int64_t j1, const uint64_t *bits, const int64_t *first, const uint8_t *plan)
 {
     const int64_t C = x->c->ic;
     /* one pixel alone (pixel-major) or the banded order: wider blocks, more independent accumulators
-     * per tap (dw_block then runs no unions); NV_PB pixels of a union run: NV_CBV */
+     * per tap (dw_block then runs no unions: measured, NV_CBV blocks with unions per band took 10-20 %
+     * longer on superpixel DW-K13 / DW-K31); NV_PB pixels of a union run: NV_CBV */
     const int64_t cbv = !x->pixel_major || j1 - j0 == 1 ? NV_CBV_ALONE : NV_CBV;
     for (int64_t c0 = 0; c0 < C; c0 += cbv * NV_VL) {
         int64_t nv = (C - c0 + NV_VL - 1) / NV_VL;
         if (nv > cbv) nv = cbv;
         const NV_TAIL tail = NV_FN(tail_of)(C - c0 - (nv - 1) * NV_VL);
-#define NV_DW_CASE(k) case k: NV_FN(dw_block)(x, k, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
+#define NV_DW_CASE(k) case k: NV_FN(dw_block)(x, k, tail, c0, n, oh, ow0, len, j0, j1, bits, first, plan); break;
         switch (nv) {
             NV_DW_CASE(1) NV_DW_CASE(2) NV_DW_CASE(3) NV_DW_CASE(4) NV_DW_CASE(5) NV_DW_CASE(6) NV_DW_CASE(7)
-        default: NV_FN(dw_block)(x, NV_CBV_ALONE, tail, c0, n, oh, ow0, len, j0, j1, bits, plan); break;
+        default: NV_FN(dw_block)(x, NV_CBV_ALONE, tail, c0, n, oh, ow0, len, j0, j1, bits, first, plan); break;
         }
 #undef NV_DW_CASE
     }
@@ -233,20 +253,26 @@ static void NV_FN(dw_pixels)(const NV_FN(nhwc_job) *x, int64_t n, int64_t oh, in
 static void NV_FN(dw_items)(void *ctx, int64_t begin, int64_t end)
 {
     const NV_FN(nhwc_job) *x = (const NV_FN(nhwc_job) *)ctx;
+    const int64_t fh = x->c->fh;
     uint64_t bits[RR_TAPS_MAX_FH * NV_SEG];
+    int64_t first[NV_SEG];
+    uint8_t plan[NV_SEG];
     for (int64_t i = begin; i < end; i++) {
         int64_t n, oh, ow0, len;
         NV_FN(item_taps)(x, i, &n, &oh, &ow0, &len, bits);
+        for (int64_t j = 0; j < len; j++) {
+            first[j] = 0;
+            while (first[j] < fh && bits[first[j] * len + j] == 0) first[j]++;
+        }
         if (x->pixel_major) {
-            uint8_t plan[NV_SEG];
-            NV_FN(union_plan)(bits, len, x->c->fh, plan);
+            NV_FN(union_plan)(bits, len, fh, plan);
             for (int64_t j = 0; j < len;) {
                 const int64_t step = plan[j] ? NV_PB : 1;
-                NV_FN(dw_pixels)(x, n, oh, ow0, len, j, j + step, bits, plan);
+                NV_FN(dw_pixels)(x, n, oh, ow0, len, j, j + step, bits, first, plan);
                 j += step;
             }
         } else {
-            NV_FN(dw_pixels)(x, n, oh, ow0, len, 0, len, bits, NULL);
+            NV_FN(dw_pixels)(x, n, oh, ow0, len, 0, len, bits, first, NULL);
         }
     }
 }
@@ -424,15 +450,24 @@ static rrconv_status NV_FN(nhwc_run)(const rr_problem *p, int depthwise, rr_rang
         return st;
     }
     const float *flt = (const float *)p->filter.data;
-    for (int64_t g = 0; g < groups; g++) {
+    if (depthwise) {
+        /* [C][taps] -> [taps][cp], NV_VL channels at a time: the NV_VL filter rows being read stay in
+         * cache across the taps (tap-major over all C read one element per line: 8 % of superpixel
+         * DW-K31's forward) */
+        for (int64_t o0 = 0; o0 < x.cp; o0 += NV_VL) {
+            for (int64_t t = 0; t < taps; t++) {
+                float *row = w + t * x.cp + o0;
+                for (int64_t o = 0; o < NV_VL; o++) row[o] = o0 + o < ch ? flt[(o0 + o) * taps + t] : 0.0f;
+            }
+        }
+    }
+    for (int64_t g = 0; !depthwise && g < groups; g++) {
         for (int64_t t = 0; t < taps; t++) {
             for (int64_t i = 0; i < icpg; i++) {
                 float *row = w + ((g * taps + t) * icpg + i) * x.cp;
                 for (int64_t o = 0; o < x.cp; o++) {
-                    /* depthwise: filter [C][taps]; else [g][OCPG][ICPG][taps] */
-                    row[o] = o >= ch ? 0.0f
-                             : depthwise ? flt[o * taps + t]
-                                         : flt[((g * c->ocpg + o) * icpg + i) * taps + t];
+                    /* filter [g][OCPG][ICPG][taps] */
+                    row[o] = o >= ch ? 0.0f : flt[((g * c->ocpg + o) * icpg + i) * taps + t];
                 }
             }
         }
