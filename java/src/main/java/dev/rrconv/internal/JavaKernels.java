@@ -114,8 +114,9 @@ public final class JavaKernels {
                     NhwcLoops::whyNot, NhwcLoops::scalarPays, (s, p, src, diff, rin, rout, grad, t) ->
                             NhwcLoops.backwardFilter(s, p, src, diff, rin, rout, grad, t, NhwcLoops.SCALAR)),
             // ahead of the depthwise filter-gradient loops since the depthwise vector loops pack per channel
-            // block (thread CPU time, 1 thread, busy 2-core host, same JVM: DW-K3 5.9 against 8.1 ms, DW-K7
-            // 12.7 against 15.7, DW-K13 35 against 45); picked for small channel blocks only: GRP (16 x 16 per
+            // block and run taps in pairs (thread CPU time, 1 thread, busy 2-core host, medians: DW-K3 5.9
+            // against 8.1 ms, DW-K7 12.7 against 15.7 with single taps; DW-K31 104-123 against 157-195 for
+            // the depthwise loops, DW-K13 23 against 45); picked for small channel blocks only: GRP (16 x 16 per
             // group) 19.6 against 25.0 ms for the planar loops, DENSE (64 x 64) 69.9 against 41.4, DENSE-S2D2
             // 20.9 against 14.7 (rrconv bench, 1 thread, same run)
             new JavaKernel("java_backward_filter_vector", Direction.BACKWARD_FILTER,

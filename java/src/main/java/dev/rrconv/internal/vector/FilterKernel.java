@@ -232,18 +232,18 @@ final class FilterKernel {
      * Depthwise (one channel per group): image {@code n} of four channels side by side, every tap. Per
      * tap one sum per lane and channel, continued from and returned to {@code acc[(c*taps + t)*L ..]}:
      * over the rows {@code oh} whose input row lies inside the image (the others take no lane), then
-     * the chunks, the product of the diff row and the tap's shifted input row under the tap's lane mask.
-     * Each lane mask and offset is loaded once for the four channels. With {@code fma} (every diff value
-     * of the four planes, slack included, finite) the input is loaded with the mask (zero in the lanes
-     * that skip the tap) into a fused multiply-add; otherwise the product is rounded and added under the
-     * mask, so a non-finite value in a skipped lane changes nothing. The order of terms of a lane is
-     * {@code (n, oh, chunk)}, whatever the thread count.
+     * the chunks, the product of the diff row and the tap's shifted input row, rounded to float and
+     * added under the tap's lane mask (so a value in a skipped lane, NaN included, changes nothing).
+     * Each lane mask and offset is loaded once for the four channels, and the taps run in pairs, each
+     * diff load feeding both. The order of terms of a lane is {@code (n, oh, chunk)}, whatever the
+     * thread count.
      *
+     * @param tr the lane masks, laid out {@link TapRows#forwardByTap by tap}
      * @param x the four channels' input planes of image {@code n}, laid out as {@code geo.x()} (a block of
      *     fewer channels repeats its last one; those sums are not read)
      * @param d their diff planes, laid out as {@code geo.y()}
      */
-    static void depthwise(Geometry geo, TapRows tr, int n, float[][] x, float[][] d, float[] acc, boolean fma) {
+    static void depthwise(Geometry geo, TapRows tr, int n, float[][] x, float[][] d, float[] acc) {
         int taps = tr.taps;
         int chunks = tr.chunks;
         int oh = geo.oh();
@@ -263,58 +263,79 @@ final class FilterKernel {
             int base = kh * geo.dh() - geo.ph();
             int lo = Math.max(0, Math.floorDiv(-base + sh - 1, sh));
             int hi = Math.min(oh, Math.floorDiv(geo.ih() - 1 - base, sh) + 1);
-            for (int kw = 0; kw < geo.fw() && lo < hi; kw++) {
+            int kw = 0;
+            for (; kw + 1 < geo.fw() && lo < hi; kw += 2) { // two taps side by side, sharing each diff load
                 int t = kh * geo.fw() + kw;
-                int r0 = tr.at(n * oh, t);
-                if (fma) {
-                    tapFma(tr, r0, lo, hi, chunks, d0, pitch, x0, x1, x2, x3, e0, e1, e2, e3, acc, t * L, taps * L);
-                } else {
-                    tapExact(tr, r0, lo, hi, chunks, d0, pitch, x0, x1, x2, x3, e0, e1, e2, e3, acc, t * L,
-                            taps * L);
-                }
+                tapPair(tr, tr.at(n * oh, t), tr.at(n * oh, t + 1), lo, hi, chunks, d0, pitch, x0, x1, x2, x3, e0,
+                        e1, e2, e3, acc, t * L, taps * L);
+            }
+            if (kw < geo.fw() && lo < hi) {
+                int t = kh * geo.fw() + kw;
+                tap(tr, tr.at(n * oh, t), lo, hi, chunks, d0, pitch, x0, x1, x2, x3, e0, e1, e2, e3, acc, t * L,
+                        taps * L);
             }
         }
     }
 
     /**
-     * One tap of {@link #depthwise}, rows {@code [lo, hi)}, fused multiply-adds on masked loads; the
-     * tap's rows are {@link TapRows#forwardByTap} entries {@code r0 + h}.
+     * Two taps of {@link #depthwise}, {@code t} and {@code t+1} (their {@link TapRows#forwardByTap} entries
+     * {@code r0 + h} and {@code s0 + h}, their sums at {@code at} and {@code at + L}), as {@link #tap}: each
+     * diff load feeds both.
      */
-    private static void tapFma(TapRows tr, int r0, int lo, int hi, int chunks, int d0, int pitch,
-                               float[] x0, float[] x1, float[] x2, float[] x3, float[] e0, float[] e1, float[] e2,
-                               float[] e3, float[] acc, int at, int step) {
+    private static void tapPair(TapRows tr, int r0, int s0, int lo, int hi, int chunks, int d0, int pitch,
+                                float[] x0, float[] x1, float[] x2, float[] x3, float[] e0, float[] e1, float[] e2,
+                                float[] e3, float[] acc, int at, int step) {
         FloatVector a0 = FloatVector.fromArray(F, acc, at);
         FloatVector a1 = FloatVector.fromArray(F, acc, at + step);
         FloatVector a2 = FloatVector.fromArray(F, acc, at + 2 * step);
         FloatVector a3 = FloatVector.fromArray(F, acc, at + 3 * step);
+        FloatVector b0 = FloatVector.fromArray(F, acc, at + L);
+        FloatVector b1 = FloatVector.fromArray(F, acc, at + step + L);
+        FloatVector b2 = FloatVector.fromArray(F, acc, at + 2 * step + L);
+        FloatVector b3 = FloatVector.fromArray(F, acc, at + 3 * step + L);
         for (int h = lo; h < hi; h++) {
             int rt = r0 + h;
+            int su = s0 + h;
             int o = tr.off[rt];
+            int p = tr.off[su];
             int dr = d0 + h * pitch;
             int bb = rt * chunks;
+            int cb = su * chunks;
             for (int j = 0; j < chunks; j++) {
-                long b = tr.bits[bb + j];
-                if (b == 0) {
-                    continue;
-                }
-                VectorMask<Float> m = VectorMask.fromLong(F, b);
+                VectorMask<Float> m = VectorMask.fromLong(F, tr.bits[bb + j]);
+                VectorMask<Float> k = VectorMask.fromLong(F, tr.bits[cb + j]);
                 int q = j * L;
-                a0 = FloatVector.fromArray(F, e0, dr + q).fma(FloatVector.fromArray(F, x0, o + q, m), a0);
-                a1 = FloatVector.fromArray(F, e1, dr + q).fma(FloatVector.fromArray(F, x1, o + q, m), a1);
-                a2 = FloatVector.fromArray(F, e2, dr + q).fma(FloatVector.fromArray(F, x2, o + q, m), a2);
-                a3 = FloatVector.fromArray(F, e3, dr + q).fma(FloatVector.fromArray(F, x3, o + q, m), a3);
+                FloatVector v = FloatVector.fromArray(F, e0, dr + q);
+                a0 = a0.add(FloatVector.fromArray(F, x0, o + q).mul(v), m);
+                b0 = b0.add(FloatVector.fromArray(F, x0, p + q).mul(v), k);
+                v = FloatVector.fromArray(F, e1, dr + q);
+                a1 = a1.add(FloatVector.fromArray(F, x1, o + q).mul(v), m);
+                b1 = b1.add(FloatVector.fromArray(F, x1, p + q).mul(v), k);
+                v = FloatVector.fromArray(F, e2, dr + q);
+                a2 = a2.add(FloatVector.fromArray(F, x2, o + q).mul(v), m);
+                b2 = b2.add(FloatVector.fromArray(F, x2, p + q).mul(v), k);
+                v = FloatVector.fromArray(F, e3, dr + q);
+                a3 = a3.add(FloatVector.fromArray(F, x3, o + q).mul(v), m);
+                b3 = b3.add(FloatVector.fromArray(F, x3, p + q).mul(v), k);
             }
         }
         a0.intoArray(acc, at);
         a1.intoArray(acc, at + step);
         a2.intoArray(acc, at + 2 * step);
         a3.intoArray(acc, at + 3 * step);
+        b0.intoArray(acc, at + L);
+        b1.intoArray(acc, at + step + L);
+        b2.intoArray(acc, at + 2 * step + L);
+        b3.intoArray(acc, at + 3 * step + L);
     }
 
-    /** One tap of {@link #depthwise}, rows {@code [lo, hi)}, each product rounded and added under the mask. */
-    private static void tapExact(TapRows tr, int r0, int lo, int hi, int chunks, int d0, int pitch,
-                                 float[] x0, float[] x1, float[] x2, float[] x3, float[] e0, float[] e1, float[] e2,
-                                 float[] e3, float[] acc, int at, int step) {
+    /**
+     * One tap of {@link #depthwise}, rows {@code [lo, hi)} ({@link TapRows#forwardByTap} entries
+     * {@code r0 + h}): each product rounded and added under the lane mask.
+     */
+    private static void tap(TapRows tr, int r0, int lo, int hi, int chunks, int d0, int pitch, float[] x0,
+                            float[] x1, float[] x2, float[] x3, float[] e0, float[] e1, float[] e2, float[] e3,
+                            float[] acc, int at, int step) {
         FloatVector a0 = FloatVector.fromArray(F, acc, at);
         FloatVector a1 = FloatVector.fromArray(F, acc, at + step);
         FloatVector a2 = FloatVector.fromArray(F, acc, at + 2 * step);
@@ -341,15 +362,6 @@ final class FilterKernel {
         a1.intoArray(acc, at + step);
         a2.intoArray(acc, at + 2 * step);
         a3.intoArray(acc, at + 3 * step);
-    }
-
-    /** @return true if no element of {@code a[from, to)} ({@code to - from} a multiple of the lane count) is NaN or infinite */
-    static boolean finite(float[] a, int from, int to) {
-        FloatVector z = FloatVector.zero(F);
-        for (int i = from; i < to; i += L) {
-            z = z.add(FloatVector.fromArray(F, a, i).mul(0f)); // NaN from here on if a value is not finite
-        }
-        return !Float.isNaN(z.reduceLanes(jdk.incubator.vector.VectorOperators.ADD));
     }
 
     /** @return the {@code L} lanes at {@code acc[at ..]} added in lane order */

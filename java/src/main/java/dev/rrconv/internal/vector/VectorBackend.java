@@ -234,8 +234,6 @@ public final class VectorBackend implements VectorConv {
         Plane yp = geo.y();
         int taps = geo.taps();
         int lanes = FLOATS.length();
-        int dFrom = yp.index(0, 0, 0);
-        int dTo = yp.index(0, 0, 0) + yp.phases() * yp.height() * yp.pitch();
         Parallel.forEach(blocks, threads, i -> {
             int g0 = i * 4;
             int k = Math.min(4, groups - g0);
@@ -250,14 +248,11 @@ public final class VectorBackend implements VectorConv {
             java.util.Arrays.fill(acc, 0, 4 * taps * lanes, 0f);
             float[] row = new float[Math.max(xp.width(), yp.width())];
             for (int n = 0; n < geo.n(); n++) {
-                boolean fma = true;
                 for (int c = 0; c < k; c++) {
                     xp.packFloats(src, n, g0 + c, x[c], row);
                     yp.packFloats(diff, n, g0 + c, d[c], row);
-                    yp.zeroSlack(d[c]);
-                    fma &= FilterKernel.finite(d[c], dFrom, dTo);
                 }
-                FilterKernel.depthwise(geo, tr, n, x, d, acc, fma);
+                FilterKernel.depthwise(geo, tr, n, x, d, acc);
             }
             for (int c = 0; c < k; c++) {
                 for (int t = 0; t < taps; t++) {
