@@ -49,7 +49,7 @@ public final class JavaKernels {
     // host): forward and backward data ahead of the depthwise rows since those vector loops pack per
     // channel block (forward DW-K7 5.9 against 8.4 ms, DW-K13 14.2 against 16.4, DW-K31 61 against 59;
     // backward data DW-K7 6.1 against 7.9, DW-K13 14.1 against 16.8, DW-K31 61 against 66), backward
-    // filter after them, and with a "pays" rule where the planar loops won.
+    // filter too, with a "pays" rule where the planar loops won.
     /** Names of the Vector API rows end with this. */
     private static final String VECTOR_SUFFIX = "_vector";
 
@@ -113,18 +113,20 @@ public final class JavaKernels {
             new JavaKernel("java_backward_filter_nhwc", Direction.BACKWARD_FILTER, Layout.NHWC, NHWC_SCALAR,
                     NhwcLoops::whyNot, NhwcLoops::scalarPays, (s, p, src, diff, rin, rout, grad, t) ->
                             NhwcLoops.backwardFilter(s, p, src, diff, rin, rout, grad, t, NhwcLoops.SCALAR)),
-            new JavaKernel("java_backward_filter_depthwise", Direction.BACKWARD_FILTER,
-                    DEPTHWISE + "; picked when FH*FW >= 9 and G >= 64",
-                    DepthwiseLoops::whyNot, DepthwiseLoops::appliesBackwardFilter, DepthwiseLoops::backwardFilter),
-            // after the depthwise filter-gradient loops: those beat the vector ones on depthwise problems
-            // (DW-K7, 1 thread, thread CPU time on a busy 2-core host: 14.6 against 17.4 ms); picked for small
-            // channel blocks only: GRP (16 x 16 per group) 19.6 against 25.0 ms for the planar loops, DENSE
-            // (64 x 64) 69.9 against 41.4, DENSE-S2D2 20.9 against 14.7 (rrconv bench, 1 thread, same run)
+            // ahead of the depthwise filter-gradient loops since the depthwise vector loops pack per channel
+            // block and run taps in pairs (thread CPU time, 1 thread, busy 2-core host, medians: DW-K3 5.9
+            // against 8.1 ms, DW-K7 12.7 against 15.7 with single taps; DW-K31 104-123 against 157-195 for
+            // the depthwise loops, DW-K13 23 against 45); picked for small channel blocks only: GRP (16 x 16 per
+            // group) 19.6 against 25.0 ms for the planar loops, DENSE (64 x 64) 69.9 against 41.4, DENSE-S2D2
+            // 20.9 against 14.7 (rrconv bench, 1 thread, same run)
             new JavaKernel("java_backward_filter_vector", Direction.BACKWARD_FILTER,
-                    VECTOR + "; picked when ICPG*OCPG <= 256, after the depthwise loops",
+                    VECTOR + "; picked when ICPG*OCPG <= 256, ahead of the depthwise loops",
                     (s, p) -> vectorWhyNot(v -> v.appliesBackwardFilter(s, p)), (s, p) -> s.icpg() * s.ocpg() <= 256,
                     (s, p, src, diff, rin, rout, grad, t) -> vector().backwardFilter(s, p, src, diff, rin, rout,
                             grad)),
+            new JavaKernel("java_backward_filter_depthwise", Direction.BACKWARD_FILTER,
+                    DEPTHWISE + "; picked when FH*FW >= 9 and G >= 64",
+                    DepthwiseLoops::whyNot, DepthwiseLoops::appliesBackwardFilter, DepthwiseLoops::backwardFilter),
             new JavaKernel("java_backward_filter_planar", Direction.BACKWARD_FILTER, PLANAR,
                     BackwardFilterLoops::whyNot, JavaKernels::always, BackwardFilterLoops::run),
             new JavaKernel("java_backward_filter_reference", Direction.BACKWARD_FILTER, REFERENCE,

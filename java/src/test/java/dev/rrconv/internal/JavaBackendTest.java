@@ -332,11 +332,11 @@ class JavaBackendTest {
         assertEquals("java_backward_filter_planar", pick(Direction.BACKWARD_FILTER, dwSmall, p3.withGroups(8)));
         assertEquals("java_backward_filter_depthwise", pick(Direction.BACKWARD_FILTER, dwLarge, p7));
         if (VectorProvider.get().conv().isPresent()) {
-            // with the Vector API, its rows stand ahead of the depthwise ones, except the filter gradient's
+            // with the Vector API, its rows stand ahead of the depthwise ones
             assertEquals("java_forward_vector", JavaKernels.select(Direction.FORWARD, dwLarge, p7, null, null, null).name());
             assertEquals("java_backward_data_vector",
                     JavaKernels.select(Direction.BACKWARD_DATA, dwLarge, p7, null, null, null).name());
-            assertEquals("java_backward_filter_depthwise",
+            assertEquals("java_backward_filter_vector",
                     JavaKernels.select(Direction.BACKWARD_FILTER, dwLarge, p7, null, null, null).name());
         }
         // A forced row steers only its own direction.

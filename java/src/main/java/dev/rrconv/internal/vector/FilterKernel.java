@@ -228,8 +228,144 @@ final class FilterKernel {
         b7.intoArray(acc, au + 7 * L);
     }
 
+    /**
+     * Depthwise (one channel per group): image {@code n} of four channels side by side, every tap. Per
+     * tap one sum per lane and channel, continued from and returned to {@code acc[(c*taps + t)*L ..]}:
+     * over the rows {@code oh} whose input row lies inside the image (the others take no lane), then
+     * the chunks, the product of the diff row and the tap's shifted input row, rounded to float and
+     * added under the tap's lane mask (so a value in a skipped lane, NaN included, changes nothing).
+     * Each lane mask and offset is loaded once for the four channels, and the taps run in pairs, each
+     * diff load feeding both. The order of terms of a lane is {@code (n, oh, chunk)}, whatever the
+     * thread count.
+     *
+     * @param tr the lane masks, laid out {@link TapRows#forwardByTap by tap}
+     * @param x the four channels' input planes of image {@code n}, laid out as {@code geo.x()} (a block of
+     *     fewer channels repeats its last one; those sums are not read)
+     * @param d their diff planes, laid out as {@code geo.y()}
+     */
+    static void depthwise(Geometry geo, TapRows tr, int n, float[][] x, float[][] d, float[] acc) {
+        int taps = tr.taps;
+        int chunks = tr.chunks;
+        int oh = geo.oh();
+        int sh = geo.sh();
+        int d0 = geo.y().index(0, 0, 0);
+        int pitch = geo.y().pitch();
+        float[] x0 = x[0];
+        float[] x1 = x[1];
+        float[] x2 = x[2];
+        float[] x3 = x[3];
+        float[] e0 = d[0];
+        float[] e1 = d[1];
+        float[] e2 = d[2];
+        float[] e3 = d[3];
+        for (int kh = 0; kh < geo.fh(); kh++) {
+            // the rows whose input row oh*SH - PH + kh*DH lies in [0, IH)
+            int base = kh * geo.dh() - geo.ph();
+            int lo = Math.max(0, Math.floorDiv(-base + sh - 1, sh));
+            int hi = Math.min(oh, Math.floorDiv(geo.ih() - 1 - base, sh) + 1);
+            int kw = 0;
+            for (; kw + 1 < geo.fw() && lo < hi; kw += 2) { // two taps side by side, sharing each diff load
+                int t = kh * geo.fw() + kw;
+                tapPair(tr, tr.at(n * oh, t), tr.at(n * oh, t + 1), lo, hi, chunks, d0, pitch, x0, x1, x2, x3, e0,
+                        e1, e2, e3, acc, t * L, taps * L);
+            }
+            if (kw < geo.fw() && lo < hi) {
+                int t = kh * geo.fw() + kw;
+                tap(tr, tr.at(n * oh, t), lo, hi, chunks, d0, pitch, x0, x1, x2, x3, e0, e1, e2, e3, acc, t * L,
+                        taps * L);
+            }
+        }
+    }
+
+    /**
+     * Two taps of {@link #depthwise}, {@code t} and {@code t+1} (their {@link TapRows#forwardByTap} entries
+     * {@code r0 + h} and {@code s0 + h}, their sums at {@code at} and {@code at + L}), as {@link #tap}: each
+     * diff load feeds both.
+     */
+    private static void tapPair(TapRows tr, int r0, int s0, int lo, int hi, int chunks, int d0, int pitch,
+                                float[] x0, float[] x1, float[] x2, float[] x3, float[] e0, float[] e1, float[] e2,
+                                float[] e3, float[] acc, int at, int step) {
+        FloatVector a0 = FloatVector.fromArray(F, acc, at);
+        FloatVector a1 = FloatVector.fromArray(F, acc, at + step);
+        FloatVector a2 = FloatVector.fromArray(F, acc, at + 2 * step);
+        FloatVector a3 = FloatVector.fromArray(F, acc, at + 3 * step);
+        FloatVector b0 = FloatVector.fromArray(F, acc, at + L);
+        FloatVector b1 = FloatVector.fromArray(F, acc, at + step + L);
+        FloatVector b2 = FloatVector.fromArray(F, acc, at + 2 * step + L);
+        FloatVector b3 = FloatVector.fromArray(F, acc, at + 3 * step + L);
+        for (int h = lo; h < hi; h++) {
+            int rt = r0 + h;
+            int su = s0 + h;
+            int o = tr.off[rt];
+            int p = tr.off[su];
+            int dr = d0 + h * pitch;
+            int bb = rt * chunks;
+            int cb = su * chunks;
+            for (int j = 0; j < chunks; j++) {
+                VectorMask<Float> m = VectorMask.fromLong(F, tr.bits[bb + j]);
+                VectorMask<Float> k = VectorMask.fromLong(F, tr.bits[cb + j]);
+                int q = j * L;
+                FloatVector v = FloatVector.fromArray(F, e0, dr + q);
+                a0 = a0.add(FloatVector.fromArray(F, x0, o + q).mul(v), m);
+                b0 = b0.add(FloatVector.fromArray(F, x0, p + q).mul(v), k);
+                v = FloatVector.fromArray(F, e1, dr + q);
+                a1 = a1.add(FloatVector.fromArray(F, x1, o + q).mul(v), m);
+                b1 = b1.add(FloatVector.fromArray(F, x1, p + q).mul(v), k);
+                v = FloatVector.fromArray(F, e2, dr + q);
+                a2 = a2.add(FloatVector.fromArray(F, x2, o + q).mul(v), m);
+                b2 = b2.add(FloatVector.fromArray(F, x2, p + q).mul(v), k);
+                v = FloatVector.fromArray(F, e3, dr + q);
+                a3 = a3.add(FloatVector.fromArray(F, x3, o + q).mul(v), m);
+                b3 = b3.add(FloatVector.fromArray(F, x3, p + q).mul(v), k);
+            }
+        }
+        a0.intoArray(acc, at);
+        a1.intoArray(acc, at + step);
+        a2.intoArray(acc, at + 2 * step);
+        a3.intoArray(acc, at + 3 * step);
+        b0.intoArray(acc, at + L);
+        b1.intoArray(acc, at + step + L);
+        b2.intoArray(acc, at + 2 * step + L);
+        b3.intoArray(acc, at + 3 * step + L);
+    }
+
+    /**
+     * One tap of {@link #depthwise}, rows {@code [lo, hi)} ({@link TapRows#forwardByTap} entries
+     * {@code r0 + h}): each product rounded and added under the lane mask.
+     */
+    private static void tap(TapRows tr, int r0, int lo, int hi, int chunks, int d0, int pitch, float[] x0,
+                            float[] x1, float[] x2, float[] x3, float[] e0, float[] e1, float[] e2, float[] e3,
+                            float[] acc, int at, int step) {
+        FloatVector a0 = FloatVector.fromArray(F, acc, at);
+        FloatVector a1 = FloatVector.fromArray(F, acc, at + step);
+        FloatVector a2 = FloatVector.fromArray(F, acc, at + 2 * step);
+        FloatVector a3 = FloatVector.fromArray(F, acc, at + 3 * step);
+        for (int h = lo; h < hi; h++) {
+            int rt = r0 + h;
+            int o = tr.off[rt];
+            int dr = d0 + h * pitch;
+            int bb = rt * chunks;
+            for (int j = 0; j < chunks; j++) {
+                long b = tr.bits[bb + j];
+                if (b == 0) {
+                    continue;
+                }
+                VectorMask<Float> m = VectorMask.fromLong(F, b);
+                int q = j * L;
+                a0 = a0.add(FloatVector.fromArray(F, x0, o + q).mul(FloatVector.fromArray(F, e0, dr + q)), m);
+                a1 = a1.add(FloatVector.fromArray(F, x1, o + q).mul(FloatVector.fromArray(F, e1, dr + q)), m);
+                a2 = a2.add(FloatVector.fromArray(F, x2, o + q).mul(FloatVector.fromArray(F, e2, dr + q)), m);
+                a3 = a3.add(FloatVector.fromArray(F, x3, o + q).mul(FloatVector.fromArray(F, e3, dr + q)), m);
+            }
+        }
+        a0.intoArray(acc, at);
+        a1.intoArray(acc, at + step);
+        a2.intoArray(acc, at + 2 * step);
+        a3.intoArray(acc, at + 3 * step);
+    }
+
     /** @return the {@code L} lanes at {@code acc[at ..]} added in lane order */
-    private static float sum(float[] acc, int at) {
+    static float sum(float[] acc, int at) {
         float s = 0f;
         for (int l = 0; l < L; l++) {
             s += acc[at + l];

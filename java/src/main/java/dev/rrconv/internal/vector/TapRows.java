@@ -14,6 +14,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Forward and backward filter number rows {@code n*OH + oh}; backward data numbers them
  * {@code (n*IH + ih)*SW + phase}, one row per column phase of a strided input row.
+ *
+ * <p>Built {@link #forwardByTap by tap} (for the depthwise filter gradient, which runs each tap over
+ * the rows), the entries of row {@code r} and tap {@code t} are at {@code t*rows + r} instead of
+ * {@code r*taps + t}, so that a tap's rows follow one another in memory.
  */
 final class TapRows {
     private static final VectorSpecies<Integer> I = VectorBackend.INTS;
@@ -21,19 +25,34 @@ final class TapRows {
 
     final int taps;
     final int chunks;
+    final int rows;
+    final boolean byTap;
     final int[] off;
     final long[] bits;
 
-    private TapRows(int rows, int taps, int chunks, Scratch scratch) {
+    private TapRows(int rows, int taps, int chunks, boolean byTap, Scratch scratch) {
         this.taps = taps;
         this.chunks = chunks;
+        this.rows = rows;
+        this.byTap = byTap;
         this.off = scratch.off(rows * taps);
         this.bits = scratch.bits(rows * taps * chunks);
     }
 
     /** Clears row {@code r}'s lane masks (the arrays are reused: a tap left unset must take no lane). */
     private void clear(int r) {
-        java.util.Arrays.fill(bits, r * taps * chunks, (r + 1) * taps * chunks, 0L);
+        if (!byTap) {
+            java.util.Arrays.fill(bits, r * taps * chunks, (r + 1) * taps * chunks, 0L);
+            return;
+        }
+        for (int t = 0; t < taps; t++) {
+            java.util.Arrays.fill(bits, (t * rows + r) * chunks, (t * rows + r + 1) * chunks, 0L);
+        }
+    }
+
+    /** @return the index of row {@code r}, tap {@code t} in {@link #off} (times {@code chunks}: in {@link #bits}) */
+    int at(int r, int t) {
+        return byTap ? t * rows + r : r * taps + t;
     }
 
     /** Lanes {@code [lo, hi)} of chunk {@code j}, as bits. */
@@ -52,7 +71,7 @@ final class TapRows {
      * {@code ro} in {@code ym}, taking outputs {@code [lo, hi)} of the row where the regions agree.
      */
     private void set(int r, int t, int[] xm, int o, int[] ym, int ro, int lo, int hi) {
-        int rt = r * taps + t;
+        int rt = at(r, t);
         off[rt] = o;
         int b0 = rt * chunks;
         for (int j = 0; j < chunks; j++) {
@@ -75,8 +94,18 @@ final class TapRows {
      * @param rout per image, the output regions packed as {@code geo.y()}
      */
     static TapRows forward(Geometry geo, int[][] rin, int[][] rout, Scratch scratch, int threads) {
+        return forward(geo, rin, rout, scratch, threads, false);
+    }
+
+    /** {@link #forward}, laid out by tap. */
+    static TapRows forwardByTap(Geometry geo, int[][] rin, int[][] rout, Scratch scratch, int threads) {
+        return forward(geo, rin, rout, scratch, threads, true);
+    }
+
+    private static TapRows forward(Geometry geo, int[][] rin, int[][] rout, Scratch scratch, int threads,
+                                   boolean byTap) {
         int rows = geo.n() * geo.oh();
-        TapRows tr = new TapRows(rows, geo.taps(), geo.chunks(), scratch);
+        TapRows tr = new TapRows(rows, geo.taps(), geo.chunks(), byTap, scratch);
         Plane x = geo.x();
         dev.rrconv.internal.javaimpl.Parallel.forEach(rows, threads, r -> {
             tr.clear(r);
@@ -110,7 +139,7 @@ final class TapRows {
      */
     static TapRows backwardData(Geometry geo, int[][] rout, int[][] rin, Scratch scratch, int threads) {
         int rows = geo.n() * geo.ih() * geo.sw();
-        TapRows tr = new TapRows(rows, geo.taps(), geo.chunks(), scratch);
+        TapRows tr = new TapRows(rows, geo.taps(), geo.chunks(), false, scratch);
         Plane x = geo.x();
         dev.rrconv.internal.javaimpl.Parallel.forEach(rows, threads, r -> {
             tr.clear(r);

@@ -217,6 +217,51 @@ public final class VectorBackend implements VectorConv {
         });
     }
 
+    /**
+     * The depthwise filter gradient: each task takes four channels and, image by image, packs their src
+     * and diff planes into the thread's own small arrays (they stay in cache while every tap reads them)
+     * and adds each tap's products to one sum per lane ({@link FilterKernel#depthwise}); at the end the
+     * lanes are added in lane order. Every channel is computed by one task in a fixed order, whatever
+     * the thread count.
+     *
+     * @param gw the gradient, {@code [g*taps + t]}
+     * @param threads the threads (1 if the tensors may only be read by this thread)
+     */
+    private static void depthwiseFilter(Geometry geo, TapRows tr, Tensor src, Tensor diff, float[] gw, int threads) {
+        int groups = geo.groups();
+        int blocks = (groups + 3) / 4;
+        Plane xp = geo.x();
+        Plane yp = geo.y();
+        int taps = geo.taps();
+        int lanes = FLOATS.length();
+        Parallel.forEach(blocks, threads, i -> {
+            int g0 = i * 4;
+            int k = Math.min(4, groups - g0);
+            Scratch sc = Scratch.get();
+            float[][] x = sc.floats(Scratch.X, 4, xp.length()).clone();
+            float[][] d = sc.floats(Scratch.D, 4, yp.length()).clone();
+            for (int c = k; c < 4; c++) { // a short block repeats its last channel
+                x[c] = x[k - 1];
+                d[c] = d[k - 1];
+            }
+            float[] acc = sc.floats(Scratch.Y, 1, 4 * taps * lanes)[0];
+            java.util.Arrays.fill(acc, 0, 4 * taps * lanes, 0f);
+            float[] row = new float[Math.max(xp.width(), yp.width())];
+            for (int n = 0; n < geo.n(); n++) {
+                for (int c = 0; c < k; c++) {
+                    xp.packFloats(src, n, g0 + c, x[c], row);
+                    yp.packFloats(diff, n, g0 + c, d[c], row);
+                }
+                FilterKernel.depthwise(geo, tr, n, x, d, acc);
+            }
+            for (int c = 0; c < k; c++) {
+                for (int t = 0; t < taps; t++) {
+                    gw[(g0 + c) * taps + t] = FilterKernel.sum(acc, (c * taps + t) * lanes);
+                }
+            }
+        });
+    }
+
     @Override
     public void forward(ConvShape s, ConvParams p, Tensor src, Tensor filter, Tensor rin, Tensor rout, Tensor dst) {
         Geometry geo = Geometry.forward(s, p);
@@ -296,6 +341,16 @@ public final class VectorBackend implements VectorConv {
         int ic = geo.groups() * geo.icpg();
         int oc = geo.groups() * geo.ocpg();
         Scratch sc = Scratch.get();
+        if (geo.icpg() == 1 && geo.ocpg() == 1) {
+            TapRows tr = TapRows.forwardByTap(geo,
+                    packMasks(rin, geo.x(), geo.n(), sc.ints(Scratch.X, geo.n(), geo.x().length()), threads, par),
+                    packMasks(rout, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
+                    sc, threads);
+            float[] gw = new float[geo.groups() * geo.taps()];
+            depthwiseFilter(geo, tr, src, diff, gw, par ? threads : 1);
+            storeFilter(geo, p, gw, gradFilter);
+            return;
+        }
         float[][] x = packFloats(src, geo.x(), geo.n(), ic, sc.floats(Scratch.X, geo.n() * ic, geo.x().length()),
                 threads, par);
         float[][] d = packFloats(diff, geo.y(), geo.n(), oc, sc.floats(Scratch.D, geo.n() * oc, geo.y().length()),
@@ -329,8 +384,14 @@ public final class VectorBackend implements VectorConv {
                 FilterKernel.channel(geo, tr, g, 8 * eights + 4 * fours + (k - eights - fours), x, d, gw);
             }
         });
+        storeFilter(geo, p, gw, gradFilter);
+    }
+
+    /** Writes {@code gw} ({@code [((g*cout + co)*cin + ci)*taps + t]}) to the gradient tensor, flipped in convolution mode. */
+    private static void storeFilter(Geometry geo, ConvParams p, float[] gw, Tensor gradFilter) {
         boolean flip = p.mode() == Mode.CONVOLUTION;
         var seg = gradFilter.segment();
+        int cout = geo.ocpg();
         int cin = geo.icpg();
         for (int a = 0; a < geo.groups(); a++) {
             for (int co = 0; co < cout; co++) {
