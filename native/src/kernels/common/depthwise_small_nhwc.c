@@ -1,0 +1,118 @@
+/*
+ * depthwise_small_nhwc.c -- applies() and entries of the small-filter channels-last depthwise rows
+ * (forward_depthwise_small_nhwc__<isa>, backward_data_depthwise_small_nhwc__<isa>; the loops are in
+ * depthwise_small_nhwc_body.h, the scheme in depthwise_small_nhwc.h): the entries pack the filter
+ * (flipped for backward data), describe the direction as one correlation and run the items.
+ */
+#include "depthwise_small_nhwc.h"
+#include "workspace.h"
+
+/* Filters up to this many taps (7x7; the per-item tap table holds RR_DWS_MAX_TAPS). The rows sit behind
+ * the tap-list rows (forward_nhwc_depthwise__*, backward_data_nhwc_depthwise__*) in kernel_list.inc, so
+ * they run only when RRCONV_KERNEL names them: on the busy 2-core machine of 2026-12-07 (1 thread,
+ * alternating rounds, rough) this row took, against the tap-list row, 0.85x to 2x its time on DW-K3
+ * forward (round to round), about 1.5x on DW-K3 backward data and 2-2.7x on DW-K7 forward. */
+#define DWS_APPLIES_MAX_TAPS 49
+
+static int dws_fits(const rr_conv *c)
+{
+    return c->layout == RR_LAYOUT_NHWC && c->icpg == 1 && c->ocpg == 1 && c->fh * c->fw <= DWS_APPLIES_MAX_TAPS;
+}
+
+int rr_forward_depthwise_small_nhwc_applies(const rr_conv *c)
+{
+    return dws_fits(c);
+}
+
+int rr_backward_data_depthwise_small_nhwc_applies(const rr_conv *c)
+{
+    return dws_fits(c) && c->sh == 1 && c->sw == 1;
+}
+
+#if RRCONV_X86_KERNELS
+
+/* Runs fn over the items of p (forward, or backward data when backward). */
+static rrconv_status dws_run(const rr_problem *p, int backward, rr_range_fn fn)
+{
+    const rr_conv *c = &p->c;
+    RR_ASSERT(c->layout == RR_LAYOUT_NHWC && c->mode == RRCONV_CROSS_CORRELATION &&
+              c->mask_type == RRCONV_MASK_INT32 && c->fh * c->fw <= RR_DWS_MAX_TAPS);
+    const int64_t taps = c->fh * c->fw;
+    rr_dws_job x;
+    x.c = c->groups;
+    x.cp = (x.c + 15) / 16 * 16;
+    x.fh = c->fh;
+    x.fw = c->fw;
+    x.dy = c->dh;
+    x.dx = c->dw;
+    if (!backward) {
+        x.src = (const float *)p->src.data;
+        x.msrc = (const int32_t *)p->rin.data;
+        x.mout = (const int32_t *)p->rout.data;
+        x.sh = c->ih;
+        x.sw = c->iw;
+        x.oh = c->oh;
+        x.ow = c->ow;
+        x.sy = c->sh;
+        x.sx = c->sw;
+        x.py = c->ph;
+        x.px = c->pw;
+    } else {
+        RR_ASSERT(c->sh == 1 && c->sw == 1);
+        x.src = (const float *)p->diff.data;
+        x.msrc = (const int32_t *)p->rout.data;
+        x.mout = (const int32_t *)p->rin.data;
+        x.sh = c->oh;
+        x.sw = c->ow;
+        x.oh = c->ih;
+        x.ow = c->iw;
+        x.sy = 1;
+        x.sx = 1;
+        x.py = (c->fh - 1) * c->dh - c->ph;
+        x.px = (c->fw - 1) * c->dw - c->pw;
+    }
+    x.out = (float *)p->out.data;
+    x.segs = (x.ow + RR_DWS_SEG - 1) / RR_DWS_SEG;
+    rr_workspace ws;
+    rr_ws_begin(&ws, p->op);
+    float *w = (float *)rr_ws_calloc(&ws, taps * x.cp, sizeof(float), "packed weights");
+    if (w == NULL) {
+        const rrconv_status st = ws.status;
+        rr_ws_end(&ws);
+        return st;
+    }
+    /* filter [C][taps] -> [tap][cp]; backward data: tap t of the flipped filter is taps - 1 - t */
+    const float *f = (const float *)p->filter.data;
+    for (int64_t ch = 0; ch < x.c; ch++)
+        for (int64_t t = 0; t < taps; t++) w[t * x.cp + ch] = f[ch * taps + (backward ? taps - 1 - t : t)];
+    x.w = w;
+    rr_parallel_for(c->n * x.oh * x.segs, fn, &x);
+    rr_ws_end(&ws);
+    return RRCONV_OK;
+}
+
+rrconv_status rr_forward_depthwise_small_nhwc__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_depthwise_small_nhwc_applies(&p->c));
+    return dws_run(p, 0, rr_dws_items_avx512);
+}
+
+rrconv_status rr_forward_depthwise_small_nhwc__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_depthwise_small_nhwc_applies(&p->c));
+    return dws_run(p, 0, rr_dws_items_avx2);
+}
+
+rrconv_status rr_backward_data_depthwise_small_nhwc__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_depthwise_small_nhwc_applies(&p->c));
+    return dws_run(p, 1, rr_dws_items_avx512);
+}
+
+rrconv_status rr_backward_data_depthwise_small_nhwc__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_depthwise_small_nhwc_applies(&p->c));
+    return dws_run(p, 1, rr_dws_items_avx2);
+}
+
+#endif /* RRCONV_X86_KERNELS */
