@@ -7,11 +7,7 @@
 #include "depthwise_small_nhwc.h"
 #include "workspace.h"
 
-/* Filters up to this many taps (7x7; the per-item tap table holds RR_DWS_MAX_TAPS). The rows sit behind
- * the tap-list rows (forward_nhwc_depthwise__*, backward_data_nhwc_depthwise__*) in kernel_list.inc, so
- * they run only when RRCONV_KERNEL names them: on the busy 2-core machine of 2026-12-07 (1 thread,
- * alternating rounds, rough) this row took, against the tap-list row, 0.85x to 2x its time on DW-K3
- * forward (round to round), about 1.5x on DW-K3 backward data and 2-2.7x on DW-K7 forward. */
+/* Filters up to this many taps (7x7; the per-item tap table holds RR_DWS_MAX_TAPS). */
 #define DWS_APPLIES_MAX_TAPS 49
 
 static int dws_fits(const rr_conv *c)
@@ -31,8 +27,44 @@ int rr_backward_data_depthwise_small_nhwc_applies(const rr_conv *c)
 
 #if RRCONV_X86_KERNELS
 
-/* Runs fn over the items of p (forward, or backward data when backward). */
-static rrconv_status dws_run(const rr_problem *p, int backward, rr_range_fn fn)
+/*
+ * These loops spend an FMA on every tap, active or not; the tap-list rows (forward_nhwc_depthwise__*,
+ * backward_data_nhwc_depthwise__*) only on the active ones, but at a higher cost each. Below this
+ * fraction of active in-image taps the entries hand the problem to the tap-list row. Measured (DW-K3,
+ * 1 thread, busy 2-core machine, rough): random masks (0.37 active) tap-list 0.54-1.3 ms against
+ * 0.53-1.4 here; superpixel masks (0.87) forward 1.96-3.3 against 1.08-1.36 here.
+ */
+#define DWS_MIN_ACTIVE 0.5
+
+/* The fraction of in-image taps that are active, over every DWS_SAMPLE_STEP-th output row. */
+#define DWS_SAMPLE_STEP 4
+static double dws_active_fraction(const rr_dws_job *x, int64_t n_images)
+{
+    int64_t inside = 0, active = 0;
+    for (int64_t n = 0; n < n_images; n++) {
+        for (int64_t y = 0; y < x->oh; y += DWS_SAMPLE_STEP) {
+            const int32_t *mo = x->mout + (n * x->oh + y) * x->ow;
+            for (int64_t kh = 0; kh < x->fh; kh++) {
+                const int64_t iy = y * x->sy - x->py + kh * x->dy;
+                if (iy < 0 || iy >= x->sh) continue;
+                const int32_t *mr = x->msrc + (n * x->sh + iy) * x->sw;
+                for (int64_t kw = 0; kw < x->fw; kw++) {
+                    for (int64_t ox = 0; ox < x->ow; ox++) {
+                        const int64_t ix = ox * x->sx - x->px + kw * x->dx;
+                        if (ix < 0 || ix >= x->sw) continue;
+                        inside++;
+                        active += mr[ix] == mo[ox];
+                    }
+                }
+            }
+        }
+    }
+    return inside == 0 ? 1.0 : (double)active / (double)inside;
+}
+
+/* Runs fn over the items of p (forward, or backward data when backward), or (few active taps) the
+ * tap-list row's entry `sparse`. */
+static rrconv_status dws_run(const rr_problem *p, int backward, rr_range_fn fn, rr_kernel_fn sparse)
 {
     const rr_conv *c = &p->c;
     RR_ASSERT(c->layout == RR_LAYOUT_NHWC && c->mode == RRCONV_CROSS_CORRELATION &&
@@ -73,6 +105,7 @@ static rrconv_status dws_run(const rr_problem *p, int backward, rr_range_fn fn)
     }
     x.out = (float *)p->out.data;
     x.segs = (x.ow + RR_DWS_SEG - 1) / RR_DWS_SEG;
+    if (sparse != NULL && dws_active_fraction(&x, c->n) < DWS_MIN_ACTIVE) return sparse(p);
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
     float *w = (float *)rr_ws_calloc(&ws, taps * x.cp, sizeof(float), "packed weights");
@@ -94,25 +127,29 @@ static rrconv_status dws_run(const rr_problem *p, int backward, rr_range_fn fn)
 rrconv_status rr_forward_depthwise_small_nhwc__avx512(const rr_problem *p)
 {
     RR_ASSERT(rr_forward_depthwise_small_nhwc_applies(&p->c));
-    return dws_run(p, 0, rr_dws_items_avx512);
+    return dws_run(p, 0, rr_dws_items_avx512,
+                   rr_forward_nhwc_depthwise_applies(&p->c) ? rr_forward_nhwc_depthwise__avx512 : NULL);
 }
 
 rrconv_status rr_forward_depthwise_small_nhwc__avx2(const rr_problem *p)
 {
     RR_ASSERT(rr_forward_depthwise_small_nhwc_applies(&p->c));
-    return dws_run(p, 0, rr_dws_items_avx2);
+    return dws_run(p, 0, rr_dws_items_avx2,
+                   rr_forward_nhwc_depthwise_applies(&p->c) ? rr_forward_nhwc_depthwise__avx2 : NULL);
 }
 
 rrconv_status rr_backward_data_depthwise_small_nhwc__avx512(const rr_problem *p)
 {
     RR_ASSERT(rr_backward_data_depthwise_small_nhwc_applies(&p->c));
-    return dws_run(p, 1, rr_dws_items_avx512);
+    return dws_run(p, 1, rr_dws_items_avx512,
+                   rr_backward_data_nhwc_depthwise_applies(&p->c) ? rr_backward_data_nhwc_depthwise__avx512 : NULL);
 }
 
 rrconv_status rr_backward_data_depthwise_small_nhwc__avx2(const rr_problem *p)
 {
     RR_ASSERT(rr_backward_data_depthwise_small_nhwc_applies(&p->c));
-    return dws_run(p, 1, rr_dws_items_avx2);
+    return dws_run(p, 1, rr_dws_items_avx2,
+                   rr_backward_data_nhwc_depthwise_applies(&p->c) ? rr_backward_data_nhwc_depthwise__avx2 : NULL);
 }
 
 #endif /* RRCONV_X86_KERNELS */
