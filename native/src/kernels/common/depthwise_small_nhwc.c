@@ -1,8 +1,9 @@
 /*
  * depthwise_small_nhwc.c -- applies() and entries of the small-filter channels-last depthwise rows
  * (forward_depthwise_small_nhwc__<isa>, backward_data_depthwise_small_nhwc__<isa>; the loops are in
- * depthwise_small_nhwc_body.h, the scheme in depthwise_small_nhwc.h): the entries pack the filter
- * (flipped for backward data), describe the direction as one correlation and run the items.
+ * depthwise_small_nhwc_body.h, the scheme in depthwise_small_nhwc.h): the entries describe the
+ * direction as one correlation, hand masks with few active taps to the tap-list rows (DWS_MIN_ACTIVE),
+ * else pack the filter (flipped for backward data) and run the items.
  */
 #include "depthwise_small_nhwc.h"
 #include "workspace.h"
@@ -31,30 +32,34 @@ int rr_backward_data_depthwise_small_nhwc_applies(const rr_conv *c)
  * These loops spend an FMA on every tap, active or not; the tap-list rows (forward_nhwc_depthwise__*,
  * backward_data_nhwc_depthwise__*) only on the active ones, but at a higher cost each. Below this
  * fraction of active in-image taps the entries hand the problem to the tap-list row. Measured (DW-K3,
- * 1 thread, busy 2-core machine, rough): random masks (0.37 active) tap-list 0.54-1.3 ms against
- * 0.53-1.4 here; superpixel masks (0.87) forward 1.96-3.3 against 1.08-1.36 here.
+ * 1 thread, busy 2-core machine, rough, ms): random masks (0.37 active) tap-list 0.54-1.3 against
+ * 0.53-1.4 here (either faster, round to round); superpixel masks (0.87) forward 1.9-2.1 against
+ * 0.77-1.0 here, blocky 1.7-2.2 against 0.65-1.2; DW-K7 superpixel (0.68) about level.
  */
 #define DWS_MIN_ACTIVE 0.5
 
-/* The fraction of in-image taps that are active, over every DWS_SAMPLE_STEP-th output row. */
-#define DWS_SAMPLE_STEP 4
+/* The fraction of in-image taps that are active, over evenly spaced output rows of about
+ * DWS_SAMPLE_PIXELS pixels in all (scalar compares: a small fraction of the FMAs that follow). */
+#define DWS_SAMPLE_PIXELS 4096
 static double dws_active_fraction(const rr_dws_job *x, int64_t n_images)
 {
+    const int64_t rows = n_images * x->oh;
+    int64_t step = rows * x->ow / DWS_SAMPLE_PIXELS;
+    if (step < 1) step = 1;
     int64_t inside = 0, active = 0;
-    for (int64_t n = 0; n < n_images; n++) {
-        for (int64_t y = 0; y < x->oh; y += DWS_SAMPLE_STEP) {
-            const int32_t *mo = x->mout + (n * x->oh + y) * x->ow;
-            for (int64_t kh = 0; kh < x->fh; kh++) {
-                const int64_t iy = y * x->sy - x->py + kh * x->dy;
-                if (iy < 0 || iy >= x->sh) continue;
-                const int32_t *mr = x->msrc + (n * x->sh + iy) * x->sw;
-                for (int64_t kw = 0; kw < x->fw; kw++) {
-                    for (int64_t ox = 0; ox < x->ow; ox++) {
-                        const int64_t ix = ox * x->sx - x->px + kw * x->dx;
-                        if (ix < 0 || ix >= x->sw) continue;
-                        inside++;
-                        active += mr[ix] == mo[ox];
-                    }
+    for (int64_t r = 0; r < rows; r += step) {
+        const int64_t n = r / x->oh, y = r % x->oh;
+        const int32_t *mo = x->mout + (n * x->oh + y) * x->ow;
+        for (int64_t kh = 0; kh < x->fh; kh++) {
+            const int64_t iy = y * x->sy - x->py + kh * x->dy;
+            if (iy < 0 || iy >= x->sh) continue;
+            const int32_t *mr = x->msrc + (n * x->sh + iy) * x->sw;
+            for (int64_t kw = 0; kw < x->fw; kw++) {
+                for (int64_t ox = 0; ox < x->ow; ox++) {
+                    const int64_t ix = ox * x->sx - x->px + kw * x->dx;
+                    if (ix < 0 || ix >= x->sw) continue;
+                    inside++;
+                    active += mr[ix] == mo[ox];
                 }
             }
         }
