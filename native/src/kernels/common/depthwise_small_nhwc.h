@@ -1,9 +1,12 @@
 /*
  * depthwise_small_nhwc.h -- the channels-last depthwise rows for small filters (forward and backward
  * data, AVX-512 and AVX2), in the classical channels-last depthwise form: per output row the active
- * taps of every pixel are found once (one lane mask per pixel and tap, shared by all channels), then per
- * block of channels every pixel of the row runs every tap as a masked FMA, a few pixels at a time in
- * registers, so the input rows of one channel block stay in L1 while the row is computed.
+ * taps of every pixel are found once (one lane mask per pixel and tap, shared by all channels), then
+ * for a few pixels at a time and each block of two channel vectors (accumulators in registers) every
+ * tap is a masked FMA, active or not. (Every channel block of the few pixels before the next pixels:
+ * with 384 channels a pixel is 1536 bytes apart from the next, and a channel block's lines along a row
+ * then fall into an eighth of the L1 sets; measured slower than this order.) Masks with few active taps
+ * go to the tap-list rows instead (depthwise_small_nhwc.c).
  *
  * Both directions are one correlation (rr_dws_job): out[n, y, x, c] = sum over taps (kh, kw) in
  * ascending order of src[n, y*sy - py + kh*dy, x*sx - px + kw*dx, c] * w[kh*FW + kw][c], over the taps
@@ -14,7 +17,8 @@
  *                   grad_src[ih] gathers diff[ih + ph - kh*dh] over the taps whose labels match).
  * Work items are (n, output row, run of up to RR_DWS_SEG pixels); every output element is written once
  * by the item that owns it, its taps summed in the fixed tap order: results do not depend on the
- * thread count. Loads of inactive taps are masked off (never read; a NaN there never reaches out).
+ * thread count. An inactive tap never reaches out (masked FMA; its source lanes outside the image are
+ * never read), so a NaN there does not either.
  */
 #ifndef RRCONV_DEPTHWISE_SMALL_NHWC_H
 #define RRCONV_DEPTHWISE_SMALL_NHWC_H
