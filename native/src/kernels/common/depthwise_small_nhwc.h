@@ -3,10 +3,11 @@
  * data, AVX-512 and AVX2), in the classical channels-last depthwise form: per output row the active
  * taps of every pixel are found once (one lane mask per pixel and tap, shared by all channels), then
  * for a few pixels at a time and each block of two channel vectors (accumulators in registers) every
- * tap is a masked FMA, active or not. (Every channel block of the few pixels before the next pixels:
- * with 384 channels a pixel is 1536 bytes apart from the next, and a channel block's lines along a row
- * then fall into an eighth of the L1 sets; measured slower than this order.) Masks with few active taps
- * go to the tap-list rows instead (depthwise_small_nhwc.c).
+ * tap is a masked FMA, active or not; all channel blocks of those pixels before the next pixels. (The
+ * other order, a whole row per channel block, was slower in the one rough comparison made: with 384
+ * channels one pixel's block is 1536 bytes from the next one's, so a block's lines along the rows fall
+ * into a quarter of the L1 sets.) Masks with few active taps go to the tap-list rows instead
+ * (depthwise_small_nhwc.c).
  *
  * Both directions are one correlation (rr_dws_job): out[n, y, x, c] = sum over taps (kh, kw) in
  * ascending order of src[n, y*sy - py + kh*dy, x*sx - px + kw*dx, c] * w[kh*FW + kw][c], over the taps
