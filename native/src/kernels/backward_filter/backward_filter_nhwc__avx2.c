@@ -9,6 +9,7 @@
 #define BWN_W 8
 #define BWN_FN(name) name##__avx2
 #define BWN_CH_OB1 8
+#define BWN_CH_OBMAX 8
 #define BWN_CH_OB2 6
 
 typedef __m256 bwn_vf;

@@ -9,6 +9,10 @@
  *   bwn_add(a, b)
  *   BWN_FN(name)      name with the ISA suffix
  *   BWN_CH_OB1, BWN_CH_OB2  output channels per channel tile with one / two vectors of input channels
+ *   BWN_CH_OBMAX      the larger of the two
+ *   BWN_CH_HALF       (optional) half of BWN_CH_OB1: a whole one-vector tile whose tap list is shorter
+ *                     than BWN_CH_HALF_BELOW_NUM / _DEN of the batch's pixels runs as two tiles of this
+ *                     many output channels (same sums, same order)
  *
  * The problem is normalized for an NHWC row: src [N, IH, IW, IC] and diff [N, OH, OW, OC] dense
  * channels-last, grad_filter [G, OCPG, ICPG, FH, FW] dense, int32 masks, cross-correlation. A tap
@@ -263,11 +267,12 @@ rrconv_status BWN_FN(rr_backward_filter_nhwc_depthwise)(const rr_problem *q)
 /* One tile: OB output channels (rows past noc repeat the last one and are never stored) x NV vectors
  * of input channels, over the list of tap t of group g. */
 static inline __attribute__((always_inline)) void bwn_ch_tile(const bwn_ctx *x, int64_t g, int64_t t,
-                                                                int64_t obi, int64_t ibi, const int OB, const int NV)
+                                                                int64_t obi, int64_t ibi, const int OB, const int NV,
+                                                                const int FULL, int64_t osub)
 {
     const rr_conv *c = x->c;
     const int64_t IC = c->ic, OC = c->oc, T = c->fh * c->fw;
-    const int64_t oc0 = obi * x->ob, noc = c->ocpg - oc0 < x->ob ? c->ocpg - oc0 : x->ob;
+    const int64_t oc0 = obi * x->ob + osub, noc = c->ocpg - oc0 < OB ? c->ocpg - oc0 : OB;
     const int64_t ic0 = ibi * x->icb, nic = c->icpg - ic0 < x->icb ? c->icpg - ic0 : x->icb;
     bwn_vm m[2];
 BWN_UNROLL
@@ -277,11 +282,11 @@ BWN_UNROLL
     }
     const float *sb = x->src + x->n0 * c->ih * c->iw * IC + g * c->icpg + ic0;
     const float *db = x->diff + x->n0 * c->oh * c->ow * OC + g * c->ocpg + oc0;
-    int64_t orow[8];
+    int64_t orow[BWN_CH_OBMAX];
 BWN_UNROLL
-    for (int o = 0; o < OB; o++) orow[o] = o < noc ? o : noc - 1;
+    for (int o = 0; o < OB; o++) orow[o] = FULL || o < noc ? o : noc - 1; /* FULL: constant offsets */
     float *acc = x->acc != NULL ? x->acc + ((g * T + t) * c->ocpg + oc0) * x->icpad + ic0 : NULL; /* one batch: unused */
-    bwn_vf a[8][2];
+    bwn_vf a[BWN_CH_OBMAX][2];
 BWN_UNROLL
     for (int o = 0; o < OB; o++)
 BWN_UNROLL
@@ -333,8 +338,24 @@ static void BWN_FN(bwn_ch_items)(void *vctx, int64_t begin, int64_t end)
         const int64_t obi = r % x->nob;
         r /= x->nob;
         const int64_t t = r % T, g = r / T;
-        if (x->icb > BWN_W) bwn_ch_tile(x, g, t, obi, ibi, BWN_CH_OB2, 2);
-        else bwn_ch_tile(x, g, t, obi, ibi, BWN_CH_OB1, 1);
+        const int full = (obi + 1) * x->ob <= x->c->ocpg; /* a whole tile of output channels */
+        if (x->icb > BWN_W) {
+            if (full) bwn_ch_tile(x, g, t, obi, ibi, BWN_CH_OB2, 2, 1, 0);
+            else bwn_ch_tile(x, g, t, obi, ibi, BWN_CH_OB2, 2, 0, 0);
+        } else if (full) {
+#ifdef BWN_CH_HALF
+            /* a short list (sparse masks): two passes of half the output channels, whose lighter
+               iterations keep more of the list's scattered loads in flight */
+            if (x->counts[t] * BWN_CH_HALF_BELOW_DEN < BWN_CH_HALF_BELOW_NUM * x->P) {
+                bwn_ch_tile(x, g, t, obi, ibi, BWN_CH_HALF, 1, 1, 0);
+                bwn_ch_tile(x, g, t, obi, ibi, BWN_CH_HALF, 1, 1, BWN_CH_HALF);
+                continue;
+            }
+#endif
+            bwn_ch_tile(x, g, t, obi, ibi, BWN_CH_OB1, 1, 1, 0);
+        } else {
+            bwn_ch_tile(x, g, t, obi, ibi, BWN_CH_OB1, 1, 0, 0);
+        }
     }
 }
 
