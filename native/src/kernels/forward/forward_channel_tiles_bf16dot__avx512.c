@@ -1,0 +1,143 @@
+/*
+ * forward_channel_tiles_bf16dot__avx512.c -- the bfloat16 forward channel tiles on vdpbf16ps
+ * (AVX-512 + AVX512_BF16; common/bf16dot.h says when it is exact), and the channel-pair packing.
+ *
+ * The tile plan (common/tile_plan.h) runs over src packed as channel pairs: one 32-bit word per pixel
+ * holds input channels 2p and 2p+1 of a group, so one masked 32-bit load per block and pair feeds one
+ * vdpbf16ps per output channel with that output channel's two weights broadcast as one word: half the
+ * loads and multiply-add instructions of the float32 tiles, and half their bytes. A lane outside the
+ * tap's mask is neither loaded (zero) nor accumulated (the masked vdpbf16ps keeps acc there), so a NaN
+ * or Inf weight meets no masked-out pixel. Per output element the order is fixed: taps (kh, kw), pairs
+ * ascending, channel 2p+1 before 2p inside a pair; no dependence on the thread count. Each output is
+ * rounded once when stored (bfloat16, nearest even) or stored as float32.
+ */
+#include "../common/bf16dot.h"
+#include "../common/half__avx512.h"
+#include "../common/tile_plan.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define RR_INLINE static inline __attribute__((always_inline))
+#if defined(__clang__)
+#define RR_UNROLL _Pragma("unroll")
+#else
+#define RR_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+/* ---- channel-pair packing -------------------------------------------------------------------- */
+
+void rr_bf16dot_pack_avx512(void *vctx, int64_t begin, int64_t end)
+{
+    const rr_bf16dot_pack *x = (const rr_bf16dot_pack *)vctx;
+    const __m512i mag_bits = _mm512_set1_epi16(0x7fff);
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t outer = item / x->pairs, p = item % x->pairs;
+        const uint16_t *a = x->src + (outer * x->cpg + 2 * p) * x->inner;
+        const uint16_t *b = 2 * p + 1 < x->cpg ? a + x->inner : NULL;
+        uint32_t *d = x->dst + item * x->inner;
+        __m512i emin = _mm512_set1_epi16(255);
+        for (int64_t i = 0; i < x->inner; i += 16) {
+            const int64_t left = x->inner - i;
+            const __mmask16 k = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+            const __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, a + i));
+            const __m512i hi = b != NULL ? _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, b + i)), 16)
+                                         : _mm512_setzero_si512();
+            const __m512i w = _mm512_or_si512(lo, hi);
+            _mm512_mask_storeu_epi32(d + i, k, w);
+            const __m512i mag = _mm512_and_si512(w, mag_bits);
+            emin = _mm512_mask_min_epu16(emin, _mm512_test_epi16_mask(mag, mag), emin, _mm512_srli_epi16(mag, 7));
+        }
+        uint16_t lanes[32];
+        _mm512_storeu_si512(lanes, emin);
+        uint16_t e = 255;
+        for (int l = 0; l < 32; l++) e = lanes[l] < e ? lanes[l] : e;
+        x->emin[item] = (uint8_t)e;
+    }
+}
+
+/* ---- forward: a tile x OCB output channels of one group -------------------------------------- */
+
+RR_INLINE __m512 dot(__m512 acc, __mmask16 k, __m512i x, __m512i w)
+{
+    return _mm512_mask_dpbf16_ps(acc, k, (__m512bh)x, (__m512bh)w);
+}
+
+RR_INLINE void oc_tile(const rr_tile_plan *pl, const uint16_t *m, const uint32_t *src_g, const uint32_t *w_g,
+                       void *dst, int64_t dst_o, int64_t s0, int64_t s1, int64_t d0, int64_t d1, __mmask16 lv0,
+                       __mmask16 lv1, const int OCB, const int NB)
+{
+    const rr_conv *c = &pl->c;
+    const int64_t taps = pl->taps, ohw = c->oh * c->ow, pairs = c->icpg;
+    const int64_t *toff = pl->toff;
+    __m512 acc[12][2];
+RR_UNROLL
+    for (int o = 0; o < OCB; o++) {
+        acc[o][0] = _mm512_setzero_ps();
+        acc[o][1] = _mm512_setzero_ps();
+    }
+    for (int64_t t = 0; t < taps; t++) {
+        uint32_t kk;
+        memcpy(&kk, m + 2 * t, sizeof kk);
+        if (kk == 0) continue;
+        const __mmask16 k0 = (__mmask16)kk, k1 = (__mmask16)(kk >> 16);
+        const uint32_t *sp = src_g + toff[t];
+        const uint32_t *wt = w_g + t * pairs * OCB;
+        for (int64_t pp = 0; pp < pairs; pp++, sp += pl->src_chan, wt += OCB) {
+            const __m512i x0 = _mm512_maskz_loadu_epi32(k0, sp + s0);
+            if (NB == 2) {
+                const __m512i x1 = _mm512_maskz_loadu_epi32(k1, sp + s1);
+RR_UNROLL
+                for (int o = 0; o < OCB; o++) {
+                    const __m512i wv = _mm512_set1_epi32((int)wt[o]);
+                    acc[o][0] = dot(acc[o][0], k0, x0, wv);
+                    acc[o][1] = dot(acc[o][1], k1, x1, wv);
+                }
+            } else {
+RR_UNROLL
+                for (int o = 0; o < OCB; o++) acc[o][0] = dot(acc[o][0], k0, x0, _mm512_set1_epi32((int)wt[o]));
+            }
+        }
+    }
+    const rr_dtype ot = c->out_dtype;
+RR_UNROLL
+    for (int o = 0; o < OCB; o++) {
+        rr_store_out16(ot, dst, dst_o + o * ohw + d0, acc[o][0], lv0, lv0 == 0xffff);
+        if (NB == 2) rr_store_out16(ot, dst, dst_o + o * ohw + d1, acc[o][1], lv1, lv1 == 0xffff);
+    }
+}
+
+#define OC_CASE(K)                                                                                     \
+    case K:                                                                                            \
+        if (two) oc_tile(pl, m, src_g, w_g, pl->dst, dst_o, s0, s1, d0, d1, lv0, lv1, K, 2);           \
+        else oc_tile(pl, m, src_g, w_g, pl->dst, dst_o, s0, s1, d0, d1, lv0, lv1, K, 1);               \
+        break;
+
+/* Items as rr_fwd_oc_avx512: span * (G * nob) + g * nob + ob. */
+void rr_fwd_oc_bf16dot_avx512(void *vpl, int64_t begin, int64_t end)
+{
+    const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
+    const rr_conv *c = &pl->c;
+    const uint32_t *src = (const uint32_t *)(const void *)pl->src, *w = (const uint32_t *)(const void *)pl->w;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t blocks = c->groups * pl->nob, sp = item / blocks, blkid = item % blocks;
+        const int64_t g = blkid / pl->nob, oc0 = (blkid % pl->nob) * pl->ocb;
+        const int64_t no = c->ocpg - oc0 < pl->ocb ? c->ocpg - oc0 : pl->ocb;
+        const uint32_t *w_g = w + (g * c->ocpg + oc0) * c->icpg * pl->taps;
+        const int64_t t_end = (sp + 1) * pl->span < pl->ntiles ? (sp + 1) * pl->span : pl->ntiles;
+        for (int64_t tl = sp * pl->span; tl < t_end; tl++) {
+            const rr_tile *ti = &pl->tiles[tl];
+            const int two = ti->two;
+            const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
+            const __mmask16 lv0 = (__mmask16)ti->lv, lv1 = (__mmask16)(ti->lv >> 16);
+            const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
+            const uint32_t *src_g = src + (ti->n * c->ic + g * c->icpg) * pl->src_chan;
+            const int64_t dst_o = (ti->n * c->oc + g * c->ocpg + oc0) * c->oh * c->ow;
+            switch (no) {
+                OC_CASE(1) OC_CASE(2) OC_CASE(3) OC_CASE(4) OC_CASE(5) OC_CASE(6)
+                OC_CASE(7) OC_CASE(8) OC_CASE(9) OC_CASE(10) OC_CASE(11) OC_CASE(12)
+            default: break;
+            }
+        }
+    }
+}
