@@ -27,32 +27,49 @@
 
 /* ---- channel-pair packing -------------------------------------------------------------------- */
 
+/* min over the lanes of (|v| - 1) as unsigned 16-bit: a zero wraps to 0xffff and never wins */
+RR_INLINE __m512i min_mag_less1(__m512i acc, __m512i v)
+{
+    const __m512i mag = _mm512_and_si512(v, _mm512_set1_epi16(0x7fff));
+    return _mm512_min_epu16(acc, _mm512_sub_epi16(mag, _mm512_set1_epi16(1)));
+}
+
 void rr_bf16dot_pack_avx512(void *vctx, int64_t begin, int64_t end)
 {
     const rr_bf16dot_pack *x = (const rr_bf16dot_pack *)vctx;
-    const __m512i mag_bits = _mm512_set1_epi16(0x7fff);
+    /* words 0..31 of the two outputs: a[j], b[j] interleaved for j = 0..15, then j = 16..31 */
+    const __m512i ilo = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
+                                         37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    const __m512i ihi = _mm512_add_epi16(ilo, _mm512_set1_epi16(16));
     for (int64_t item = begin; item < end; item++) {
         const int64_t outer = item / x->pairs, p = item % x->pairs;
         const uint16_t *a = x->src + (outer * x->cpg + 2 * p) * x->inner;
         const uint16_t *b = 2 * p + 1 < x->cpg ? a + x->inner : NULL;
         uint32_t *d = x->dst + item * x->inner;
-        __m512i emin = _mm512_set1_epi16(255);
-        for (int64_t i = 0; i < x->inner; i += 16) {
+        __m512i mn = _mm512_set1_epi16(-1);
+        for (int64_t i = 0; i < x->inner; i += 32) {
             const int64_t left = x->inner - i;
-            const __mmask16 k = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
-            const __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, a + i));
-            const __m512i hi = b != NULL ? _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, b + i)), 16)
-                                         : _mm512_setzero_si512();
-            const __m512i w = _mm512_or_si512(lo, hi);
-            _mm512_mask_storeu_epi32(d + i, k, w);
-            const __m512i mag = _mm512_and_si512(w, mag_bits);
-            emin = _mm512_mask_min_epu16(emin, _mm512_test_epi16_mask(mag, mag), emin, _mm512_srli_epi16(mag, 7));
+            const __mmask32 k = left >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << left) - 1u);
+            const __m512i va = _mm512_maskz_loadu_epi16(k, a + i);
+            const __m512i vb = b != NULL ? _mm512_maskz_loadu_epi16(k, b + i) : _mm512_setzero_si512();
+            mn = min_mag_less1(min_mag_less1(mn, va), vb);
+            const __m512i lo = _mm512_permutex2var_epi16(va, ilo, vb), hi = _mm512_permutex2var_epi16(va, ihi, vb);
+            if (left >= 32) {
+                _mm512_storeu_si512(d + i, lo);
+                _mm512_storeu_si512(d + i + 16, hi);
+            } else {
+                const __mmask16 k0 = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);
+                const __mmask16 k1 = (__mmask16)(left > 16 ? (1u << (left - 16)) - 1u : 0u);
+                _mm512_mask_storeu_epi32(d + i, k0, lo);
+                _mm512_mask_storeu_epi32(d + i + 16, k1, hi);
+            }
         }
         uint16_t lanes[32];
-        _mm512_storeu_si512(lanes, emin);
-        uint16_t e = 255;
-        for (int l = 0; l < 32; l++) e = lanes[l] < e ? lanes[l] : e;
-        x->emin[item] = (uint8_t)e;
+        _mm512_storeu_si512(lanes, mn);
+        unsigned m = 0xffffu;
+        for (int l = 0; l < 32; l++) m = lanes[l] < m ? lanes[l] : m;
+        /* the smallest nonzero magnitude is m + 1 (none: 255, what no element's exponent lowers) */
+        x->emin[item] = (uint8_t)(m == 0xffffu ? 255u : (m + 1u) >> 7);
     }
 }
 
