@@ -408,7 +408,12 @@ static void test_rows(uint64_t seed, int only_nhwc_dir, int precision)
             c.dtype = (rr_dtype)k.dt;
             c.out_dtype = (rr_dtype)k.odt;
             if (!rr_kernel_applies(row, &c)) continue;
+            /* the bfloat16 dot-product rows: every third config with the tile plan's masks in chunks of a
+               tile or two (partial sums carried from chunk to chunk) */
+            const int chunked = strstr(row->name, "bf16dot") != NULL && applied % 3 == 2;
+            if (chunked) rr_tile_set_mask_budget(256);
             check_row_on(row, &d, &rng, applied, 0, &k);
+            if (chunked) rr_tile_set_mask_budget(0);
             applied++;
         }
         printf("  %-46s %d configs x %d thread counts (%d draws)\n", row->name, applied, 4, draws);

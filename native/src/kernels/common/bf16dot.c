@@ -51,6 +51,18 @@ static rr_conv adjoint_of(const rr_conv *c)
     return a;
 }
 
+/* Filter gradient: stride_w 1 (pixel pairs are neighbouring columns), ICPG >= 2, and partial sums
+ * (1 KiB per tap and channel block pair) of at most 64 MiB. */
+int rr_backward_filter_tile_bf16dot_applies(const rr_conv *c)
+{
+    if (!bf16dot_call(c) || c->sw != 1 || c->icpg < 2 || !rr_backward_filter_tile_applies(c) ||
+        !rr_tile_geometry_fits(c))
+        return 0;
+    const double blocks = (double)c->groups * (double)((c->ocpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B) *
+                          (double)((c->icpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B);
+    return blocks * (double)(c->fh * c->fw) <= 65536.0;
+}
+
 int rr_backward_data_adjoint_tiles_bf16dot_applies(const rr_conv *c)
 {
     if (!bf16dot_call(c) || c->sh != 1 || c->sw != 1 || c->ocpg < 2 || !rr_backward_data_phases_applies(c)) return 0;
@@ -179,6 +191,74 @@ rrconv_status rr_backward_data_adjoint_tiles_bf16dot__avx512(const rr_problem *p
     /* forward weight (g, o = input channel, i = output channel, t) = w[g][i][o][taps-1-t] */
     const weight_map wm = {c->ocpg * c->icpg * taps, taps, c->icpg * taps, 1};
     return run_forward(&f, &wm, p, "backward_data_phases__avx512");
+}
+
+/* The smallest exponent field of the nonzero elements of n bfloat16 values (vector scan, in parallel). */
+static int scan_exponent(const uint16_t *v, int64_t n, rr_workspace *ws, int *emin)
+{
+    rr_bf16dot_scan x;
+    const int64_t items = (n + RR_BF16DOT_SCAN - 1) / RR_BF16DOT_SCAN;
+    x.v = v;
+    x.n = n;
+    x.emin = (uint8_t *)rr_ws_alloc(ws, items, 1, "exponents");
+    if (x.emin == NULL) return 0;
+    rr_parallel_for(items, rr_bf16dot_scan_avx512, &x);
+    *emin = min_of(x.emin, items);
+    return 1;
+}
+
+/* The filter-gradient job's prepare: its data ride in the plan problem's filter view. */
+static rrconv_status prepare_filter_grad(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked,
+                                         rr_workspace *ws)
+{
+    (void)isa, (void)chunked, (void)ws;
+    const rr_bf16dot_bwf *j = (const rr_bf16dot_bwf *)p->filter.data;
+    pl->job_data = j;
+    pl->ncb = j->groups * j->nob * j->nib;
+    return RRCONV_OK;
+}
+
+rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_filter_tile_bf16dot_applies(&p->c));
+    const rr_conv *c = &p->c;
+    rr_workspace ws;
+    rr_ws_begin(&ws, p->op);
+    int es, ed;
+    if (!scan_exponent((const uint16_t *)p->src.data, c->n * c->ic * c->ih * c->iw, &ws, &es) ||
+        !scan_exponent((const uint16_t *)p->diff.data, c->n * c->oc * c->oh * c->ow, &ws, &ed)) {
+        rr_ws_end(&ws);
+        return ws.status;
+    }
+    if (!rr_bf16dot_exact(es, ed)) {
+        rr_ws_end(&ws);
+        return rr_kernel_hand_over("backward_filter_tile__avx512", p);
+    }
+    rr_bf16dot_bwf j;
+    j.src = (const uint16_t *)p->src.data;
+    j.diff = (const uint16_t *)p->diff.data;
+    j.gw = p->out.data;
+    j.out_dtype = c->out_dtype;
+    j.groups = c->groups;
+    j.icpg = c->icpg;
+    j.ocpg = c->ocpg;
+    j.nob = (c->ocpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B;
+    j.nib = (c->icpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B;
+    j.gacc = (float *)rr_ws_alloc(&ws, c->groups * j.nob * j.nib * c->fh * c->fw * RR_BF16DOT_BWF_B * RR_BF16DOT_BWF_B * 16,
+                                  4, "partial sums");
+    if (j.gacc == NULL) {
+        rr_ws_end(&ws);
+        return ws.status;
+    }
+    /* the plan's problem: the geometry with one channel per group (its masks know no channels) */
+    rr_problem q = *p;
+    q.c.icpg = q.c.ocpg = 1;
+    q.c.ic = q.c.oc = c->groups;
+    q.filter.data = &j;
+    const rr_tile_job job = {RR_TILE_FILTER_GRAD_ROWS, rr_bwf_bf16dot_avx512, prepare_filter_grad};
+    const rrconv_status st = rr_tile_run(&q, RR_ISA_AVX512, &job);
+    rr_ws_end(&ws);
+    return st;
 }
 
 #endif /* RRCONV_X86_KERNELS */

@@ -69,4 +69,33 @@ void rr_bf16dot_pack_avx512(void *ctx, int64_t begin, int64_t end);
  * c.icpg = pairs; weights [taps][pairs][no] words per oc block; dst of c.out_dtype). */
 void rr_fwd_oc_bf16dot_avx512(void *plan, int64_t begin, int64_t end);
 
+/* Exponent scan without packing, rr_range_fn over items of RR_BF16DOT_SCAN elements of v[0..n). */
+#define RR_BF16DOT_SCAN 8192
+typedef struct rr_bf16dot_scan {
+    const uint16_t *v;
+    int64_t n;
+    uint8_t *emin;
+} rr_bf16dot_scan;
+
+void rr_bf16dot_scan_avx512(void *ctx, int64_t begin, int64_t end);
+
+/*
+ * The filter gradient (tile plan job data, plan's c: the geometry with one channel): items are
+ * (g, output channel block, input channel block) of up to RR_BF16DOT_BWF_B x RR_BF16DOT_BWF_B
+ * channels; pairs of pixels along each output row piece in the 32-bit lanes (diff and src loaded as
+ * 32 consecutive bfloat16 values under the tap's pixel mask, both zero outside it), per tap
+ * NO x NI accumulators, carried in gacc ([items][taps][B][B][16] floats) from span to span of tiles
+ * and chunk to chunk, the lanes summed into gw at the last chunk.
+ */
+#define RR_BF16DOT_BWF_B 4
+typedef struct rr_bf16dot_bwf {
+    const uint16_t *src, *diff; /* normalized bfloat16 [N][IC][IH][IW], [N][OC][OH][OW] */
+    void *gw;                   /* [G][OCPG][ICPG][FH][FW] of out_dtype */
+    rr_dtype out_dtype;
+    int64_t groups, icpg, ocpg, nob, nib;
+    float *gacc;
+} rr_bf16dot_bwf;
+
+void rr_bwf_bf16dot_avx512(void *plan, int64_t begin, int64_t end);
+
 #endif /* RRCONV_BF16DOT_H */
