@@ -75,9 +75,13 @@ void rr_bf16dot_pack_avx512(void *vctx, int64_t begin, int64_t end)
 
 /* ---- forward: a tile x OCB output channels of one group -------------------------------------- */
 
+/* acc + the pairs' products in the lanes of k, acc elsewhere: vdpbf16ps under a write mask. Written as
+ * the instruction itself: GCC 12's _mm512_mask_dpbf16_ps moves the 16-bit mask with kmovb at -O0 (lanes
+ * 8..15 then never accumulate; the Debug build's test_kernel_table caught it). */
 RR_INLINE __m512 dot(__m512 acc, __mmask16 k, __m512i x, __m512i w)
 {
-    return _mm512_mask_dpbf16_ps(acc, k, (__m512bh)x, (__m512bh)w);
+    __asm__("vdpbf16ps %2, %1, %0%{%3%}" : "+v"(acc) : "v"(x), "v"(w), "Yk"(k));
+    return acc;
 }
 
 RR_INLINE void oc_tile(const rr_tile_plan *pl, const uint16_t *m, const uint32_t *src_g, const uint32_t *w_g,
