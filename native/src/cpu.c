@@ -7,6 +7,8 @@
  *   portable anything else, every non-x86 CPU, and builds without the x86 kernel files
  *           (RRCONV_X86_KERNELS 0, internal.h): the portable kernels (the kernels/<direction>/<name>__portable.c files)
  *   scalar  only when capped to it: the reference loops
+ * Beside the level, one capability bit: AVX512_BF16 (vdpbf16ps, rr_cpu_has_avx512_bf16), which the
+ * bfloat16 dot-product rows check in their applies() (their ISA is avx512, so the cap covers them too).
  *
  * The environment variable RRCONV_MAX_ISA (avx512 | avx2 | portable | scalar, case-insensitive), read
  * once, at the first call that asks, caps the choice. An unknown value is an error: rr_isa_env_error
@@ -31,6 +33,7 @@
 #endif
 
 static rr_isa rr_isa_value = RR_ISA_PORTABLE;
+static int rr_avx512_bf16_value; /* the CPU has AVX512_BF16 (vdpbf16ps) beside AVX-512 */
 static char rr_isa_error[160]; /* empty, or the message for an unknown RRCONV_MAX_ISA */
 static pthread_once_t rr_isa_once = PTHREAD_ONCE_INIT;
 
@@ -63,6 +66,12 @@ static rr_isa detect_hardware(void)
     const int avx512 = ((ebx >> 16) & 1) && ((ebx >> 17) & 1) && ((ebx >> 30) & 1) && ((ebx >> 31) & 1);
     if (ymm_state && avx && avx2 && fma && bmi2) isa = RR_ISA_AVX2;
     if (isa == RR_ISA_AVX2 && zmm_state && avx512) isa = RR_ISA_AVX512;
+    /* AVX512_BF16: leaf 7, sub-leaf 1, EAX bit 5 (sub-leaf 1 exists when leaf 7 sub-leaf 0 EAX >= 1) */
+    if (isa == RR_ISA_AVX512 && eax >= 1) {
+        unsigned int a1, b1, c1, d1;
+        __cpuid_count(7, 1, a1, b1, c1, d1);
+        rr_avx512_bf16_value = (a1 >> 5) & 1;
+    }
 #endif
     return isa;
 }
@@ -98,6 +107,12 @@ rr_isa rr_active_isa(void)
 {
     pthread_once(&rr_isa_once, detect);
     return rr_isa_value;
+}
+
+int rr_cpu_has_avx512_bf16(void)
+{
+    pthread_once(&rr_isa_once, detect);
+    return rr_avx512_bf16_value;
 }
 
 const char *rr_isa_env_error(void)

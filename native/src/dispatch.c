@@ -167,6 +167,7 @@ rrconv_status rr_dispatch(const rr_problem *p)
     rrconv_status st = choose(p, &row);
     if (st != RRCONV_OK) return st;
     st = rr_kernel_run(row, p);
-    if (st == RRCONV_OK && rr_env.verbose) print_verbose(p, row, now_ms() - t0);
+    /* the row that computed it: a row may hand a problem on when its data do not fit (rr_kernel_hand_over) */
+    if (st == RRCONV_OK && rr_env.verbose) print_verbose(p, rr_kernel_ran(row), now_ms() - t0);
     return st;
 }

@@ -121,6 +121,8 @@ typedef struct data_kind {
                          with NaN, Inf, denormals and large values sprinkled in */
     int scale;        /* precision: 0 in [-1, 1); 1 tiny (half outputs in the denormal range); 2 large
                          (float16: sums beyond 65504) */
+    int no_denormals; /* precision: no denormal inputs sprinkled in (the bfloat16 dot-product rows' gate
+                         passes on scale 0) */
 } data_kind;
 
 static const char *type_name(int dt)
@@ -148,7 +150,7 @@ static void fill_precision(tview *t, uint64_t *rng, const data_kind *k, int whic
         case 0: v = NAN; break;
         case 1: v = INFINITY; break;
         case 2: v = -INFINITY; break;
-        case 3: case 4: v = denorm * (double)t_int(rng, -5, 5); break;
+        case 3: case 4: if (!k->no_denormals) v = denorm * (double)t_int(rng, -5, 5); break;
         case 5: if (k->dt == RRCONV_FLOAT16) v = 65504.0; break;
         default: break;
         }
@@ -234,6 +236,36 @@ static int output_ok(double got, double want, double abs_sum, int64_t terms, con
     return fabs(got - want) <= 0.5 * t_ulp(big, k->odt) + acc;
 }
 
+/* 1 if a view element of t is a denormal. */
+static int has_denormal(const tview *t)
+{
+    int64_t idx[5] = {0};
+    do {
+        if (fpclassify(tv_getf(t, idx)) == FP_SUBNORMAL) return 1;
+    } while (tv_next(t, idx));
+    return 0;
+}
+
+/* Problems that a bfloat16 dot-product row computed itself / handed to its float32 row (the gate). */
+static int bf16dot_own, bf16dot_handed;
+
+/* After a bfloat16 dot-product row ran on multiplied inputs a and b: a denormal among them must have
+ * made it hand the problem on (vdpbf16ps reads denormals as zero); integer data, and data in [-1, 1)
+ * without denormals (their products are far from the denormal range), must not. */
+static void check_bf16dot_route(const rr_kernel_row *row, const tview *a, const tview *b, const data_kind *k, int cfg)
+{
+    const rr_kernel_row *ran = rr_kernel_ran(row);
+    const int denormal = has_denormal(a) || has_denormal(b);
+    if (ran == row) bf16dot_own++;
+    else bf16dot_handed++;
+    if (denormal) {
+        EXPECT(ran != row, "%s config %d: a denormal input, but the row computed it itself", row->name, cfg);
+    } else if (!k->precision || k->scale == 0) {
+        EXPECT(ran == row, "%s config %d: no denormal and ordinary values, but handed to %s", row->name, cfg,
+               ran->name);
+    }
+}
+
 /* Runs row on d at every thread count; 1 if it matched the oracle everywhere. nchw_call: a channels-last
  * row on an NCHW call (tensors of random layouts, c.layout NCHW: the row's applies() admits some). */
 static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uint64_t *rng, int cfg, int nchw_call,
@@ -293,6 +325,7 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
         }
         EXPECT(ok &= tv_gaps_untouched(&out), "%s config %d threads %d: wrote outside the output view", row->name,
                cfg, THREADS[ti]);
+        if (strstr(row->name, "bf16dot") != NULL && ti == 0) check_bf16dot_route(row, a, b, k, cfg);
         int64_t idx[5] = {0};
         size_t i = 0;
         do {
@@ -332,7 +365,7 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
  * turn; an f32 row mostly float32, and every fifth config float16 / bfloat16 (its inputs widened). */
 static data_kind kind_of(const rr_kernel_row *row, int cfg, int precision)
 {
-    data_kind k = {RRCONV_FLOAT32, RRCONV_FLOAT32, precision, 0};
+    data_kind k = {RRCONV_FLOAT32, RRCONV_FLOAT32, precision, 0, 0};
     if (row->dtype != RR_DT_F32) {
         k.dt = (int)row->dtype;
         k.odt = cfg % 2 ? RRCONV_FLOAT32 : k.dt;
@@ -345,6 +378,9 @@ static data_kind kind_of(const rr_kernel_row *row, int cfg, int precision)
     }
     if (precision) k.scale = (int)(cfg / 4 % 3);
     if (k.scale == 2 && k.dt == RRCONV_BFLOAT16) k.scale = 0; /* bfloat16's range is float32's */
+    /* bfloat16 rows: every other pair of configs without denormals, so that the dot-product rows run
+       non-integer data, NaN and Inf themselves (with denormals they hand the problem on) */
+    if (precision && row->dtype == RR_DT_BF16) k.no_denormals = cfg / 2 % 2;
     return k;
 }
 
@@ -362,6 +398,12 @@ static void test_rows(uint64_t seed, int only_nhwc_dir, int precision)
             skipped++;
             continue;
         }
+        if (strstr(row->name, "bf16dot") != NULL && !rr_cpu_has_avx512_bf16()) {
+            /* an AVX-512 CPU without vdpbf16ps (Skylake-X, Ice Lake): the row applies to nothing there */
+            printf("  %-46s needs AVX512_BF16, which this CPU lacks\n", row->name);
+            skipped++;
+            continue;
+        }
         uint64_t rng = seed + 7919u * (uint64_t)r;
         int applied = 0, draws = 0, nchw_calls = 0;
         for (; draws < 20000 && applied < ROW_CONFIGS; draws++) {
@@ -372,13 +414,25 @@ static void test_rows(uint64_t seed, int only_nhwc_dir, int precision)
             c.dtype = (rr_dtype)k.dt;
             c.out_dtype = (rr_dtype)k.odt;
             if (!rr_kernel_applies(row, &c)) continue;
+            /* the bfloat16 dot-product rows: every third config with the tile plan's masks in chunks of a
+               tile or two (partial sums carried from chunk to chunk) */
+            const int chunked = strstr(row->name, "bf16dot") != NULL && applied % 3 == 2;
+            if (chunked) rr_tile_set_mask_budget(256);
             check_row_on(row, &d, &rng, applied, 0, &k);
+            if (chunked) rr_tile_set_mask_budget(0);
             applied++;
         }
         printf("  %-46s %d configs x %d thread counts (%d draws)\n", row->name, applied, 4, draws);
+        if (strstr(row->name, "bf16dot") != NULL) {
+            printf("  %-46s %d computed by the row, %d handed on (gate)\n", "", bf16dot_own, bf16dot_handed);
+            /* the precision data reach both paths; integer data only the row's own */
+            EXPECT(bf16dot_own > 0 && (precision ? bf16dot_handed > 0 : bf16dot_handed == 0),
+                   "%s: %d computed, %d handed on", row->name, bf16dot_own, bf16dot_handed);
+            bf16dot_own = bf16dot_handed = 0;
+        }
         if (row->layout == RR_LAYOUT_NHWC && !precision) {
             /* NCHW calls a channels-last row takes (transposed): depthwise, filters of 625..1024 taps */
-            const data_kind f32 = {RRCONV_FLOAT32, RRCONV_FLOAT32, 0, 0};
+            const data_kind f32 = {RRCONV_FLOAT32, RRCONV_FLOAT32, 0, 0, 0};
             int nchw = 0;
             for (int k = 0; k < 6; k++) {
                 const int64_t f = t_int(&rng, 25, 32), g = t_int(&rng, 16, 40), in = t_int(&rng, 3, 12);
@@ -397,7 +451,7 @@ static void test_rows(uint64_t seed, int only_nhwc_dir, int precision)
         }
         /* an nhwc row that also takes NCHW calls (large filters): up to 10 drawn configs as NCHW calls */
         for (int more = 0; row->layout == RR_LAYOUT_NHWC && !precision && more < 20000 && nchw_calls < 10; more++) {
-            const data_kind f32 = {RRCONV_FLOAT32, RRCONV_FLOAT32, 0, 0};
+            const data_kind f32 = {RRCONV_FLOAT32, RRCONV_FLOAT32, 0, 0, 0};
             const rrconv_conv_desc d = draw(&rng);
             rr_conv c = conv_of(&d);
             c.layout = RR_LAYOUT_NCHW;

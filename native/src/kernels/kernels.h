@@ -73,6 +73,15 @@ const rr_kernel_row *rr_kernel_pick(rr_direction dir, const rr_conv *c);
  * for every row; dispatch.c for the row it chose. */
 rrconv_status rr_kernel_run(const rr_kernel_row *row, const rr_problem *p);
 
+/* For a fast row's entry whose fast path does not fit the data (only the data tell: e.g. the bfloat16
+ * dot-product rows on denormals): runs the f32 row called name on p (normalized for it) and notes it,
+ * so that rr_kernel_ran names that row. p must be a problem that row applies to. */
+rrconv_status rr_kernel_hand_over(const char *name, const rr_problem *p);
+
+/* After rr_kernel_run(row, p) on this thread: the row that computed the result (row, or the row it
+ * handed the problem to). RRCONV_VERBOSE prints that one. */
+const rr_kernel_row *rr_kernel_ran(const rr_kernel_row *row);
+
 /* ---- what the directions share, below the table ------------------------------------------------ */
 
 /* Tests only: bytes of tap masks per chunk of the tile plan (0 restores the default, 4 MiB), so that

@@ -79,6 +79,8 @@ typedef struct rr_tile_plan {
     float *gw;            /* filter-gradient kernel: the output, [G][FH * 3] */
     int first_chunk;      /* filter-gradient kernel: the current chunk is the first / the last: start */
     int last_chunk;       /* from zero / sum the lanes into gw */
+    const void *job_data; /* what a job's prepare adds for its compute pass (the bfloat16 dot-product
+                           * filter gradient: common/bf16dot.h), else NULL */
 } rr_tile_plan;
 
 /* Block number blk (0 .. bpi-1) of an image: where its pixels are, how many lanes are real. */
