@@ -126,11 +126,12 @@ static double now_ms(void)
 
 /*
  * rrconv_verbose,exec,<direction>,<kernel>,<isa>,<dtype>,<layout>,mask:<int32|uint8>,
- * mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>
+ * mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>[,<note>]
  * with <problem> mb<N>_g<G>_icpg.._ocpg.._ih.._iw.._oh.._ow.._fh.._fw.._sh.._sw.._ph.._pw.._dh.._dw..
  * with <dtype> the call's data type (not the row's: an f32 row widens a half call's inputs) and <ms> the
  * call's wall time with 4 significant digits (fixed notation: 0.2310, 12.50, 1234; from
- * 10000 ms on, whole milliseconds).
+ * 10000 ms on, whole milliseconds) and <note>, where the row made a choice inside, what it chose
+ * (rr_note; e.g. "ran:forward_nhwc_depthwise__avx512 active:0.37<0.50").
  */
 static void print_verbose(const rr_problem *p, const rr_kernel_row *row, double ms)
 {
@@ -142,13 +143,13 @@ static void print_verbose(const rr_problem *p, const rr_kernel_row *row, double 
             "rrconv_verbose,exec,%s,%s,%s,%s,%s,mask:%s,mode:%s,threads:%d,"
             "mb%" PRId64 "_g%" PRId64 "_icpg%" PRId64 "_ocpg%" PRId64 "_ih%" PRId64 "_iw%" PRId64 "_oh%" PRId64
             "_ow%" PRId64 "_fh%" PRId64 "_fw%" PRId64 "_sh%" PRId64 "_sw%" PRId64 "_ph%" PRId64 "_pw%" PRId64
-            "_dh%" PRId64 "_dw%" PRId64 ",%.*f\n",
+            "_dh%" PRId64 "_dw%" PRId64 ",%.*f%s%s\n",
             rr_direction_name(p->dir), row->name, rr_isa_name(row->isa), rr_dtype_name(c->dtype),
             rr_layout_name(row->layout),
             c->mask_type == RRCONV_MASK_UINT8 ? "uint8" : "int32",
             c->mode == RRCONV_CONVOLUTION ? "convolution" : "cross_correlation", (int)rrconv_get_num_threads(),
             c->n, c->groups, c->icpg, c->ocpg, c->ih, c->iw, c->oh, c->ow, c->fh, c->fw, c->sh, c->sw, c->ph, c->pw,
-            c->dh, c->dw, decimals, ms);
+            c->dh, c->dw, decimals, ms, p->note[0] != '\0' ? "," : "", p->note);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------------- */
@@ -166,8 +167,10 @@ rrconv_status rr_dispatch(const rr_problem *p)
     const rr_kernel_row *row;
     rrconv_status st = choose(p, &row);
     if (st != RRCONV_OK) return st;
-    st = rr_kernel_run(row, p);
-    /* the row that computed it: a row may hand a problem on when its data do not fit (rr_kernel_hand_over) */
-    if (st == RRCONV_OK && rr_env.verbose) print_verbose(p, rr_kernel_ran(row), now_ms() - t0);
+    char note[RR_NOTE_SIZE] = "";
+    rr_problem noted = *p;
+    noted.note = rr_env.verbose ? note : NULL;
+    st = rr_kernel_run(row, &noted);
+    if (st == RRCONV_OK && rr_env.verbose) print_verbose(&noted, row, now_ms() - t0);
     return st;
 }

@@ -164,7 +164,19 @@ typedef struct rr_problem {
     const char *op;              /* public function name, for messages */
     rr_view src, filter, diff, rin, rout;
     rr_out_view out;
+    /* Where a kernel leaves a word on a choice it made inside (e.g. handing a call with few active taps
+     * to another row's loops), for RRCONV_VERBOSE; RR_NOTE_SIZE bytes; NULL (nobody listens): rr_note
+     * writes nothing. */
+    char *note;
 } rr_problem;
+
+#define RR_NOTE_SIZE 96
+/* printf into p->note (truncated to RR_NOTE_SIZE) when p->note is not NULL (problem.c). */
+void rr_note(const rr_problem *p, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* The tensors of a problem, for rr_tensor_shape (problem.c). */
 typedef enum rr_tensor {

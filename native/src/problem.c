@@ -1,9 +1,12 @@
 /*
- * problem.c -- shapes and dense strides of a problem's tensors (no state, no calls into other files).
+ * problem.c -- shapes and dense strides of a problem's tensors, rr_note (no state, no calls into other files).
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 /* ---- shapes ---------------------------------------------------------------------------------- */
 
@@ -121,4 +124,13 @@ const char *rr_direction_name(rr_direction dir)
     case RR_BACKWARD_FILTER: return "backward_filter";
     }
     return "unknown";
+}
+
+void rr_note(const rr_problem *p, const char *fmt, ...)
+{
+    if (p->note == NULL) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->note, RR_NOTE_SIZE, fmt, ap);
+    va_end(ap);
 }

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int ROW_CONFIGS = 30;
 static const int THREADS[4] = {1, 2, 3, 7};
@@ -252,17 +253,17 @@ static int bf16dot_own, bf16dot_handed;
 /* After a bfloat16 dot-product row ran on multiplied inputs a and b: a denormal among them must have
  * made it hand the problem on (vdpbf16ps reads denormals as zero); integer data, and data in [-1, 1)
  * without denormals (their products are far from the denormal range), must not. */
-static void check_bf16dot_route(const rr_kernel_row *row, const tview *a, const tview *b, const data_kind *k, int cfg)
+static void check_bf16dot_route(const rr_kernel_row *row, const char *note, const tview *a, const tview *b,
+                                const data_kind *k, int cfg)
 {
-    const rr_kernel_row *ran = rr_kernel_ran(row);
+    const int own = strncmp(note, "ran:", 4) != 0; /* rr_kernel_hand_over notes "ran:<row> <why>" */
     const int denormal = has_denormal(a) || has_denormal(b);
-    if (ran == row) bf16dot_own++;
+    if (own) bf16dot_own++;
     else bf16dot_handed++;
     if (denormal) {
-        EXPECT(ran != row, "%s config %d: a denormal input, but the row computed it itself", row->name, cfg);
+        EXPECT(!own, "%s config %d: a denormal input, but the row computed it itself", row->name, cfg);
     } else if (!k->precision || k->scale == 0) {
-        EXPECT(ran == row, "%s config %d: no denormal and ordinary values, but handed to %s", row->name, cfg,
-               ran->name);
+        EXPECT(own, "%s config %d: no denormal and ordinary values, but handed on: %s", row->name, cfg, note);
     }
 }
 
@@ -316,6 +317,8 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
         set_view(&p.rout, &in.rout);
         p.out.data = (float *)tv_data(&out);
         memcpy(p.out.strides, out.st, sizeof out.st);
+        char note[RR_NOTE_SIZE] = "";
+        p.note = note;
         const rrconv_status st = rr_kernel_run(row, &p);
         EXPECT(st == RRCONV_OK, "%s config %d: status %s (%s)", row->name, cfg, rrconv_status_name(st),
                rrconv_last_error());
@@ -325,7 +328,7 @@ static int check_row_on(const rr_kernel_row *row, const rrconv_conv_desc *d, uin
         }
         EXPECT(ok &= tv_gaps_untouched(&out), "%s config %d threads %d: wrote outside the output view", row->name,
                cfg, THREADS[ti]);
-        if (strstr(row->name, "bf16dot") != NULL && ti == 0) check_bf16dot_route(row, a, b, k, cfg);
+        if (strstr(row->name, "bf16dot") != NULL && ti == 0) check_bf16dot_route(row, note, a, b, k, cfg);
         int64_t idx[5] = {0};
         size_t i = 0;
         do {
@@ -521,7 +524,10 @@ static void test_table_api(void)
 
 /* A dense problem through the public API: direction dir (0, 1, 2), data of type dt (typed entry points;
  * the 4-byte buffers are large enough for any type). */
-static rrconv_status public_call_typed(int dir, const rrconv_conv_desc *d, int32_t dt)
+/* A call through the public API on small-integer data: NCHW tensors (strides NULL) and masks all 0, or with
+ * nhwc_sparse dense channels-last src/diff/output and masks with id x % 3 (about a third of the taps active). */
+#define TV(t) tv_data(&(t)), tv_strides(&(t))
+static rrconv_status public_call_as(int dir, const rrconv_conv_desc *d, int32_t dt, int nhwc_sparse)
 {
     uint64_t rng = 5;
     inputs in;
@@ -529,9 +535,10 @@ static rrconv_status public_call_typed(int dir, const rrconv_conv_desc *d, int32
     const int64_t s_src[4] = {d->n, IC, d->ih, d->iw}, s_dst[4] = {d->n, OC, d->oh, d->ow};
     const int64_t s_flt[5] = {d->groups, d->ocpg, d->icpg, d->fh, d->fw};
     const int64_t s_rin[3] = {d->n, d->ih, d->iw}, s_rout[3] = {d->n, d->oh, d->ow};
-    tv_make(&in.src, &rng, 4, s_src, 4, L_DENSE_NULL);
+    const int act = nhwc_sparse ? L_NHWC : L_DENSE_NULL;
+    tv_make(&in.src, &rng, 4, s_src, 4, act);
     tv_make(&in.flt, &rng, 5, s_flt, 4, L_DENSE_NULL);
-    tv_make(&in.diff, &rng, 4, s_dst, 4, L_DENSE_NULL);
+    tv_make(&in.diff, &rng, 4, s_dst, 4, act);
     tv_make(&in.rin, &rng, 3, s_rin, 4, L_DENSE_NULL);
     tv_make(&in.rout, &rng, 3, s_rout, 4, L_DENSE_NULL);
     tv_fill_f(&in.src, &rng, 1);
@@ -539,33 +546,39 @@ static rrconv_status public_call_typed(int dir, const rrconv_conv_desc *d, int32
     tv_fill_f(&in.diff, &rng, 1);
     memset(in.rin.buf, 0, in.rin.buf_elems * 4);
     memset(in.rout.buf, 0, in.rout.buf_elems * 4);
+    if (nhwc_sparse) {
+        int64_t idx[3] = {0, 0, 0};
+        do tv_setm(&in.rin, idx, idx[2] % 3); while (tv_next(&in.rin, idx));
+        do tv_setm(&in.rout, idx, idx[2] % 3); while (tv_next(&in.rout, idx));
+    }
     tview out;
-    tv_make(&out, &rng, dir == 2 ? 5 : 4, dir == 0 ? s_dst : dir == 1 ? s_src : s_flt, 4, L_DENSE_NULL);
+    tv_make(&out, &rng, dir == 2 ? 5 : 4, dir == 0 ? s_dst : dir == 1 ? s_src : s_flt, 4,
+            dir == 2 ? L_DENSE_NULL : act);
     rrconv_status st;
     if (dt != RRCONV_FLOAT32) {
         if (dir == 0) {
-            st = rrconv_forward(d, dt, dt, tv_data(&in.src), NULL, tv_data(&in.flt), NULL, tv_data(&in.rin), NULL,
-                                tv_data(&in.rout), NULL, tv_data(&out), NULL);
+            st = rrconv_forward(d, dt, dt, TV(in.src), TV(in.flt), TV(in.rin), TV(in.rout), TV(out));
         } else if (dir == 1) {
-            st = rrconv_backward_data(d, dt, dt, tv_data(&in.flt), NULL, tv_data(&in.diff), NULL, tv_data(&in.rin),
-                                      NULL, tv_data(&in.rout), NULL, tv_data(&out), NULL);
+            st = rrconv_backward_data(d, dt, dt, TV(in.flt), TV(in.diff), TV(in.rin), TV(in.rout), TV(out));
         } else {
-            st = rrconv_backward_filter(d, dt, dt, tv_data(&in.src), NULL, tv_data(&in.diff), NULL, tv_data(&in.rin),
-                                        NULL, tv_data(&in.rout), NULL, tv_data(&out), NULL);
+            st = rrconv_backward_filter(d, dt, dt, TV(in.src), TV(in.diff), TV(in.rin), TV(in.rout), TV(out));
         }
     } else if (dir == 0) {
-        st = rrconv_forward_f32(d, tv_data(&in.src), NULL, tv_data(&in.flt), NULL, tv_data(&in.rin), NULL,
-                                tv_data(&in.rout), NULL, tv_data(&out), NULL);
+        st = rrconv_forward_f32(d, TV(in.src), TV(in.flt), TV(in.rin), TV(in.rout), TV(out));
     } else if (dir == 1) {
-        st = rrconv_backward_data_f32(d, tv_data(&in.flt), NULL, tv_data(&in.diff), NULL, tv_data(&in.rin), NULL,
-                                      tv_data(&in.rout), NULL, tv_data(&out), NULL);
+        st = rrconv_backward_data_f32(d, TV(in.flt), TV(in.diff), TV(in.rin), TV(in.rout), TV(out));
     } else {
-        st = rrconv_backward_filter_f32(d, tv_data(&in.src), NULL, tv_data(&in.diff), NULL, tv_data(&in.rin), NULL,
-                                        tv_data(&in.rout), NULL, tv_data(&out), NULL);
+        st = rrconv_backward_filter_f32(d, TV(in.src), TV(in.diff), TV(in.rin), TV(in.rout), TV(out));
     }
     tv_free(&out);
     free_inputs(&in);
     return st;
+}
+#undef TV
+
+static rrconv_status public_call_typed(int dir, const rrconv_conv_desc *d, int32_t dt)
+{
+    return public_call_as(dir, d, dt, 0);
 }
 
 static rrconv_status public_call(int dir, const rrconv_conv_desc *d)
@@ -625,28 +638,30 @@ static int env_mode(const char *mode, const char *name)
     }
     if (strcmp(mode, "verbose") == 0) {
         char path[] = "/tmp/rrconv_verbose_XXXXXX";
-        const int fd = mkstemp(path);
-        EXPECT(fd >= 0 && freopen(path, "w", stderr) != NULL, "redirect stderr");
+        const int fd = mkstemp(path), saved = dup(fileno(stderr));
+        EXPECT(fd >= 0 && saved >= 0 && freopen(path, "w", stderr) != NULL, "redirect stderr");
         rrconv_set_num_threads(2);
         rrconv_conv_desc conv = dw;
         conv.mode = RRCONV_CONVOLUTION;
         EXPECT_OK(public_call(0, &conv));
         EXPECT_OK(public_call(2, &dense));
         EXPECT_OK(public_call_typed(1, &dense, RRCONV_BFLOAT16));
+        EXPECT_OK(public_call_as(0, &dw, RRCONV_FLOAT32, 1)); /* NHWC, a third of the taps active */
         fflush(stderr);
         FILE *f = fopen(path, "r");
-        char line[3][512] = {{0}};
-        for (int i = 0; i < 3 && f != NULL; i++) {
+        char line[4][512] = {{0}};
+        for (int i = 0; i < 4 && f != NULL; i++) {
             if (fgets(line[i], sizeof line[i], f) == NULL) line[i][0] = '\0';
         }
         if (f != NULL) fclose(f);
         remove(path);
+        if (saved >= 0) dup2(saved, fileno(stderr)); /* the failures below go to the real stderr */
         const rr_conv c0 = conv_of(&conv), c2 = conv_of(&dense);
         const rr_kernel_row *r0 = rr_kernel_pick(RR_FORWARD, &c0), *r2 = rr_kernel_pick(RR_BACKWARD_FILTER, &c2);
         rr_conv c1 = c2;
         c1.dtype = c1.out_dtype = RR_DT_BF16;
         const rr_kernel_row *r1 = rr_kernel_pick(RR_BACKWARD_DATA, &c1);
-        char want[3][256];
+        char want[4][256];
         snprintf(want[0], sizeof want[0], "rrconv_verbose,exec,forward,%s,%s,f32,nchw,mask:int32,mode:convolution,"
                  "threads:2,mb1_g4_icpg1_ocpg1_ih9_iw9_oh9_ow9_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1,", r0->name,
                  rr_isa_name(r0->isa));
@@ -657,7 +672,23 @@ static int env_mode(const char *mode, const char *name)
         snprintf(want[2], sizeof want[2], "rrconv_verbose,exec,backward_data,%s,%s,bf16,nchw,mask:int32,"
                  "mode:cross_correlation,threads:2,mb1_g1_icpg3_ocpg2_ih9_iw9_oh9_ow9_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1,",
                  r1->name, rr_isa_name(r1->isa));
-        for (int i = 0; i < 3; i++) {
+        /* a row that hands the call to another row's loops says so after <ms> (rr_note) */
+        rr_conv c3 = conv_of(&dw);
+        c3.layout = RR_LAYOUT_NHWC;
+        const rr_kernel_row *r3 = rr_kernel_pick(RR_FORWARD, &c3);
+        char *note = strchr(line[3], '\n') != NULL ? strstr(line[3], ",ran:") : NULL;
+        if (strstr(r3->name, "depthwise_small_nhwc") != NULL) {
+            EXPECT(strstr(line[3], r3->name) != NULL && note != NULL && strstr(note, "nhwc_depthwise") != NULL &&
+                       strstr(note, " active:0.") != NULL,
+                   "verbose line of a handed-over call (%s): %s", r3->name, line[3]);
+        } else {
+            EXPECT(strstr(line[3], r3->name) != NULL && note == NULL, "verbose line 3 (%s): %s", r3->name, line[3]);
+        }
+        if (note != NULL) *note = '\0';
+        snprintf(want[3], sizeof want[3], "rrconv_verbose,exec,forward,%s,%s,f32,%s,mask:int32,"
+                 "mode:cross_correlation,threads:2,mb1_g4_icpg1_ocpg1_ih9_iw9_oh9_ow9_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1,",
+                 r3->name, rr_isa_name(r3->isa), rr_layout_name(r3->layout));
+        for (int i = 0; i < 4; i++) {
             const size_t lw = strlen(want[i]);
             EXPECT(strncmp(line[i], want[i], lw) == 0, "verbose line %d:\n got  %s want %s<ms>", i, line[i], want[i]);
             /* <ms>: digits, one '.', 4 significant digits */

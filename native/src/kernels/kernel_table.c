@@ -90,29 +90,17 @@ const rr_kernel_row *rr_kernel_pick(rr_direction dir, const rr_conv *c)
     return NULL;
 }
 
-/* The row that the fast row running on this thread handed its problem to (NULL: none): set by
- * rr_kernel_hand_over, cleared when rr_kernel_run starts a row. Thread-local, so that concurrent calls
- * from several threads each see their own. */
-static _Thread_local const rr_kernel_row *rr_handed_to;
-
-rrconv_status rr_kernel_hand_over(const char *name, const rr_problem *p)
+rrconv_status rr_kernel_hand_over(const char *name, const rr_problem *p, const char *why)
 {
     const rr_kernel_row *row = rr_kernel_find(name);
     RR_ASSERT(row != NULL && row->dir == p->dir && row->dtype == RR_DT_F32);
-    const rrconv_status st = rr_kernel_run(row, p);
-    if (rr_handed_to == NULL) rr_handed_to = row; /* else that row handed it on: keep the last one */
-    return st;
-}
-
-const rr_kernel_row *rr_kernel_ran(const rr_kernel_row *row)
-{
-    return rr_handed_to != NULL ? rr_handed_to : row;
+    rr_note(p, "ran:%s %s", name, why);
+    return rr_kernel_run(row, p);
 }
 
 rrconv_status rr_kernel_run(const rr_kernel_row *row, const rr_problem *p)
 {
     RR_ASSERT(row->dir == p->dir);
-    rr_handed_to = NULL;
     RR_ASSERT(rr_kernel_applies(row, &p->c));
     RR_ASSERT(rr_kernel_available(row));
     if (rr_kernel_is_reference(row)) return row->run(p);

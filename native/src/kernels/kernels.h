@@ -74,13 +74,10 @@ const rr_kernel_row *rr_kernel_pick(rr_direction dir, const rr_conv *c);
 rrconv_status rr_kernel_run(const rr_kernel_row *row, const rr_problem *p);
 
 /* For a fast row's entry whose fast path does not fit the data (only the data tell: e.g. the bfloat16
- * dot-product rows on denormals): runs the f32 row called name on p (normalized for it) and notes it,
- * so that rr_kernel_ran names that row. p must be a problem that row applies to. */
-rrconv_status rr_kernel_hand_over(const char *name, const rr_problem *p);
-
-/* After rr_kernel_run(row, p) on this thread: the row that computed the result (row, or the row it
- * handed the problem to). RRCONV_VERBOSE prints that one. */
-const rr_kernel_row *rr_kernel_ran(const rr_kernel_row *row);
+ * dot-product rows on denormals): runs the f32 row called name on p (normalized for it) and leaves
+ * "ran:<name> <why>" in p's note (rr_note), which RRCONV_VERBOSE prints after the dispatched row's line.
+ * p must be a problem that row applies to. */
+rrconv_status rr_kernel_hand_over(const char *name, const rr_problem *p, const char *why);
 
 /* ---- what the directions share, below the table ------------------------------------------------ */
 

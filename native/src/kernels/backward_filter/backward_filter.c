@@ -318,10 +318,10 @@ int rr_backward_filter_nhwc_depthwise_applies(const rr_conv *c)
     return c->layout == RR_LAYOUT_NHWC || (c->fh * c->fw >= RR_BWF_NHWC_NCHW_TAPS && c->groups >= 16);
 }
 
-/* The small-filter depthwise row (backward_filter_nhwc_small_depthwise_body.h): channels-last calls with
+/* The small-filter depthwise row (backward_filter_depthwise_small_nhwc_body.h): channels-last calls with
  * FW 3, 5 or 7 (every tap evaluated under its mask, the accumulators of a tap group in registers) and a
  * tap table row of at most 2^20 entries. */
-int rr_backward_filter_nhwc_small_depthwise_applies(const rr_conv *c)
+int rr_backward_filter_depthwise_small_nhwc_applies(const rr_conv *c)
 {
     return nhwc_fits(c) && c->icpg == 1 && c->ocpg == 1 && c->layout == RR_LAYOUT_NHWC &&
            (c->fw == 3 || c->fw == 5 || c->fw == 7) && c->fh <= 64 && c->ow * c->fh * c->fw <= ((int64_t)1 << 20);

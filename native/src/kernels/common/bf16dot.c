@@ -133,7 +133,7 @@ static rrconv_status run_forward(const rr_problem *f, const weight_map *wm, cons
     const rr_conv *c = &f->c;
     const int64_t pairs = (c->icpg + 1) / 2, taps = c->fh * c->fw, ihw = c->ih * c->iw;
     const int ew = rr_bf16dot_min_exponent((const uint16_t *)f->filter.data, c->groups * c->ocpg * c->icpg * taps);
-    if (!rr_bf16dot_exact(255, ew)) return rr_kernel_hand_over(fallback, p);
+    if (!rr_bf16dot_exact(255, ew)) return rr_kernel_hand_over(fallback, p, "(denormal or tiny data)");
     rr_workspace ws;
     rr_ws_begin(&ws, f->op);
     rr_bf16dot_pack pk;
@@ -152,7 +152,7 @@ static rrconv_status run_forward(const rr_problem *f, const weight_map *wm, cons
     rr_parallel_for(c->n * c->groups * pairs, rr_bf16dot_pack_avx512, &pk);
     if (!rr_bf16dot_exact(min_of(pk.emin, c->n * c->groups * pairs), ew)) {
         rr_ws_end(&ws);
-        return rr_kernel_hand_over(fallback, p);
+        return rr_kernel_hand_over(fallback, p, "(denormal or tiny data)");
     }
     pack_weights(c, (const uint16_t *)f->filter.data, wm, wpk, pairs, ocb);
     /* the plan's problem: input channels are the pairs, src the packed words, the filter the packed one */
@@ -232,7 +232,7 @@ rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
     }
     if (!rr_bf16dot_exact(es, ed)) {
         rr_ws_end(&ws);
-        return rr_kernel_hand_over("backward_filter_tile__avx512", p);
+        return rr_kernel_hand_over("backward_filter_tile__avx512", p, "(denormal or tiny data)");
     }
     rr_bf16dot_bwf j;
     j.src = (const uint16_t *)p->src.data;

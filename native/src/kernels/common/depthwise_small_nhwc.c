@@ -68,8 +68,9 @@ static double dws_active_fraction(const rr_dws_job *x, int64_t n_images)
 }
 
 /* Runs fn over the items of p (forward, or backward data when backward), or (few active taps) the
- * tap-list row's entry `sparse`. */
-static rrconv_status dws_run(const rr_problem *p, int backward, rr_range_fn fn, rr_kernel_fn sparse)
+ * tap-list row's entry `sparse` (named sparse_name in RRCONV_VERBOSE's note). */
+static rrconv_status dws_run(const rr_problem *p, int backward, rr_range_fn fn, rr_kernel_fn sparse,
+                             const char *sparse_name)
 {
     const rr_conv *c = &p->c;
     RR_ASSERT(c->layout == RR_LAYOUT_NHWC && c->mode == RRCONV_CROSS_CORRELATION &&
@@ -110,7 +111,13 @@ static rrconv_status dws_run(const rr_problem *p, int backward, rr_range_fn fn, 
     }
     x.out = (float *)p->out.data;
     x.segs = (x.ow + RR_DWS_SEG - 1) / RR_DWS_SEG;
-    if (sparse != NULL && dws_active_fraction(&x, c->n) < DWS_MIN_ACTIVE) return sparse(p);
+    if (sparse != NULL) {
+        const double active = dws_active_fraction(&x, c->n);
+        if (active < DWS_MIN_ACTIVE) {
+            rr_note(p, "ran:%s active:%.2f<%.2f", sparse_name, active, DWS_MIN_ACTIVE);
+            return sparse(p);
+        }
+    }
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
     float *w = (float *)rr_ws_calloc(&ws, taps * x.cp, sizeof(float), "packed weights");
@@ -133,28 +140,32 @@ rrconv_status rr_forward_depthwise_small_nhwc__avx512(const rr_problem *p)
 {
     RR_ASSERT(rr_forward_depthwise_small_nhwc_applies(&p->c));
     return dws_run(p, 0, rr_dws_items_avx512,
-                   rr_forward_nhwc_depthwise_applies(&p->c) ? rr_forward_nhwc_depthwise__avx512 : NULL);
+                   rr_forward_nhwc_depthwise_applies(&p->c) ? rr_forward_nhwc_depthwise__avx512 : NULL,
+                   "forward_nhwc_depthwise__avx512");
 }
 
 rrconv_status rr_forward_depthwise_small_nhwc__avx2(const rr_problem *p)
 {
     RR_ASSERT(rr_forward_depthwise_small_nhwc_applies(&p->c));
     return dws_run(p, 0, rr_dws_items_avx2,
-                   rr_forward_nhwc_depthwise_applies(&p->c) ? rr_forward_nhwc_depthwise__avx2 : NULL);
+                   rr_forward_nhwc_depthwise_applies(&p->c) ? rr_forward_nhwc_depthwise__avx2 : NULL,
+                   "forward_nhwc_depthwise__avx2");
 }
 
 rrconv_status rr_backward_data_depthwise_small_nhwc__avx512(const rr_problem *p)
 {
     RR_ASSERT(rr_backward_data_depthwise_small_nhwc_applies(&p->c));
     return dws_run(p, 1, rr_dws_items_avx512,
-                   rr_backward_data_nhwc_depthwise_applies(&p->c) ? rr_backward_data_nhwc_depthwise__avx512 : NULL);
+                   rr_backward_data_nhwc_depthwise_applies(&p->c) ? rr_backward_data_nhwc_depthwise__avx512 : NULL,
+                   "backward_data_nhwc_depthwise__avx512");
 }
 
 rrconv_status rr_backward_data_depthwise_small_nhwc__avx2(const rr_problem *p)
 {
     RR_ASSERT(rr_backward_data_depthwise_small_nhwc_applies(&p->c));
     return dws_run(p, 1, rr_dws_items_avx2,
-                   rr_backward_data_nhwc_depthwise_applies(&p->c) ? rr_backward_data_nhwc_depthwise__avx2 : NULL);
+                   rr_backward_data_nhwc_depthwise_applies(&p->c) ? rr_backward_data_nhwc_depthwise__avx2 : NULL,
+                   "backward_data_nhwc_depthwise__avx2");
 }
 
 #endif /* RRCONV_X86_KERNELS */

@@ -1,6 +1,6 @@
 /*
- * backward_filter_nhwc_small_depthwise__avx512.c -- the channels-last depthwise backward-filter row
- * for small filters on AVX-512: backward_filter_nhwc_small_depthwise_body.h over 16-lane vectors, items
+ * backward_filter_depthwise_small_nhwc__avx512.c -- the channels-last depthwise backward-filter row
+ * for small filters on AVX-512: backward_filter_depthwise_small_nhwc_body.h over 16-lane vectors, items
  * of two vectors of channels (3x3: 18 accumulators), tap masks as 16-bit lane masks (one kmov per tap
  * and pixel, shared by the item's vectors).
  */
@@ -15,6 +15,7 @@
 #define BWS_WINDOW 1   /* bws_group_win: the window of input vectors in registers */
 #define BWS_WIN_TAPS 10 /* its accumulators, window vectors (3x3 9, 5x5 10, 7x7 7, each) */
 #define BWS_FN(name) name##__avx512
+#define BWS_LIST_ROW "backward_filter_nhwc_depthwise__avx512"
 #define BWS_TAP_ON 0xFFFFu
 
 typedef __m512 bws_vf;
@@ -30,4 +31,4 @@ static inline bws_vf bws_zero(void) { return _mm512_setzero_ps(); }
 static inline void bws_storeu(float *p, bws_vf v) { _mm512_storeu_ps(p, v); }
 static inline bws_vf bws_fma_if(bws_tk k, bws_vf s, bws_vf d, bws_vf acc) { return _mm512_mask3_fmadd_ps(s, d, acc, k); }
 
-#include "backward_filter_nhwc_small_depthwise_body.h"
+#include "backward_filter_depthwise_small_nhwc_body.h"

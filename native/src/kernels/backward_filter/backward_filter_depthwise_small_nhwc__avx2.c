@@ -1,6 +1,6 @@
 /*
- * backward_filter_nhwc_small_depthwise__avx2.c -- the channels-last depthwise backward-filter row for
- * small filters on AVX2: backward_filter_nhwc_small_depthwise_body.h over 8-lane vectors, items of one
+ * backward_filter_depthwise_small_nhwc__avx2.c -- the channels-last depthwise backward-filter row for
+ * small filters on AVX2: backward_filter_depthwise_small_nhwc_body.h over 8-lane vectors, items of one
  * vector of channels (3x3: 9 accumulators of the 16 ymm registers), tap masks as int32 broadcast to a
  * lane mask; an FMA is kept only in the lanes of that mask (blend).
  */
@@ -13,6 +13,7 @@
 #define BWS_NR5 2 /* 10 taps */
 #define BWS_NR7 1 /* 7 taps */
 #define BWS_FN(name) name##__avx2
+#define BWS_LIST_ROW "backward_filter_nhwc_depthwise__avx2"
 #define BWS_TAP_ON (-1)
 
 typedef __m256 bws_vf;
@@ -34,4 +35,4 @@ static inline bws_vf bws_fma_if(bws_tk k, bws_vf s, bws_vf d, bws_vf acc)
     return _mm256_blendv_ps(acc, _mm256_fmadd_ps(s, d, acc), k);
 }
 
-#include "backward_filter_nhwc_small_depthwise_body.h"
+#include "backward_filter_depthwise_small_nhwc_body.h"

@@ -1,7 +1,7 @@
 /*
- * backward_filter_nhwc_small_depthwise_body.h -- the channels-last depthwise backward-filter row for
+ * backward_filter_depthwise_small_nhwc_body.h -- the channels-last depthwise backward-filter row for
  * small filters (FW 3, 5 or 7), written once over the vector primitives of the file that includes it
- * (backward_filter_nhwc_small_depthwise__avx512.c, __avx2.c):
+ * (backward_filter_depthwise_small_nhwc__avx512.c, __avx2.c):
  *   BWS_W             lanes per vector
  *   BWS_NB            channel vectors per item at most (accumulators: taps of a group x vectors)
  *   BWS_NR3, BWS_NR5, BWS_NR7  filter rows per tap group for FW 3, 5, 7 (the group's accumulators fit
@@ -305,9 +305,9 @@ static void BWS_FN(bws_items)(void *vctx, int64_t begin, int64_t end)
     }
 }
 
-rrconv_status BWS_FN(rr_backward_filter_nhwc_small_depthwise)(const rr_problem *q)
+rrconv_status BWS_FN(rr_backward_filter_depthwise_small_nhwc)(const rr_problem *q)
 {
-    RR_ASSERT(rr_backward_filter_nhwc_small_depthwise_applies(&q->c));
+    RR_ASSERT(rr_backward_filter_depthwise_small_nhwc_applies(&q->c));
     const rr_conv *c = &q->c;
     const int64_t C = c->groups, T = c->fh * c->fw, rows = c->n * c->oh;
     bws_ctx x;
@@ -359,6 +359,8 @@ rrconv_status BWS_FN(rr_backward_filter_nhwc_small_depthwise)(const rr_problem *
             for (int64_t rr = 0; rr < x.r1; rr++) active += x.active[rr];
             if ((double)active < BWS_LIST_BELOW * (double)(x.r1 * c->ow * T)) {
                 rr_ws_end(&ws);
+                rr_note(q, "ran:%s active:%.2f<%.2f", BWS_LIST_ROW, (double)active / (double)(x.r1 * c->ow * T),
+                        BWS_LIST_BELOW);
                 return BWS_FN(rr_backward_filter_nhwc_depthwise)(q);
             }
         }
