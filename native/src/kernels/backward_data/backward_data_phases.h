@@ -104,6 +104,11 @@ void rr_bd_dwr_avx512(void *plan, int64_t begin, int64_t end);
    depthwise (image of the batch, channel block, chunk) with the chunk fastest (streams through planes). */
 void rr_bd_compute_avx512(void *plan, int64_t begin, int64_t end);
 void rr_bd_compute_avx2(void *plan, int64_t begin, int64_t end);
+/* The same on half diff (backward_data_phases_{bf16,f16}__<isa>.c; the mask passes above serve them). */
+void rr_bd_compute_bf16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_bd_compute_f16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_bd_compute_bf16_avx2(void *plan, int64_t begin, int64_t end);
+void rr_bd_compute_f16_avx2(void *plan, int64_t begin, int64_t end);
 
 /*
  * The register tiles (icb x nbt) and the depthwise tile (channels x blocks) of each ISA: they fit the

@@ -95,5 +95,12 @@ void rr_bwf_pass_dw_avx2(const rr_bwf_plan *plan);
  * pointers, offsets in elements); out stays float (rr_bwf_run rounds it once to the output type). */
 void rr_bwf_pass_dw_bf16_avx512(const rr_bwf_plan *plan);
 void rr_bwf_pass_dw_f16_avx512(const rr_bwf_plan *plan);
+/* The same for the dense / grouped pass and on AVX2 + F16C (backward_filter_{tile,icpg1}_{bf16,f16}__<isa>.c). */
+void rr_bwf_pass_tile_bf16_avx512(const rr_bwf_plan *plan);
+void rr_bwf_pass_tile_f16_avx512(const rr_bwf_plan *plan);
+void rr_bwf_pass_tile_bf16_avx2(const rr_bwf_plan *plan);
+void rr_bwf_pass_tile_f16_avx2(const rr_bwf_plan *plan);
+void rr_bwf_pass_dw_bf16_avx2(const rr_bwf_plan *plan);
+void rr_bwf_pass_dw_f16_avx2(const rr_bwf_plan *plan);
 
 #endif /* RRCONV_BACKWARD_FILTER_PLAN_H */
