@@ -318,12 +318,13 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl, bd_variant variant)
 
     const rr_range_fn masks_fn = vl == 16 ? rr_bd_masks_avx512 : rr_bd_masks_avx2;
     /* the compute pass of the ISA and diff's type (half: widened in its loads, rounded when stored) */
-    static const rr_range_fn COMPUTE[2][3] = {
-        {rr_bd_compute_avx2, rr_bd_compute_bf16_avx2, rr_bd_compute_f16_avx2},
-        {rr_bd_compute_avx512, rr_bd_compute_bf16_avx512, rr_bd_compute_f16_avx512}};
-    const int ti = c->dtype == RR_DT_BF16 ? 1 : c->dtype == RR_DT_F16 ? 2 : 0;
-    RR_ASSERT(!(pl.dwr && ti != 0));
-    const rr_range_fn compute_fn = pl.dwr ? rr_bd_dwr_avx512 : COMPUTE[vl == 16][ti];
+    const rr_dtype t = c->dtype;
+    RR_ASSERT(t == RR_DT_F32 || (vl == 16 && !pl.dwr)); /* half diff: the AVX-512 compute pass only */
+    const rr_range_fn compute_fn = pl.dwr                ? rr_bd_dwr_avx512
+                                 : vl == 8               ? rr_bd_compute_avx2
+                                 : t == RR_DT_BF16       ? rr_bd_compute_bf16_avx512
+                                 : t == RR_DT_F16        ? rr_bd_compute_f16_avx512
+                                                         : rr_bd_compute_avx512;
     for (int64_t n0 = 0; n0 < c->n; n0 += batch) {
         pl.n0 = n0;
         pl.nimg = c->n - n0 < batch ? c->n - n0 : batch;
@@ -453,30 +454,6 @@ rrconv_status rr_backward_data_depthwise_flat_f16__avx512(const rr_problem *p)
 {
     RR_ASSERT(rr_backward_data_depthwise_flat_f16_applies(&p->c));
     return bd_run(p, 16, BD_DEPTHWISE_FLAT); /* the compute pass of diff's type */
-}
-
-rrconv_status rr_backward_data_phases_bf16__avx2(const rr_problem *p)
-{
-    RR_ASSERT(rr_backward_data_phases_bf16_applies(&p->c));
-    return bd_run(p, 8, BD_PHASES); /* the compute pass of diff's type */
-}
-
-rrconv_status rr_backward_data_depthwise_flat_bf16__avx2(const rr_problem *p)
-{
-    RR_ASSERT(rr_backward_data_depthwise_flat_bf16_applies(&p->c));
-    return bd_run(p, 8, BD_DEPTHWISE_FLAT); /* the compute pass of diff's type */
-}
-
-rrconv_status rr_backward_data_phases_f16__avx2(const rr_problem *p)
-{
-    RR_ASSERT(rr_backward_data_phases_f16_applies(&p->c));
-    return bd_run(p, 8, BD_PHASES); /* the compute pass of diff's type */
-}
-
-rrconv_status rr_backward_data_depthwise_flat_f16__avx2(const rr_problem *p)
-{
-    RR_ASSERT(rr_backward_data_depthwise_flat_f16_applies(&p->c));
-    return bd_run(p, 8, BD_DEPTHWISE_FLAT); /* the compute pass of diff's type */
 }
 
 /* ---- channels-last rows (backward_data_nhwc.h) ------------------------------------------------- */

@@ -466,30 +466,6 @@ rrconv_status rr_backward_filter_tile_f16__avx512(const rr_problem *q)
     return rr_bwf_run(q, rr_bwf_pass_tile_f16_avx512, rr_bwf_mask_rows_avx512, 1);
 }
 
-rrconv_status rr_backward_filter_tile_bf16__avx2(const rr_problem *q)
-{
-    RR_ASSERT(rr_backward_filter_tile_bf16_applies(&q->c));
-    return rr_bwf_run(q, rr_bwf_pass_tile_bf16_avx2, rr_bwf_mask_rows_avx2, 1);
-}
-
-rrconv_status rr_backward_filter_tile_f16__avx2(const rr_problem *q)
-{
-    RR_ASSERT(rr_backward_filter_tile_f16_applies(&q->c));
-    return rr_bwf_run(q, rr_bwf_pass_tile_f16_avx2, rr_bwf_mask_rows_avx2, 1);
-}
-
-rrconv_status rr_backward_filter_icpg1_bf16__avx2(const rr_problem *q)
-{
-    RR_ASSERT(rr_backward_filter_icpg1_bf16_applies(&q->c));
-    return rr_bwf_run(q, rr_bwf_pass_dw_bf16_avx2, rr_bwf_mask_rows_avx2, 0);
-}
-
-rrconv_status rr_backward_filter_icpg1_f16__avx2(const rr_problem *q)
-{
-    RR_ASSERT(rr_backward_filter_icpg1_f16_applies(&q->c));
-    return rr_bwf_run(q, rr_bwf_pass_dw_f16_avx2, rr_bwf_mask_rows_avx2, 0);
-}
-
 rrconv_status rr_backward_filter_icpg1__avx2(const rr_problem *q)
 {
     RR_ASSERT(rr_backward_filter_icpg1_applies(&q->c));
