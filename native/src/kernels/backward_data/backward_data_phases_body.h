@@ -36,7 +36,6 @@
  * element once to c.out_dtype when it stores it.
  */
 #include "backward_data_phases.h"
-#include "../../half.h"
 
 #ifndef BD_HALF
 #define BD_HALF 0
