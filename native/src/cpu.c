@@ -3,7 +3,8 @@
  *
  *   avx512  AVX-512 F, DQ, BW and VL (Skylake-X and later, Zen 4 and later), with the OS saving the
  *           opmask/ZMM state (XCR0 bits 1,2,5,6,7)
- *   avx2    AVX2 + FMA + BMI2, with the OS saving the YMM state (XCR0 bits 1,2)
+ *   avx2    AVX2 + FMA + BMI2 + F16C, with the OS saving the YMM state (XCR0 bits 1,2) (every CPU with
+ *           AVX2 has F16C; the float16 rows of this level convert with it)
  *   portable anything else, every non-x86 CPU, and builds without the x86 kernel files
  *           (RRCONV_X86_KERNELS 0, internal.h): the portable kernels (the kernels/<direction>/<name>__portable.c files)
  *   scalar  only when capped to it: the reference loops
@@ -53,6 +54,7 @@ static rr_isa detect_hardware(void)
     unsigned int eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return isa;
     const int fma = (ecx >> 12) & 1;
+    const int f16c = (ecx >> 29) & 1;
     const int osxsave = (ecx >> 27) & 1;
     const int avx = (ecx >> 28) & 1;
     if (!osxsave || !avx) return isa;
@@ -64,7 +66,7 @@ static rr_isa detect_hardware(void)
     const int avx2 = (ebx >> 5) & 1;
     const int bmi2 = (ebx >> 8) & 1;
     const int avx512 = ((ebx >> 16) & 1) && ((ebx >> 17) & 1) && ((ebx >> 30) & 1) && ((ebx >> 31) & 1);
-    if (ymm_state && avx && avx2 && fma && bmi2) isa = RR_ISA_AVX2;
+    if (ymm_state && avx && avx2 && fma && bmi2 && f16c) isa = RR_ISA_AVX2;
     if (isa == RR_ISA_AVX2 && zmm_state && avx512) isa = RR_ISA_AVX512;
     /* AVX512_BF16: leaf 7, sub-leaf 1, EAX bit 5 (sub-leaf 1 exists when leaf 7 sub-leaf 0 EAX >= 1) */
     if (isa == RR_ISA_AVX512 && eax >= 1) {

@@ -4,8 +4,9 @@
  * masks, cross-correlation; output dense, of the call's out_dtype), until rr_normalize produces such
  * problems and test_kernel_table runs these rows itself.
  *
- * Per row, ROW_CONFIGS random depthwise problems that apply to it (each with out type = the row's type
- * or float32, masks random / blocky / all-different, now and then NaN in pixels no tap may read):
+ * Per row, ROW_CONFIGS random problems that apply to it (depthwise; dense or grouped for the channel tile
+ * rows; each with out type = the row's type or float32, masks random / blocky / all-different, now and
+ * then NaN in pixels no tap may read):
  *   1. integer data (exact in both half types; every float32 sum exact): the output equals the double
  *      oracle rounded ONCE to the output type, bit for bit;
  *   2. random half data over a wide exponent range (denormal, overflowing and NaN results in half):
@@ -131,7 +132,8 @@ static void test_conversions(void)
 
 /* ---- problems --------------------------------------------------------------------------------- */
 
-/* A depthwise problem (ICPG = OCPG = 1) in normalized form, with half and widened float inputs. */
+/* A problem (depthwise, or dense / grouped for SHAPE_CHANNELS) in normalized form, with half and
+ * widened float inputs. */
 typedef struct hprob {
     rr_conv c;
     rr_direction dir;
@@ -177,8 +179,11 @@ static rr_problem problem_of(const hprob *h, int half, void *out)
     return p;
 }
 
-/* A random depthwise geometry: general (any FW, pad_w, dil_w; stride_w 1), or with "same" column padding
- * and FW from the row segment widths. */
+/* A random geometry: depthwise with "same" column padding and FW from the row segment widths
+ * (SHAPE_ROWS), depthwise with any FW, pad_w, dil_w and stride_w 1 (SHAPE_GENERAL), also any stride_w
+ * (SHAPE_TILES), or that dense or grouped (SHAPE_CHANNELS). */
+enum { SHAPE_ROWS = 0, SHAPE_GENERAL = 1, SHAPE_TILES = 2, SHAPE_CHANNELS = 3 };
+
 static rr_conv draw_conv(uint64_t *rng, rr_direction dir, rr_dtype t, rr_dtype out_t, int general)
 {
     static const int WIDTHS[] = {3, 3, 3, 5, 7, 7, 9, 11, 13, 31};
@@ -188,7 +193,13 @@ static rr_conv draw_conv(uint64_t *rng, rr_direction dir, rr_dtype t, rr_dtype o
         c.n = rint_in(rng, 1, 3);
         c.groups = rint_in(rng, 1, 11);
         c.icpg = c.ocpg = 1;
-        c.ic = c.oc = c.groups;
+        if (general == SHAPE_CHANNELS) { /* dense or grouped */
+            c.groups = rint_in(rng, 1, 3);
+            c.icpg = rint_in(rng, 1, 5);
+            c.ocpg = rint_in(rng, 1, 14);
+        }
+        c.ic = c.groups * c.icpg;
+        c.oc = c.groups * c.ocpg;
         c.fw = dir == RR_BACKWARD_FILTER ? 3 : WIDTHS[rint_in(rng, 0, 9)];
         c.fh = dir == RR_BACKWARD_FILTER ? rint_in(rng, 1, 3) : rint_in(rng, 1, 7);
         c.ih = rint_in(rng, 1, 24);
@@ -203,6 +214,7 @@ static rr_conv draw_conv(uint64_t *rng, rr_direction dir, rr_dtype t, rr_dtype o
             c.dw = rint_in(rng, 1, 2);
             c.pw = rint_in(rng, 0, c.fw);
         }
+        if (general >= SHAPE_TILES) c.sw = rint_in(rng, 1, 3); /* > 1: the tile plan's phase planes */
         const int64_t span = c.ih + 2 * c.ph - c.dh * (c.fh - 1), wspan = c.iw + 2 * c.pw - c.dw * (c.fw - 1);
         if (span < 1 || wspan < 1) continue;
         c.oh = (span - 1) / c.sh + 1;
@@ -250,7 +262,7 @@ static void make_problem(hprob *h, uint64_t *rng, rr_direction dir, rr_dtype t, 
     h->c = draw_conv(rng, dir, t, out_t, general);
     const rr_conv *c = &h->c;
     h->nsrc = c->n * c->ic * c->ih * c->iw;
-    h->nflt = c->groups * c->fh * c->fw;
+    h->nflt = c->oc * c->icpg * c->fh * c->fw;
     h->ndiff = c->n * c->oc * c->oh * c->ow;
     h->nin = c->n * c->ih * c->iw;
     h->nout = c->n * c->oh * c->ow;
@@ -318,7 +330,7 @@ static void free_problem(hprob *h)
     free(h->rout);
 }
 
-/* The double oracle (depthwise, cross-correlation) on the widened data: want and sum of |terms|. */
+/* The double oracle (cross-correlation, any groups) on the widened data: want and sum of |terms|. */
 static void oracle(const hprob *h, double *want, double *abs_sum)
 {
     const rr_conv *c = &h->c;
@@ -326,6 +338,8 @@ static void oracle(const hprob *h, double *want, double *abs_sum)
     memset(abs_sum, 0, (size_t)h->nres * sizeof(double));
     for (int64_t n = 0; n < c->n; n++)
         for (int64_t g = 0; g < c->groups; g++)
+            for (int64_t og = 0; og < c->ocpg; og++)
+            for (int64_t ig = 0; ig < c->icpg; ig++)
             for (int64_t oh = 0; oh < c->oh; oh++)
                 for (int64_t ow = 0; ow < c->ow; ow++)
                     for (int64_t kh = 0; kh < c->fh; kh++)
@@ -333,9 +347,10 @@ static void oracle(const hprob *h, double *want, double *abs_sum)
                             const int64_t ih = oh * c->sh + kh * c->dh - c->ph, iw = ow * c->sw + kw * c->dw - c->pw;
                             if (ih < 0 || ih >= c->ih || iw < 0 || iw >= c->iw) continue;
                             if (h->rin[(n * c->ih + ih) * c->iw + iw] != h->rout[(n * c->oh + oh) * c->ow + ow]) continue;
-                            const int64_t si = ((n * c->ic + g) * c->ih + ih) * c->iw + iw;
-                            const int64_t di = ((n * c->oc + g) * c->oh + oh) * c->ow + ow;
-                            const int64_t fi = (g * c->fh + kh) * c->fw + kw;
+                            const int64_t ic = g * c->icpg + ig, oc = g * c->ocpg + og;
+                            const int64_t si = ((n * c->ic + ic) * c->ih + ih) * c->iw + iw;
+                            const int64_t di = ((n * c->oc + oc) * c->oh + oh) * c->ow + ow;
+                            const int64_t fi = ((oc * c->icpg + ig) * c->fh + kh) * c->fw + kw;
                             double term;
                             int64_t o;
                             if (h->dir == RR_FORWARD) {
@@ -397,7 +412,13 @@ static int check(const rr_kernel_row *row, uint64_t *rng, int cfg)
     const int kind = cfg % 2, masks = (int)rint_in(rng, 0, 5) % 3, poison = (int)rint_in(rng, 0, 2) == 0;
     hprob h;
     for (;;) {
-        make_problem(&h, rng, row->dir, t, out_t, kind, masks, poison, strstr(row->name, "_icpg1_") != NULL);
+        const int shape = strstr(row->name, "_channel_tiles_") || strstr(row->name, "_filter_tile_") ||
+                                  strstr(row->name, "_phases_")
+                              ? SHAPE_CHANNELS
+                        : strstr(row->name, "_depthwise_tiles_") ? SHAPE_TILES
+                        : strstr(row->name, "_icpg1_") ? SHAPE_GENERAL
+                                                       : SHAPE_ROWS;
+        make_problem(&h, rng, row->dir, t, out_t, kind, masks, poison, shape);
         if (rr_kernel_applies(row, &h.c)) break;
         free_problem(&h);
     }

@@ -17,6 +17,7 @@
 #include "backward_data_nhwc.h"
 #include "../common/workspace.h"
 #include "../forward/forward.h"
+#include "../../half.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -104,14 +105,15 @@ static int32_t phase_taps(const rr_conv *c, int64_t rh, int64_t rw, int64_t plan
 static void pack_weights(const rr_problem *p, const bd_plan *pl, float *wp)
 {
     const rr_conv *c = &p->c;
-    const float *f = (const float *)p->filter.data;
+    /* filter element i as a float: half filters are widened here, once (exact) */
+#define F(i) (c->dtype == RR_DT_F32 ? ((const float *)p->filter.data)[i] : rr_load(p->filter.data, c->dtype, i))
     const int64_t fhw = c->fh * c->fw, icb = pl->icb;
     if (pl->dw) {
         for (int64_t cb = 0; cb < pl->ncb; cb++)
             for (int64_t t = 0; t < fhw; t++)
                 for (int64_t i = 0; i < pl->dw_cb; i++) {
                     const int64_t g = cb * pl->dw_cb + i;
-                    *wp++ = g < c->groups ? f[g * fhw + t] : 0.0f;
+                    *wp++ = g < c->groups ? F(g * fhw + t) : 0.0f;
                 }
         return;
     }
@@ -121,8 +123,9 @@ static void pack_weights(const rr_problem *p, const bd_plan *pl, float *wp)
                 for (int64_t ocg = 0; ocg < c->ocpg; ocg++)
                     for (int64_t i = 0; i < icb; i++) {
                         const int64_t icg = b * icb + i;
-                        *wp++ = icg < c->icpg ? f[((g * c->ocpg + ocg) * c->icpg + icg) * fhw + t] : 0.0f;
+                        *wp++ = icg < c->icpg ? F(((g * c->ocpg + ocg) * c->icpg + icg) * fhw + t) : 0.0f;
                     }
+#undef F
 }
 
 /* The plan's variants (see the top of the file). */
@@ -314,7 +317,14 @@ static rrconv_status bd_run(const rr_problem *p, int32_t vl, bd_variant variant)
     }
 
     const rr_range_fn masks_fn = vl == 16 ? rr_bd_masks_avx512 : rr_bd_masks_avx2;
-    const rr_range_fn compute_fn = pl.dwr ? rr_bd_dwr_avx512 : vl == 16 ? rr_bd_compute_avx512 : rr_bd_compute_avx2;
+    /* the compute pass of the ISA and diff's type (half: widened in its loads, rounded when stored) */
+    const rr_dtype t = c->dtype;
+    RR_ASSERT(t == RR_DT_F32 || (vl == 16 && !pl.dwr)); /* half diff: the AVX-512 compute pass only */
+    const rr_range_fn compute_fn = pl.dwr                ? rr_bd_dwr_avx512
+                                 : vl == 8               ? rr_bd_compute_avx2
+                                 : t == RR_DT_BF16       ? rr_bd_compute_bf16_avx512
+                                 : t == RR_DT_F16        ? rr_bd_compute_f16_avx512
+                                                         : rr_bd_compute_avx512;
     for (int64_t n0 = 0; n0 < c->n; n0 += batch) {
         pl.n0 = n0;
         pl.nimg = c->n - n0 < batch ? c->n - n0 : batch;
@@ -419,6 +429,31 @@ rrconv_status rr_backward_data_phases__avx2(const rr_problem *p)
 {
     RR_ASSERT(rr_backward_data_phases_applies(&p->c));
     return bd_run(p, 8, BD_PHASES);
+}
+
+
+rrconv_status rr_backward_data_phases_bf16__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_phases_bf16_applies(&p->c));
+    return bd_run(p, 16, BD_PHASES); /* the compute pass of diff's type */
+}
+
+rrconv_status rr_backward_data_depthwise_flat_bf16__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_depthwise_flat_bf16_applies(&p->c));
+    return bd_run(p, 16, BD_DEPTHWISE_FLAT); /* the compute pass of diff's type */
+}
+
+rrconv_status rr_backward_data_phases_f16__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_phases_f16_applies(&p->c));
+    return bd_run(p, 16, BD_PHASES); /* the compute pass of diff's type */
+}
+
+rrconv_status rr_backward_data_depthwise_flat_f16__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_backward_data_depthwise_flat_f16_applies(&p->c));
+    return bd_run(p, 16, BD_DEPTHWISE_FLAT); /* the compute pass of diff's type */
 }
 
 /* ---- channels-last rows (backward_data_nhwc.h) ------------------------------------------------- */
@@ -589,6 +624,32 @@ int rr_backward_data_nhwc_channels_applies(const rr_conv *c)
     if (c->icpg == 1 && c->ocpg == 1) return 0;
     const int64_t cp = (c->icpg + 15) / 16 * 16;
     return c->layout == RR_LAYOUT_NHWC && bdn_fits(c, c->ocpg * cp);
+}
+
+/* The phases and flat depthwise rows on half data (diff widened in the compute pass's loads). */
+static int half_call_of(const rr_conv *c, rr_dtype t)
+{
+    return c->dtype == t && (c->out_dtype == t || c->out_dtype == RR_DT_F32);
+}
+
+int rr_backward_data_phases_bf16_applies(const rr_conv *c)
+{
+    return half_call_of(c, RR_DT_BF16) && rr_backward_data_phases_applies(c);
+}
+
+int rr_backward_data_phases_f16_applies(const rr_conv *c)
+{
+    return half_call_of(c, RR_DT_F16) && rr_backward_data_phases_applies(c);
+}
+
+int rr_backward_data_depthwise_flat_bf16_applies(const rr_conv *c)
+{
+    return half_call_of(c, RR_DT_BF16) && rr_backward_data_depthwise_flat_applies(c);
+}
+
+int rr_backward_data_depthwise_flat_f16_applies(const rr_conv *c)
+{
+    return half_call_of(c, RR_DT_F16) && rr_backward_data_depthwise_flat_applies(c);
 }
 
 /* The adjoint on half data: bfloat16 / float16 inputs, output of that type or float32. */

@@ -104,6 +104,11 @@ void rr_bd_dwr_avx512(void *plan, int64_t begin, int64_t end);
    depthwise (image of the batch, channel block, chunk) with the chunk fastest (streams through planes). */
 void rr_bd_compute_avx512(void *plan, int64_t begin, int64_t end);
 void rr_bd_compute_avx2(void *plan, int64_t begin, int64_t end);
+/* The same on half diff (backward_data_phases_{bf16,f16}__avx512.c; the mask pass above serves them).
+ * No AVX2 ones: without 16-bit masked loads, widening in the loads measured slower there than the
+ * float32 pass on widened diff (rough, 1 thread: GRP 1.15x, DW-K3 1.1-1.5x, DW-K7 1.55x). */
+void rr_bd_compute_bf16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_bd_compute_f16_avx512(void *plan, int64_t begin, int64_t end);
 
 /*
  * The register tiles (icb x nbt) and the depthwise tile (channels x blocks) of each ISA: they fit the

@@ -25,9 +25,25 @@
  *   BD_BITS bd_tap_bits(jh, jw, rv, nvalid, offh, offw, rout_at, oh, ow)
  *     bit l set iff l < nvalid, 0 <= jh[l]+offh < oh, 0 <= jw[l]+offw < ow and
  *     rout_at[l] == rv[l] (rout_at[l] read only for lanes inside those bounds).
+ * A half instantiation (the compute pass only; the float32 file's mask pass serves it) defines instead
+ * of bd_tap_bits:
+ *   BD_HALF               1
+ *   BD_T                  uint16_t: diff's elements (bit patterns of c.dtype)
+ *   BD_LOADT(pl, m, p)    BD_LOADZ for BD_T elements, as floats (0 outside m)
+ *   BD_STORE_HALF(t, base, off, v, n)  stores lanes 0..n-1 of v as elements off.. of type t at base
+ * and BD_FN names its compute pass apart (e.g. name##_bf16_avx512). It sums the float32 pass's products
+ * of the widened data (weights widened while packed) in the same order, and rounds each grad_src
+ * element once to c.out_dtype when it stores it.
  */
 #include "backward_data_phases.h"
 
+#ifndef BD_HALF
+#define BD_HALF 0
+#define BD_T float
+#define BD_LOADT(pl, m, p) BD_LOADZ((m), (p))
+#endif
+
+#if !BD_HALF /* the mask pass: once per ISA, in the float32 file */
 /* Lane coordinates (phase plane) and rin values of one block. */
 static void BD_FN(block_lanes)(const bd_plan *pl, const bd_phase *ph, const bd_block *blk, const int32_t *rin_n,
                                int32_t *jh, int32_t *jw, int32_t *rv)
@@ -90,10 +106,29 @@ void BD_FN(rr_bd_masks)(void *vplan, int64_t begin, int64_t end)
     }
 }
 
-/* Stores acc (lanes of block blk) into the [IH, IW] plane o. */
-static inline __attribute__((always_inline)) void BD_FN(store_block)(const bd_plan *pl, float *o,
+#endif
+
+/* Stores acc (lanes of block blk) into the [IH, IW] plane at element o of grad_src. */
+static inline __attribute__((always_inline)) void BD_FN(store_block)(const bd_plan *pl, int64_t o_off,
                                                                       const bd_block *blk, int64_t sw, BD_VEC acc)
 {
+#if BD_HALF
+    /* each element rounded once to the output type, in the vector */
+    const rr_dtype t = pl->p->c.out_dtype;
+    void *out = pl->p->out.data;
+    if (sw == 1) {
+        BD_STORE_HALF(t, out, o_off + blk->obase, acc, blk->nvalid);
+    } else if (t == RR_DT_F32) {
+        float tmp[BD_VL];
+        BD_STOREU(tmp, acc);
+        for (int32_t l = 0; l < blk->nvalid; l++) ((float *)out)[o_off + blk->obase + l * sw] = tmp[l];
+    } else { /* rounded in the vector, then spread */
+        uint16_t tmp[BD_VL];
+        BD_STORE_HALF(t, tmp, 0, acc, BD_VL);
+        for (int32_t l = 0; l < blk->nvalid; l++) ((uint16_t *)out)[o_off + blk->obase + l * sw] = tmp[l];
+    }
+#else
+    float *o = (float *)pl->p->out.data + o_off;
     if (sw == 1) {
         if (blk->nvalid == BD_VL) BD_STOREU(o + blk->obase, acc);
         else BD_STOREN(o + blk->obase, acc, blk->nvalid);
@@ -109,6 +144,7 @@ static inline __attribute__((always_inline)) void BD_FN(store_block)(const bd_pl
         BD_STOREU(tmp, acc);
         for (int32_t l = 0; l < blk->nvalid; l++) o[blk->obase + l * sw] = tmp[l];
     }
+#endif
 }
 
 /*
@@ -133,7 +169,7 @@ static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl,
     int64_t dbase[8];
 #pragma GCC unroll 8
     for (int b = 0; b < NB; b++) dbase[b] = b < ch->nb ? pl->blocks[ch->blk0 + b].dbase : 0;
-    const float *dimg = (const float *)p->diff.data + (n * c->oc + g * ocpg) * ohw;
+    const BD_T *dimg = (const BD_T *)p->diff.data + (n * c->oc + g * ocpg) * ohw;
     const float *wg = pl->wpack + (g * pl->nicb + icb) * (c->fh * c->fw) * ocpg * ICB;
 
     BD_VEC acc[8][8];
@@ -146,7 +182,7 @@ static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl,
     for (int32_t e = 0; e < cnt; e++) {
         const bd_tap *tap = &taps[list[e]];
         BD_MASK m[8];
-        const float *d[8];
+        const BD_T *d[8];
 #pragma GCC unroll 8
         for (int b = 0; b < NB; b++) {
             m[b] = BD_TOMASK(mk[e * NB + b]);
@@ -156,7 +192,7 @@ static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl,
         for (int64_t ocg = 0; ocg < ocpg; ocg++) {
             BD_VEC x[8];
 #pragma GCC unroll 8
-            for (int b = 0; b < NB; b++) x[b] = BD_LOADZ(m[b], d[b] + ocg * ohw);
+            for (int b = 0; b < NB; b++) x[b] = BD_LOADT(pl, m[b], d[b] + ocg * ohw);
 #pragma GCC unroll 8
             for (int i = 0; i < ICB; i++) {
                 const BD_VEC wv = BD_SET1(w[ocg * ICB + i]);
@@ -171,7 +207,7 @@ static inline __attribute__((always_inline)) void BD_FN(tile)(const bd_plan *pl,
     for (int i = 0; i < ICB; i++) {
         const int64_t icg = icb * ICB + i;
         if (icg >= c->icpg) break;
-        float *o = p->out.data + (n * c->ic + g * c->icpg + icg) * ihw;
+        const int64_t o = (n * c->ic + g * c->icpg + icg) * ihw;
 #pragma GCC unroll 8
         for (int b = 0; b < NB; b++) {
             if (b >= ch->nb) break;
@@ -210,11 +246,11 @@ static inline __attribute__((always_inline)) void BD_FN(dw_tile)(const bd_plan *
     const int32_t *list = pl->lists + nl * pl->lists_per_image + ph->list_off + ch->local * ph->ntaps;
     const int32_t cnt = pl->counts[nl * pl->nchunks + ci];
     const int64_t q0 = pl->blocks[ch->blk0].dbase;
-    const float *dp[CB];
+    const BD_T *dp[CB];
     for (int i = 0; i < CB; i++) {
         int64_t g = cb * CB + i;
         if (g >= c->groups) g = c->groups - 1;
-        dp[i] = (const float *)p->diff.data + (n * c->oc + g) * ohw + q0;
+        dp[i] = (const BD_T *)p->diff.data + (n * c->oc + g) * ohw + q0;
     }
     const float *wc = pl->wpack + cb * (c->fh * c->fw) * CB;
 
@@ -237,7 +273,7 @@ static inline __attribute__((always_inline)) void BD_FN(dw_tile)(const bd_plan *
 #pragma GCC unroll 8
             for (int i = 0; i < CB; i++)
             {
-                const BD_VEC x = BD_LOADZ(m, dp[i] + doff + BD_VL * b);
+                const BD_VEC x = BD_LOADT(pl, m, dp[i] + doff + BD_VL * b);
                 acc[i][b] = FINITE ? BD_FMA_FINITE(acc[i][b], x, wv[i], m) : BD_FMA(acc[i][b], x, wv[i], m);
             }
         }
@@ -246,7 +282,7 @@ static inline __attribute__((always_inline)) void BD_FN(dw_tile)(const bd_plan *
     for (int i = 0; i < CB; i++) {
         const int64_t g = cb * CB + i;
         if (g >= c->groups) break;
-        float *o = p->out.data + (n * c->ic + g) * ihw;
+        const int64_t o = (n * c->ic + g) * ihw;
 #pragma GCC unroll 8
         for (int b = 0; b < NB; b++) {
             if (b >= ch->nb) break;

@@ -20,8 +20,22 @@
  *   BFT_HSUM(v)          the sum of v's lanes in a fixed order
  *   BFT_OCB, BFT_ICB     output and input channels per item; BFT_CASES(X) X(on, in) for each pair
  *   BFT_PREFETCH         1: prefetch the next chunk while passing over one (see tile_item)
+ * and, for the half rows (float32 unless defined):
+ *   BFT_T                the element type of src and diff (float, or uint16_t bit patterns of c.dtype)
+ *   BFT_LOADZ_SRC(P, k, p), BFT_LOADZ_DIFF(P, k, p)  BFT_LOADZ for BFT_T elements of src / diff (as
+ *                        floats, 0 outside k); P: the plan (the tensors' bounds)
+ *   BFT_FN_T(name)       the pass's name (BFT_FN(name), or with the type in it)
+ * A half instantiation sums the float32 one's products of the widened data in the same order (P->out
+ * stays float: rr_bwf_run rounds it once to the output type).
  */
 #include "backward_filter_plan.h"
+
+#ifndef BFT_T
+#define BFT_T float
+#define BFT_LOADZ_SRC(P, k, p) BFT_LOADZ((k), (p))
+#define BFT_LOADZ_DIFF(P, k, p) BFT_LOADZ((k), (p))
+#define BFT_FN_T(name) BFT_FN(name)
+#endif
 
 #define TC 16 /* taps per item */
 #ifndef CHUNK_BYTES
@@ -54,8 +68,8 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
     const int64_t src_c = P->src_c, diff_c = P->diff_c;
 
     for (int64_t n = P->n0; n < P->n1; n++) {
-        const float *sb = P->src + n * P->src_n + (g * c->icpg + ic0) * src_c;
-        const float *db = P->diff + n * P->diff_n + (g * c->ocpg + oc0) * diff_c;
+        const BFT_T *sb = (const BFT_T *)(const void *)P->src + n * P->src_n + (g * c->icpg + ic0) * src_c;
+        const BFT_T *db = (const BFT_T *)(const void *)P->diff + n * P->diff_n + (g * c->ocpg + oc0) * diff_c;
         const uint16_t *mb = P->mask + (n - P->n0) * R * T * Bn;
         for (int64_t ra = 0, ba = 0; ra < R && ba < Bn;) {
             int64_t rb, bb;
@@ -90,13 +104,13 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
 #endif
                 for (int64_t r = r0; r < r1; r++) {
                     const int64_t roff = flat ? P->row_off0[kh] : (r * c->sh - c->ph + kh * c->dh) * P->src_row;
-                    const float *sp = sb + roff + P->col_off[kw];
-                    const float *dp = db + r * P->diff_r;
+                    const BFT_T *sp = sb + roff + P->col_off[kw];
+                    const BFT_T *dp = db + r * P->diff_r;
                     const uint16_t *mp = mb + r * Bn * T + t;
                     for (int64_t b = ba; b < bb; b++) {
 #if BFT_PREFETCH
                         if (flat) {
-                            for (int q = 0; q < npf; q++) _mm_prefetch(pf[q] + 64 * b, _MM_HINT_T0);
+                            for (int q = 0; q < npf; q++) _mm_prefetch(pf[q] + 16 * sizeof(BFT_T) * b, _MM_HINT_T0);
                         } else if (t == t0) {
 #pragma GCC unroll 16
                             for (int o = 0; o < on; o++)
@@ -116,10 +130,10 @@ INLINE void tile_item(const rr_bwf_plan *P, int64_t g, int64_t oc0, int64_t ic0,
                             const int64_t off = 16 * b + BFT_VL * h;
                             BFT_VEC dv[BFT_OCB];
 #pragma GCC unroll 16
-                            for (int o = 0; o < on; o++) dv[o] = BFT_LOADZ(k, dp + o * diff_c + off);
+                            for (int o = 0; o < on; o++) dv[o] = BFT_LOADZ_DIFF(P, k, dp + o * diff_c + off);
 #pragma GCC unroll 16
                             for (int i = 0; i < in; i++) {
-                                const BFT_VEC sv = BFT_LOADZ(k, sp + i * src_c + off);
+                                const BFT_VEC sv = BFT_LOADZ_SRC(P, k, sp + i * src_c + off);
 #pragma GCC unroll 16
                                 for (int o = 0; o < on; o++) acc[o][i] = BFT_FMA(dv[o], sv, acc[o][i], k);
                             }
@@ -179,7 +193,7 @@ static void tile_range(void *vctx, int64_t begin, int64_t end)
     }
 }
 
-void BFT_FN(rr_bwf_pass_tile)(const rr_bwf_plan *P)
+void BFT_FN_T(rr_bwf_pass_tile)(const rr_bwf_plan *P)
 {
     const rr_conv *c = &P->c;
     const int64_t items = c->groups * ((c->ocpg + BFT_OCB - 1) / BFT_OCB) * ((c->icpg + BFT_ICB - 1) / BFT_ICB) *

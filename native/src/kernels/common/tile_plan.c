@@ -46,8 +46,8 @@ int rr_tile_geometry_fits(const rr_conv *c)
 
 typedef struct phase_ctx {
     const rr_tile_plan *pl;
-    const float *src;      /* normalized src [N][IC][IH][IW] */
-    float *src_pk;
+    const void *src;       /* normalized src [N][IC][IH][IW], of type c.dtype (float32 or a half type) */
+    void *src_pk;          /* its phase planes, the same type (the half rows read half data) */
     const int32_t *rin;    /* normalized rin [N][IH][IW] */
     int32_t *rin_pk;
     const uint8_t *row_used;   /* [IH]: some tap reads this input row */
@@ -66,14 +66,22 @@ static void phase_rows(void *vctx, int64_t begin, int64_t end)
         if (!x->row_used[row % c->ih]) continue;
         if (row < src_rows) {
             const int64_t nc = row / c->ih, ih = row % c->ih;
-            const float *s = x->src + row * c->iw;
-            float *d = x->src_pk + nc * x->pl->src_chan + ih * pw;
+            const int64_t d0 = nc * x->pl->src_chan + ih * pw;
             for (int64_t r = 0; r < sw; r++) {
                 if (!x->phase_used[r]) continue;
-                float *dr = d + r * plane;
-                int64_t j = 0;
-                for (int64_t iw = r; iw < c->iw; iw += sw) dr[j++] = s[iw];
-                for (; j < pw; j++) dr[j] = 0.0f;
+                if (c->dtype == RR_DT_F32) {
+                    const float *s = (const float *)x->src + row * c->iw;
+                    float *dr = (float *)x->src_pk + d0 + r * plane;
+                    int64_t j = 0;
+                    for (int64_t iw = r; iw < c->iw; iw += sw) dr[j++] = s[iw];
+                    for (; j < pw; j++) dr[j] = 0.0f;
+                } else { /* half bit patterns, copied as they are */
+                    const uint16_t *s = (const uint16_t *)x->src + row * c->iw;
+                    uint16_t *dr = (uint16_t *)x->src_pk + d0 + r * plane;
+                    int64_t j = 0;
+                    for (int64_t iw = r; iw < c->iw; iw += sw) dr[j++] = s[iw];
+                    for (; j < pw; j++) dr[j] = 0;
+                }
             }
         } else {
             const int64_t r2 = row - src_rows, n = r2 / c->ih, ih = r2 % c->ih;
@@ -154,9 +162,9 @@ rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *jo
     if (c->sw > 1) {
         phase_ctx x;
         x.pl = &pl;
-        x.src = (const float *)p->src.data;
+        x.src = p->src.data;
         x.rin = (const int32_t *)p->rin.data;
-        x.src_pk = (float *)rr_ws_alloc(&s, c->n * c->ic * pl.src_chan, 4, "src phase planes");
+        x.src_pk = rr_ws_alloc(&s, c->n * c->ic * pl.src_chan, c->dtype == RR_DT_F32 ? 4 : 2, "src phase planes");
         if (x.src_pk == NULL) goto fail;
         x.rin_pk = (int32_t *)rr_ws_alloc(&s, c->n * pl.src_chan, 4, "rin phase planes");
         if (x.rin_pk == NULL) goto fail;
@@ -172,7 +180,7 @@ rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *jo
         for (int64_t kw = 0; kw < c->fw; kw++) used[c->ih + (kw * c->dw - c->pw - (int64_t)q[kw] * c->sw)] = 1;
         x.row_used = used;
         x.phase_used = used + c->ih;
-        pl.src = x.src_pk;
+        pl.src = (const float *)x.src_pk;
         pl.rin = x.rin_pk;
         /* allocate everything before the first parallel pass; run it below */
         void *masks = rr_ws_alloc(&s, chunk * 2 * pl.taps, mask_esize, "tap masks");

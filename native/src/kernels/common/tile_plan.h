@@ -56,11 +56,12 @@ typedef struct rr_tile_plan {
     int64_t bpi;          /* blocks per image */
     int64_t tpi;          /* tiles per image: ceil(bpi / 2), vertical: ceil(OH / 2) * bpr */
     int64_t taps;         /* FH * FW */
-    const float *src;     /* [N][IC][sw][IH][pw] (or the normalized src when stride_w == 1) */
+    const float *src;     /* [N][IC][sw][IH][pw] (or the normalized src when stride_w == 1); of type
+                           * c.dtype: the half rows cast it to uint16_t (bit patterns) */
     const int32_t *rin;   /* [N][sw][IH][pw] */
     const int32_t *rout;  /* [N][OH][OW] */
     const float *w;       /* packed per channel block: oc [taps][ICPG][no], depthwise [taps][nc] */
-    float *dst;           /* [N][OC][OH][OW] */
+    float *dst;           /* [N][OC][OH][OW], of type c.out_dtype (half rows: see src) */
     const int64_t *toff;  /* [taps]: (kh*dh - ph)*pw + r*plane + q */
     const int32_t *khoff; /* [FH]: kh*dh - ph */
     const int32_t *q;     /* [FW]: floor((kw*dw - pw) / sw) */
@@ -178,6 +179,16 @@ void rr_fwd_dw_avx512(void *plan, int64_t begin, int64_t end);
 void rr_tile_masks_avx2(void *plan, int64_t begin, int64_t end);
 void rr_fwd_oc_avx2(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dw_avx2(void *plan, int64_t begin, int64_t end);
+/* the same on bfloat16 / float16 src (widened in the loads, outputs rounded once to c.out_dtype):
+ * forward/forward_tiles_{bf16,f16}__{avx512,avx2}.c */
+void rr_fwd_oc_bf16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_dw_bf16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_oc_f16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_dw_f16_avx512(void *plan, int64_t begin, int64_t end);
+void rr_fwd_oc_bf16_avx2(void *plan, int64_t begin, int64_t end);
+void rr_fwd_dw_bf16_avx2(void *plan, int64_t begin, int64_t end);
+void rr_fwd_oc_f16_avx2(void *plan, int64_t begin, int64_t end);
+void rr_fwd_dw_f16_avx2(void *plan, int64_t begin, int64_t end);
 /* depthwise, FW 3..13 (odd) or 31, pad_w (FW-1)/2, stride_w 1, dil_w 1, row-wise tiles, weights packed per
  * RR_DWROW_CB(FW) channels, [taps][RR_DWROW_CB(FW)] with zeros past the last channel:
  * forward/forward_depthwise_rows__avx512.c */

@@ -10,6 +10,9 @@
  *   depthwise rows   (AVX-512, FW 3..13 odd or 31, pad_w (FW-1)/2, stride_w 1, dil_w 1): input rows are
  *                    read in aligned-to-the-tile segments and the taps' windows are lane rotations of
  *                    them, not one unaligned load each (forward_depthwise_rows__avx512.c).
+ * Each has bfloat16 and float16 rows (the depthwise rows on AVX-512 only): the same loops reading half
+ * src (widened exactly in each load; weights widened while packed), float32 sums, each output element
+ * rounded once when stored -- no widened copy of the tensors.
  * Before them, the NHWC rows (forward_nhwc_body.h): per pixel the active taps listed once, arithmetic
  * on those only, vectorised over channels; they take channels-last calls and large depthwise filters.
  */
@@ -67,6 +70,41 @@ int rr_forward_depthwise_applies(const rr_conv *c)
 int rr_forward_channels_applies(const rr_conv *c)
 {
     return rr_tile_geometry_fits(c) && (c->icpg > 1 || c->ocpg > 1);
+}
+
+int rr_forward_depthwise_tiles_bf16_applies(const rr_conv *c)
+{
+    return half_call_of(c, RR_DT_BF16) && rr_forward_depthwise_applies(c);
+}
+
+int rr_forward_depthwise_tiles_f16_applies(const rr_conv *c)
+{
+    return half_call_of(c, RR_DT_F16) && rr_forward_depthwise_applies(c);
+}
+
+/* AVX2 has no 16-bit masked loads: each tap's load checks the tensor's bounds and widens, one load per
+ * FMA in the depthwise loop, so the half row beats the float32 row on widened src only for few taps
+ * (rough, 1 thread: DW-K3 0.7-0.9x, DW-K7 1.8x). */
+#define FWD_AVX2_HALF_DW_MAX_TAPS 9
+
+int rr_forward_depthwise_tiles_bf16_avx2_applies(const rr_conv *c)
+{
+    return rr_forward_depthwise_tiles_bf16_applies(c) && c->fh * c->fw <= FWD_AVX2_HALF_DW_MAX_TAPS;
+}
+
+int rr_forward_depthwise_tiles_f16_avx2_applies(const rr_conv *c)
+{
+    return rr_forward_depthwise_tiles_f16_applies(c) && c->fh * c->fw <= FWD_AVX2_HALF_DW_MAX_TAPS;
+}
+
+int rr_forward_channel_tiles_bf16_applies(const rr_conv *c)
+{
+    return half_call_of(c, RR_DT_BF16) && rr_forward_channels_applies(c);
+}
+
+int rr_forward_channel_tiles_f16_applies(const rr_conv *c)
+{
+    return half_call_of(c, RR_DT_F16) && rr_forward_channels_applies(c);
 }
 
 /* The NHWC rows keep one active-tap word per filter row and pixel (common/active_taps.h). */
@@ -204,32 +242,74 @@ rrconv_status rr_forward_depthwise_rows_f16__avx512(const rr_problem *p)
     return rr_forward_depthwise_rows_run(p);
 }
 
-rrconv_status rr_forward_depthwise_tiles__avx512(const rr_problem *p)
+/* The tile rows: one compute loop per ISA and src type (float32, bfloat16, float16; the half ones
+ * widen in their loads and round each output once, forward_tiles_{bf16,f16}__<isa>.c). */
+static rrconv_status run_tiles(const rr_problem *p, rr_isa isa, int dw)
 {
-    RR_ASSERT(rr_forward_depthwise_applies(&p->c));
-    const rr_tile_job job = {RR_TILE_DEPTHWISE, rr_fwd_dw_avx512, prepare_depthwise};
-    return rr_tile_run(p, RR_ISA_AVX512, &job);
+    RR_ASSERT(dw ? rr_forward_depthwise_applies(&p->c) : rr_forward_channels_applies(&p->c));
+    const rr_dtype t = p->c.dtype;
+    const int x = t == RR_DT_BF16 ? 1 : t == RR_DT_F16 ? 2 : 0;
+    static const rr_range_fn DW[2][3] = {{rr_fwd_dw_avx2, rr_fwd_dw_bf16_avx2, rr_fwd_dw_f16_avx2},
+                                         {rr_fwd_dw_avx512, rr_fwd_dw_bf16_avx512, rr_fwd_dw_f16_avx512}};
+    static const rr_range_fn OC[2][3] = {{rr_fwd_oc_avx2, rr_fwd_oc_bf16_avx2, rr_fwd_oc_f16_avx2},
+                                         {rr_fwd_oc_avx512, rr_fwd_oc_bf16_avx512, rr_fwd_oc_f16_avx512}};
+    const int i = isa == RR_ISA_AVX512;
+    const rr_tile_job job = dw ? (rr_tile_job){RR_TILE_DEPTHWISE, DW[i][x], prepare_depthwise}
+                               : (rr_tile_job){RR_TILE_CHANNELS, OC[i][x], prepare_channels};
+    return rr_tile_run(p, isa, &job);
 }
 
-rrconv_status rr_forward_channel_tiles__avx512(const rr_problem *p)
+rrconv_status rr_forward_depthwise_tiles__avx512(const rr_problem *p) { return run_tiles(p, RR_ISA_AVX512, 1); }
+rrconv_status rr_forward_channel_tiles__avx512(const rr_problem *p) { return run_tiles(p, RR_ISA_AVX512, 0); }
+rrconv_status rr_forward_depthwise_tiles__avx2(const rr_problem *p) { return run_tiles(p, RR_ISA_AVX2, 1); }
+rrconv_status rr_forward_channel_tiles__avx2(const rr_problem *p) { return run_tiles(p, RR_ISA_AVX2, 0); }
+
+rrconv_status rr_forward_depthwise_tiles_bf16__avx512(const rr_problem *p)
 {
-    RR_ASSERT(rr_forward_channels_applies(&p->c));
-    const rr_tile_job job = {RR_TILE_CHANNELS, rr_fwd_oc_avx512, prepare_channels};
-    return rr_tile_run(p, RR_ISA_AVX512, &job);
+    RR_ASSERT(rr_forward_depthwise_tiles_bf16_applies(&p->c));
+    return run_tiles(p, RR_ISA_AVX512, 1);
 }
 
-rrconv_status rr_forward_depthwise_tiles__avx2(const rr_problem *p)
+rrconv_status rr_forward_depthwise_tiles_f16__avx512(const rr_problem *p)
 {
-    RR_ASSERT(rr_forward_depthwise_applies(&p->c));
-    const rr_tile_job job = {RR_TILE_DEPTHWISE, rr_fwd_dw_avx2, prepare_depthwise};
-    return rr_tile_run(p, RR_ISA_AVX2, &job);
+    RR_ASSERT(rr_forward_depthwise_tiles_f16_applies(&p->c));
+    return run_tiles(p, RR_ISA_AVX512, 1);
 }
 
-rrconv_status rr_forward_channel_tiles__avx2(const rr_problem *p)
+rrconv_status rr_forward_channel_tiles_bf16__avx512(const rr_problem *p)
 {
-    RR_ASSERT(rr_forward_channels_applies(&p->c));
-    const rr_tile_job job = {RR_TILE_CHANNELS, rr_fwd_oc_avx2, prepare_channels};
-    return rr_tile_run(p, RR_ISA_AVX2, &job);
+    RR_ASSERT(rr_forward_channel_tiles_bf16_applies(&p->c));
+    return run_tiles(p, RR_ISA_AVX512, 0);
+}
+
+rrconv_status rr_forward_channel_tiles_f16__avx512(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_channel_tiles_f16_applies(&p->c));
+    return run_tiles(p, RR_ISA_AVX512, 0);
+}
+
+rrconv_status rr_forward_depthwise_tiles_bf16__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_depthwise_tiles_bf16_avx2_applies(&p->c));
+    return run_tiles(p, RR_ISA_AVX2, 1);
+}
+
+rrconv_status rr_forward_depthwise_tiles_f16__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_depthwise_tiles_f16_avx2_applies(&p->c));
+    return run_tiles(p, RR_ISA_AVX2, 1);
+}
+
+rrconv_status rr_forward_channel_tiles_bf16__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_channel_tiles_bf16_applies(&p->c));
+    return run_tiles(p, RR_ISA_AVX2, 0);
+}
+
+rrconv_status rr_forward_channel_tiles_f16__avx2(const rr_problem *p)
+{
+    RR_ASSERT(rr_forward_channel_tiles_f16_applies(&p->c));
+    return run_tiles(p, RR_ISA_AVX2, 0);
 }
 
 #endif /* RRCONV_X86_KERNELS */

@@ -25,10 +25,25 @@
  *   FD_DW_CASES(X)        X(1) ... X(max channels per depthwise item)
  *   FD_ACC_MAX            the larger of the two maxima
  *   FD_VTILE              1: depthwise vertical tiles (pl->vertical, common/tile_plan.c sets it for AVX-512 only)
+ * and the element types (float32 unless the includer defines them; the half rows' files do):
+ *   FD_T                  the element type of src (float, or uint16_t bit patterns of pl->c.dtype)
+ *   FD_SRC_LOAD(pl, k, p) FD_LOADZ for FD_T: the lanes of k (at least) of the elements at p, as floats
+ *   FD_OUT_STORE(pl, dst, off, k, v)  stores the lanes in k of v as elements off.. of dst (pl->dst, of
+ *                         type pl->c.out_dtype), rounded once
+ *   FD_NAME(name)         the entry points' names (FD_FN(name), or with the type in them)
+ * Weights are packed as floats for every type (forward.c widens half filters while packing): a half
+ * instantiation computes the float32 one's sums of the widened data, rounded once when stored.
  */
 #include "../common/tile_plan.h"
 
 #include <string.h>
+
+#ifndef FD_T
+#define FD_T float
+#define FD_SRC_LOAD(pl, k, p) FD_LOADZ((k), (p))
+#define FD_OUT_STORE(pl, dst, off, k, v) FD_STORE((float *)(dst) + (off), (k), (v))
+#define FD_NAME(name) FD_FN(name)
+#endif
 
 #define RR_INLINE static inline __attribute__((always_inline))
 
@@ -56,8 +71,8 @@ RR_INLINE FD_PAIR mask_pair(const FD_BITS *m, int64_t t)
 
 /* ---- dense / grouped: a tile x OCB output channels of one group ------------------------------- */
 
-RR_INLINE void oc_tile(const rr_tile_plan *pl, const FD_BITS *m, const float *src_g, const float *w_g,
-                       float *dst_o, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
+RR_INLINE void oc_tile(const rr_tile_plan *pl, const FD_BITS *m, const FD_T *src_g, const float *w_g,
+                       void *dst, int64_t dst_o, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
                        const int OCB, const int NB)
 {
     const rr_conv *c = &pl->c;
@@ -73,12 +88,12 @@ RR_UNROLL
         const FD_PAIR kk = mask_pair(m, t);
         if (kk == 0) continue;
         const FD_MASK k0 = FD_TOMASK(FD_LO(kk)), k1 = FD_TOMASK(FD_HI(kk));
-        const float *sp = src_g + toff[t];
+        const FD_T *sp = src_g + toff[t];
         const float *wt = w_g + t * c->icpg * OCB;
         for (int64_t icg = 0; icg < c->icpg; icg++, sp += pl->src_chan, wt += OCB) {
-            const FD_VEC x0 = FD_LOADZ(k0, sp + s0);
+            const FD_VEC x0 = FD_SRC_LOAD(pl, k0, sp + s0);
             if (NB == 2) {
-                const FD_VEC x1 = FD_LOADZ(k1, sp + s1);
+                const FD_VEC x1 = FD_SRC_LOAD(pl, k1, sp + s1);
 RR_UNROLL
                 for (int o = 0; o < OCB; o++) {
                     const FD_VEC wv = FD_SET1(wt[o]);
@@ -93,21 +108,22 @@ RR_UNROLL
     }
 RR_UNROLL
     for (int o = 0; o < OCB; o++) {
-        FD_STORE(dst_o + o * ohw + d0, lv0, acc[o][0]);
-        if (NB == 2) FD_STORE(dst_o + o * ohw + d1, lv1, acc[o][1]);
+        FD_OUT_STORE(pl, dst, dst_o + o * ohw + d0, lv0, acc[o][0]);
+        if (NB == 2) FD_OUT_STORE(pl, dst, dst_o + o * ohw + d1, lv1, acc[o][1]);
     }
 }
 
 #define OC_CASE(K)                                                                                     \
     case K:                                                                                            \
-        if (two) oc_tile(pl, m, src_g, w_g, dst_o, s0, s1, d0, d1, lv0, lv1, K, 2);                    \
-        else oc_tile(pl, m, src_g, w_g, dst_o, s0, s1, d0, d1, lv0, lv1, K, 1);                        \
+        if (two) oc_tile(pl, m, src_g, w_g, dst, dst_o, s0, s1, d0, d1, lv0, lv1, K, 2);               \
+        else oc_tile(pl, m, src_g, w_g, dst, dst_o, s0, s1, d0, d1, lv0, lv1, K, 1);                   \
         break;
 
-void FD_FN(rr_fwd_oc)(void *vpl, int64_t begin, int64_t end)
+void FD_NAME(rr_fwd_oc)(void *vpl, int64_t begin, int64_t end)
 {
     const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     const rr_conv *c = &pl->c;
+    void *const dst = pl->dst;
     for (int64_t item = begin; item < end; item++) {
         const int64_t blocks = c->groups * pl->nob, sp = item / blocks, blkid = item % blocks;
         const int64_t g = blkid / pl->nob, oc0 = (blkid % pl->nob) * pl->ocb;
@@ -120,8 +136,8 @@ void FD_FN(rr_fwd_oc)(void *vpl, int64_t begin, int64_t end)
             const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
             const FD_MASK lv0 = FD_TOMASK((FD_BITS)ti->lv), lv1 = FD_TOMASK((FD_BITS)(ti->lv >> 16));
             const FD_BITS *m = (const FD_BITS *)pl->masks + tl * pl->taps * 2;
-            const float *src_g = pl->src + (ti->n * c->ic + g * c->icpg) * pl->src_chan;
-            float *dst_o = pl->dst + (ti->n * c->oc + g * c->ocpg + oc0) * c->oh * c->ow;
+            const FD_T *src_g = (const FD_T *)(const void *)pl->src + (ti->n * c->ic + g * c->icpg) * pl->src_chan;
+            const int64_t dst_o = (ti->n * c->oc + g * c->ocpg + oc0) * c->oh * c->ow;
             switch (no) {
                 FD_OC_CASES(OC_CASE)
             default: break;
@@ -132,8 +148,8 @@ void FD_FN(rr_fwd_oc)(void *vpl, int64_t begin, int64_t end)
 
 /* ---- depthwise: a tile x CB channels, one mask load per tap for all of them ------------------- */
 
-RR_INLINE void dw_tile(const rr_tile_plan *pl, const FD_BITS *m, const float *src_c, const float *w_c,
-                       float *dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
+RR_INLINE void dw_tile(const rr_tile_plan *pl, const FD_BITS *m, const FD_T *src_c, const float *w_c,
+                       void *dst, int64_t dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
                        const int CB, const int NB)
 {
     const int64_t taps = pl->taps, chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow, ds = s1 - s0;
@@ -148,14 +164,14 @@ RR_UNROLL
         const FD_PAIR kk = mask_pair(m, t);
         if (kk == 0) continue;
         const FD_MASK k0 = FD_TOMASK(FD_LO(kk)), k1 = FD_TOMASK(FD_HI(kk));
-        const float *sp = src_c + toff[t] + s0;
+        const FD_T *sp = src_c + toff[t] + s0;
 RR_UNROLL
         for (int ci = 0; ci < CB; ci++) {
             const FD_VEC wv = FD_SET1(w_c[t * CB + ci]);
-            const FD_VEC x0 = FD_LOADZ(k0, sp);
+            const FD_VEC x0 = FD_SRC_LOAD(pl, k0, sp);
             acc[ci][0] = FD_FMA(x0, wv, acc[ci][0], k0);
             if (NB == 2) {
-                const FD_VEC x1 = FD_LOADZ(k1, sp + ds);
+                const FD_VEC x1 = FD_SRC_LOAD(pl, k1, sp + ds);
                 acc[ci][1] = FD_FMA(x1, wv, acc[ci][1], k1);
             }
             sp += chan;
@@ -164,8 +180,8 @@ RR_UNROLL
     }
 RR_UNROLL
     for (int ci = 0; ci < CB; ci++) {
-        FD_STORE(dst_c + ci * ohw + d0, lv0, acc[ci][0]);
-        if (NB == 2) FD_STORE(dst_c + ci * ohw + d1, lv1, acc[ci][1]);
+        FD_OUT_STORE(pl, dst, dst_c + ci * ohw + d0, lv0, acc[ci][0]);
+        if (NB == 2) FD_OUT_STORE(pl, dst, dst_c + ci * ohw + d1, lv1, acc[ci][1]);
     }
 }
 
@@ -176,8 +192,8 @@ RR_UNROLL
  * (under the union of the two tap masks) and feeds both blocks' FMAs (each under its own mask).
  * The per-output order of taps is unchanged (kh, then kw ascending).
  */
-RR_INLINE void dw_vtile(const rr_tile_plan *pl, const FD_BITS *m, const float *src_c, const float *w_c,
-                        float *dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
+RR_INLINE void dw_vtile(const rr_tile_plan *pl, const FD_BITS *m, const FD_T *src_c, const float *w_c,
+                        void *dst, int64_t dst_c, int64_t s0, int64_t s1, int64_t d0, int64_t d1, FD_MASK lv0, FD_MASK lv1,
                         const int CB)
 {
     const rr_conv *c = &pl->c;
@@ -195,14 +211,14 @@ RR_UNROLL
             const FD_BITS b1 = r > 0 ? m[2 * ((r - 1) * fw + kw) + 1] : 0;
             if ((b0 | b1) == 0) continue;
             const FD_MASK k0 = FD_TOMASK(b0), k1 = FD_TOMASK(b1), ku = FD_TOMASK((FD_BITS)(b0 | b1));
-            const float *sp = src_c + (r < fh ? s0 + toff[r * fw + kw] : s1 + toff[(r - 1) * fw + kw]);
+            const FD_T *sp = src_c + (r < fh ? s0 + toff[r * fw + kw] : s1 + toff[(r - 1) * fw + kw]);
             RR_OPAQUE(sp);
             /* a row outside 0..fh-1 has mask 0: any valid weight address will do */
             const float *w0 = w_c + ((r < fh ? r : r - 1) * fw + kw) * CB;
             const float *w1 = w_c + ((r > 0 ? r - 1 : r) * fw + kw) * CB;
 RR_UNROLL
             for (int ci = 0; ci < CB; ci++) {
-                const FD_VEC x = FD_LOADZ(ku, sp);
+                const FD_VEC x = FD_SRC_LOAD(pl, ku, sp);
                 acc[ci][0] = FD_FMA(x, FD_SET1(w0[ci]), acc[ci][0], k0);
                 acc[ci][1] = FD_FMA(x, FD_SET1(w1[ci]), acc[ci][1], k1);
                 sp += chan;
@@ -212,11 +228,11 @@ RR_UNROLL
     }
 RR_UNROLL
     for (int ci = 0; ci < CB; ci++) {
-        FD_STORE(dst_c + ci * ohw + d0, lv0, acc[ci][0]);
-        FD_STORE(dst_c + ci * ohw + d1, lv1, acc[ci][1]);
+        FD_OUT_STORE(pl, dst, dst_c + ci * ohw + d0, lv0, acc[ci][0]);
+        FD_OUT_STORE(pl, dst, dst_c + ci * ohw + d1, lv1, acc[ci][1]);
     }
 }
-#define FD_RUN_VTILE(K) if (two && pl->vertical) dw_vtile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K); else
+#define FD_RUN_VTILE(K) if (two && pl->vertical) dw_vtile(pl, m, src_c, w_c, dst, dst_c, s0, s1, d0, d1, lv0, lv1, K); else
 #else
 #define FD_RUN_VTILE(K)
 #endif
@@ -224,14 +240,15 @@ RR_UNROLL
 #define DW_CASE(K)                                                                                     \
     case K:                                                                                            \
         FD_RUN_VTILE(K)                                                                                \
-        if (two) dw_tile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K, 2);                    \
-        else dw_tile(pl, m, src_c, w_c, dst_c, s0, s1, d0, d1, lv0, lv1, K, 1);                        \
+        if (two) dw_tile(pl, m, src_c, w_c, dst, dst_c, s0, s1, d0, d1, lv0, lv1, K, 2);               \
+        else dw_tile(pl, m, src_c, w_c, dst, dst_c, s0, s1, d0, d1, lv0, lv1, K, 1);                   \
         break;
 
-void FD_FN(rr_fwd_dw)(void *vpl, int64_t begin, int64_t end)
+void FD_NAME(rr_fwd_dw)(void *vpl, int64_t begin, int64_t end)
 {
     const rr_tile_plan *pl = (const rr_tile_plan *)vpl;
     const rr_conv *c = &pl->c;
+    void *const dst = pl->dst;
     for (int64_t item = begin; item < end; item++) {
         const int64_t cbi = item / pl->nspans, sp = item % pl->nspans;
         const int64_t g0 = cbi * pl->cb, nc = c->groups - g0 < pl->cb ? c->groups - g0 : pl->cb;
@@ -243,8 +260,8 @@ void FD_FN(rr_fwd_dw)(void *vpl, int64_t begin, int64_t end)
             const int64_t s0 = ti->s0, s1 = ti->s1, d0 = ti->d0, d1 = ti->d1;
             const FD_MASK lv0 = FD_TOMASK((FD_BITS)ti->lv), lv1 = FD_TOMASK((FD_BITS)(ti->lv >> 16));
             const FD_BITS *m = (const FD_BITS *)pl->masks + tl * pl->taps * 2;
-            const float *src_c = pl->src + (ti->n * c->ic + g0) * pl->src_chan;
-            float *dst_c = pl->dst + (ti->n * c->oc + g0) * c->oh * c->ow;
+            const FD_T *src_c = (const FD_T *)(const void *)pl->src + (ti->n * c->ic + g0) * pl->src_chan;
+            const int64_t dst_c = (ti->n * c->oc + g0) * c->oh * c->ow;
             switch (nc) {
                 FD_DW_CASES(DW_CASE)
             default: break;
