@@ -161,6 +161,8 @@ static rrconv_status run_forward(const rr_problem *f, const weight_map *wm, cons
     q.c.ic = c->groups * pairs;
     q.src.data = pk.dst;
     q.filter.data = wpk;
+    /* the plan moves src elements of c.dtype's size (stride_w > 1 phase planes): the pairs are 32-bit words */
+    q.c.dtype = RR_DT_F32;
     const rr_tile_job job = {RR_TILE_CHANNELS, rr_fwd_oc_bf16dot_avx512, prepare_forward};
     const rrconv_status st = rr_tile_run(&q, RR_ISA_AVX512, &job);
     rr_ws_end(&ws);
