@@ -322,11 +322,14 @@ typedef struct rrconv_kernel_info {
  *                         RRCONV_INVALID_ARGUMENT. RRCONV_ALGO_REFERENCE calls still run the reference.
  *   RRCONV_VERBOSE=1      (any value but empty or 0) one line per successful call on stderr:
  *     rrconv_verbose,exec,<direction>,<kernel name>,<isa>,<dtype>,<layout>,mask:<int32|uint8>,
- *     mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>
+ *     mode:<cross_correlation|convolution>,threads:<T>,<problem>,<ms>[,ran:<row> <why>]
  *   with <dtype> the call's data type (f32, f16, bf16; the row's own, rrconv_kernel_get, says whether it
  *   computed on that type or on widened float32 inputs), <layout> the row's, <problem> like mb1_g64_icpg1_ocpg1_ih128_iw128_oh128_ow128_fh3_fw3_sh1_sw1_ph1_pw1_dh1_dw1
  *   and <ms> the call's wall time in milliseconds, 4 significant digits in fixed notation (0.2310,
- *   12.50, 1234; no decimals from 1000 ms on).
+ *   12.50, 1234; no decimals from 1000 ms on). The last field is there when the row chosen handed the
+ *   call to another row's loops because of the data, which only the call sees: e.g.
+ *   "ran:forward_nhwc_depthwise__avx512 active:0.33<0.50" (few active taps: the tap lists) or
+ *   "ran:forward_channel_tiles__avx512 (denormal or tiny data)" (a bfloat16 dot-product row's gate).
  */
 RRCONV_API int32_t rrconv_kernel_count(void);
 
