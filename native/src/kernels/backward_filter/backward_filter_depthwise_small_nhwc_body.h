@@ -38,7 +38,8 @@
  * (counted while the first batch's table is built) the call runs backward_filter_nhwc_depthwise (the
  * per-tap pixel lists) instead.
  *
- * Items: runs of channel blocks (about BWS_ITEM_CHANNELS contiguous channels), in parallel; an item
+ * Items: runs of channel blocks (about BWS_ITEM_CHANNELS contiguous channels, fewer where that
+ * balances the threads: bws_blocks_per_item), in parallel; an item
  * walks the batch's output rows in (n, oh) order, on each row every block of the item over the row's
  * pixels (ow ascending) for each tap group, the accumulators loaded from and stored back to the
  * block's partial sums in the workspace. Each filter element is summed in that fixed order (a single
@@ -68,6 +69,19 @@
 
 /* Channels per item (blocks of one item share each pixel's contiguous channels). */
 #define BWS_ITEM_CHANNELS 128
+
+/* Blocks per item: about gb0 (BWS_ITEM_CHANNELS), but where the threads outnumber the items or the
+ * items do not divide evenly among them, fewer, so that the item count is a multiple of the thread
+ * count where the blocks allow (DW-K3 on AVX-512: 24 blocks of 16 channels, 3 items of 8 at one
+ * thread, 4 of 6 at two, 6 of 4 at seven). An item's channels are summed alone, in the same order
+ * whatever the split, so the split changes no bit of the result. */
+static inline int64_t bws_blocks_per_item(int64_t ncb, int64_t gb0, int64_t threads)
+{
+    const int64_t items0 = (ncb + gb0 - 1) / gb0;
+    if (threads <= 1 || items0 % threads == 0) return gb0;
+    const int64_t want = (items0 + threads - 1) / threads * threads;
+    return want >= ncb ? 1 : (ncb + want - 1) / want;
+}
 
 typedef struct bws_ctx {
     const rr_conv *c;
@@ -325,7 +339,8 @@ rrconv_status BWS_FN(rr_backward_filter_depthwise_small_nhwc)(const rr_problem *
     x.cb = (int64_t)BWS_NB * BWS_W;
     if (x.win || (C + x.cb - 1) / x.cb < 4) x.cb = BWS_W;
     x.ncb = (C + x.cb - 1) / x.cb;
-    x.gb = BWS_ITEM_CHANNELS / x.cb > 1 ? BWS_ITEM_CHANNELS / x.cb : 1;
+    x.gb = bws_blocks_per_item(x.ncb, BWS_ITEM_CHANNELS / x.cb > 1 ? BWS_ITEM_CHANNELS / x.cb : 1,
+                               rrconv_get_num_threads());
     const int64_t items = (x.ncb + x.gb - 1) / x.gb;
     int64_t batch = BWS_TABLE_BYTES / (c->ow * T * (int64_t)sizeof(bws_tap));
     if (batch < 1) batch = 1;

@@ -255,7 +255,10 @@ rrconv_status BWN_FN(rr_backward_filter_nhwc_depthwise)(const rr_problem *q)
     const int64_t C = c->groups, T = c->fh * c->fw;
     bwn_ctx x;
     bwn_init(&x, q);
-    /* channel blocks of 4, 2 or 1 vectors: at least 8 items where the channels allow */
+    /* channel blocks of 4, 2 or 1 vectors: at least 8 items where the channels allow. Not a function
+       of the thread count: the 1-, 2- and 4-vector loops may order an FMA's or add's operands
+       differently, and where both are NaN the sign that comes out differs (seen with AVX2 on
+       test_kernel_table --precision when the 2-thread call used blocks of 32 channels instead of 64) */
     x.cb = BWN_DW_NV * BWN_W;
     while (x.cb > BWN_W && T * ((C + x.cb - 1) / x.cb) < 8) x.cb /= 2;
     x.ncb = (C + x.cb - 1) / x.cb;
