@@ -6,8 +6,9 @@
  * DAZ is never set by the library). Narrowing rounds once to nearest even: bfloat16 with integer
  * arithmetic (NaN made quiet with its sign kept, overflow carries into Inf, denormals kept: the same
  * as half.h bit for bit), float16 with vcvtps2ph (round to nearest even; it does not flush
- * denormal results). vcvtneps2bf16 (AVX512_BF16) would also round to nearest even, but it flushes
- * denormal inputs to zero and is not on every AVX-512 CPU: not used.
+ * denormal results). vcvtneps2bf16 (AVX512_BF16) also rounds to nearest even, but it flushes
+ * denormal inputs to zero and is not on every AVX-512 CPU: not used here (the forward depthwise row
+ * kernel's bf16cvt instantiation uses it, with this sequence for vectors holding a denormal).
  */
 #ifndef RRCONV_HALF_AVX512_H
 #define RRCONV_HALF_AVX512_H

@@ -234,6 +234,8 @@ void rr_fwd_dwrow_avx512(void *plan, int64_t begin, int64_t end);
 void rr_bwf_dwrow_bf16_avx512(void *plan, int64_t begin, int64_t end);
 void rr_bwf_dwrow_f16_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dwrow_bf16_avx512(void *plan, int64_t begin, int64_t end);
+/* rr_fwd_dwrow_bf16_avx512 with the bfloat16 stores rounded by vcvtneps2bf16: AVX512_BF16 CPUs only */
+void rr_fwd_dwrow_bf16cvt_avx512(void *plan, int64_t begin, int64_t end);
 void rr_fwd_dwrow_f16_avx512(void *plan, int64_t begin, int64_t end);
 
 #endif /* RRCONV_TILE_PLAN_H */

@@ -217,7 +217,9 @@ rrconv_status rr_forward_depthwise_rows_run(const rr_problem *p)
 {
     RR_ASSERT(rr_forward_depthwise_rows_fits(&p->c));
     const rr_dtype t = p->c.dtype;
-    const rr_range_fn compute = t == RR_DT_BF16 ? rr_fwd_dwrow_bf16_avx512
+    /* bfloat16: the stores round with vcvtneps2bf16 where the CPU has it (the same bits) */
+    const rr_range_fn compute = t == RR_DT_BF16 ? (rr_cpu_has_avx512_bf16() ? rr_fwd_dwrow_bf16cvt_avx512
+                                                                            : rr_fwd_dwrow_bf16_avx512)
                               : t == RR_DT_F16  ? rr_fwd_dwrow_f16_avx512
                                                 : rr_fwd_dwrow_avx512;
     const rr_tile_job job = {RR_TILE_DEPTHWISE_ROWS, compute, prepare_depthwise_rows};
