@@ -8,7 +8,7 @@
  *   portable anything else, every non-x86 CPU, and builds without the x86 kernel files
  *           (RRCONV_X86_KERNELS 0, internal.h): the portable kernels (the kernels/<direction>/<name>__portable.c files)
  *   scalar  only when capped to it: the reference loops
- * Beside the level, one capability bit: AVX512_BF16 (vdpbf16ps, rr_cpu_has_avx512_bf16), which the
+ * Beside the level, one capability bit: AVX512_BF16 (vdpbf16ps, rr_cpu_has_bf16_dot), which the
  * bfloat16 dot-product rows check in their applies() (their ISA is avx512, so the cap covers them too).
  *
  * The environment variable RRCONV_MAX_ISA (avx512 | avx2 | portable | scalar, case-insensitive), read
@@ -111,7 +111,7 @@ rr_isa rr_active_isa(void)
     return rr_isa_value;
 }
 
-int rr_cpu_has_avx512_bf16(void)
+int rr_cpu_has_bf16_dot(void)
 {
     pthread_once(&rr_isa_once, detect);
     return rr_avx512_bf16_value;

@@ -99,7 +99,7 @@ const char *rr_isa_env_error(void);
 
 /* 1 if the CPU has AVX512_BF16 (vdpbf16ps) beside AVX-512 (detected once; the RRCONV_MAX_ISA cap applies
  * through the rows' ISA, avx512). */
-int rr_cpu_has_avx512_bf16(void);
+int rr_cpu_has_bf16_dot(void);
 
 /* ---- the validated problem, dispatch, reference loops, normalization (api.c, dispatch.c, ref/) - */
 

@@ -401,7 +401,7 @@ static void test_rows(uint64_t seed, int only_nhwc_dir, int precision)
             skipped++;
             continue;
         }
-        if (strstr(row->name, "bf16dot") != NULL && !rr_cpu_has_avx512_bf16()) {
+        if (strstr(row->name, "bf16dot") != NULL && !rr_cpu_has_bf16_dot()) {
             /* an AVX-512 CPU without vdpbf16ps (Skylake-X, Ice Lake): the row applies to nothing there */
             printf("  %-46s needs AVX512_BF16, which this CPU lacks\n", row->name);
             skipped++;

@@ -3,7 +3,7 @@
  * predicates and entry functions. An entry packs the multiplied tensors into channel pairs, reading
  * their exponents on the way (the gate, common/bf16dot.h); when the gate fails (a denormal, or values so
  * small that a product or partial sum could be one) it hands the problem to the float32 row of its
- * direction, which widens it (RRCONV_VERBOSE then names that row).
+ * direction, which widens it (RRCONV_VERBOSE adds "ran:<that row>" to the call's line).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -13,13 +13,15 @@
 
 #include <string.h>
 
+#if RRCONV_X86_KERNELS /* the rows, their applies() and the float32 rows they hand over to are x86 only */
+
 #define BF16DOT_MAX_OCB 12 /* output channels per register tile (forward_channel_tiles_bf16dot__avx512.c) */
 
 /* bfloat16 inputs, the output bfloat16 or float32, and the CPU has vdpbf16ps. */
 static int bf16dot_call(const rr_conv *c)
 {
     return c->dtype == RR_DT_BF16 && (c->out_dtype == RR_DT_BF16 || c->out_dtype == RR_DT_F32) &&
-           rr_cpu_has_avx512_bf16();
+           rr_cpu_has_bf16_dot();
 }
 
 int rr_forward_channel_tiles_bf16dot_applies(const rr_conv *c)
@@ -70,7 +72,6 @@ int rr_backward_data_adjoint_tiles_bf16dot_applies(const rr_conv *c)
     return a.ph >= 0 && a.pw >= 0 && rr_forward_channels_applies(&a);
 }
 
-#if RRCONV_X86_KERNELS
 
 /* The forward job's prepare: the weights were packed by the entry (behind the plan problem's filter). */
 static rrconv_status prepare_forward(rr_tile_plan *pl, const rr_problem *p, rr_isa isa, int chunked, rr_workspace *ws)

@@ -82,6 +82,7 @@ int rr_forward_depthwise_tiles_f16_applies(const rr_conv *c)
     return half_call_of(c, RR_DT_F16) && rr_forward_depthwise_applies(c);
 }
 
+#if RRCONV_X86_KERNELS /* rows of the x86 kernel files only */
 /* AVX2 has no 16-bit masked loads: each tap's load checks the tensor's bounds and widens, one load per
  * FMA in the depthwise loop, so the half row beats the float32 row on widened src only for few taps
  * (rough, 1 thread: DW-K3 0.7-0.9x, DW-K7 1.8x). */
@@ -96,6 +97,7 @@ int rr_forward_depthwise_tiles_f16_avx2_applies(const rr_conv *c)
 {
     return rr_forward_depthwise_tiles_f16_applies(c) && c->fh * c->fw <= FWD_AVX2_HALF_DW_MAX_TAPS;
 }
+#endif
 
 int rr_forward_channel_tiles_bf16_applies(const rr_conv *c)
 {
@@ -218,7 +220,7 @@ rrconv_status rr_forward_depthwise_rows_run(const rr_problem *p)
     RR_ASSERT(rr_forward_depthwise_rows_fits(&p->c));
     const rr_dtype t = p->c.dtype;
     /* bfloat16: the stores round with vcvtneps2bf16 where the CPU has it (the same bits) */
-    const rr_range_fn compute = t == RR_DT_BF16 ? (rr_cpu_has_avx512_bf16() ? rr_fwd_dwrow_bf16cvt_avx512
+    const rr_range_fn compute = t == RR_DT_BF16 ? (rr_cpu_has_bf16_dot() ? rr_fwd_dwrow_bf16cvt_avx512
                                                                             : rr_fwd_dwrow_bf16_avx512)
                               : t == RR_DT_F16  ? rr_fwd_dwrow_f16_avx512
                                                 : rr_fwd_dwrow_avx512;

@@ -2,7 +2,7 @@
  * forward_depthwise_rows_bf16_body.h -- the bfloat16 forward row segment kernel, included by
  * forward_depthwise_rows_bf16__avx512.c (DWBF_CVT 0: outputs rounded to bfloat16 with integer
  * arithmetic) and forward_depthwise_rows_bf16cvt__avx512.c (DWBF_CVT 1: with vcvtneps2bf16, for CPUs
- * with AVX512_BF16; forward.c picks by rr_cpu_has_avx512_bf16()). The includer defines DWBF_CVT and
+ * with AVX512_BF16; forward.c picks by rr_cpu_has_bf16_dot()). The includer defines DWBF_CVT and
  * DWROW_ENTRY.
  *
  * The row segment kernel (forward_depthwise_rows__avx512.c) on bfloat16 src, float weights (packed by

@@ -1,7 +1,7 @@
 /*
  * forward_depthwise_rows_bf16cvt__avx512.c -- the forward row segment kernel on bfloat16 src, bfloat16
  * outputs rounded with vcvtneps2bf16 (AVX512_BF16: forward.c calls it only where
- * rr_cpu_has_avx512_bf16() says so): forward_depthwise_rows_bf16_body.h.
+ * rr_cpu_has_bf16_dot() says so): forward_depthwise_rows_bf16_body.h.
  */
 #pragma GCC target("avx512bf16")
 #define DWBF_CVT 1
