@@ -28,7 +28,6 @@ static inline bws_lm bws_lanes(int n)
 static inline bws_tk bws_tapmask(const bws_tap *p) { return _mm256_castsi256_ps(_mm256_set1_epi32(*p)); }
 static inline bws_vf bws_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline bws_vf bws_loadl(bws_lm m, const float *p) { return _mm256_maskload_ps(p, m); }
-static inline bws_vf bws_zero(void) { return _mm256_setzero_ps(); }
 static inline void bws_storeu(float *p, bws_vf v) { _mm256_storeu_ps(p, v); }
 static inline bws_vf bws_fma_if(bws_tk k, bws_vf s, bws_vf d, bws_vf acc)
 {

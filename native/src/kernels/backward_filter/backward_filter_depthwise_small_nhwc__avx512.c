@@ -27,7 +27,6 @@ static inline bws_lm bws_lanes(int n) { return (bws_lm)((1u << n) - 1u); }
 static inline bws_tk bws_tapmask(const bws_tap *p) { return _load_mask16((__mmask16 *)p); }
 static inline bws_vf bws_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline bws_vf bws_loadl(bws_lm m, const float *p) { return _mm512_maskz_loadu_ps(m, p); }
-static inline bws_vf bws_zero(void) { return _mm512_setzero_ps(); }
 static inline void bws_storeu(float *p, bws_vf v) { _mm512_storeu_ps(p, v); }
 static inline bws_vf bws_fma_if(bws_tk k, bws_vf s, bws_vf d, bws_vf acc) { return _mm512_mask3_fmadd_ps(s, d, acc, k); }
 

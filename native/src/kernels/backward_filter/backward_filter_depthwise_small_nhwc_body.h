@@ -10,7 +10,7 @@
  *   BWS_TAP_ON        the table's value of an active tap (0: inactive)
  *   bws_lanes(n)      mask of the first n lanes (1 <= n <= BWS_W)
  *   bws_tapmask(p)    the tap mask of table entry *p
- *   bws_load(p), bws_loadl(lm, p) (lanes off lm: zero, never read), bws_zero(), bws_storeu(p, v)
+ *   bws_load(p), bws_loadl(lm, p) (lanes off lm: zero, never read), bws_storeu(p, v)
  *   bws_fma_if(k, s, d, acc)  acc + s*d in the lanes of k, acc elsewhere (s*d never added there: a NaN
  *                     or Inf of an inactive tap never reaches the sum)
  *   BWS_FN(name)      name with the ISA suffix
