@@ -35,8 +35,8 @@
  * pixel instead of one per tap.
  *
  * The cost does not fall with the active taps: when fewer than BWS_LIST_BELOW of the taps are active
- * (counted while the first batch's table is built) the call runs backward_filter_nhwc_depthwise (the
- * per-tap pixel lists) instead.
+ * (sampled over evenly spaced output rows before any table is built: bws_active_fraction) the call
+ * runs backward_filter_nhwc_depthwise (the per-tap pixel lists) instead.
  *
  * Items: runs of channel blocks (about BWS_ITEM_CHANNELS contiguous channels, fewer where that
  * balances the threads: bws_blocks_per_item), in parallel; an item
@@ -59,13 +59,18 @@
 
 /* Tap table bytes per batch of output rows (at least one row). */
 #define BWS_TABLE_BYTES ((int64_t)128 << 10)
-/* Below this fraction of active taps (of all output pixels' taps, in the first batch of rows) the
+/* Below this fraction of active taps (of all output pixels' taps, sampled: bws_active_fraction) the
  * call runs backward_filter_nhwc_depthwise's per-tap lists instead, whose cost falls with the active
  * taps. Measured (1 thread, DW-K3 4 x 384 x 32 x 32, busy machine, best of 200): this row 0.59 ms for
  * random and superpixel masks alike, the lists 0.44-0.45 ms random (0.33 of the taps active), 1.1-1.3
  * ms superpixel (0.82); DW-K7 likewise (lists 2.6-2.9 against 3.3-4.6 ms random, 4.6-4.8 against
  * 2.9-3.9 superpixel). */
 #define BWS_LIST_BELOW 0.5
+
+/* Output pixels the choice samples (whole output rows, evenly spaced): a fraction within about 0.01 of
+ * the whole call's, at a small part of the cost of the tap table that an earlier version built for its
+ * first batch of rows before choosing (8 % of a random-mask DW-K3 call that then ran the lists). */
+#define BWS_SAMPLE_PIXELS 1024
 
 /* Channels per item (blocks of one item share each pixel's contiguous channels). */
 #define BWS_ITEM_CHANNELS 128
@@ -94,7 +99,6 @@ typedef struct bws_ctx {
     int64_t gb;          /* blocks per item */
     int win;             /* stride_w 1, dil_w 1 and the ISA has bws_group_win: one vector per block */
     float *acc;          /* [ncb][T][cb] the blocks' partial sums */
-    int64_t *active;     /* [rows of the batch] active taps per row (the table's count) */
 } bws_ctx;
 
 /* Rows [begin, end) of the batch: their tap table. */
@@ -107,7 +111,6 @@ static void BWS_FN(bws_table)(void *vctx, int64_t begin, int64_t end)
         const int64_t r = x->r0 + rr, n = r / c->oh, oh = r % c->oh;
         bws_tap *tab = x->taps + rr * c->ow * T;
         const int32_t *orow = x->rout + r * c->ow;
-        int64_t active = 0;
         for (int64_t kh = 0; kh < c->fh; kh++) {
             const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
             if (ih < 0 || ih >= c->ih) {
@@ -123,12 +126,36 @@ static void BWS_FN(bws_table)(void *vctx, int64_t begin, int64_t end)
                     const int64_t iw = iw0 + kw * c->dw;
                     const int on = iw >= 0 && iw < c->iw && irow[iw] == o;
                     tab[ow * T + kh * c->fw + kw] = on ? (bws_tap)BWS_TAP_ON : (bws_tap)0;
-                    active += on;
                 }
             }
         }
-        x->active[rr] = active;
     }
+}
+
+/* The fraction of the taps of about BWS_SAMPLE_PIXELS output pixels (whole rows, evenly spaced over the
+ * call's N*OH rows) that are active, an out-of-image tap counting as inactive. */
+static double BWS_FN(bws_active_fraction)(const rr_conv *c, const int32_t *rin, const int32_t *rout)
+{
+    const int64_t rows = c->n * c->oh;
+    int64_t step = rows * c->ow / BWS_SAMPLE_PIXELS;
+    if (step < 1) step = 1;
+    int64_t active = 0, all = 0;
+    for (int64_t r = 0; r < rows; r += step) {
+        const int64_t n = r / c->oh, oh = r % c->oh;
+        const int32_t *orow = rout + r * c->ow;
+        all += c->ow * c->fh * c->fw;
+        for (int64_t kh = 0; kh < c->fh; kh++) {
+            const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
+            if (ih < 0 || ih >= c->ih) continue;
+            const int32_t *irow = rin + (n * c->ih + ih) * c->iw;
+            for (int64_t kw = 0; kw < c->fw; kw++)
+                for (int64_t ow = 0; ow < c->ow; ow++) {
+                    const int64_t iw = ow * c->sw - c->pw + kw * c->dw;
+                    active += iw >= 0 && iw < c->iw && irow[iw] == orow[ow];
+                }
+        }
+    }
+    return all == 0 ? 1.0 : (double)active / (double)all;
 }
 
 /* One tap group of channel block cbi on output row r: filter rows [kh0, kh0 + NR) of an FW-wide
@@ -346,12 +373,18 @@ rrconv_status BWS_FN(rr_backward_filter_depthwise_small_nhwc)(const rr_problem *
     if (batch < 1) batch = 1;
     if (batch > rows) batch = rows;
 
+    /* sparse masks: the per-tap pixel lists cost less */
+    const double active = BWS_FN(bws_active_fraction)(c, x.rin, x.rout);
+    if (active < BWS_LIST_BELOW) {
+        rr_note(q, "ran:%s active:%.2f<%.2f", BWS_LIST_ROW, active, BWS_LIST_BELOW);
+        return BWS_FN(rr_backward_filter_nhwc_depthwise)(q);
+    }
+
     rr_workspace ws;
     rr_ws_begin(&ws, q->op);
     int64_t *coff = (int64_t *)rr_ws_alloc(&ws, c->ow * c->fw, sizeof(int64_t), "clamped input columns");
     x.taps = coff ? (bws_tap *)rr_ws_alloc(&ws, batch * c->ow * T, sizeof(bws_tap), "tap masks") : NULL;
-    x.active = x.taps ? (int64_t *)rr_ws_alloc(&ws, batch, sizeof(int64_t), "active taps per row") : NULL;
-    x.acc = x.active ? (float *)rr_ws_calloc(&ws, x.ncb * T * x.cb, sizeof(float), "filter gradient partial sums")
+    x.acc = x.taps ? (float *)rr_ws_calloc(&ws, x.ncb * T * x.cb, sizeof(float), "filter gradient partial sums")
                      : NULL;
     if (x.acc == NULL) {
         rr_ws_end(&ws);
@@ -368,17 +401,6 @@ rrconv_status BWS_FN(rr_backward_filter_depthwise_small_nhwc)(const rr_problem *
         x.r0 = r0;
         x.r1 = r0 + batch < rows ? r0 + batch : rows;
         rr_parallel_for(x.r1 - x.r0, BWS_FN(bws_table), &x);
-        if (r0 == 0) {
-            /* sparse masks: the per-tap pixel lists cost less (the first batch decides) */
-            int64_t active = 0;
-            for (int64_t rr = 0; rr < x.r1; rr++) active += x.active[rr];
-            if ((double)active < BWS_LIST_BELOW * (double)(x.r1 * c->ow * T)) {
-                rr_ws_end(&ws);
-                rr_note(q, "ran:%s active:%.2f<%.2f", BWS_LIST_ROW, (double)active / (double)(x.r1 * c->ow * T),
-                        BWS_LIST_BELOW);
-                return BWS_FN(rr_backward_filter_nhwc_depthwise)(q);
-            }
-        }
         rr_parallel_for(items, BWS_FN(bws_items), &x);
     }
     /* [block][tap][lane] -> [channel][tap] */

@@ -39,8 +39,10 @@ int rr_backward_data_depthwise_small_nhwc_applies(const rr_conv *c)
 #define DWS_MIN_ACTIVE 0.5
 
 /* The fraction of in-image taps that are active, over evenly spaced output rows of about
- * DWS_SAMPLE_PIXELS pixels in all (scalar compares: a small fraction of the FMAs that follow). */
-#define DWS_SAMPLE_PIXELS 4096
+ * DWS_SAMPLE_PIXELS pixels in all (scalar compares: a small fraction of the FMAs that follow; 4096
+ * pixels, all of DW-K3's, were 2 % of a random-mask DW-K3 call in perf, the tap-list row included;
+ * 1024 give the fraction within about 0.01). */
+#define DWS_SAMPLE_PIXELS 1024
 static double dws_active_fraction(const rr_dws_job *x, int64_t n_images)
 {
     const int64_t rows = n_images * x->oh;
