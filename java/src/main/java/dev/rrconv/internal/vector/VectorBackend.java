@@ -182,8 +182,10 @@ public final class VectorBackend implements VectorConv {
     /**
      * The depthwise gather (one channel per group), forward or backward data: each task takes four
      * channels of one image, packs their planes of {@code in} into the thread's own small arrays (laid out
-     * as {@code geo.x()}, so they stay in cache), runs their rows and unpacks them into {@code out}. Every
-     * output is computed by one task in a fixed order, whatever the thread count.
+     * as {@code geo.x()}, so they stay in cache), runs their rows ({@link GatherKernel#depthwise3x3} two
+     * channels at a time for a 3x3 filter on rows of an even number of vectors, else
+     * {@link GatherKernel#depthwise}) and unpacks them into {@code out}. Every output is computed by one
+     * task in a fixed order, whatever the thread count.
      *
      * @param rows the gather's rows per image ({@code OH} forward, {@code IH*SW} backward data); row
      *     {@code k} of image {@code n} is {@code TapRows} row {@code n*rows + k}, written at
@@ -196,6 +198,11 @@ public final class VectorBackend implements VectorConv {
         Plane xp = geo.x();
         Plane yp = geo.y();
         int taps = geo.taps();
+        boolean three = geo.fh() == 3 && geo.fw() == 3 && geo.chunks() % 2 == 0;
+        int[] at = new int[rows]; // where each row starts in the output planes
+        for (int r = 0; r < rows; r++) {
+            at[r] = yp.index(r / yp.phases(), r % yp.phases(), 0);
+        }
         Parallel.forEach(geo.n() * blocks, threads, i -> {
             int n = i / blocks;
             int g0 = (i % blocks) * 4;
@@ -207,9 +214,18 @@ public final class VectorBackend implements VectorConv {
             for (int c = 0; c < k; c++) {
                 xp.packFloats(in, n, g0 + c, x[c], row);
             }
-            for (int r = 0; r < rows; r++) {
-                GatherKernel.depthwise(tr, n * rows + r, x, w, g0 * taps, k, y,
-                        yp.index(r / yp.phases(), r % yp.phases(), 0));
+            if (three) {
+                for (int c = 0; c < k; c += 2) {
+                    int d = Math.min(c + 1, k - 1); // an odd last channel runs twice
+                    for (int j = 0; j < geo.chunks(); j += 2) {
+                        GatherKernel.depthwise3x3(tr, n * rows, rows, j, x[c], x[d], w, (g0 + c) * taps, (g0 + d) * taps,
+                                y[c], y[d], at);
+                    }
+                }
+            } else {
+                for (int r = 0; r < rows; r++) {
+                    GatherKernel.depthwise(tr, n * rows + r, x, w, g0 * taps, k, y, at[r]);
+                }
             }
             for (int c = 0; c < k; c++) {
                 yp.unpackFloats(y[c], out, n, g0 + c);
