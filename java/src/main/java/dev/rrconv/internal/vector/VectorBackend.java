@@ -236,8 +236,9 @@ public final class VectorBackend implements VectorConv {
     /**
      * The depthwise filter gradient: each task takes four channels and, image by image, packs their src
      * and diff planes into the thread's own small arrays (they stay in cache while every tap reads them)
-     * and adds each tap's products to one sum per lane ({@link FilterKernel#depthwise}); at the end the
-     * lanes are added in lane order. Every channel is computed by one task in a fixed order, whatever
+     * and adds each tap's products to one sum per lane ({@link FilterKernel#depthwise}; for a filter 3
+     * wide on rows of an even number of vectors {@link FilterKernel#depthwise3}, filter row by filter row,
+     * the same sums); at the end the lanes are added in lane order. Every channel is computed by one task in a fixed order, whatever
      * the thread count.
      *
      * @param gw the gradient, {@code [g*taps + t]}
@@ -250,6 +251,7 @@ public final class VectorBackend implements VectorConv {
         Plane yp = geo.y();
         int taps = geo.taps();
         int lanes = FLOATS.length();
+        boolean three = geo.fw() == 3 && geo.chunks() % 2 == 0; // any filter height
         Parallel.forEach(blocks, threads, i -> {
             int g0 = i * 4;
             int k = Math.min(4, groups - g0);
@@ -268,7 +270,18 @@ public final class VectorBackend implements VectorConv {
                     xp.packFloats(src, n, g0 + c, x[c], row);
                     yp.packFloats(diff, n, g0 + c, d[c], row);
                 }
-                FilterKernel.depthwise(geo, tr, n, x, d, acc);
+                if (three) {
+                    for (int kh = 0; kh < geo.fh(); kh++) {
+                        for (int j = 0; j < geo.chunks(); j += 2) {
+                            for (int c = 0; c < 4; c += 2) {
+                                FilterKernel.depthwise3(geo, tr, n, j, kh, x[c], x[c + 1], d[c], d[c + 1], acc,
+                                        c * taps * lanes, (c + 1) * taps * lanes);
+                            }
+                        }
+                    }
+                } else {
+                    FilterKernel.depthwise(geo, tr, n, x, d, acc);
+                }
             }
             for (int c = 0; c < k; c++) {
                 for (int t = 0; t < taps; t++) {
