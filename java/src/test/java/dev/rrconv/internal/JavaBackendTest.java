@@ -122,6 +122,46 @@ class JavaBackendTest {
     }
 
     @Test
+    void depthwise3x3RowsOfSeveralVectors() {
+        // Depthwise 3x3 with rows of an even number of vectors (17 to 32 or 49 to 64 columns at 16 floats)
+        // runs the vector loops' written-out 3x3 kernel (GatherKernel.depthwise3x3), two channels at a time:
+        // an odd channel count leaves a last channel alone; strides, dilations and both mask kinds change
+        // its tap offsets and lane masks. Forward and backward data, against the oracle, bitwise the reference
+        // loops and the same at 1, 2 and 3 threads (checkAll).
+        for (int seed = 0; seed < 8; seed++) {
+            Random r = new Random(300 + seed);
+            int g = 1 + 2 * (seed % 4); // 1, 3, 5, 7 channels
+            int stride = 1 + seed % 2;
+            int dilation = 1 + (seed / 2) % 2;
+            int iw = stride * (seed < 4 ? 17 + 5 * seed : 49 + 4 * seed) + 2;
+            ConvParams p = ConvParams.DEFAULT.withPadding(1 + seed % 3, dilation).withStride(stride, stride)
+                    .withDilation(dilation, dilation).withMode(seed % 3 == 0 ? Mode.CONVOLUTION : Mode.CROSS_CORRELATION);
+            checkAll(problem(r, 1 + seed % 2, g, 1, 1, 4 + seed, iw, 3, 3, p, seed % 3, seed % 2 == 0), r,
+                    new int[] {1, 2, 3});
+        }
+    }
+
+    @Test
+    void depthwiseFilterGradientThreeWide() {
+        // Depthwise filter gradients with filters 3 wide on rows of an even number of vectors run the vector
+        // loops' written-out kernel (FilterKernel.depthwise3), one filter row, two channels and two chunks at
+        // a time: filter heights 1 to 5, strides, dilations, paddings that leave rows outside the image, odd
+        // channel counts and both mask kinds. Against the oracle and bitwise the same at 1, 2 and 3 threads.
+        for (int seed = 0; seed < 8; seed++) {
+            Random r = new Random(400 + seed);
+            int g = 1 + 2 * (seed % 4) + (seed / 4) * 4; // 1, 3, 5, 7, 5, 7, 9, 11 channels
+            int stride = 1 + seed % 2;
+            int dilation = 1 + (seed / 2) % 2;
+            int fh = 1 + seed % 5;
+            int iw = stride * (seed < 4 ? 17 + 5 * seed : 49 + 4 * seed) + 2 * dilation;
+            ConvParams p = ConvParams.DEFAULT.withPadding(seed % 3, dilation).withStride(stride, stride)
+                    .withDilation(dilation, dilation).withMode(seed % 3 == 0 ? Mode.CONVOLUTION : Mode.CROSS_CORRELATION);
+            Problem pr = problem(r, 1 + seed % 3, g, 1, 1, 4 + 2 * seed, iw, fh, 3, p, seed % 3, seed % 2 == 0);
+            checkDirection(backend, Direction.BACKWARD_FILTER, pr, r, new int[] {1, 2, 3}, false);
+        }
+    }
+
+    @Test
     void masksCompareAsIntsNotFloats() {
         // 16777216 and 16777217 are one float but two regions; INT_MIN/INT_MAX and uint8 255 are regions too.
         Random r = new Random(9);

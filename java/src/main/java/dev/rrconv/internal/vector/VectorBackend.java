@@ -182,8 +182,10 @@ public final class VectorBackend implements VectorConv {
     /**
      * The depthwise gather (one channel per group), forward or backward data: each task takes four
      * channels of one image, packs their planes of {@code in} into the thread's own small arrays (laid out
-     * as {@code geo.x()}, so they stay in cache), runs their rows and unpacks them into {@code out}. Every
-     * output is computed by one task in a fixed order, whatever the thread count.
+     * as {@code geo.x()}, so they stay in cache), runs their rows ({@link GatherKernel#depthwise3x3} two
+     * channels at a time for a 3x3 filter on rows of an even number of vectors, else
+     * {@link GatherKernel#depthwise}) and unpacks them into {@code out}. Every output is computed by one
+     * task in a fixed order, whatever the thread count.
      *
      * @param rows the gather's rows per image ({@code OH} forward, {@code IH*SW} backward data); row
      *     {@code k} of image {@code n} is {@code TapRows} row {@code n*rows + k}, written at
@@ -196,6 +198,11 @@ public final class VectorBackend implements VectorConv {
         Plane xp = geo.x();
         Plane yp = geo.y();
         int taps = geo.taps();
+        boolean three = geo.fh() == 3 && geo.fw() == 3 && geo.chunks() % 2 == 0;
+        int[] at = new int[rows]; // where each row starts in the output planes
+        for (int r = 0; r < rows; r++) {
+            at[r] = yp.index(r / yp.phases(), r % yp.phases(), 0);
+        }
         Parallel.forEach(geo.n() * blocks, threads, i -> {
             int n = i / blocks;
             int g0 = (i % blocks) * 4;
@@ -207,9 +214,18 @@ public final class VectorBackend implements VectorConv {
             for (int c = 0; c < k; c++) {
                 xp.packFloats(in, n, g0 + c, x[c], row);
             }
-            for (int r = 0; r < rows; r++) {
-                GatherKernel.depthwise(tr, n * rows + r, x, w, g0 * taps, k, y,
-                        yp.index(r / yp.phases(), r % yp.phases(), 0));
+            if (three) {
+                for (int c = 0; c < k; c += 2) {
+                    int d = Math.min(c + 1, k - 1); // an odd last channel runs twice
+                    for (int j = 0; j < geo.chunks(); j += 2) {
+                        GatherKernel.depthwise3x3(tr, n * rows, rows, j, x[c], x[d], w, (g0 + c) * taps, (g0 + d) * taps,
+                                y[c], y[d], at);
+                    }
+                }
+            } else {
+                for (int r = 0; r < rows; r++) {
+                    GatherKernel.depthwise(tr, n * rows + r, x, w, g0 * taps, k, y, at[r]);
+                }
             }
             for (int c = 0; c < k; c++) {
                 yp.unpackFloats(y[c], out, n, g0 + c);
@@ -220,8 +236,9 @@ public final class VectorBackend implements VectorConv {
     /**
      * The depthwise filter gradient: each task takes four channels and, image by image, packs their src
      * and diff planes into the thread's own small arrays (they stay in cache while every tap reads them)
-     * and adds each tap's products to one sum per lane ({@link FilterKernel#depthwise}); at the end the
-     * lanes are added in lane order. Every channel is computed by one task in a fixed order, whatever
+     * and adds each tap's products to one sum per lane ({@link FilterKernel#depthwise}; for a filter 3
+     * wide on rows of an even number of vectors {@link FilterKernel#depthwise3}, filter row by filter row,
+     * the same sums); at the end the lanes are added in lane order. Every channel is computed by one task in a fixed order, whatever
      * the thread count.
      *
      * @param gw the gradient, {@code [g*taps + t]}
@@ -234,6 +251,7 @@ public final class VectorBackend implements VectorConv {
         Plane yp = geo.y();
         int taps = geo.taps();
         int lanes = FLOATS.length();
+        boolean three = geo.fw() == 3 && geo.chunks() % 2 == 0; // any filter height
         Parallel.forEach(blocks, threads, i -> {
             int g0 = i * 4;
             int k = Math.min(4, groups - g0);
@@ -252,7 +270,18 @@ public final class VectorBackend implements VectorConv {
                     xp.packFloats(src, n, g0 + c, x[c], row);
                     yp.packFloats(diff, n, g0 + c, d[c], row);
                 }
-                FilterKernel.depthwise(geo, tr, n, x, d, acc);
+                if (three) {
+                    for (int kh = 0; kh < geo.fh(); kh++) {
+                        for (int j = 0; j < geo.chunks(); j += 2) {
+                            for (int c = 0; c < 4; c += 2) {
+                                FilterKernel.depthwise3(geo, tr, n, j, kh, x[c], x[c + 1], d[c], d[c + 1], acc,
+                                        c * taps * lanes, (c + 1) * taps * lanes);
+                            }
+                        }
+                    }
+                } else {
+                    FilterKernel.depthwise(geo, tr, n, x, d, acc);
+                }
             }
             for (int c = 0; c < k; c++) {
                 for (int t = 0; t < taps; t++) {
