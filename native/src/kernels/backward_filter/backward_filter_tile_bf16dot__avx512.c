@@ -15,7 +15,6 @@
 #include "../../half.h"
 
 #include <immintrin.h>
-#include <string.h>
 
 #define RR_INLINE static inline __attribute__((always_inline))
 #if defined(__clang__)
@@ -24,8 +23,9 @@
 #define RR_UNROLL _Pragma("GCC unroll 16")
 #endif
 
-#define B RR_BF16DOT_BWF_B
-#define SPAN 8 /* tiles per pass over the taps */
+#define BO RR_BF16DOT_BWF_BO
+#define BI RR_BF16DOT_BWF_BI
+#define SPAN 32 /* tiles per pass over the taps */
 
 void rr_bf16dot_scan_avx512(void *vctx, int64_t begin, int64_t end)
 {
@@ -72,35 +72,37 @@ static int span_pieces(const rr_tile_plan *pl, const rr_bf16dot_bwf *j, const ui
         const rr_tile *ti = &pl->tiles[tl];
         const uint16_t *m = (const uint16_t *)pl->masks + tl * pl->taps * 2;
         const uint16_t *dn = d_base + ti->n * dimg, *sn = s_base + ti->n * simg;
-        /* the tile as one 32-pixel piece, or its blocks one at a time */
-        const int whole = ti->two && ti->oh1 == ti->oh0 && ti->ow1 == ti->ow0 + 16;
+        /* the tile as one 32-pixel piece (its blocks contiguous in diff and src: neighbours in a row, or
+         * in the flattened plane), or its blocks one at a time */
+        const int whole = ti->two && ti->d1 == ti->d0 + 16 && ti->s1 == ti->s0 + 16;
         pcs[np++] = (piece){dn + ti->d0, sn + ti->s0, m, whole};
         if (ti->two && !whole) pcs[np++] = (piece){dn + ti->d1, sn + ti->s1, m + 1, 0};
     }
     return np;
 }
 
-/* One item's taps over the pieces of a span, NO x NI channels. */
+/* One item's taps over the pieces of a span, NO x NI channels; fresh: the item's first span (the
+ * accumulators start from zero, not from gacc). */
 RR_INLINE void span_taps(const rr_tile_plan *pl, const rr_bf16dot_bwf *j, float *gacc, const piece *pcs, int np,
-                         const int NO, const int NI)
+                         int fresh, const int NO, const int NI)
 {
     const rr_conv *c = &pl->c;
     const int64_t taps = pl->taps, ohw = c->oh * c->ow, ihw = c->ih * c->iw;
     (void)j;
     for (int64_t t = 0; t < taps; t++) {
-        float *ga = gacc + t * B * B * 16;
-        __m512 acc[B][B];
+        float *ga = gacc + t * BO * BI * 16;
+        __m512 acc[BO][BI];
 RR_UNROLL
         for (int o = 0; o < NO; o++)
 RR_UNROLL
-            for (int i = 0; i < NI; i++) acc[o][i] = _mm512_loadu_ps(ga + (o * B + i) * 16);
+            for (int i = 0; i < NI; i++) acc[o][i] = fresh ? _mm512_setzero_ps() : _mm512_loadu_ps(ga + (o * BI + i) * 16);
         const int64_t toff = pl->toff[t];
         for (int q = 0; q < np; q++) {
             const piece *pc = &pcs[q];
             const __mmask32 k = (__mmask32)pc->m[2 * t] | (pc->whole ? (__mmask32)pc->m[2 * t + 1] << 16 : 0u);
             if (k == 0) continue;
             const uint16_t *sp = pc->s + toff, *dp = pc->d;
-            __m512i xs[B];
+            __m512i xs[BI];
 RR_UNROLL
             for (int i = 0; i < NI; i++) xs[i] = _mm512_maskz_loadu_epi16(k, sp + i * ihw);
 RR_UNROLL
@@ -113,13 +115,13 @@ RR_UNROLL
 RR_UNROLL
         for (int o = 0; o < NO; o++)
 RR_UNROLL
-            for (int i = 0; i < NI; i++) _mm512_storeu_ps(ga + (o * B + i) * 16, acc[o][i]);
+            for (int i = 0; i < NI; i++) _mm512_storeu_ps(ga + (o * BI + i) * 16, acc[o][i]);
     }
 }
 
 #define NI_CASE(NO, NI)                                                                                \
     case NI:                                                                                           \
-        span_taps(pl, j, gacc, pcs, np, NO, NI);                                                       \
+        span_taps(pl, j, gacc, pcs, np, fresh, NO, NI);                                                       \
         break;
 #define NO_CASE(NO)                                                                                    \
     case NO:                                                                                           \
@@ -138,18 +140,18 @@ void rr_bwf_bf16dot_avx512(void *vpl, int64_t begin, int64_t end)
     const int64_t taps = pl->taps, ohw = c->oh * c->ow, ihw = c->ih * c->iw;
     for (int64_t item = begin; item < end; item++) {
         const int64_t ib = item % j->nib, ob = item / j->nib % j->nob, g = item / j->nib / j->nob;
-        const int64_t oc0 = ob * B, ic0 = ib * B;
-        const int no = (int)(j->ocpg - oc0 < B ? j->ocpg - oc0 : B), ni = (int)(j->icpg - ic0 < B ? j->icpg - ic0 : B);
-        float *gacc = j->gacc + item * taps * B * B * 16;
-        if (pl->first_chunk) memset(gacc, 0, (size_t)(taps * B * B * 16) * sizeof(float));
+        const int64_t oc0 = ob * BO, ic0 = ib * BI;
+        const int no = (int)(j->ocpg - oc0 < BO ? j->ocpg - oc0 : BO), ni = (int)(j->icpg - ic0 < BI ? j->icpg - ic0 : BI);
+        float *gacc = j->gacc + item * taps * BO * BI * 16;
         const uint16_t *d_base = j->diff + (g * j->ocpg + oc0) * ohw;
         const uint16_t *s_base = j->src + (g * j->icpg + ic0) * ihw;
         for (int64_t t0 = 0; t0 < pl->ntiles; t0 += SPAN) {
             const int64_t t1 = t0 + SPAN < pl->ntiles ? t0 + SPAN : pl->ntiles;
             piece pcs[2 * SPAN];
             const int np = span_pieces(pl, j, d_base, s_base, t0, t1, pcs);
+            const int fresh = pl->first_chunk && t0 == 0;
             switch (no) {
-                NO_CASE(1) NO_CASE(2) NO_CASE(3) NO_CASE(4)
+                NO_CASE(1) NO_CASE(2) NO_CASE(3) NO_CASE(4) NO_CASE(5) NO_CASE(6)
             default: break;
             }
         }
@@ -158,7 +160,7 @@ void rr_bwf_bf16dot_avx512(void *vpl, int64_t begin, int64_t end)
             for (int i = 0; i < ni; i++) {
                 const int64_t base = ((g * j->ocpg + oc0 + o) * j->icpg + ic0 + i) * taps;
                 for (int64_t t = 0; t < taps; t++) {
-                    const float v = _mm512_reduce_add_ps(_mm512_loadu_ps(gacc + (t * B * B + o * B + i) * 16));
+                    const float v = _mm512_reduce_add_ps(_mm512_loadu_ps(gacc + ((t * BO + o) * BI + i) * 16));
                     if (j->out_dtype == RR_DT_F32) ((float *)j->gw)[base + t] = v;
                     else ((uint16_t *)j->gw)[base + t] = rr_f32_to_bf16(v);
                 }

@@ -54,15 +54,15 @@ static rr_conv adjoint_of(const rr_conv *c)
 }
 
 /* Filter gradient: stride_w 1 (pixel pairs are neighbouring columns), ICPG >= 2, and partial sums
- * (1 KiB per tap and channel block pair) of at most 64 MiB. */
+ * (BO x BI vectors, 1.5 KiB, per tap and channel block pair) of at most 64 MiB. */
 int rr_backward_filter_tile_bf16dot_applies(const rr_conv *c)
 {
     if (!bf16dot_call(c) || c->sw != 1 || c->icpg < 2 || !rr_backward_filter_tile_applies(c) ||
         !rr_tile_geometry_fits(c))
         return 0;
-    const double blocks = (double)c->groups * (double)((c->ocpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B) *
-                          (double)((c->icpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B);
-    return blocks * (double)(c->fh * c->fw) <= 65536.0;
+    const double blocks = (double)c->groups * (double)((c->ocpg + RR_BF16DOT_BWF_BO - 1) / RR_BF16DOT_BWF_BO) *
+                          (double)((c->icpg + RR_BF16DOT_BWF_BI - 1) / RR_BF16DOT_BWF_BI);
+    return blocks * (double)(c->fh * c->fw) * (RR_BF16DOT_BWF_BO * RR_BF16DOT_BWF_BI * 64.0) <= 64.0 * 1024 * 1024;
 }
 
 int rr_backward_data_adjoint_tiles_bf16dot_applies(const rr_conv *c)
@@ -245,9 +245,9 @@ rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
     j.groups = c->groups;
     j.icpg = c->icpg;
     j.ocpg = c->ocpg;
-    j.nob = (c->ocpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B;
-    j.nib = (c->icpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B;
-    j.gacc = (float *)rr_ws_alloc(&ws, c->groups * j.nob * j.nib * c->fh * c->fw * RR_BF16DOT_BWF_B * RR_BF16DOT_BWF_B * 16,
+    j.nob = (c->ocpg + RR_BF16DOT_BWF_BO - 1) / RR_BF16DOT_BWF_BO;
+    j.nib = (c->icpg + RR_BF16DOT_BWF_BI - 1) / RR_BF16DOT_BWF_BI;
+    j.gacc = (float *)rr_ws_alloc(&ws, c->groups * j.nob * j.nib * c->fh * c->fw * RR_BF16DOT_BWF_BO * RR_BF16DOT_BWF_BI * 16,
                                   4, "partial sums");
     if (j.gacc == NULL) {
         rr_ws_end(&ws);

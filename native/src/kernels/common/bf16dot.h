@@ -81,13 +81,14 @@ void rr_bf16dot_scan_avx512(void *ctx, int64_t begin, int64_t end);
 
 /*
  * The filter gradient (tile plan job data, plan's c: the geometry with one channel): items are
- * (g, output channel block, input channel block) of up to RR_BF16DOT_BWF_B x RR_BF16DOT_BWF_B
+ * (g, output channel block, input channel block) of up to RR_BF16DOT_BWF_BO x RR_BF16DOT_BWF_BI
  * channels; pairs of pixels along each output row piece in the 32-bit lanes (diff and src loaded as
  * 32 consecutive bfloat16 values under the tap's pixel mask, both zero outside it), per tap
- * NO x NI accumulators, carried in gacc ([items][taps][B][B][16] floats) from span to span of tiles
+ * NO x NI accumulators, carried in gacc ([items][taps][BO][BI][16] floats) from span to span of tiles
  * and chunk to chunk, the lanes summed into gw at the last chunk.
  */
-#define RR_BF16DOT_BWF_B 4
+#define RR_BF16DOT_BWF_BO 6 /* 24 accumulators, 10 loads per 24 vdpbf16ps (4 x 4: 8 per 16) */
+#define RR_BF16DOT_BWF_BI 4
 typedef struct rr_bf16dot_bwf {
     const uint16_t *src, *diff; /* normalized bfloat16 [N][IC][IH][IW], [N][OC][OH][OW] */
     void *gw;                   /* [G][OCPG][ICPG][FH][FW] of out_dtype */

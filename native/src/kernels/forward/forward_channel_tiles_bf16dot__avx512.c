@@ -75,12 +75,14 @@ void rr_bf16dot_pack_avx512(void *vctx, int64_t begin, int64_t end)
 
 /* ---- forward: a tile x OCB output channels of one group -------------------------------------- */
 
-/* acc + the pairs' products in the lanes of k, acc elsewhere: vdpbf16ps under a write mask. Written as
- * the instruction itself: GCC 12's _mm512_mask_dpbf16_ps moves the 16-bit mask with kmovb at -O0 (lanes
- * 8..15 then never accumulate; the Debug build's test_kernel_table caught it). */
-RR_INLINE __m512 dot(__m512 acc, __mmask16 k, __m512i x, __m512i w)
+/* acc + the pairs' products in the lanes of k, acc elsewhere: vdpbf16ps under a write mask, the weight
+ * word *w broadcast by the instruction's memory operand ({1to16}: no separate vpbroadcastd and no
+ * register for it). Written as the instruction itself: GCC 12's _mm512_mask_dpbf16_ps moves the 16-bit
+ * mask with kmovb at -O0 (lanes 8..15 then never accumulate; the Debug build's test_kernel_table caught
+ * it). */
+RR_INLINE __m512 dot(__m512 acc, __mmask16 k, __m512i x, const uint32_t *w)
 {
-    __asm__("vdpbf16ps %2, %1, %0%{%3%}" : "+v"(acc) : "v"(x), "v"(w), "Yk"(k));
+    __asm__("vdpbf16ps %2%{1to16%}, %1, %0%{%3%}" : "+v"(acc) : "v"(x), "m"(*w), "Yk"(k));
     return acc;
 }
 
@@ -110,13 +112,12 @@ RR_UNROLL
                 const __m512i x1 = _mm512_maskz_loadu_epi32(k1, sp + s1);
 RR_UNROLL
                 for (int o = 0; o < OCB; o++) {
-                    const __m512i wv = _mm512_set1_epi32((int)wt[o]);
-                    acc[o][0] = dot(acc[o][0], k0, x0, wv);
-                    acc[o][1] = dot(acc[o][1], k1, x1, wv);
+                    acc[o][0] = dot(acc[o][0], k0, x0, wt + o);
+                    acc[o][1] = dot(acc[o][1], k1, x1, wt + o);
                 }
             } else {
 RR_UNROLL
-                for (int o = 0; o < OCB; o++) acc[o][0] = dot(acc[o][0], k0, x0, _mm512_set1_epi32((int)wt[o]));
+                for (int o = 0; o < OCB; o++) acc[o][0] = dot(acc[o][0], k0, x0, wt + o);
             }
         }
     }
