@@ -2,8 +2,9 @@
  * backward_filter_tile_bf16dot__avx512.c -- the bfloat16 filter gradient on vdpbf16ps (AVX-512 +
  * AVX512_BF16; common/bf16dot.h says when it is exact, and how the work is cut).
  *
- * Over the tile plan's masks (row-wise blocks of 16 output pixels, two per tile): a piece is the 32
- * pixels of a tile whose blocks are neighbours in one row, else each block alone. Its pixel pairs are
+ * Over the tile plan's masks (blocks of 16 output pixels, two per tile; flat blocks of the flattened
+ * OH*OW plane at stride 1 with OW == IW, so that no lanes idle at row ends, else row-wise): a piece is
+ * the 32 pixels of a tile whose blocks are contiguous, else each block alone. Its pixel pairs are
  * the 16 lanes: 32 consecutive bfloat16 values of diff (one output channel) and of src at the tap's
  * offset (one input channel), both loaded under the tap's 32-bit pixel mask (zero outside it: 0 * 0, so
  * a NaN or Inf in a masked-out pixel never meets the other operand), one vdpbf16ps per (output,

@@ -258,7 +258,7 @@ rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
     q.c.icpg = q.c.ocpg = 1;
     q.c.ic = q.c.oc = c->groups;
     q.filter.data = &j;
-    const rr_tile_job job = {RR_TILE_FILTER_GRAD_ROWS, rr_bwf_bf16dot_avx512, prepare_filter_grad};
+    const rr_tile_job job = {RR_TILE_FILTER_GRAD_FLAT, rr_bwf_bf16dot_avx512, prepare_filter_grad};
     const rrconv_status st = rr_tile_run(&q, RR_ISA_AVX512, &job);
     rr_ws_end(&ws);
     return st;

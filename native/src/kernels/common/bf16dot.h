@@ -82,7 +82,8 @@ void rr_bf16dot_scan_avx512(void *ctx, int64_t begin, int64_t end);
 /*
  * The filter gradient (tile plan job data, plan's c: the geometry with one channel): items are
  * (g, output channel block, input channel block) of up to RR_BF16DOT_BWF_BO x RR_BF16DOT_BWF_BI
- * channels; pairs of pixels along each output row piece in the 32-bit lanes (diff and src loaded as
+ * channels; pairs of neighbouring pixels of a piece (32 pixels of an output row, or of the flattened
+ * plane at stride 1 with OW == IW) in the 32-bit lanes (diff and src loaded as
  * 32 consecutive bfloat16 values under the tap's pixel mask, both zero outside it), per tap
  * NO x NI accumulators, carried in gacc ([items][taps][BO][BI][16] floats) from span to span of tiles
  * and chunk to chunk, the lanes summed into gw at the last chunk.

@@ -119,10 +119,10 @@ rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *jo
     rr_ws_begin(&s, p->op);
     pl.c = *c;
     pl.lanes = isa == RR_ISA_AVX512 ? 16 : 8;
-    const int filter_grad = job->kind == RR_TILE_FILTER_GRAD_ROWS;
+    const int filter_grad = job->kind == RR_TILE_FILTER_GRAD_ROWS || job->kind == RR_TILE_FILTER_GRAD_FLAT;
     const int dw = job->kind != RR_TILE_CHANNELS;
-    const int dwrow = job->kind == RR_TILE_DEPTHWISE_ROWS || filter_grad;
-    pl.vertical = dw && !dwrow && isa == RR_ISA_AVX512 && c->sh == 1 && c->dh == 1 && c->oh >= 2;
+    const int dwrow = job->kind == RR_TILE_DEPTHWISE_ROWS || job->kind == RR_TILE_FILTER_GRAD_ROWS;
+    pl.vertical = job->kind == RR_TILE_DEPTHWISE && isa == RR_ISA_AVX512 && c->sh == 1 && c->dh == 1 && c->oh >= 2;
     pl.flat = !pl.vertical && !dwrow && c->sh == 1 && c->sw == 1 && c->ow == c->iw;
     pl.pw = (c->iw + c->sw - 1) / c->sw;
     pl.plane = c->ih * pl.pw;
