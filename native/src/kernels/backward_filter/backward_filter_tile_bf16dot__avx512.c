@@ -34,13 +34,16 @@ void rr_bf16dot_scan_avx512(void *vctx, int64_t begin, int64_t end)
     for (int64_t item = begin; item < end; item++) {
         const int64_t i0 = item * RR_BF16DOT_SCAN;
         const int64_t i1 = i0 + RR_BF16DOT_SCAN < x->n ? i0 + RR_BF16DOT_SCAN : x->n;
-        __m512i mn = _mm512_set1_epi16(-1);
+        __m512i mn = _mm512_set1_epi16(-1), mx = _mm512_setzero_si512();
         for (int64_t i = i0; i < i1; i += 32) {
             const int64_t left = i1 - i;
             const __mmask32 k = left >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << left) - 1u);
             const __m512i mag = _mm512_and_si512(_mm512_maskz_loadu_epi16(k, x->v + i), _mm512_set1_epi16(0x7fff));
             mn = _mm512_min_epu16(mn, _mm512_sub_epi16(mag, _mm512_set1_epi16(1))); /* zero -> 0xffff */
+            mx = _mm512_max_epu16(mx, mag);
         }
+        /* Inf and NaN: exponent field 255, magnitude >= 0x7f80 */
+        x->finite[item] = (uint8_t)(_mm512_cmpge_epu16_mask(mx, _mm512_set1_epi16(0x7f80)) == 0);
         uint16_t lanes[32];
         _mm512_storeu_si512(lanes, mn);
         unsigned m = 0xffffu;
@@ -61,9 +64,11 @@ typedef struct piece {
     int whole;
 } piece;
 
-/* The pieces of tiles [t0, t1) of the chunk; returns their number (at most 2 per tile). */
+/* The pieces of tiles [t0, t1) of the chunk, no output channels; returns their number (at most 2 per
+ * tile); *dfree: the diff of every piece may be loaded without the mask (bf16dot.h: finite diff, the
+ * 32 values of every channel of the item inside the tensor). */
 static int span_pieces(const rr_tile_plan *pl, const rr_bf16dot_bwf *j, const uint16_t *d_base, const uint16_t *s_base,
-                       int64_t t0, int64_t t1, piece *pcs)
+                       int64_t t0, int64_t t1, int no, piece *pcs, int *dfree)
 {
     const rr_conv *c = &pl->c;
     const int64_t ohw = c->oh * c->ow, ihw = c->ih * c->iw;
@@ -78,14 +83,17 @@ static int span_pieces(const rr_tile_plan *pl, const rr_bf16dot_bwf *j, const ui
         const int whole = ti->two && ti->d1 == ti->d0 + 16 && ti->s1 == ti->s0 + 16;
         pcs[np++] = (piece){dn + ti->d0, sn + ti->s0, m, whole};
         if (ti->two && !whole) pcs[np++] = (piece){dn + ti->d1, sn + ti->s1, m + 1, 0};
+        /* the last piece of the tile reads 32 values from here, in each of the item's no channels */
+        const int64_t dlast = ti->two && !whole ? ti->d1 : ti->d0;
+        if (dn + dlast + (no - 1) * ohw + 32 > j->diff_end) *dfree = 0;
     }
     return np;
 }
 
 /* One item's taps over the pieces of a span, NO x NI channels; fresh: the item's first span (the
- * accumulators start from zero, not from gacc). */
+ * accumulators start from zero, not from gacc); DFREE: every piece's diff is loaded without the mask. */
 RR_INLINE void span_taps(const rr_tile_plan *pl, const rr_bf16dot_bwf *j, float *gacc, const piece *pcs, int np,
-                         int fresh, const int NO, const int NI)
+                         int fresh, const int NO, const int NI, const int DFREE)
 {
     const rr_conv *c = &pl->c;
     const int64_t taps = pl->taps, ohw = c->oh * c->ow, ihw = c->ih * c->iw;
@@ -106,11 +114,20 @@ RR_UNROLL
             __m512i xs[BI];
 RR_UNROLL
             for (int i = 0; i < NI; i++) xs[i] = _mm512_maskz_loadu_epi16(k, sp + i * ihw);
+            if (DFREE) {
 RR_UNROLL
-            for (int o = 0; o < NO; o++) {
-                const __m512i dv = _mm512_maskz_loadu_epi16(k, dp + o * ohw);
+                for (int o = 0; o < NO; o++) {
+                    const __m512i dv = _mm512_loadu_si512(dp + o * ohw);
 RR_UNROLL
-                for (int i = 0; i < NI; i++) acc[o][i] = dot(acc[o][i], xs[i], dv);
+                    for (int i = 0; i < NI; i++) acc[o][i] = dot(acc[o][i], xs[i], dv);
+                }
+            } else {
+RR_UNROLL
+                for (int o = 0; o < NO; o++) {
+                    const __m512i dv = _mm512_maskz_loadu_epi16(k, dp + o * ohw);
+RR_UNROLL
+                    for (int i = 0; i < NI; i++) acc[o][i] = dot(acc[o][i], xs[i], dv);
+                }
             }
         }
 RR_UNROLL
@@ -122,7 +139,8 @@ RR_UNROLL
 
 #define NI_CASE(NO, NI)                                                                                \
     case NI:                                                                                           \
-        span_taps(pl, j, gacc, pcs, np, fresh, NO, NI);                                                       \
+        if (dfree) span_taps(pl, j, gacc, pcs, np, fresh, NO, NI, 1);                                  \
+        else span_taps(pl, j, gacc, pcs, np, fresh, NO, NI, 0);                                        \
         break;
 #define NO_CASE(NO)                                                                                    \
     case NO:                                                                                           \
@@ -149,7 +167,8 @@ void rr_bwf_bf16dot_avx512(void *vpl, int64_t begin, int64_t end)
         for (int64_t t0 = 0; t0 < pl->ntiles; t0 += SPAN) {
             const int64_t t1 = t0 + SPAN < pl->ntiles ? t0 + SPAN : pl->ntiles;
             piece pcs[2 * SPAN];
-            const int np = span_pieces(pl, j, d_base, s_base, t0, t1, pcs);
+            int dfree = j->diff_finite;
+            const int np = span_pieces(pl, j, d_base, s_base, t0, t1, no, pcs, &dfree);
             const int fresh = pl->first_chunk && t0 == 0;
             switch (no) {
                 NO_CASE(1) NO_CASE(2) NO_CASE(3) NO_CASE(4) NO_CASE(5) NO_CASE(6)

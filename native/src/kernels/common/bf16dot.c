@@ -196,17 +196,20 @@ rrconv_status rr_backward_data_adjoint_tiles_bf16dot__avx512(const rr_problem *p
     return run_forward(&f, &wm, p, "backward_data_phases__avx512");
 }
 
-/* The smallest exponent field of the nonzero elements of n bfloat16 values (vector scan, in parallel). */
-static int scan_exponent(const uint16_t *v, int64_t n, rr_workspace *ws, int *emin)
+/* The smallest exponent field of the nonzero elements of n bfloat16 values, and whether all of them
+ * are finite (vector scan, in parallel). */
+static int scan_exponent(const uint16_t *v, int64_t n, rr_workspace *ws, int *emin, int *finite)
 {
     rr_bf16dot_scan x;
     const int64_t items = (n + RR_BF16DOT_SCAN - 1) / RR_BF16DOT_SCAN;
     x.v = v;
     x.n = n;
-    x.emin = (uint8_t *)rr_ws_alloc(ws, items, 1, "exponents");
+    x.emin = (uint8_t *)rr_ws_alloc(ws, 2 * items, 1, "exponents");
     if (x.emin == NULL) return 0;
+    x.finite = x.emin + items;
     rr_parallel_for(items, rr_bf16dot_scan_avx512, &x);
     *emin = min_of(x.emin, items);
+    *finite = min_of(x.finite, items);
     return 1;
 }
 
@@ -227,9 +230,9 @@ rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
     const rr_conv *c = &p->c;
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
-    int es, ed;
-    if (!scan_exponent((const uint16_t *)p->src.data, c->n * c->ic * c->ih * c->iw, &ws, &es) ||
-        !scan_exponent((const uint16_t *)p->diff.data, c->n * c->oc * c->oh * c->ow, &ws, &ed)) {
+    int es, ed, sfin, dfin;
+    if (!scan_exponent((const uint16_t *)p->src.data, c->n * c->ic * c->ih * c->iw, &ws, &es, &sfin) ||
+        !scan_exponent((const uint16_t *)p->diff.data, c->n * c->oc * c->oh * c->ow, &ws, &ed, &dfin)) {
         rr_ws_end(&ws);
         return ws.status;
     }
@@ -247,6 +250,8 @@ rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
     j.ocpg = c->ocpg;
     j.nob = (c->ocpg + RR_BF16DOT_BWF_BO - 1) / RR_BF16DOT_BWF_BO;
     j.nib = (c->icpg + RR_BF16DOT_BWF_BI - 1) / RR_BF16DOT_BWF_BI;
+    j.diff_finite = dfin;
+    j.diff_end = j.diff + c->n * c->oc * c->oh * c->ow;
     j.gacc = (float *)rr_ws_alloc(&ws, c->groups * j.nob * j.nib * c->fh * c->fw * RR_BF16DOT_BWF_BO * RR_BF16DOT_BWF_BI * 16,
                                   4, "partial sums");
     if (j.gacc == NULL) {
