@@ -142,7 +142,12 @@ static rrconv_status run_forward(const rr_problem *f, const weight_map *wm, cons
     pk.cpg = c->icpg;
     pk.pairs = pairs;
     pk.inner = ihw;
-    pk.dst = (uint32_t *)rr_ws_alloc(&ws, c->n * c->groups * pairs * ihw, 4, "src channel pairs");
+    /* at stride_w > 1 the words go straight into the plan's phase planes */
+    pk.sw = c->sw;
+    pk.ih = c->ih;
+    pk.iw = c->iw;
+    pk.pw = (c->iw + c->sw - 1) / c->sw;
+    pk.dst = (uint32_t *)rr_ws_alloc(&ws, c->n * c->groups * pairs * c->ih * pk.sw * pk.pw, 4, "src channel pairs");
     pk.emin = (uint8_t *)rr_ws_alloc(&ws, c->n * c->groups * pairs, 1, "src exponents");
     const int64_t nob = (c->ocpg + BF16DOT_MAX_OCB - 1) / BF16DOT_MAX_OCB, ocb = (c->ocpg + nob - 1) / nob;
     uint32_t *wpk = (uint32_t *)rr_ws_alloc(&ws, c->groups * c->ocpg * pairs * taps, 4, "weight pairs");
@@ -164,7 +169,8 @@ static rrconv_status run_forward(const rr_problem *f, const weight_map *wm, cons
     q.filter.data = wpk;
     /* the plan moves src elements of c.dtype's size (stride_w > 1 phase planes): the pairs are 32-bit words */
     q.c.dtype = RR_DT_F32;
-    const rr_tile_job job = {RR_TILE_CHANNELS, rr_fwd_oc_bf16dot_avx512, prepare_forward};
+    const rr_tile_job job = {c->sw > 1 ? RR_TILE_CHANNELS_PHASED : RR_TILE_CHANNELS, rr_fwd_oc_bf16dot_avx512,
+                             prepare_forward};
     const rrconv_status st = rr_tile_run(&q, RR_ISA_AVX512, &job);
     rr_ws_end(&ws);
     return st;

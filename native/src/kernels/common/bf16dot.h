@@ -54,6 +54,9 @@ static inline int rr_bf16dot_min_exponent(const uint16_t *v, int64_t n)
  * Channel-pair packing, rr_range_fn over items outer * pairs: src is [outer][cpg][inner] bfloat16 (cpg
  * channels per group, groups folded into outer), dst [outer][pairs][inner] 32-bit words, pair p of a
  * group holding channel 2p in the low half and channel 2p+1 in the high half (zero when 2p+1 = cpg).
+ * With sw > 1 (inner = ih * iw) each item's words go straight into the tile plan's phase planes
+ * instead, [sw][ih][pw] (pw = ceil(iw / sw); column j of phase r is input column j*sw + r, zero past
+ * the row), what the plan would otherwise copy them into in a second pass (RR_TILE_CHANNELS_PHASED).
  * emin[item] gets the smallest exponent field of the item's nonzero elements (255 when none).
  */
 typedef struct rr_bf16dot_pack {
@@ -61,6 +64,7 @@ typedef struct rr_bf16dot_pack {
     uint32_t *dst;
     uint8_t *emin;
     int64_t cpg, pairs, inner;
+    int64_t sw, ih, iw, pw; /* sw 1: dst is [outer][pairs][inner] */
 } rr_bf16dot_pack;
 
 void rr_bf16dot_pack_avx512(void *ctx, int64_t begin, int64_t end);
