@@ -54,15 +54,15 @@ static rr_conv adjoint_of(const rr_conv *c)
 }
 
 /* Filter gradient: stride_w 1 (pixel pairs are neighbouring columns), ICPG >= 2, and partial sums
- * (1 KiB per tap and channel block pair) of at most 64 MiB. */
+ * (BO x BI vectors, 1.5 KiB, per tap and channel block pair) of at most 64 MiB. */
 int rr_backward_filter_tile_bf16dot_applies(const rr_conv *c)
 {
     if (!bf16dot_call(c) || c->sw != 1 || c->icpg < 2 || !rr_backward_filter_tile_applies(c) ||
         !rr_tile_geometry_fits(c))
         return 0;
-    const double blocks = (double)c->groups * (double)((c->ocpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B) *
-                          (double)((c->icpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B);
-    return blocks * (double)(c->fh * c->fw) <= 65536.0;
+    const double blocks = (double)c->groups * (double)((c->ocpg + RR_BF16DOT_BWF_BO - 1) / RR_BF16DOT_BWF_BO) *
+                          (double)((c->icpg + RR_BF16DOT_BWF_BI - 1) / RR_BF16DOT_BWF_BI);
+    return blocks * (double)(c->fh * c->fw) * (RR_BF16DOT_BWF_BO * RR_BF16DOT_BWF_BI * 64.0) <= 64.0 * 1024 * 1024;
 }
 
 int rr_backward_data_adjoint_tiles_bf16dot_applies(const rr_conv *c)
@@ -142,7 +142,12 @@ static rrconv_status run_forward(const rr_problem *f, const weight_map *wm, cons
     pk.cpg = c->icpg;
     pk.pairs = pairs;
     pk.inner = ihw;
-    pk.dst = (uint32_t *)rr_ws_alloc(&ws, c->n * c->groups * pairs * ihw, 4, "src channel pairs");
+    /* at stride_w > 1 the words go straight into the plan's phase planes */
+    pk.sw = c->sw;
+    pk.ih = c->ih;
+    pk.iw = c->iw;
+    pk.pw = (c->iw + c->sw - 1) / c->sw;
+    pk.dst = (uint32_t *)rr_ws_alloc(&ws, c->n * c->groups * pairs * c->ih * pk.sw * pk.pw, 4, "src channel pairs");
     pk.emin = (uint8_t *)rr_ws_alloc(&ws, c->n * c->groups * pairs, 1, "src exponents");
     const int64_t nob = (c->ocpg + BF16DOT_MAX_OCB - 1) / BF16DOT_MAX_OCB, ocb = (c->ocpg + nob - 1) / nob;
     uint32_t *wpk = (uint32_t *)rr_ws_alloc(&ws, c->groups * c->ocpg * pairs * taps, 4, "weight pairs");
@@ -164,7 +169,8 @@ static rrconv_status run_forward(const rr_problem *f, const weight_map *wm, cons
     q.filter.data = wpk;
     /* the plan moves src elements of c.dtype's size (stride_w > 1 phase planes): the pairs are 32-bit words */
     q.c.dtype = RR_DT_F32;
-    const rr_tile_job job = {RR_TILE_CHANNELS, rr_fwd_oc_bf16dot_avx512, prepare_forward};
+    const rr_tile_job job = {c->sw > 1 ? RR_TILE_CHANNELS_PHASED : RR_TILE_CHANNELS, rr_fwd_oc_bf16dot_avx512,
+                             prepare_forward};
     const rrconv_status st = rr_tile_run(&q, RR_ISA_AVX512, &job);
     rr_ws_end(&ws);
     return st;
@@ -196,17 +202,20 @@ rrconv_status rr_backward_data_adjoint_tiles_bf16dot__avx512(const rr_problem *p
     return run_forward(&f, &wm, p, "backward_data_phases__avx512");
 }
 
-/* The smallest exponent field of the nonzero elements of n bfloat16 values (vector scan, in parallel). */
-static int scan_exponent(const uint16_t *v, int64_t n, rr_workspace *ws, int *emin)
+/* The smallest exponent field of the nonzero elements of n bfloat16 values, and whether all of them
+ * are finite (vector scan, in parallel). */
+static int scan_exponent(const uint16_t *v, int64_t n, rr_workspace *ws, int *emin, int *finite)
 {
     rr_bf16dot_scan x;
     const int64_t items = (n + RR_BF16DOT_SCAN - 1) / RR_BF16DOT_SCAN;
     x.v = v;
     x.n = n;
-    x.emin = (uint8_t *)rr_ws_alloc(ws, items, 1, "exponents");
+    x.emin = (uint8_t *)rr_ws_alloc(ws, 2 * items, 1, "exponents");
     if (x.emin == NULL) return 0;
+    x.finite = x.emin + items;
     rr_parallel_for(items, rr_bf16dot_scan_avx512, &x);
     *emin = min_of(x.emin, items);
+    *finite = min_of(x.finite, items);
     return 1;
 }
 
@@ -227,9 +236,9 @@ rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
     const rr_conv *c = &p->c;
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
-    int es, ed;
-    if (!scan_exponent((const uint16_t *)p->src.data, c->n * c->ic * c->ih * c->iw, &ws, &es) ||
-        !scan_exponent((const uint16_t *)p->diff.data, c->n * c->oc * c->oh * c->ow, &ws, &ed)) {
+    int es, ed, sfin, dfin;
+    if (!scan_exponent((const uint16_t *)p->src.data, c->n * c->ic * c->ih * c->iw, &ws, &es, &sfin) ||
+        !scan_exponent((const uint16_t *)p->diff.data, c->n * c->oc * c->oh * c->ow, &ws, &ed, &dfin)) {
         rr_ws_end(&ws);
         return ws.status;
     }
@@ -245,9 +254,11 @@ rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
     j.groups = c->groups;
     j.icpg = c->icpg;
     j.ocpg = c->ocpg;
-    j.nob = (c->ocpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B;
-    j.nib = (c->icpg + RR_BF16DOT_BWF_B - 1) / RR_BF16DOT_BWF_B;
-    j.gacc = (float *)rr_ws_alloc(&ws, c->groups * j.nob * j.nib * c->fh * c->fw * RR_BF16DOT_BWF_B * RR_BF16DOT_BWF_B * 16,
+    j.nob = (c->ocpg + RR_BF16DOT_BWF_BO - 1) / RR_BF16DOT_BWF_BO;
+    j.nib = (c->icpg + RR_BF16DOT_BWF_BI - 1) / RR_BF16DOT_BWF_BI;
+    j.diff_finite = dfin;
+    j.diff_end = j.diff + c->n * c->oc * c->oh * c->ow;
+    j.gacc = (float *)rr_ws_alloc(&ws, c->groups * j.nob * j.nib * c->fh * c->fw * RR_BF16DOT_BWF_BO * RR_BF16DOT_BWF_BI * 16,
                                   4, "partial sums");
     if (j.gacc == NULL) {
         rr_ws_end(&ws);
@@ -258,7 +269,7 @@ rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
     q.c.icpg = q.c.ocpg = 1;
     q.c.ic = q.c.oc = c->groups;
     q.filter.data = &j;
-    const rr_tile_job job = {RR_TILE_FILTER_GRAD_ROWS, rr_bwf_bf16dot_avx512, prepare_filter_grad};
+    const rr_tile_job job = {RR_TILE_FILTER_GRAD_FLAT, rr_bwf_bf16dot_avx512, prepare_filter_grad};
     const rrconv_status st = rr_tile_run(&q, RR_ISA_AVX512, &job);
     rr_ws_end(&ws);
     return st;

@@ -54,6 +54,9 @@ static inline int rr_bf16dot_min_exponent(const uint16_t *v, int64_t n)
  * Channel-pair packing, rr_range_fn over items outer * pairs: src is [outer][cpg][inner] bfloat16 (cpg
  * channels per group, groups folded into outer), dst [outer][pairs][inner] 32-bit words, pair p of a
  * group holding channel 2p in the low half and channel 2p+1 in the high half (zero when 2p+1 = cpg).
+ * With sw > 1 (inner = ih * iw) each item's words go straight into the tile plan's phase planes
+ * instead, [sw][ih][pw] (pw = ceil(iw / sw); column j of phase r is input column j*sw + r, zero past
+ * the row), what the plan would otherwise copy them into in a second pass (RR_TILE_CHANNELS_PHASED).
  * emin[item] gets the smallest exponent field of the item's nonzero elements (255 when none).
  */
 typedef struct rr_bf16dot_pack {
@@ -61,6 +64,7 @@ typedef struct rr_bf16dot_pack {
     uint32_t *dst;
     uint8_t *emin;
     int64_t cpg, pairs, inner;
+    int64_t sw, ih, iw, pw; /* sw 1: dst is [outer][pairs][inner] */
 } rr_bf16dot_pack;
 
 void rr_bf16dot_pack_avx512(void *ctx, int64_t begin, int64_t end);
@@ -69,30 +73,39 @@ void rr_bf16dot_pack_avx512(void *ctx, int64_t begin, int64_t end);
  * c.icpg = pairs; weights [taps][pairs][no] words per oc block; dst of c.out_dtype). */
 void rr_fwd_oc_bf16dot_avx512(void *plan, int64_t begin, int64_t end);
 
-/* Exponent scan without packing, rr_range_fn over items of RR_BF16DOT_SCAN elements of v[0..n). */
+/* Exponent scan without packing, rr_range_fn over items of RR_BF16DOT_SCAN elements of v[0..n):
+ * emin[item] as for the packing, finite[item] 1 when no element of the item is Inf or NaN. */
 #define RR_BF16DOT_SCAN 8192
 typedef struct rr_bf16dot_scan {
     const uint16_t *v;
     int64_t n;
-    uint8_t *emin;
+    uint8_t *emin, *finite;
 } rr_bf16dot_scan;
 
 void rr_bf16dot_scan_avx512(void *ctx, int64_t begin, int64_t end);
 
 /*
  * The filter gradient (tile plan job data, plan's c: the geometry with one channel): items are
- * (g, output channel block, input channel block) of up to RR_BF16DOT_BWF_B x RR_BF16DOT_BWF_B
- * channels; pairs of pixels along each output row piece in the 32-bit lanes (diff and src loaded as
- * 32 consecutive bfloat16 values under the tap's pixel mask, both zero outside it), per tap
- * NO x NI accumulators, carried in gacc ([items][taps][B][B][16] floats) from span to span of tiles
- * and chunk to chunk, the lanes summed into gw at the last chunk.
+ * (g, output channel block, input channel block) of up to RR_BF16DOT_BWF_BO x RR_BF16DOT_BWF_BI
+ * channels; pairs of neighbouring pixels of a piece (32 pixels of an output row, or of the flattened
+ * plane at stride 1 with OW == IW) in the 32-bit lanes (diff and src loaded as 32 consecutive bfloat16
+ * values under the tap's pixel mask, both zero outside it), per tap NO x NI accumulators, carried in
+ * gacc ([items][taps][BO][BI][16] floats) from span to span of tiles and chunk to chunk, the lanes
+ * summed into gw at the last chunk.
+ * When every diff element is finite (diff_finite), diff is loaded without the tap's mask in spans whose
+ * diff values lie inside the tensor (DENSE, GRP 0.95x the time with masked loads, rough): src is still
+ * zero outside the mask, so there a lane adds finite * 0 = +-0 to its sum, which leaves it unchanged
+ * (the sums start at +0, and a round-to-nearest sum that starts at +0 is never -0): bitwise the same.
  */
-#define RR_BF16DOT_BWF_B 4
+#define RR_BF16DOT_BWF_BO 6 /* 24 accumulators, 10 loads per 24 vdpbf16ps (4 x 4: 8 per 16) */
+#define RR_BF16DOT_BWF_BI 4
 typedef struct rr_bf16dot_bwf {
     const uint16_t *src, *diff; /* normalized bfloat16 [N][IC][IH][IW], [N][OC][OH][OW] */
     void *gw;                   /* [G][OCPG][ICPG][FH][FW] of out_dtype */
     rr_dtype out_dtype;
     int64_t groups, icpg, ocpg, nob, nib;
+    int diff_finite;            /* no diff element is Inf or NaN */
+    const uint16_t *diff_end;   /* diff + N*OC*OH*OW */
     float *gacc;
 } rr_bf16dot_bwf;
 

@@ -65,6 +65,7 @@ static void phase_rows(void *vctx, int64_t begin, int64_t end)
     for (int64_t row = begin; row < end; row++) {
         if (!x->row_used[row % c->ih]) continue;
         if (row < src_rows) {
+            if (x->src_pk == NULL) continue; /* src came in phase planes */
             const int64_t nc = row / c->ih, ih = row % c->ih;
             const int64_t d0 = nc * x->pl->src_chan + ih * pw;
             for (int64_t r = 0; r < sw; r++) {
@@ -112,17 +113,20 @@ rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *jo
     rr_tile_plan pl;
     rr_workspace s;
     RR_ASSERT(isa == RR_ISA_AVX512 || isa == RR_ISA_AVX2);
-    RR_ASSERT(job->kind == RR_TILE_CHANNELS || (c->icpg == 1 && c->ocpg == 1));
-    RR_ASSERT(job->kind == RR_TILE_CHANNELS || job->kind == RR_TILE_DEPTHWISE || isa == RR_ISA_AVX512);
+    const int channels = job->kind == RR_TILE_CHANNELS || job->kind == RR_TILE_CHANNELS_PHASED;
+    const int phased = job->kind == RR_TILE_CHANNELS_PHASED; /* src comes in phase planes */
+    RR_ASSERT(channels || (c->icpg == 1 && c->ocpg == 1));
+    RR_ASSERT(channels || job->kind == RR_TILE_DEPTHWISE || isa == RR_ISA_AVX512);
+    RR_ASSERT(!phased || (isa == RR_ISA_AVX512 && c->dtype == RR_DT_F32));
     RR_ASSERT(c->mode == RRCONV_CROSS_CORRELATION && c->mask_type == RRCONV_MASK_INT32);
     memset(&pl, 0, sizeof pl);
     rr_ws_begin(&s, p->op);
     pl.c = *c;
     pl.lanes = isa == RR_ISA_AVX512 ? 16 : 8;
-    const int filter_grad = job->kind == RR_TILE_FILTER_GRAD_ROWS;
-    const int dw = job->kind != RR_TILE_CHANNELS;
-    const int dwrow = job->kind == RR_TILE_DEPTHWISE_ROWS || filter_grad;
-    pl.vertical = dw && !dwrow && isa == RR_ISA_AVX512 && c->sh == 1 && c->dh == 1 && c->oh >= 2;
+    const int filter_grad = job->kind == RR_TILE_FILTER_GRAD_ROWS || job->kind == RR_TILE_FILTER_GRAD_FLAT;
+    const int dw = !channels;
+    const int dwrow = job->kind == RR_TILE_DEPTHWISE_ROWS || job->kind == RR_TILE_FILTER_GRAD_ROWS;
+    pl.vertical = job->kind == RR_TILE_DEPTHWISE && isa == RR_ISA_AVX512 && c->sh == 1 && c->dh == 1 && c->oh >= 2;
     pl.flat = !pl.vertical && !dwrow && c->sh == 1 && c->sw == 1 && c->ow == c->iw;
     pl.pw = (c->iw + c->sw - 1) / c->sw;
     pl.plane = c->ih * pl.pw;
@@ -164,8 +168,9 @@ rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *jo
         x.pl = &pl;
         x.src = p->src.data;
         x.rin = (const int32_t *)p->rin.data;
-        x.src_pk = rr_ws_alloc(&s, c->n * c->ic * pl.src_chan, c->dtype == RR_DT_F32 ? 4 : 2, "src phase planes");
-        if (x.src_pk == NULL) goto fail;
+        const int64_t es = c->dtype == RR_DT_F32 ? 4 : 2;
+        x.src_pk = phased ? NULL : rr_ws_alloc(&s, c->n * c->ic * pl.src_chan, es, "src phase planes");
+        if (x.src_pk == NULL && !phased) goto fail;
         x.rin_pk = (int32_t *)rr_ws_alloc(&s, c->n * pl.src_chan, 4, "rin phase planes");
         if (x.rin_pk == NULL) goto fail;
         uint8_t *used = (uint8_t *)rr_ws_alloc(&s, c->ih + c->sw, 1, "row flags");
@@ -180,7 +185,7 @@ rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *jo
         for (int64_t kw = 0; kw < c->fw; kw++) used[c->ih + (kw * c->dw - c->pw - (int64_t)q[kw] * c->sw)] = 1;
         x.row_used = used;
         x.phase_used = used + c->ih;
-        pl.src = (const float *)x.src_pk;
+        pl.src = phased ? (const float *)p->src.data : (const float *)x.src_pk;
         pl.rin = x.rin_pk;
         /* allocate everything before the first parallel pass; run it below */
         void *masks = rr_ws_alloc(&s, chunk * 2 * pl.taps, mask_esize, "tap masks");
@@ -188,7 +193,7 @@ rrconv_status rr_tile_run(const rr_problem *p, rr_isa isa, const rr_tile_job *jo
         pl.masks = masks;
         pl.tiles = (rr_tile *)rr_ws_alloc(&s, chunk, (int64_t)sizeof(rr_tile), "tile table");
         if (pl.tiles == NULL) goto fail;
-        rr_parallel_for(c->n * (c->ic + 1) * c->ih, phase_rows, &x);
+        rr_parallel_for(c->n * (c->ic + 1) * c->ih, phase_rows, &x); /* phased: rin's rows only */
     } else {
         pl.src = (const float *)p->src.data;
         pl.rin = (const int32_t *)p->rin.data;

@@ -144,9 +144,13 @@ static inline void rr_tile_block_lanes(const rr_tile_plan *pl, int64_t blk, int3
 /* Which compute loop runs over the plan; it decides the plan's tiling. */
 typedef enum rr_tile_kind {
     RR_TILE_CHANNELS,         /* forward, ICPG > 1 or OCPG > 1: rr_fwd_oc_<isa> */
+    RR_TILE_CHANNELS_PHASED,  /* the same, src given already in phase planes [N][IC][sw][IH][pw] of
+                               * 32-bit words (the bfloat16 dot rows' channel pairs, common/bf16dot.h) */
     RR_TILE_DEPTHWISE,        /* forward, ICPG = OCPG = 1: rr_fwd_dw_<isa> (vertical tiles on AVX-512) */
     RR_TILE_DEPTHWISE_ROWS,   /* forward row segments, AVX-512 (row-wise tiles): rr_fwd_dwrow_avx512 */
-    RR_TILE_FILTER_GRAD_ROWS  /* backward-filter row segments, AVX-512 (row-wise): rr_bwf_dwrow_avx512 */
+    RR_TILE_FILTER_GRAD_ROWS, /* backward-filter row segments, AVX-512 (row-wise): rr_bwf_dwrow_avx512 */
+    RR_TILE_FILTER_GRAD_FLAT  /* backward-filter tiles, AVX-512, flat where the forward's would be (stride
+                               * 1, OW == IW), else row-wise: the bfloat16 dot rows (common/bf16dot.h) */
 } rr_tile_kind;
 
 typedef struct rr_tile_job {

@@ -34,6 +34,60 @@ RR_INLINE __m512i min_mag_less1(__m512i acc, __m512i v)
     return _mm512_min_epu16(acc, _mm512_sub_epi16(mag, _mm512_set1_epi16(1)));
 }
 
+/* The words of one item's rows in phase planes: row by row, 32 columns at a time interleaved as in the
+ * plain packing, then dealt to their phases (stride_w 2: the even and the odd columns' words straight
+ * from two permutations); returns the min_mag_less1 of the item. */
+static __m512i pack_phases(const rr_bf16dot_pack *x, const uint16_t *a, const uint16_t *b, uint32_t *d, __m512i ilo,
+                           __m512i ihi)
+{
+    const int64_t sw = x->sw, iw = x->iw, pw = x->pw, plane = x->ih * pw;
+    /* the words of the even / odd columns: a[2m] | b[2m] << 16, a[2m+1] | b[2m+1] << 16 */
+    const __m512i iev = _mm512_set_epi16(62, 30, 60, 28, 58, 26, 56, 24, 54, 22, 52, 20, 50, 18, 48, 16, 46, 14, 44, 12,
+                                         42, 10, 40, 8, 38, 6, 36, 4, 34, 2, 32, 0);
+    const __m512i iod = _mm512_add_epi16(iev, _mm512_set1_epi16(1));
+    __m512i mn = _mm512_set1_epi16(-1);
+    uint32_t w[32];
+    for (int64_t ih = 0; ih < x->ih; ih++) {
+        const uint16_t *ar = a + ih * iw, *br = b != NULL ? b + ih * iw : NULL;
+        uint32_t *dr = d + ih * pw;
+        int64_t r = 0, j = 0; /* phase and column of input column i */
+        if (sw == 2) { /* 32 columns: the even ones' 16 words to phase 0, the odd ones' to phase 1 */
+            for (int64_t i0 = 0; i0 < iw; i0 += 32) {
+                const int64_t left = iw - i0;
+                const __mmask32 k = left >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << left) - 1u);
+                const __m512i va = _mm512_maskz_loadu_epi16(k, ar + i0);
+                const __m512i vb = br != NULL ? _mm512_maskz_loadu_epi16(k, br + i0) : _mm512_setzero_si512();
+                mn = min_mag_less1(min_mag_less1(mn, va), vb);
+                const int64_t ne = left >= 32 ? 16 : (left + 1) / 2, no = left >= 32 ? 16 : left / 2;
+                _mm512_mask_storeu_epi32(dr + i0 / 2, (__mmask16)((1u << ne) - 1u),
+                                         _mm512_permutex2var_epi16(va, iev, vb));
+                _mm512_mask_storeu_epi32(dr + plane + i0 / 2, (__mmask16)((1u << no) - 1u),
+                                         _mm512_permutex2var_epi16(va, iod, vb));
+            }
+            r = iw % 2;
+            j = iw / 2;
+        } else {
+            for (int64_t i0 = 0; i0 < iw; i0 += 32) {
+                const int64_t left = iw - i0, nl = left < 32 ? left : 32;
+                const __mmask32 k = left >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << left) - 1u);
+                const __m512i va = _mm512_maskz_loadu_epi16(k, ar + i0);
+                const __m512i vb = br != NULL ? _mm512_maskz_loadu_epi16(k, br + i0) : _mm512_setzero_si512();
+                mn = min_mag_less1(min_mag_less1(mn, va), vb);
+                _mm512_storeu_si512(w, _mm512_permutex2var_epi16(va, ilo, vb));
+                _mm512_storeu_si512(w + 16, _mm512_permutex2var_epi16(va, ihi, vb));
+                for (int64_t l = 0; l < nl; l++) {
+                    dr[r * plane + j] = w[l];
+                    if (++r == sw) r = 0, j++;
+                }
+            }
+        }
+        /* phases r.. of the last column j hold no input column: zero */
+        for (; j < pw; r = 0, j++)
+            for (; r < sw; r++) dr[r * plane + j] = 0;
+    }
+    return mn;
+}
+
 void rr_bf16dot_pack_avx512(void *vctx, int64_t begin, int64_t end)
 {
     const rr_bf16dot_pack *x = (const rr_bf16dot_pack *)vctx;
@@ -42,6 +96,18 @@ void rr_bf16dot_pack_avx512(void *vctx, int64_t begin, int64_t end)
                                          37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
     const __m512i ihi = _mm512_add_epi16(ilo, _mm512_set1_epi16(16));
     for (int64_t item = begin; item < end; item++) {
+        if (x->sw > 1) {
+            const int64_t outer = item / x->pairs, p = item % x->pairs;
+            const uint16_t *a = x->src + (outer * x->cpg + 2 * p) * x->inner;
+            const uint16_t *b = 2 * p + 1 < x->cpg ? a + x->inner : NULL;
+            const __m512i mn = pack_phases(x, a, b, x->dst + item * x->sw * x->ih * x->pw, ilo, ihi);
+            uint16_t lanes[32];
+            _mm512_storeu_si512(lanes, mn);
+            unsigned m = 0xffffu;
+            for (int l = 0; l < 32; l++) m = lanes[l] < m ? lanes[l] : m;
+            x->emin[item] = (uint8_t)(m == 0xffffu ? 255u : (m + 1u) >> 7);
+            continue;
+        }
         const int64_t outer = item / x->pairs, p = item % x->pairs;
         const uint16_t *a = x->src + (outer * x->cpg + 2 * p) * x->inner;
         const uint16_t *b = 2 * p + 1 < x->cpg ? a + x->inner : NULL;
@@ -75,12 +141,14 @@ void rr_bf16dot_pack_avx512(void *vctx, int64_t begin, int64_t end)
 
 /* ---- forward: a tile x OCB output channels of one group -------------------------------------- */
 
-/* acc + the pairs' products in the lanes of k, acc elsewhere: vdpbf16ps under a write mask. Written as
- * the instruction itself: GCC 12's _mm512_mask_dpbf16_ps moves the 16-bit mask with kmovb at -O0 (lanes
- * 8..15 then never accumulate; the Debug build's test_kernel_table caught it). */
-RR_INLINE __m512 dot(__m512 acc, __mmask16 k, __m512i x, __m512i w)
+/* acc + the pairs' products in the lanes of k, acc elsewhere: vdpbf16ps under a write mask, the weight
+ * word *w broadcast by the instruction's memory operand ({1to16}: no separate vpbroadcastd and no
+ * register for it). Written as the instruction itself: GCC 12's _mm512_mask_dpbf16_ps moves the 16-bit
+ * mask with kmovb at -O0 (lanes 8..15 then never accumulate; the Debug build's test_kernel_table caught
+ * it). */
+RR_INLINE __m512 dot(__m512 acc, __mmask16 k, __m512i x, const uint32_t *w)
 {
-    __asm__("vdpbf16ps %2, %1, %0%{%3%}" : "+v"(acc) : "v"(x), "v"(w), "Yk"(k));
+    __asm__("vdpbf16ps %2%{1to16%}, %1, %0%{%3%}" : "+v"(acc) : "v"(x), "m"(*w), "Yk"(k));
     return acc;
 }
 
@@ -110,13 +178,12 @@ RR_UNROLL
                 const __m512i x1 = _mm512_maskz_loadu_epi32(k1, sp + s1);
 RR_UNROLL
                 for (int o = 0; o < OCB; o++) {
-                    const __m512i wv = _mm512_set1_epi32((int)wt[o]);
-                    acc[o][0] = dot(acc[o][0], k0, x0, wv);
-                    acc[o][1] = dot(acc[o][1], k1, x1, wv);
+                    acc[o][0] = dot(acc[o][0], k0, x0, wt + o);
+                    acc[o][1] = dot(acc[o][1], k1, x1, wt + o);
                 }
             } else {
 RR_UNROLL
-                for (int o = 0; o < OCB; o++) acc[o][0] = dot(acc[o][0], k0, x0, _mm512_set1_epi32((int)wt[o]));
+                for (int o = 0; o < OCB; o++) acc[o][0] = dot(acc[o][0], k0, x0, wt + o);
             }
         }
     }
