@@ -339,6 +339,18 @@ class JavaBackendTest {
                     JavaKernels.select(Direction.BACKWARD_DATA, dwLarge, p7, null, null, null).name());
             assertEquals("java_backward_filter_vector",
                     JavaKernels.select(Direction.BACKWARD_FILTER, dwLarge, p7, null, null, null).name());
+            // filter gradients with ICPG*OCPG > 256: the vector row at stride 1 with OCPG a multiple of 8 (its
+            // fused 8-channel blocks), the planar loops otherwise
+            ConvShape wide = ConvShape.ofForward(new long[] {1, 32, 16, 16}, new long[] {1, 16, 32, 3, 3}, p3);
+            assertEquals("java_backward_filter_vector",
+                    JavaKernels.select(Direction.BACKWARD_FILTER, wide, p3, null, null, null).name());
+            ConvParams s2 = p3.withStride(2, 2);
+            ConvShape wideS2 = ConvShape.ofForward(new long[] {1, 32, 16, 16}, new long[] {1, 16, 32, 3, 3}, s2);
+            assertEquals("java_backward_filter_planar",
+                    JavaKernels.select(Direction.BACKWARD_FILTER, wideS2, s2, null, null, null).name());
+            ConvShape odd = ConvShape.ofForward(new long[] {1, 32, 16, 16}, new long[] {1, 12, 32, 3, 3}, p3);
+            assertEquals("java_backward_filter_planar",
+                    JavaKernels.select(Direction.BACKWARD_FILTER, odd, p3, null, null, null).name());
         }
         // A forced row steers only its own direction.
         assertEquals("java_forward_reference",
