@@ -118,10 +118,16 @@ public final class JavaKernels {
             // against 8.1 ms, DW-K7 12.7 against 15.7 with single taps; DW-K31 104-123 against 157-195 for
             // the depthwise loops, DW-K13 23 against 45); picked for small channel blocks only: GRP (16 x 16 per
             // group) 19.6 against 25.0 ms for the planar loops, DENSE (64 x 64) 69.9 against 41.4, DENSE-S2D2
-            // 20.9 against 14.7 (rrconv bench, 1 thread, same run)
+            // 20.9 against 14.7 (rrconv bench, 1 thread, same run); since the 8-channel blocks run taps in
+            // threes, also for stride 1 with OCPG a multiple of 8: DENSE 43.7 / 50.2 against 58.7 / 57.1 ms
+            // (thread CPU time, 1 thread, busy host, two rounds), DENSE-S2D2 still no better (21.8 / 22.8
+            // against 24.5 / 17.9)
             new JavaKernel("java_backward_filter_vector", Direction.BACKWARD_FILTER,
-                    VECTOR + "; picked when ICPG*OCPG <= 256, ahead of the depthwise loops",
-                    (s, p) -> vectorWhyNot(v -> v.appliesBackwardFilter(s, p)), (s, p) -> s.icpg() * s.ocpg() <= 256,
+                    VECTOR + "; picked when ICPG*OCPG <= 256 or (stride 1 and OCPG a multiple of 8), ahead of the "
+                            + "depthwise loops",
+                    (s, p) -> vectorWhyNot(v -> v.appliesBackwardFilter(s, p)),
+                    (s, p) -> s.icpg() * s.ocpg() <= 256
+                            || (p.strideH() == 1 && p.strideW() == 1 && s.ocpg() % 8 == 0),
                     (s, p, src, diff, rin, rout, grad, t) -> vector().backwardFilter(s, p, src, diff, rin, rout,
                             grad)),
             new JavaKernel("java_backward_filter_depthwise", Direction.BACKWARD_FILTER,

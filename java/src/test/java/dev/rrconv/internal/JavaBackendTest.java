@@ -216,12 +216,13 @@ class JavaBackendTest {
     @Test
     void filterGradientOfTallImagesWithEightChannelsPerGroup() {
         // The vector loops' 8-channel filter-gradient blocks run the rows in tiles (32 rows of 16 columns)
-        // and taps in pairs (an odd last tap twice): images of 33 to 70 rows cross tile edges, 3x3 and
-        // 1x5 kernels leave an odd tap. Against the oracle, and bitwise the same at 1, 2, 3 and 7 threads.
+        // and taps in threes, the last one or two in a pair (a single last tap twice): images of 33 to 70
+        // rows cross tile edges; 3x3 kernels are three threes, 1x5 a three and a pair, 1x7 two threes and
+        // a single tap. Against the oracle, and bitwise the same at 1, 2, 3 and 7 threads.
         for (int seed = 0; seed < 4; seed++) {
             Random r = new Random(100 + seed);
             int fh = seed % 2 == 0 ? 3 : 1;
-            int fw = seed % 2 == 0 ? 3 : 5;
+            int fw = seed % 2 == 0 ? 3 : seed == 1 ? 5 : 7;
             Problem pr = problem(r, 1 + seed % 3, 1 + seed % 2, 2 + seed, 8, 33 + 12 * seed, 5 + 4 * seed, fh, fw,
                     ConvParams.DEFAULT.withPadding(fh / 2, fw / 2), seed % 3, seed % 2 == 1);
             checkDirection(backend, Direction.BACKWARD_FILTER, pr, r, new int[] {1, 2, 3, 7}, false);
@@ -378,6 +379,18 @@ class JavaBackendTest {
                     JavaKernels.select(Direction.BACKWARD_DATA, dwLarge, p7, null, null, null).name());
             assertEquals("java_backward_filter_vector",
                     JavaKernels.select(Direction.BACKWARD_FILTER, dwLarge, p7, null, null, null).name());
+            // filter gradients with ICPG*OCPG > 256: the vector row at stride 1 with OCPG a multiple of 8 (its
+            // fused 8-channel blocks), the planar loops otherwise
+            ConvShape wide = ConvShape.ofForward(new long[] {1, 32, 16, 16}, new long[] {1, 16, 32, 3, 3}, p3);
+            assertEquals("java_backward_filter_vector",
+                    JavaKernels.select(Direction.BACKWARD_FILTER, wide, p3, null, null, null).name());
+            ConvParams s2 = p3.withStride(2, 2);
+            ConvShape wideS2 = ConvShape.ofForward(new long[] {1, 32, 16, 16}, new long[] {1, 16, 32, 3, 3}, s2);
+            assertEquals("java_backward_filter_planar",
+                    JavaKernels.select(Direction.BACKWARD_FILTER, wideS2, s2, null, null, null).name());
+            ConvShape odd = ConvShape.ofForward(new long[] {1, 32, 16, 16}, new long[] {1, 12, 32, 3, 3}, p3);
+            assertEquals("java_backward_filter_planar",
+                    JavaKernels.select(Direction.BACKWARD_FILTER, odd, p3, null, null, null).name());
         }
         // A forced row steers only its own direction.
         assertEquals("java_forward_reference",

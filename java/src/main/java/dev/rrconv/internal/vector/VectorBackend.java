@@ -11,6 +11,7 @@ import dev.rrconv.internal.javaimpl.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -107,19 +108,25 @@ public final class VectorBackend implements VectorConv {
         Parallel.forEach(count, parallel ? threads : 1, i -> plane.unpackFloats(planes[i], t, i / c, i % c));
     }
 
-    /** @return true if no element of the first {@code count} planes (laid out as {@code plane}) is NaN or infinite */
-    private static boolean allFinite(float[][] planes, int count, Plane plane) {
-        for (int i = 0; i < count; i++) {
-            for (int y = 0; y < plane.height(); y++) {
-                int at = plane.index(y, 0, 0);
-                for (int c = 0; c < plane.width(); c++) {
-                    if (!Float.isFinite(planes[i][at + c])) {
-                        return false;
-                    }
-                }
-            }
+    /**
+     * @return true if no element of plane {@code a} (laid out as {@code plane}, its row slack zeroed) is
+     *     NaN or infinite
+     */
+    private static boolean finite(float[] a, Plane plane) {
+        int lanes = FLOATS.length();
+        int to = plane.index(0, 0, 0) + plane.phases() * plane.height() * plane.pitch();
+        // v - v is +0 for every finite v and NaN for a NaN or an infinity; a NaN stays in the sum
+        FloatVector s = FloatVector.zero(FLOATS);
+        int c = plane.index(0, 0, 0);
+        for (; c + lanes <= to; c += lanes) {
+            FloatVector v = FloatVector.fromArray(FLOATS, a, c);
+            s = s.add(v.sub(v));
         }
-        return true;
+        float r = s.reduceLanes(VectorOperators.ADD);
+        for (; c < to; c++) {
+            r += a[c] - a[c];
+        }
+        return r == 0f;
     }
 
     /** @return true if no element is NaN or infinite */
@@ -382,8 +389,17 @@ public final class VectorBackend implements VectorConv {
         }
         float[][] x = packFloats(src, geo.x(), geo.n(), ic, sc.floats(Scratch.X, geo.n() * ic, geo.x().length()),
                 threads, par);
-        float[][] d = packFloats(diff, geo.y(), geo.n(), oc, sc.floats(Scratch.D, geo.n() * oc, geo.y().length()),
-                threads, par);
+        // diff plane by plane: packed, its row slack zeroed (lanes past a row's end are masked by the
+        // input's zeroing, so they must hold no NaN or infinity; the reused arrays may hold anything there)
+        // and checked for NaN and infinities while it is in cache
+        Plane yp = geo.y();
+        float[][] d = sc.floats(Scratch.D, geo.n() * oc, yp.length());
+        boolean[] finiteDiff = new boolean[geo.n() * oc];
+        Parallel.forEach(geo.n() * oc, par ? threads : 1, i -> {
+            yp.packFloats(diff, i / oc, i % oc, d[i], new float[yp.width()]);
+            yp.zeroSlack(d[i]);
+            finiteDiff[i] = finite(d[i], yp);
+        });
         TapRows tr = TapRows.forward(geo,
                 packMasks(rin, geo.x(), geo.n(), sc.ints(Scratch.X, geo.n(), geo.x().length()), threads, par),
                 packMasks(rout, geo.y(), geo.n(), sc.ints(Scratch.Y, geo.n(), geo.y().length()), threads, par),
@@ -392,11 +408,9 @@ public final class VectorBackend implements VectorConv {
         // blocks of eight (fused multiply-adds, when every diff value is finite) or four output channels of
         // a group share their input loads; the rest one by one
         int cout = geo.ocpg();
-        boolean fma = allFinite(d, geo.n() * oc, geo.y());
-        if (fma) {
-            // lanes past a row's end are masked by the input's zeroing, so they must hold no NaN or infinity
-            // (the reused arrays may hold anything there)
-            Parallel.forEach(geo.n() * oc, par ? threads : 1, i -> geo.y().zeroSlack(d[i]));
+        boolean fma = true;
+        for (boolean f : finiteDiff) {
+            fma &= f;
         }
         int eights = fma ? cout / 8 : 0;
         int fours = (cout - 8 * eights) / 4;
