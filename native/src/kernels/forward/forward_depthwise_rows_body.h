@@ -124,9 +124,12 @@ RR_INLINE void dwrow_tile(const rr_tile_plan *pl, const uint16_t *m, int mb, con
     const int64_t fh = c->fh, iw = c->iw, ihn = c->ih, chan = pl->src_chan, ohw = c->oh * c->ow;
     rr_segments sg;
     rr_segments_init(&sg, ow0, iw, NB, FULL);
-    if (NB == 2 && CBN <= 4 && FW >= 5 && FW <= 13 && c->sh == 1 && c->dh == 1) /* pairs of rows */
+    if (NB == 2 && FW <= 13 && c->sh == 1 && c->dh == 1) /* pairs of rows, up to 4 channels at a time */
         for (; nrows >= 2; nrows -= 2, oh0 += 2, m += 4 * pl->taps)
-            dwrow_pair(pl, m, src_c, w_c, dst, dst_c, oh0, ow0, lv0, lv1, &sg, FW, FULL, CBN);
+RR_UNROLL
+            for (int q0 = 0; q0 < CBN; q0 += 4)
+                dwrow_pair(pl, m, src_c + q0 * chan, w_c + q0, dst, dst_c + q0 * ohw, oh0, ow0, lv0, lv1, &sg, FW,
+                           FULL, CBN - q0 < 4 ? CBN - q0 : 4);
     for (int64_t oh = oh0; oh < oh0 + nrows; oh++, m += 2 * pl->taps) {
         __m512 acc[8][2];
 RR_UNROLL
