@@ -86,8 +86,9 @@ RR_UNROLL
         const int64_t ih = oh0 + pl->khoff[0] + j;
         if (ih < 0 || ih >= ihn) continue;
         const DWROW_T *row = src_c + ih * iw;
-        const uint16_t *mk0 = m + 2 * FW * j, *mk1 = m1 + 2 * FW * (j - 1);
-        const float *wk0 = w_c + FW * j * CB, *wk1 = w_c + FW * (j - 1) * CB;
+        /* filter row j of row 0 (none when j == fh), j - 1 of row 1 (none when j == 0) */
+        const uint16_t *mk0 = m + 2 * FW * j, *mk1 = j > 0 ? m1 + 2 * FW * (j - 1) : mk0;
+        const float *wk0 = w_c + FW * j * CB, *wk1 = j > 0 ? w_c + FW * (j - 1) * CB : wk0;
         if (j == 0)
             dwrow_pair_row(pl, acc, row, mk0, mk0, wk0, wk0, sg, ow0, FW, FULL, CBN, 1, 0);
         else if (j == fh)
@@ -112,6 +113,8 @@ RR_UNROLL
  * lanes; src_c, dst_c: the first channel; w_c: its weights in the block's [taps][RR_DWROW_CB(FW)]
  * pack. FULL (rr_segments_init): 0 any columns, 1 whole segments, >= 2 whole segments with the
  * neighbours fixed at compile time (narrow filters, where those edge cases are most of the work).
+ * Two-block pieces at stride_h 1, dil_h 1 run their rows in pairs (dwrow_pair) first; an odd last row
+ * takes the loop below.
  */
 RR_INLINE void dwrow_tile(const rr_tile_plan *pl, const uint16_t *m, int mb, const DWROW_T *src_c, const float *w_c,
                           void *dst, int64_t dst_c, int64_t oh0, int64_t nrows, int64_t ow0, __mmask16 lv0, __mmask16 lv1,
