@@ -30,6 +30,19 @@
 #define RR_UNROLL _Pragma("GCC unroll 32")
 #endif
 
+/*
+ * The 16-bit lane mask at p, loaded straight into a mask register (kmovw k, m16). Compilers route a
+ * mask read as an integer through a general register (movzwl + kmovw k, r32), and on AMD Zen 4 that
+ * move costs about as much as 1.6 masked FMAs (measured: one per FMA halves the FMA rate, one kmovw
+ * from memory per FMA costs 17 %, one per two FMAs nothing).
+ */
+RR_INLINE __mmask16 rr_load_mask(const uint16_t *p)
+{
+    __mmask16 k;
+    __asm__("kmovw %1, %0" : "=k"(k) : "m"(*p));
+    return k;
+}
+
 /* Lanes l of the segment starting at column c0 with 0 <= c0 + l < iw. */
 RR_INLINE __mmask16 rr_columns_in_row(int64_t c0, int64_t iw)
 {
