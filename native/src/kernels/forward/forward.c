@@ -135,6 +135,14 @@ int rr_forward_nhwc_channels_applies(const rr_conv *c)
     return (c->icpg > 1 || c->ocpg > 1) && nhwc_taps_fit(c) && c->layout == RR_LAYOUT_NHWC;
 }
 
+/* Per-tap GEMMs over the active pixels (forward_nhwc_tapgemm__avx512.c): enough input channels per
+ * group that a pixel's broadcasts feed several FMAs, a whole vector of output channels. */
+int rr_forward_nhwc_tapgemm_applies(const rr_conv *c)
+{
+    return c->icpg >= 8 && c->ocpg >= 16 && nhwc_taps_fit(c) && c->fh * c->fw <= RR_TAPGEMM_MAX_TAPS &&
+           c->layout == RR_LAYOUT_NHWC;
+}
+
 #if RRCONV_X86_KERNELS /* the plan drives the AVX2 / AVX-512 loops only (internal.h) */
 
 /* ---- packed weights ---------------------------------------------------------------------------- */
