@@ -15,6 +15,8 @@
  * rounded once when stored -- no widened copy of the tensors.
  * Before them, the NHWC rows (forward_nhwc_body.h): per pixel the active taps listed once, arithmetic
  * on those only, vectorised over channels; they take channels-last calls and large depthwise filters.
+ * Before those, for grouped / dense NHWC calls with ICPG >= 8 and OCPG >= 16, the tap-GEMM row
+ * (forward_nhwc_tapgemm__avx512.c): per tap the active pixels listed, then a register-blocked GEMM.
  */
 #define _POSIX_C_SOURCE 200809L
 
