@@ -81,7 +81,12 @@ static rrconv_conv_desc draw(uint64_t *rng)
         /* channel counts past one or two vector widths, odd tails (the channels-last rows vectorize
            over channels) */
         case 3: g = t_int(rng, 20, 150); icpg = 1; ocpg = 1; break;
-        case 4: g = t_int(rng, 1, 2); icpg = t_int(rng, 7, 40); ocpg = t_int(rng, 1, 19); break;
+        /* up to 5 groups; a third of the draws OCPG 16 or 20..70: the NHWC tap-GEMM row's blocks of
+           1..4 groups (OCPG <= 16) and of 1..4 vectors of one group's channels */
+        case 4:
+            g = t_int(rng, 1, 5); icpg = t_int(rng, 7, 40);
+            ocpg = t_int(rng, 0, 2) ? t_int(rng, 1, 19) : t_int(rng, 0, 1) ? 16 : t_int(rng, 20, 70);
+            break;
         case 5: g = t_int(rng, 1, 2); icpg = t_int(rng, 1, 4); ocpg = t_int(rng, 15, 70); break;
         default: g = 1; icpg = t_int(rng, 1, 6); ocpg = t_int(rng, 1, 14); break;
         }

@@ -15,6 +15,8 @@
  * rounded once when stored -- no widened copy of the tensors.
  * Before them, the NHWC rows (forward_nhwc_body.h): per pixel the active taps listed once, arithmetic
  * on those only, vectorised over channels; they take channels-last calls and large depthwise filters.
+ * Before those, for grouped / dense NHWC calls with ICPG >= 8 and OCPG >= 16, the tap-GEMM row
+ * (forward_nhwc_tapgemm__avx512.c): per tap the active pixels listed, then a register-blocked GEMM.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -133,6 +135,14 @@ int rr_forward_nhwc_depthwise_applies(const rr_conv *c)
 int rr_forward_nhwc_channels_applies(const rr_conv *c)
 {
     return (c->icpg > 1 || c->ocpg > 1) && nhwc_taps_fit(c) && c->layout == RR_LAYOUT_NHWC;
+}
+
+/* Per-tap GEMMs over the active pixels (forward_nhwc_tapgemm__avx512.c): enough input channels per
+ * group that a pixel's broadcasts feed several FMAs, a whole vector of output channels. */
+int rr_forward_nhwc_tapgemm_applies(const rr_conv *c)
+{
+    return c->icpg >= 8 && c->ocpg >= 16 && nhwc_taps_fit(c) && c->fh * c->fw <= RR_TAPGEMM_MAX_TAPS &&
+           c->layout == RR_LAYOUT_NHWC;
 }
 
 #if RRCONV_X86_KERNELS /* the plan drives the AVX2 / AVX-512 loops only (internal.h) */

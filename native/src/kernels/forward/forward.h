@@ -13,4 +13,7 @@ int rr_forward_depthwise_rows_fits(const rr_conv *c);
 /* The forward row segment kernel (AVX-512) on a normalized problem that rr_forward_depthwise_rows_fits. */
 rrconv_status rr_forward_depthwise_rows_run(const rr_problem *p);
 
+/* forward_nhwc_tapgemm__avx512 keeps a list of active pixels per tap: FH * FW at most this. */
+#define RR_TAPGEMM_MAX_TAPS 64
+
 #endif /* RRCONV_FORWARD_H */
