@@ -35,7 +35,7 @@
  * pixel instead of one per tap.
  *
  * The cost does not fall with the active taps: when fewer than BWS_LIST_BELOW of the taps are active
- * (sampled over evenly spaced output rows before any table is built: bws_active_fraction) the call
+ * (sampled over evenly spaced output rows before any table is built: rr_active_fraction) the call
  * runs backward_filter_nhwc_depthwise (the per-tap pixel lists) instead.
  *
  * Items: runs of channel blocks (about BWS_ITEM_CHANNELS contiguous channels, fewer where that
@@ -47,6 +47,7 @@
  * for every thread count.
  */
 #include "backward_filter_nhwc.h"
+#include "../common/active_taps.h"
 #include "../common/workspace.h"
 
 #include <string.h>
@@ -59,7 +60,7 @@
 
 /* Tap table bytes per batch of output rows (at least one row). */
 #define BWS_TABLE_BYTES ((int64_t)128 << 10)
-/* Below this fraction of active taps (of all output pixels' taps, sampled: bws_active_fraction) the
+/* Below this fraction of active taps (of the in-image taps, sampled: rr_active_fraction) the
  * call runs backward_filter_nhwc_depthwise's per-tap lists instead, whose cost falls with the active
  * taps. Measured (1 thread, DW-K3 4 x 384 x 32 x 32, busy machine, best of 200): this row 0.59 ms for
  * random and superpixel masks alike, the lists 0.44-0.45 ms random (0.33 of the taps active), 1.1-1.3
@@ -130,32 +131,6 @@ static void BWS_FN(bws_table)(void *vctx, int64_t begin, int64_t end)
             }
         }
     }
-}
-
-/* The fraction of the taps of about BWS_SAMPLE_PIXELS output pixels (whole rows, evenly spaced over the
- * call's N*OH rows) that are active, an out-of-image tap counting as inactive. */
-static double BWS_FN(bws_active_fraction)(const rr_conv *c, const int32_t *rin, const int32_t *rout)
-{
-    const int64_t rows = c->n * c->oh;
-    int64_t step = rows * c->ow / BWS_SAMPLE_PIXELS;
-    if (step < 1) step = 1;
-    int64_t active = 0, all = 0;
-    for (int64_t r = 0; r < rows; r += step) {
-        const int64_t n = r / c->oh, oh = r % c->oh;
-        const int32_t *orow = rout + r * c->ow;
-        all += c->ow * c->fh * c->fw;
-        for (int64_t kh = 0; kh < c->fh; kh++) {
-            const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
-            if (ih < 0 || ih >= c->ih) continue;
-            const int32_t *irow = rin + (n * c->ih + ih) * c->iw;
-            for (int64_t kw = 0; kw < c->fw; kw++)
-                for (int64_t ow = 0; ow < c->ow; ow++) {
-                    const int64_t iw = ow * c->sw - c->pw + kw * c->dw;
-                    active += iw >= 0 && iw < c->iw && irow[iw] == orow[ow];
-                }
-        }
-    }
-    return all == 0 ? 1.0 : (double)active / (double)all;
 }
 
 /* One tap group of channel block cbi on output row r: filter rows [kh0, kh0 + NR) of an FW-wide
@@ -374,7 +349,7 @@ rrconv_status BWS_FN(rr_backward_filter_depthwise_small_nhwc)(const rr_problem *
     if (batch > rows) batch = rows;
 
     /* sparse masks: the per-tap pixel lists cost less */
-    const double active = BWS_FN(bws_active_fraction)(c, x.rin, x.rout);
+    const double active = rr_active_fraction(c, x.rin, x.rout, BWS_SAMPLE_PIXELS);
     if (active < BWS_LIST_BELOW) {
         rr_note(q, "ran:%s active:%.2f<%.2f", BWS_LIST_ROW, active, BWS_LIST_BELOW);
         return BWS_FN(rr_backward_filter_nhwc_depthwise)(q);

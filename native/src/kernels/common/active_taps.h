@@ -23,6 +23,13 @@
 #define RR_TAPS_MAX_FW 64 /* bits of a word */
 #define RR_TAPS_MAX_FH 64 /* filter rows whose words a kernel keeps on its stack (per run of pixels) */
 
+/* The fraction of the in-image taps (source pixel inside the image) that are active, over evenly
+ * spaced whole output rows of about `pixels` output pixels in all (scalar compares; 1 for a call
+ * without in-image taps). c is a normalized problem's (int32 masks [N, H, W]); the pairs of input and
+ * output pixels it counts are those of every direction, so backward data samples the forward's. The
+ * rows that run dense masked loops or tap lists choose by it (active_taps.c). */
+double rr_active_fraction(const rr_conv *c, const int32_t *rin, const int32_t *rout, int64_t pixels);
+
 /* The kw range [lo, hi) whose input column ow*sw - pw + kw*dw lies in [0, IW) (lo >= hi: none). */
 static inline void rr_taps_kw_range(const rr_conv *c, int64_t ow, int64_t *lo, int64_t *hi)
 {

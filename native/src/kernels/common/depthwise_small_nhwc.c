@@ -6,6 +6,7 @@
  * else pack the filter (flipped for backward data) and run the items.
  */
 #include "depthwise_small_nhwc.h"
+#include "active_taps.h"
 #include "workspace.h"
 
 /* Filters up to this many taps (7x7; the per-item tap table holds RR_DWS_MAX_TAPS). */
@@ -38,36 +39,11 @@ int rr_backward_data_depthwise_small_nhwc_applies(const rr_conv *c)
  */
 #define DWS_MIN_ACTIVE 0.5
 
-/* The fraction of in-image taps that are active, over evenly spaced output rows of about
- * DWS_SAMPLE_PIXELS pixels in all (scalar compares: a small fraction of the FMAs that follow; 4096
- * pixels, all of DW-K3's, were 2 % of a random-mask DW-K3 call in perf, the tap-list row included;
- * 1024 give the fraction within about 0.01). */
+/* Output pixels the choice samples (rr_active_fraction; scalar compares, a small fraction of the FMAs
+ * that follow: 4096 pixels, all of DW-K3's, were 2 % of a random-mask DW-K3 call in perf, the tap-list
+ * row included; 1024 give the fraction within about 0.01). Backward data samples the forward's pairs
+ * of pixels: the same pairs. */
 #define DWS_SAMPLE_PIXELS 1024
-static double dws_active_fraction(const rr_dws_job *x, int64_t n_images)
-{
-    const int64_t rows = n_images * x->oh;
-    int64_t step = rows * x->ow / DWS_SAMPLE_PIXELS;
-    if (step < 1) step = 1;
-    int64_t inside = 0, active = 0;
-    for (int64_t r = 0; r < rows; r += step) {
-        const int64_t n = r / x->oh, y = r % x->oh;
-        const int32_t *mo = x->mout + (n * x->oh + y) * x->ow;
-        for (int64_t kh = 0; kh < x->fh; kh++) {
-            const int64_t iy = y * x->sy - x->py + kh * x->dy;
-            if (iy < 0 || iy >= x->sh) continue;
-            const int32_t *mr = x->msrc + (n * x->sh + iy) * x->sw;
-            for (int64_t kw = 0; kw < x->fw; kw++) {
-                for (int64_t ox = 0; ox < x->ow; ox++) {
-                    const int64_t ix = ox * x->sx - x->px + kw * x->dx;
-                    if (ix < 0 || ix >= x->sw) continue;
-                    inside++;
-                    active += mr[ix] == mo[ox];
-                }
-            }
-        }
-    }
-    return inside == 0 ? 1.0 : (double)active / (double)inside;
-}
 
 /* Runs fn over the items of p (forward, or backward data when backward), or (few active taps) the
  * tap-list row's entry `sparse` (named sparse_name in RRCONV_VERBOSE's note). */
@@ -114,7 +90,8 @@ static rrconv_status dws_run(const rr_problem *p, int backward, rr_range_fn fn, 
     x.out = (float *)p->out.data;
     x.segs = (x.ow + RR_DWS_SEG - 1) / RR_DWS_SEG;
     if (sparse != NULL) {
-        const double active = dws_active_fraction(&x, c->n);
+        const double active = rr_active_fraction(c, (const int32_t *)p->rin.data, (const int32_t *)p->rout.data,
+                                                 DWS_SAMPLE_PIXELS);
         if (active < DWS_MIN_ACTIVE) {
             rr_note(p, "ran:%s active:%.2f<%.2f", sparse_name, active, DWS_MIN_ACTIVE);
             return sparse(p);

@@ -209,34 +209,8 @@ static void tg_items(void *ctx, int64_t begin, int64_t end)
  */
 #define TG_MAX_ACTIVE 0.9
 
-/* The fraction of in-image taps that are active, over evenly spaced output rows of about
- * TG_SAMPLE_PIXELS pixels in all (scalar compares; 1 for a call without in-image taps). */
+/* Output pixels the choice samples (rr_active_fraction). */
 #define TG_SAMPLE_PIXELS 1024
-static double tg_active_fraction(const rr_conv *c, const int32_t *rin, const int32_t *rout)
-{
-    const int64_t rows = c->n * c->oh;
-    int64_t step = rows * c->ow / TG_SAMPLE_PIXELS;
-    if (step < 1) step = 1;
-    int64_t inside = 0, active = 0;
-    for (int64_t r = 0; r < rows; r += step) {
-        const int64_t n = r / c->oh, oh = r % c->oh;
-        const int32_t *mo = rout + r * c->ow;
-        for (int64_t kh = 0; kh < c->fh; kh++) {
-            const int64_t ih = oh * c->sh - c->ph + kh * c->dh;
-            if (ih < 0 || ih >= c->ih) continue;
-            const int32_t *mi = rin + (n * c->ih + ih) * c->iw;
-            for (int64_t kw = 0; kw < c->fw; kw++) {
-                for (int64_t ow = 0; ow < c->ow; ow++) {
-                    const int64_t iw = ow * c->sw - c->pw + kw * c->dw;
-                    if (iw < 0 || iw >= c->iw) continue;
-                    inside++;
-                    active += mi[iw] == mo[ow];
-                }
-            }
-        }
-    }
-    return inside == 0 ? 1.0 : (double)active / (double)inside;
-}
 
 rrconv_status rr_forward_nhwc_tapgemm__avx512(const rr_problem *p)
 {
@@ -245,7 +219,8 @@ rrconv_status rr_forward_nhwc_tapgemm__avx512(const rr_problem *p)
     RR_ASSERT(c->mode == RRCONV_CROSS_CORRELATION && c->mask_type == RRCONV_MASK_INT32);
     RR_ASSERT(c->layout == RR_LAYOUT_NHWC);
     if (c->ocpg > 16) {
-        const double active = tg_active_fraction(c, (const int32_t *)p->rin.data, (const int32_t *)p->rout.data);
+        const double active = rr_active_fraction(c, (const int32_t *)p->rin.data, (const int32_t *)p->rout.data,
+                                                 TG_SAMPLE_PIXELS);
         if (active > TG_MAX_ACTIVE) {
             rr_note(p, "ran:forward_nhwc_channels__avx512 active:%.2f>%.2f", active, TG_MAX_ACTIVE);
             return rr_forward_nhwc_channels__avx512(p);
