@@ -716,6 +716,33 @@ static int env_mode(const char *mode, const char *name)
     return 2;
 }
 
+/* backward_data_nhwc_tapgemm__avx512 runs a stride-1 backward data as a forward with padding
+ * dil*(F-1) - pad: it must not apply where that is negative (pad > dil*(F-1)), at stride 2, below its
+ * channel counts or past 64 taps. (The drawn problems test it only where it applies.) */
+static void test_bd_tapgemm_limits(void)
+{
+    const rr_kernel_row *row = rr_kernel_find("backward_data_nhwc_tapgemm__avx512");
+    if (row == NULL) return; /* built without the x86 kernels */
+    static const struct {
+        int64_t icpg, ocpg, f, s, p, d;
+        int applies;
+    } cases[] = {
+        {16, 8, 3, 1, 1, 1, 1},  {16, 8, 3, 1, 2, 1, 1},  {16, 8, 3, 1, 3, 1, 0},  {16, 8, 3, 1, 4, 2, 1},
+        {16, 8, 3, 1, 5, 2, 0},  {16, 8, 1, 1, 1, 1, 0},  {16, 8, 3, 2, 1, 1, 0},  {15, 8, 3, 1, 1, 1, 0},
+        {16, 7, 3, 1, 1, 1, 0},  {40, 64, 7, 1, 3, 1, 1}, {16, 8, 9, 1, 4, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const rrconv_conv_desc d = t_desc(1, 2, cases[i].icpg, cases[i].ocpg, 12, 12, cases[i].f, cases[i].f,
+                                          cases[i].s, cases[i].s, cases[i].p, cases[i].p, cases[i].d, cases[i].d, 0, 0);
+        rr_conv c = conv_of(&d);
+        c.layout = RR_LAYOUT_NHWC;
+        EXPECT(row->applies(&c) == cases[i].applies, "backward_data_nhwc_tapgemm__avx512 applies() case %d: %d, want %d",
+               (int)i, row->applies(&c), cases[i].applies);
+        c.layout = RR_LAYOUT_NCHW;
+        EXPECT(!row->applies(&c), "backward_data_nhwc_tapgemm__avx512 applies() to an NCHW call (case %d)", (int)i);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "--env") == 0) return env_mode(argv[2], argc > 3 ? argv[3] : NULL);
@@ -729,7 +756,10 @@ int main(int argc, char **argv)
     const uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 20261207u;
     printf("active ISA: %s, %d configs per row%s\n", rrconv_active_isa(), ROW_CONFIGS,
            precision ? ", half precision, non-integer data" : "");
-    if (!precision) test_table_api();
+    if (!precision) {
+        test_table_api();
+        test_bd_tapgemm_limits();
+    }
     test_rows(seed, -1, precision);
     if (!precision) {
         /* the channels-last backward-filter rows again with image batches of one image: their partial

@@ -626,6 +626,14 @@ int rr_backward_data_nhwc_channels_applies(const rr_conv *c)
     return c->layout == RR_LAYOUT_NHWC && bdn_fits(c, c->ocpg * cp);
 }
 
+/* The per-tap GEMM of the forward conv a stride-1 backward data is (backward_data_nhwc_tapgemm__avx512.c):
+ * the forward row's sizes with ICPG and OCPG swapped, and a padding dil*(F-1) - pad >= 0 on that conv. */
+int rr_backward_data_nhwc_tapgemm_applies(const rr_conv *c)
+{
+    return c->layout == RR_LAYOUT_NHWC && c->sh == 1 && c->sw == 1 && c->ocpg >= 8 && c->icpg >= 16 &&
+           c->fh * c->fw <= RR_TAPGEMM_MAX_TAPS && c->ph <= c->dh * (c->fh - 1) && c->pw <= c->dw * (c->fw - 1);
+}
+
 /* The phases and flat depthwise rows on half data (diff widened in the compute pass's loads). */
 static int half_call_of(const rr_conv *c, rr_dtype t)
 {

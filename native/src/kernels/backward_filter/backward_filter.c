@@ -15,6 +15,7 @@
 #include "../../half.h"
 #include "../common/tile_plan.h"
 #include "../common/workspace.h"
+#include "../forward/forward.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -298,6 +299,15 @@ int64_t rr_bwf_nhwc_batch(const rr_conv *c)
     return batch;
 }
 
+int64_t rr_bwf_nhwc_chunk_rows(const rr_conv *c)
+{
+    const int64_t pixels = atomic_load(&nhwc_batch_pixels_for_tests);
+    int64_t rows = (pixels > 0 ? pixels : RR_BWF_NHWC_BATCH_PIXELS) / c->ow;
+    if (rows < 1) rows = 1;
+    if (rows > c->n * c->oh) rows = c->n * c->oh;
+    return rows;
+}
+
 static int nhwc_fits(const rr_conv *c)
 {
     const int64_t per_image = nhwc_bytes_per_image(c);
@@ -325,6 +335,15 @@ int rr_backward_filter_depthwise_small_nhwc_applies(const rr_conv *c)
 {
     return nhwc_fits(c) && c->icpg == 1 && c->ocpg == 1 && c->layout == RR_LAYOUT_NHWC &&
            (c->fw == 3 || c->fw == 5 || c->fw == 7) && c->fh <= 64 && c->ow * c->fh * c->fw <= ((int64_t)1 << 20);
+}
+
+/* The per-tap GEMM (backward_filter_nhwc_tapgemm__avx512.c): input-channel blocks of up to 16 (so ICPG >=
+ * 16), at least half a vector of output channels, the forward tap-GEMM's tap limits, a row's tap lists
+ * (OW * FH * FW int32) of at most 16 MiB. */
+int rr_backward_filter_nhwc_tapgemm_applies(const rr_conv *c)
+{
+    return nhwc_fits(c) && c->layout == RR_LAYOUT_NHWC && c->icpg >= 16 && c->ocpg >= 8 &&
+           c->fh * c->fw <= RR_TAPGEMM_MAX_TAPS && c->ow * c->fh * c->fw <= ((int64_t)1 << 22);
 }
 
 int rr_backward_filter_nhwc_channels_applies(const rr_conv *c)

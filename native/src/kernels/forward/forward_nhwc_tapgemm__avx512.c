@@ -20,6 +20,7 @@
  * both give the same bits, for every thread count.
  */
 #include "forward.h"
+#include "nhwc_tapgemm.h"
 #include "../common/active_taps__avx512.h"
 #include "../common/workspace.h"
 
@@ -199,6 +200,21 @@ static void tg_items(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+void rr_nhwc_tapgemm_run_avx512(const rr_conv *c, const float *src, const float *w, const int32_t *rin,
+                                const int32_t *rout, float *dst)
+{
+    tg_job x;
+    x.c = c;
+    x.src = src;
+    x.w = w;
+    x.rin = rin;
+    x.rout = rout;
+    x.dst = dst;
+    x.cp = rr_tapgemm_cp(c);
+    x.segs = (c->ow + TG_SEG - 1) / TG_SEG;
+    rr_parallel_for(c->n * c->oh * x.segs, tg_items, &x);
+}
+
 /*
  * Above this fraction of active in-image taps a call with OCPG > 16 goes to forward_nhwc_channels, whose
  * pixel unions (ch_union) then do a little better. Measured (DENSE, 1 thread, busy 2-core machine,
@@ -226,18 +242,10 @@ rrconv_status rr_forward_nhwc_tapgemm__avx512(const rr_problem *p)
             return rr_forward_nhwc_channels__avx512(p);
         }
     }
-    const int64_t taps = c->fh * c->fw, icpg = c->icpg;
-    tg_job x;
-    x.c = c;
-    x.src = (const float *)p->src.data;
-    x.rin = (const int32_t *)p->rin.data;
-    x.rout = (const int32_t *)p->rout.data;
-    x.dst = p->out.data;
-    x.cp = (c->ocpg + 15) / 16 * 16;
-    x.segs = (c->ow + TG_SEG - 1) / TG_SEG;
+    const int64_t taps = c->fh * c->fw, icpg = c->icpg, cp = rr_tapgemm_cp(c);
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
-    float *w = (float *)rr_ws_alloc(&ws, c->groups * taps * icpg * x.cp, 4, "packed weights");
+    float *w = (float *)rr_ws_alloc(&ws, c->groups * taps * icpg * cp, 4, "packed weights");
     if (w == NULL) {
         const rrconv_status st = ws.status;
         rr_ws_end(&ws);
@@ -248,12 +256,12 @@ rrconv_status rr_forward_nhwc_tapgemm__avx512(const rr_problem *p)
     for (int64_t g = 0; g < c->groups; g++)
         for (int64_t t = 0; t < taps; t++)
             for (int64_t i = 0; i < icpg; i++) {
-                float *row = w + ((g * taps + t) * icpg + i) * x.cp;
-                for (int64_t o = 0; o < x.cp; o++)
+                float *row = w + ((g * taps + t) * icpg + i) * cp;
+                for (int64_t o = 0; o < cp; o++)
                     row[o] = o < c->ocpg ? flt[((g * c->ocpg + o) * icpg + i) * taps + t] : 0.0f;
             }
-    x.w = w;
-    rr_parallel_for(c->n * c->oh * x.segs, tg_items, &x);
+    rr_nhwc_tapgemm_run_avx512(c, (const float *)p->src.data, w, (const int32_t *)p->rin.data,
+                               (const int32_t *)p->rout.data, p->out.data);
     rr_ws_end(&ws);
     return RRCONV_OK;
 }
