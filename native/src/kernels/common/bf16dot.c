@@ -65,6 +65,12 @@ int rr_backward_filter_tile_bf16dot_applies(const rr_conv *c)
     return blocks * (double)(c->fh * c->fw) * (RR_BF16DOT_BWF_BO * RR_BF16DOT_BWF_BI * 64.0) <= 64.0 * 1024 * 1024;
 }
 
+/* The channels-last per-tap GEMM (forward_nhwc_tapgemm_bf16dot__avx512.c): where its float32 row applies. */
+int rr_forward_nhwc_tapgemm_bf16dot_applies(const rr_conv *c)
+{
+    return bf16dot_call(c) && rr_forward_nhwc_tapgemm_applies(c);
+}
+
 int rr_backward_data_adjoint_tiles_bf16dot_applies(const rr_conv *c)
 {
     if (!bf16dot_call(c) || c->sh != 1 || c->sw != 1 || c->ocpg < 2 || !rr_backward_data_phases_applies(c)) return 0;
@@ -202,9 +208,7 @@ rrconv_status rr_backward_data_adjoint_tiles_bf16dot__avx512(const rr_problem *p
     return run_forward(&f, &wm, p, "backward_data_phases__avx512");
 }
 
-/* The smallest exponent field of the nonzero elements of n bfloat16 values, and whether all of them
- * are finite (vector scan, in parallel). */
-static int scan_exponent(const uint16_t *v, int64_t n, rr_workspace *ws, int *emin, int *finite)
+int rr_bf16dot_scan_exponent(const uint16_t *v, int64_t n, rr_workspace *ws, int *emin, int *finite)
 {
     rr_bf16dot_scan x;
     const int64_t items = (n + RR_BF16DOT_SCAN - 1) / RR_BF16DOT_SCAN;
@@ -237,8 +241,8 @@ rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
     int es, ed, sfin, dfin;
-    if (!scan_exponent((const uint16_t *)p->src.data, c->n * c->ic * c->ih * c->iw, &ws, &es, &sfin) ||
-        !scan_exponent((const uint16_t *)p->diff.data, c->n * c->oc * c->oh * c->ow, &ws, &ed, &dfin)) {
+    if (!rr_bf16dot_scan_exponent((const uint16_t *)p->src.data, c->n * c->ic * c->ih * c->iw, &ws, &es, &sfin) ||
+        !rr_bf16dot_scan_exponent((const uint16_t *)p->diff.data, c->n * c->oc * c->oh * c->ow, &ws, &ed, &dfin)) {
         rr_ws_end(&ws);
         return ws.status;
     }

@@ -84,6 +84,10 @@ typedef struct rr_bf16dot_scan {
 
 void rr_bf16dot_scan_avx512(void *ctx, int64_t begin, int64_t end);
 
+/* The smallest exponent field of the nonzero elements of n bfloat16 values (*emin) and whether all of
+ * them are finite (*finite), by rr_bf16dot_scan_avx512 in parallel; 0 when out of workspace (ws->status). */
+int rr_bf16dot_scan_exponent(const uint16_t *v, int64_t n, rr_workspace *ws, int *emin, int *finite);
+
 /*
  * The filter gradient (tile plan job data, plan's c: the geometry with one channel): items are
  * (g, output channel block, input channel block) of up to RR_BF16DOT_BWF_BO x RR_BF16DOT_BWF_BI
