@@ -8,7 +8,8 @@
  * and tiles as in the float32 row: an item is a run of up to TB_SEG pixels of one output row; per tap the
  * run's pixels where it is active are listed once (common/active_taps.h), shared by every channel; per
  * group (or up to TB_MAXV groups when OCPG <= 16) and block of up to TB_MAXV vectors of output channels a
- * float32 L1 tile [pixel][TB_MAXV * 16] gathers the sums, a register-blocked micro-kernel (TB_P(V)
+ * float32 L1 tile [pixel][TB_MAXV * 16] gathers the sums (a pixel's first active tap starts them at zero:
+ * the tile is never cleared), a register-blocked micro-kernel (TB_P(V)
  * listed pixels x V vectors) running over the group's input channel PAIRS: in NHWC the two bfloat16
  * values of channels 2i, 2i+1 of a pixel are one 32-bit word of src, broadcast by vdpbf16ps's memory
  * operand ({1to16}) against a vector of 16 output channels' weight pairs (packed [g][tap][pair][cp]
@@ -30,7 +31,6 @@
 #include "forward.h"
 #include "../common/active_taps__avx512.h"
 #include "../common/bf16dot.h"
-#include "../common/half__avx512.h"
 #include "../common/workspace.h"
 
 #include <immintrin.h>
@@ -40,6 +40,9 @@
 #define TB_TV (TB_MAXV * 16) /* floats per pixel of the tile */
 /* pixels per micro-kernel call: 6 x 4 = 24 or 8 x 1..3 <= 24 accumulators of the 32 zmm registers */
 #define TB_P(v) ((v) == 4 ? 6 : 8)
+/* a tap list entry: the pixel's index in the run, TB_FIRST added at the pixel's first active tap */
+#define TB_PIX 63
+#define TB_FIRST 64
 
 #define TB_INLINE static inline __attribute__((always_inline))
 
@@ -72,16 +75,18 @@ TB_INLINE __m512 tb_dot_reg(__m512 acc, __m512i wv, __m512i x)
     return acc;
 }
 
-/* P pixels (src rows s[p], tile rows d[p]) x V vectors: d[p][v] += the pairs' products, pairs ascending
+/* P pixels (src rows s[p], tile rows d[p]; k[p] 0: the pixel's first active tap, its sums start at zero
+ * instead of the tile's, else all ones) x V vectors: d[p][v] += the pairs' products, pairs ascending
  * (ODD: then the last channel alone). Dense blocks (GR 0): V vectors of one group's output channels, the
  * pair word at s[p] + 2i, weights w[i * cp + v * 16]. Group blocks (GR 1, OCPG <= 16): vector v is group
  * v's, src s[p] + v * icpg + 2i, weights w[v * wstep + i * cp]. */
 TB_INLINE void tb_kernel(const int P, const int V, const int GR, const int ODD, const uint16_t *const *s,
-                         float *const *d, const uint32_t *w, int64_t cp, int64_t full, int64_t icpg, int64_t wstep)
+                         float *const *d, const __mmask16 *k, const uint32_t *w, int64_t cp, int64_t full,
+                         int64_t icpg, int64_t wstep)
 {
     __m512 acc[8][TB_MAXV];
     for (int p = 0; p < P; p++)
-        for (int v = 0; v < V; v++) acc[p][v] = _mm512_load_ps(d[p] + v * 16);
+        for (int v = 0; v < V; v++) acc[p][v] = _mm512_maskz_mov_ps(k[p], _mm512_load_ps(d[p] + v * 16));
     int64_t i = 0;
     for (; i < full; i++, w += cp) {
         __m512i wv[TB_MAXV];
@@ -103,10 +108,11 @@ TB_INLINE void tb_kernel(const int P, const int V, const int GR, const int ODD, 
 }
 
 #define TB_KERNEL(P)                                                                                  \
-    (odd ? tb_kernel(P, V, GR, 1, s, d, w, cp, full, icpg, wstep)                                     \
-         : tb_kernel(P, V, GR, 0, s, d, w, cp, full, icpg, wstep))
+    (odd ? tb_kernel(P, V, GR, 1, s, d, k, w, cp, full, icpg, wstep)                                  \
+         : tb_kernel(P, V, GR, 0, s, d, k, w, cp, full, icpg, wstep))
 
-/* One tap of one block: the listed pixels (cnt of them, indices pix; pixel j's src at src + off + j *
+/* One tap of one block: the listed pixels (cnt of them, entries pix: index | TB_FIRST at the pixel's
+ * first active tap; pixel j's src at src + off + j *
  * sstep), TB_P(V) at a time. */
 TB_INLINE void tb_tap(const int V, const int GR, const uint16_t *src, int64_t off, int64_t sstep, float *tile,
                       const uint8_t *pix, int64_t cnt, const uint32_t *w, int64_t cp, int64_t icpg, int64_t wstep)
@@ -116,19 +122,24 @@ TB_INLINE void tb_tap(const int V, const int GR, const uint16_t *src, int64_t of
     const int odd = (int)(icpg & 1);
     const uint16_t *s[8];
     float *d[8];
+    __mmask16 k[8];
     int64_t b = 0;
     for (; b + P <= cnt; b += P) {
         for (int p = 0; p < P; p++) {
-            s[p] = src + (off + pix[b + p] * sstep);
-            d[p] = tile + pix[b + p] * TB_TV;
+            const int64_t j = pix[b + p] & TB_PIX;
+            s[p] = src + (off + j * sstep);
+            d[p] = tile + j * TB_TV;
+            k[p] = pix[b + p] & TB_FIRST ? 0 : 0xffff;
         }
         if (P == 6) TB_KERNEL(6);
         else TB_KERNEL(8);
     }
     const int rest = (int)(cnt - b);
     for (int p = 0; p < rest; p++) {
-        s[p] = src + (off + pix[b + p] * sstep);
-        d[p] = tile + pix[b + p] * TB_TV;
+        const int64_t j = pix[b + p] & TB_PIX;
+        s[p] = src + (off + j * sstep);
+        d[p] = tile + j * TB_TV;
+        k[p] = pix[b + p] & TB_FIRST ? 0 : 0xffff;
     }
     switch (rest) {
     case 0: break;
@@ -161,22 +172,34 @@ TB_INLINE void tb_block(const int V, const int GR, const tb_job *x, int64_t g, i
     }
 }
 
-/* Tile pixel rows 0..len-1, columns col0 + 16v (v < nv; the last vector's first `last` lanes) to the
- * output at element dst0 + j * oc + 16v (out_dtype), leaving the tile zero there for the next block. */
-static void tb_flush(const tb_job *x, float *tile, int64_t len, int64_t dst0, int64_t col0, int nv, int64_t last,
-                     int64_t vstride)
+/* Tile pixel rows 0..len-1, vectors v < nv (columns 16v) to the output at element dst0 + j * oc + v *
+ * vstep (out_dtype): vector v's first `last` lanes when it is the last one or every_tail, else all 16;
+ * zeros where a pixel has no active tap (any[j] 0: its tile row holds an earlier block's sums).
+ * bfloat16 is rounded by vcvtneps2bf16: nearest even, NaN made quiet, as rr_bf16x16_narrow, but it reads
+ * a denormal as zero; under the gate (common/bf16dot.h) no sum is one (each is 0, Inf, NaN or a multiple
+ * of Q >= 2^-126). Tile rows are read with plain loads (a masked load waits for the kernel's stores to
+ * retire instead of taking their data), and whole vectors stored with plain stores. */
+static void tb_flush(const tb_job *x, const float *tile, const uint8_t *any, int64_t len, int64_t dst0, int nv,
+                     int64_t vstep, int64_t last, int every_tail)
 {
     const rr_conv *c = x->c;
-    const __m512 zero = _mm512_setzero_ps();
     const __mmask16 tail = (__mmask16)((1u << last) - 1u);
     for (int64_t j = 0; j < len; j++) {
-        float *tj = tile + j * TB_TV + col0;
+        const float *tj = tile + j * TB_TV;
         const int64_t o = dst0 + j * c->oc;
         for (int v = 0; v < nv; v++) {
-            const int full = v < nv - 1 || last == 16;
-            rr_store_out16(c->out_dtype, x->dst, o + v * vstride, _mm512_load_ps(tj + v * 16), full ? 0xffff : tail,
-                           full);
-            _mm512_store_ps(tj + v * 16, zero);
+            const __m512 sum = any[j] ? _mm512_load_ps(tj + v * 16) : _mm512_setzero_ps();
+            const int whole = last == 16 || (!every_tail && v < nv - 1);
+            if (c->out_dtype == RR_DT_BF16) {
+                uint16_t *d = (uint16_t *)x->dst + o + v * vstep;
+                const __m256i h = (__m256i)_mm512_cvtneps_pbh(sum);
+                if (whole) _mm256_storeu_si256((__m256i *)(void *)d, h);
+                else _mm256_mask_storeu_epi16(d, tail, h);
+            } else {
+                float *d = (float *)x->dst + o + v * vstep;
+                if (whole) _mm512_storeu_ps(d, sum);
+                else _mm512_mask_storeu_ps(d, tail, sum);
+            }
         }
     }
 }
@@ -188,10 +211,10 @@ static void tb_items(void *ctx, int64_t begin, int64_t end)
     const int64_t taps = c->fh * c->fw;
     uint64_t bits[RR_TAPS_MAX_FH];
     uint8_t lists[RR_TAPGEMM_MAX_TAPS][TB_SEG];
+    uint8_t any[TB_SEG]; /* the pixel has an active tap */
     int64_t cnt[RR_TAPGEMM_MAX_TAPS];
-    _Alignas(64) float tile[TB_SEG * TB_TV]; /* zero where a block starts: each block leaves it so */
-    const __m512 zero = _mm512_setzero_ps();
-    for (int64_t j = 0; j < TB_SEG * TB_TV; j += 16) _mm512_store_ps(tile + j, zero);
+    _Alignas(64) float tile[TB_SEG * TB_TV]; /* a pixel's first active tap starts its sums at zero */
+    for (int64_t j = 0; j < TB_SEG * TB_TV; j += 16) _mm512_store_ps(tile + j, _mm512_setzero_ps());
     for (int64_t i = begin; i < end; i++) {
         const int64_t row = i / x->segs, seg = i % x->segs;
         const int64_t n = row / c->oh, oh = row % c->oh, ow0 = seg * TB_SEG;
@@ -199,12 +222,15 @@ static void tb_items(void *ctx, int64_t begin, int64_t end)
         for (int64_t t = 0; t < taps; t++) cnt[t] = 0;
         for (int64_t j = 0; j < len; j++) {
             rr_active_taps_row_avx512(c, x->rin, x->rout, n, oh, ow0 + j, 1, bits);
+            uint8_t first = TB_FIRST;
             for (int64_t kh = 0; kh < c->fh; kh++) {
                 for (uint64_t m = bits[kh]; m != 0; m &= m - 1) {
                     const int64_t t = kh * c->fw + RR_TAPS_CTZ(m);
-                    lists[t][cnt[t]++] = (uint8_t)j;
+                    lists[t][cnt[t]++] = (uint8_t)(j | first);
+                    first = 0;
                 }
             }
+            any[j] = first == 0;
         }
         const int64_t drow = ((n * c->oh + oh) * c->ow + ow0) * c->oc;
         if (x->cp == 16) {
@@ -218,8 +244,7 @@ static void tb_items(void *ctx, int64_t begin, int64_t end)
                 default: tb_block(4, 1, x, g0, 0, n, oh, ow0, lists, cnt, tile); break;
                 }
                 /* each group's OCPG outputs: vector gi of the tile, its first OCPG lanes */
-                for (int64_t gi = 0; gi < ng; gi++)
-                    tb_flush(x, tile, len, drow + (g0 + gi) * c->ocpg, gi * 16, 1, c->ocpg, 16);
+                tb_flush(x, tile, any, len, drow + g0 * c->ocpg, (int)ng, c->ocpg, c->ocpg, 1);
             }
             continue;
         }
@@ -233,7 +258,7 @@ static void tb_items(void *ctx, int64_t begin, int64_t end)
                 case 3: tb_block(3, 0, x, g, oc0, n, oh, ow0, lists, cnt, tile); break;
                 default: tb_block(4, 0, x, g, oc0, n, oh, ow0, lists, cnt, tile); break;
                 }
-                tb_flush(x, tile, len, drow + g * c->ocpg + oc0, 0, nv, nch - 16 * (nv - 1), 16);
+                tb_flush(x, tile, any, len, drow + g * c->ocpg + oc0, nv, 16, nch - 16 * (nv - 1), 0);
             }
         }
     }
