@@ -29,15 +29,8 @@ int rr_forward_channel_tiles_bf16dot_applies(const rr_conv *c)
     return bf16dot_call(c) && c->icpg >= 2 && rr_forward_channels_applies(c);
 }
 
-/*
- * Backward data at stride 1 is itself a forward correlation (the adjoint): with ph' = (FH-1)*dh - ph
- * and pw' = (FW-1)*dw - pw,
- *   grad_src[ic][ih][iw] = sum over (oc, kh, kw) of w[oc][ic][FH-1-kh][FW-1-kw] * diff[oc][ih - ph' + kh*dh][iw - pw' + kw*dw]
- *                          * [rin(ih, iw) == rout(that pixel)],
- * a forward problem with diff as its input (the output channels of the call paired), grad_src as its
- * output, the filter transposed per group and flipped, rin and rout swapped.
- */
-static rr_conv adjoint_of(const rr_conv *c)
+/* The stride-1 backward-data adjoint's geometry (bf16dot.h). */
+rr_conv rr_bf16dot_adjoint(const rr_conv *c)
 {
     rr_conv a = *c;
     a.ih = c->oh;
@@ -71,10 +64,18 @@ int rr_forward_nhwc_tapgemm_bf16dot_applies(const rr_conv *c)
     return bf16dot_call(c) && rr_forward_nhwc_tapgemm_applies(c);
 }
 
+/* Its backward data at stride 1, as the forward of the adjoint. */
+int rr_backward_data_nhwc_tapgemm_bf16dot_applies(const rr_conv *c)
+{
+    if (!bf16dot_call(c) || c->sh != 1 || c->sw != 1) return 0;
+    const rr_conv a = rr_bf16dot_adjoint(c);
+    return a.ph >= 0 && a.pw >= 0 && rr_forward_nhwc_tapgemm_applies(&a);
+}
+
 int rr_backward_data_adjoint_tiles_bf16dot_applies(const rr_conv *c)
 {
     if (!bf16dot_call(c) || c->sh != 1 || c->sw != 1 || c->ocpg < 2 || !rr_backward_data_phases_applies(c)) return 0;
-    const rr_conv a = adjoint_of(c);
+    const rr_conv a = rr_bf16dot_adjoint(c);
     return a.ph >= 0 && a.pw >= 0 && rr_forward_channels_applies(&a);
 }
 
@@ -198,7 +199,7 @@ rrconv_status rr_backward_data_adjoint_tiles_bf16dot__avx512(const rr_problem *p
     const int64_t taps = c->fh * c->fw;
     rr_problem f = *p;
     f.dir = RR_FORWARD;
-    f.c = adjoint_of(c);
+    f.c = rr_bf16dot_adjoint(c);
     f.src.data = p->diff.data;
     f.diff.data = NULL;
     f.rin.data = p->rout.data;

@@ -264,33 +264,42 @@ static void tb_items(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-rrconv_status rr_forward_nhwc_tapgemm_bf16dot__avx512(const rr_problem *p)
+/* Where weight (g, o, i, t) of the forward problem run is in the caller's filter:
+ * g * gs + o * os + i * is + (flip ? taps - 1 - t : t). */
+typedef struct tb_weights {
+    int64_t gs, os, is;
+    int flip;
+} tb_weights;
+
+/*
+ * Runs the forward problem f (normalized NHWC bfloat16; its filter read through wm) on vdpbf16ps; when
+ * the gate fails hands the caller's problem p (f itself, or the problem f is the adjoint of) to the
+ * float32 row `fallback`.
+ */
+static rrconv_status tb_run(const rr_problem *f, const tb_weights *wm, const rr_problem *p, const char *fallback)
 {
-    const rr_conv *c = &p->c;
-    RR_ASSERT(rr_forward_nhwc_tapgemm_bf16dot_applies(c));
-    RR_ASSERT(c->mode == RRCONV_CROSS_CORRELATION && c->mask_type == RRCONV_MASK_INT32);
-    RR_ASSERT(c->layout == RR_LAYOUT_NHWC && c->dtype == RR_DT_BF16);
+    const rr_conv *c = &f->c;
     const int64_t taps = c->fh * c->fw, icpg = c->icpg;
-    const uint16_t *flt = (const uint16_t *)p->filter.data;
+    const uint16_t *flt = (const uint16_t *)f->filter.data;
     const int ew = rr_bf16dot_min_exponent(flt, c->groups * c->ocpg * icpg * taps);
-    if (!rr_bf16dot_exact(255, ew)) return rr_kernel_hand_over("forward_nhwc_tapgemm__avx512", p, "(denormal or tiny data)");
+    if (!rr_bf16dot_exact(255, ew)) return rr_kernel_hand_over(fallback, p, "(denormal or tiny data)");
     rr_workspace ws;
-    rr_ws_begin(&ws, p->op);
+    rr_ws_begin(&ws, f->op);
     int es, finite;
-    if (!rr_bf16dot_scan_exponent((const uint16_t *)p->src.data, c->n * c->ih * c->iw * c->ic, &ws, &es, &finite)) {
+    if (!rr_bf16dot_scan_exponent((const uint16_t *)f->src.data, c->n * c->ih * c->iw * c->ic, &ws, &es, &finite)) {
         rr_ws_end(&ws);
         return ws.status;
     }
     if (!rr_bf16dot_exact(es, ew)) {
         rr_ws_end(&ws);
-        return rr_kernel_hand_over("forward_nhwc_tapgemm__avx512", p, "(denormal or tiny data)");
+        return rr_kernel_hand_over(fallback, p, "(denormal or tiny data)");
     }
     tb_job x;
     x.c = c;
-    x.src = (const uint16_t *)p->src.data;
-    x.rin = (const int32_t *)p->rin.data;
-    x.rout = (const int32_t *)p->rout.data;
-    x.dst = p->out.data;
+    x.src = (const uint16_t *)f->src.data;
+    x.rin = (const int32_t *)f->rin.data;
+    x.rout = (const int32_t *)f->rout.data;
+    x.dst = f->out.data;
     x.cp = (c->ocpg + 15) / 16 * 16;
     x.pairs = (icpg + 1) / 2;
     x.segs = (c->ow + TB_SEG - 1) / TB_SEG;
@@ -299,20 +308,53 @@ rrconv_status rr_forward_nhwc_tapgemm_bf16dot__avx512(const rr_problem *p)
         rr_ws_end(&ws);
         return ws.status;
     }
-    /* [g][OCPG][ICPG][taps] -> [g][tap][pair][cp]: channel 2i low, 2i+1 high (0 past ICPG and OCPG) */
+    /* -> [g][tap][pair][cp]: channel 2i low, 2i+1 high (0 past ICPG and OCPG) */
     for (int64_t g = 0; g < c->groups; g++)
         for (int64_t t = 0; t < taps; t++)
             for (int64_t i = 0; i < x.pairs; i++) {
                 uint32_t *row = w + ((g * taps + t) * x.pairs + i) * x.cp;
+                const int64_t ft = wm->flip ? taps - 1 - t : t;
                 for (int64_t o = 0; o < x.cp; o++) {
                     row[o] = 0;
                     if (o >= c->ocpg) continue;
-                    const uint16_t *fo = flt + ((g * c->ocpg + o) * icpg + 2 * i) * taps + t;
-                    row[o] = (uint32_t)fo[0] | (2 * i + 1 < icpg ? (uint32_t)fo[taps] << 16 : 0u);
+                    const uint16_t *fo = flt + g * wm->gs + o * wm->os + 2 * i * wm->is + ft;
+                    row[o] = (uint32_t)fo[0] | (2 * i + 1 < icpg ? (uint32_t)fo[wm->is] << 16 : 0u);
                 }
             }
     x.w = w;
     rr_parallel_for(c->n * c->oh * x.segs, tb_items, &x);
     rr_ws_end(&ws);
     return RRCONV_OK;
+}
+
+rrconv_status rr_forward_nhwc_tapgemm_bf16dot__avx512(const rr_problem *p)
+{
+    const rr_conv *c = &p->c;
+    RR_ASSERT(rr_forward_nhwc_tapgemm_bf16dot_applies(c));
+    RR_ASSERT(c->mode == RRCONV_CROSS_CORRELATION && c->mask_type == RRCONV_MASK_INT32);
+    RR_ASSERT(c->layout == RR_LAYOUT_NHWC && c->dtype == RR_DT_BF16);
+    const int64_t taps = c->fh * c->fw;
+    const tb_weights wm = {c->ocpg * c->icpg * taps, c->icpg * taps, taps, 0};
+    return tb_run(p, &wm, p, "forward_nhwc_tapgemm__avx512");
+}
+
+/* Backward data at stride 1 as the forward of its adjoint (rr_bf16dot_adjoint): diff the input, grad src
+ * the output, rin and rout swapped, the filter transposed per group and flipped. */
+rrconv_status rr_backward_data_nhwc_tapgemm_bf16dot__avx512(const rr_problem *p)
+{
+    const rr_conv *c = &p->c;
+    RR_ASSERT(rr_backward_data_nhwc_tapgemm_bf16dot_applies(c));
+    RR_ASSERT(c->mode == RRCONV_CROSS_CORRELATION && c->mask_type == RRCONV_MASK_INT32);
+    RR_ASSERT(c->layout == RR_LAYOUT_NHWC && c->dtype == RR_DT_BF16);
+    const int64_t taps = c->fh * c->fw;
+    rr_problem f = *p;
+    f.dir = RR_FORWARD;
+    f.c = rr_bf16dot_adjoint(c);
+    f.src.data = p->diff.data;
+    f.diff.data = NULL;
+    f.rin.data = p->rout.data;
+    f.rout.data = p->rin.data;
+    /* forward weight (g, o = input channel, i = output channel, t) = w[g][i][o][taps-1-t] */
+    const tb_weights wm = {c->ocpg * c->icpg * taps, taps, c->icpg * taps, 1};
+    return tb_run(&f, &wm, p, "backward_data_nhwc_channels__avx512");
 }
