@@ -29,15 +29,8 @@ int rr_forward_channel_tiles_bf16dot_applies(const rr_conv *c)
     return bf16dot_call(c) && c->icpg >= 2 && rr_forward_channels_applies(c);
 }
 
-/*
- * Backward data at stride 1 is itself a forward correlation (the adjoint): with ph' = (FH-1)*dh - ph
- * and pw' = (FW-1)*dw - pw,
- *   grad_src[ic][ih][iw] = sum over (oc, kh, kw) of w[oc][ic][FH-1-kh][FW-1-kw] * diff[oc][ih - ph' + kh*dh][iw - pw' + kw*dw]
- *                          * [rin(ih, iw) == rout(that pixel)],
- * a forward problem with diff as its input (the output channels of the call paired), grad_src as its
- * output, the filter transposed per group and flipped, rin and rout swapped.
- */
-static rr_conv adjoint_of(const rr_conv *c)
+/* The stride-1 backward-data adjoint's geometry (bf16dot.h). */
+rr_conv rr_bf16dot_adjoint(const rr_conv *c)
 {
     rr_conv a = *c;
     a.ih = c->oh;
@@ -65,10 +58,24 @@ int rr_backward_filter_tile_bf16dot_applies(const rr_conv *c)
     return blocks * (double)(c->fh * c->fw) * (RR_BF16DOT_BWF_BO * RR_BF16DOT_BWF_BI * 64.0) <= 64.0 * 1024 * 1024;
 }
 
+/* The channels-last per-tap GEMM (forward_nhwc_tapgemm_bf16dot__avx512.c): where its float32 row applies. */
+int rr_forward_nhwc_tapgemm_bf16dot_applies(const rr_conv *c)
+{
+    return bf16dot_call(c) && rr_forward_nhwc_tapgemm_applies(c);
+}
+
+/* Its backward data at stride 1, as the forward of the adjoint. */
+int rr_backward_data_nhwc_tapgemm_bf16dot_applies(const rr_conv *c)
+{
+    if (!bf16dot_call(c) || c->sh != 1 || c->sw != 1) return 0;
+    const rr_conv a = rr_bf16dot_adjoint(c);
+    return a.ph >= 0 && a.pw >= 0 && rr_forward_nhwc_tapgemm_applies(&a);
+}
+
 int rr_backward_data_adjoint_tiles_bf16dot_applies(const rr_conv *c)
 {
     if (!bf16dot_call(c) || c->sh != 1 || c->sw != 1 || c->ocpg < 2 || !rr_backward_data_phases_applies(c)) return 0;
-    const rr_conv a = adjoint_of(c);
+    const rr_conv a = rr_bf16dot_adjoint(c);
     return a.ph >= 0 && a.pw >= 0 && rr_forward_channels_applies(&a);
 }
 
@@ -192,7 +199,7 @@ rrconv_status rr_backward_data_adjoint_tiles_bf16dot__avx512(const rr_problem *p
     const int64_t taps = c->fh * c->fw;
     rr_problem f = *p;
     f.dir = RR_FORWARD;
-    f.c = adjoint_of(c);
+    f.c = rr_bf16dot_adjoint(c);
     f.src.data = p->diff.data;
     f.diff.data = NULL;
     f.rin.data = p->rout.data;
@@ -202,9 +209,7 @@ rrconv_status rr_backward_data_adjoint_tiles_bf16dot__avx512(const rr_problem *p
     return run_forward(&f, &wm, p, "backward_data_phases__avx512");
 }
 
-/* The smallest exponent field of the nonzero elements of n bfloat16 values, and whether all of them
- * are finite (vector scan, in parallel). */
-static int scan_exponent(const uint16_t *v, int64_t n, rr_workspace *ws, int *emin, int *finite)
+int rr_bf16dot_scan_exponent(const uint16_t *v, int64_t n, rr_workspace *ws, int *emin, int *finite)
 {
     rr_bf16dot_scan x;
     const int64_t items = (n + RR_BF16DOT_SCAN - 1) / RR_BF16DOT_SCAN;
@@ -237,8 +242,8 @@ rrconv_status rr_backward_filter_tile_bf16dot__avx512(const rr_problem *p)
     rr_workspace ws;
     rr_ws_begin(&ws, p->op);
     int es, ed, sfin, dfin;
-    if (!scan_exponent((const uint16_t *)p->src.data, c->n * c->ic * c->ih * c->iw, &ws, &es, &sfin) ||
-        !scan_exponent((const uint16_t *)p->diff.data, c->n * c->oc * c->oh * c->ow, &ws, &ed, &dfin)) {
+    if (!rr_bf16dot_scan_exponent((const uint16_t *)p->src.data, c->n * c->ic * c->ih * c->iw, &ws, &es, &sfin) ||
+        !rr_bf16dot_scan_exponent((const uint16_t *)p->diff.data, c->n * c->oc * c->oh * c->ow, &ws, &ed, &dfin)) {
         rr_ws_end(&ws);
         return ws.status;
     }
