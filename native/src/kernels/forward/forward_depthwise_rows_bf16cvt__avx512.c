@@ -8,7 +8,9 @@
 #include "../common/row_segments__avx512.h"
 
 #define DWROW_T uint16_t
-#define DWROW_SEGMENTS_LOAD rr_segments_load_bf16
+/* narrow filters widen with vpermw (row_segments__avx512.h says why not wide ones) */
+#define DWROW_SEGMENTS_LOAD(seg, p, s, ow0, NB, FULL, FW)                                             \
+    ((FW) <= 7 ? rr_segments_load_bf16_perm(seg, p, s, ow0, NB, FULL) : rr_segments_load_bf16(seg, p, s, ow0, NB, FULL))
 #define DWROW_STORE(pl, dst, off, v, k, full) \
     rr_store_out16_bf16cvt((pl)->c.out_dtype, (dst), (off), (v), (k), (full))
 #define DWROW_ENTRY rr_fwd_dwrow_bf16cvt_avx512

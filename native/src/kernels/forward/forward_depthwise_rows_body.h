@@ -4,7 +4,8 @@
  * forward_depthwise_rows_bf16__avx512.c, forward_depthwise_rows_bf16cvt__avx512.c (bfloat16: integer
  * rounding / vcvtneps2bf16 stores) and forward_depthwise_rows_f16__avx512.c. The includer defines
  *   DWROW_T                  the element type of src (float, or uint16_t bit patterns)
- *   DWROW_SEGMENTS_LOAD      the row segment loader for it (row_segments__avx512.h), widening to float
+ *   DWROW_SEGMENTS_LOAD(seg, p, sg, ow0, NB, FULL, FW)  the row segment loader for it
+ *                            (row_segments__avx512.h), widening to float; FW: the filter width
  *   DWROW_STORE(pl, dst, off, v, k, full)  stores 16 float sums (lanes k, all when full) as output
  *                            elements off.. of dst (pl->dst), rounded once to the output type
  *   DWROW_ENTRY              the name of the compute pass (rr_range_fn over the tile plan)
@@ -40,7 +41,7 @@ RR_UNROLL
 RR_UNROLL
         for (int q = 0; q < CBN; q++) {
             __m512 seg[4];
-            DWROW_SEGMENTS_LOAD(seg, row + q * chan, sg, ow0, 2, FULL);
+            DWROW_SEGMENTS_LOAD(seg, row + q * chan, sg, ow0, 2, FULL, FW);
             win[q][0] = rr_window(seg, 0, kw - PW);
             win[q][1] = rr_window(seg, 1, kw - PW);
         }
@@ -157,7 +158,7 @@ RR_UNROLL
                 for (int q = 0; q < CBN; q++) {
                     const DWROW_T *p = row + q * chan;
                     __m512 seg[4];
-                    DWROW_SEGMENTS_LOAD(seg, p, &sg, ow0, NB, FULL);
+                    DWROW_SEGMENTS_LOAD(seg, p, &sg, ow0, NB, FULL, FW);
 RR_UNROLL
                     for (int u = 0; u < KC; u++) {
                         const int kw = k0 + u;
