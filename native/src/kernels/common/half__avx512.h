@@ -7,8 +7,9 @@
  * arithmetic (NaN made quiet with its sign kept, overflow carries into Inf, denormals kept: the same
  * as half.h bit for bit), float16 with vcvtps2ph (round to nearest even; it does not flush
  * denormal results). vcvtneps2bf16 (AVX512_BF16) also rounds to nearest even, but it flushes
- * denormal inputs to zero and is not on every AVX-512 CPU: not used here (the forward depthwise row
- * kernel's bf16cvt instantiation uses it, with this sequence for vectors holding a denormal).
+ * denormal inputs to zero and is not on every AVX-512 CPU: only files compiled with -mavx512bf16 and
+ * called where the CPU has it get rr_store_out16_bf16cvt, which takes this sequence for vectors
+ * holding a denormal.
  */
 #ifndef RRCONV_HALF_AVX512_H
 #define RRCONV_HALF_AVX512_H
@@ -78,5 +79,25 @@ RR_HALF_INLINE void rr_store_out16(rr_dtype t, void *out, int64_t off, __m512 v,
     if (full) _mm256_storeu_si256((__m256i *)(void *)d, h);
     else _mm256_mask_storeu_epi16(d, k, h);
 }
+
+#ifdef __AVX512BF16__
+/*
+ * rr_store_out16 with bfloat16 rounded by vcvtneps2bf16: its rounding is rr_bf16x16_narrow's (nearest
+ * even; NaN: the high half with the quiet bit set, sign and payload kept; overflow carries into Inf),
+ * but it reads a denormal input as zero, so a vector with a denormal lane (vfpclassps; rare) takes
+ * the integer sequence: the same bits either way.
+ */
+RR_HALF_INLINE void rr_store_out16_bf16cvt(rr_dtype t, void *out, int64_t off, __m512 v, __mmask16 k, int full)
+{
+    if (t != RR_DT_BF16 || __builtin_expect(_mm512_fpclass_ps_mask(v, 0x20) != 0, 0)) {
+        rr_store_out16(t, out, off, v, k, full);
+        return;
+    }
+    const __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
+    uint16_t *d = (uint16_t *)out + off;
+    if (full) _mm256_storeu_si256((__m256i *)(void *)d, h);
+    else _mm256_mask_storeu_epi16(d, k, h);
+}
+#endif
 
 #endif /* RRCONV_HALF_AVX512_H */

@@ -33,7 +33,7 @@
 #include "../common/row_segments__avx512.h"
 
 #define DWROW_T float
-#define DWROW_SEGMENTS_LOAD rr_segments_load
+#define DWROW_SEGMENTS_LOAD(seg, p, s, ow0, NB, FULL, FW) rr_segments_load(seg, p, s, ow0, NB, FULL)
 #define DWROW_STORE(pl, dst, off, v, k, full)                                                     \
     ((full) ? _mm512_storeu_ps((float *)(dst) + (off), (v)) : _mm512_mask_storeu_ps((float *)(dst) + (off), (k), (v)))
 #define DWROW_ENTRY rr_fwd_dwrow_avx512

@@ -1,14 +1,14 @@
 /*
  * forward_depthwise_rows_body.h -- the body of the forward row segment kernel (AVX-512), included once per
  * element type by forward_depthwise_rows__avx512.c (float32; its header comment explains the kernel),
- * forward_depthwise_rows_bf16__avx512.c and forward_depthwise_rows_f16__avx512.c. The includer defines
+ * forward_depthwise_rows_bf16__avx512.c, forward_depthwise_rows_bf16cvt__avx512.c (bfloat16: integer
+ * rounding / vcvtneps2bf16 stores) and forward_depthwise_rows_f16__avx512.c. The includer defines
  *   DWROW_T                  the element type of src (float, or uint16_t bit patterns)
- *   DWROW_SEGMENTS_LOAD      the row segment loader for it (row_segments__avx512.h), widening to float
+ *   DWROW_SEGMENTS_LOAD(seg, p, sg, ow0, NB, FULL, FW)  the row segment loader for it
+ *                            (row_segments__avx512.h), widening to float; FW: the filter width
  *   DWROW_STORE(pl, dst, off, v, k, full)  stores 16 float sums (lanes k, all when full) as output
  *                            elements off.. of dst (pl->dst), rounded once to the output type
  *   DWROW_ENTRY              the name of the compute pass (rr_range_fn over the tile plan)
- *   DWROW_PAIR_TILE          optional: the loop for two-block pieces (else dwrow_tile's), called as
- *                            (pl, m, src_c, w_c, dst, dst_c, oh0, nrows, ow0, lv0, lv1, FW, CBN)
  * Weights are packed as float for every element type (forward.c widens them while packing); products
  * and sums are float32 FMAs in the same order for every type, so a half kernel gives the float32
  * kernel's sums of the widened data, rounded once when stored.
@@ -41,7 +41,7 @@ RR_UNROLL
 RR_UNROLL
         for (int q = 0; q < CBN; q++) {
             __m512 seg[4];
-            DWROW_SEGMENTS_LOAD(seg, row + q * chan, sg, ow0, 2, FULL);
+            DWROW_SEGMENTS_LOAD(seg, row + q * chan, sg, ow0, 2, FULL, FW);
             win[q][0] = rr_window(seg, 0, kw - PW);
             win[q][1] = rr_window(seg, 1, kw - PW);
         }
@@ -158,7 +158,7 @@ RR_UNROLL
                 for (int q = 0; q < CBN; q++) {
                     const DWROW_T *p = row + q * chan;
                     __m512 seg[4];
-                    DWROW_SEGMENTS_LOAD(seg, p, &sg, ow0, NB, FULL);
+                    DWROW_SEGMENTS_LOAD(seg, p, &sg, ow0, NB, FULL, FW);
 RR_UNROLL
                     for (int u = 0; u < KC; u++) {
                         const int kw = k0 + u;
@@ -187,19 +187,6 @@ RR_INLINE void dwrow_piece(const rr_tile_plan *pl, const uint16_t *m, int mb, co
                            void *dst, int64_t dst_c, int64_t nc, int64_t oh, int64_t nrows, int64_t ow0, __mmask16 lv0,
                            __mmask16 lv1, const int FW, const int NB)
 {
-#ifdef DWROW_PAIR_TILE
-    /* the includer's own loop for two-block pieces (bfloat16: even / odd columns, no widening shuffles) */
-    if (NB == 2) {
-        if (nc == RR_DWROW_CB(FW)) {
-            DWROW_PAIR_TILE(pl, m, src_c, w_c, dst, dst_c, oh, nrows, ow0, lv0, lv1, FW, RR_DWROW_CB(FW));
-            return;
-        }
-        const int64_t chan = pl->src_chan, ohw = pl->c.oh * pl->c.ow;
-        for (int64_t q = 0; q < nc; q++)
-            DWROW_PAIR_TILE(pl, m, src_c + q * chan, w_c + q, dst, dst_c + q * ohw, oh, nrows, ow0, lv0, lv1, FW, 1);
-        return;
-    }
-#endif
     /* one-block pieces (odd blocks per row) take the general loader: fewer instantiations */
     const int kind = NB == 2 ? rr_segments_full_kind(ow0, pl->c.iw, NB) : 0;
     if (nc == RR_DWROW_CB(FW)) {
