@@ -114,7 +114,8 @@ class JavaBackendTest {
     }
 
     /**
-     * Depthwise problems with filters of at least 400 taps (20..23 x 20..23, dilated and strided at random) on
+     * Depthwise problems with filters of at least 400 taps (20..23 x 20..23, dilated and strided at random, up to
+     * 150 channels) on
      * channels-first and randomly strided tensors: where the Vector API runs, dispatch sends the channels-first
      * forward and backward-data calls via the channels-last vector loops (transposed in and out); against the
      * oracle, bitwise the same for 1, 2, 3 and 7 threads.
@@ -130,7 +131,8 @@ class JavaBackendTest {
         ConvParams p = new ConvParams(1 + r.nextInt(2), 1 + r.nextInt(2), dh * (fh - 1) / 2 + 1 + r.nextInt(2),
                 dw * (fw - 1) / 2 + 1 + r.nextInt(2), dh, dw, 1, r.nextBoolean() ? Mode.CONVOLUTION
                 : Mode.CROSS_CORRELATION);
-        Problem pr = problem(r, 1 + r.nextInt(2), 1 + r.nextInt(40), 1, 1, 1 + r.nextInt(14), 1 + r.nextInt(14), fh,
+        // up to 150 channels: the vector loops' blocks of 8, 4, 1 vectors and the masked tail
+        Problem pr = problem(r, 1 + r.nextInt(2), 1 + r.nextInt(150), 1, 1, 1 + r.nextInt(10), 1 + r.nextInt(10), fh,
                 fw, p, r.nextInt(4), r.nextBoolean());
         checkAll(pr, r, new int[] {1, 2, 3, 7});
         Layout[] calls = CALL_LAYOUT.get();
