@@ -12,7 +12,9 @@ import java.util.List;
  * The pure-Java backend. Each call runs one row of {@link JavaKernels}: the first of its direction that can
  * compute the problem and pays. A call whose activation tensors are all channels-last ({@link #callLayout}) runs
  * the {@code java_<direction>_nhwc_vector} or {@code java_<direction>_nhwc} rows ({@code NhwcLoops}: no repacking
- * into planes, work only on each pixel's active taps). Otherwise, where this backend has the Vector API loops
+ * into planes, work only on each pixel's active taps); so do channels-first float32 depthwise calls with filters of
+ * at least 400 taps where the Vector API runs (rows {@code java_<direction>_via_nhwc_vector}, forward and backward
+ * data: transposed in and out). Otherwise, where this backend has the Vector API loops
  * ({@link VectorProvider}, package {@code dev.rrconv.internal.vector}) their {@code java_<direction>_vector} rows
  * come first (float32 data); then the channels-last depthwise loops for depthwise problems with enough channels and taps, the planar loops,
  * which pack their inputs into dense Java arrays and run auto-vectorizable loops, and the straightforward

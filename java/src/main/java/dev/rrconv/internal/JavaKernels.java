@@ -64,6 +64,23 @@ public final class JavaKernels {
     private static final String NHWC_SCALAR = NHWC + "; picked for depthwise problems (grouped and dense ones take the "
             + "planar loops, faster there)";
 
+    // Channels-first depthwise calls with large filters run the channels-last vector loops on channels-last copies
+    // (NhwcLoops transposes bands of rows, 64 channels at a time, in cache on the way in and the result on the way
+    // out): each pixel lists its active taps once and the inner loop is an unmasked fused multiply-add over
+    // contiguous channels, where the planar vector loops spend lane masks and per-tap bookkeeping. Measured
+    // against java_<direction>_vector (N 4, C 384, 32x32, thread CPU time, 1 thread, random masks, busy 2-core
+    // host, one JVM alternating, best of 8): forward 13x13 15.7 against 13.9 ms (the transpositions cost more than
+    // the loops save), 21x21 27.5 against 30.4, 31x31 50.6 against 60.0; backward data 13x13 14.3 against 13.7,
+    // 21x21 28.5 against 30.6, 31x31 51.7 against 60.1. The filter gradient stays planar (the nhwc vector row
+    // measured slower there: 31x31 on NHWC tensors 109 against 92 ms).
+    private static final String VIA_NHWC = "channels-first float32 depthwise calls (ICPG = OCPG = 1) with FH*FW >= %d, "
+            + "the Vector API present: transposed to channels-last, run by the nhwc vector loops, the result "
+            + "transposed back (via nhwc)";
+    /** Least FH*FW for which channels-first depthwise forward calls go via the channels-last vector loops. */
+    static final int VIA_NHWC_FORWARD = 400;
+    /** Least FH*FW for which channels-first depthwise backward-data calls go via the channels-last vector loops. */
+    static final int VIA_NHWC_BACKWARD_DATA = 400;
+
     private static final List<JavaKernel> TABLE = List.of(
             new JavaKernel("java_forward_nhwc_vector", Direction.FORWARD, Layout.NHWC, NHWC_VECTOR,
                     JavaKernels::nhwcVectorWhyNot, JavaKernels::always, (s, p, src, filter, rin, rout, dst, t) ->
@@ -71,6 +88,10 @@ public final class JavaKernels {
             new JavaKernel("java_forward_nhwc", Direction.FORWARD, Layout.NHWC, NHWC_SCALAR,
                     NhwcLoops::whyNot, NhwcLoops::scalarPays, (s, p, src, filter, rin, rout, dst, t) ->
                             NhwcLoops.forward(s, p, src, filter, rin, rout, dst, t, NhwcLoops.SCALAR)),
+            new JavaKernel("java_forward_via_nhwc_vector", Direction.FORWARD,
+                    String.format(Locale.ROOT, VIA_NHWC, VIA_NHWC_FORWARD), JavaKernels::nhwcVectorWhyNot,
+                    (s, p) -> viaNhwcPays(s, VIA_NHWC_FORWARD), (s, p, src, filter, rin, rout, dst, t) ->
+                            NhwcLoops.forward(s, p, src, filter, rin, rout, dst, t, vector().nhwc())),
             new JavaKernel("java_forward_vector", Direction.FORWARD,
                     VECTOR + "; ahead of the depthwise loops",
                     (s, p) -> vectorWhyNot(v -> v.appliesForward(s, p)), JavaKernels::always,
@@ -91,6 +112,10 @@ public final class JavaKernels {
             new JavaKernel("java_backward_data_nhwc", Direction.BACKWARD_DATA, Layout.NHWC, NHWC_SCALAR,
                     NhwcLoops::whyNot, NhwcLoops::scalarPays, (s, p, filter, diff, rin, rout, grad, t) ->
                             NhwcLoops.backwardData(s, p, filter, diff, rin, rout, grad, t, NhwcLoops.SCALAR)),
+            new JavaKernel("java_backward_data_via_nhwc_vector", Direction.BACKWARD_DATA,
+                    String.format(Locale.ROOT, VIA_NHWC, VIA_NHWC_BACKWARD_DATA), JavaKernels::nhwcVectorWhyNot,
+                    (s, p) -> viaNhwcPays(s, VIA_NHWC_BACKWARD_DATA), (s, p, filter, diff, rin, rout, grad, t) ->
+                            NhwcLoops.backwardData(s, p, filter, diff, rin, rout, grad, t, vector().nhwc())),
             // stride 1 only: at stride 2 the planar loops measured faster (DENSE-S2D2, 1 thread: 14.2 against 19.3 ms)
             new JavaKernel("java_backward_data_vector", Direction.BACKWARD_DATA,
                     VECTOR + "; picked at stride 1, ahead of the depthwise loops",
@@ -160,6 +185,11 @@ public final class JavaKernels {
      */
     static boolean takesHalf(JavaKernel k) {
         return !isVector(k) || k.layout() == Layout.NHWC;
+    }
+
+    /** Whether a channels-first call goes via the channels-last vector loops: depthwise, FH*FW at least {@code taps}. */
+    private static boolean viaNhwcPays(ConvShape s, int taps) {
+        return s.icpg() == 1 && s.ocpg() == 1 && s.fh() * s.fw() >= taps;
     }
 
     private static String nhwcVectorWhyNot(ConvShape s, ConvParams p) {

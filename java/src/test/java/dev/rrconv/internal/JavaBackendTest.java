@@ -109,6 +109,41 @@ class JavaBackendTest {
         checkAll(pr, r, new int[] {1, 2, 3, 7});
     }
 
+    static IntStream bigFilterSeeds() {
+        return IntStream.range(3000, 3008);
+    }
+
+    /**
+     * Depthwise problems with filters of at least 400 taps (20..23 x 20..23, dilated and strided at random, up to
+     * 150 channels) on
+     * channels-first and randomly strided tensors: where the Vector API runs, dispatch sends the channels-first
+     * forward and backward-data calls via the channels-last vector loops (transposed in and out); against the
+     * oracle, bitwise the same for 1, 2, 3 and 7 threads.
+     */
+    @ParameterizedTest
+    @MethodSource("bigFilterSeeds")
+    void depthwiseCallsWithLargeFilters(int seed) {
+        Random r = new Random(seed * 0x9E3779B97F4A7C15L + 17);
+        int fh = 20 + r.nextInt(4);
+        int fw = 20 + r.nextInt(4);
+        int dh = 1 + r.nextInt(2);
+        int dw = 1 + r.nextInt(2);
+        ConvParams p = new ConvParams(1 + r.nextInt(2), 1 + r.nextInt(2), dh * (fh - 1) / 2 + 1 + r.nextInt(2),
+                dw * (fw - 1) / 2 + 1 + r.nextInt(2), dh, dw, 1, r.nextBoolean() ? Mode.CONVOLUTION
+                : Mode.CROSS_CORRELATION);
+        // up to 150 channels: the vector loops' blocks of 8, 4, 1 vectors and the masked tail
+        Problem pr = problem(r, 1 + r.nextInt(2), 1 + r.nextInt(150), 1, 1, 1 + r.nextInt(10), 1 + r.nextInt(10), fh,
+                fw, p, r.nextInt(4), r.nextBoolean());
+        checkAll(pr, r, new int[] {1, 2, 3, 7});
+        Layout[] calls = CALL_LAYOUT.get();
+        for (Direction d : new Direction[] {Direction.FORWARD, Direction.BACKWARD_DATA}) {
+            if (vector && calls[d.ordinal()] == Layout.NCHW) {
+                assertEquals("java_" + d.id() + "_via_nhwc_vector", JavaKernels.select(d, pr.s(), pr.p(),
+                        Layout.NCHW, false, null, null, null).name(), pr.toString());
+            }
+        }
+    }
+
     @Test
     void depthwiseAndDenseReferenceShapesAreConsistent() {
         Random r = new Random(5);
@@ -379,6 +414,21 @@ class JavaBackendTest {
                     JavaKernels.select(Direction.BACKWARD_DATA, dwLarge, p7, null, null, null).name());
             assertEquals("java_backward_filter_vector",
                     JavaKernels.select(Direction.BACKWARD_FILTER, dwLarge, p7, null, null, null).name());
+            // depthwise filters of at least 400 taps: forward and backward data via the channels-last vector
+            // loops (float32 only), the filter gradient planar
+            ConvParams p21 = ConvParams.DEFAULT.withPadding(10, 10).withGroups(64);
+            ConvShape dwHuge = ConvShape.ofForward(new long[] {1, 64, 16, 16}, new long[] {64, 1, 1, 21, 20}, p21);
+            ConvShape dwBig = ConvShape.ofForward(new long[] {1, 64, 16, 16}, new long[] {64, 1, 1, 19, 21}, p21);
+            for (Direction d : new Direction[] {Direction.FORWARD, Direction.BACKWARD_DATA}) {
+                assertEquals("java_" + d.id() + "_via_nhwc_vector",
+                        JavaKernels.select(d, dwHuge, p21, null, null, null).name());
+                assertEquals("java_" + d.id() + "_vector", JavaKernels.select(d, dwBig, p21, null, null, null).name());
+                assertTrue(!JavaKernels.select(d, dwHuge, p21, Layout.NCHW, true, null, null, null).name()
+                        .contains("nhwc"));
+                assertTrue(!JavaKernels.select(d, dwHuge, p21, null, null, "test").name().contains("nhwc"));
+            }
+            assertEquals("java_backward_filter_vector",
+                    JavaKernels.select(Direction.BACKWARD_FILTER, dwHuge, p21, null, null, null).name());
             // filter gradients with ICPG*OCPG > 256: the vector row at stride 1 with OCPG a multiple of 8 (its
             // fused 8-channel blocks), the planar loops otherwise
             ConvShape wide = ConvShape.ofForward(new long[] {1, 32, 16, 16}, new long[] {1, 16, 32, 3, 3}, p3);
@@ -451,7 +501,8 @@ class JavaBackendTest {
         IllegalArgumentException u = assertThrows(IllegalArgumentException.class, () ->
                 JavaKernels.select(Direction.FORWARD, dense, p, "java_forward_fast", "-Drrconv.javaKernel", null));
         assertTrue(u.getMessage().startsWith("-Drrconv.javaKernel: unknown Java kernel 'java_forward_fast'; valid"
-                + " names: java_forward_nhwc_vector, java_forward_nhwc, java_forward_vector, java_forward_depthwise,"
+                + " names: java_forward_nhwc_vector, java_forward_nhwc, java_forward_via_nhwc_vector,"
+                + " java_forward_vector, java_forward_depthwise,"
                 + " java_forward_planar, java_forward_reference,"), u.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new JavaBackend("nope"));
     }
@@ -571,7 +622,8 @@ class JavaBackendTest {
         // The vector loops sum in that order too, except in blocks of 8 output channels of a group, which
         // use fused multiply-adds (GatherKernel.dense8): there only the oracle's tolerance applies.
         // (which loops ran: the vector rows stand ahead of the depthwise rows, backward data at stride 1 only)
-        // The channels-last rows (picked when the random layouts made the activations NHWC) sum otherwise.
+        // The channels-last rows (picked when the random layouts made the activations NHWC, and via nhwc for
+        // channels-first depthwise calls with large filters) sum otherwise.
         String noVector = vector ? null : "the scalar table";
         Layout[] calls = CALL_LAYOUT.get();
         JavaKernel kf = JavaKernels.select(Direction.FORWARD, s, pr.p(), calls[Direction.FORWARD.ordinal()], false,
@@ -580,10 +632,10 @@ class JavaBackendTest {
                 calls[Direction.BACKWARD_DATA.ordinal()], false, null, null, noVector);
         boolean vf = JavaKernels.isVector(kf);
         boolean vd = JavaKernels.isVector(kd);
-        if (kf.layout() == Layout.NCHW && (vf ? s.ocpg() < 8 : s.ocpg() > 1)) {
+        if (!kf.name().contains("nhwc") && (vf ? s.ocpg() < 8 : s.ocpg() > 1)) {
             assertBitwise("forward vs float reference", pr, referenceForward(pr), f1);
         }
-        if (kd.layout() == Layout.NCHW && (vd ? s.icpg() < 8 : s.icpg() > 1)) {
+        if (!kd.name().contains("nhwc") && (vd ? s.icpg() < 8 : s.icpg() > 1)) {
             assertBitwise("backward data vs float reference", pr, referenceBackwardData(pr), d1);
         }
     }

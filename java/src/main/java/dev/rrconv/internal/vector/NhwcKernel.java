@@ -10,7 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
  * contiguous channels (depthwise), output channels of a group (grouped forward and backward data: one input
  * value broadcast into fused multiply-adds with the filter repacked {@code [g][r][tap][m]}), or output
  * channels of a group against input channels held in four accumulators (grouped backward filter). Channel
- * tails take masked loads and stores; up to four vectors of sums stay in registers over a tap list. Sums are
+ * tails take masked loads and stores; up to four vectors of sums (depthwise: eight, so that a pixel's tap list
+ * is walked once per 128 channels on 16-lane vectors) stay in registers over a tap list. Sums are
  * in float, fused multiply-adds in the list's order, so each result's bits do not depend on its vector or
  * lane.
  */
@@ -29,6 +30,36 @@ final class NhwcKernel implements NhwcLoops.Arithmetic<float[]> {
     @Override
     public void depthwise(int[] list, int from, int to, float[] w, float[] x, float[] out, int o, int channels) {
         int c = 0;
+        for (; c + 8 * L <= channels; c += 8 * L) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            FloatVector a4 = a0;
+            FloatVector a5 = a0;
+            FloatVector a6 = a0;
+            FloatVector a7 = a0;
+            for (int i = from; i < to; i += 2) {
+                int wo = list[i] + c;
+                int xo = list[i + 1] + c;
+                a0 = FloatVector.fromArray(F, w, wo).fma(FloatVector.fromArray(F, x, xo), a0);
+                a1 = FloatVector.fromArray(F, w, wo + L).fma(FloatVector.fromArray(F, x, xo + L), a1);
+                a2 = FloatVector.fromArray(F, w, wo + 2 * L).fma(FloatVector.fromArray(F, x, xo + 2 * L), a2);
+                a3 = FloatVector.fromArray(F, w, wo + 3 * L).fma(FloatVector.fromArray(F, x, xo + 3 * L), a3);
+                a4 = FloatVector.fromArray(F, w, wo + 4 * L).fma(FloatVector.fromArray(F, x, xo + 4 * L), a4);
+                a5 = FloatVector.fromArray(F, w, wo + 5 * L).fma(FloatVector.fromArray(F, x, xo + 5 * L), a5);
+                a6 = FloatVector.fromArray(F, w, wo + 6 * L).fma(FloatVector.fromArray(F, x, xo + 6 * L), a6);
+                a7 = FloatVector.fromArray(F, w, wo + 7 * L).fma(FloatVector.fromArray(F, x, xo + 7 * L), a7);
+            }
+            a0.intoArray(out, o + c);
+            a1.intoArray(out, o + c + L);
+            a2.intoArray(out, o + c + 2 * L);
+            a3.intoArray(out, o + c + 3 * L);
+            a4.intoArray(out, o + c + 4 * L);
+            a5.intoArray(out, o + c + 5 * L);
+            a6.intoArray(out, o + c + 6 * L);
+            a7.intoArray(out, o + c + 7 * L);
+        }
         for (; c + 4 * L <= channels; c += 4 * L) {
             FloatVector a0 = FloatVector.zero(F);
             FloatVector a1 = a0;
