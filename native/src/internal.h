@@ -170,6 +170,18 @@ typedef struct rr_problem {
     char *note;
 } rr_problem;
 
+/*
+ * Backward data at stride 1 is itself a forward correlation (the adjoint): with ph' = (FH-1)*dh - ph and
+ * pw' = (FW-1)*dw - pw, grad_src[ic][ih][iw] = sum over (oc, kh, kw) of w[oc][ic][FH-1-kh][FW-1-kw] *
+ * diff[oc][ih - ph' + kh*dh][iw - pw' + kw*dw] * [rin(ih, iw) == rout(that pixel)]: a forward problem
+ * with diff as its input, grad_src its output, the filter transposed per group and flipped, rin and rout
+ * swapped (problem.c). rr_adjoint_conv gives its geometry (sizes, padding, channels swapped);
+ * rr_adjoint_problem the whole forward problem, its filter still the caller's (a row passes its
+ * transposed / flipped copy, or reads the original through a weight map).
+ */
+rr_conv rr_adjoint_conv(const rr_conv *c);
+rr_problem rr_adjoint_problem(const rr_problem *p);
+
 #define RR_NOTE_SIZE 96
 /* printf into p->note (truncated to RR_NOTE_SIZE) when p->note is not NULL (problem.c). */
 void rr_note(const rr_problem *p, const char *fmt, ...)

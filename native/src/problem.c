@@ -134,3 +134,31 @@ void rr_note(const rr_problem *p, const char *fmt, ...)
     vsnprintf(p->note, RR_NOTE_SIZE, fmt, ap);
     va_end(ap);
 }
+
+rr_conv rr_adjoint_conv(const rr_conv *c)
+{
+    rr_conv a = *c;
+    a.ih = c->oh;
+    a.iw = c->ow;
+    a.oh = c->ih;
+    a.ow = c->iw;
+    a.ph = (c->fh - 1) * c->dh - c->ph;
+    a.pw = (c->fw - 1) * c->dw - c->pw;
+    a.icpg = c->ocpg;
+    a.ocpg = c->icpg;
+    a.ic = c->oc;
+    a.oc = c->ic;
+    return a;
+}
+
+rr_problem rr_adjoint_problem(const rr_problem *p)
+{
+    rr_problem f = *p;
+    f.dir = RR_FORWARD;
+    f.c = rr_adjoint_conv(&p->c);
+    f.src.data = p->diff.data;
+    f.diff.data = NULL;
+    f.rin.data = p->rout.data;
+    f.rout.data = p->rin.data;
+    return f;
+}

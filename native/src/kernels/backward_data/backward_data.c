@@ -372,18 +372,8 @@ rrconv_status rr_backward_data_depthwise_adjoint_rows__avx512(const rr_problem *
         for (int64_t g = 0; g < c->groups; g++)
             for (int64_t t = 0; t < taps; t++) f[g * taps + t] = w[g * taps + (taps - 1 - t)];
     }
-    rr_problem q = *p;
-    q.c.ih = c->oh;
-    q.c.iw = c->ow;
-    q.c.oh = c->ih;
-    q.c.ow = c->iw;
-    q.c.ph = (c->fh - 1) * c->dh - c->ph;
-    q.c.pw = (c->fw - 1) / 2; /* (FW-1)*dil_w - pad_w */
-    q.src.data = p->diff.data;
-    q.diff.data = NULL;
+    rr_problem q = rr_adjoint_problem(p);
     q.filter.data = flipped;
-    q.rin.data = p->rout.data;
-    q.rout.data = p->rin.data;
     const rrconv_status st = rr_forward_depthwise_rows_run(&q);
     rr_ws_end(&ws);
     return st;

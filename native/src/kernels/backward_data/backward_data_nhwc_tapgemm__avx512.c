@@ -34,17 +34,7 @@ rrconv_status rr_backward_data_nhwc_tapgemm__avx512(const rr_problem *p)
     RR_ASSERT(c->layout == RR_LAYOUT_NHWC && c->sh == 1 && c->sw == 1);
     const int32_t *rin = (const int32_t *)p->rin.data, *rout = (const int32_t *)p->rout.data;
     /* the forward conv f that this backward data is */
-    rr_conv f = *c;
-    f.icpg = c->ocpg;
-    f.ocpg = c->icpg;
-    f.ic = c->oc;
-    f.oc = c->ic;
-    f.ih = c->oh;
-    f.iw = c->ow;
-    f.oh = c->ih;
-    f.ow = c->iw;
-    f.ph = c->dh * (c->fh - 1) - c->ph;
-    f.pw = c->dw * (c->fw - 1) - c->pw;
+    const rr_conv f = rr_adjoint_conv(c);
     RR_ASSERT(f.ph >= 0 && f.pw >= 0);
     RR_ASSERT(f.ih + 2 * f.ph - f.dh * (f.fh - 1) == f.oh && f.iw + 2 * f.pw - f.dw * (f.fw - 1) == f.ow);
 

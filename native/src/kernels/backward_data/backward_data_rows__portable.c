@@ -202,17 +202,8 @@ static rrconv_status bd_as_forward(const rr_problem *p, const char *op)
             }
         }
     }
-    rr_problem q = *p;
-    q.dir = RR_FORWARD;
-    q.c.ih = c->oh; q.c.iw = c->ow; q.c.oh = c->ih; q.c.ow = c->iw;
-    q.c.icpg = c->ocpg; q.c.ocpg = c->icpg; q.c.ic = c->oc; q.c.oc = c->ic;
-    q.c.ph = (c->fh - 1) * c->dh - c->ph;
-    q.c.pw = (c->fw - 1) * c->dw - c->pw;
-    q.src.data = p->diff.data;
-    q.diff.data = NULL;
+    rr_problem q = rr_adjoint_problem(p);
     q.filter.data = wf;
-    q.rin.data = p->rout.data;
-    q.rout.data = p->rin.data;
     const rrconv_status st = rr_portable_forward(&q);
     rr_ws_end(&ws);
     return st;

@@ -29,22 +29,6 @@ int rr_forward_channel_tiles_bf16dot_applies(const rr_conv *c)
     return bf16dot_call(c) && c->icpg >= 2 && rr_forward_channels_applies(c);
 }
 
-/* The stride-1 backward-data adjoint's geometry (bf16dot.h). */
-rr_conv rr_bf16dot_adjoint(const rr_conv *c)
-{
-    rr_conv a = *c;
-    a.ih = c->oh;
-    a.iw = c->ow;
-    a.oh = c->ih;
-    a.ow = c->iw;
-    a.ph = (c->fh - 1) * c->dh - c->ph;
-    a.pw = (c->fw - 1) * c->dw - c->pw;
-    a.icpg = c->ocpg;
-    a.ocpg = c->icpg;
-    a.ic = c->oc;
-    a.oc = c->ic;
-    return a;
-}
 
 /* Filter gradient: stride_w 1 (pixel pairs are neighbouring columns), ICPG >= 2, and partial sums
  * (BO x BI vectors, 1.5 KiB, per tap and channel block pair) of at most 64 MiB. */
@@ -68,14 +52,14 @@ int rr_forward_nhwc_tapgemm_bf16dot_applies(const rr_conv *c)
 int rr_backward_data_nhwc_tapgemm_bf16dot_applies(const rr_conv *c)
 {
     if (!bf16dot_call(c) || c->sh != 1 || c->sw != 1) return 0;
-    const rr_conv a = rr_bf16dot_adjoint(c);
+    const rr_conv a = rr_adjoint_conv(c);
     return a.ph >= 0 && a.pw >= 0 && rr_forward_nhwc_tapgemm_applies(&a);
 }
 
 int rr_backward_data_adjoint_tiles_bf16dot_applies(const rr_conv *c)
 {
     if (!bf16dot_call(c) || c->sh != 1 || c->sw != 1 || c->ocpg < 2 || !rr_backward_data_phases_applies(c)) return 0;
-    const rr_conv a = rr_bf16dot_adjoint(c);
+    const rr_conv a = rr_adjoint_conv(c);
     return a.ph >= 0 && a.pw >= 0 && rr_forward_channels_applies(&a);
 }
 
@@ -197,13 +181,7 @@ rrconv_status rr_backward_data_adjoint_tiles_bf16dot__avx512(const rr_problem *p
     RR_ASSERT(rr_backward_data_adjoint_tiles_bf16dot_applies(&p->c));
     const rr_conv *c = &p->c;
     const int64_t taps = c->fh * c->fw;
-    rr_problem f = *p;
-    f.dir = RR_FORWARD;
-    f.c = rr_bf16dot_adjoint(c);
-    f.src.data = p->diff.data;
-    f.diff.data = NULL;
-    f.rin.data = p->rout.data;
-    f.rout.data = p->rin.data;
+    const rr_problem f = rr_adjoint_problem(p);
     /* forward weight (g, o = input channel, i = output channel, t) = w[g][i][o][taps-1-t] */
     const weight_map wm = {c->ocpg * c->icpg * taps, taps, c->icpg * taps, 1};
     return run_forward(&f, &wm, p, "backward_data_phases__avx512");

@@ -69,14 +69,6 @@ typedef struct rr_bf16dot_pack {
 
 void rr_bf16dot_pack_avx512(void *ctx, int64_t begin, int64_t end);
 
-/*
- * Backward data at stride 1 is itself a forward correlation (the adjoint): with ph' = (FH-1)*dh - ph and
- * pw' = (FW-1)*dw - pw, grad_src[ic][ih][iw] = sum over (oc, kh, kw) of w[oc][ic][FH-1-kh][FW-1-kw] *
- * diff[oc][ih - ph' + kh*dh][iw - pw' + kw*dw] * [rin(ih, iw) == rout(that pixel)]: a forward problem
- * with diff as its input, grad_src its output, the filter transposed per group and flipped, rin and rout
- * swapped. rr_bf16dot_adjoint gives that problem's geometry (sizes, padding, channels swapped).
- */
-rr_conv rr_bf16dot_adjoint(const rr_conv *c);
 
 /* The forward compute pass over a tile plan whose src and packed weights are channel pairs (plan's
  * c.icpg = pairs; weights [taps][pairs][no] words per oc block; dst of c.out_dtype). */

@@ -338,7 +338,7 @@ rrconv_status rr_forward_nhwc_tapgemm_bf16dot__avx512(const rr_problem *p)
     return tb_run(p, &wm, p, "forward_nhwc_tapgemm__avx512");
 }
 
-/* Backward data at stride 1 as the forward of its adjoint (rr_bf16dot_adjoint): diff the input, grad src
+/* Backward data at stride 1 as the forward of its adjoint (rr_adjoint_problem, internal.h): diff the input, grad src
  * the output, rin and rout swapped, the filter transposed per group and flipped. */
 rrconv_status rr_backward_data_nhwc_tapgemm_bf16dot__avx512(const rr_problem *p)
 {
@@ -347,13 +347,7 @@ rrconv_status rr_backward_data_nhwc_tapgemm_bf16dot__avx512(const rr_problem *p)
     RR_ASSERT(c->mode == RRCONV_CROSS_CORRELATION && c->mask_type == RRCONV_MASK_INT32);
     RR_ASSERT(c->layout == RR_LAYOUT_NHWC && c->dtype == RR_DT_BF16);
     const int64_t taps = c->fh * c->fw;
-    rr_problem f = *p;
-    f.dir = RR_FORWARD;
-    f.c = rr_bf16dot_adjoint(c);
-    f.src.data = p->diff.data;
-    f.diff.data = NULL;
-    f.rin.data = p->rout.data;
-    f.rout.data = p->rin.data;
+    const rr_problem f = rr_adjoint_problem(p);
     /* forward weight (g, o = input channel, i = output channel, t) = w[g][i][o][taps-1-t] */
     const tb_weights wm = {c->ocpg * c->icpg * taps, taps, c->icpg * taps, 1};
     return tb_run(&f, &wm, p, "backward_data_nhwc_channels__avx512");
